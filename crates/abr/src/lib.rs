@@ -1,0 +1,15 @@
+//! # neuralstream-abr
+//!
+//! Every well-known rule-based ABR algorithm, **one algorithm per file**, each implementing
+//! [`neuralstream_core::Abr`] and readable top to bottom: the paper it follows, its parameters with
+//! their defaults, then the logic.
+//!
+//! **Key design decision:** algorithms see only an [`Observation`](neuralstream_core::Observation)
+//! (what a real player knows) and depend on nothing but `neuralstream-core`: no simulator, no I/O.
+//! The same code therefore decides in the simulator, in the server's decision API and in the native
+//! player. [`registry`] maps the names accepted by `--abr` to constructors.
+
+pub mod bb;
+pub mod registry;
+
+pub use registry::{create, AbrError, ALGORITHMS};

@@ -1,0 +1,25 @@
+//! # neuralstream-core
+//!
+//! The vocabulary every other NeuralStream crate speaks: bitrate ladders, video descriptions, network
+//! traces, per-chunk session records, QoE models, and the one [`Abr`] trait that every adaptive-bitrate
+//! algorithm (rule-based or learned) implements.
+//!
+//! **Key design decision:** this crate has no I/O, no simulator and no algorithm in it. It is the bottom
+//! of the dependency graph, so every type here is plain data with validated constructors, and units are
+//! spelled in field names (`_kbps`, `_bytes`, `_s`, `_ms`, `_mbps`) so that a reader never guesses.
+//! An algorithm sees only an [`Observation`]: what a real player could know (its own past downloads,
+//! its buffer, the ladder and the chunk sizes listed in the manifest), never the network trace.
+
+pub mod abr;
+pub mod error;
+pub mod qoe;
+pub mod rng;
+pub mod trace;
+pub mod video;
+
+pub use abr::{Abr, ChunkRecord, Decision, Observation};
+pub use error::CoreError;
+pub use qoe::{QoeModel, SessionScore};
+pub use rng::Rng;
+pub use trace::Trace;
+pub use video::{Ladder, Level, Video};

@@ -1,0 +1,112 @@
+//! NeuralStream's JSON video descriptor: what `neuralstream package` writes and `bench` reads.
+//!
+//! ```json
+//! {
+//!   "format": "neuralstream-video",
+//!   "version": 1,
+//!   "name": "sintel-h264",
+//!   "chunk_duration_s": 4.0,
+//!   "ladder": [ { "bitrate_kbps": 300, "width": 426, "height": 240 }, ... ],
+//!   "chunk_bytes": [ [ 151234, 149876, ... ], ... ],          // [level][chunk], bytes
+//!   "quality": [ { "metric": "ssim", "scores": [ [ 0.91, ... ], ... ] } ]   // optional, [level][chunk]
+//! }
+//! ```
+//!
+//! Levels are listed lowest bitrate first; every level has the same number of chunks.
+
+use crate::error::DataError;
+use neuralstream_core::video::{Ladder, Level, QualityTable};
+use neuralstream_core::Video;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The value of the `format` field.
+pub const FORMAT: &str = "neuralstream-video";
+/// The descriptor version this build reads and writes.
+pub const VERSION: u32 = 1;
+
+/// On-disk form of a video description.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoDescriptor {
+    /// Always `"neuralstream-video"`.
+    pub format: String,
+    /// Always 1 for this version.
+    pub version: u32,
+    /// Video name.
+    pub name: String,
+    /// Duration of each chunk, seconds.
+    pub chunk_duration_s: f64,
+    /// Ladder, lowest bitrate first.
+    pub ladder: Vec<Level>,
+    /// Bytes per chunk, `[level][chunk]`.
+    pub chunk_bytes: Vec<Vec<u64>>,
+    /// Optional per-chunk quality tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<QualityTable>,
+    /// Free-form provenance (codec, source, encoder settings); ignored by the simulator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<serde_json::Value>,
+}
+
+impl VideoDescriptor {
+    /// Describes `video` in the on-disk form.
+    pub fn from_video(video: &Video) -> Self {
+        VideoDescriptor {
+            format: FORMAT.into(),
+            version: VERSION,
+            name: video.name.clone(),
+            chunk_duration_s: video.chunk_duration_s,
+            ladder: video.ladder.levels.clone(),
+            chunk_bytes: video.chunk_bytes.clone(),
+            quality: video.quality.clone(),
+            source: None,
+        }
+    }
+}
+
+/// Parses a descriptor from JSON text; `path` is used for messages.
+pub fn parse_descriptor(path: &Path, text: &str) -> Result<Video, DataError> {
+    let d: VideoDescriptor = serde_json::from_str(text).map_err(|e| DataError::Parse {
+        path: path.to_path_buf(),
+        line: e.line(),
+        message: format!("column {}: {e}", e.column()).replace(&format!(" at line {} column {}", e.line(), e.column()), ""),
+    })?;
+    if d.format != FORMAT {
+        return Err(DataError::other(path, format!("field 'format' is '{}', expected '{FORMAT}'", d.format)));
+    }
+    if d.version != VERSION {
+        return Err(DataError::other(path, format!(
+            "field 'version' is {}, this build reads version {VERSION}; re-package the video with this build",
+            d.version
+        )));
+    }
+    Video::new(d.name, d.chunk_duration_s, Ladder { levels: d.ladder }, d.chunk_bytes, d.quality)
+        .map_err(|source| DataError::Invalid { path: path.to_path_buf(), source })
+}
+
+/// Writes `video` as a descriptor file (pretty JSON).
+pub fn write_descriptor(path: &Path, video: &Video) -> Result<(), DataError> {
+    let json = serde_json::to_string_pretty(&VideoDescriptor::from_video(video))
+        .map_err(|e| DataError::other(path, e.to_string()))?;
+    std::fs::write(path, json).map_err(|e| DataError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_errors_name_line() {
+        let v = crate::synthetic::builtin_video();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("video.json");
+        write_descriptor(&p, &v).unwrap();
+        let back = crate::videos::load_video(&p).unwrap();
+        assert_eq!(back, v);
+        let e = parse_descriptor(Path::new("v.json"), "{\n \"format\": \"neuralstream-video\",\n \"version\": 1,\n \"nme\": 3 }").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("v.json:4: column"), "{msg}");
+        assert!(msg.contains("nme"), "{msg}");
+    }
+}

@@ -1,0 +1,54 @@
+//! # neuralstream-sim
+//!
+//! A trace-driven, chunk-level simulator of one video player on one network link, reproducing the
+//! semantics of Pensieve's `env.py` / `fixed_env.py` operation for operation (see
+//! `../shared/reference/pensieve.md`, sections 3 and 4), so that results match the reference to
+//! floating-point rounding.
+//!
+//! **Key design decision:** the simulator is a plain state machine ([`Session`]) stepped one chunk at a
+//! time, with no allocation and no dynamic dispatch inside a step; [`run_session`] drives it with any
+//! [`Abr`](neuralstream_core::Abr). That keeps it fast enough (tens of millions of chunk downloads per
+//! second) to be the inner loop of reinforcement learning, and lets training code step it directly.
+//! Every Pensieve constant is a documented field of [`SimConfig`]; [`SimConfig::pensieve`] is the
+//! preset. Randomness (training mode: random start, delay noise) comes only from a seeded
+//! [`Rng`](neuralstream_core::Rng), so runs are reproducible.
+
+mod config;
+mod runner;
+mod session;
+
+pub use config::{SimConfig, StartPosition};
+pub use runner::{run_session, SessionLog};
+pub use session::Session;
+
+use thiserror::Error;
+
+/// A simulation that cannot continue.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum SimError {
+    /// The trace delivers (almost) nothing: a chunk could not finish within the loop budget.
+    #[error("trace '{trace}': chunk {chunk} did not finish after looping the trace {loops} times; the trace has (almost) no capacity")]
+    Stalled {
+        /// Trace name.
+        trace: String,
+        /// Chunk index.
+        chunk: usize,
+        /// Loops made.
+        loops: usize,
+    },
+    /// An algorithm chose a level that does not exist.
+    #[error("algorithm '{abr}' chose level {level} for chunk {chunk}, but the ladder has {levels} levels")]
+    InvalidLevel {
+        /// Algorithm name.
+        abr: String,
+        /// Chosen level.
+        level: usize,
+        /// Chunk index.
+        chunk: usize,
+        /// Levels in the ladder.
+        levels: usize,
+    },
+    /// The session was stepped after its last chunk.
+    #[error("session already finished all {0} chunks")]
+    Finished(usize),
+}
