@@ -10,6 +10,13 @@
 //! player. [`registry`] maps the names accepted by `--abr` to constructors.
 
 pub mod bb;
+pub mod bba0;
+pub mod bola;
+pub mod bola_e;
+pub mod dynamic;
+pub mod festive;
+pub mod mpc;
+pub mod rate_based;
 pub mod registry;
 
 pub use registry::{create, AbrError, ALGORITHMS};

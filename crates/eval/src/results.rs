@@ -1,0 +1,78 @@
+//! Result types of a benchmark run: per-trace scores and per-algorithm summaries.
+
+use neuralstream_core::SessionScore;
+use serde::{Deserialize, Serialize};
+
+/// One algorithm on one trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceResult {
+    /// Algorithm name.
+    pub algorithm: String,
+    /// Trace name.
+    pub trace: String,
+    /// Session score and its components.
+    pub score: SessionScore,
+}
+
+/// Summary statistics of one algorithm's per-trace QoE over a trace set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlgorithmSummary {
+    /// Algorithm name.
+    pub algorithm: String,
+    /// Traces scored.
+    pub traces: usize,
+    /// Mean per-trace QoE.
+    pub qoe_mean: f64,
+    /// Half-width of the 95% confidence interval of the mean (normal approximation, 1.96 sd/sqrt(n)).
+    pub qoe_ci95: f64,
+    /// Median per-trace QoE.
+    pub qoe_median: f64,
+    /// 10th percentile of per-trace QoE.
+    pub qoe_p10: f64,
+    /// 90th percentile of per-trace QoE.
+    pub qoe_p90: f64,
+    /// Mean bitrate over scored chunks, averaged over traces, kbit/s.
+    pub bitrate_mean_kbps: f64,
+    /// Mean rebuffering per trace, seconds.
+    pub rebuffer_s_mean: f64,
+    /// Mean smoothness penalty per trace.
+    pub smoothness_mean: f64,
+    /// Mean number of switches per trace.
+    pub switches_mean: f64,
+    /// Mean startup delay, seconds.
+    pub startup_s_mean: f64,
+    /// `qoe_mean / optimum's qoe_mean`, when the offline optimum was run.
+    pub share_of_optimum: Option<f64>,
+}
+
+/// What a run was made of, so that results can be reproduced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchMeta {
+    /// Video name.
+    pub video: String,
+    /// Where the traces came from (a folder, or `synthetic:<seed>x<count>`).
+    pub traces_source: String,
+    /// Number of traces.
+    pub traces: usize,
+    /// QoE model name.
+    pub qoe: String,
+    /// Chunks skipped at the start of each session when scoring.
+    pub skip_chunks: usize,
+    /// Seed used for synthetic inputs.
+    pub seed: u64,
+    /// Wall time of the run, seconds.
+    pub wall_s: f64,
+    /// NeuralStream version.
+    pub version: String,
+}
+
+/// Everything a benchmark run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchResults {
+    /// Provenance.
+    pub meta: BenchMeta,
+    /// One summary per algorithm, in the order requested.
+    pub summaries: Vec<AlgorithmSummary>,
+    /// One row per (algorithm, trace).
+    pub per_trace: Vec<TraceResult>,
+}

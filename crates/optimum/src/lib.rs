@@ -1,0 +1,1 @@
+//! PLACEHOLDER: offline optimum, being implemented.
