@@ -100,6 +100,11 @@ pub trait Abr: Send {
     /// Chooses the level of chunk `obs.next_chunk`. Must return a level below `obs.video.num_levels()`.
     fn choose(&mut self, obs: &Observation<'_>) -> Decision;
 
+    /// Called once after the session's last download, with `obs.next_chunk == obs.total_chunks`.
+    /// Nothing is chosen; algorithms that learn across sessions may update their state here
+    /// (Pensieve's RobustMPC records the last chunk's throughput error at this point).
+    fn session_finished(&mut self, _obs: &Observation<'_>) {}
+
     /// True when results depend on the order in which sessions are played (state kept across
     /// [`Abr::reset`], as Pensieve's RobustMPC does); such algorithms are never run out of order.
     fn carries_state_across_sessions(&self) -> bool {

@@ -69,5 +69,13 @@ pub fn run_session(
         log.records.push(rec);
         log.decisions.push(decision);
     }
+    abr.session_finished(&Observation {
+        video,
+        next_chunk: total,
+        total_chunks: total,
+        buffer_s: session.buffer_s(),
+        last_level,
+        history: &log.records,
+    });
     Ok(())
 }
