@@ -18,5 +18,6 @@ pub mod festive;
 pub mod mpc;
 pub mod rate_based;
 pub mod registry;
+pub mod throughput;
 
 pub use registry::{create, AbrError, ALGORITHMS};
