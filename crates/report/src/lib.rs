@@ -1,1 +1,57 @@
-//! PLACEHOLDER: report, being implemented.
+//! Tables and charts of NeuralStream results: plain-text and Markdown summary tables, the CDF of
+//! per-trace QoE, and a per-session timeline (throughput, chosen bitrate, buffer, level).
+//!
+//! Key design decisions:
+//!
+//! - **Pure-Rust rendering, no system libraries.** Charts are drawn with `plotters` into PNG
+//!   (bitmap backend) and SVG files. Text is rasterised with `ab_glyph` from a font embedded in
+//!   the binary (DejaVu Sans, `assets/DejaVuSans.ttf`, licence in `assets/LICENSE-DejaVu.txt`),
+//!   so rendering works the same on a bare CI machine with no fontconfig or freetype.
+//! - **Results in, files out.** Every function takes finished results (the
+//!   [`neuralstream_eval::BenchResults`] of a run, or a trace and the per-chunk
+//!   [`neuralstream_core::ChunkRecord`] logs of sessions) and writes a string or files. This
+//!   crate never depends on the simulator or on the algorithms, so reports can be redrawn from
+//!   saved results without rerunning anything.
+//! - **Robust to odd inputs.** Empty inputs, a single algorithm, constant values, negative QoE
+//!   and non-finite numbers all produce a (possibly empty) chart rather than a panic.
+
+#![warn(missing_docs)]
+
+mod cdf;
+mod render;
+mod table;
+mod timeline;
+
+use std::path::PathBuf;
+
+pub use cdf::qoe_cdf_chart;
+pub use table::{summary_markdown, summary_table};
+pub use timeline::timeline_chart;
+
+/// Why a chart could not be written. Every variant names the output file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The folder that should hold the output file could not be created.
+    #[error("cannot create the folder for {path}: {source}")]
+    CreateDir {
+        /// The output file whose folder was being created.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Drawing or writing the chart failed (an I/O error, an encoder error, a font problem).
+    #[error("cannot draw {path}: {message}")]
+    Draw {
+        /// The output file being written.
+        path: PathBuf,
+        /// What the drawing backend reported.
+        message: String,
+    },
+    /// The embedded font could not be loaded (it is checked by this crate's tests).
+    #[error("cannot draw {path}: the embedded font could not be loaded")]
+    Font {
+        /// The output file being written.
+        path: PathBuf,
+    },
+}
