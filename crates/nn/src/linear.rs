@@ -1,0 +1,317 @@
+//! Fully connected (dense) layer with parameter gradients.
+
+use crate::init::{init_weights, Init};
+use crate::rng::SplitMix64;
+
+/// Callback used to walk parameters: `f(name, values, gradient)`, where `values` may be updated
+/// in place and `gradient` is the accumulated gradient of the same shape.
+pub type ParamVisitor<'a> = dyn FnMut(&str, &mut [f32], &[f32]) + 'a;
+
+/// Dense layer `y = x W^T + b` with weights stored row-major as `[out, in]` and bias `[out]`.
+///
+/// Gradients are accumulated in `grad_weight` / `grad_bias` by [`Linear::backward`] until
+/// [`Linear::zero_grad`] is called. Batched paths use `matrixmultiply::sgemm`; the single-sample
+/// path ([`Linear::forward_one`]) is a plain GEMV loop, which is much faster at batch 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linear {
+    in_dim: usize,
+    out_dim: usize,
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    grad_weight: Vec<f32>,
+    grad_bias: Vec<f32>,
+}
+
+impl Linear {
+    /// Creates a layer with weights drawn according to `init` from `rng` and zero bias.
+    pub fn new(in_dim: usize, out_dim: usize, init: Init, rng: &mut SplitMix64) -> Self {
+        let mut weight = vec![0.0; in_dim * out_dim];
+        init_weights(&mut weight, out_dim, in_dim, init, rng);
+        Self {
+            in_dim,
+            out_dim,
+            weight,
+            bias: vec![0.0; out_dim],
+            grad_weight: vec![0.0; in_dim * out_dim],
+            grad_bias: vec![0.0; out_dim],
+        }
+    }
+
+    /// Number of input features.
+    pub fn in_dim(&self) -> usize {
+        self.in_dim
+    }
+
+    /// Number of output features.
+    pub fn out_dim(&self) -> usize {
+        self.out_dim
+    }
+
+    /// Weight matrix, row-major `[out, in]`.
+    pub fn weight(&self) -> &[f32] {
+        &self.weight
+    }
+
+    /// Mutable weight matrix, row-major `[out, in]`.
+    pub fn weight_mut(&mut self) -> &mut [f32] {
+        &mut self.weight
+    }
+
+    /// Bias vector `[out]`.
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    /// Mutable bias vector `[out]`.
+    pub fn bias_mut(&mut self) -> &mut [f32] {
+        &mut self.bias
+    }
+
+    /// Accumulated weight gradient, row-major `[out, in]`.
+    pub fn grad_weight(&self) -> &[f32] {
+        &self.grad_weight
+    }
+
+    /// Accumulated bias gradient `[out]`.
+    pub fn grad_bias(&self) -> &[f32] {
+        &self.grad_bias
+    }
+
+    /// Number of trainable parameters (`out * in + out`).
+    pub fn num_params(&self) -> usize {
+        self.weight.len() + self.bias.len()
+    }
+
+    /// Resets the accumulated gradients to zero.
+    pub fn zero_grad(&mut self) {
+        self.grad_weight.fill(0.0);
+        self.grad_bias.fill(0.0);
+    }
+
+    /// Batched forward pass: `output[b, o] = bias[o] + sum_i input[b, i] * weight[o, i]`.
+    ///
+    /// # Panics
+    /// If `input.len() != batch * in_dim` or `output.len() != batch * out_dim`.
+    pub fn forward(&self, input: &[f32], batch: usize, output: &mut [f32]) {
+        assert_eq!(
+            input.len(),
+            batch * self.in_dim,
+            "Linear::forward input size"
+        );
+        assert_eq!(
+            output.len(),
+            batch * self.out_dim,
+            "Linear::forward output size"
+        );
+        if batch == 1 {
+            self.forward_one(input, output);
+            return;
+        }
+        for row in output.chunks_exact_mut(self.out_dim) {
+            row.copy_from_slice(&self.bias);
+        }
+        if batch == 0 || self.in_dim == 0 || self.out_dim == 0 {
+            return;
+        }
+        // C[B, out] = 1 * A[B, in] * W^T[in, out] + 1 * C (C pre-filled with the bias).
+        gemm(
+            batch,
+            self.in_dim,
+            self.out_dim,
+            input,
+            (self.in_dim as isize, 1),
+            &self.weight,
+            (1, self.in_dim as isize),
+            1.0,
+            output,
+            (self.out_dim as isize, 1),
+        );
+    }
+
+    /// Single-sample forward pass (GEMV loop, no allocation).
+    ///
+    /// # Panics
+    /// If `input.len() != in_dim` or `output.len() != out_dim`.
+    pub fn forward_one(&self, input: &[f32], output: &mut [f32]) {
+        assert_eq!(input.len(), self.in_dim, "Linear::forward_one input size");
+        assert_eq!(
+            output.len(),
+            self.out_dim,
+            "Linear::forward_one output size"
+        );
+        for ((o, row), b) in output
+            .iter_mut()
+            .zip(self.weight.chunks_exact(self.in_dim.max(1)))
+            .zip(&self.bias)
+        {
+            *o = b + dot(row, input);
+        }
+        if self.in_dim == 0 {
+            output.copy_from_slice(&self.bias);
+        }
+    }
+
+    /// Backward pass for a batch: accumulates `grad_weight += grad_output^T input` and
+    /// `grad_bias += sum_b grad_output[b]`, and writes `grad_input = grad_output W` when
+    /// `grad_input` is given.
+    ///
+    /// `input` must be the same input that produced the output whose gradient is `grad_output`.
+    ///
+    /// # Panics
+    /// On buffer size mismatches.
+    pub fn backward(
+        &mut self,
+        input: &[f32],
+        grad_output: &[f32],
+        batch: usize,
+        grad_input: Option<&mut [f32]>,
+    ) {
+        assert_eq!(
+            input.len(),
+            batch * self.in_dim,
+            "Linear::backward input size"
+        );
+        assert_eq!(
+            grad_output.len(),
+            batch * self.out_dim,
+            "Linear::backward grad_output size"
+        );
+        for row in grad_output.chunks_exact(self.out_dim.max(1)) {
+            for (gb, g) in self.grad_bias.iter_mut().zip(row) {
+                *gb += g;
+            }
+        }
+        if batch == 0 || self.in_dim == 0 || self.out_dim == 0 {
+            if let Some(gi) = grad_input {
+                gi.fill(0.0);
+            }
+            return;
+        }
+        // dW[out, in] += G^T[out, B] * X[B, in]
+        gemm(
+            self.out_dim,
+            batch,
+            self.in_dim,
+            grad_output,
+            (1, self.out_dim as isize),
+            input,
+            (self.in_dim as isize, 1),
+            1.0,
+            &mut self.grad_weight,
+            (self.in_dim as isize, 1),
+        );
+        if let Some(gi) = grad_input {
+            assert_eq!(
+                gi.len(),
+                batch * self.in_dim,
+                "Linear::backward grad_input size"
+            );
+            // dX[B, in] = G[B, out] * W[out, in]
+            gemm(
+                batch,
+                self.out_dim,
+                self.in_dim,
+                grad_output,
+                (self.out_dim as isize, 1),
+                &self.weight,
+                (self.in_dim as isize, 1),
+                0.0,
+                gi,
+                (self.in_dim as isize, 1),
+            );
+        }
+    }
+
+    /// Calls `f(name, param, grad)` for the weight (`"weight"`) and the bias (`"bias"`).
+    pub(crate) fn visit_mut(&mut self, f: &mut ParamVisitor<'_>) {
+        f("weight", &mut self.weight, &self.grad_weight);
+        f("bias", &mut self.bias, &self.grad_bias);
+    }
+}
+
+/// Safe wrapper around `matrixmultiply::sgemm`: `C = A B + beta C` with `A: [m, k]`,
+/// `B: [k, n]`, `C: [m, n]`, each given with its (row, column) strides.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (rsa, csa): (isize, isize),
+    b: &[f32],
+    (rsb, csb): (isize, isize),
+    beta: f32,
+    c: &mut [f32],
+    (rsc, csc): (isize, isize),
+) {
+    // The slice lengths are checked against the exact extents implied by the strides, so sgemm
+    // can only touch memory inside the three slices.
+    let extent = |rows: usize, cols: usize, rs: isize, cs: isize| {
+        (rows - 1) * rs as usize + (cols - 1) * cs as usize + 1
+    };
+    assert!(m > 0 && k > 0 && n > 0);
+    assert!(rsa > 0 && csa > 0 && rsb > 0 && csb > 0 && rsc > 0 && csc > 0);
+    assert!(a.len() >= extent(m, k, rsa, csa), "gemm: A too small");
+    assert!(b.len() >= extent(k, n, rsb, csb), "gemm: B too small");
+    assert!(c.len() >= extent(m, n, rsc, csc), "gemm: C too small");
+    sgemm_checked(m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+}
+
+/// The crate's only `unsafe` code: `matrixmultiply::sgemm` is an `unsafe fn` taking raw
+/// pointers and strides. Callers go through [`gemm`], which checks every extent first.
+#[allow(clippy::too_many_arguments, unsafe_code)]
+#[inline]
+fn sgemm_checked(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    rsa: isize,
+    csa: isize,
+    b: &[f32],
+    rsb: isize,
+    csb: isize,
+    beta: f32,
+    c: &mut [f32],
+    rsc: isize,
+    csc: isize,
+) {
+    // SAFETY: see `gemm`: all accessed elements lie within the slices.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            beta,
+            c.as_mut_ptr(),
+            rsc,
+            csc,
+        );
+    }
+}
+
+/// Dot product with 8 independent accumulators so the compiler can vectorise it.
+#[inline]
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    let mut acc = [0.0f32; 8];
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
