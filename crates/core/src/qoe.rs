@@ -98,9 +98,15 @@ impl QoeModel {
     /// Rebuffer penalty per second (mu).
     pub fn rebuffer_penalty(&self) -> f64 {
         match self {
-            QoeModel::Lin { rebuffer_penalty, .. }
-            | QoeModel::Log { rebuffer_penalty, .. }
-            | QoeModel::Hd { rebuffer_penalty, .. } => *rebuffer_penalty,
+            QoeModel::Lin {
+                rebuffer_penalty, ..
+            }
+            | QoeModel::Log {
+                rebuffer_penalty, ..
+            }
+            | QoeModel::Hd {
+                rebuffer_penalty, ..
+            } => *rebuffer_penalty,
         }
     }
 
@@ -189,7 +195,11 @@ impl CompiledQoe {
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let prev = if i == 0 { r.level } else { records[i - 1].level };
+                let prev = if i == 0 {
+                    r.level
+                } else {
+                    records[i - 1].level
+                };
                 self.reward(r.level, prev, r.rebuffer_s)
             })
             .collect()
@@ -203,7 +213,11 @@ impl CompiledQoe {
         };
         let mut bitrate_sum = 0.0;
         for (i, r) in records.iter().enumerate() {
-            let prev = if i == 0 { r.level } else { records[i - 1].level };
+            let prev = if i == 0 {
+                r.level
+            } else {
+                records[i - 1].level
+            };
             let reward = self.reward(r.level, prev, r.rebuffer_s);
             s.qoe_all += reward;
             if i < skip {
@@ -293,8 +307,14 @@ mod tests {
 
     #[test]
     fn hd_on_wrong_ladder_is_an_error() {
-        let v = Video::new("v", 4.0, Ladder::from_kbps(&[100.0, 200.0]), vec![vec![1; 2]; 2], vec![])
-            .unwrap();
+        let v = Video::new(
+            "v",
+            4.0,
+            Ladder::from_kbps(&[100.0, 200.0]),
+            vec![vec![1; 2]; 2],
+            vec![],
+        )
+        .unwrap();
         let e = QoeModel::hd().compile(&v).unwrap_err();
         assert!(e.to_string().contains("2 levels"), "{e}");
         assert!(QoeModel::from_name("nope").is_err());

@@ -49,7 +49,10 @@ impl Trace {
         }
         for (i, (&t, &b)) in time_s.iter().zip(&bandwidth_mbps).enumerate() {
             if !t.is_finite() {
-                return Err(bad(format!("sample {}: time {t} is not a finite number", i + 1)));
+                return Err(bad(format!(
+                    "sample {}: time {t} is not a finite number",
+                    i + 1
+                )));
             }
             if !(b.is_finite() && b >= 0.0) {
                 return Err(bad(format!(
@@ -113,7 +116,10 @@ impl Trace {
     pub fn bandwidth_at(&self, t_s: f64) -> f64 {
         let d = self.duration_s();
         let t = t_s.rem_euclid(d);
-        let i = self.time_s.partition_point(|&x| x < t).clamp(1, self.len() - 1);
+        let i = self
+            .time_s
+            .partition_point(|&x| x < t)
+            .clamp(1, self.len() - 1);
         self.bandwidth_mbps[i]
     }
 }

@@ -204,7 +204,10 @@ impl Video {
                 )));
             }
             if q.scores.iter().flatten().any(|x| !x.is_finite()) {
-                return Err(bad(format!("quality '{}' has a non-finite score", q.metric)));
+                return Err(bad(format!(
+                    "quality '{}' has a non-finite score",
+                    q.metric
+                )));
             }
         }
         Ok(())
@@ -264,13 +267,23 @@ mod tests {
         let mut s = sizes(6, 10);
         s[3].pop();
         let e = Video::new("v", 4.0, Ladder::pensieve(), s, vec![]).unwrap_err();
-        assert!(e.to_string().contains("level 3 has 9 chunks but level 0 has 10"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("level 3 has 9 chunks but level 0 has 10"),
+            "{e}"
+        );
     }
 
     #[test]
     fn non_increasing_ladder_rejected() {
-        let e = Video::new("v", 4.0, Ladder::from_kbps(&[300.0, 300.0]), sizes(2, 3), vec![])
-            .unwrap_err();
+        let e = Video::new(
+            "v",
+            4.0,
+            Ladder::from_kbps(&[300.0, 300.0]),
+            sizes(2, 3),
+            vec![],
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("level 1"), "{e}");
     }
 }

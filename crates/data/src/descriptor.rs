@@ -70,10 +70,14 @@ pub fn parse_descriptor(path: &Path, text: &str) -> Result<Video, DataError> {
     let d: VideoDescriptor = serde_json::from_str(text).map_err(|e| DataError::Parse {
         path: path.to_path_buf(),
         line: e.line(),
-        message: format!("column {}: {e}", e.column()).replace(&format!(" at line {} column {}", e.line(), e.column()), ""),
+        message: format!("column {}: {e}", e.column())
+            .replace(&format!(" at line {} column {}", e.line(), e.column()), ""),
     })?;
     if d.format != FORMAT {
-        return Err(DataError::other(path, format!("field 'format' is '{}', expected '{FORMAT}'", d.format)));
+        return Err(DataError::other(
+            path,
+            format!("field 'format' is '{}', expected '{FORMAT}'", d.format),
+        ));
     }
     if d.version != VERSION {
         return Err(DataError::other(path, format!(
@@ -81,8 +85,17 @@ pub fn parse_descriptor(path: &Path, text: &str) -> Result<Video, DataError> {
             d.version
         )));
     }
-    Video::new(d.name, d.chunk_duration_s, Ladder { levels: d.ladder }, d.chunk_bytes, d.quality)
-        .map_err(|source| DataError::Invalid { path: path.to_path_buf(), source })
+    Video::new(
+        d.name,
+        d.chunk_duration_s,
+        Ladder { levels: d.ladder },
+        d.chunk_bytes,
+        d.quality,
+    )
+    .map_err(|source| DataError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Writes `video` as a descriptor file (pretty JSON).
@@ -104,7 +117,11 @@ mod tests {
         write_descriptor(&p, &v).unwrap();
         let back = crate::videos::load_video(&p).unwrap();
         assert_eq!(back, v);
-        let e = parse_descriptor(Path::new("v.json"), "{\n \"format\": \"neuralstream-video\",\n \"version\": 1,\n \"nme\": 3 }").unwrap_err();
+        let e = parse_descriptor(
+            Path::new("v.json"),
+            "{\n \"format\": \"neuralstream-video\",\n \"version\": 1,\n \"nme\": 3 }",
+        )
+        .unwrap_err();
         let msg = e.to_string();
         assert!(msg.starts_with("v.json:4: column"), "{msg}");
         assert!(msg.contains("nme"), "{msg}");

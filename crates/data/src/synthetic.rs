@@ -119,7 +119,13 @@ pub fn builtin_video() -> Video {
 }
 
 /// A synthetic VBR video over `ladder` with `chunks` chunks of `chunk_s` seconds.
-pub fn synthetic_video(name: &str, ladder: &Ladder, chunks: usize, chunk_s: f64, seed: u64) -> Video {
+pub fn synthetic_video(
+    name: &str,
+    ladder: &Ladder,
+    chunks: usize,
+    chunk_s: f64,
+    seed: u64,
+) -> Video {
     let mut rng = Rng::new(seed);
     let mut complexity = Vec::with_capacity(chunks);
     let mut c: f64 = 1.0;
@@ -139,7 +145,9 @@ pub fn synthetic_video(name: &str, ladder: &Ladder, chunks: usize, chunk_s: f64,
                 .iter()
                 .map(|&c| {
                     let jitter = 1.0 + 0.04 * rng.normal();
-                    (l.bitrate_kbps * 1000.0 / 8.0 * chunk_s * c * jitter).round().max(1.0) as u64
+                    (l.bitrate_kbps * 1000.0 / 8.0 * chunk_s * c * jitter)
+                        .round()
+                        .max(1.0) as u64
                 })
                 .collect()
         })

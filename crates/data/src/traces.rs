@@ -29,7 +29,9 @@ impl std::str::FromStr for TraceFormat {
             "auto" => Ok(Self::Auto),
             "cooked" | "pensieve" => Ok(Self::Cooked),
             "mahimahi" | "mm" => Ok(Self::Mahimahi),
-            _ => Err(format!("unknown trace format '{s}'; use auto, cooked or mahimahi")),
+            _ => Err(format!(
+                "unknown trace format '{s}'; use auto, cooked or mahimahi"
+            )),
         }
     }
 }
@@ -71,16 +73,22 @@ fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
     for (line, l) in data_lines(text) {
         let mut cols = l.split_whitespace();
         let (Some(t), Some(b)) = (cols.next(), cols.next()) else {
-            return Err(DataError::parse(path, line, format!(
-                "expected two columns `time_s throughput_mbps`, got '{l}'"
-            )));
+            return Err(DataError::parse(
+                path,
+                line,
+                format!("expected two columns `time_s throughput_mbps`, got '{l}'"),
+            ));
         };
         let num = |s: &str, what: &str| -> Result<f64, DataError> {
             let v: f64 = s.parse().map_err(|_| {
                 DataError::parse(path, line, format!("{what} '{s}' is not a number"))
             })?;
             if !v.is_finite() {
-                return Err(DataError::parse(path, line, format!("{what} '{s}' is not finite")));
+                return Err(DataError::parse(
+                    path,
+                    line,
+                    format!("{what} '{s}' is not finite"),
+                ));
             }
             Ok(v)
         };
@@ -95,9 +103,13 @@ fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
         }
         if let Some(&prev) = time_s.last() {
             if t <= prev {
-                return Err(DataError::parse(path, line, format!(
-                    "time {t} s is not after the previous line's {prev} s; times must increase"
-                )));
+                return Err(DataError::parse(
+                    path,
+                    line,
+                    format!(
+                        "time {t} s is not after the previous line's {prev} s; times must increase"
+                    ),
+                ));
             }
         }
         time_s.push(t);
@@ -133,7 +145,10 @@ fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
         return Err(DataError::other(path, "the trace file has no data line"));
     };
     if last == 0 {
-        return Err(DataError::other(path, "every timestamp is 0 ms; a Mahimahi trace must span some time"));
+        return Err(DataError::other(
+            path,
+            "every timestamp is 0 ms; a Mahimahi trace must span some time",
+        ));
     }
     // Count delivery opportunities in windows (k*W, (k+1)*W]; a window's throughput is assigned to the
     // cooked sample at its end time, matching the cooked format's interval semantics.
@@ -161,7 +176,13 @@ fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
 pub fn load_trace(path: &Path, format: TraceFormat) -> Result<Trace, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        DataError::other(path, format!("not a text file (invalid UTF-8 at byte {})", e.utf8_error().valid_up_to()))
+        DataError::other(
+            path,
+            format!(
+                "not a text file (invalid UTF-8 at byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
     })?;
     parse_trace(path, &text, format)
 }
@@ -181,7 +202,10 @@ pub fn load_traces(path: &Path, format: TraceFormat) -> Result<Vec<Trace>, DataE
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(DataError::other(path, "the trace folder has no file; point --traces at a folder of trace files"));
+        return Err(DataError::other(
+            path,
+            "the trace folder has no file; point --traces at a folder of trace files",
+        ));
     }
     files.iter().map(|f| load_trace(f, format)).collect()
 }
@@ -202,7 +226,10 @@ mod tests {
         let e = parse_trace(p(), "0 1\n1 x\n", TraceFormat::Auto).unwrap_err();
         assert_eq!(e.to_string(), "t.txt:2: throughput 'x' is not a number");
         let e = parse_trace(p(), "0 1\n2 1\n1 1\n", TraceFormat::Auto).unwrap_err();
-        assert!(e.to_string().starts_with("t.txt:3: time 1 s is not after"), "{e}");
+        assert!(
+            e.to_string().starts_with("t.txt:3: time 1 s is not after"),
+            "{e}"
+        );
         let e = parse_trace(p(), "0 1\n1 -3\n", TraceFormat::Auto).unwrap_err();
         assert!(e.to_string().contains("t.txt:2: throughput -3"), "{e}");
         let e = parse_trace(p(), "0 1\n1 NaN\n", TraceFormat::Auto).unwrap_err();

@@ -52,20 +52,30 @@ pub fn load_pensieve_video(dir: &Path) -> Result<Video, DataError> {
                 DataError::parse(&f, i + 1, format!("'{l}' is not a whole number of bytes"))
             })?;
             if v == 0 {
-                return Err(DataError::parse(&f, i + 1, "a chunk of 0 bytes is not a chunk"));
+                return Err(DataError::parse(
+                    &f,
+                    i + 1,
+                    "a chunk of 0 bytes is not a chunk",
+                ));
             }
             sizes.push(v);
         }
         if sizes.is_empty() {
-            return Err(DataError::other(&f, "the file is empty; it must list one chunk size in bytes per line"));
+            return Err(DataError::other(
+                &f,
+                "the file is empty; it must list one chunk size in bytes per line",
+            ));
         }
         if let Some(first) = levels.first() {
             if first.len() != sizes.len() {
-                return Err(DataError::other(&f, format!(
+                return Err(DataError::other(
+                    &f,
+                    format!(
                     "has {} chunks but video_size_0 has {}; every level needs the same chunk count",
                     sizes.len(),
                     first.len()
-                )));
+                ),
+                ));
             }
         }
         levels.push(sizes);
@@ -79,13 +89,22 @@ pub fn load_pensieve_video(dir: &Path) -> Result<Video, DataError> {
         Ladder::from_kbps(
             &levels
                 .iter()
-                .map(|s| (s.iter().sum::<u64>() as f64 / s.len() as f64 * 8.0 / PENSIEVE_CHUNK_S / 1000.0))
+                .map(|s| {
+                    s.iter().sum::<u64>() as f64 / s.len() as f64 * 8.0 / PENSIEVE_CHUNK_S / 1000.0
+                })
                 .collect::<Vec<_>>(),
         )
     };
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "pensieve".into());
-    Video::new(name, PENSIEVE_CHUNK_S, ladder, levels, vec![])
-        .map_err(|source| DataError::Invalid { path: dir.to_path_buf(), source })
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "pensieve".into());
+    Video::new(name, PENSIEVE_CHUNK_S, ladder, levels, vec![]).map_err(|source| {
+        DataError::Invalid {
+            path: dir.to_path_buf(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -98,7 +117,10 @@ mod tests {
         std::fs::write(d.path().join("video_size_0"), "100\n200\n").unwrap();
         std::fs::write(d.path().join("video_size_1"), "300\nabc\n").unwrap();
         let e = load_video(d.path()).unwrap_err().to_string();
-        assert!(e.ends_with("video_size_1:2: 'abc' is not a whole number of bytes"), "{e}");
+        assert!(
+            e.ends_with("video_size_1:2: 'abc' is not a whole number of bytes"),
+            "{e}"
+        );
         std::fs::write(d.path().join("video_size_1"), "300\n").unwrap();
         let e = load_video(d.path()).unwrap_err().to_string();
         assert!(e.contains("has 1 chunks but video_size_0 has 2"), "{e}");

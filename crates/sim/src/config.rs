@@ -60,7 +60,8 @@ impl SimConfig {
 
     /// Chunks a session over a video of `video_chunks` chunks plays.
     pub fn chunks_for(&self, video_chunks: usize) -> usize {
-        self.max_chunks.map_or(video_chunks, |m| m.min(video_chunks))
+        self.max_chunks
+            .map_or(video_chunks, |m| m.min(video_chunks))
     }
 }
 

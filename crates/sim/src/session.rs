@@ -122,28 +122,34 @@ impl<'a> Session<'a> {
         let payload = self.cfg.payload_fraction;
 
         // Transfer: walk the trace intervals until the chunk's bytes fit (Pensieve's inner loop).
+        // Locals instead of fields keep the loop in registers; the arithmetic is Pensieve's, in order.
+        let mut ptr = self.ptr;
+        let mut last_t = self.last_t;
         let mut sent = 0.0f64;
         let mut delay_s = 0.0f64;
         let mut loops = 0usize;
         loop {
-            let throughput = bw[self.ptr] * 1_000_000.0 / 8.0; // bytes per second
-            let duration = t[self.ptr] - self.last_t;
+            let (t_ptr, bw_ptr) = (t[ptr], bw[ptr]);
+            let throughput = bw_ptr * 1_000_000.0 / 8.0; // bytes per second
+            let duration = t_ptr - last_t;
             let packet_payload = throughput * duration * payload;
             if sent + packet_payload > size {
                 let fractional = (size - sent) / throughput / payload;
                 delay_s += fractional;
-                self.last_t += fractional;
+                last_t += fractional;
                 break;
             }
             sent += packet_payload;
             delay_s += duration;
-            self.last_t = t[self.ptr];
-            self.ptr += 1;
-            if self.ptr >= n {
-                self.ptr = 1;
-                self.last_t = 0.0;
+            last_t = t_ptr;
+            ptr += 1;
+            if ptr >= n {
+                ptr = 1;
+                last_t = 0.0;
                 loops += 1;
                 if loops > self.cfg.max_trace_loops {
+                    self.ptr = ptr;
+                    self.last_t = last_t;
                     return Err(SimError::Stalled {
                         trace: self.trace.name.clone(),
                         chunk,
@@ -152,6 +158,8 @@ impl<'a> Session<'a> {
                 }
             }
         }
+        self.ptr = ptr;
+        self.last_t = last_t;
         let mut delay_ms = delay_s * 1000.0 + self.cfg.rtt_ms;
         if let (Some((lo, hi)), Some(rng)) = (self.cfg.delay_noise, self.noise.as_mut()) {
             delay_ms *= rng.uniform_range(lo, hi);

@@ -36,19 +36,45 @@ fn bb_matches_reference_trace_by_trace() {
         ("test142", "cooked_test_traces", Some(30.043)),
         ("train127", "cooked_traces", None),
     ] {
-        let traces = load_traces(&shared.join("data/pensieve/sim").join(dir), TraceFormat::Cooked).unwrap();
+        let traces = load_traces(
+            &shared.join("data/pensieve/sim").join(dir),
+            TraceFormat::Cooked,
+        )
+        .unwrap();
         let reference = reference(&shared, set, "bb");
         assert_eq!(reference.len(), traces.len());
         let mut log = SessionLog::default();
         let mut sum = 0.0;
         for t in &traces {
-            run_session(&cfg, t, &video, &mut Bb::default(), StartPosition::Beginning, None, &mut log).unwrap();
+            run_session(
+                &cfg,
+                t,
+                &video,
+                &mut Bb::default(),
+                StartPosition::Beginning,
+                None,
+                &mut log,
+            )
+            .unwrap();
             let s = qoe.score(&log.records, 1);
             let (q, br, rb, sm) = reference[&t.name];
-            assert!((s.qoe - q).abs() < 1e-6, "{set}/{}: qoe {} vs reference {q}", t.name, s.qoe);
-            assert!((s.bitrate_mean_kbps - br).abs() < 1e-4, "{}: bitrate", t.name);
+            assert!(
+                (s.qoe - q).abs() < 1e-6,
+                "{set}/{}: qoe {} vs reference {q}",
+                t.name,
+                s.qoe
+            );
+            assert!(
+                (s.bitrate_mean_kbps - br).abs() < 1e-4,
+                "{}: bitrate",
+                t.name
+            );
             assert!((s.rebuffer_s - rb).abs() < 1e-6, "{}: rebuffer", t.name);
-            assert!((s.smoothness_penalty - sm).abs() < 1e-6, "{}: smoothness", t.name);
+            assert!(
+                (s.smoothness_penalty - sm).abs() < 1e-6,
+                "{}: smoothness",
+                t.name
+            );
             sum += s.qoe;
         }
         let mean = sum / traces.len() as f64;

@@ -1,0 +1,221 @@
+//! `neuralstream bench`: algorithms x traces, table, results files and charts.
+
+use crate::inputs;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use neuralstream_core::QoeModel;
+use neuralstream_data::TraceFormat;
+use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Algorithms run when `--abr` is not given.
+pub const DEFAULT_ALGORITHMS: &str =
+    "bb,bba0,rate,festive,bola,bola-e,dynamic,fastmpc,robustmpc,optimum";
+
+/// Arguments of `neuralstream bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Trace file or folder (every file in it is a trace; Pensieve cooked or Mahimahi format).
+    /// Without it, synthetic traces are generated (see --synthetic-traces and --seed).
+    #[arg(long, value_name = "PATH")]
+    pub traces: Option<PathBuf>,
+    /// Trace file format: auto (detect per file), cooked (`time_s Mbit/s`) or mahimahi (ms stamps).
+    #[arg(long, default_value = "auto", value_name = "FORMAT")]
+    pub trace_format: TraceFormat,
+    /// Number of synthetic traces to generate when --traces is not given.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub synthetic_traces: usize,
+    /// Video: a NeuralStream video.json, a folder holding one, or a folder of Pensieve
+    /// video_size_0..N files. Without it, a built-in 48-chunk VBR video on Pensieve's ladder.
+    #[arg(long, value_name = "PATH")]
+    pub video: Option<PathBuf>,
+    /// Comma-separated algorithms (see `neuralstream algorithms`); `all` runs every one plus the
+    /// offline optimum; `optimum` is the dynamic-programming upper bound.
+    #[arg(long, default_value = DEFAULT_ALGORITHMS, value_name = "LIST")]
+    pub abr: String,
+    /// QoE model: lin (Pensieve QoE_lin: Mbit/s - 4.3 x stall s - |change| Mbit/s), log (mu 2.66)
+    /// or hd (Pensieve's HD utilities, mu 8).
+    #[arg(long, default_value = "lin", value_name = "MODEL")]
+    pub qoe: String,
+    /// Chunks not scored at the start of each session (Pensieve scores chunks 1..47: skip 1).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub skip_chunks: usize,
+    /// Seed of the synthetic trace generator.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output folder for results.json, results.csv, summary.csv, chunks.csv and charts.
+    #[arg(long, default_value = "out/bench", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Trace drawn in the timeline chart (by name); default: the first trace.
+    #[arg(long, value_name = "NAME")]
+    pub timeline_trace: Option<String>,
+    /// Do not draw charts.
+    #[arg(long)]
+    pub no_charts: bool,
+    /// Do not write the per-chunk log (chunks.csv).
+    #[arg(long)]
+    pub no_chunk_log: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+fn parse_algorithms(list: &str) -> Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if raw.eq_ignore_ascii_case("all") {
+            names.extend(
+                neuralstream_abr::ALGORITHMS
+                    .iter()
+                    .map(|(n, _)| n.to_string()),
+            );
+            names.push(OPTIMUM.into());
+            continue;
+        }
+        let name = raw.to_ascii_lowercase();
+        if name != OPTIMUM {
+            neuralstream_abr::create(&name).with_context(|| format!("in --abr {list}"))?;
+        }
+        names.push(name);
+    }
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    if names.is_empty() {
+        bail!("--abr is empty; give at least one algorithm, e.g. --abr bb,robustmpc");
+    }
+    Ok(names)
+}
+
+/// Runs the benchmark described by `args`.
+pub fn run(args: BenchArgs) -> Result<()> {
+    if let Some(n) = args.threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .ok();
+    }
+    let algorithms = parse_algorithms(&args.abr)?;
+    let qoe = QoeModel::from_name(&args.qoe).context("in --qoe")?;
+    let video = inputs::video(args.video.as_deref())?;
+    qoe.compile(&video)
+        .with_context(|| format!("--qoe {} does not fit the video", args.qoe))?;
+    let (traces, source) = inputs::traces(
+        args.traces.as_deref(),
+        args.trace_format,
+        args.synthetic_traces,
+        args.seed,
+    )?;
+    let timeline_index = match &args.timeline_trace {
+        None => 0,
+        Some(name) => traces
+            .iter()
+            .position(|t| &t.name == name)
+            .with_context(|| {
+                format!(
+                    "--timeline-trace {name}: no trace of that name among the {} loaded",
+                    traces.len()
+                )
+            })?,
+    };
+    std::fs::create_dir_all(&args.out).with_context(|| {
+        format!(
+            "cannot create the output folder --out {}",
+            args.out.display()
+        )
+    })?;
+
+    let cfg = BenchConfig {
+        qoe,
+        skip_chunks: args.skip_chunks,
+        algorithms: algorithms.clone(),
+        keep_logs: !(args.no_charts && args.no_chunk_log),
+        ..BenchConfig::default()
+    };
+    eprintln!(
+        "bench: {} algorithms x {} traces ({}), video '{}' ({} levels x {} chunks), QoE_{}",
+        algorithms.len(),
+        traces.len(),
+        source,
+        video.name,
+        video.num_levels(),
+        video.num_chunks(),
+        cfg.qoe.name()
+    );
+    let bar = ProgressBar::new((algorithms.len() * traces.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} sessions ({per_sec}, eta {eta})",
+        )
+        .expect("valid template"),
+    );
+    let started = Instant::now();
+    let out = run_bench(
+        &cfg,
+        &traces,
+        &video,
+        &source,
+        args.seed,
+        &neuralstream_eval::builtin_factory,
+        &|| bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+
+    println!("{}", neuralstream_report::summary_table(&out.results));
+    let mut written = output::write_results(&args.out, &out.results)
+        .with_context(|| format!("cannot write results into {}", args.out.display()))?;
+    if !args.no_chunk_log {
+        written.push(
+            output::write_chunk_log(&args.out, &traces, &out.logs)
+                .with_context(|| format!("cannot write chunks.csv into {}", args.out.display()))?,
+        );
+    }
+    if !args.no_charts {
+        written.extend(neuralstream_report::qoe_cdf_chart(
+            &out.results,
+            &args.out.join("qoe_cdf"),
+        )?);
+        let sessions: Vec<(&str, &[neuralstream_core::ChunkRecord])> = out
+            .logs
+            .iter()
+            .filter(|s| s.trace_index == timeline_index)
+            .map(|s| (s.algorithm.as_str(), s.log.records.as_slice()))
+            .collect();
+        written.extend(neuralstream_report::timeline_chart(
+            &traces[timeline_index],
+            &sessions,
+            &args.out.join("timeline"),
+        )?);
+    }
+    println!(
+        "{} sessions in {:.2} s; wrote {}",
+        algorithms.len() * traces.len(),
+        wall,
+        written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algorithm_lists_parse_dedupe_and_reject_typos() {
+        assert_eq!(
+            parse_algorithms("bb, BB,optimum").unwrap(),
+            vec!["bb", "optimum"]
+        );
+        assert!(parse_algorithms("all").unwrap().len() > 5);
+        let e = format!("{:#}", parse_algorithms("bb,bolla").unwrap_err());
+        assert!(e.contains("bolla"), "{e}");
+        assert!(parse_algorithms(" , ").is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! Loading traces and videos from flags, with built-in defaults.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use neuralstream_core::{Trace, Video};
+use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
+use neuralstream_data::{load_traces, load_video, TraceFormat};
+use std::path::{Path, PathBuf};
+
+/// Loads traces from `path`, or generates `count` synthetic ones from `seed` when `path` is `None`.
+/// Returns the traces and a description of their source.
+pub fn traces(
+    path: Option<&Path>,
+    format: TraceFormat,
+    count: usize,
+    seed: u64,
+) -> Result<(Vec<Trace>, String)> {
+    match path {
+        Some(p) => {
+            let t = load_traces(p, format)
+                .with_context(|| format!("cannot load traces from --traces {}", p.display()))?;
+            Ok((t, p.display().to_string()))
+        }
+        None => {
+            anyhow::ensure!(count > 0, "--synthetic-traces must be at least 1");
+            Ok((
+                TraceGenerator::default().traces(seed, count),
+                format!("synthetic:seed={seed},count={count}"),
+            ))
+        }
+    }
+}
+
+/// Loads the video at `path`, or the built-in VBR video.
+pub fn video(path: Option<&Path>) -> Result<Video> {
+    match path {
+        Some(p) => load_video(p)
+            .with_context(|| format!("cannot load the video from --video {}", p.display())),
+        None => Ok(builtin_video()),
+    }
+}
+
+/// Arguments of `neuralstream traces`.
+#[derive(Debug, Args)]
+pub struct TracesArgs {
+    /// Folder to write the traces into (created if missing).
+    #[arg(long, default_value = "out/traces")]
+    pub out: PathBuf,
+    /// How many traces to generate.
+    #[arg(long, default_value_t = 100)]
+    pub count: usize,
+    /// Seed of the generator; the same seed always gives the same traces.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Writes synthetic traces in Pensieve's cooked format (`time_s<TAB>Mbit/s`).
+pub fn write_synthetic_traces(args: TracesArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create --out {}", args.out.display()))?;
+    let gen = TraceGenerator::default();
+    for i in 0..args.count {
+        let t = gen.trace(args.seed, i);
+        let mut text = String::with_capacity(t.len() * 16);
+        for (time, bw) in t.time_s.iter().zip(&t.bandwidth_mbps) {
+            text.push_str(&format!("{time}\t{bw}\n"));
+        }
+        let path = args.out.join(&t.name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("wrote {} traces to {}", args.count, args.out.display());
+    Ok(())
+}

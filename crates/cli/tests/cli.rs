@@ -1,0 +1,294 @@
+//! End-to-end tests through the real `neuralstream` binary: happy paths and every bad-input case
+//! (message names the file/line/flag, exit code is non-zero, no panic).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn neuralstream(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_neuralstream"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a bench that must fail; returns stderr after checking the exit code and the absence of a panic.
+fn fails(args: &[&str]) -> String {
+    let o = neuralstream(args);
+    let err = stderr(&o);
+    assert!(
+        !o.status.success(),
+        "expected failure for {args:?}; stderr: {err}"
+    );
+    assert!(!err.contains("panicked"), "panic for {args:?}: {err}");
+    err
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn bench_runs_on_builtin_defaults_and_writes_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = neuralstream(&[
+        "bench",
+        "--synthetic-traces",
+        "6",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for algo in ["bb", "bola", "robustmpc", "optimum"] {
+        assert!(stdout.contains(algo), "table lacks {algo}: {stdout}");
+    }
+    for f in [
+        "results.json",
+        "results.csv",
+        "summary.csv",
+        "chunks.csv",
+        "qoe_cdf.png",
+        "qoe_cdf.svg",
+        "timeline.png",
+        "timeline.svg",
+    ] {
+        let p = out.join(f);
+        assert!(
+            p.is_file() && std::fs::metadata(&p).unwrap().len() > 100,
+            "{f} missing or empty"
+        );
+    }
+    // The optimum is an upper bound on every trace.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let rows = json["per_trace"].as_array().unwrap();
+    let opt = |trace: &str| {
+        rows.iter()
+            .find(|r| r["algorithm"] == "optimum" && r["trace"] == trace)
+            .map(|r| r["score"]["qoe"].as_f64().unwrap())
+            .unwrap()
+    };
+    for r in rows {
+        let q = r["score"]["qoe"].as_f64().unwrap();
+        assert!(q <= opt(r["trace"].as_str().unwrap()) + 1e-9, "{r}");
+    }
+    // chunks.csv: header + 10 algorithms x 6 traces x 48 chunks
+    let lines = std::fs::read_to_string(out.join("chunks.csv"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(lines, 1 + 10 * 6 * 48);
+}
+
+#[test]
+fn bench_reproduces_pensieve_reference_through_the_binary() {
+    let Some(shared) = neuralstream_data_dir() else {
+        eprintln!("shared data not found; reference run skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sim = shared.join("data/pensieve/sim");
+    let o = neuralstream(&[
+        "bench",
+        "--traces",
+        sim.join("cooked_test_traces").to_str().unwrap(),
+        "--video",
+        sim.to_str().unwrap(),
+        "--abr",
+        "bb",
+        "--no-charts",
+        "--no-chunk-log",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
+            .unwrap();
+    let mean = json["summaries"][0]["qoe_mean"].as_f64().unwrap();
+    assert!((mean - 30.043).abs() < 5e-4, "bb mean {mean}");
+    assert_eq!(json["meta"]["traces"], 142);
+}
+
+fn neuralstream_data_dir() -> Option<std::path::PathBuf> {
+    let mut p = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
+    loop {
+        let s = p.join("shared");
+        if s.join("data/pensieve/sim").is_dir() {
+            return Some(s);
+        }
+        if !p.pop() {
+            return None;
+        }
+    }
+}
+
+#[test]
+fn bad_traces_are_reported_with_file_and_line() {
+    let d = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("empty", "", "empty"),
+        (
+            "nonnumeric",
+            "0 1\n1 fast\n",
+            "nonnumeric:2: throughput 'fast' is not a number",
+        ),
+        (
+            "backwards",
+            "0 1\n2 1\n1 1\n",
+            "backwards:3: time 1 s is not after the previous line's 2 s",
+        ),
+        (
+            "negative",
+            "0 1\n1 -2\n",
+            "negative:2: throughput -2 Mbit/s is negative",
+        ),
+        (
+            "nan",
+            "0 1\n1 NaN\n",
+            "nan:2: throughput 'NaN' is not finite",
+        ),
+        (
+            "allzero",
+            "0 0\n1 0\n2 0\n",
+            "throughput is 0 on every line",
+        ),
+        ("onecol", "0 1\n1\n", "onecol:2: expected two columns"),
+        (
+            "mahimahi_back",
+            "5\n9\n3\n",
+            "mahimahi_back:3: timestamp 3 ms is before",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let sub = d.path().join(name);
+        std::fs::create_dir(&sub).unwrap();
+        write(&sub, name, text);
+        let err = fails(&[
+            "bench",
+            "--traces",
+            sub.to_str().unwrap(),
+            "--abr",
+            "bb",
+            "--no-charts",
+            "--out",
+            d.path().join("o").to_str().unwrap(),
+        ]);
+        assert!(
+            err.contains(expected),
+            "case {name}: expected '{expected}' in: {err}"
+        );
+        assert!(
+            err.contains("--traces"),
+            "case {name}: flag not named: {err}"
+        );
+    }
+    let err = fails(&["bench", "--traces", "/nonexistent/traces", "--abr", "bb"]);
+    assert!(
+        err.contains("/nonexistent/traces") && err.contains("No such file"),
+        "{err}"
+    );
+    let empty = d.path().join("emptydir");
+    std::fs::create_dir(&empty).unwrap();
+    let err = fails(&["bench", "--traces", empty.to_str().unwrap(), "--abr", "bb"]);
+    assert!(err.contains("no file"), "{err}");
+}
+
+#[test]
+fn bad_videos_are_reported_with_file_and_line() {
+    let d = tempfile::tempdir().unwrap();
+    let v = d.path().join("pensieve");
+    std::fs::create_dir(&v).unwrap();
+    write(&v, "video_size_0", "100\n200\n300\n");
+    write(&v, "video_size_1", "400\n500\n");
+    let err = fails(&[
+        "bench",
+        "--video",
+        v.to_str().unwrap(),
+        "--synthetic-traces",
+        "2",
+    ]);
+    assert!(
+        err.contains("video_size_1: has 2 chunks but video_size_0 has 3"),
+        "{err}"
+    );
+    assert!(err.contains("--video"), "{err}");
+    write(&v, "video_size_1", "400\nbig\n600\n");
+    let err = fails(&[
+        "bench",
+        "--video",
+        v.to_str().unwrap(),
+        "--synthetic-traces",
+        "2",
+    ]);
+    assert!(
+        err.contains("video_size_1:2: 'big' is not a whole number of bytes"),
+        "{err}"
+    );
+
+    let j = write(d.path(), "video.json", "{\n  \"format\": \"neuralstream-video\",\n  \"version\": 1,\n  \"name\": \"x\",\n  \"chunk_duration_s\": \"four\"\n}\n");
+    let err = fails(&["bench", "--video", &j, "--synthetic-traces", "2"]);
+    assert!(err.contains("video.json:5:"), "{err}");
+    let j = write(
+        d.path(),
+        "v2.json",
+        r#"{"format":"neuralstream-video","version":1,"name":"x","chunk_duration_s":4,"ladder":[{"bitrate_kbps":300},{"bitrate_kbps":700}],"chunk_bytes":[[1,2,3],[4,5]]}"#,
+    );
+    let err = fails(&["bench", "--video", &j, "--synthetic-traces", "2"]);
+    assert!(
+        err.contains("level 1 has 2 chunks but level 0 has 3"),
+        "{err}"
+    );
+    let err = fails(&[
+        "bench",
+        "--video",
+        d.path().join("nope.json").to_str().unwrap(),
+    ]);
+    assert!(err.contains("nope.json"), "{err}");
+}
+
+#[test]
+fn bad_flags_are_explained() {
+    let err = fails(&["bench", "--abr", "bb,bolla", "--synthetic-traces", "2"]);
+    assert!(
+        err.contains("unknown ABR algorithm 'bolla'") && err.contains("neuralstream algorithms"),
+        "{err}"
+    );
+    let err = fails(&["bench", "--qoe", "fun", "--synthetic-traces", "2"]);
+    assert!(
+        err.contains("unknown QoE model 'fun'") && err.contains("lin, log, hd"),
+        "{err}"
+    );
+    let err = fails(&["bench", "--synthetic-traces", "0"]);
+    assert!(err.contains("--synthetic-traces"), "{err}");
+    let err = fails(&["bench", "--trace-format", "csv"]);
+    assert!(err.contains("unknown trace format 'csv'"), "{err}");
+    let err = fails(&[
+        "bench",
+        "--synthetic-traces",
+        "2",
+        "--timeline-trace",
+        "nope",
+    ]);
+    assert!(err.contains("--timeline-trace nope"), "{err}");
+}
+
+#[test]
+fn help_teaches() {
+    let o = neuralstream(&["bench", "--help"]);
+    assert!(o.status.success());
+    let s = String::from_utf8_lossy(&o.stdout);
+    for flag in ["--traces", "--video", "--abr", "--qoe", "--seed", "--out"] {
+        assert!(s.contains(flag), "--help lacks {flag}");
+    }
+    let o = neuralstream(&["algorithms"]);
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("robustmpc") && s.contains("optimum"), "{s}");
+}
