@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// Trace drawn in the timeline chart (by name); default: the first trace.
     #[arg(long, value_name = "NAME")]
     pub timeline_trace: Option<String>,
+    /// Algorithms drawn in the timeline chart (comma-separated; those not run are ignored).
+    /// Default: bb, robustmpc, dynamic and optimum when run, else the first four run.
+    #[arg(long, value_name = "LIST")]
+    pub timeline_abr: Option<String>,
     /// Do not draw charts.
     #[arg(long)]
     pub no_charts: bool,
@@ -86,6 +90,26 @@ fn parse_algorithms(list: &str) -> Result<Vec<String>> {
         bail!("--abr is empty; give at least one algorithm, e.g. --abr bb,robustmpc");
     }
     Ok(names)
+}
+
+/// Algorithms to draw in the timeline: the requested ones that were run, or a readable default.
+fn timeline_algorithms(requested: Option<&str>, run: &[String]) -> Vec<String> {
+    let wanted: Vec<String> = match requested {
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .collect(),
+        None => ["bb", "robustmpc", "dynamic", OPTIMUM]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    let chosen: Vec<String> = run.iter().filter(|a| wanted.contains(a)).cloned().collect();
+    if chosen.is_empty() {
+        run.iter().take(4).cloned().collect()
+    } else {
+        chosen
+    }
 }
 
 /// Runs the benchmark described by `args`.
@@ -178,10 +202,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
             &out.results,
             &args.out.join("qoe_cdf"),
         )?);
+        let drawn = timeline_algorithms(args.timeline_abr.as_deref(), &algorithms);
         let sessions: Vec<(&str, &[neuralstream_core::ChunkRecord])> = out
             .logs
             .iter()
-            .filter(|s| s.trace_index == timeline_index)
+            .filter(|s| s.trace_index == timeline_index && drawn.contains(&s.algorithm))
             .map(|s| (s.algorithm.as_str(), s.log.records.as_slice()))
             .collect();
         written.extend(neuralstream_report::timeline_chart(
@@ -217,5 +242,19 @@ mod tests {
         let e = format!("{:#}", parse_algorithms("bb,bolla").unwrap_err());
         assert!(e.contains("bolla"), "{e}");
         assert!(parse_algorithms(" , ").is_err());
+    }
+
+    #[test]
+    fn timeline_defaults_to_a_readable_subset() {
+        let run: Vec<String> = ["bola", "bb", "optimum", "rate"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(timeline_algorithms(None, &run), vec!["bb", "optimum"]);
+        assert_eq!(
+            timeline_algorithms(Some("rate, BOLA"), &run),
+            vec!["bola", "rate"]
+        );
+        assert_eq!(timeline_algorithms(Some("nope"), &run).len(), 4);
     }
 }
