@@ -109,6 +109,7 @@ impl<'a> Session<'a> {
     ///
     /// `level` must be a valid level of the video (checked by [`crate::run_session`]; here it panics
     /// on an out-of-range index like any slice).
+    #[inline]
     pub fn step(&mut self, level: usize) -> Result<ChunkRecord, SimError> {
         if self.is_done() {
             return Err(SimError::Finished(self.total_chunks));

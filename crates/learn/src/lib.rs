@@ -1,0 +1,1 @@
+//! PLACEHOLDER: learned ABR policies, being implemented.
