@@ -3,9 +3,9 @@
 //! ## Traces: a seeded regime-switching model spanning 3G to broadband
 //!
 //! Each trace draws a *base* throughput log-uniformly in `[base_min_mbps, base_max_mbps]` (defaults
-//! 0.3 to 8 Mbit/s: from a weak 3G link to a modest broadband one, relative to a 0.3-4.3 Mbit/s
+//! 0.5 to 8 Mbit/s: from a weak 3G link to a modest broadband one, relative to a 0.3-4.3 Mbit/s
 //! ladder). A hidden Markov chain then moves between `regimes` (multipliers of the base, default
-//! 0.25x to 2.5x): each second it leaves its regime with probability `switch_prob` to a neighbouring
+//! 0.4x to 2.2x): each second it leaves its regime with probability `switch_prob` to a neighbouring
 //! one, giving dwell times of tens of seconds like the Norway 3G logs. Within a regime the
 //! throughput wobbles as a log-normal AR(1) process (`noise_sigma`, `noise_rho`). Rare outages
 //! (`outage_prob` per second, 1 to 4 s long) drop the link to `outage_mbps`. Samples are
@@ -48,9 +48,9 @@ pub struct TraceGenerator {
 impl Default for TraceGenerator {
     fn default() -> Self {
         TraceGenerator {
-            base_min_mbps: 0.3,
+            base_min_mbps: 0.5,
             base_max_mbps: 8.0,
-            regimes: vec![0.25, 0.5, 1.0, 1.5, 2.5],
+            regimes: vec![0.4, 0.7, 1.0, 1.4, 2.2],
             switch_prob: 0.05,
             noise_sigma: 0.25,
             noise_rho: 0.8,
