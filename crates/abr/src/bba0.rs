@@ -150,14 +150,7 @@ mod tests {
 
     #[test]
     fn one_level_ladder_and_odd_inputs() {
-        let v = Video::new(
-            "v",
-            4.0,
-            Ladder::from_kbps(&[500.0]),
-            vec![vec![1; 3]],
-            vec![],
-        )
-        .unwrap();
+        let v = crate::throughput::test_util::one_level_video();
         let mut abr = Bba0::default();
         assert_eq!(level(&mut abr, &v, 40.0, 7), 0);
         let v = video();

@@ -157,14 +157,7 @@ mod tests {
 
     #[test]
     fn one_level_ladder() {
-        let v = Video::new(
-            "v",
-            4.0,
-            Ladder::from_kbps(&[500.0]),
-            vec![vec![1; 3]],
-            vec![],
-        )
-        .unwrap();
+        let v = crate::throughput::test_util::one_level_video();
         assert_eq!(level(&mut Bola::default(), &v, 30.0), 0);
     }
 }

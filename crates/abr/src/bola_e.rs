@@ -284,22 +284,10 @@ impl Abr for BolaE {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::throughput::test_util::rec;
-    use neuralstream_core::{ChunkRecord, Ladder};
+    use crate::throughput::test_util::{obs, one_level_video, pensieve_video, rec};
 
     fn video() -> Video {
-        Video::new("v", 4.0, Ladder::pensieve(), vec![vec![1; 60]; 6], vec![]).unwrap()
-    }
-
-    fn obs<'a>(v: &'a Video, h: &'a [ChunkRecord], buffer_s: f64, last: usize) -> Observation<'a> {
-        Observation {
-            video: v,
-            next_chunk: h.len(),
-            total_chunks: 60,
-            buffer_s,
-            last_level: last,
-            history: h,
-        }
+        pensieve_video(60)
     }
 
     #[test]
@@ -372,14 +360,7 @@ mod tests {
         abr.observe(&obs(&v, &h, 4.0, 3));
         assert_eq!(abr.placeholder_s(), 0.0);
 
-        let one = Video::new(
-            "v",
-            4.0,
-            Ladder::from_kbps(&[500.0]),
-            vec![vec![1; 3]],
-            vec![],
-        )
-        .unwrap();
+        let one = one_level_video();
         let mut abr = BolaE::default();
         assert_eq!(abr.choose(&obs(&one, &h, 30.0, 4)).level, 0);
     }

@@ -130,22 +130,11 @@ impl Abr for Dynamic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::throughput::test_util::rec;
-    use neuralstream_core::{ChunkRecord, Ladder, Video};
+    use crate::throughput::test_util::{obs, pensieve_video, rec};
+    use neuralstream_core::Video;
 
     fn video() -> Video {
-        Video::new("v", 4.0, Ladder::pensieve(), vec![vec![1; 60]; 6], vec![]).unwrap()
-    }
-
-    fn obs<'a>(v: &'a Video, h: &'a [ChunkRecord], buffer_s: f64, last: usize) -> Observation<'a> {
-        Observation {
-            video: v,
-            next_chunk: h.len(),
-            total_chunks: 60,
-            buffer_s,
-            last_level: last,
-            history: h,
-        }
+        pensieve_video(60)
     }
 
     #[test]

@@ -69,7 +69,48 @@ pub fn sabre_ewma_kbps(history: &[ChunkRecord], half_lives_s: &[f64]) -> Option<
 
 #[cfg(test)]
 pub(crate) mod test_util {
-    use neuralstream_core::ChunkRecord;
+    use neuralstream_core::{ChunkRecord, Ladder, Observation, Video};
+
+    /// Pensieve's ladder with `chunks` one-byte chunks (algorithms here look at bitrates).
+    pub fn pensieve_video(chunks: usize) -> Video {
+        Video::new(
+            "v",
+            4.0,
+            Ladder::pensieve(),
+            vec![vec![1; chunks]; 6],
+            vec![],
+        )
+        .unwrap()
+    }
+
+    /// A one-level ladder (500 kbit/s, 3 chunks): the degenerate case every algorithm must handle.
+    pub fn one_level_video() -> Video {
+        Video::new(
+            "v",
+            4.0,
+            Ladder::from_kbps(&[500.0]),
+            vec![vec![1; 3]],
+            vec![],
+        )
+        .unwrap()
+    }
+
+    /// An observation after the downloads in `h`, with the given buffer and last level.
+    pub fn obs<'a>(
+        v: &'a Video,
+        h: &'a [ChunkRecord],
+        buffer_s: f64,
+        last: usize,
+    ) -> Observation<'a> {
+        Observation {
+            video: v,
+            next_chunk: h.len(),
+            total_chunks: v.num_chunks(),
+            buffer_s,
+            last_level: last,
+            history: h,
+        }
+    }
 
     /// A record whose measured throughput is `kbps` over a download of `delay_ms`.
     pub fn rec(level: usize, kbps: f64, delay_ms: f64) -> ChunkRecord {
