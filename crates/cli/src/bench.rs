@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::QoeModel;
 use neuralstream_data::TraceFormat;
 use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
+use neuralstream_sim::SimConfig;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -61,6 +62,18 @@ pub struct BenchArgs {
     /// Do not write the per-chunk log (chunks.csv).
     #[arg(long)]
     pub no_chunk_log: bool,
+    /// Round-trip time added to every download, ms (Pensieve: 80).
+    #[arg(long, default_value_t = 80.0, value_name = "MS")]
+    pub rtt_ms: f64,
+    /// Player buffer cap, seconds; above it the player idles (Pensieve: 60).
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub buffer_cap_s: f64,
+    /// Fraction of link capacity that carries payload (Pensieve: 0.95).
+    #[arg(long, default_value_t = 0.95, value_name = "FRACTION")]
+    pub payload_fraction: f64,
+    /// Chunks played per session at most (Pensieve: 48); 0 plays every chunk of the video.
+    #[arg(long, default_value_t = 48, value_name = "N")]
+    pub max_chunks: usize,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -151,7 +164,31 @@ pub fn run(args: BenchArgs) -> Result<()> {
         )
     })?;
 
+    anyhow::ensure!(
+        args.rtt_ms.is_finite() && args.rtt_ms >= 0.0,
+        "--rtt-ms must be a number >= 0, got {}",
+        args.rtt_ms
+    );
+    anyhow::ensure!(
+        args.buffer_cap_s.is_finite() && args.buffer_cap_s >= video.chunk_duration_s,
+        "--buffer-cap-s must be at least one chunk ({} s), got {}",
+        video.chunk_duration_s,
+        args.buffer_cap_s
+    );
+    anyhow::ensure!(
+        args.payload_fraction > 0.0 && args.payload_fraction <= 1.0,
+        "--payload-fraction must be in (0, 1], got {}",
+        args.payload_fraction
+    );
+    let sim = SimConfig {
+        rtt_ms: args.rtt_ms,
+        buffer_cap_ms: args.buffer_cap_s * 1000.0,
+        payload_fraction: args.payload_fraction,
+        max_chunks: (args.max_chunks > 0).then_some(args.max_chunks),
+        ..SimConfig::pensieve()
+    };
     let cfg = BenchConfig {
+        sim,
         qoe,
         skip_chunks: args.skip_chunks,
         algorithms: algorithms.clone(),

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run ABR algorithms x traces in the simulator; print a table, write results and charts.
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
     /// List the ABR algorithms `--abr` accepts.
     Algorithms,
     /// Write synthetic traces (Pensieve cooked format) to a folder.
@@ -38,7 +38,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => bench::run(*args),
         Command::Algorithms => {
             println!("{:<26} description", "name");
             for (name, about) in neuralstream_abr::ALGORITHMS {

@@ -95,10 +95,11 @@ pub fn load_pensieve_video(dir: &Path) -> Result<Video, DataError> {
                 .collect::<Vec<_>>(),
         )
     };
-    let name = dir
+    let folder = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "pensieve".into());
+        .unwrap_or_default();
+    let name = format!("pensieve-video_size ({folder})");
     Video::new(name, PENSIEVE_CHUNK_S, ladder, levels, vec![]).map_err(|source| {
         DataError::Invalid {
             path: dir.to_path_buf(),
