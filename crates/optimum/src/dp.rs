@@ -146,16 +146,111 @@ pub fn solve(
         });
     }
     let root = Session::new(cfg, trace, video, StartPosition::Beginning, None);
-    let total_chunks = root.total_chunks();
     // The runner clamps the start-up level the same way.
     let startup = cfg.startup_level.map(|l| l.min(num_levels - 1));
+    let Some(levels) = search(
+        root,
+        startup.unwrap_or(0),
+        startup,
+        qoe,
+        skip_chunks,
+        params,
+    )?
+    else {
+        return Ok(Plan {
+            levels: Vec::new(),
+            qoe: 0.0,
+        });
+    };
+    let qoe_value = replay(cfg, trace, video, qoe, skip_chunks, &levels)?;
+    Ok(Plan {
+        levels,
+        qoe: qoe_value,
+    })
+}
+
+/// Finds the best continuation of a session already under way: the levels of chunks
+/// `session.next_chunk()..` that maximise the QoE still to be earned (chunks `skip_chunks..`
+/// only), given that the last chunk was fetched at `last_level`. `cfg` is the configuration the
+/// session was created with (only its start-up rule is read, for a session that has not started).
+///
+/// This is the teacher for DAgger-style relabeling: it labels any state a learner visits, not
+/// only the states on the optimum's own path. [`Plan::levels`] holds the remaining chunks only
+/// (`levels[0]` is chunk `session.next_chunk()`), and [`Plan::qoe`] is the QoE of those chunks,
+/// replayed from a copy of `session`. A finished session gets an empty plan worth 0.
+///
+/// # Errors
+/// As [`solve`].
+pub fn solve_from(
+    cfg: &SimConfig,
+    session: &Session<'_>,
+    last_level: usize,
+    qoe: &CompiledQoe,
+    skip_chunks: usize,
+    params: &OptimumParams,
+) -> Result<Plan, OptimumError> {
+    params.validate()?;
+    let video = session.video();
+    let num_levels = video.num_levels();
+    if qoe.raw.len() != num_levels {
+        return Err(OptimumError::LadderMismatch {
+            qoe_levels: qoe.raw.len(),
+            video_levels: num_levels,
+            video: video.name.clone(),
+        });
+    }
+    let startup = cfg.startup_level.map(|l| l.min(num_levels - 1));
+    let first_chunk = session.next_chunk();
+    let Some(levels) = search(
+        session.clone(),
+        last_level.min(num_levels - 1),
+        startup,
+        qoe,
+        skip_chunks,
+        params,
+    )?
+    else {
+        return Ok(Plan {
+            levels: Vec::new(),
+            qoe: 0.0,
+        });
+    };
+    let mut replay = session.clone();
+    let mut prev = last_level;
+    let mut total = 0.0;
+    for (i, &level) in levels.iter().enumerate() {
+        let rec = replay.step(level)?;
+        let chunk = first_chunk + i;
+        if chunk >= skip_chunks {
+            let p = if chunk == 0 { level } else { prev };
+            total += qoe.reward(level, p, rec.rebuffer_s);
+        }
+        prev = level;
+    }
+    Ok(Plan { levels, qoe: total })
+}
+
+/// The forward DP from `root` (whose last chunk was fetched at `root_level`) to the end of the
+/// session; returns the winning levels of chunks `root.next_chunk()..`, or `None` when the session
+/// has no chunk left.
+fn search<'a>(
+    root: Session<'a>,
+    root_level: usize,
+    startup: Option<usize>,
+    qoe: &CompiledQoe,
+    skip_chunks: usize,
+    params: &OptimumParams,
+) -> Result<Option<Vec<usize>>, OptimumError> {
+    let num_levels = root.video().num_levels();
+    let total_chunks = root.total_chunks();
+    let first_chunk = root.next_chunk();
 
     // Every state ever kept, as (parent node, level) links for rebuilding the winning sequence.
     let mut nodes: Vec<Node> = Vec::new();
     let mut frontier = vec![State {
         session: root,
         score: 0.0,
-        level: startup.unwrap_or(0),
+        level: root_level,
         node: NO_NODE,
         alive: true,
     }];
@@ -164,7 +259,7 @@ pub fn solve(
     let mut buckets: HashMap<BucketKey, usize, BuildHasherDefault<FxHasher>> = HashMap::default();
     let mut fronts: Vec<Vec<u32>> = Vec::new();
 
-    for chunk in 0..total_chunks {
+    for chunk in first_chunk..total_chunks {
         let levels = match (chunk, startup) {
             (0, Some(l)) => l..l + 1,
             _ => 0..num_levels,
@@ -238,13 +333,13 @@ pub fn solve(
         std::mem::swap(&mut frontier, &mut children);
     }
 
+    if first_chunk >= total_chunks {
+        return Ok(None);
+    }
     let Some(best) = frontier.iter().max_by(|a, b| a.score.total_cmp(&b.score)) else {
-        return Ok(Plan {
-            levels: Vec::new(),
-            qoe: 0.0,
-        });
+        return Ok(None);
     };
-    let mut levels = Vec::with_capacity(total_chunks);
+    let mut levels = Vec::with_capacity(total_chunks - first_chunk);
     let mut node = best.node;
     while node != NO_NODE {
         let n = &nodes[node as usize];
@@ -252,11 +347,7 @@ pub fn solve(
         node = n.parent;
     }
     levels.reverse();
-    let qoe_value = replay(cfg, trace, video, qoe, skip_chunks, &levels)?;
-    Ok(Plan {
-        levels,
-        qoe: qoe_value,
-    })
+    Ok(Some(levels))
 }
 
 /// Adds `child` to the Pareto `front` (indices into `children`) of its bucket, or drops it.
@@ -513,5 +604,48 @@ mod tests {
         };
         let e = solve(&cfg, &dead, &video, &qoe, 1, &OptimumParams::default()).unwrap_err();
         assert!(matches!(e, OptimumError::Sim(_)), "{e}");
+    }
+
+    #[test]
+    fn solve_from_matches_brute_force_mid_session() {
+        let video = tiny_video(6);
+        let cfg = SimConfig::pensieve();
+        let qoe = QoeModel::lin().compile(&video).unwrap();
+        for seed in 0..4 {
+            let trace = tiny_trace(seed);
+            // From the start it is `solve`.
+            let root = Session::new(&cfg, &trace, &video, StartPosition::Beginning, None);
+            let plan = solve(&cfg, &trace, &video, &qoe, 1, &OptimumParams::default()).unwrap();
+            let from = solve_from(&cfg, &root, 1, &qoe, 1, &OptimumParams::default()).unwrap();
+            assert_eq!(from, plan);
+            // After an arbitrary prefix, the continuation is the best over every suffix.
+            let prefix = [1, 2, 0];
+            let mut session = root.clone();
+            for &l in &prefix {
+                session.step(l).unwrap();
+            }
+            let from = solve_from(&cfg, &session, 0, &qoe, 1, &OptimumParams::default()).unwrap();
+            assert_eq!(from.levels.len(), 3);
+            let prefix_qoe = replay(&cfg, &trace, &video, &qoe, 1, &prefix).unwrap();
+            let mut best = f64::NEG_INFINITY;
+            for code in 0..3usize.pow(3) {
+                let mut levels = prefix.to_vec();
+                levels.extend((0..3).map(|k| code / 3usize.pow(k) % 3));
+                best = best.max(replay(&cfg, &trace, &video, &qoe, 1, &levels).unwrap());
+            }
+            assert!(
+                (prefix_qoe + from.qoe - best).abs() < 1e-9,
+                "seed {seed}: {} vs {best}",
+                prefix_qoe + from.qoe
+            );
+        }
+        // A finished session has nothing left to plan.
+        let trace = tiny_trace(0);
+        let mut session = Session::new(&cfg, &trace, &video, StartPosition::Beginning, None);
+        for _ in 0..6 {
+            session.step(0).unwrap();
+        }
+        let done = solve_from(&cfg, &session, 0, &qoe, 1, &OptimumParams::default()).unwrap();
+        assert!(done.levels.is_empty() && done.qoe == 0.0);
     }
 }

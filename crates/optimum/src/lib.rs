@@ -34,7 +34,7 @@
 mod dp;
 mod planned;
 
-pub use dp::{solve, OptimumParams, Plan};
+pub use dp::{solve, solve_from, OptimumParams, Plan};
 pub use planned::PlannedAbr;
 
 use neuralstream_sim::SimError;
