@@ -4,9 +4,12 @@ use crate::inputs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use neuralstream_core::Abr;
 use neuralstream_core::QoeModel;
 use neuralstream_data::TraceFormat;
+use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
+use neuralstream_learn::LearnedAbr;
 use neuralstream_sim::SimConfig;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -33,7 +36,8 @@ pub struct BenchArgs {
     #[arg(long, value_name = "PATH")]
     pub video: Option<PathBuf>,
     /// Comma-separated algorithms (see `neuralstream algorithms`); `all` runs every one plus the
-    /// offline optimum; `optimum` is the dynamic-programming upper bound.
+    /// offline optimum; `optimum` is the dynamic-programming upper bound; `learned:PATH` runs a
+    /// policy checkpoint written by `neuralstream train`.
     #[arg(long, default_value = DEFAULT_ALGORITHMS, value_name = "LIST")]
     pub abr: String,
     /// QoE model: lin (Pensieve QoE_lin: Mbit/s - 4.3 x stall s - |change| Mbit/s), log (mu 2.66)
@@ -89,6 +93,14 @@ fn parse_algorithms(list: &str) -> Result<Vec<String>> {
                     .map(|(n, _)| n.to_string()),
             );
             names.push(OPTIMUM.into());
+            continue;
+        }
+        if let Some(path) = raw.strip_prefix("learned:") {
+            anyhow::ensure!(
+                !path.is_empty(),
+                "--abr learned: needs a checkpoint path, e.g. learned:out/train/policy.safetensors"
+            );
+            names.push(raw.to_string());
             continue;
         }
         let name = raw.to_ascii_lowercase();
@@ -212,16 +224,30 @@ pub fn run(args: BenchArgs) -> Result<()> {
         )
         .expect("valid template"),
     );
+    // Learned policies are loaded once, checked against the video, and cloned per session.
+    let mut learned = std::collections::HashMap::new();
+    for name in algorithms.iter().filter(|n| n.starts_with("learned:")) {
+        let path = &name["learned:".len()..];
+        let policy = LearnedAbr::load(path).with_context(|| format!("in --abr {name}"))?;
+        anyhow::ensure!(
+            policy.spec().num_levels == video.num_levels(),
+            "--abr {name}: the policy was trained for {} levels but the video '{}' has {}",
+            policy.spec().num_levels,
+            video.name,
+            video.num_levels()
+        );
+        learned.insert(name.clone(), policy);
+    }
+    let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {
+        match learned.get(name) {
+            Some(p) => Ok(Box::new(p.clone())),
+            None => neuralstream_eval::builtin_factory(name),
+        }
+    };
     let started = Instant::now();
-    let out = run_bench(
-        &cfg,
-        &traces,
-        &video,
-        &source,
-        args.seed,
-        &neuralstream_eval::builtin_factory,
-        &|| bar.inc(1),
-    )?;
+    let out = run_bench(&cfg, &traces, &video, &source, args.seed, &factory, &|| {
+        bar.inc(1)
+    })?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
 

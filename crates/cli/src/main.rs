@@ -9,6 +9,7 @@
 
 mod bench;
 mod inputs;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ struct Cli {
 enum Command {
     /// Run ABR algorithms x traces in the simulator; print a table, write results and charts.
     Bench(Box<bench::BenchArgs>),
+    /// Train a learned ABR policy (imitation of the offline optimum); writes a checkpoint that
+    /// `bench --abr learned:PATH` runs.
+    Train(Box<train::TrainArgs>),
     /// List the ABR algorithms `--abr` accepts.
     Algorithms,
     /// Write synthetic traces (Pensieve cooked format) to a folder.
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(args) => bench::run(*args),
+        Command::Train(args) => train::run(*args),
         Command::Algorithms => {
             println!("{:<26} description", "name");
             for (name, about) in neuralstream_abr::ALGORITHMS {
@@ -48,6 +53,10 @@ fn main() -> ExitCode {
                 "{:<26} offline optimum: dynamic program with perfect knowledge of the trace (upper bound)",
                 neuralstream_eval::OPTIMUM
             );
+            println!(
+                "{:<26} a policy trained by `neuralstream train`, e.g. learned:out/train/policy.safetensors",
+                "learned:PATH"
+            );
             Ok(())
         }
         Command::Traces(args) => inputs::write_synthetic_traces(args),
@@ -55,8 +64,45 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line, outermost first. Library errors often quote their cause in
+/// their own message as well as exposing it as the source; a cause already quoted is not repeated.
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn causes_already_quoted_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        #[derive(Debug, thiserror::Error)]
+        #[error("f.txt: I/O error: {source}")]
+        struct Quoting {
+            source: std::io::Error,
+        }
+        let e = anyhow::Error::new(Quoting { source: io }).context("in --traces f.txt");
+        assert_eq!(
+            describe(&e),
+            "in --traces f.txt: f.txt: I/O error: No such file"
+        );
     }
 }
