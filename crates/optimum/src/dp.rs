@@ -136,15 +136,7 @@ pub fn solve(
     skip_chunks: usize,
     params: &OptimumParams,
 ) -> Result<Plan, OptimumError> {
-    params.validate()?;
-    let num_levels = video.num_levels();
-    if qoe.raw.len() != num_levels {
-        return Err(OptimumError::LadderMismatch {
-            qoe_levels: qoe.raw.len(),
-            video_levels: num_levels,
-            video: video.name.clone(),
-        });
-    }
+    let num_levels = check_inputs(video, qoe, params)?;
     let root = Session::new(cfg, trace, video, StartPosition::Beginning, None);
     // The runner clamps the start-up level the same way.
     let startup = cfg.startup_level.map(|l| l.min(num_levels - 1));
@@ -169,6 +161,24 @@ pub fn solve(
     })
 }
 
+/// Validates the parameters and that `qoe` was compiled for `video`'s ladder; returns its level count.
+fn check_inputs(
+    video: &Video,
+    qoe: &CompiledQoe,
+    params: &OptimumParams,
+) -> Result<usize, OptimumError> {
+    params.validate()?;
+    let num_levels = video.num_levels();
+    if qoe.raw.len() != num_levels {
+        return Err(OptimumError::LadderMismatch {
+            qoe_levels: qoe.raw.len(),
+            video_levels: num_levels,
+            video: video.name.clone(),
+        });
+    }
+    Ok(num_levels)
+}
+
 /// Finds the best continuation of a session already under way: the levels of chunks
 /// `session.next_chunk()..` that maximise the QoE still to be earned (chunks `skip_chunks..`
 /// only), given that the last chunk was fetched at `last_level`. `cfg` is the configuration the
@@ -189,16 +199,8 @@ pub fn solve_from(
     skip_chunks: usize,
     params: &OptimumParams,
 ) -> Result<Plan, OptimumError> {
-    params.validate()?;
     let video = session.video();
-    let num_levels = video.num_levels();
-    if qoe.raw.len() != num_levels {
-        return Err(OptimumError::LadderMismatch {
-            qoe_levels: qoe.raw.len(),
-            video_levels: num_levels,
-            video: video.name.clone(),
-        });
-    }
+    let num_levels = check_inputs(video, qoe, params)?;
     let startup = cfg.startup_level.map(|l| l.min(num_levels - 1));
     let first_chunk = session.next_chunk();
     let Some(levels) = search(
