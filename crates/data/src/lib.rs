@@ -36,3 +36,16 @@ pub fn find_shared_dir(start: &std::path::Path) -> Option<std::path::PathBuf> {
         .map(|a| a.join("shared"))
         .find(|s| s.join("data/pensieve/sim").is_dir())
 }
+
+/// Loads one of Pensieve's trace sets (`set` is a folder under `shared/data/pensieve/sim`, e.g.
+/// `"cooked_test_traces"`) together with Pensieve's video, from the shared folder `shared`.
+pub fn load_pensieve_set(
+    shared: &std::path::Path,
+    set: &str,
+) -> Result<(Vec<Trace>, Video), DataError> {
+    let sim = shared.join("data/pensieve/sim");
+    Ok((
+        load_traces(&sim.join(set), TraceFormat::Cooked)?,
+        load_video(&sim)?,
+    ))
+}

@@ -5,26 +5,22 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use neuralstream_abr::bb::Bb;
 use neuralstream_core::{Trace, Video};
-use neuralstream_data::{find_shared_dir, load_traces, load_video, synthetic, TraceFormat};
+use neuralstream_data::{find_shared_dir, load_pensieve_set, synthetic};
 use neuralstream_sim::{run_session, Session, SessionLog, SimConfig, StartPosition};
 use std::hint::black_box;
 use std::path::Path;
 
 fn inputs() -> (Vec<Trace>, Video, &'static str) {
-    if let Some(shared) = find_shared_dir(Path::new(env!("CARGO_MANIFEST_DIR"))) {
-        let dir = shared.join("data/pensieve/sim");
-        if let (Ok(t), Ok(v)) = (
-            load_traces(&dir.join("cooked_test_traces"), TraceFormat::Cooked),
-            load_video(&dir),
-        ) {
-            return (t, v, "pensieve-test142");
-        }
-    }
-    (
-        synthetic::TraceGenerator::default().traces(1, 142),
-        synthetic::builtin_video(),
-        "synthetic142",
-    )
+    find_shared_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .and_then(|shared| load_pensieve_set(&shared, "cooked_test_traces").ok())
+        .map(|(t, v)| (t, v, "pensieve-test142"))
+        .unwrap_or_else(|| {
+            (
+                synthetic::TraceGenerator::default().traces(1, 142),
+                synthetic::builtin_video(),
+                "synthetic142",
+            )
+        })
 }
 
 fn bench(c: &mut Criterion) {
