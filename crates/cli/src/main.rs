@@ -8,7 +8,11 @@
 //! it; the process exits non-zero and never panics on input.
 
 mod bench;
+mod demo;
 mod inputs;
+mod package;
+mod play;
+mod serve;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +41,16 @@ enum Command {
     Algorithms,
     /// Write synthetic traces (Pensieve cooked format) to a folder.
     Traces(inputs::TracesArgs),
+    /// Encode a video file into DASH and HLS ladders with FFmpeg, with per-segment size and quality.
+    Package(Box<package::PackageArgs>),
+    /// Make a deterministic synthetic source clip with FFmpeg's test generators.
+    SampleVideo(Box<package::SampleVideoArgs>),
+    /// Serve packaged media over HTTPS with an ABR decision API.
+    Serve(Box<serve::ServeArgs>),
+    /// Stream a DASH presentation headlessly, shaping downloads to follow a network trace.
+    Play(Box<play::PlayArgs>),
+    /// Package a synthetic clip (if needed), start the server with the web player, print the URL.
+    Demo(Box<demo::DemoArgs>),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +74,11 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Traces(args) => inputs::write_synthetic_traces(args),
+        Command::Package(args) => package::run(*args),
+        Command::SampleVideo(args) => package::run_sample(*args),
+        Command::Serve(args) => serve::run(*args),
+        Command::Play(args) => play::run(*args),
+        Command::Demo(args) => demo::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

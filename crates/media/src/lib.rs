@@ -1,0 +1,1 @@
+//! # neuralstream-media (skeleton: being written)

@@ -1,0 +1,1 @@
+//! # neuralstream-player (skeleton: being written)

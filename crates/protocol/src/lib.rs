@@ -1,0 +1,1 @@
+//! # neuralstream-protocol (skeleton: being written)

@@ -1,0 +1,1 @@
+//! # neuralstream-server (skeleton: being written)
