@@ -1,1 +1,316 @@
-//! # neuralstream-protocol (skeleton: being written)
+//! # neuralstream-protocol
+//!
+//! The wire types of NeuralStream's ABR decision API (`POST /api/v1/sessions/{id}/decision`), shared
+//! by the server (`neuralstream-server`), the native player (`neuralstream-player`) and documented for
+//! the web player.
+//!
+//! **Key design decision:** one schema, two spellings. The project's own field names (units in the
+//! name: `_ms`, `_s`, `_bytes`) are canonical; the camelCase names a Pensieve-style dash.js client
+//! sends (`lastquality`, `buffer`, `RebufferTime`, `lastRequest`, `lastChunkStartTime`,
+//! `lastChunkFinishTime`, `lastChunkSize`) are accepted as serde aliases, so both kinds of client
+//! talk to the same handler and nothing is translated by hand. This crate has no I/O and no
+//! dependency on the server or the algorithms; validation happens here so every consumer refuses the
+//! same bad input with the same message.
+
+use serde::{Deserialize, Serialize};
+
+/// Path of the decision endpoint, with `{id}` the client-chosen session id.
+pub const DECISION_PATH: &str = "/api/v1/sessions/{id}/decision";
+
+/// Longest session id accepted (characters).
+pub const MAX_SESSION_ID_LEN: usize = 128;
+
+/// The chunk the client finished downloading last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkReport {
+    /// Index of the chunk in the video, from 0.
+    #[serde(alias = "lastRequest")]
+    pub index: usize,
+    /// Ladder level it was fetched at (0 = lowest bitrate).
+    #[serde(alias = "lastquality", alias = "lastQuality")]
+    pub level: usize,
+    /// Bytes downloaded.
+    #[serde(alias = "lastChunkSize")]
+    pub size_bytes: u64,
+    /// When the request was sent, ms on the client's clock (any epoch; only differences matter).
+    #[serde(alias = "lastChunkStartTime")]
+    pub request_start_ms: f64,
+    /// When the last byte arrived, ms on the same clock.
+    #[serde(alias = "lastChunkFinishTime")]
+    pub request_finish_ms: f64,
+    /// Measured round-trip time, ms, if the client knows it.
+    #[serde(default, alias = "rtt", skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+}
+
+impl ChunkReport {
+    /// Download duration, ms (finish minus start).
+    pub fn download_ms(&self) -> f64 {
+        self.request_finish_ms - self.request_start_ms
+    }
+}
+
+/// What the client reports to ask for its next level.
+///
+/// A Pensieve-style client sends a flat object with the last chunk's fields beside `buffer` and
+/// `RebufferTime`; the project's schema nests them under `last_chunk`. Both deserialise into this
+/// type through [`DecisionRequest::from_json`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    /// Media id (the packaged video's folder name) the session streams; default: the server's first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<String>,
+    /// Algorithm to use for this session (fixed at its first request); default: the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// The chunk finished last; absent on the first request of a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_chunk: Option<ChunkReport>,
+    /// Playback buffer after the last chunk arrived, seconds.
+    pub buffer_s: f64,
+    /// Stall time accumulated while downloading the last chunk, seconds.
+    #[serde(default)]
+    pub rebuffer_s: f64,
+    /// Cumulative stall time of the whole session so far, seconds. When present, the server derives
+    /// the last chunk's stall from the difference to the previous report and ignores `rebuffer_s`
+    /// (Pensieve-style clients send this, as `RebufferTime` in ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_rebuffer_s: Option<f64>,
+    /// Index of the chunk the client will fetch next; default: last chunk's index + 1, or 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_chunk: Option<usize>,
+}
+
+/// A Pensieve-style flat request (dash.js `rl_server` clients).
+#[derive(Debug, Clone, Deserialize)]
+struct PensieveRequest {
+    #[serde(alias = "lastquality")]
+    last_quality: usize,
+    buffer: f64,
+    #[serde(rename = "RebufferTime", default)]
+    rebuffer_time: f64,
+    #[serde(rename = "lastRequest")]
+    last_request: usize,
+    #[serde(rename = "lastChunkStartTime")]
+    last_chunk_start_time: f64,
+    #[serde(rename = "lastChunkFinishTime")]
+    last_chunk_finish_time: f64,
+    #[serde(rename = "lastChunkSize")]
+    last_chunk_size: u64,
+    #[serde(default)]
+    video: Option<String>,
+    #[serde(default)]
+    algorithm: Option<String>,
+}
+
+/// Why a request was refused; the message names the field and says what is expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProtocolError {
+    /// The body is not JSON of either accepted shape.
+    #[error("request body is not a valid decision request: {0}. Expected {{\"buffer_s\": 12.0, \"last_chunk\": {{\"index\": 3, \"level\": 2, \"size_bytes\": 812345, \"request_start_ms\": 1000, \"request_finish_ms\": 1800}}}} or a Pensieve-style body with lastquality, buffer, RebufferTime, lastRequest, lastChunkStartTime, lastChunkFinishTime, lastChunkSize")]
+    Malformed(String),
+    /// A field has an impossible value.
+    #[error("field `{field}`: {problem}")]
+    Invalid {
+        /// The offending field, in the project's spelling.
+        field: &'static str,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
+    /// The session id in the path is unusable.
+    #[error("session id must be 1 to {MAX_SESSION_ID_LEN} characters of [A-Za-z0-9_.-], got {0:?}")]
+    BadSessionId(String),
+}
+
+impl DecisionRequest {
+    /// Parses a body in the project's schema or the Pensieve-style flat schema, then validates it.
+    pub fn from_json(body: &[u8]) -> Result<Self, ProtocolError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+        let is_pensieve = value
+            .as_object()
+            .is_some_and(|o| o.contains_key("lastRequest") || o.contains_key("lastquality"));
+        let request = if is_pensieve {
+            let p: PensieveRequest =
+                serde_json::from_value(value).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+            DecisionRequest {
+                video: p.video,
+                algorithm: p.algorithm,
+                last_chunk: Some(ChunkReport {
+                    index: p.last_request,
+                    level: p.last_quality,
+                    size_bytes: p.last_chunk_size,
+                    request_start_ms: p.last_chunk_start_time,
+                    request_finish_ms: p.last_chunk_finish_time,
+                    rtt_ms: None,
+                }),
+                buffer_s: p.buffer,
+                rebuffer_s: 0.0,
+                total_rebuffer_s: Some(p.rebuffer_time / 1000.0),
+                next_chunk: Some(p.last_request + 1),
+            }
+        } else {
+            serde_json::from_value(value).map_err(|e| ProtocolError::Malformed(e.to_string()))?
+        };
+        request.validate()?;
+        Ok(request)
+    }
+
+    /// Checks values a decoder cannot: finite, non-negative, ordered times.
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        let finite_non_negative = |field: &'static str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(ProtocolError::Invalid {
+                    field,
+                    problem: format!("must be a finite number >= 0, got {v}"),
+                })
+            }
+        };
+        finite_non_negative("buffer_s", self.buffer_s)?;
+        finite_non_negative("rebuffer_s", self.rebuffer_s)?;
+        if let Some(total) = self.total_rebuffer_s {
+            finite_non_negative("total_rebuffer_s", total)?;
+        }
+        if let Some(c) = &self.last_chunk {
+            if !c.request_start_ms.is_finite() || !c.request_finish_ms.is_finite() {
+                return Err(ProtocolError::Invalid {
+                    field: "last_chunk.request_start_ms",
+                    problem: "request times must be finite numbers of milliseconds".into(),
+                });
+            }
+            if c.request_finish_ms < c.request_start_ms {
+                return Err(ProtocolError::Invalid {
+                    field: "last_chunk.request_finish_ms",
+                    problem: format!(
+                        "finish ({}) is before start ({}); send both on the same clock",
+                        c.request_finish_ms, c.request_start_ms
+                    ),
+                });
+            }
+            if let Some(rtt) = c.rtt_ms {
+                finite_non_negative("last_chunk.rtt_ms", rtt)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The chunk this request asks a level for.
+    pub fn next_chunk_index(&self) -> usize {
+        self.next_chunk
+            .unwrap_or_else(|| self.last_chunk.as_ref().map_or(0, |c| c.index + 1))
+    }
+}
+
+/// Checks a client-chosen session id.
+pub fn validate_session_id(id: &str) -> Result<(), ProtocolError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_SESSION_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ProtocolError::BadSessionId(id.chars().take(160).collect()))
+    }
+}
+
+/// The algorithm's reasons for a decision, when it has them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reasons {
+    /// Throughput the algorithm expects for the next chunk, kbps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_throughput_kbps: Option<f64>,
+    /// Buffer level the algorithm aims for, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer_target_s: Option<f64>,
+}
+
+/// The server's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionResponse {
+    /// Session id echoed back.
+    pub session: String,
+    /// Algorithm that decided.
+    pub algorithm: String,
+    /// Chunk index the level is for.
+    pub chunk: usize,
+    /// Ladder level to fetch next (0 = lowest bitrate).
+    pub level: usize,
+    /// That level's bitrate, kbps.
+    pub bitrate_kbps: f64,
+    /// Why.
+    pub reasons: Reasons,
+    /// Session QoE so far under the server's QoE model (sum over reported chunks).
+    pub qoe_so_far: f64,
+    /// Time the server spent deciding, microseconds.
+    pub decision_us: f64,
+}
+
+/// Body of every 4xx/5xx answer of the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong and how to fix it.
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_schema_parses_and_defaults_next_chunk() {
+        let body = br#"{"buffer_s": 8.5, "last_chunk": {"index": 3, "level": 2, "size_bytes": 1000,
+            "request_start_ms": 10.0, "request_finish_ms": 110.0}}"#;
+        let r = DecisionRequest::from_json(body).unwrap();
+        assert_eq!(r.next_chunk_index(), 4);
+        assert_eq!(r.last_chunk.as_ref().unwrap().download_ms(), 100.0);
+        assert_eq!(r.rebuffer_s, 0.0);
+    }
+
+    #[test]
+    fn first_request_has_no_chunk() {
+        let r = DecisionRequest::from_json(br#"{"buffer_s": 0}"#).unwrap();
+        assert_eq!(r.next_chunk_index(), 0);
+        assert!(r.last_chunk.is_none());
+    }
+
+    #[test]
+    fn pensieve_schema_maps_onto_the_same_type() {
+        let body = br#"{"lastquality": 1, "buffer": 4.2, "RebufferTime": 1500, "lastRequest": 5,
+            "lastChunkStartTime": 1000, "lastChunkFinishTime": 1900, "lastChunkSize": 51234,
+            "bufferAdjusted": 4.0}"#;
+        let r = DecisionRequest::from_json(body).unwrap();
+        let c = r.last_chunk.as_ref().unwrap();
+        assert_eq!((c.index, c.level, c.size_bytes), (5, 1, 51234));
+        assert_eq!(r.total_rebuffer_s, Some(1.5));
+        assert_eq!(r.next_chunk_index(), 6);
+    }
+
+    #[test]
+    fn bad_bodies_name_the_problem() {
+        let e = DecisionRequest::from_json(b"not json").unwrap_err();
+        assert!(matches!(e, ProtocolError::Malformed(_)));
+        let e = DecisionRequest::from_json(br#"{"buffer_s": -1}"#).unwrap_err();
+        assert!(e.to_string().contains("buffer_s"), "{e}");
+        let e = DecisionRequest::from_json(br#"{"buffer_s": 1, "bogus": 2}"#).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = DecisionRequest::from_json(
+            br#"{"buffer_s": 1, "last_chunk": {"index": 0, "level": 0, "size_bytes": 1,
+            "request_start_ms": 100, "request_finish_ms": 50}}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("request_finish_ms"), "{e}");
+    }
+
+    #[test]
+    fn session_ids_are_checked() {
+        assert!(validate_session_id("abc-1_2.x").is_ok());
+        assert!(validate_session_id("").is_err());
+        assert!(validate_session_id("../etc").is_err());
+        assert!(validate_session_id(&"a".repeat(MAX_SESSION_ID_LEN + 1)).is_err());
+    }
+}
