@@ -8,6 +8,15 @@
 //!
 //! with `q` a per-level utility, `mu` the rebuffer penalty per second and `lambda` the smoothness
 //! penalty. For chunk 0 the previous level is its own, so its smoothness term is 0.
+//! **Quality-based models** (Puffer, Yan et al. NSDI 2020; Comyco, Huang et al. MM 2019) use the
+//! same shape with `q` the *measured* quality of chunk `n` at the level it was fetched (the video's
+//! per-chunk quality tables, written by `neuralstream package`), so `q` depends on the chunk and
+//! not only on the level: `ssim` uses SSIM in dB (`-10 log10(1 - SSIM)`), mu 100, lambda 1
+//! (Puffer's objective); `vmaf` uses VMAF (0..100) with Comyco's weights, utility x 0.8469,
+//! mu 28.7959, lambda 0.2979; `psnr` uses PSNR in dB with Puffer's weights. The smoothness term
+//! compares chunk `n`'s quality with chunk `n-1`'s as played. Callers without a chunk index
+//! ([`CompiledQoe::reward`]) see the level's mean quality over the video.
+//!
 //! A session's score sums `r_n` over the scored chunks (Pensieve drops chunk 0, whose level is fixed and
 //! whose stall is the startup delay), and a set of sessions is summarised by the mean over sessions.
 
@@ -46,6 +55,17 @@ pub enum QoeModel {
         /// Utility of each level; must match the ladder's length.
         utility: Vec<f64>,
     },
+    /// Quality-based QoE: `q` is the measured quality of each chunk (see the module docs).
+    Quality {
+        /// Quality table of the video to use: `ssim` (scored in dB), `psnr_db` or `vmaf`.
+        metric: String,
+        /// Multiplier of the quality (Comyco's alpha; 1 for Puffer).
+        quality_weight: f64,
+        /// Penalty per second of stall.
+        rebuffer_penalty: f64,
+        /// Weight of the chunk-to-chunk quality change.
+        smooth_penalty: f64,
+    },
 }
 
 impl QoeModel {
@@ -74,24 +94,63 @@ impl QoeModel {
         }
     }
 
-    /// Parses `lin`, `log` or `hd`.
+    /// Puffer's objective on SSIM in dB: mu 100, lambda 1.
+    pub fn ssim() -> Self {
+        QoeModel::Quality {
+            metric: "ssim".into(),
+            quality_weight: 1.0,
+            rebuffer_penalty: 100.0,
+            smooth_penalty: 1.0,
+        }
+    }
+
+    /// Comyco's linear QoE on VMAF: 0.8469 x VMAF - 28.7959 x stall s - 0.2979 x |change|.
+    pub fn vmaf() -> Self {
+        QoeModel::Quality {
+            metric: "vmaf".into(),
+            quality_weight: 0.8469,
+            rebuffer_penalty: 28.7959,
+            smooth_penalty: 0.2979,
+        }
+    }
+
+    /// Puffer's weights on PSNR in dB: mu 100, lambda 1.
+    pub fn psnr() -> Self {
+        QoeModel::Quality {
+            metric: "psnr_db".into(),
+            quality_weight: 1.0,
+            rebuffer_penalty: 100.0,
+            smooth_penalty: 1.0,
+        }
+    }
+
+    /// Parses `lin`, `log`, `hd`, `ssim` (also `puffer`), `vmaf` (also `comyco`) or `psnr`.
     pub fn from_name(name: &str) -> Result<Self, CoreError> {
         match name.to_ascii_lowercase().as_str() {
             "lin" | "qoe_lin" | "linear" => Ok(Self::lin()),
             "log" | "qoe_log" => Ok(Self::log()),
             "hd" | "qoe_hd" => Ok(Self::hd()),
+            "ssim" | "puffer" | "ssim_db" => Ok(Self::ssim()),
+            "vmaf" | "comyco" => Ok(Self::vmaf()),
+            "psnr" | "psnr_db" => Ok(Self::psnr()),
             other => Err(CoreError::InvalidQoe(format!(
-                "unknown QoE model '{other}'; choose one of: lin, log, hd"
+                "unknown QoE model '{other}'; choose one of: lin, log, hd, ssim, vmaf, psnr"
             ))),
         }
     }
 
-    /// Short name (`lin`, `log`, `hd`).
+    /// Short name (`lin`, `log`, `hd`, `ssim`, `vmaf`, `psnr`; `quality` for another metric).
     pub fn name(&self) -> &'static str {
         match self {
             QoeModel::Lin { .. } => "lin",
             QoeModel::Log { .. } => "log",
             QoeModel::Hd { .. } => "hd",
+            QoeModel::Quality { metric, .. } => match metric.as_str() {
+                "ssim" => "ssim",
+                "vmaf" => "vmaf",
+                "psnr_db" => "psnr",
+                _ => "quality",
+            },
         }
     }
 
@@ -106,12 +165,35 @@ impl QoeModel {
             }
             | QoeModel::Hd {
                 rebuffer_penalty, ..
+            }
+            | QoeModel::Quality {
+                rebuffer_penalty, ..
             } => *rebuffer_penalty,
         }
     }
 
     /// Compiles the model for one video: per-level utilities, ready for fast per-chunk rewards.
     pub fn compile(&self, video: &Video) -> Result<CompiledQoe, CoreError> {
+        if let QoeModel::Quality {
+            metric,
+            quality_weight,
+            rebuffer_penalty,
+            smooth_penalty,
+        } = self
+        {
+            let chunk_raw = quality_utilities(video, metric, *quality_weight)?;
+            let raw = chunk_raw
+                .iter()
+                .map(|row| row.iter().sum::<f64>() / row.len().max(1) as f64)
+                .collect();
+            return Ok(CompiledQoe {
+                raw,
+                divisor: 1.0,
+                rebuffer_penalty: *rebuffer_penalty,
+                smooth_penalty: *smooth_penalty,
+                chunk_raw,
+            });
+        }
         let kbps = video.ladder.bitrates_kbps();
         let (raw, divisor, mu, lambda) = match self {
             QoeModel::Lin {
@@ -145,14 +227,48 @@ impl QoeModel {
                 }
                 (utility.clone(), 1.0, *rebuffer_penalty, *smooth_penalty)
             }
+            QoeModel::Quality { .. } => {
+                return Err(CoreError::InvalidQoe(
+                    "internal: quality models are compiled above".into(),
+                ))
+            }
         };
         Ok(CompiledQoe {
             raw,
             divisor,
             rebuffer_penalty: mu,
             smooth_penalty: lambda,
+            chunk_raw: Vec::new(),
         })
     }
+}
+
+/// SSIM above this counts as this (60 dB) when converted to dB.
+const SSIM_MAX: f64 = 0.999_999;
+
+/// Per-chunk utilities `[level][chunk]` of a quality model: the video's table for `metric`
+/// (SSIM converted to dB), times `weight`.
+fn quality_utilities(video: &Video, metric: &str, weight: f64) -> Result<Vec<Vec<f64>>, CoreError> {
+    let table = video.quality(metric).ok_or_else(|| {
+        let have: Vec<&str> = video.quality.iter().map(|q| q.metric.as_str()).collect();
+        CoreError::InvalidQoe(format!(
+            "the video '{}' has no per-chunk '{metric}' scores (it has: {}); package it with `neuralstream package` (VMAF needs an FFmpeg with libvmaf) or choose --qoe lin",
+            video.name,
+            if have.is_empty() { "none".to_string() } else { have.join(", ") }
+        ))
+    })?;
+    let to_utility = |x: f64| {
+        if metric == "ssim" {
+            -10.0 * (1.0 - x.clamp(0.0, SSIM_MAX)).log10()
+        } else {
+            x
+        }
+    };
+    Ok(table
+        .scores
+        .iter()
+        .map(|row| row.iter().map(|&x| weight * to_utility(x)).collect())
+        .collect())
 }
 
 /// A QoE model bound to one ladder: per-level utility values and penalties.
@@ -166,9 +282,56 @@ pub struct CompiledQoe {
     pub rebuffer_penalty: f64,
     /// Weight of the utility change.
     pub smooth_penalty: f64,
+    /// Per-chunk utility `[level][chunk]` (before division) of quality-based models; empty for
+    /// bitrate-based ones, whose utility depends on the level only.
+    pub chunk_raw: Vec<Vec<f64>>,
 }
 
 impl CompiledQoe {
+    /// Whether the utility depends on the chunk (quality-based models).
+    pub fn is_per_chunk(&self) -> bool {
+        !self.chunk_raw.is_empty()
+    }
+
+    /// Utility of `chunk` at `level` (the level's utility for bitrate-based models, or when the
+    /// chunk is past the table).
+    #[inline]
+    pub fn utility_at(&self, level: usize, chunk: usize) -> f64 {
+        match self.chunk_raw.get(level).and_then(|row| row.get(chunk)) {
+            Some(&raw) => raw / self.divisor,
+            None => self.utility(level),
+        }
+    }
+
+    /// Reward of `chunk` fetched at `level` after chunk `prev_chunk` was played at `prev`. Equals
+    /// [`CompiledQoe::reward`] for bitrate-based models.
+    #[inline]
+    pub fn reward_at(
+        &self,
+        chunk: usize,
+        level: usize,
+        prev_chunk: usize,
+        prev: usize,
+        rebuffer_s: f64,
+    ) -> f64 {
+        if !self.is_per_chunk() {
+            return self.reward(level, prev, rebuffer_s);
+        }
+        let q = self.utility_at(level, chunk);
+        q - self.rebuffer_penalty * rebuffer_s
+            - self.smooth_penalty * (q - self.utility_at(prev, prev_chunk)).abs()
+    }
+
+    /// Reward of record `i` of a session log.
+    fn record_reward(&self, records: &[ChunkRecord], i: usize) -> f64 {
+        let r = &records[i];
+        let p = if i == 0 { r } else { &records[i - 1] };
+        if self.is_per_chunk() {
+            self.reward_at(r.index, r.level, p.index, p.level, r.rebuffer_s)
+        } else {
+            self.reward(r.level, p.level, r.rebuffer_s)
+        }
+    }
     /// Utility of `level`.
     #[inline]
     pub fn utility(&self, level: usize) -> f64 {
@@ -191,17 +354,8 @@ impl CompiledQoe {
 
     /// Per-chunk rewards of a session log (chunk 0's previous level is its own).
     pub fn rewards(&self, records: &[ChunkRecord]) -> Vec<f64> {
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let prev = if i == 0 {
-                    r.level
-                } else {
-                    records[i - 1].level
-                };
-                self.reward(r.level, prev, r.rebuffer_s)
-            })
+        (0..records.len())
+            .map(|i| self.record_reward(records, i))
             .collect()
     }
 
@@ -218,16 +372,24 @@ impl CompiledQoe {
             } else {
                 records[i - 1].level
             };
-            let reward = self.reward(r.level, prev, r.rebuffer_s);
+            let reward = self.record_reward(records, i);
             s.qoe_all += reward;
             if i < skip {
                 continue;
             }
             s.qoe += reward;
             s.chunks_scored += 1;
-            s.utility_sum += self.utility(r.level);
             s.rebuffer_s += r.rebuffer_s;
-            s.smoothness_penalty += self.smooth_penalty * self.switch_cost(prev, r.level);
+            if self.is_per_chunk() {
+                let q = self.utility_at(r.level, r.index);
+                let p = if i == 0 { r } else { &records[i - 1] };
+                s.utility_sum += q;
+                s.smoothness_penalty +=
+                    self.smooth_penalty * (q - self.utility_at(p.level, p.index)).abs();
+            } else {
+                s.utility_sum += self.utility(r.level);
+                s.smoothness_penalty += self.smooth_penalty * self.switch_cost(prev, r.level);
+            }
             if prev != r.level {
                 s.switches += 1;
             }
@@ -278,6 +440,24 @@ mod tests {
         Video::new("v", 4.0, Ladder::pensieve(), vec![vec![1000; 4]; 6], vec![]).unwrap()
     }
 
+    /// The same video with per-chunk SSIM (rising with the level, varying over chunks).
+    fn video_with_ssim() -> Video {
+        let scores = (0..6)
+            .map(|l| {
+                (0..4)
+                    .map(|c| 0.8 + 0.03 * l as f64 - 0.01 * c as f64)
+                    .collect()
+            })
+            .collect();
+        let mut v = video();
+        v.quality = vec![crate::video::QualityTable {
+            metric: "ssim".into(),
+            scores,
+        }];
+        v.validate().unwrap();
+        v
+    }
+
     fn rec(level: usize, rebuffer_s: f64) -> ChunkRecord {
         ChunkRecord {
             index: 0,
@@ -318,6 +498,39 @@ mod tests {
         let e = QoeModel::hd().compile(&v).unwrap_err();
         assert!(e.to_string().contains("2 levels"), "{e}");
         assert!(QoeModel::from_name("nope").is_err());
+        let e = QoeModel::ssim().compile(&v).unwrap_err().to_string();
+        assert!(
+            e.contains("no per-chunk 'ssim' scores (it has: none)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn quality_qoe_uses_each_chunks_quality() {
+        let q = QoeModel::from_name("puffer")
+            .unwrap()
+            .compile(&video_with_ssim())
+            .unwrap();
+        assert!(q.is_per_chunk());
+        let db = |x: f64| -10.0 * (1.0 - x).log10();
+        let mut recs = [rec(1, 2.0), rec(3, 0.5), rec(3, 0.0)];
+        for (i, r) in recs.iter_mut().enumerate() {
+            r.index = i;
+        }
+        let (a, b, c) = (db(0.83), db(0.89 - 0.01), db(0.89 - 0.02));
+        let s = q.score(&recs, 1);
+        let want = (b - 100.0 * 0.5 - (b - a).abs()) + (c - (c - b).abs());
+        assert!((s.qoe - want).abs() < 1e-9, "{} vs {want}", s.qoe);
+        assert!((s.utility_sum - (b + c)).abs() < 1e-9);
+        // Same level, next chunk: the change of quality is penalised although the level is the same.
+        assert!(q.reward_at(2, 3, 1, 3, 0.0) < q.utility_at(3, 2));
+        // Without a chunk index, a level's utility is its mean over the video.
+        let mean = (0..4).map(|c| db(0.89 - 0.01 * c as f64)).sum::<f64>() / 4.0;
+        assert!((q.utility(3) - mean).abs() < 1e-9);
+        assert_eq!(QoeModel::vmaf().name(), "vmaf");
+        // Bitrate models are unchanged by reward_at.
+        let lin = QoeModel::lin().compile(&video()).unwrap();
+        assert_eq!(lin.reward_at(5, 3, 4, 1, 0.5), lin.reward(3, 1, 0.5));
     }
 
     proptest! {
@@ -325,11 +538,16 @@ mod tests {
         fn qoe_equals_sum_of_components(
             levels in proptest::collection::vec(0usize..6, 1..60),
             stalls in proptest::collection::vec(0.0f64..5.0, 60),
-            model in 0usize..3,
+            model in 0usize..4,
         ) {
-            let m = [QoeModel::lin(), QoeModel::log(), QoeModel::hd()][model].clone();
-            let q = m.compile(&video()).unwrap();
-            let recs: Vec<_> = levels.iter().zip(&stalls).map(|(&l, &s)| rec(l, s)).collect();
+            let m = [QoeModel::lin(), QoeModel::log(), QoeModel::hd(), QoeModel::ssim()][model].clone();
+            let q = m.compile(&video_with_ssim()).unwrap();
+            let recs: Vec<_> = levels
+                .iter()
+                .zip(&stalls)
+                .enumerate()
+                .map(|(i, (&l, &s))| ChunkRecord { index: i % 4, ..rec(l, s) })
+                .collect();
             let s = q.score(&recs, 1);
             let rhs = s.utility_sum - s.rebuffer_penalty - s.smoothness_penalty;
             prop_assert!((s.qoe - rhs).abs() < 1e-9 * (1.0 + s.qoe.abs()), "{} vs {}", s.qoe, rhs);

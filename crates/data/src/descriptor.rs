@@ -13,6 +13,10 @@
 //! ```
 //!
 //! Levels are listed lowest bitrate first; every level has the same number of chunks.
+//! `neuralstream package` writes the quality tables `ssim` (mean SSIM of the chunk's frames, 0..1),
+//! `psnr_db` (PSNR from the chunk's mean MSE, dB) and, with an FFmpeg that has libvmaf, `vmaf`
+//! (0..100), all against the source at its own resolution; `bench --qoe ssim|psnr|vmaf` scores
+//! with them. It also fills `source` with provenance (encoder, preset, FFmpeg version, segment files).
 
 use crate::error::DataError;
 use neuralstream_core::video::{Ladder, Level, QualityTable};

@@ -225,7 +225,7 @@ pub fn solve_from(
         let chunk = first_chunk + i;
         if chunk >= skip_chunks {
             let p = if chunk == 0 { level } else { prev };
-            total += qoe.reward(level, p, rec.rebuffer_s);
+            total += qoe.reward_at(chunk, level, chunk.saturating_sub(1), p, rec.rebuffer_s);
         }
         prev = level;
     }
@@ -278,7 +278,8 @@ fn search<'a>(
                 let rec = session.step(level)?;
                 let prev = if chunk == 0 { level } else { parent.level };
                 let score = if chunk >= skip_chunks {
-                    parent.score + qoe.reward(level, prev, rec.rebuffer_s)
+                    parent.score
+                        + qoe.reward_at(chunk, level, chunk.saturating_sub(1), prev, rec.rebuffer_s)
                 } else {
                     parent.score
                 };

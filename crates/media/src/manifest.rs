@@ -1,0 +1,761 @@
+//! Reading DASH MPDs and HLS playlists into one small model, [`Presentation`], that a player, a
+//! server or a test can use without knowing either format.
+//!
+//! MPDs are parsed with `dash-mpd-core` (the parse/serialize part of the `dash-mpd` crate, without
+//! its downloader); HLS playlists with `m3u8-rs`. On top of them this module resolves what a player
+//! needs: for each representation its bandwidth, resolution, codecs, the URL of its initialization
+//! segment and the URLs and durations of all its media segments.
+//!
+//! Supported MPD addressing: `SegmentTemplate` with `@duration` or with a `SegmentTimeline`
+//! (`$RepresentationID$`, `$Number$`, `$Number%05d$`, `$Bandwidth$`, `$Time$`, `$$`), inherited from
+//! the Period or AdaptationSet and overridden per Representation, and `SegmentList`. `BaseURL`s are
+//! joined from the MPD down to the Representation. Single-file `SegmentBase` (sidx) addressing,
+//! multi-period and live (`type="dynamic"`) MPDs are rejected with a message saying so.
+//! URLs are returned relative to the manifest's location, as written (no network access here).
+
+use crate::error::MediaError;
+use dash_mpd_core as mpd;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A video presentation: its video ladder and audio tracks with every segment's URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Presentation {
+    /// Total duration, seconds (`mediaPresentationDuration`, or the sum of segment durations for HLS).
+    pub duration_s: f64,
+    /// Nominal duration of a video segment, seconds (the longest video segment).
+    pub segment_duration_s: f64,
+    /// Video representations, sorted by increasing bandwidth.
+    pub representations: Vec<Representation>,
+    /// Audio representations (empty when the presentation has no audio).
+    pub audio: Vec<Representation>,
+}
+
+impl Presentation {
+    /// Number of video segments (every video representation has the same count in a well-formed
+    /// ladder; this is the first one's).
+    pub fn segment_count(&self) -> usize {
+        self.representations
+            .first()
+            .map_or(0, |r| r.segment_urls.len())
+    }
+}
+
+/// One representation (rendition) and its segments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Representation {
+    /// Representation id (MPD `@id`; for HLS, the media playlist's URI).
+    pub id: String,
+    /// Advertised bandwidth, bit/s.
+    pub bandwidth_bps: u64,
+    /// Frame width in pixels (0 for audio or when not given).
+    pub width: u32,
+    /// Frame height in pixels (0 for audio or when not given).
+    pub height: u32,
+    /// RFC 6381 codecs string, e.g. `avc1.64001f` (empty when not given).
+    pub codecs: String,
+    /// MIME type, e.g. `video/mp4` (empty when not given).
+    pub mime_type: String,
+    /// URL of the initialization segment, relative to the manifest; empty when there is none.
+    pub init_url: String,
+    /// URLs of the media segments in playback order, relative to the manifest.
+    pub segment_urls: Vec<String>,
+    /// Duration of each media segment, seconds (same length as `segment_urls`).
+    pub segment_durations_s: Vec<f64>,
+}
+
+/// Reads and parses an MPD file (see [`parse_mpd`]).
+pub fn read_mpd(path: &Path) -> Result<Presentation, MediaError> {
+    let text = std::fs::read_to_string(path).map_err(|e| MediaError::io(path, e))?;
+    parse_mpd(&text, &path.display().to_string())
+}
+
+/// Parses an MPD; `name` (file name or URL) is used in error messages.
+pub fn parse_mpd(xml: &str, name: &str) -> Result<Presentation, MediaError> {
+    let bad = |reason: String| MediaError::manifest(name, reason);
+    let doc = mpd::parse(xml).map_err(|e| bad(format!("not a valid MPD: {e}")))?;
+    if doc.mpdtype.as_deref() == Some("dynamic") {
+        return Err(bad(
+            "live MPDs (type=\"dynamic\") are not supported; package the video as VOD (type=\"static\")".into(),
+        ));
+    }
+    let period = match doc.periods.as_slice() {
+        [p] => p,
+        [] => return Err(bad("the MPD has no Period".into())),
+        ps => {
+            return Err(bad(format!(
+                "the MPD has {} Periods; only single-period presentations are supported",
+                ps.len()
+            )))
+        }
+    };
+    let period_s = match (period.duration, doc.mediaPresentationDuration) {
+        (Some(d), _) => d.as_secs_f64(),
+        (None, Some(d)) => d.as_secs_f64() - period.start.map_or(0.0, |s| s.as_secs_f64()),
+        (None, None) => {
+            return Err(bad(
+                "neither Period@duration nor MPD@mediaPresentationDuration is given".into(),
+            ))
+        }
+    };
+    let base = join_url(
+        doc.base_url.first().map_or("", |b| b.base.as_str()),
+        period.BaseURL.first().map_or("", |b| b.base.as_str()),
+    );
+    let mut video = Vec::new();
+    let mut audio = Vec::new();
+    for (ai, set) in period.adaptations.iter().enumerate() {
+        let is_audio = mpd::is_audio_adaptation(&set);
+        let is_video = !is_audio && mpd::is_video_adaptation(&set);
+        if !is_audio && !is_video {
+            continue; // subtitles, images, ...
+        }
+        let set_base = join_url(&base, set.BaseURL.first().map_or("", |b| b.base.as_str()));
+        for (ri, rep) in set.representations.iter().enumerate() {
+            let what = format!(
+                "AdaptationSet {} Representation {}",
+                set.id.clone().unwrap_or_else(|| ai.to_string()),
+                rep.id.clone().unwrap_or_else(|| ri.to_string())
+            );
+            let r = representation(period, set, rep, &set_base, period_s)
+                .map_err(|reason| bad(format!("{what}: {reason}")))?;
+            if is_audio {
+                audio.push(r);
+            } else {
+                video.push(r);
+            }
+        }
+    }
+    finish(video, audio, period_s, name)
+}
+
+/// Sorts, validates and wraps representations.
+fn finish(
+    mut video: Vec<Representation>,
+    mut audio: Vec<Representation>,
+    duration_s: f64,
+    name: &str,
+) -> Result<Presentation, MediaError> {
+    if video.is_empty() {
+        return Err(MediaError::manifest(
+            name,
+            "no video representation found; an ABR presentation needs at least one",
+        ));
+    }
+    video.sort_by_key(|r| r.bandwidth_bps);
+    audio.sort_by_key(|r| r.bandwidth_bps);
+    for r in video.iter().chain(&audio) {
+        if r.segment_urls.is_empty() {
+            return Err(MediaError::manifest(
+                name,
+                format!("representation '{}' has no media segment", r.id),
+            ));
+        }
+    }
+    let segment_duration_s = video
+        .iter()
+        .flat_map(|r| r.segment_durations_s.iter().copied())
+        .fold(0.0, f64::max);
+    Ok(Presentation {
+        duration_s,
+        segment_duration_s,
+        representations: video,
+        audio,
+    })
+}
+
+/// The merged SegmentTemplate attributes of a representation (Representation overrides
+/// AdaptationSet overrides Period).
+fn merged_template(layers: [Option<&mpd::SegmentTemplate>; 3]) -> Option<mpd::SegmentTemplate> {
+    let mut out: Option<mpd::SegmentTemplate> = None;
+    for t in layers.into_iter().flatten() {
+        out = Some(match out {
+            None => t.clone(),
+            Some(parent) => mpd::SegmentTemplate {
+                media: t.media.clone().or(parent.media),
+                initialization: t.initialization.clone().or(parent.initialization),
+                startNumber: t.startNumber.or(parent.startNumber),
+                endNumber: t.endNumber.or(parent.endNumber),
+                duration: t.duration.or(parent.duration),
+                timescale: t.timescale.or(parent.timescale),
+                presentationTimeOffset: t.presentationTimeOffset.or(parent.presentationTimeOffset),
+                Initialization: t.Initialization.clone().or(parent.Initialization),
+                SegmentTimeline: t.SegmentTimeline.clone().or(parent.SegmentTimeline),
+                ..t.clone()
+            },
+        });
+    }
+    out
+}
+
+fn representation(
+    period: &mpd::Period,
+    set: &mpd::AdaptationSet,
+    rep: &mpd::Representation,
+    set_base: &str,
+    period_s: f64,
+) -> Result<Representation, String> {
+    let id = rep
+        .id
+        .clone()
+        .ok_or("missing @id (needed for $RepresentationID$ and to tell renditions apart)")?;
+    let bandwidth_bps = rep
+        .bandwidth
+        .ok_or("missing @bandwidth; every Representation must advertise its bit rate")?;
+    let base = join_url(
+        set_base,
+        rep.BaseURL.first().map_or("", |b| b.base.as_str()),
+    );
+    let dim = |v: Option<u64>| u32::try_from(v.unwrap_or(0)).unwrap_or(0);
+    let mut out = Representation {
+        id: id.clone(),
+        bandwidth_bps,
+        width: dim(rep.width.or(set.width)),
+        height: dim(rep.height.or(set.height)),
+        codecs: rep
+            .codecs
+            .clone()
+            .or(set.codecs.clone())
+            .unwrap_or_default(),
+        mime_type: rep
+            .mimeType
+            .clone()
+            .or(set.mimeType.clone())
+            .unwrap_or_default(),
+        init_url: String::new(),
+        segment_urls: Vec::new(),
+        segment_durations_s: Vec::new(),
+    };
+    let vars = TemplateVars {
+        id: &id,
+        bandwidth: bandwidth_bps,
+    };
+    let template = merged_template([
+        period.SegmentTemplate.as_ref(),
+        set.SegmentTemplate.as_ref(),
+        rep.SegmentTemplate.as_ref(),
+    ]);
+    let list = rep
+        .SegmentList
+        .as_ref()
+        .or(set.SegmentList.as_ref())
+        .or(period.SegmentList.as_ref());
+    if let Some(t) = template {
+        let media = t.media.as_deref().ok_or("SegmentTemplate has no @media")?;
+        let init = t
+            .initialization
+            .clone()
+            .or_else(|| t.Initialization.as_ref().and_then(|i| i.sourceURL.clone()));
+        if let Some(init) = init {
+            out.init_url = join_url(&base, &expand(&init, &vars, 0, 0)?);
+        }
+        let timescale = t.timescale.unwrap_or(1).max(1) as f64;
+        let start_number = t.startNumber.unwrap_or(1);
+        if let Some(timeline) = &t.SegmentTimeline {
+            let pto = t.presentationTimeOffset.unwrap_or(0);
+            let end_time = pto as f64 + period_s * timescale;
+            let mut time: u64 = pto;
+            let mut number = start_number;
+            for s in &timeline.segments {
+                if s.d == 0 {
+                    return Err("SegmentTimeline has an S with d=0".into());
+                }
+                if let Some(t0) = s.t {
+                    time = t0;
+                }
+                let repeats = match s.r {
+                    Some(r) if r < 0 => {
+                        // Repeat until the end of the period.
+                        let left = (end_time - time as f64) / s.d as f64;
+                        (left.ceil() as i64 - 1).max(0) as u64
+                    }
+                    r => r.unwrap_or(0) as u64,
+                };
+                for _ in 0..=repeats {
+                    out.segment_urls
+                        .push(join_url(&base, &expand(media, &vars, number, time)?));
+                    out.segment_durations_s.push(s.d as f64 / timescale);
+                    time += s.d;
+                    number += 1;
+                }
+            }
+        } else {
+            let d = t.duration.ok_or(
+                "SegmentTemplate has neither @duration nor a SegmentTimeline; cannot list segments",
+            )?;
+            if !(d.is_finite() && d > 0.0) {
+                return Err(format!(
+                    "SegmentTemplate@duration must be positive, got {d}"
+                ));
+            }
+            let seg_s = d / timescale;
+            let count = match t.endNumber {
+                Some(end) if end >= start_number => end - start_number + 1,
+                _ => ((period_s / seg_s) - 1e-9).ceil().max(0.0) as u64,
+            };
+            for k in 0..count {
+                let number = start_number + k;
+                let time = (k as f64 * d).round() as u64;
+                out.segment_urls
+                    .push(join_url(&base, &expand(media, &vars, number, time)?));
+                let left = period_s - k as f64 * seg_s;
+                out.segment_durations_s.push(seg_s.min(left).max(0.0));
+            }
+        }
+    } else if let Some(list) = list {
+        if let Some(init) = list
+            .Initialization
+            .as_ref()
+            .and_then(|i| i.sourceURL.clone())
+        {
+            out.init_url = join_url(&base, &init);
+        }
+        let timescale = list.timescale.unwrap_or(1).max(1) as f64;
+        let seg_s = list.duration.map(|d| d as f64 / timescale);
+        for (k, u) in list.segment_urls.iter().enumerate() {
+            let media = u
+                .media
+                .as_deref()
+                .ok_or(format!("SegmentURL {k} has no @media"))?;
+            out.segment_urls.push(join_url(&base, media));
+            let left = period_s - k as f64 * seg_s.unwrap_or(0.0);
+            out.segment_durations_s
+                .push(seg_s.map_or(period_s / list.segment_urls.len() as f64, |s| s.min(left)));
+        }
+    } else {
+        return Err("no SegmentTemplate or SegmentList; single-file SegmentBase (sidx) addressing is not supported".into());
+    }
+    Ok(out)
+}
+
+struct TemplateVars<'a> {
+    id: &'a str,
+    bandwidth: u64,
+}
+
+/// Expands a DASH URL template (ISO/IEC 23009-1 §5.3.9.4.4).
+fn expand(
+    template: &str,
+    vars: &TemplateVars<'_>,
+    number: u64,
+    time: u64,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len() + 8);
+    let mut rest = template;
+    while let Some(start) = rest.find('$') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after
+            .find('$')
+            .ok_or_else(|| format!("unterminated '$' in template '{template}'"))?;
+        let ident = &after[..end];
+        rest = &after[end + 1..];
+        if ident.is_empty() {
+            out.push('$');
+            continue;
+        }
+        let (name, format) = match ident.find('%') {
+            Some(p) => (&ident[..p], Some(&ident[p..])),
+            None => (ident, None),
+        };
+        let value = match name {
+            "RepresentationID" => {
+                if format.is_some() {
+                    return Err(format!(
+                        "$RepresentationID$ takes no format in '{template}'"
+                    ));
+                }
+                out.push_str(vars.id);
+                continue;
+            }
+            "Number" => number,
+            "Bandwidth" => vars.bandwidth,
+            "Time" => time,
+            other => {
+                return Err(format!(
+                    "unknown identifier ${other}$ in template '{template}'"
+                ))
+            }
+        };
+        match format {
+            None => out.push_str(&value.to_string()),
+            Some(f) => {
+                // Only %0<width>d (and %d) are allowed by the standard.
+                let width = f
+                    .strip_prefix('%')
+                    .and_then(|f| f.strip_suffix('d'))
+                    .map(|w| w.trim_start_matches('0'))
+                    .ok_or_else(|| format!("unsupported format '{f}' in template '{template}'"))?;
+                let width: usize = if width.is_empty() {
+                    0
+                } else {
+                    width
+                        .parse()
+                        .map_err(|_| format!("bad width '{f}' in template '{template}'"))?
+                };
+                out.push_str(&format!("{value:0width$}"));
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Resolves `rel` against `base` (a URL or path prefix ending at a directory or a file): absolute
+/// references (`scheme://...` or `/...`) are kept, relative ones are appended to `base`'s directory.
+pub fn join_url(base: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        return base.to_string();
+    }
+    if rel.contains("://") || rel.starts_with('/') || base.is_empty() {
+        return rel.to_string();
+    }
+    match base.rfind('/') {
+        Some(p) => format!("{}{}", &base[..=p], rel),
+        None => rel.to_string(),
+    }
+}
+
+/// One variant of an HLS master playlist.
+#[derive(Debug, Clone, PartialEq)]
+struct Variant {
+    uri: String,
+    bandwidth_bps: u64,
+    width: u32,
+    height: u32,
+    codecs: String,
+}
+
+/// Reads an HLS master playlist and the media playlists it points to, from files (see [`parse_hls`]).
+pub fn read_hls(master: &Path) -> Result<Presentation, MediaError> {
+    let text = std::fs::read_to_string(master).map_err(|e| MediaError::io(master, e))?;
+    let dir = master.parent().unwrap_or(Path::new(""));
+    parse_hls(&text, &master.display().to_string(), &mut |uri| {
+        let p = dir.join(uri);
+        std::fs::read_to_string(&p).map_err(|e| MediaError::io(p, e))
+    })
+}
+
+/// Parses an HLS master playlist; `load` returns the text of a media playlist given its URI relative
+/// to the master. Variants become [`Presentation::representations`] (codecs are taken from the
+/// variant's `CODECS`, whose first entry is the video codec), `EXT-X-MEDIA` audio renditions with a
+/// URI become [`Presentation::audio`]. Segment and `EXT-X-MAP` URIs are returned relative to the
+/// master playlist. I-frame-only variants are ignored.
+pub fn parse_hls(
+    master: &str,
+    name: &str,
+    load: &mut dyn FnMut(&str) -> Result<String, MediaError>,
+) -> Result<Presentation, MediaError> {
+    let bad = |reason: String| MediaError::manifest(name, reason);
+    let pl = m3u8_rs::parse_playlist_res(master.as_bytes())
+        .map_err(|e| bad(format!("not a valid HLS playlist: {e:?}")))?;
+    let m3u8_rs::Playlist::MasterPlaylist(pl) = pl else {
+        return Err(bad(
+            "this is a media playlist; give the master playlist (the one with #EXT-X-STREAM-INF)"
+                .into(),
+        ));
+    };
+    let variants: Vec<Variant> = pl
+        .variants
+        .iter()
+        .filter(|v| !v.is_i_frame)
+        .map(|v| Variant {
+            uri: v.uri.clone(),
+            bandwidth_bps: v.bandwidth,
+            width: v
+                .resolution
+                .map_or(0, |r| u32::try_from(r.width).unwrap_or(0)),
+            height: v
+                .resolution
+                .map_or(0, |r| u32::try_from(r.height).unwrap_or(0)),
+            codecs: v.codecs.clone().unwrap_or_default(),
+        })
+        .collect();
+    let mut video = Vec::new();
+    let mut duration_s: f64 = 0.0;
+    for v in variants {
+        let r = media_representation(&v.uri, v.bandwidth_bps, name, load)?;
+        duration_s = duration_s.max(r.segment_durations_s.iter().sum());
+        video.push(Representation {
+            width: v.width,
+            height: v.height,
+            codecs: v.codecs.split(',').next().unwrap_or("").trim().to_string(),
+            mime_type: "video/mp4".into(),
+            ..r
+        });
+    }
+    let mut audio = Vec::new();
+    for a in &pl.alternatives {
+        if a.media_type != m3u8_rs::AlternativeMediaType::Audio {
+            continue;
+        }
+        let Some(uri) = &a.uri else { continue };
+        let r = media_representation(uri, 0, name, load)?;
+        audio.push(Representation {
+            mime_type: "audio/mp4".into(),
+            ..r
+        });
+    }
+    finish(video, audio, duration_s, name)
+}
+
+/// Loads one media playlist and lists its segments relative to the master.
+fn media_representation(
+    uri: &str,
+    bandwidth_bps: u64,
+    master_name: &str,
+    load: &mut dyn FnMut(&str) -> Result<String, MediaError>,
+) -> Result<Representation, MediaError> {
+    let text = load(uri)?;
+    let media_name = join_url(master_name, uri);
+    let bad = |reason: String| MediaError::manifest(media_name.clone(), reason);
+    let pl = m3u8_rs::parse_media_playlist_res(text.as_bytes())
+        .map_err(|e| bad(format!("not a valid HLS media playlist: {e:?}")))?;
+    if !pl.end_list {
+        return Err(bad(
+            "no #EXT-X-ENDLIST: live playlists are not supported; package the video as VOD".into(),
+        ));
+    }
+    let mut init_url = String::new();
+    let mut segment_urls = Vec::with_capacity(pl.segments.len());
+    let mut segment_durations_s = Vec::with_capacity(pl.segments.len());
+    for (k, s) in pl.segments.iter().enumerate() {
+        if s.byte_range.is_some() {
+            return Err(bad(format!(
+                "segment {k} uses #EXT-X-BYTERANGE; byte-range addressing is not supported"
+            )));
+        }
+        if let Some(map) = &s.map {
+            let u = join_url(uri, &map.uri);
+            if !init_url.is_empty() && init_url != u {
+                return Err(bad(format!(
+                    "segment {k} changes #EXT-X-MAP; one initialization segment per rendition is supported"
+                )));
+            }
+            init_url = u;
+        }
+        segment_urls.push(join_url(uri, &s.uri));
+        segment_durations_s.push(f64::from(s.duration));
+    }
+    Ok(Representation {
+        id: uri.to_string(),
+        bandwidth_bps,
+        width: 0,
+        height: 0,
+        codecs: String::new(),
+        mime_type: String::new(),
+        init_url,
+        segment_urls,
+        segment_durations_s,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An MPD as FFmpeg 5.1's dash muxer writes it (trimmed), SegmentTemplate with @duration.
+    const FFMPEG_MPD: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static"
+  mediaPresentationDuration="PT10.0S" maxSegmentDuration="PT4.0S" minBufferTime="PT8.0S">
+ <Period id="0" start="PT0.0S">
+  <AdaptationSet id="0" contentType="video" startWithSAP="1" segmentAlignment="true" frameRate="30/1">
+   <Representation id="1" mimeType="video/mp4" codecs="avc1.640015" bandwidth="800000" width="426" height="240" sar="640:639">
+    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
+   </Representation>
+   <Representation id="0" mimeType="video/mp4" codecs="avc1.64000c" bandwidth="400000" width="256" height="144">
+    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
+   </Representation>
+  </AdaptationSet>
+  <AdaptationSet id="1" contentType="audio">
+   <Representation id="2" mimeType="audio/mp4" codecs="mp4a.40.2" bandwidth="128000" audioSamplingRate="48000">
+    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
+   </Representation>
+  </AdaptationSet>
+ </Period>
+</MPD>"#;
+
+    #[test]
+    fn ffmpeg_template_with_duration() {
+        let p = parse_mpd(FFMPEG_MPD, "m.mpd").unwrap();
+        assert_eq!(p.representations.len(), 2);
+        let r0 = &p.representations[0];
+        assert_eq!((r0.id.as_str(), r0.bandwidth_bps), ("0", 400_000));
+        assert_eq!((r0.width, r0.height), (256, 144));
+        assert_eq!(r0.codecs, "avc1.64000c");
+        assert_eq!(r0.mime_type, "video/mp4");
+        assert_eq!(r0.init_url, "init-0.m4s");
+        assert_eq!(
+            r0.segment_urls,
+            [
+                "chunk-0-00001.m4s",
+                "chunk-0-00002.m4s",
+                "chunk-0-00003.m4s"
+            ]
+        );
+        assert_eq!(r0.segment_durations_s, [4.0, 4.0, 2.0]);
+        assert_eq!(p.segment_count(), 3);
+        assert_eq!(p.segment_duration_s, 4.0);
+        assert_eq!(p.duration_s, 10.0);
+        assert_eq!(p.audio.len(), 1);
+        assert_eq!(p.audio[0].init_url, "init-2.m4s");
+    }
+
+    #[test]
+    fn timeline_inheritance_and_base_url() {
+        let xml = r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT12S">
+ <BaseURL>https://cdn.example/v/</BaseURL>
+ <Period>
+  <AdaptationSet mimeType="video/mp4" codecs="vp09.00.40.08">
+   <SegmentTemplate timescale="15360" initialization="$RepresentationID$/init.mp4" media="$RepresentationID$/$Time$-$Bandwidth$.m4s" startNumber="5">
+    <SegmentTimeline><S t="0" d="61440" r="1"/><S d="30720"/></SegmentTimeline>
+   </SegmentTemplate>
+   <Representation id="hi" bandwidth="2000000" width="1280" height="720"/>
+   <Representation id="lo" bandwidth="500000" width="640" height="360">
+    <BaseURL>low/</BaseURL>
+    <SegmentTemplate media="n$Number%03d$.m4s"/>
+   </Representation>
+  </AdaptationSet>
+ </Period>
+</MPD>"#;
+        let p = parse_mpd(xml, "t.mpd").unwrap();
+        let lo = &p.representations[0];
+        assert_eq!(lo.id, "lo");
+        assert_eq!(lo.codecs, "vp09.00.40.08");
+        assert_eq!(lo.init_url, "https://cdn.example/v/low/lo/init.mp4");
+        assert_eq!(
+            lo.segment_urls,
+            [
+                "https://cdn.example/v/low/n005.m4s",
+                "https://cdn.example/v/low/n006.m4s",
+                "https://cdn.example/v/low/n007.m4s"
+            ]
+        );
+        let hi = &p.representations[1];
+        assert_eq!(
+            hi.segment_urls[2],
+            "https://cdn.example/v/hi/122880-2000000.m4s"
+        );
+        assert_eq!(hi.segment_durations_s, [4.0, 4.0, 2.0]);
+        assert!(p.audio.is_empty());
+    }
+
+    #[test]
+    fn timeline_negative_repeat_fills_the_period() {
+        let xml = r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT10S">
+ <Period><AdaptationSet contentType="video">
+  <Representation id="a" bandwidth="1" mimeType="video/mp4">
+   <SegmentTemplate timescale="1" media="s$Number$.m4s"><SegmentTimeline><S t="0" d="4" r="-1"/></SegmentTimeline></SegmentTemplate>
+  </Representation></AdaptationSet></Period></MPD>"#;
+        let p = parse_mpd(xml, "t.mpd").unwrap();
+        assert_eq!(
+            p.representations[0].segment_urls,
+            ["s1.m4s", "s2.m4s", "s3.m4s"]
+        );
+    }
+
+    #[test]
+    fn segment_list() {
+        let xml = r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S">
+ <Period><AdaptationSet mimeType="video/mp4">
+  <Representation id="a" bandwidth="100">
+   <SegmentList timescale="1000" duration="4000"><Initialization sourceURL="i.mp4"/>
+    <SegmentURL media="a.m4s"/><SegmentURL media="b.m4s"/></SegmentList>
+  </Representation></AdaptationSet></Period></MPD>"#;
+        let p = parse_mpd(xml, "l.mpd").unwrap();
+        let r = &p.representations[0];
+        assert_eq!(r.init_url, "i.mp4");
+        assert_eq!(r.segment_urls, ["a.m4s", "b.m4s"]);
+        assert_eq!(r.segment_durations_s, [4.0, 4.0]);
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let e = parse_mpd("<html/>", "x.mpd").unwrap_err().to_string();
+        assert!(e.starts_with("x.mpd: "), "{e}");
+        let no_bw = FFMPEG_MPD.replace(" bandwidth=\"400000\"", "");
+        let e = parse_mpd(&no_bw, "m.mpd").unwrap_err().to_string();
+        assert!(e.contains("Representation 0: missing @bandwidth"), "{e}");
+        let live = FFMPEG_MPD.replace("type=\"static\"", "type=\"dynamic\"");
+        let e = parse_mpd(&live, "m.mpd").unwrap_err().to_string();
+        assert!(e.contains("live MPDs"), "{e}");
+        let base = r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S">
+ <Period><AdaptationSet mimeType="video/mp4"><Representation id="a" bandwidth="1"><BaseURL>v.mp4</BaseURL>
+ <SegmentBase indexRange="800-900"/></Representation></AdaptationSet></Period></MPD>"#;
+        let e = parse_mpd(base, "b.mpd").unwrap_err().to_string();
+        assert!(e.contains("SegmentBase"), "{e}");
+        let bad_template = FFMPEG_MPD.replace("$Number%05d$", "$Numbr$");
+        let e = parse_mpd(&bad_template, "m.mpd").unwrap_err().to_string();
+        assert!(e.contains("unknown identifier $Numbr$"), "{e}");
+    }
+
+    #[test]
+    fn template_expansion() {
+        let v = TemplateVars {
+            id: "v1",
+            bandwidth: 42,
+        };
+        assert_eq!(
+            expand(
+                "$RepresentationID$_$Number%05d$_$Time$_$Bandwidth$$$.m4s",
+                &v,
+                7,
+                90
+            )
+            .unwrap(),
+            "v1_00007_90_42$.m4s"
+        );
+        assert!(expand("$Number", &v, 1, 0).is_err());
+        assert_eq!(join_url("a/b/manifest.mpd", "c.m4s"), "a/b/c.m4s");
+        assert_eq!(join_url("http://x/y/", "/abs.m4s"), "/abs.m4s");
+    }
+
+    const MASTER: &str = "#EXTM3U
+#EXT-X-VERSION:7
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"group_A1\",NAME=\"audio_2\",DEFAULT=YES,URI=\"media_2.m3u8\"
+#EXT-X-STREAM-INF:BANDWIDTH=932168,RESOLUTION=426x240,CODECS=\"avc1.640015,mp4a.40.2\",AUDIO=\"group_A1\"
+media_1.m3u8
+
+#EXT-X-STREAM-INF:BANDWIDTH=532168,RESOLUTION=256x144,CODECS=\"avc1.64000c,mp4a.40.2\",AUDIO=\"group_A1\"
+media_0.m3u8
+";
+
+    fn media(rep: &str, n: usize) -> String {
+        let mut s = format!(
+            "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-MAP:URI=\"init-{rep}.m4s\"\n"
+        );
+        for k in 1..=n {
+            s += &format!("#EXTINF:4.000000,\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T11:17:55.000+0000\nchunk-{rep}-{k:05}.m4s\n");
+        }
+        s + "#EXT-X-ENDLIST\n"
+    }
+
+    #[test]
+    fn hls_master_and_media() {
+        let mut load = |uri: &str| -> Result<String, MediaError> {
+            let rep = &uri["media_".len()..uri.len() - ".m3u8".len()];
+            Ok(media(rep, 3))
+        };
+        let p = parse_hls(MASTER, "hls/master.m3u8", &mut load).unwrap();
+        assert_eq!(p.representations.len(), 2);
+        let r0 = &p.representations[0];
+        assert_eq!(r0.bandwidth_bps, 532_168);
+        assert_eq!((r0.width, r0.height), (256, 144));
+        assert_eq!(r0.codecs, "avc1.64000c");
+        assert_eq!(r0.init_url, "init-0.m4s");
+        assert_eq!(r0.segment_urls[2], "chunk-0-00003.m4s");
+        assert_eq!(p.segment_count(), 3);
+        assert_eq!(p.duration_s, 12.0);
+        assert_eq!(p.audio[0].init_url, "init-2.m4s");
+
+        let mut live = |_: &str| Ok(media("0", 2).replace("#EXT-X-ENDLIST\n", ""));
+        let e = parse_hls(MASTER, "m.m3u8", &mut live)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("live playlists"), "{e}");
+        let e = parse_hls(&media("0", 1), "m.m3u8", &mut load)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("master playlist"), "{e}");
+    }
+}
