@@ -1,13 +1,126 @@
-//! `neuralstream serve` (skeleton: being written).
+//! `neuralstream serve`: flags in, a [`neuralstream_server::ServerConfig`] out, then
+//! [`neuralstream_server::run_blocking`] until Ctrl-C or SIGTERM.
+//!
+//! **Key design decision:** the command only translates flags; every check (media folders,
+//! algorithms, certificates) happens in the server library, which names the file or flag to fix.
 
-use anyhow::Result;
-use clap::Args;
+use anyhow::{bail, Result};
+use clap::{Args, ValueEnum};
+use neuralstream_server::{LogFormat, ServerConfig, TlsMode};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Log line format of `serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable lines on stderr.
+    Text,
+    /// One JSON object per line on stderr.
+    Json,
+}
 
 /// Arguments of `neuralstream serve`.
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Packaged media folder (made by `neuralstream package`, holds video.json and manifests);
+    /// repeat for several videos. Served under /media/<folder name>/.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub media: Vec<PathBuf>,
+    /// Comma-separated algorithms clients may ask for (the first is the default); `learned:PATH`
+    /// serves a policy written by `neuralstream train`. See `neuralstream algorithms`.
+    #[arg(long, default_value = "robustmpc", value_name = "LIST")]
+    pub abr: String,
+    /// Port to listen on; 0 picks a free one (printed on the `listening on` line).
+    #[arg(long, default_value_t = 8443)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub bind: IpAddr,
+    /// PEM certificate chain (with --tls-key). Without both, a self-signed certificate is
+    /// generated in --state-dir on first start and reused.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP instead of HTTPS (for local benchmarks and proxies that terminate TLS).
+    /// HTTPS is the default; this is the only way to turn it off.
+    #[arg(long = "http", alias = "insecure-http", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub insecure_http: bool,
+    /// Folder for server state (the self-signed cert.pem and key.pem).
+    #[arg(long, default_value = "out/serve", value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// Folder served at / (the web player); default web/dist when it exists, else a page saying
+    /// how to build it.
+    #[arg(long, value_name = "DIR")]
+    pub web_root: Option<PathBuf>,
+    /// QoE model of the `qoe_so_far` answers and metrics: lin, log or hd.
+    #[arg(long, default_value = "lin", value_name = "MODEL")]
+    pub qoe: String,
+    /// A decision session unused for this long is dropped, seconds.
+    #[arg(long, default_value_t = 300.0, value_name = "S")]
+    pub session_idle_s: f64,
+    /// Most decision sessions kept at once (new ones beyond it get 503).
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_sessions: usize,
+    /// Log format (logs go to stderr; filter with NEURALSTREAM_LOG, e.g. debug).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormatArg,
+}
+
+/// Builds the server configuration from the flags.
+pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
+    let algorithms: Vec<String> = args
+        .abr
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if algorithms.is_empty() {
+        bail!("--abr is empty; give e.g. --abr robustmpc,bb");
+    }
+    if !(args.session_idle_s.is_finite() && args.session_idle_s > 0.0) {
+        bail!(
+            "--session-idle-s must be a positive number of seconds, got {}",
+            args.session_idle_s
+        );
+    }
+    if args.max_sessions == 0 {
+        bail!("--max-sessions must be at least 1");
+    }
+    let mut config = ServerConfig::new(args.media.clone(), algorithms);
+    config.port = args.port;
+    config.bind = args.bind;
+    config.tls = match (&args.tls_cert, &args.tls_key, args.insecure_http) {
+        (_, _, true) => TlsMode::Insecure,
+        (Some(cert), Some(key), false) => TlsMode::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => TlsMode::SelfSigned {
+            state_dir: args.state_dir.clone(),
+        },
+    };
+    config.web_root = match &args.web_root {
+        Some(dir) => Some(dir.clone()),
+        None if Path::new("web/dist").is_dir() => Some(PathBuf::from("web/dist")),
+        None => None,
+    };
+    config.qoe = neuralstream_core::QoeModel::from_name(&args.qoe)?;
+    config.session_idle = Duration::from_secs_f64(args.session_idle_s);
+    config.max_sessions = args.max_sessions;
+    config.log_format = match args.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    Ok(config)
+}
 
 /// Runs `neuralstream serve`.
-pub fn run(_args: ServeArgs) -> Result<()> {
-    anyhow::bail!("not yet implemented")
+pub fn run(args: ServeArgs) -> Result<()> {
+    let config = config(&args)?;
+    neuralstream_server::init_logging(config.log_format);
+    neuralstream_server::run_blocking(config)?;
+    Ok(())
 }

@@ -20,6 +20,58 @@ pub const DECISION_PATH: &str = "/api/v1/sessions/{id}/decision";
 /// Longest session id accepted (characters).
 pub const MAX_SESSION_ID_LEN: usize = 128;
 
+/// Path of the list of videos (`GET`, answers `Vec<VideoInfo>`).
+pub const VIDEOS_PATH: &str = "/api/v1/videos";
+
+/// Path of the list of enabled algorithms (`GET`, answers [`AlgorithmList`]).
+pub const ALGORITHMS_PATH: &str = "/api/v1/algorithms";
+
+/// Path of the OpenAPI 3 document of the API.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+/// The decision path for session `id` (the id is not escaped; check it with [`validate_session_id`]).
+pub fn decision_path(id: &str) -> String {
+    DECISION_PATH.replace("{id}", id)
+}
+
+/// One served video, as `GET /api/v1/videos` lists it. Paths are absolute on the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoInfo {
+    /// Media id: the packaged folder's name; what a decision request's `video` names.
+    pub name: String,
+    /// DASH manifest path (`/media/<name>/manifest.mpd`), if the folder has one.
+    pub mpd: Option<String>,
+    /// HLS master playlist path (`/media/<name>/master.m3u8`), if the folder has one.
+    pub hls: Option<String>,
+    /// Video descriptor path (`/media/<name>/video.json`): ladder and every chunk's size.
+    pub descriptor: String,
+    /// Ladder, kbps, lowest first.
+    pub levels: Vec<f64>,
+    /// Number of chunks.
+    pub chunks: usize,
+    /// Duration of one chunk, seconds.
+    #[serde(default)]
+    pub chunk_duration_s: f64,
+}
+
+/// One algorithm a client may ask for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlgorithmInfo {
+    /// Name to send as `algorithm` in a decision request.
+    pub name: String,
+    /// One line saying what it is.
+    pub description: String,
+}
+
+/// Answer of `GET /api/v1/algorithms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlgorithmList {
+    /// Algorithm used when a request names none.
+    pub default: String,
+    /// Every algorithm this server enables.
+    pub algorithms: Vec<AlgorithmInfo>,
+}
+
 /// The chunk the client finished downloading last.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChunkReport {
@@ -119,21 +171,28 @@ pub enum ProtocolError {
         problem: String,
     },
     /// The session id in the path is unusable.
-    #[error("session id must be 1 to {MAX_SESSION_ID_LEN} characters of [A-Za-z0-9_.-], got {0:?}")]
+    #[error("session id must be 1 to {MAX_SESSION_ID_LEN} characters of [A-Za-z0-9_.-], not only dots, got {0:?}")]
     BadSessionId(String),
 }
 
 impl DecisionRequest {
     /// Parses a body in the project's schema or the Pensieve-style flat schema, then validates it.
     pub fn from_json(body: &[u8]) -> Result<Self, ProtocolError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
-        let is_pensieve = value
-            .as_object()
-            .is_some_and(|o| o.contains_key("lastRequest") || o.contains_key("lastquality"));
-        let request = if is_pensieve {
-            let p: PensieveRequest =
-                serde_json::from_value(value).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+        // Typed decoding straight from the bytes (no intermediate `Value`): one pass, and serde
+        // refuses duplicate keys, which a `Value` would silently collapse to the last one.
+        let project = || serde_json::from_slice::<DecisionRequest>(body);
+        let looks_pensieve =
+            contains(body, b"\"lastRequest\"") || contains(body, b"\"lastquality\"");
+        let request = if looks_pensieve {
+            let p = match serde_json::from_slice::<PensieveRequest>(body) {
+                Ok(p) => p,
+                Err(e) => {
+                    // A project body whose strings merely mention a Pensieve key.
+                    let r = project().map_err(|_| ProtocolError::Malformed(e.to_string()))?;
+                    r.validate()?;
+                    return Ok(r);
+                }
+            };
             DecisionRequest {
                 video: p.video,
                 algorithm: p.algorithm,
@@ -151,7 +210,7 @@ impl DecisionRequest {
                 next_chunk: Some(p.last_request + 1),
             }
         } else {
-            serde_json::from_value(value).map_err(|e| ProtocolError::Malformed(e.to_string()))?
+            project().map_err(|e| ProtocolError::Malformed(e.to_string()))?
         };
         request.validate()?;
         Ok(request)
@@ -204,13 +263,19 @@ impl DecisionRequest {
     }
 }
 
-/// Checks a client-chosen session id.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Checks a client-chosen session id: 1 to [`MAX_SESSION_ID_LEN`] characters of
+/// `[A-Za-z0-9_.-]`, not made of dots only (so it never reads like a path segment).
 pub fn validate_session_id(id: &str) -> Result<(), ProtocolError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_SESSION_ID_LEN
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && !id.bytes().all(|b| b == b'.');
     if ok {
         Ok(())
     } else {
@@ -236,7 +301,8 @@ pub struct DecisionResponse {
     pub session: String,
     /// Algorithm that decided.
     pub algorithm: String,
-    /// Chunk index the level is for.
+    /// Chunk index the level is for. Equal to the video's chunk count when the report was for the
+    /// last chunk: the video is finished and `level` repeats the last level.
     pub chunk: usize,
     /// Ladder level to fetch next (0 = lowest bitrate).
     pub level: usize,
@@ -244,7 +310,8 @@ pub struct DecisionResponse {
     pub bitrate_kbps: f64,
     /// Why.
     pub reasons: Reasons,
-    /// Session QoE so far under the server's QoE model (sum over reported chunks).
+    /// Session QoE so far under the server's QoE model: the sum of per-chunk rewards over the
+    /// reported chunks, the first (start-up) chunk excluded as `bench` and Pensieve score it.
     pub qoe_so_far: f64,
     /// Time the server spent deciding, microseconds.
     pub decision_us: f64,
@@ -296,6 +363,12 @@ mod tests {
         assert!(matches!(e, ProtocolError::Malformed(_)));
         let e = DecisionRequest::from_json(br#"{"buffer_s": -1}"#).unwrap_err();
         assert!(e.to_string().contains("buffer_s"), "{e}");
+        let e = DecisionRequest::from_json(br#"{"buffer_s": 1, "buffer_s": 2}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate field"), "{e}");
+        let e = DecisionRequest::from_json(br#"{"lastquality": 1, "lastquality": 2}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate field"), "{e}");
+        let r = DecisionRequest::from_json(br#"{"buffer_s": 1, "video": "lastRequest"}"#).unwrap();
+        assert_eq!(r.video.as_deref(), Some("lastRequest"));
         let e = DecisionRequest::from_json(br#"{"buffer_s": 1, "bogus": 2}"#).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
         let e = DecisionRequest::from_json(
@@ -307,10 +380,32 @@ mod tests {
     }
 
     #[test]
+    fn decision_path_fills_the_id() {
+        assert_eq!(decision_path("s1"), "/api/v1/sessions/s1/decision");
+    }
+
+    #[test]
+    fn video_info_round_trips() {
+        let v = VideoInfo {
+            name: "clip".into(),
+            mpd: Some("/media/clip/manifest.mpd".into()),
+            hls: None,
+            descriptor: "/media/clip/video.json".into(),
+            levels: vec![300.0, 750.0],
+            chunks: 48,
+            chunk_duration_s: 4.0,
+        };
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(serde_json::from_str::<VideoInfo>(&text).unwrap(), v);
+    }
+
+    #[test]
     fn session_ids_are_checked() {
         assert!(validate_session_id("abc-1_2.x").is_ok());
         assert!(validate_session_id("").is_err());
         assert!(validate_session_id("../etc").is_err());
+        assert!(validate_session_id("..").is_err());
+        assert!(validate_session_id(".").is_err());
         assert!(validate_session_id(&"a".repeat(MAX_SESSION_ID_LEN + 1)).is_err());
     }
 }

@@ -1,1 +1,267 @@
-//! # neuralstream-server (skeleton: being written)
+//! # neuralstream-server
+//!
+//! `neuralstream serve`: an HTTPS server (axum on tokio, rustls with ring; HTTP/1.1 and HTTP/2 by
+//! ALPN) for media packaged by `neuralstream package`, with an ABR decision API that runs any of
+//! the project's algorithms per client session: the Rust replacement for the Flask/`http.server`
+//! decision servers of Pensieve-style systems.
+//!
+//! **Key design decision:** the server runs the *same* `Abr` implementations as the simulator, fed
+//! an `Observation` rebuilt from the client's reports (the history of `ChunkRecord`s a simulated
+//! player would have), so a decision over HTTP is the decision `bench` would make in the same state.
+//! Everything on the request path is bounded: body size, handler time, header read time, TLS
+//! handshake time, number of sessions, history length per session; static files are resolved
+//! against a canonical root and never leave it (see [`files`]).
+//!
+//! Library use: [`start`] returns a [`Running`] server (bound address, base URL, certificate);
+//! [`run_blocking`] is what the CLI calls (prints the `listening on` line, stops on Ctrl-C/SIGTERM).
+
+pub mod algorithms;
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod files;
+pub mod logging;
+pub mod media;
+pub mod metrics;
+pub mod sessions;
+pub mod tls;
+pub mod web;
+
+pub use config::{LogFormat, ServerConfig, TlsMode};
+pub use error::ServerError;
+pub use logging::init_logging;
+pub use tls::TlsSetup;
+
+use app::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address (the real port when 0 was asked).
+    pub addr: SocketAddr,
+    /// Base URL, e.g. `https://127.0.0.1:8443/`.
+    pub base_url: String,
+    /// TLS details (`None` with plain HTTP).
+    pub tls: Option<TlsSetup>,
+    /// Shared state (sessions, metrics), for tests and embedding.
+    pub state: Arc<AppState>,
+    handle: axum_server::Handle<SocketAddr>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The `listening on <URL>` line the CLI prints (tests parse it).
+    pub fn listening_line(&self) -> String {
+        format!("listening on {}", self.base_url)
+    }
+
+    /// The `certificate: <PEM> sha256 <fingerprint>` line, for TLS.
+    pub fn certificate_line(&self) -> Option<String> {
+        self.tls.as_ref().map(|t| {
+            format!(
+                "certificate: {} sha256 {}",
+                t.cert_path.display(),
+                t.fingerprint_sha256
+            )
+        })
+    }
+
+    /// Stops accepting, lets open requests finish for up to `grace`, then closes everything.
+    pub async fn shutdown(self, grace: Duration) {
+        self.handle.graceful_shutdown(Some(grace));
+        match self.server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "server stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "server task failed"),
+        }
+        self.sweeper.abort();
+    }
+}
+
+fn base_url(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    match addr {
+        SocketAddr::V4(a) => format!("{scheme}://{}:{}/", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("{scheme}://[{}]:{}/", a.ip(), a.port()),
+    }
+}
+
+/// Builds the shared state: loads media and algorithms, checks the web root.
+pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
+    let media = media::MediaLibrary::load(&config.media_dirs, &config.qoe)?;
+    let algorithms = algorithms::AlgorithmSet::new(&config.algorithms)?;
+    let web_root = match &config.web_root {
+        None => None,
+        Some(dir) => {
+            let canonical = std::fs::canonicalize(dir).map_err(|e| ServerError::WebRoot {
+                path: dir.clone(),
+                reason: format!("{e}; build the web player (cd web && npm ci && npm run build) or omit --web-root"),
+            })?;
+            if !canonical.is_dir() {
+                return Err(ServerError::WebRoot {
+                    path: dir.clone(),
+                    reason: "is not a folder".into(),
+                });
+            }
+            Some(canonical)
+        }
+    };
+    let videos: Vec<_> = media.iter().map(|m| m.info.clone()).collect();
+    let videos_json = serde_json::to_vec(&videos).unwrap_or_default().into();
+    let algorithms_json = serde_json::to_vec(&algorithms.list())
+        .unwrap_or_default()
+        .into();
+    Ok(AppState {
+        ctx: sessions::DecisionContext {
+            media,
+            algorithms,
+            startup_level: config.startup_level,
+        },
+        sessions: sessions::SessionStore::new(config.max_sessions, config.session_idle),
+        metrics: metrics::Metrics::default(),
+        web_root,
+        body_limit_bytes: config.body_limit_bytes,
+        request_timeout: config.request_timeout,
+        body_read_timeout: config.header_read_timeout.min(config.request_timeout),
+        videos_json,
+        algorithms_json,
+    })
+}
+
+/// Starts a server on the current tokio runtime; returns once it is listening.
+pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
+    let state = Arc::new(build_state(&config)?);
+    let tls = tls::prepare(&config.tls, config.bind)?;
+    let wanted = SocketAddr::new(config.bind, config.port);
+    let listener = std::net::TcpListener::bind(wanted).map_err(|source| ServerError::Bind {
+        addr: wanted,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: wanted,
+        source,
+    })?;
+    let io_err = |context: &str| {
+        let context = context.to_string();
+        move |source| ServerError::Io { context, source }
+    };
+    let handle = axum_server::Handle::new();
+    let app = app::router(state.clone());
+    let mut server = axum_server::from_tcp(listener)
+        .map_err(io_err("cannot use the listening socket"))?
+        .handle(handle.clone())
+        .first_request_timeout(config.header_read_timeout);
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(config.header_read_timeout);
+    // HTTP/2: a vanished client (no answer to pings) is dropped; streams per connection bounded.
+    server
+        .http_builder()
+        .http2()
+        .keep_alive_interval(Some(Duration::from_secs(20)))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .max_concurrent_streams(256);
+    let server = match &tls {
+        Some(t) => {
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
+                axum_server::tls_rustls::RustlsConfig::from_config(t.config.clone()),
+            )
+            .handshake_timeout(config.header_read_timeout);
+            tokio::spawn(server.acceptor(acceptor).serve(app.into_make_service()))
+        }
+        None => tokio::spawn(server.serve(app.into_make_service())),
+    };
+    let sweeper = {
+        let state = state.clone();
+        let period =
+            (config.session_idle / 4).clamp(Duration::from_millis(20), Duration::from_secs(10));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let n = state.sessions.sweep();
+                if n > 0 {
+                    tracing::info!(
+                        evicted = n,
+                        active = state.sessions.active(),
+                        "idle sessions evicted"
+                    );
+                }
+            }
+        })
+    };
+    let base_url = base_url(addr, tls.is_some());
+    tracing::info!(
+        url = %base_url,
+        videos = %state.ctx.media.names(),
+        algorithms = %state.ctx.algorithms.names(),
+        "server started"
+    );
+    Ok(Running {
+        addr,
+        base_url,
+        tls,
+        state,
+        handle,
+        server,
+        sweeper,
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Runs a server until Ctrl-C or SIGTERM: prints the certificate line (TLS) and the
+/// `listening on <URL>` line to stdout, then shuts down gracefully (10 s for open requests).
+pub fn run_blocking(config: ServerConfig) -> Result<(), ServerError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| ServerError::Io {
+            context: "cannot start the async runtime".into(),
+            source,
+        })?;
+    runtime.block_on(async {
+        let running = start(config).await?;
+        {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            if let Some(line) = running.certificate_line() {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = writeln!(out, "{}", running.listening_line());
+            let _ = out.flush();
+        }
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown(Duration::from_secs(10)).await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

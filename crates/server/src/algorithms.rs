@@ -1,0 +1,196 @@
+//! The algorithms a server enables (`--abr`), and a fresh instance of one per session.
+//!
+//! A learned policy's checkpoint is read once at start; every session gets a clone of it (weights
+//! and scratch buffers), so sessions never share mutable state and never touch the disk.
+
+use crate::error::ServerError;
+use neuralstream_core::Abr;
+use neuralstream_learn::LearnedAbr;
+use neuralstream_protocol::{AlgorithmInfo, AlgorithmList};
+
+/// What an enabled algorithm is built from.
+#[derive(Debug)]
+enum Kind {
+    /// A rule-based algorithm of `neuralstream_abr`, by registry name.
+    Builtin(String),
+    /// A learned policy, loaded once.
+    Learned(Box<LearnedAbr>),
+}
+
+/// One enabled algorithm.
+#[derive(Debug)]
+struct Entry {
+    name: String,
+    description: String,
+    kind: Kind,
+}
+
+/// The enabled algorithms; the first is the default.
+#[derive(Debug)]
+pub struct AlgorithmSet {
+    entries: Vec<Entry>,
+}
+
+/// Names that cannot run in a server (they need the network trace).
+const TRACE_ONLY: &[&str] = &["optimum"];
+
+impl AlgorithmSet {
+    /// Checks every `--abr` entry (names and `learned:PATH` checkpoints).
+    pub fn new(specs: &[String]) -> Result<Self, ServerError> {
+        let mut entries: Vec<Entry> = Vec::new();
+        for spec in specs.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let bad = |reason: String| ServerError::Algorithm {
+                name: spec.to_string(),
+                reason,
+            };
+            let entry = if let Some(path) = spec.strip_prefix("learned:") {
+                if path.is_empty() {
+                    return Err(bad(
+                        "needs a checkpoint path, e.g. learned:out/train/policy.safetensors".into(),
+                    ));
+                }
+                let policy = LearnedAbr::load(path).map_err(|e| bad(e.to_string()))?;
+                Entry {
+                    name: spec.to_string(),
+                    description: format!(
+                        "learned policy from {path} ({} levels, trained for QoE_{})",
+                        policy.spec().num_levels,
+                        policy.meta().qoe
+                    ),
+                    kind: Kind::Learned(Box::new(policy)),
+                }
+            } else {
+                let lower = spec.to_ascii_lowercase();
+                if TRACE_ONLY.contains(&lower.as_str()) {
+                    return Err(bad(
+                        "the offline optimum needs the network trace, which a server never has; choose a player-side algorithm such as robustmpc".into(),
+                    ));
+                }
+                neuralstream_abr::create(&lower).map_err(|e| bad(e.to_string()))?;
+                let description = neuralstream_abr::registry::ALGORITHMS
+                    .iter()
+                    .find(|(n, _)| *n == lower)
+                    .map_or_else(String::new, |(_, d)| d.to_string());
+                Entry {
+                    name: lower.clone(),
+                    description,
+                    kind: Kind::Builtin(lower),
+                }
+            };
+            if entries.iter().any(|e| e.name == entry.name) {
+                continue;
+            }
+            entries.push(entry);
+        }
+        if entries.is_empty() {
+            return Err(ServerError::Algorithm {
+                name: String::new(),
+                reason: "no algorithm enabled; pass e.g. --abr robustmpc,bb".into(),
+            });
+        }
+        Ok(AlgorithmSet { entries })
+    }
+
+    /// The default algorithm's name.
+    pub fn default_name(&self) -> &str {
+        &self.entries[0].name
+    }
+
+    /// Canonical name of the enabled algorithm a client asked for (case-insensitive; `learned`
+    /// names the only learned policy when there is exactly one).
+    pub fn resolve(&self, asked: Option<&str>) -> Option<&str> {
+        let Some(asked) = asked else {
+            return Some(self.default_name());
+        };
+        if let Some(e) = self
+            .entries
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(asked))
+        {
+            return Some(&e.name);
+        }
+        if asked.eq_ignore_ascii_case("learned") {
+            let mut learned = self
+                .entries
+                .iter()
+                .filter(|e| matches!(e.kind, Kind::Learned(_)));
+            if let (Some(only), None) = (learned.next(), learned.next()) {
+                return Some(&only.name);
+            }
+        }
+        None
+    }
+
+    /// Comma-separated names (for error messages).
+    pub fn names(&self) -> String {
+        self.entries
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Levels a learned policy was trained for; `None` for rule-based algorithms (any ladder).
+    pub fn required_levels(&self, name: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| match &e.kind {
+                Kind::Learned(p) => Some(p.spec().num_levels),
+                Kind::Builtin(_) => None,
+            })
+    }
+
+    /// A fresh instance of the enabled algorithm `name` (a canonical name from [`Self::resolve`]).
+    pub fn instantiate(&self, name: &str) -> Option<Box<dyn Abr>> {
+        let entry = self.entries.iter().find(|e| e.name == name)?;
+        match &entry.kind {
+            Kind::Builtin(n) => neuralstream_abr::create(n).ok(),
+            Kind::Learned(p) => Some(Box::new(p.as_ref().clone())),
+        }
+    }
+
+    /// What `/api/v1/algorithms` answers.
+    pub fn list(&self) -> AlgorithmList {
+        AlgorithmList {
+            default: self.default_name().to_string(),
+            algorithms: self
+                .entries
+                .iter()
+                .map(|e| AlgorithmInfo {
+                    name: e.name.clone(),
+                    description: e.description.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> Result<AlgorithmSet, ServerError> {
+        AlgorithmSet::new(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn resolves_case_insensitively_and_defaults_to_the_first() {
+        let s = set(&["RobustMPC", "bb"]).unwrap();
+        assert_eq!(s.default_name(), "robustmpc");
+        assert_eq!(s.resolve(None), Some("robustmpc"));
+        assert_eq!(s.resolve(Some("BB")), Some("bb"));
+        assert_eq!(s.resolve(Some("bola")), None);
+        assert!(s.instantiate("bb").is_some());
+        assert_eq!(s.list().algorithms.len(), 2);
+    }
+
+    #[test]
+    fn unknown_optimum_and_missing_checkpoints_are_refused() {
+        assert!(set(&["nope"]).unwrap_err().to_string().contains("nope"));
+        assert!(set(&["optimum"]).unwrap_err().to_string().contains("trace"));
+        let e = set(&["learned:/no/such/file.safetensors"]).unwrap_err();
+        assert!(e.to_string().contains("/no/such/file"), "{e}");
+        assert!(set(&[]).is_err());
+    }
+}

@@ -1,0 +1,95 @@
+//! [`ServerConfig`]: everything `neuralstream serve` can be told, with safe defaults.
+
+use neuralstream_core::QoeModel;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How the server speaks TLS.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TlsMode {
+    /// A self-signed certificate kept in `state_dir` (`cert.pem`, `key.pem`), generated on first start
+    /// (SAN localhost, 127.0.0.1, ::1) and reused afterwards.
+    SelfSigned {
+        /// Folder holding the certificate and key.
+        state_dir: PathBuf,
+    },
+    /// A certificate chain and private key given by the operator (PEM files).
+    Files {
+        /// PEM certificate chain, leaf first.
+        cert: PathBuf,
+        /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+        key: PathBuf,
+    },
+    /// Plain HTTP (only with `--http`).
+    Insecure,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Configuration of a server instance.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Packaged media folders (each holds `video.json`); served under `/media/<folder name>/`.
+    pub media_dirs: Vec<PathBuf>,
+    /// Enabled algorithms (`--abr` names, or `learned:PATH`); the first is the default.
+    pub algorithms: Vec<String>,
+    /// Address to bind.
+    pub bind: IpAddr,
+    /// Port to bind; 0 picks a free one.
+    pub port: u16,
+    /// TLS mode.
+    pub tls: TlsMode,
+    /// Folder served at `/` (the web player); `None` serves a built-in page saying how to build it.
+    pub web_root: Option<PathBuf>,
+    /// QoE model of `qoe_so_far`.
+    pub qoe: QoeModel,
+    /// A session unused for this long is dropped.
+    pub session_idle: Duration,
+    /// Most sessions kept at once; new ones are refused with 503 beyond it.
+    pub max_sessions: usize,
+    /// Largest decision request body accepted, bytes.
+    pub body_limit_bytes: usize,
+    /// Longest time a handler may take to produce a response (bodies stream afterwards).
+    pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers (also bounds TLS handshakes).
+    pub header_read_timeout: Duration,
+    /// Level of chunk 0 when the client asks before any download (Pensieve's default: 1).
+    pub startup_level: usize,
+    /// Log line format (used by [`crate::init_logging`]).
+    pub log_format: LogFormat,
+}
+
+impl ServerConfig {
+    /// A configuration with the defaults of `neuralstream serve` for these media and algorithms:
+    /// 127.0.0.1:8443, self-signed TLS in `out/serve`, QoE_lin, 300 s idle sessions, 100,000 sessions,
+    /// 16 KiB bodies, 30 s request timeout, 10 s header timeout.
+    pub fn new(media_dirs: Vec<PathBuf>, algorithms: Vec<String>) -> Self {
+        ServerConfig {
+            media_dirs,
+            algorithms,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8443,
+            tls: TlsMode::SelfSigned {
+                state_dir: PathBuf::from("out/serve"),
+            },
+            web_root: None,
+            qoe: QoeModel::lin(),
+            session_idle: Duration::from_secs(300),
+            max_sessions: 100_000,
+            body_limit_bytes: 16 * 1024,
+            request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            startup_level: 1,
+            log_format: LogFormat::Text,
+        }
+    }
+}

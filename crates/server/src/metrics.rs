@@ -1,0 +1,274 @@
+//! Prometheus metrics, hand-written: a few atomics and a text exposition (format 0.0.4), so the
+//! hot path costs two relaxed atomic adds and the build pulls in no metrics crates.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The routes requests are counted by (a fixed set, so label cardinality stays bounded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /api/v1/sessions/{id}/decision`.
+    Decision,
+    /// `/media/...`.
+    Media,
+    /// `/api/v1/videos`.
+    Videos,
+    /// `/api/v1/algorithms`.
+    Algorithms,
+    /// `/api/v1/openapi.json`.
+    OpenApi,
+    /// `/healthz`.
+    Healthz,
+    /// `/metrics`.
+    Metrics,
+    /// The web player and anything else.
+    Web,
+}
+
+impl Route {
+    const ALL: [Route; 8] = [
+        Route::Decision,
+        Route::Media,
+        Route::Videos,
+        Route::Algorithms,
+        Route::OpenApi,
+        Route::Healthz,
+        Route::Metrics,
+        Route::Web,
+    ];
+
+    /// Classifies a request path.
+    pub fn of(path: &str) -> Route {
+        if path.starts_with("/api/v1/sessions/") {
+            Route::Decision
+        } else if path.starts_with("/media/") {
+            Route::Media
+        } else if path == "/api/v1/videos" {
+            Route::Videos
+        } else if path == "/api/v1/algorithms" {
+            Route::Algorithms
+        } else if path == "/api/v1/openapi.json" {
+            Route::OpenApi
+        } else if path == "/healthz" {
+            Route::Healthz
+        } else if path == "/metrics" {
+            Route::Metrics
+        } else {
+            Route::Web
+        }
+    }
+
+    /// Label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Route::Decision => "decision",
+            Route::Media => "media",
+            Route::Videos => "videos",
+            Route::Algorithms => "algorithms",
+            Route::OpenApi => "openapi",
+            Route::Healthz => "healthz",
+            Route::Metrics => "metrics",
+            Route::Web => "web",
+        }
+    }
+}
+
+/// Upper bounds of the decision latency histogram, seconds.
+pub const LATENCY_BUCKETS_S: [f64; 14] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 1.0,
+];
+
+const STATUSES: usize = 500; // 100..=599
+
+/// Every counter of the server.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: Vec<AtomicU64>, // [route][status - 100]
+    bytes_served: AtomicU64,
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS_S.len() + 1],
+    latency_sum_ns: AtomicU64,
+    latency_count: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: (0..Route::ALL.len() * STATUSES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            bytes_served: AtomicU64::new(0),
+            latency_buckets: Default::default(),
+            latency_sum_ns: AtomicU64::new(0),
+            latency_count: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Gauges read at scrape time from the session store.
+#[derive(Debug, Clone, Default)]
+pub struct SessionGauges {
+    /// Sessions alive.
+    pub active: usize,
+    /// Sessions created since start.
+    pub created_total: u64,
+    /// Sessions evicted for idleness since start.
+    pub evicted_total: u64,
+    /// QoE so far of every live session.
+    pub qoe: Vec<f64>,
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+impl Metrics {
+    /// Counts a finished request and the body bytes it announced.
+    pub fn record_request(&self, route: Route, status: u16, body_bytes: u64) {
+        let s = (status as usize).clamp(100, 599) - 100;
+        let r = Route::ALL.iter().position(|x| *x == route).unwrap_or(0);
+        self.requests[r * STATUSES + s].fetch_add(1, Ordering::Relaxed);
+        if body_bytes > 0 {
+            self.bytes_served.fetch_add(body_bytes, Ordering::Relaxed);
+        }
+    }
+
+    /// Records one decision request's handling time.
+    pub fn record_decision(&self, elapsed: Duration) {
+        let s = elapsed.as_secs_f64();
+        let b = LATENCY_BUCKETS_S
+            .iter()
+            .position(|&le| s <= le)
+            .unwrap_or(LATENCY_BUCKETS_S.len());
+        self.latency_buckets[b].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_ns
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, sessions: &SessionGauges) -> String {
+        let mut out = String::with_capacity(4096);
+        out.push_str(
+            "# HELP neuralstream_http_requests_total HTTP requests by route and status.\n",
+        );
+        out.push_str("# TYPE neuralstream_http_requests_total counter\n");
+        for (r, route) in Route::ALL.iter().enumerate() {
+            for s in 0..STATUSES {
+                let n = self.requests[r * STATUSES + s].load(Ordering::Relaxed);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "neuralstream_http_requests_total{{route=\"{}\",status=\"{}\"}} {n}",
+                        route.label(),
+                        s + 100
+                    );
+                }
+            }
+        }
+        out.push_str("# HELP neuralstream_http_response_bytes_total Response body bytes sent (Content-Length of answers).\n");
+        out.push_str("# TYPE neuralstream_http_response_bytes_total counter\n");
+        let _ = writeln!(
+            out,
+            "neuralstream_http_response_bytes_total {}",
+            self.bytes_served.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP neuralstream_decision_duration_seconds Time to answer a decision request (parse, decide, serialise).\n");
+        out.push_str("# TYPE neuralstream_decision_duration_seconds histogram\n");
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS_S.iter().enumerate() {
+            cumulative += self.latency_buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "neuralstream_decision_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        cumulative += self.latency_buckets[LATENCY_BUCKETS_S.len()].load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "neuralstream_decision_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        );
+        let _ = writeln!(
+            out,
+            "neuralstream_decision_duration_seconds_sum {}",
+            self.latency_sum_ns.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(
+            out,
+            "neuralstream_decision_duration_seconds_count {}",
+            self.latency_count.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP neuralstream_sessions_active Decision sessions alive now.\n");
+        out.push_str("# TYPE neuralstream_sessions_active gauge\n");
+        let _ = writeln!(out, "neuralstream_sessions_active {}", sessions.active);
+        out.push_str("# HELP neuralstream_sessions_created_total Decision sessions created.\n");
+        out.push_str("# TYPE neuralstream_sessions_created_total counter\n");
+        let _ = writeln!(
+            out,
+            "neuralstream_sessions_created_total {}",
+            sessions.created_total
+        );
+        out.push_str(
+            "# HELP neuralstream_sessions_evicted_total Decision sessions dropped for idleness.\n",
+        );
+        out.push_str("# TYPE neuralstream_sessions_evicted_total counter\n");
+        let _ = writeln!(
+            out,
+            "neuralstream_sessions_evicted_total {}",
+            sessions.evicted_total
+        );
+        out.push_str("# HELP neuralstream_session_qoe QoE so far of the live sessions (server's QoE model).\n");
+        out.push_str("# TYPE neuralstream_session_qoe summary\n");
+        let mut sorted = sessions.qoe.clone();
+        sorted.sort_by(f64::total_cmp);
+        for q in [0.1, 0.5, 0.9] {
+            let _ = writeln!(
+                out,
+                "neuralstream_session_qoe{{quantile=\"{q}\"}} {}",
+                quantile(&sorted, q)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "neuralstream_session_qoe_sum {}",
+            sorted.iter().sum::<f64>()
+        );
+        let _ = writeln!(out, "neuralstream_session_qoe_count {}", sorted.len());
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_counters_histogram_and_summary() {
+        let m = Metrics::default();
+        m.record_request(Route::Decision, 200, 120);
+        m.record_request(Route::Media, 206, 1000);
+        m.record_decision(Duration::from_micros(30));
+        m.record_decision(Duration::from_secs(5));
+        let text = m.render(&SessionGauges {
+            active: 2,
+            created_total: 3,
+            evicted_total: 1,
+            qoe: vec![1.0, 3.0],
+        });
+        assert!(
+            text.contains("neuralstream_http_requests_total{route=\"decision\",status=\"200\"} 1")
+        );
+        assert!(text.contains("neuralstream_http_response_bytes_total 1120"));
+        assert!(text.contains("neuralstream_decision_duration_seconds_bucket{le=\"0.00005\"} 1"));
+        assert!(text.contains("neuralstream_decision_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("neuralstream_sessions_active 2"));
+        assert!(text.contains("neuralstream_session_qoe_count 2"));
+        assert_eq!(Route::of("/api/v1/sessions/x/decision"), Route::Decision);
+        assert_eq!(Route::of("/index.html"), Route::Web);
+    }
+}

@@ -1,0 +1,284 @@
+//! Hostile clients against the real server: path traversal (plain, percent-encoded, double-encoded,
+//! symlinks out of the media and web roots), oversized and malformed bodies, bad session ids,
+//! unknown sessions, the session limit, and clients that stall (headers, body, TLS handshake).
+
+mod common;
+
+use common::*;
+use neuralstream_protocol::ApiError;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+fn start_plain(
+    fx: &Fixture,
+    tweak: impl FnOnce(&mut neuralstream_server::ServerConfig),
+) -> (tokio::runtime::Runtime, neuralstream_server::Running) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut cfg = plain_config(&[&fx.media], &["robustmpc", "bb"]);
+    tweak(&mut cfg);
+    let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();
+    (rt, running)
+}
+
+fn post(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> (u16, String) {
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    raw_request(addr, &req)
+}
+
+fn error_of(answer: &str) -> String {
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    serde_json::from_str::<ApiError>(body)
+        .unwrap_or_else(|e| panic!("not an ApiError ({e}): {answer}"))
+        .error
+}
+
+#[test]
+fn traversal_never_leaves_the_roots() {
+    let fx = fixture();
+    // A web root with a page and a symlink that leads out of it.
+    let web = fx.dir.path().join("webroot");
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<html>player</html>").unwrap();
+    std::os::unix::fs::symlink(&fx.secret, web.join("leak.js")).unwrap();
+    let (_rt, running) = start_plain(&fx, |c| c.web_root = Some(web.clone()));
+    let addr = running.addr;
+
+    let (status, text) = raw_get(addr, "/media/clip/video.json");
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = raw_get(addr, "/");
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("player"));
+
+    for path in [
+        "/media/clip/../secret.txt",
+        "/media/clip/../../secret.txt",
+        "/media/../secret.txt",
+        "/media/clip/%2e%2e/secret.txt",
+        "/media/clip/%2E%2E/secret.txt",
+        "/media/clip/%2e%2e%2fsecret.txt",
+        "/media/clip/..%2fsecret.txt",
+        "/media/clip/..%5csecret.txt",
+        "/media/clip/%252e%252e/secret.txt",
+        "/media/clip/%c0%ae%c0%ae/secret.txt",
+        "/media/clip/seg/0/%2e%2e/%2e%2e/%2e%2e/secret.txt",
+        "/media/clip//etc/passwd",
+        "/media/clip/%2fetc%2fpasswd",
+        "/media/clip/leak.m4s",
+        "/media/clip/up/secret.txt",
+        "/media/%2e%2e/secret.txt",
+        "/media/clip%2f..%2f/secret.txt",
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/%2e%2e%2fsecret.txt",
+        "/leak.js",
+        "/media/clip/seg/0/chunk-00001.m4s%00.txt",
+    ] {
+        let (status, text) = raw_get(addr, path);
+        assert!(
+            (400..=404).contains(&status),
+            "{path}: status {status}\n{text}"
+        );
+        assert!(!text.contains("TOP-SECRET"), "{path} leaked the secret");
+        assert!(!text.contains("root:"), "{path} leaked /etc/passwd");
+    }
+}
+
+#[test]
+fn oversized_and_hostile_bodies_get_a_4xx_with_a_message() {
+    let fx = fixture();
+    let (_rt, running) = start_plain(&fx, |c| c.body_limit_bytes = 4096);
+    let addr = running.addr;
+    let path = "/api/v1/sessions/h-1/decision";
+
+    // Declared too large: refused before reading.
+    let big = vec![b' '; 100_000];
+    let (status, text) = post(addr, path, &big);
+    assert_eq!(status, 413, "{text}");
+    assert!(error_of(&text).contains("4096"));
+
+    // Chunked with no length, too large once read.
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    for _ in 0..10 {
+        req.extend_from_slice(format!("{:x}\r\n", 1000).as_bytes());
+        req.extend_from_slice(&[b' '; 1000]);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let (status, text) = raw_request(addr, &req);
+    assert_eq!(status, 413, "{text}");
+
+    let deep = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+    let deep_obj = format!("{}1{}", "{\"a\":".repeat(500), "}".repeat(500));
+    let hostile: Vec<(&[u8], &str)> = vec![
+        (b"", "not a valid decision request"),
+        (b"not json", "not a valid decision request"),
+        (b"\xff\xfe\x00{", "not a valid decision request"),
+        (b"[]", "not a valid decision request"),
+        (b"null", "not a valid decision request"),
+        (b"{\"buffer_s\": \"lots\"}", "buffer_s"),
+        (b"{\"buffer_s\": 1e999}", "not a valid decision request"),
+        (b"{\"buffer_s\": -3}", "buffer_s"),
+        (b"{\"buffer_s\": 1, \"buffer_s\": 2}", "duplicate field `buffer_s`"),
+        (b"{\"buffer_s\": 1, \"evil\": {\"__proto__\": 1}}", "evil"),
+        (b"{\"buffer_s\": 1, \"last_chunk\": {\"index\": -1, \"level\": 0, \"size_bytes\": 1, \"request_start_ms\": 0, \"request_finish_ms\": 1}}", "not a valid decision request"),
+        (b"{\"buffer_s\": 1, \"last_chunk\": {\"index\": 0, \"level\": 1e30, \"size_bytes\": 1, \"request_start_ms\": 0, \"request_finish_ms\": 1}}", "not a valid decision request"),
+        (b"{\"buffer_s\": 1, \"last_chunk\": {\"index\": 0, \"level\": 99999999999999999999999, \"size_bytes\": 1, \"request_start_ms\": 0, \"request_finish_ms\": 1}}", "not a valid decision request"),
+        (b"{\"buffer_s\": 1, \"last_chunk\": {\"index\": 0, \"level\": 0, \"size_bytes\": 1, \"request_start_ms\": 0, \"request_finish_ms\": 1e308, \"rtt_ms\": -1}}", "rtt_ms"),
+        (b"{\"buffer_s\": 1, \"next_chunk\": 18446744073709551615}", "next_chunk"),
+        (b"{\"lastquality\": \"x\", \"buffer\": 1}", "not a valid decision request"),
+        (b"{\"lastquality\": 9, \"buffer\": 1, \"lastRequest\": 0, \"lastChunkStartTime\": 0, \"lastChunkFinishTime\": 5, \"lastChunkSize\": 10}", "level"),
+        (b"{\"buffer_s\": 1, \"algorithm\": \"../../etc/passwd\"}", "not enabled"),
+        (b"{\"buffer_s\": 1, \"video\": \"..\"}", "unknown video"),
+        (deep.as_bytes(), "not a valid decision request"),
+        (deep_obj.as_bytes(), "not a valid decision request"),
+    ];
+    for (body, needle) in hostile {
+        let (status, text) = post(addr, path, body);
+        let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+        assert!(
+            (400..500).contains(&status),
+            "{shown}: status {status}\n{text}"
+        );
+        let message = error_of(&text);
+        assert!(
+            message.contains(needle),
+            "{shown}: message {message:?} lacks {needle:?}"
+        );
+    }
+    // None of that created a session; the server still answers.
+    assert_eq!(running.state.sessions.active(), 0);
+    let (status, _) = post(addr, path, b"{\"buffer_s\": 0}");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn bad_ids_unknown_sessions_and_the_session_limit() {
+    let fx = fixture();
+    let (_rt, running) = start_plain(&fx, |c| c.max_sessions = 2);
+    let addr = running.addr;
+    let first = b"{\"buffer_s\": 0}";
+
+    for id in [
+        "..",
+        "a%2fb",
+        "a%00b",
+        "%2e%2e",
+        "sp%20ace",
+        &"x".repeat(200),
+    ] {
+        let (status, text) = post(addr, &format!("/api/v1/sessions/{id}/decision"), first);
+        assert!((400..=404).contains(&status), "{id}: {status}\n{text}");
+    }
+    let (status, text) = post(addr, "/api/v1/sessions/a%2fb/decision", first);
+    assert_eq!(status, 400, "{text}");
+    assert!(error_of(&text).contains("session id"));
+
+    // Wrong method and unknown API paths.
+    let (status, _) = raw_get(addr, "/api/v1/sessions/s/decision");
+    assert_eq!(status, 405);
+    let (status, text) = raw_get(addr, "/api/v2/anything");
+    assert_eq!(status, 404);
+    assert!(error_of(&text).contains("openapi.json"));
+
+    // A report for chunk 7 of a session that never started.
+    let report = b"{\"buffer_s\": 3, \"last_chunk\": {\"index\": 7, \"level\": 0, \"size_bytes\": 1000, \"request_start_ms\": 0, \"request_finish_ms\": 100}}";
+    let (status, text) = post(addr, "/api/v1/sessions/ghost/decision", report);
+    assert_eq!(status, 404, "{text}");
+    assert!(error_of(&text).contains("unknown session 'ghost'"));
+
+    // The limit: two sessions fit, the third is refused with 503, existing ones still work.
+    for id in ["s1", "s2"] {
+        let (status, _) = post(addr, &format!("/api/v1/sessions/{id}/decision"), first);
+        assert_eq!(status, 200);
+    }
+    let (status, text) = post(addr, "/api/v1/sessions/s3/decision", first);
+    assert_eq!(status, 503, "{text}");
+    assert!(error_of(&text).contains("max-sessions"));
+    let (status, _) = post(addr, "/api/v1/sessions/s1/decision", first);
+    assert_eq!(status, 200);
+}
+
+/// Reads until the server closes the connection; returns how long that took.
+fn time_to_close(mut s: TcpStream, limit: Duration) -> Duration {
+    let start = Instant::now();
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return start.elapsed(),
+            Ok(_) => {}
+            Err(e) => panic!("the server kept the connection open for {limit:?}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn stalled_clients_are_cut_off() {
+    let fx = fixture();
+    let (_rt, running) = start_plain(&fx, |c| {
+        c.header_read_timeout = Duration::from_millis(300);
+        c.request_timeout = Duration::from_secs(5);
+    });
+    let addr = running.addr;
+
+    // Connects and says nothing.
+    let s = TcpStream::connect(addr).unwrap();
+    assert!(time_to_close(s, Duration::from_secs(5)) < Duration::from_secs(4));
+
+    // Sends half a header block and stops (slowloris).
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1")
+        .unwrap();
+    assert!(time_to_close(s, Duration::from_secs(5)) < Duration::from_secs(4));
+
+    // Keeps an HTTP/1.1 connection open after a request and goes silent.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    assert!(time_to_close(s, Duration::from_secs(5)) < Duration::from_secs(4));
+
+    // Announces a body and never sends it: 408 with a message.
+    let t0 = Instant::now();
+    let (status, text) = raw_request(
+        addr,
+        b"POST /api/v1/sessions/slow/decision HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 100\r\n\r\n{\"buffer_s\"",
+    );
+    assert_eq!(status, 408, "{text}");
+    assert!(error_of(&text).contains("did not arrive"));
+    assert!(t0.elapsed() < Duration::from_secs(4));
+
+    // The server is still fine.
+    let (status, _) = raw_get(addr, "/healthz");
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn stalled_tls_handshakes_are_cut_off() {
+    let fx = fixture();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut cfg = config(&[&fx.media], &fx.dir.path().join("state"), &["bb"]);
+    cfg.header_read_timeout = Duration::from_millis(300);
+    let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();
+    let s = TcpStream::connect(running.addr).unwrap();
+    assert!(time_to_close(s, Duration::from_secs(5)) < Duration::from_secs(4));
+    // Plain HTTP to the TLS port is not answered in clear text.
+    let (_, text) = raw_get(running.addr, "/healthz");
+    assert!(!text.contains("\"status\""), "{text}");
+}
