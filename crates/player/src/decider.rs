@@ -1,0 +1,275 @@
+//! Who chooses the next level: an algorithm in this process, or the server's decision API.
+
+use crate::error::{from_reqwest, PlayerError};
+use crate::http::check_status;
+use neuralstream_core::{Abr, ChunkRecord, Decision, Observation, Video};
+use neuralstream_protocol::{ApiError, ChunkReport, DecisionRequest, DecisionResponse};
+use reqwest::{Client, Url};
+
+/// What the player knows when it asks for a level.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    /// The video (ladder and chunk sizes).
+    pub video: &'a Video,
+    /// Chunk to choose a level for.
+    pub next_chunk: usize,
+    /// Chunks this session plays.
+    pub total_chunks: usize,
+    /// Buffer now, seconds.
+    pub buffer_s: f64,
+    /// Level of the last chunk (the start-up level before any download).
+    pub last_level: usize,
+    /// This session's downloads so far.
+    pub history: &'a [ChunkRecord],
+}
+
+/// A decision and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// The level and the algorithm's reasons.
+    pub decision: Decision,
+    /// Name of the algorithm that decided (`startup` for the fixed first level).
+    pub algorithm: String,
+    /// True when the server's API answered.
+    pub from_server: bool,
+    /// The server's running QoE for the session, when it answered.
+    pub server_qoe_so_far: Option<f64>,
+}
+
+/// The decision maker of one player.
+pub enum Decider {
+    /// An [`Abr`] in this process; chunk 0 gets `startup_level` when set (Pensieve: level 1).
+    Local {
+        /// The algorithm.
+        abr: Box<dyn Abr>,
+        /// Fixed level of chunk 0, not asked of the algorithm.
+        startup_level: Option<usize>,
+    },
+    /// `POST {base}/api/v1/sessions/{session}/decision` on the server.
+    Server {
+        /// HTTP client (shared with the downloads, so it uses the same connection pool).
+        client: Client,
+        /// The decision endpoint of this session.
+        url: Url,
+        /// Media name sent as `video`.
+        video: Option<String>,
+        /// Algorithm asked for (`None`: the server's default).
+        algorithm: Option<String>,
+    },
+}
+
+impl Decider {
+    /// A server decider for session `session` on the server that serves `mpd_url`.
+    pub fn server(
+        client: Client,
+        mpd_url: &Url,
+        session: &str,
+        video: Option<String>,
+        algorithm: Option<String>,
+    ) -> Result<Self, PlayerError> {
+        neuralstream_protocol::validate_session_id(session)
+            .map_err(|e| PlayerError::Config(format!("session id: {e}")))?;
+        let path = neuralstream_protocol::DECISION_PATH.replace("{id}", session);
+        let url = mpd_url.join(&path).map_err(|e| PlayerError::BadUrl {
+            url: mpd_url.to_string(),
+            reason: format!("cannot form the decision URL {path}: {e}"),
+        })?;
+        Ok(Decider::Server {
+            client,
+            url,
+            video,
+            algorithm,
+        })
+    }
+
+    /// Resets per-session state before the first chunk.
+    pub fn reset(&mut self) {
+        if let Decider::Local { abr, .. } = self {
+            abr.reset();
+        }
+    }
+
+    /// Name of the decision maker for logs before any decision came back.
+    pub fn label(&self) -> String {
+        match self {
+            Decider::Local { abr, .. } => abr.name(),
+            Decider::Server { algorithm, .. } => {
+                format!("server:{}", algorithm.as_deref().unwrap_or("default"))
+            }
+        }
+    }
+
+    /// Chooses the level of `ask.next_chunk`.
+    pub async fn decide(&mut self, ask: &Ask<'_>) -> Result<Decided, PlayerError> {
+        let levels = ask.video.num_levels();
+        let decided = match self {
+            Decider::Local { abr, startup_level } => {
+                if let (0, Some(l)) = (ask.next_chunk, *startup_level) {
+                    Decided {
+                        decision: Decision::level(l.min(levels - 1)),
+                        algorithm: "startup".into(),
+                        from_server: false,
+                        server_qoe_so_far: None,
+                    }
+                } else {
+                    let decision = abr.choose(&Observation {
+                        video: ask.video,
+                        next_chunk: ask.next_chunk,
+                        total_chunks: ask.total_chunks,
+                        buffer_s: ask.buffer_s,
+                        last_level: ask.last_level,
+                        history: ask.history,
+                    });
+                    Decided {
+                        decision,
+                        algorithm: abr.name(),
+                        from_server: false,
+                        server_qoe_so_far: None,
+                    }
+                }
+            }
+            Decider::Server {
+                client,
+                url,
+                video,
+                algorithm,
+            } => {
+                let body = request_body(ask, video.clone(), algorithm.clone());
+                let r = ask_server(client, url, &body).await?;
+                if r.chunk != ask.next_chunk {
+                    return Err(PlayerError::Decision {
+                        url: url.to_string(),
+                        problem: format!(
+                            "answered for chunk {} but chunk {} was asked",
+                            r.chunk, ask.next_chunk
+                        ),
+                    });
+                }
+                Decided {
+                    decision: Decision {
+                        level: r.level,
+                        predicted_throughput_kbps: r.reasons.predicted_throughput_kbps,
+                        buffer_target_s: r.reasons.buffer_target_s,
+                    },
+                    algorithm: r.algorithm,
+                    from_server: true,
+                    server_qoe_so_far: Some(r.qoe_so_far),
+                }
+            }
+        };
+        if decided.decision.level >= levels {
+            return Err(PlayerError::Decision {
+                url: match self {
+                    Decider::Server { url, .. } => url.to_string(),
+                    Decider::Local { .. } => "local algorithm".into(),
+                },
+                problem: format!(
+                    "{} chose level {} for chunk {} but the video has {levels} levels (0..{})",
+                    decided.algorithm,
+                    decided.decision.level,
+                    ask.next_chunk,
+                    levels - 1
+                ),
+            });
+        }
+        Ok(decided)
+    }
+
+    /// Ends the session: a local algorithm is told (RobustMPC records its last error); the server
+    /// gets a last report (its answer is for chunk `total_chunks`, which is not played) so that its
+    /// running QoE covers every chunk. Returns the server's final `qoe_so_far`, if it was asked.
+    pub async fn finish(&mut self, ask: &Ask<'_>) -> Result<Option<f64>, PlayerError> {
+        match self {
+            Decider::Local { abr, .. } => {
+                abr.session_finished(&Observation {
+                    video: ask.video,
+                    next_chunk: ask.next_chunk,
+                    total_chunks: ask.total_chunks,
+                    buffer_s: ask.buffer_s,
+                    last_level: ask.last_level,
+                    history: ask.history,
+                });
+                Ok(None)
+            }
+            Decider::Server {
+                client,
+                url,
+                video,
+                algorithm,
+            } => {
+                if ask.history.is_empty() {
+                    return Ok(None);
+                }
+                let body = request_body(ask, video.clone(), algorithm.clone());
+                let r = ask_server(client, url, &body).await?;
+                Ok(Some(r.qoe_so_far))
+            }
+        }
+    }
+}
+
+/// The project-schema request for `ask` (the last chunk reported with its own stall).
+pub fn request_body(
+    ask: &Ask<'_>,
+    video: Option<String>,
+    algorithm: Option<String>,
+) -> DecisionRequest {
+    let last = ask.history.last();
+    DecisionRequest {
+        video,
+        algorithm,
+        last_chunk: last.map(|r| ChunkReport {
+            index: r.index,
+            level: r.level,
+            size_bytes: r.size_bytes,
+            request_start_ms: r.request_s * 1000.0,
+            request_finish_ms: r.finish_s * 1000.0,
+            rtt_ms: None,
+        }),
+        buffer_s: ask.buffer_s.max(0.0),
+        rebuffer_s: last.map_or(0.0, |r| r.rebuffer_s),
+        total_rebuffer_s: None,
+        next_chunk: Some(ask.next_chunk),
+    }
+}
+
+async fn ask_server(
+    client: &Client,
+    url: &Url,
+    body: &DecisionRequest,
+) -> Result<DecisionResponse, PlayerError> {
+    let resp = client
+        .post(url.clone())
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| from_reqwest(url.as_str(), &e))?;
+    if !resp.status().is_success() {
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let problem = match serde_json::from_str::<ApiError>(&text) {
+            Ok(e) => format!("HTTP {status}: {}", e.error),
+            Err(_) => {
+                let excerpt: String = text.trim().chars().take(300).collect();
+                if status == 404 {
+                    format!("HTTP 404 ({excerpt}); does this server have the decision API? Start it with `neuralstream serve`, or play without --server-decisions")
+                } else {
+                    format!("HTTP {status}: {excerpt}")
+                }
+            }
+        };
+        return Err(PlayerError::Decision {
+            url: url.to_string(),
+            problem,
+        });
+    }
+    let resp = check_status(url, resp).await?;
+    let text = resp
+        .bytes()
+        .await
+        .map_err(|e| from_reqwest(url.as_str(), &e))?;
+    serde_json::from_slice(&text).map_err(|e| PlayerError::Decision {
+        url: url.to_string(),
+        problem: format!("the answer is not a decision response: {e}"),
+    })
+}

@@ -1,0 +1,192 @@
+//! `play.json`: what a run of players did, session by session, beside `bench`'s result files.
+//!
+//! It carries what `bench` has no column for: the player's own QoE tally and the server's (so a
+//! test can check that the three accountings agree), the playhead's stall time, where decisions
+//! came from, decision latency, init requests and errors.
+
+use crate::player::PlayOutcome;
+use serde::Serialize;
+
+/// One player.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionSummary {
+    /// Session id.
+    pub session: String,
+    /// Trace name (with `#c{client}` when several clients play it).
+    pub trace: String,
+    /// Client number within the trace.
+    pub client: usize,
+    /// Why the player failed; the other fields are empty then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Decision maker.
+    pub algorithm: String,
+    /// Chunks downloaded.
+    pub chunks_played: usize,
+    /// Chunks the session was to play.
+    pub chunks_expected: usize,
+    /// True when every decision came from the server's API.
+    pub all_decisions_from_server: bool,
+    /// Decisions the server made.
+    pub decisions_from_server: usize,
+    /// QoE of the per-chunk log, scored like `bench` (what results.csv says).
+    pub qoe: f64,
+    /// The player's running QoE tally.
+    pub qoe_player_running: f64,
+    /// The server's QoE for the session (its answer to the final report).
+    pub qoe_server: Option<f64>,
+    /// Sum of per-chunk stalls of the log, seconds.
+    pub rebuffer_s: f64,
+    /// Stall time of the independent playhead tracker, seconds.
+    pub stall_s_playhead: f64,
+    /// Segments whose size differed from `video.json`.
+    pub size_mismatches: usize,
+    /// HTTP requests (init and media).
+    pub requests: usize,
+    /// Init-segment requests.
+    pub init_requests: usize,
+    /// Body bytes downloaded.
+    pub bytes: u64,
+    /// Median decision latency, real ms.
+    pub decision_ms_p50: f64,
+    /// 99th percentile decision latency, real ms.
+    pub decision_ms_p99: f64,
+    /// Session seconds at the end.
+    pub session_s: f64,
+    /// Real seconds.
+    pub wall_s: f64,
+}
+
+impl SessionSummary {
+    /// Summarises a finished session whose log scored `qoe`.
+    pub fn of(o: &PlayOutcome, trace: String, client: usize, expected: usize, qoe: f64) -> Self {
+        let mut lat = o.decision_ms.clone();
+        lat.sort_by(f64::total_cmp);
+        SessionSummary {
+            session: o.session.clone(),
+            trace,
+            client,
+            error: None,
+            algorithm: o.algorithm.clone(),
+            chunks_played: o.records.len(),
+            chunks_expected: expected,
+            all_decisions_from_server: o.all_from_server(),
+            decisions_from_server: o.decisions.iter().filter(|d| d.from_server).count(),
+            qoe,
+            qoe_player_running: o.qoe_running,
+            qoe_server: o.server_qoe,
+            rebuffer_s: o.records.iter().map(|r| r.rebuffer_s).sum(),
+            stall_s_playhead: o.stall_s,
+            size_mismatches: o.size_mismatches,
+            requests: o.requests.len(),
+            init_requests: o.requests.iter().filter(|r| r.kind == "init").count(),
+            bytes: o.requests.iter().map(|r| r.transfer.bytes).sum(),
+            decision_ms_p50: percentile(&lat, 0.5),
+            decision_ms_p99: percentile(&lat, 0.99),
+            session_s: o.session_s,
+            wall_s: o.wall_s,
+        }
+    }
+
+    /// A failed session.
+    pub fn failed(session: String, trace: String, client: usize, error: String) -> Self {
+        SessionSummary {
+            session,
+            trace,
+            client,
+            error: Some(error),
+            algorithm: String::new(),
+            chunks_played: 0,
+            chunks_expected: 0,
+            all_decisions_from_server: false,
+            decisions_from_server: 0,
+            qoe: 0.0,
+            qoe_player_running: 0.0,
+            qoe_server: None,
+            rebuffer_s: 0.0,
+            stall_s_playhead: 0.0,
+            size_mismatches: 0,
+            requests: 0,
+            init_requests: 0,
+            bytes: 0,
+            decision_ms_p50: 0.0,
+            decision_ms_p99: 0.0,
+            session_s: 0.0,
+            wall_s: 0.0,
+        }
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The MPD played.
+    pub url: String,
+    /// The `--trace` given.
+    pub trace: String,
+    /// The `--abr` given.
+    pub abr: String,
+    /// Decisions from the server's API.
+    pub server_decisions: bool,
+    /// Players per trace.
+    pub clients_per_trace: usize,
+    /// Players in all.
+    pub players: usize,
+    /// Players that failed.
+    pub errors: usize,
+    /// Players that finished without playing every chunk.
+    pub incomplete_sessions: usize,
+    /// Speed factor.
+    pub speed: f64,
+    /// `transfer` or `wall`.
+    pub trace_clock: String,
+    /// Init segments fetched once per level.
+    pub cache_init: bool,
+    /// Real seconds for all players.
+    pub wall_s: f64,
+    /// Body bytes downloaded by all players.
+    pub bytes_downloaded: u64,
+    /// Median decision latency over every decision, real ms.
+    pub decision_ms_p50: f64,
+    /// 99th percentile decision latency over every decision, real ms.
+    pub decision_ms_p99: f64,
+    /// Every player, in order.
+    pub sessions: Vec<SessionSummary>,
+}
+
+impl RunSummary {
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+}
+
+/// The `q` quantile (0..=1) of sorted values, nearest rank; 0 when empty.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_is_nearest_rank() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(percentile(&v, 0.5), 2.0);
+        assert_eq!(percentile(&v, 0.99), 4.0);
+        assert_eq!(percentile(&v, 0.0), 1.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn failed_sessions_serialise_their_error() {
+        let s = SessionSummary::failed("p".into(), "t".into(), 0, "boom".into());
+        let j = serde_json::to_string(&s).unwrap();
+        assert!(j.contains("\"error\":\"boom\""), "{j}");
+    }
+}
