@@ -1,13 +1,16 @@
-//! `neuralstream train`: behaviour cloning of the offline optimum (with DAgger relabeling), with a
-//! live validation score, a safetensors checkpoint and a training curve.
+//! `neuralstream train`: the training pipeline (imitation of the offline optimum with DAgger, then
+//! PPO fine-tuning by default; A2C and DQN selectable), with a live validation score, safetensors
+//! checkpoints, a training curve (CSV, PNG, SVG) and a stage-contribution chart.
 
 use crate::inputs;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use neuralstream_core::QoeModel;
-use neuralstream_data::TraceFormat;
-use neuralstream_learn::imitation::{train_imitation, ImitationConfig};
+use neuralstream_core::{QoeModel, Trace, Video};
+use neuralstream_data::{load_traces, TraceFormat};
+use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, StageKind};
+use neuralstream_learn::{curve_csv, session_qoes, TrainingCheckpoint};
+use neuralstream_report::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -30,25 +33,118 @@ pub struct TrainArgs {
     /// QoE model to optimise: lin, log or hd.
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
-    /// Seed (trace split, initialisation, minibatch order); same seed, same policy.
+    /// Seed (trace split, initialisation, environments, minibatch order); same seed, same policy.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Stop after the epoch during which this much wall time has passed, seconds
-    /// (default: the trainer's, 540 s, which leaves room for evaluation within 10 minutes).
-    #[arg(long, value_name = "S")]
-    pub max_wall_s: Option<f64>,
+    /// Algorithm: `ppo` (imitation then PPO, the default recipe), `imitation` (imitation with
+    /// DAgger only), `a2c` (Pensieve's actor-critic from scratch) or `dqn` (from scratch).
+    #[arg(long, default_value = "ppo", value_name = "ALGO")]
+    pub algo: String,
+    /// Explicit comma-separated stages, overriding --algo, e.g. `imitation,ppo` or `imitation,a2c`.
+    #[arg(long, value_name = "LIST")]
+    pub stages: Option<String>,
+    /// Wall-time cap of all stages together, seconds (default 560, which leaves room for charts
+    /// within 10 minutes). A safety net: the default stages end on their epoch/iteration counts
+    /// before it; a run it cuts short prints a warning and is not reproducible.
+    #[arg(long, default_value_t = 560.0, value_name = "S")]
+    pub max_wall_s: f64,
+    /// Share of the budget the imitation stage may use when an RL stage follows.
+    #[arg(long, default_value_t = 0.6, value_name = "FRACTION")]
+    pub imitation_share: f64,
     /// Behaviour-cloning epochs before the DAgger rounds (default: the trainer's, 20).
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
-    /// DAgger rounds: the learner plays, the optimum relabels the states it visits (default 10).
+    /// DAgger rounds: the learner plays, the optimum relabels the states it visits (default 6).
     #[arg(long, value_name = "N")]
     pub dagger_rounds: Option<usize>,
+    /// Learner sessions rolled out per DAgger round (default 60).
+    #[arg(long, value_name = "N")]
+    pub dagger_sessions: Option<usize>,
+    /// Visited states relabelled by the optimum per rolled-out session (default 8).
+    #[arg(long, value_name = "N")]
+    pub dagger_states: Option<usize>,
+    /// PPO iterations (each: every environment plays a batch of decisions, then a few epochs of
+    /// updates; default 10000). Stages stop on their counts, so a run is reproducible unless it
+    /// hits --max-wall-s.
+    #[arg(long, value_name = "N")]
+    pub ppo_iters: Option<usize>,
+    /// A2C / DQN updates (with --algo a2c / dqn or in --stages).
+    #[arg(long, value_name = "N")]
+    pub rl_iters: Option<usize>,
+    /// PPO learning rate (default 1e-4, a fine-tuning rate).
+    #[arg(long, value_name = "LR")]
+    pub ppo_lr: Option<f32>,
     /// Fraction of the training traces held out for checkpoint selection.
     #[arg(long, default_value_t = 0.15, value_name = "FRACTION")]
     pub val_fraction: f64,
-    /// Output folder: policy.safetensors (the best checkpoint) and training_curve.csv.
+    /// Continue training from a checkpoint written by `train` (its last.safetensors keeps the
+    /// optimiser state): the imitation stage is skipped and the curve continues.
+    #[arg(long, value_name = "PATH")]
+    pub resume: Option<PathBuf>,
+    /// Test traces to score each stage's selected checkpoint on, for the stage chart only (never
+    /// used for selection).
+    #[arg(long, value_name = "PATH")]
+    pub test_traces: Option<PathBuf>,
+    /// Output folder: policy.safetensors (selected), last.safetensors (to resume),
+    /// training_curve.{csv,png,svg}, stages.{csv,png,svg}.
     #[arg(long, default_value = "out/train", value_name = "DIR")]
     pub out: PathBuf,
+}
+
+/// `git rev-parse HEAD` of the working directory, or "unknown".
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn stages_of(args: &TrainArgs) -> Result<Vec<StageKind>> {
+    let list = match &args.stages {
+        Some(s) => s.clone(),
+        None => match args.algo.as_str() {
+            "ppo" => "imitation,ppo".into(),
+            "imitation" => "imitation".into(),
+            "a2c" => "a2c".into(),
+            "dqn" => "dqn".into(),
+            other => anyhow::bail!(
+                "--algo {other}: unknown algorithm; expected ppo, imitation, a2c or dqn"
+            ),
+        },
+    };
+    let stages: Vec<StageKind> = list
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.parse::<StageKind>().map_err(anyhow::Error::msg))
+        .collect::<Result<_>>()
+        .with_context(|| format!("in --stages {list}"))?;
+    anyhow::ensure!(!stages.is_empty(), "--stages needs at least one stage");
+    Ok(stages)
+}
+
+/// Mean test QoE of a checkpoint's greedy policy (reporting only).
+fn test_score(
+    ck: &TrainingCheckpoint,
+    test: &[Trace],
+    video: &Video,
+    qoe: &QoeModel,
+) -> Result<f64> {
+    let compiled = qoe.compile(video)?;
+    let policy = ck.policy();
+    let q = session_qoes(
+        || policy.clone(),
+        test,
+        video,
+        &neuralstream_sim::SimConfig::pensieve(),
+        &compiled,
+        1,
+    )?;
+    Ok(q.iter().sum::<f64>() / q.len().max(1) as f64)
 }
 
 /// Runs `neuralstream train`.
@@ -58,8 +154,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
         "--val-fraction must be between 0 and 1, got {}",
         args.val_fraction
     );
+    anyhow::ensure!(
+        args.max_wall_s > 0.0,
+        "--max-wall-s must be positive, got {}",
+        args.max_wall_s
+    );
+    anyhow::ensure!(
+        args.imitation_share > 0.0 && args.imitation_share <= 1.0,
+        "--imitation-share must be in (0, 1], got {}",
+        args.imitation_share
+    );
     anyhow::ensure!(args.epochs != Some(0), "--epochs must be at least 1");
     let qoe = QoeModel::from_name(&args.qoe).context("in --qoe")?;
+    let mut stages = stages_of(&args)?;
     let video = inputs::video(args.video.as_deref())?;
     let (traces, source) = inputs::traces(
         args.traces.as_deref(),
@@ -67,86 +174,220 @@ pub fn run(args: TrainArgs) -> Result<()> {
         args.synthetic_traces,
         args.seed,
     )?;
+    let test = match &args.test_traces {
+        Some(p) => Some(
+            load_traces(p, args.trace_format)
+                .with_context(|| format!("cannot load --test-traces {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let resume = match &args.resume {
+        Some(p) => {
+            let ck = TrainingCheckpoint::load(p)
+                .with_context(|| format!("cannot resume from --resume {}", p.display()))?;
+            stages.retain(|s| *s != StageKind::Imitation);
+            if stages.is_empty() {
+                stages.push(StageKind::Ppo);
+            }
+            Some(ck)
+        }
+        None => None,
+    };
     std::fs::create_dir_all(&args.out).with_context(|| {
         format!(
             "cannot create the output folder --out {}",
             args.out.display()
         )
     })?;
-    let defaults = ImitationConfig::default();
-    let cfg = ImitationConfig {
+    let defaults = PipelineConfig::default();
+    let mut cfg = PipelineConfig {
         seed: args.seed,
-        epochs: args.epochs.unwrap_or(defaults.epochs),
-        max_wall_s: args.max_wall_s.unwrap_or(defaults.max_wall_s),
-        dagger_rounds: args.dagger_rounds.unwrap_or(defaults.dagger_rounds),
+        stages: stages.clone(),
+        max_wall_s: args.max_wall_s,
+        imitation_share: args.imitation_share,
         val_fraction: args.val_fraction,
-        qoe,
+        qoe: qoe.clone(),
         ..defaults
     };
+    if let Some(e) = args.epochs {
+        cfg.imitation.epochs = e;
+    }
+    if let Some(r) = args.dagger_rounds {
+        cfg.imitation.dagger_rounds = r;
+    }
+    if let Some(n) = args.dagger_sessions {
+        cfg.imitation.dagger_sessions_per_round = n;
+    }
+    if let Some(n) = args.dagger_states {
+        cfg.imitation.dagger_states_per_session = n;
+    }
+    if let Some(n) = args.ppo_iters {
+        cfg.ppo.max_iters = n;
+    }
+    if let Some(n) = args.rl_iters {
+        cfg.a2c.max_iters = n;
+        cfg.dqn.max_iters = n;
+    }
+    if let Some(lr) = args.ppo_lr {
+        cfg.ppo.lr = lr;
+    }
+    let names: Vec<&str> = stages.iter().map(|s| s.name()).collect();
     eprintln!(
-        "train: imitation of the offline optimum on {} traces ({source}), video '{}', up to {} epochs / {} s",
+        "train: stages {} on {} traces ({source}), video '{}', budget {} s{}",
+        names.join(" -> "),
         traces.len(),
         video.name,
-        cfg.epochs,
-        cfg.max_wall_s
+        cfg.max_wall_s,
+        args.resume
+            .as_ref()
+            .map(|p| format!(", resuming {}", p.display()))
+            .unwrap_or_default()
     );
-    let bar = ProgressBar::new_spinner();
+    let bar = ProgressBar::new(cfg.max_wall_s.ceil() as u64);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
             .expect("valid template"),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar.set_message("solving the offline optimum on training windows...");
+    bar.set_message(if args.resume.is_some() {
+        "starting from the checkpoint...".to_owned()
+    } else {
+        "solving the offline optimum on training windows...".to_owned()
+    });
+    let started = std::time::Instant::now();
     let mut best = f64::NEG_INFINITY;
-    let report = train_imitation(&traces, &video, &cfg, |e| {
-        best = best.max(e.val_qoe);
+    let report = train_pipeline(&traces, &video, &cfg, resume, |p| {
+        best = best.max(p.val_qoe);
+        bar.set_position(started.elapsed().as_secs());
         bar.set_message(format!(
-            "round {} epoch {:>2}: loss {:.3}, accuracy {:.1}%, validation QoE {:.2} (best {:.2}), {} samples",
-            e.round,
-            e.epoch,
-            e.loss,
-            100.0 * e.accuracy,
-            e.val_qoe,
-            best,
-            e.samples
+            "{} #{}: validation QoE {:.2} (best {:.2}), {} samples, loss {:.3}",
+            p.stage, p.iteration, p.val_qoe, best, p.samples, p.loss
         ));
     })?;
     bar.finish_and_clear();
 
-    let mut policy = report.policy;
-    if let Some(commit) = option_env!("NEURALSTREAM_GIT_COMMIT") {
-        policy.meta_mut().git_commit = Some(commit.to_string());
+    let commit = git_commit();
+    let mut best_ck = report.best.clone();
+    let mut last_ck = report.last.clone();
+    for ck in [&mut best_ck, &mut last_ck] {
+        ck.meta.git_commit = Some(commit.clone());
+        ck.meta.extra.insert("traces".into(), source.clone());
+        ck.meta.extra.insert("stages".into(), names.join(","));
+        if let Some(o) = report.val_optimum_qoe {
+            ck.meta
+                .extra
+                .insert("val_optimum_qoe".into(), format!("{o:.6}"));
+        }
     }
-    let meta = policy.meta_mut();
-    meta.extra
-        .insert("val_qoe".into(), format!("{}", report.best_val_qoe));
-    meta.extra.insert(
-        "val_optimum_qoe".into(),
-        format!("{}", report.val_optimum_qoe),
-    );
-    meta.extra.insert("traces".into(), source.clone());
-    let ckpt = args.out.join("policy.safetensors");
-    policy
-        .save(&ckpt)
-        .with_context(|| format!("cannot write {}", ckpt.display()))?;
-    let mut csv = String::from("round,epoch,loss,accuracy,val_qoe,wall_s,samples\n");
-    for e in &report.history {
+    let policy_path = args.out.join("policy.safetensors");
+    best_ck
+        .save(&policy_path)
+        .with_context(|| format!("cannot write {}", policy_path.display()))?;
+    let last_path = args.out.join("last.safetensors");
+    last_ck
+        .save(&last_path)
+        .with_context(|| format!("cannot write {}", last_path.display()))?;
+    let curve_path = args.out.join("training_curve.csv");
+    std::fs::write(&curve_path, curve_csv(&last_ck.curve))
+        .with_context(|| format!("cannot write {}", curve_path.display()))?;
+
+    // Stage contributions (validation; test only for reporting).
+    let mut stages_csv = String::from("stage,val_qoe,test_qoe\n");
+    let mut bars = Vec::new();
+    for s in &report.stages {
+        let test_qoe = match &test {
+            Some(t) => Some(test_score(&s.checkpoint, t, &video, &qoe)?),
+            None => None,
+        };
         let _ = writeln!(
-            csv,
-            "{},{},{},{},{},{},{}",
-            e.round, e.epoch, e.loss, e.accuracy, e.val_qoe, e.wall_s, e.samples
+            stages_csv,
+            "{},{:.4},{}",
+            s.stage,
+            s.val_qoe,
+            test_qoe.map(|t| format!("{t:.4}")).unwrap_or_default()
+        );
+        bars.push(StageBar {
+            stage: s.stage.clone(),
+            val_qoe: s.val_qoe,
+            test_qoe,
+        });
+    }
+    let stages_path = args.out.join("stages.csv");
+    std::fs::write(&stages_path, stages_csv)
+        .with_context(|| format!("cannot write {}", stages_path.display()))?;
+    let mut refs = Vec::new();
+    if let Some(o) = report.val_optimum_qoe {
+        refs.push(Reference {
+            label: "optimum, validation".into(),
+            value: o,
+        });
+    }
+    let points: Vec<TrainingPoint> = last_ck
+        .curve
+        .iter()
+        .map(|p| TrainingPoint {
+            stage: p.stage.clone(),
+            wall_s: p.wall_s,
+            samples: p.samples as f64,
+            val_qoe: p.val_qoe,
+        })
+        .collect();
+    let mut charts = training_curve_chart(
+        &format!("Validation QoE during training (seed {})", args.seed),
+        &points,
+        &refs,
+        &args.out.join("training_curve"),
+    )?;
+    charts.extend(stage_chart(
+        "What each training stage contributes",
+        &bars,
+        &refs,
+        &args.out.join("stages"),
+    )?);
+
+    let wall = started.elapsed().as_secs_f64();
+    if report.wall_limited {
+        eprintln!(
+            "warning: a stage stopped on the --max-wall-s budget ({} s) before its epoch/iteration \
+             count, so this result depends on the machine's speed and load; rerun with a larger \
+             --max-wall-s to reproduce it exactly",
+            cfg.max_wall_s
         );
     }
-    let curve = args.out.join("training_curve.csv");
-    std::fs::write(&curve, csv).with_context(|| format!("cannot write {}", curve.display()))?;
+    for s in &report.stages {
+        let test = bars
+            .iter()
+            .find(|b| b.stage == s.stage)
+            .and_then(|b| b.test_qoe)
+            .map(|t| format!(", test {t:.2}"))
+            .unwrap_or_default();
+        println!("after {:<9} validation QoE {:.2}{test}", s.stage, s.val_qoe);
+    }
     println!(
-        "best validation QoE {:.2} (optimum on the same windows {:.2}) at epoch {}; {} samples, {} train / {} validation windows",
-        report.best_val_qoe, report.val_optimum_qoe, report.best_epoch, report.samples, report.windows.0, report.windows.1
+        "selected: {} checkpoint, validation QoE {:.2}{}; {} training traces, {} validation sessions; training {:.0} s",
+        best_ck.stage,
+        report.best_val_qoe,
+        report
+            .val_optimum_qoe
+            .map(|o| format!(" (optimum on the same sessions {o:.2})"))
+            .unwrap_or_default(),
+        report.split.0,
+        report.split.1,
+        wall
     );
-    println!("wrote {} and {}", ckpt.display(), curve.display());
     println!(
-        "evaluate it: neuralstream bench --abr learned:{},robustmpc,optimum ...",
-        ckpt.display()
+        "wrote {}, {}, {}, {}",
+        policy_path.display(),
+        last_path.display(),
+        curve_path.display(),
+        stages_path.display()
+    );
+    for c in charts {
+        println!("wrote {}", c.display());
+    }
+    println!(
+        "evaluate it: neuralstream bench --abr learned:{},robustmpc-pensieve,optimum ...",
+        policy_path.display()
     );
     Ok(())
 }

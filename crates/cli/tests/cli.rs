@@ -292,3 +292,101 @@ fn help_teaches() {
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("robustmpc") && s.contains("optimum"), "{s}");
 }
+
+/// `train` on built-in synthetic traces with a tiny budget, then the policy runs in `bench`, and
+/// `--resume` continues the curve.
+#[test]
+fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("train");
+    let out_s = out.to_str().unwrap();
+    let tiny = [
+        "--synthetic-traces",
+        "8",
+        "--epochs",
+        "2",
+        "--dagger-rounds",
+        "1",
+        "--ppo-iters",
+        "4",
+        "--val-fraction",
+        "0.25",
+    ];
+    let mut args = vec!["train", "--out", out_s];
+    args.extend(tiny);
+    let o = neuralstream(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("selected:"), "{stdout}");
+    for f in [
+        "policy.safetensors",
+        "last.safetensors",
+        "training_curve.csv",
+        "training_curve.png",
+        "training_curve.svg",
+        "stages.csv",
+        "stages.png",
+        "stages.svg",
+    ] {
+        assert!(out.join(f).is_file(), "missing {f}");
+    }
+    let curve = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
+    let before = curve(&out.join("training_curve.csv"));
+    let stages = std::fs::read_to_string(out.join("stages.csv")).unwrap();
+    for s in ["imitation", "dagger", "ppo"] {
+        assert!(stages.contains(s), "stages.csv lacks {s}: {stages}");
+    }
+
+    let policy = format!("learned:{}", out.join("policy.safetensors").display());
+    let bench_out = dir.path().join("bench");
+    let o = neuralstream(&[
+        "bench",
+        "--synthetic-traces",
+        "4",
+        "--abr",
+        &policy,
+        "--no-charts",
+        "--out",
+        bench_out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("learned"));
+
+    let out2 = dir.path().join("resumed");
+    let last = out.join("last.safetensors");
+    let mut args = vec![
+        "train",
+        "--out",
+        out2.to_str().unwrap(),
+        "--resume",
+        last.to_str().unwrap(),
+    ];
+    args.extend(tiny);
+    let o = neuralstream(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = curve(&out2.join("training_curve.csv"));
+    assert!(after > before, "curve {before} -> {after} lines");
+}
+
+#[test]
+fn train_bad_inputs_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("t");
+    let out = out.to_str().unwrap();
+    let err = fails(&[
+        "train",
+        "--resume",
+        "/nonexistent/last.safetensors",
+        "--out",
+        out,
+    ]);
+    assert!(err.contains("/nonexistent/last.safetensors"), "{err}");
+    let err = fails(&["train", "--algo", "sarsa", "--out", out]);
+    assert!(err.contains("sarsa"), "{err}");
+    let err = fails(&["train", "--stages", "imitation,magic", "--out", out]);
+    assert!(err.contains("magic"), "{err}");
+    let err = fails(&["train", "--val-fraction", "1.5", "--out", out]);
+    assert!(err.contains("--val-fraction"), "{err}");
+    let err = fails(&["train", "--traces", "/nonexistent/traces", "--out", out]);
+    assert!(err.contains("/nonexistent/traces"), "{err}");
+}

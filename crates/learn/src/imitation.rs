@@ -53,6 +53,9 @@ pub struct ImitationConfig {
     pub window_s: f64,
     /// Distance between window starts, seconds.
     pub hop_s: f64,
+    /// Distance between validation window starts, seconds (shorter than `hop_s`: more, overlapping
+    /// validation sessions average out the noise of a small validation split).
+    pub val_hop_s: f64,
     /// Simulator used for solving, recording and validating (delay noise is ignored).
     pub sim: SimConfig,
     /// QoE model to imitate and to validate with.
@@ -88,6 +91,7 @@ impl Default for ImitationConfig {
             val_fraction: 0.15,
             window_s: 320.0,
             hop_s: 160.0,
+            val_hop_s: 80.0,
             sim: SimConfig::pensieve(),
             qoe: QoeModel::lin(),
             skip_chunks: 1,
@@ -161,6 +165,10 @@ pub struct ImitationReport {
     pub best_val_qoe: f64,
     /// Epoch that produced it (0: untrained).
     pub best_epoch: usize,
+    /// The best policy of the behaviour-cloning epochs alone (before any DAgger round).
+    pub bc_policy: LearnedAbr,
+    /// Its validation QoE.
+    pub bc_val_qoe: f64,
     /// Mean optimum QoE on the validation windows (the ceiling).
     pub val_optimum_qoe: f64,
     /// Training curve, epoch 0 first.
@@ -338,23 +346,36 @@ pub fn train_imitation(
     traces: &[Trace],
     video: &Video,
     cfg: &ImitationConfig,
+    progress: impl FnMut(&EpochStats),
+) -> Result<ImitationReport, LearnError> {
+    let (train, val) = split_traces(traces, cfg.val_fraction, cfg.seed);
+    train_imitation_split(&train, &val, video, cfg, progress)
+}
+
+/// [`train_imitation`] on an explicit split: trains on windows of `train`, selects on windows of
+/// `val` (both training traces; never pass test traces). `cfg.val_fraction` is not used.
+pub fn train_imitation_split(
+    train: &[Trace],
+    val: &[Trace],
+    video: &Video,
+    cfg: &ImitationConfig,
     mut progress: impl FnMut(&EpochStats),
 ) -> Result<ImitationReport, LearnError> {
     let t0 = Instant::now();
     let qoe = cfg.qoe.compile(video)?;
-    let (train, val) = split_traces(traces, cfg.val_fraction, cfg.seed);
-    let cut = |ts: &[Trace]| -> Vec<Trace> {
+    let cut = |ts: &[Trace], hop_s: f64| -> Vec<Trace> {
         ts.iter()
-            .flat_map(|t| windows(t, cfg.window_s, cfg.hop_s))
+            .flat_map(|t| windows(t, cfg.window_s, hop_s))
             .collect()
     };
-    let (train_w, val_w) = (cut(&train), cut(&val));
+    let (train_w, val_w) = (cut(train, cfg.hop_s), cut(val, cfg.val_hop_s));
     if train_w.is_empty() || val_w.is_empty() {
         return Err(LearnError::Empty(format!(
-            "need training and validation sessions, got {} and {} (from {} traces)",
+            "need training and validation sessions, got {} and {} (from {} and {} traces)",
             train_w.len(),
             val_w.len(),
-            traces.len()
+            train.len(),
+            val.len()
         )));
     }
     let spec = FeatureSpec::new(video.num_levels());
@@ -408,6 +429,7 @@ pub fn train_imitation(
     };
     progress(&first);
     let (mut best_val_qoe, mut best_epoch, mut best_actor) = (first.val_qoe, 0, actor.clone());
+    let (mut bc_val_qoe, mut bc_actor) = (first.val_qoe, actor.clone());
     let mut history = vec![first];
     let mut data = data;
     let mut epoch = 0;
@@ -445,6 +467,10 @@ pub fn train_imitation(
                 samples: data.len(),
             };
             progress(&stats);
+            if round == 0 && stats.val_qoe > bc_val_qoe {
+                bc_val_qoe = stats.val_qoe;
+                bc_actor = actor.clone();
+            }
             if stats.val_qoe > best_val_qoe {
                 best_val_qoe = stats.val_qoe;
                 best_epoch = epoch;
@@ -464,6 +490,8 @@ pub fn train_imitation(
         .insert("best_epoch".into(), best_epoch.to_string());
     meta.extra.insert("trainer".into(), "imitation".into());
     Ok(ImitationReport {
+        bc_policy: LearnedAbr::new(bc_actor, spec.clone(), meta.clone()),
+        bc_val_qoe,
         policy: LearnedAbr::new(best_actor, spec, meta),
         best_val_qoe,
         best_epoch,

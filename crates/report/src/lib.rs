@@ -21,12 +21,14 @@ mod cdf;
 mod render;
 mod table;
 mod timeline;
+mod training;
 
 use std::path::PathBuf;
 
 pub use cdf::qoe_cdf_chart;
 pub use table::{summary_markdown, summary_table};
 pub use timeline::timeline_chart;
+pub use training::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};
 
 /// Why a chart could not be written. Every variant names the output file concerned.
 #[derive(Debug, thiserror::Error)]

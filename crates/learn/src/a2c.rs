@@ -1,0 +1,187 @@
+//! Advantage actor-critic, Pensieve's recipe (Mao, Netravali, Alizadeh, "Neural Adaptive Video
+//! Streaming with Pensieve", SIGCOMM 2017; synchronous A3C of Mnih et al., ICML 2016), for
+//! comparison with PPO.
+//!
+//! Pensieve (reference section 5.5): 16 workers each play up to 100 decisions of a random-trace
+//! environment; returns are discounted (gamma 0.99) and bootstrapped from the critic when the batch
+//! did not end the video; advantage = return - V; actor loss `sum log pi(a|s) (-A)` minus an
+//! entropy bonus; critic loss MSE to the return; RMSProp with actor lr 1e-4, critic lr 1e-3.
+//!
+//! Here: the same batch shape ([`A2cConfig::n_envs`] x [`A2cConfig::steps_per_env`], n-step
+//! returns = GAE with lambda 1), one gradient step per batch over actor and critic, with Adam (one
+//! learning rate, global norm clipping) in place of RMSProp, losses averaged over the batch, and
+//! an entropy weight that decays linearly from [`A2cConfig::entropy_start`] to
+//! [`A2cConfig::entropy_end`] over [`A2cConfig::entropy_decay_iters`] (Pensieve's README advises
+//! starting high and decaying). Checkpoints are selected on validation QoE like every trainer.
+
+use crate::checkpoint::TrainingCheckpoint;
+use crate::curve::CurvePoint;
+use crate::env::{collect_rollout, gae};
+use crate::error::LearnError;
+use crate::rl::{mean_or_nan, new_critic, RlContext, RlReport};
+use neuralstream_nn::{loss, Adam, AdamConfig};
+use std::time::Instant;
+
+/// Hyper-parameters of [`train_a2c`].
+#[derive(Debug, Clone)]
+pub struct A2cConfig {
+    /// Seed of the environments.
+    pub seed: u64,
+    /// Parallel environments (Pensieve: 16 agents).
+    pub n_envs: usize,
+    /// Decisions per environment per update (Pensieve: 100).
+    pub steps_per_env: usize,
+    /// Discount (Pensieve: 0.99).
+    pub gamma: f32,
+    /// Adam learning rate for actor and critic.
+    pub lr: f32,
+    /// Value loss weight.
+    pub vf_coef: f32,
+    /// Entropy weight at the start.
+    pub entropy_start: f32,
+    /// Entropy weight after the decay.
+    pub entropy_end: f32,
+    /// Updates over which the entropy weight decays.
+    pub entropy_decay_iters: usize,
+    /// Normalise advantages per batch (not in Pensieve; off by default).
+    pub normalise_advantages: bool,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f32,
+    /// Hidden widths of a new critic.
+    pub critic_hidden: Vec<usize>,
+    /// Validate every this many updates.
+    pub validate_every: usize,
+    /// Updates at most.
+    pub max_iters: usize,
+    /// Stop after the update during which this much wall time (this stage) has passed, seconds.
+    pub max_wall_s: f64,
+}
+
+impl Default for A2cConfig {
+    /// 16 x 100 decisions per update, gamma 0.99, lr 1e-4, entropy 0.1 decaying to 0.01 over
+    /// 2 000 updates, validation every 20 updates.
+    fn default() -> Self {
+        A2cConfig {
+            seed: 1,
+            n_envs: 16,
+            steps_per_env: 100,
+            gamma: 0.99,
+            lr: 1e-4,
+            vf_coef: 0.5,
+            entropy_start: 0.1,
+            entropy_end: 0.01,
+            entropy_decay_iters: 2_000,
+            normalise_advantages: false,
+            max_grad_norm: 1.0,
+            critic_hidden: vec![128, 128],
+            validate_every: 20,
+            max_iters: 1_000_000,
+            max_wall_s: 300.0,
+        }
+    }
+}
+
+/// Trains `start.actor` with A2C (from scratch or warm-started; resumes an A2C checkpoint's critic,
+/// optimiser, counters and curve). `progress` is called at every validation.
+pub fn train_a2c(
+    ctx: &RlContext<'_>,
+    start: TrainingCheckpoint,
+    cfg: &A2cConfig,
+    mut progress: impl FnMut(&CurvePoint),
+) -> Result<RlReport, LearnError> {
+    let t0 = Instant::now();
+    let mut state = start;
+    let dim = state.spec.len();
+    let n_actions = state.spec.num_levels;
+    let resumed = state.critic.is_some() && state.stage == "a2c";
+    let mut critic = state
+        .critic
+        .take()
+        .filter(|_| resumed)
+        .unwrap_or_else(|| new_critic(dim, &cfg.critic_hidden, cfg.seed));
+    let mut adam = match state.adam.take().filter(|_| resumed) {
+        Some(a) => a,
+        None => Adam::new(AdamConfig {
+            max_grad_norm: Some(cfg.max_grad_norm),
+            ..AdamConfig::with_lr(cfg.lr)
+        }),
+    };
+    let mut actor = state.actor.clone();
+    let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut envs = crate::env::make_envs(&ctx.env, cfg.n_envs, seed)?;
+    let start_val = ctx.validator.score(&actor)?;
+    let wall0 = state.progress.wall_s;
+    let mut best = (start_val, actor.clone(), critic.clone());
+    let (mut losses, mut entropies, mut episode_qoes) = (Vec::new(), Vec::new(), Vec::new());
+    for it in 0..cfg.max_iters {
+        let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
+        episode_qoes.extend(&batch.episode_qoes);
+        let (mut adv, ret) = gae(&batch, cfg.gamma, 1.0);
+        if cfg.normalise_advantages {
+            crate::env::normalise(&mut adv);
+        }
+        let done_frac =
+            (state.progress.iteration as f32 / cfg.entropy_decay_iters.max(1) as f32).min(1.0);
+        let entropy_coef = cfg.entropy_start + (cfg.entropy_end - cfg.entropy_start) * done_frac;
+        let b = batch.len();
+        let logits = actor.forward_train(&batch.obs, b);
+        let pl = loss::a2c_loss(logits, n_actions, &batch.actions, &adv, entropy_coef);
+        actor.zero_grad();
+        actor.backward(&pl.grad);
+        let values = critic.forward_train(&batch.obs, b);
+        let vl = loss::value_mse(values, &ret).scaled(cfg.vf_coef);
+        critic.zero_grad();
+        critic.backward(&vl.grad);
+        adam.step(&mut [("actor", &mut actor), ("critic", &mut critic)]);
+        losses.push((pl.loss + vl.loss) as f64);
+        entropies.push(pl.entropy as f64);
+        state.progress.iteration += 1;
+        state.progress.samples += b as u64;
+        let stage_s = t0.elapsed().as_secs_f64();
+        let last = it + 1 == cfg.max_iters || stage_s >= cfg.max_wall_s;
+        if (it + 1) % cfg.validate_every.max(1) == 0 || last {
+            let val = ctx.validator.score(&actor)?;
+            let point = CurvePoint {
+                stage: "a2c".into(),
+                iteration: state.progress.iteration,
+                samples: state.progress.samples,
+                wall_s: wall0 + t0.elapsed().as_secs_f64(),
+                val_qoe: val,
+                train_qoe: mean_or_nan(&episode_qoes),
+                loss: mean_or_nan(&losses),
+                aux: mean_or_nan(&entropies),
+            };
+            progress(&point);
+            state.curve.push(point);
+            losses.clear();
+            entropies.clear();
+            episode_qoes.clear();
+            if val > best.0 {
+                best = (val, actor.clone(), critic.clone());
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    state.progress.wall_s = wall0 + t0.elapsed().as_secs_f64();
+    let mut last = state;
+    last.stage = "a2c".into();
+    last.actor = actor;
+    last.critic = Some(critic);
+    last.adam = Some(adam);
+    last.meta.extra.insert("trainer".into(), "a2c".into());
+    let mut best_ck = last.clone();
+    best_ck.actor = best.1;
+    best_ck.critic = Some(best.2);
+    best_ck
+        .meta
+        .extra
+        .insert("val_qoe".into(), format!("{:.6}", best.0));
+    Ok(RlReport {
+        best: best_ck,
+        last,
+        best_val_qoe: best.0,
+        start_val_qoe: start_val,
+    })
+}

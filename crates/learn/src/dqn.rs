@@ -1,0 +1,365 @@
+//! Deep Q-network (Mnih et al., "Human-level control through deep reinforcement learning",
+//! Nature 2015), with the double-DQN target of van Hasselt, Guez and Silver (AAAI 2016).
+//!
+//! A Q-network maps the state features to one value per level. Each iteration every one of
+//! [`DqnConfig::n_envs`] training environments (random trace, random start, delay noise) plays
+//! [`DqnConfig::steps_per_env`] decisions epsilon-greedily (epsilon decays linearly from
+//! [`DqnConfig::eps_start`] to [`DqnConfig::eps_end`] over [`DqnConfig::eps_decay_steps`]
+//! environment steps), the transitions go into a replay buffer (FIFO, [`DqnConfig::buffer_size`]),
+//! then [`DqnConfig::updates_per_iter`] minibatches are drawn uniformly and the Q-value of the
+//! action taken is regressed with the Huber loss towards `r + gamma (1 - done) Q_target(s', argmax_a
+//! Q(s', a))`. The target network is a copy refreshed every [`DqnConfig::target_update_every`]
+//! gradient steps. The checkpoint stores the Q-network as `"actor"` (acting = argmax Q, so
+//! `learned:PATH` runs it) and the target network as `"target"`.
+//!
+//! Deterministic for a seed: environments draw from their own streams, transitions are appended
+//! in environment order, and minibatches are drawn from one seeded generator.
+
+use crate::checkpoint::TrainingCheckpoint;
+use crate::curve::CurvePoint;
+use crate::env::{make_envs, TrainEnv};
+use crate::error::LearnError;
+use crate::policy::argmax;
+use crate::rl::{gather_rows, mean_or_nan, RlContext, RlReport};
+use neuralstream_core::Rng;
+use neuralstream_nn::{loss, Activation, Adam, AdamConfig, Mlp, QLoss, Scratch, SplitMix64};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Hyper-parameters of [`train_dqn`].
+#[derive(Debug, Clone)]
+pub struct DqnConfig {
+    /// Seed of the environments, exploration and minibatch draws.
+    pub seed: u64,
+    /// Parallel environments.
+    pub n_envs: usize,
+    /// Decisions per environment per iteration.
+    pub steps_per_env: usize,
+    /// Discount.
+    pub gamma: f32,
+    /// Adam learning rate.
+    pub lr: f32,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Gradient steps per iteration.
+    pub updates_per_iter: usize,
+    /// Replay buffer capacity, transitions.
+    pub buffer_size: usize,
+    /// Transitions collected before the first update.
+    pub learning_starts: usize,
+    /// Gradient steps between target-network refreshes.
+    pub target_update_every: u64,
+    /// Exploration rate at the start.
+    pub eps_start: f64,
+    /// Exploration rate after the decay.
+    pub eps_end: f64,
+    /// Environment steps over which epsilon decays.
+    pub eps_decay_steps: u64,
+    /// Huber loss threshold.
+    pub huber_delta: f32,
+    /// Double-DQN target (online argmax, target evaluation).
+    pub double: bool,
+    /// Hidden widths of a new Q-network.
+    pub hidden: Vec<usize>,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f32,
+    /// Validate every this many iterations.
+    pub validate_every: usize,
+    /// Iterations at most.
+    pub max_iters: usize,
+    /// Stop after the iteration during which this much wall time (this stage) has passed, seconds.
+    pub max_wall_s: f64,
+}
+
+impl Default for DqnConfig {
+    /// 8 environments x 16 decisions per iteration, gamma 0.99, lr 5e-4, batch 128, 32 updates per
+    /// iteration, 100 000 transitions, target refresh every 500 steps, epsilon 1 -> 0.05 over
+    /// 100 000 steps, Huber delta 1, double DQN, two hidden layers of 128.
+    fn default() -> Self {
+        DqnConfig {
+            seed: 1,
+            n_envs: 8,
+            steps_per_env: 16,
+            gamma: 0.99,
+            lr: 5e-4,
+            batch_size: 128,
+            updates_per_iter: 32,
+            buffer_size: 100_000,
+            learning_starts: 2_000,
+            target_update_every: 500,
+            eps_start: 1.0,
+            eps_end: 0.05,
+            eps_decay_steps: 100_000,
+            huber_delta: 1.0,
+            double: true,
+            hidden: vec![128, 128],
+            max_grad_norm: 10.0,
+            validate_every: 20,
+            max_iters: 1_000_000,
+            max_wall_s: 300.0,
+        }
+    }
+}
+
+/// A fresh Q-network `[dim, hidden.., levels]`.
+pub fn new_q_network(dim: usize, levels: usize, hidden: &[usize], seed: u64) -> Mlp {
+    let mut sizes = vec![dim];
+    sizes.extend(hidden);
+    sizes.push(levels);
+    Mlp::new(&sizes, Activation::Relu, seed ^ 0xd0d0_0000_0000_0001)
+}
+
+/// FIFO replay buffer of transitions, row-major features.
+#[derive(Debug, Clone)]
+struct Replay {
+    dim: usize,
+    capacity: usize,
+    next: usize,
+    obs: Vec<f32>,
+    next_obs: Vec<f32>,
+    actions: Vec<usize>,
+    rewards: Vec<f32>,
+    dones: Vec<bool>,
+}
+
+impl Replay {
+    fn new(dim: usize, capacity: usize) -> Self {
+        Replay {
+            dim,
+            capacity: capacity.max(1),
+            next: 0,
+            obs: Vec::new(),
+            next_obs: Vec::new(),
+            actions: Vec::new(),
+            rewards: Vec::new(),
+            dones: Vec::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.actions.len()
+    }
+
+    fn push(&mut self, t: &Transition) {
+        let d = self.dim;
+        if self.len() < self.capacity {
+            self.obs.extend_from_slice(&t.obs);
+            self.next_obs.extend_from_slice(&t.next_obs);
+            self.actions.push(t.action);
+            self.rewards.push(t.reward);
+            self.dones.push(t.done);
+        } else {
+            let i = self.next;
+            self.obs[i * d..(i + 1) * d].copy_from_slice(&t.obs);
+            self.next_obs[i * d..(i + 1) * d].copy_from_slice(&t.next_obs);
+            self.actions[i] = t.action;
+            self.rewards[i] = t.reward;
+            self.dones[i] = t.done;
+        }
+        self.next = (self.next + 1) % self.capacity;
+    }
+}
+
+struct Transition {
+    obs: Vec<f32>,
+    action: usize,
+    reward: f32,
+    next_obs: Vec<f32>,
+    done: bool,
+}
+
+/// Plays `steps` epsilon-greedy decisions in every environment (in parallel, each with its own
+/// stream); returns the transitions in environment order and the finished episodes' QoE.
+fn collect(
+    envs: &mut [(TrainEnv<'_>, Rng)],
+    q: &Mlp,
+    eps: f64,
+    steps: usize,
+) -> Result<(Vec<Transition>, Vec<f64>), LearnError> {
+    let dim = q.input_dim();
+    let parts: Vec<(Vec<Transition>, Vec<f64>)> = envs
+        .par_iter_mut()
+        .map(|(env, rng)| {
+            let mut scratch = Scratch::for_mlp(q);
+            let mut out = Vec::with_capacity(steps);
+            let mut qoes = Vec::new();
+            let mut obs = vec![0.0f32; dim];
+            env.observe(&mut obs);
+            for _ in 0..steps {
+                let action = if rng.uniform() < eps {
+                    rng.below(q.output_dim())
+                } else {
+                    argmax(q.infer(&obs, &mut scratch))
+                };
+                let o = env.step(action)?;
+                let mut next_obs = vec![0.0f32; dim];
+                env.observe(&mut next_obs);
+                qoes.extend(o.episode_qoe);
+                out.push(Transition {
+                    obs: std::mem::replace(&mut obs, next_obs.clone()),
+                    action,
+                    reward: o.reward,
+                    next_obs,
+                    done: o.done,
+                });
+            }
+            Ok((out, qoes))
+        })
+        .collect::<Result<_, LearnError>>()?;
+    let mut all = Vec::new();
+    let mut qoes = Vec::new();
+    for (t, q) in parts {
+        all.extend(t);
+        qoes.extend(q);
+    }
+    Ok((all, qoes))
+}
+
+/// Trains a Q-network. `start.actor` is used as the Q-network when `start.stage == "dqn"`
+/// (resume: target network, optimiser, counters and curve continue; the replay buffer starts
+/// empty); otherwise a fresh one is made (a policy's logits are not Q-values).
+pub fn train_dqn(
+    ctx: &RlContext<'_>,
+    start: TrainingCheckpoint,
+    cfg: &DqnConfig,
+    mut progress: impl FnMut(&CurvePoint),
+) -> Result<RlReport, LearnError> {
+    let t0 = Instant::now();
+    let mut state = start;
+    let dim = state.spec.len();
+    let levels = state.spec.num_levels;
+    let resumed = state.stage == "dqn";
+    let mut q = if resumed {
+        state.actor.clone()
+    } else {
+        new_q_network(dim, levels, &cfg.hidden, cfg.seed)
+    };
+    let mut target = state
+        .target
+        .take()
+        .filter(|_| resumed)
+        .unwrap_or_else(|| q.clone());
+    let mut adam = match state.adam.take().filter(|_| resumed) {
+        Some(a) => a,
+        None => Adam::new(AdamConfig {
+            max_grad_norm: Some(cfg.max_grad_norm),
+            ..AdamConfig::with_lr(cfg.lr)
+        }),
+    };
+    let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut envs: Vec<(TrainEnv<'_>, Rng)> = make_envs(&ctx.env, cfg.n_envs, seed)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| (e, Rng::new(seed ^ 0xe95e_0000_0000_0000).fork(i as u64)))
+        .collect();
+    let mut rng = SplitMix64::new(seed ^ 0xb0b0_0000_0000_0001);
+    let mut replay = Replay::new(dim, cfg.buffer_size);
+    let start_val = ctx.validator.score(&q)?;
+    let wall0 = state.progress.wall_s;
+    let mut best = (start_val, q.clone());
+    let (mut losses, mut episode_qoes) = (Vec::new(), Vec::new());
+    let (mut mb_obs, mut mb_next, mut mb_act, mut targets) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut idx = Vec::with_capacity(cfg.batch_size);
+    let mut scratch = Scratch::new();
+    let mut grad_steps = adam.steps();
+    for it in 0..cfg.max_iters {
+        let frac = (state.progress.samples as f64 / cfg.eps_decay_steps.max(1) as f64).min(1.0);
+        let eps = cfg.eps_start + (cfg.eps_end - cfg.eps_start) * frac;
+        let (transitions, qoes) = collect(&mut envs, &q, eps, cfg.steps_per_env)?;
+        state.progress.samples += transitions.len() as u64;
+        episode_qoes.extend(qoes);
+        for t in &transitions {
+            replay.push(t);
+        }
+        if replay.len() >= cfg.learning_starts.max(cfg.batch_size) {
+            for _ in 0..cfg.updates_per_iter {
+                idx.clear();
+                idx.extend((0..cfg.batch_size).map(|_| rng.below(replay.len())));
+                gather_rows(&replay.obs, dim, &idx, &mut mb_obs);
+                gather_rows(&replay.next_obs, dim, &idx, &mut mb_next);
+                let b = idx.len();
+                let q_next_target = target.forward(&mb_next, b, &mut scratch).to_vec();
+                let q_next_online = if cfg.double {
+                    q.forward(&mb_next, b, &mut scratch).to_vec()
+                } else {
+                    q_next_target.clone()
+                };
+                targets.clear();
+                mb_act.clear();
+                for (k, &i) in idx.iter().enumerate() {
+                    let row = k * levels..(k + 1) * levels;
+                    let a_star = argmax(&q_next_online[row.clone()]);
+                    let next_v = q_next_target[row][a_star];
+                    let not_done = if replay.dones[i] { 0.0 } else { 1.0 };
+                    targets.push(replay.rewards[i] + cfg.gamma * not_done * next_v);
+                    mb_act.push(replay.actions[i]);
+                }
+                let qs = q.forward_train(&mb_obs, b);
+                let l = loss::q_value_loss(
+                    qs,
+                    levels,
+                    &mb_act,
+                    &targets,
+                    QLoss::Huber {
+                        delta: cfg.huber_delta,
+                    },
+                );
+                q.zero_grad();
+                q.backward(&l.grad);
+                adam.step(&mut [("actor", &mut q)]);
+                losses.push(l.loss as f64);
+                grad_steps += 1;
+                if grad_steps % cfg.target_update_every.max(1) == 0 {
+                    target = q.clone();
+                }
+            }
+        }
+        state.progress.iteration += 1;
+        let stage_s = t0.elapsed().as_secs_f64();
+        let last = it + 1 == cfg.max_iters || stage_s >= cfg.max_wall_s;
+        if (it + 1) % cfg.validate_every.max(1) == 0 || last {
+            let val = ctx.validator.score(&q)?;
+            let point = CurvePoint {
+                stage: "dqn".into(),
+                iteration: state.progress.iteration,
+                samples: state.progress.samples,
+                wall_s: wall0 + t0.elapsed().as_secs_f64(),
+                val_qoe: val,
+                train_qoe: mean_or_nan(&episode_qoes),
+                loss: mean_or_nan(&losses),
+                aux: eps,
+            };
+            progress(&point);
+            state.curve.push(point);
+            losses.clear();
+            episode_qoes.clear();
+            if val > best.0 {
+                best = (val, q.clone());
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    state.progress.wall_s = wall0 + t0.elapsed().as_secs_f64();
+    let mut last = state;
+    last.stage = "dqn".into();
+    last.actor = q;
+    last.critic = None;
+    last.target = Some(target);
+    last.adam = Some(adam);
+    last.meta.extra.insert("trainer".into(), "dqn".into());
+    let mut best_ck = last.clone();
+    best_ck.actor = best.1;
+    best_ck
+        .meta
+        .extra
+        .insert("val_qoe".into(), format!("{:.6}", best.0));
+    Ok(RlReport {
+        best: best_ck,
+        last,
+        best_val_qoe: best.0,
+        start_val_qoe: start_val,
+    })
+}

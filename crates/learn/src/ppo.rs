@@ -1,0 +1,239 @@
+//! Proximal Policy Optimization (Schulman, Wolski, Dhariwal, Radford, Klimov, "Proximal Policy
+//! Optimization Algorithms", arXiv:1707.06347, 2017) with generalised advantage estimation
+//! (Schulman et al., ICLR 2016), as the RL fine-tuning stage after imitation.
+//!
+//! Actor-critic with separate networks: the actor is the policy being fine-tuned (usually the
+//! imitation stage's result), the critic a fresh value network that is first trained alone for
+//! [`PpoConfig::critic_warmup_iters`] iterations so that the first advantages are meaningful and
+//! the warm-started policy is not pushed around by a random critic. Each iteration:
+//!
+//! 1. every one of [`PpoConfig::n_envs`] training environments (random trace, random start, delay
+//!    noise; [`crate::env`]) plays [`PpoConfig::steps_per_env`] decisions with the stochastic
+//!    policy, in parallel on all cores, seeded per environment;
+//! 2. GAE(gamma, lambda) advantages (normalised per batch) and returns;
+//! 3. [`PpoConfig::epochs`] passes of shuffled minibatches: clipped surrogate + entropy bonus for the
+//!    actor, MSE for the critic, one Adam step over both with global gradient-norm clipping; an
+//!    epoch loop stops early when the approximate KL to the behaviour policy exceeds
+//!    [`PpoConfig::target_kl`] (keeps a good warm start from collapsing);
+//! 4. every [`PpoConfig::validate_every`] iterations the greedy policy is scored on the validation
+//!    sessions, and the best one is kept.
+
+use crate::checkpoint::TrainingCheckpoint;
+use crate::curve::CurvePoint;
+use crate::env::{collect_rollout, gae, make_envs, normalise};
+use crate::error::LearnError;
+use crate::rl::{gather_rows, mean_or_nan, new_critic, permutation, RlContext, RlReport};
+use neuralstream_nn::{loss, Adam, AdamConfig, SplitMix64};
+use std::time::Instant;
+
+/// Hyper-parameters of [`train_ppo`].
+#[derive(Debug, Clone)]
+pub struct PpoConfig {
+    /// Seed of the environments and minibatch order.
+    pub seed: u64,
+    /// Parallel environments.
+    pub n_envs: usize,
+    /// Decisions per environment per iteration.
+    pub steps_per_env: usize,
+    /// Discount.
+    pub gamma: f32,
+    /// GAE lambda.
+    pub lambda: f32,
+    /// Clip range of the probability ratio.
+    pub clip_eps: f32,
+    /// Passes over each batch.
+    pub epochs: usize,
+    /// Minibatch size.
+    pub minibatch: usize,
+    /// Adam learning rate (actor and critic).
+    pub lr: f32,
+    /// Entropy bonus weight.
+    pub entropy_coef: f32,
+    /// Value loss weight.
+    pub vf_coef: f32,
+    /// Global gradient-norm clip.
+    pub max_grad_norm: f32,
+    /// Stop an iteration's epochs once the mean approximate KL exceeds this.
+    pub target_kl: f32,
+    /// Hidden widths of a new critic.
+    pub critic_hidden: Vec<usize>,
+    /// Iterations at the start that train only the critic (skipped when resuming with a critic).
+    pub critic_warmup_iters: usize,
+    /// Validate every this many iterations.
+    pub validate_every: usize,
+    /// Iterations at most.
+    pub max_iters: usize,
+    /// Stop after the iteration during which this much wall time (this stage) has passed, seconds.
+    pub max_wall_s: f64,
+}
+
+impl Default for PpoConfig {
+    /// Fine-tuning settings: 16 environments x 64 decisions, gamma 0.99, lambda 0.95, clip 0.1,
+    /// 4 epochs of minibatch 256, lr 1e-4, entropy 0.002, target KL 0.02, 10 critic warm-up
+    /// iterations, validation every 20 iterations, 10 000 iterations (about 10 M decisions; the
+    /// count, not wall time, ends the stage, so a run is reproducible), no wall-time limit of its own.
+    fn default() -> Self {
+        PpoConfig {
+            seed: 1,
+            n_envs: 16,
+            steps_per_env: 64,
+            gamma: 0.99,
+            lambda: 0.95,
+            clip_eps: 0.1,
+            epochs: 4,
+            minibatch: 256,
+            lr: 1e-4,
+            entropy_coef: 0.002,
+            vf_coef: 0.5,
+            max_grad_norm: 0.5,
+            target_kl: 0.02,
+            critic_hidden: vec![128, 128],
+            critic_warmup_iters: 10,
+            validate_every: 20,
+            max_iters: 10_000,
+            max_wall_s: 1e9,
+        }
+    }
+}
+
+/// Fine-tunes `start.actor` with PPO. `start` may come from imitation (no critic: a fresh one is
+/// made and warmed up) or from a PPO checkpoint (`--resume`: critic, Adam state, counters and
+/// curve continue). `progress` is called at every validation.
+pub fn train_ppo(
+    ctx: &RlContext<'_>,
+    start: TrainingCheckpoint,
+    cfg: &PpoConfig,
+    mut progress: impl FnMut(&CurvePoint),
+) -> Result<RlReport, LearnError> {
+    let t0 = Instant::now();
+    let mut state = start;
+    let dim = state.spec.len();
+    let n_actions = state.spec.num_levels;
+    let resumed = state.critic.is_some() && state.stage == "ppo";
+    let mut critic = state
+        .critic
+        .take()
+        .unwrap_or_else(|| new_critic(dim, &cfg.critic_hidden, cfg.seed));
+    let mut adam = match state.adam.take().filter(|_| resumed) {
+        Some(a) => a,
+        None => Adam::new(AdamConfig {
+            max_grad_norm: Some(cfg.max_grad_norm),
+            ..AdamConfig::with_lr(cfg.lr)
+        }),
+    };
+    let mut actor = state.actor.clone();
+    let warmup = if resumed { 0 } else { cfg.critic_warmup_iters };
+    // Seeds continue with the iteration counter, so a resumed run does not replay old episodes.
+    let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut envs = make_envs(&ctx.env, cfg.n_envs, seed)?;
+    let mut rng = SplitMix64::new(seed ^ 0x99f0_0000_0000_0001);
+    let start_val = ctx.validator.score(&actor)?;
+    let wall0 = state.progress.wall_s;
+    let mut best = (start_val, actor.clone(), critic.clone());
+    let (mut losses, mut entropies, mut episode_qoes) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut mb_obs, mut mb_ret, mut mb_adv, mut mb_old, mut mb_act) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for it in 0..cfg.max_iters {
+        let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
+        episode_qoes.extend(&batch.episode_qoes);
+        let (mut adv, ret) = gae(&batch, cfg.gamma, cfg.lambda);
+        normalise(&mut adv);
+        let train_actor = it >= warmup;
+        'epochs: for _ in 0..cfg.epochs {
+            let order = permutation(batch.len(), &mut rng);
+            let mut kl_sum = 0.0f64;
+            let mut kl_n = 0usize;
+            for idx in order.chunks(cfg.minibatch) {
+                let b = idx.len();
+                gather_rows(&batch.obs, dim, idx, &mut mb_obs);
+                mb_ret.clear();
+                mb_adv.clear();
+                mb_old.clear();
+                mb_act.clear();
+                for &i in idx {
+                    mb_ret.push(ret[i]);
+                    mb_adv.push(adv[i]);
+                    mb_old.push(batch.log_probs[i]);
+                    mb_act.push(batch.actions[i]);
+                }
+                let values = critic.forward_train(&mb_obs, b);
+                let vl = loss::value_mse(values, &mb_ret).scaled(cfg.vf_coef);
+                critic.zero_grad();
+                critic.backward(&vl.grad);
+                if train_actor {
+                    let logits = actor.forward_train(&mb_obs, b);
+                    let pl = loss::ppo_clip_loss(
+                        logits,
+                        n_actions,
+                        &mb_act,
+                        &mb_adv,
+                        &mb_old,
+                        cfg.clip_eps,
+                        cfg.entropy_coef,
+                    );
+                    actor.zero_grad();
+                    actor.backward(&pl.grad);
+                    adam.step(&mut [("actor", &mut actor), ("critic", &mut critic)]);
+                    losses.push((pl.loss + vl.loss) as f64);
+                    entropies.push(pl.entropy as f64);
+                    kl_sum += pl.approx_kl as f64;
+                    kl_n += 1;
+                } else {
+                    adam.step(&mut [("critic", &mut critic)]);
+                    losses.push(vl.loss as f64);
+                }
+            }
+            if train_actor && kl_n > 0 && kl_sum / kl_n as f64 > cfg.target_kl as f64 {
+                break 'epochs;
+            }
+        }
+        state.progress.iteration += 1;
+        state.progress.samples += batch.len() as u64;
+        let stage_s = t0.elapsed().as_secs_f64();
+        let last = it + 1 == cfg.max_iters || stage_s >= cfg.max_wall_s;
+        if (it + 1) % cfg.validate_every.max(1) == 0 || last {
+            let val = ctx.validator.score(&actor)?;
+            let point = CurvePoint {
+                stage: "ppo".into(),
+                iteration: state.progress.iteration,
+                samples: state.progress.samples,
+                wall_s: wall0 + t0.elapsed().as_secs_f64(),
+                val_qoe: val,
+                train_qoe: mean_or_nan(&episode_qoes),
+                loss: mean_or_nan(&losses),
+                aux: mean_or_nan(&entropies),
+            };
+            progress(&point);
+            state.curve.push(point);
+            losses.clear();
+            entropies.clear();
+            episode_qoes.clear();
+            if val > best.0 {
+                best = (val, actor.clone(), critic.clone());
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    state.progress.wall_s = wall0 + t0.elapsed().as_secs_f64();
+    let mut last = state;
+    last.stage = "ppo".into();
+    last.actor = actor;
+    last.critic = Some(critic);
+    last.adam = Some(adam);
+    last.meta.extra.insert("trainer".into(), "ppo".into());
+    let mut best_ck = last.clone();
+    best_ck.actor = best.1;
+    best_ck.critic = Some(best.2);
+    best_ck
+        .meta
+        .extra
+        .insert("val_qoe".into(), format!("{:.6}", best.0));
+    Ok(RlReport {
+        best: best_ck,
+        last,
+        best_val_qoe: best.0,
+        start_val_qoe: start_val,
+    })
+}

@@ -1,0 +1,63 @@
+//! What the reinforcement-learning trainers ([`crate::ppo`], [`crate::a2c`], [`crate::dqn`])
+//! share: the environment set-up, the validator, the report, and small batch helpers.
+
+use crate::checkpoint::TrainingCheckpoint;
+use crate::env::RlEnvConfig;
+use crate::validation::Validator;
+use neuralstream_nn::{Activation, Mlp, SplitMix64};
+
+/// Environments and validation shared by the RL trainers.
+#[derive(Debug, Clone)]
+pub struct RlContext<'a> {
+    /// The training environments' configuration.
+    pub env: RlEnvConfig<'a>,
+    /// Checkpoint selection on validation sessions.
+    pub validator: &'a Validator<'a>,
+}
+
+/// What an RL trainer returns.
+#[derive(Debug, Clone)]
+pub struct RlReport {
+    /// The checkpoint with the best validation QoE (the starting one if nothing beat it).
+    pub best: TrainingCheckpoint,
+    /// The checkpoint at the end of training (for `--resume`).
+    pub last: TrainingCheckpoint,
+    /// Validation QoE of `best`.
+    pub best_val_qoe: f64,
+    /// Validation QoE of the starting actor.
+    pub start_val_qoe: f64,
+}
+
+/// A fresh value network `[dim, hidden.., 1]`.
+pub fn new_critic(dim: usize, hidden: &[usize], seed: u64) -> Mlp {
+    let mut sizes = vec![dim];
+    sizes.extend(hidden);
+    sizes.push(1);
+    Mlp::new(&sizes, Activation::Relu, seed ^ 0xc417_1c00_0000_0001)
+}
+
+/// A seeded permutation of `0..n`.
+pub fn permutation(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    order
+}
+
+/// Copies rows `idx` of the row-major `[_, dim]` matrix `src` into `dst` (cleared first).
+pub fn gather_rows(src: &[f32], dim: usize, idx: &[usize], dst: &mut Vec<f32>) {
+    dst.clear();
+    for &i in idx {
+        dst.extend_from_slice(&src[i * dim..(i + 1) * dim]);
+    }
+}
+
+/// Mean of the finite values, NaN for none.
+pub fn mean_or_nan(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        f64::NAN
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
