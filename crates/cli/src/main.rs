@@ -18,11 +18,14 @@ mod train;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// NeuralStream: trace-driven simulation and benchmarking of adaptive-bitrate (ABR) video streaming.
+/// NeuralStream: learned and classic adaptive-bitrate (ABR) video streaming, from simulation to a
+/// real HTTPS server and players.
 ///
 /// Start with `neuralstream bench`, which runs every classic algorithm and the offline optimum on
 /// built-in synthetic traces and video, prints a table and writes results and charts to out/bench.
 /// Point it at real data with --traces and --video (e.g. Pensieve's traces and video_size_* files).
+/// `train` learns a policy; `package`, `serve`, `play` and `demo` take any algorithm to real video
+/// (FFmpeg), an HTTPS server, a headless player and a web page.
 #[derive(Debug, Parser)]
 #[command(name = "neuralstream", version, propagate_version = true)]
 struct Cli {
@@ -34,8 +37,8 @@ struct Cli {
 enum Command {
     /// Run ABR algorithms x traces in the simulator; print a table, write results and charts.
     Bench(Box<bench::BenchArgs>),
-    /// Train a learned ABR policy (imitation of the offline optimum); writes a checkpoint that
-    /// `bench --abr learned:PATH` runs.
+    /// Train a learned ABR policy (imitation of the offline optimum, then PPO); writes a checkpoint
+    /// that `bench --abr learned:PATH` and `serve --abr learned:PATH` run.
     Train(Box<train::TrainArgs>),
     /// List the ABR algorithms `--abr` accepts.
     Algorithms,
