@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::{QoeModel, Trace, Video};
 use neuralstream_data::{load_traces, TraceFormat};
 use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, StageKind};
-use neuralstream_learn::{curve_csv, session_qoes, TrainingCheckpoint};
+use neuralstream_learn::{curve_csv, session_qoes, TrainingCheckpoint, ValMetric};
 use neuralstream_report::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -54,10 +54,10 @@ pub struct TrainArgs {
     /// Behaviour-cloning epochs before the DAgger rounds (default: the trainer's, 20).
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
-    /// DAgger rounds: the learner plays, the optimum relabels the states it visits (default 6).
+    /// DAgger rounds: the learner plays, the optimum relabels the states it visits (default 10).
     #[arg(long, value_name = "N")]
     pub dagger_rounds: Option<usize>,
-    /// Learner sessions rolled out per DAgger round (default 60).
+    /// Learner sessions rolled out per DAgger round (default 100).
     #[arg(long, value_name = "N")]
     pub dagger_sessions: Option<usize>,
     /// Visited states relabelled by the optimum per rolled-out session (default 8).
@@ -74,6 +74,36 @@ pub struct TrainArgs {
     /// PPO learning rate (default 1e-4, a fine-tuning rate).
     #[arg(long, value_name = "LR")]
     pub ppo_lr: Option<f32>,
+    /// PPO learning rate at the last iteration as a fraction of --ppo-lr (linear decay; 1:
+    /// constant).
+    #[arg(long, value_name = "FRACTION")]
+    pub ppo_lr_final: Option<f32>,
+    /// PPO parallel environments.
+    #[arg(long, value_name = "N")]
+    pub ppo_envs: Option<usize>,
+    /// PPO decisions per environment per iteration.
+    #[arg(long, value_name = "N")]
+    pub ppo_steps: Option<usize>,
+    /// PPO minibatch size.
+    #[arg(long, value_name = "N")]
+    pub ppo_minibatch: Option<usize>,
+    /// PPO passes over each batch.
+    #[arg(long, value_name = "N")]
+    pub ppo_epochs: Option<usize>,
+    /// PPO entropy bonus weight.
+    #[arg(long, value_name = "W")]
+    pub ppo_entropy: Option<f32>,
+    /// PPO early stop of an iteration's epochs once the approximate KL exceeds this.
+    #[arg(long, value_name = "KL")]
+    pub ppo_target_kl: Option<f32>,
+    /// Validate every this many PPO iterations.
+    #[arg(long, value_name = "N")]
+    pub ppo_validate_every: Option<usize>,
+    /// How validation sessions are averaged for checkpoint selection: `per-trace` (every
+    /// validation trace counts once; default), `sessions` (every window counts once, so long
+    /// traces weigh more) or `from-start` (only each trace's first window).
+    #[arg(long, default_value = "per-trace", value_name = "METRIC")]
+    pub val_metric: String,
     /// Fraction of the training traces held out for checkpoint selection.
     #[arg(long, default_value_t = 0.15, value_name = "FRACTION")]
     pub val_fraction: f64,
@@ -207,6 +237,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         imitation_share: args.imitation_share,
         val_fraction: args.val_fraction,
         qoe: qoe.clone(),
+        val_metric: args
+            .val_metric
+            .parse::<ValMetric>()
+            .map_err(anyhow::Error::msg)
+            .context("in --val-metric")?,
         ..defaults
     };
     if let Some(e) = args.epochs {
@@ -230,6 +265,41 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     if let Some(lr) = args.ppo_lr {
         cfg.ppo.lr = lr;
+    }
+    if let Some(f) = args.ppo_lr_final {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&f),
+            "--ppo-lr-final must be in [0, 1], got {f}"
+        );
+        cfg.ppo.lr_final_fraction = f;
+    }
+    if let Some(w) = args.ppo_entropy {
+        anyhow::ensure!(w >= 0.0, "--ppo-entropy must not be negative, got {w}");
+        cfg.ppo.entropy_coef = w;
+    }
+    if let Some(kl) = args.ppo_target_kl {
+        anyhow::ensure!(kl > 0.0, "--ppo-target-kl must be positive, got {kl}");
+        cfg.ppo.target_kl = kl;
+    }
+    for (flag, value, target) in [
+        ("--ppo-envs", args.ppo_envs, &mut cfg.ppo.n_envs),
+        ("--ppo-steps", args.ppo_steps, &mut cfg.ppo.steps_per_env),
+        (
+            "--ppo-minibatch",
+            args.ppo_minibatch,
+            &mut cfg.ppo.minibatch,
+        ),
+        ("--ppo-epochs", args.ppo_epochs, &mut cfg.ppo.epochs),
+        (
+            "--ppo-validate-every",
+            args.ppo_validate_every,
+            &mut cfg.ppo.validate_every,
+        ),
+    ] {
+        if let Some(v) = value {
+            anyhow::ensure!(v > 0, "{flag} must be at least 1");
+            *target = v;
+        }
     }
     let names: Vec<&str> = stages.iter().map(|s| s.name()).collect();
     eprintln!(

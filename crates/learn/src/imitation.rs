@@ -19,9 +19,9 @@
 
 use crate::dagger::{relabel_learner_states, RelabelConfig};
 use crate::error::LearnError;
-use crate::evaluate::mean_qoe;
 use crate::features::FeatureSpec;
 use crate::policy::{LearnedAbr, PolicyMeta};
+use crate::validation::{ValMetric, Validator};
 use crate::windows::windows;
 use neuralstream_core::qoe::CompiledQoe;
 use neuralstream_core::{Abr, Decision, Observation, QoeModel, Trace, Video};
@@ -74,6 +74,8 @@ pub struct ImitationConfig {
     pub dagger_epochs: usize,
     /// Search parameters of the relabeling teacher (coarser than `optimum`: it runs many times).
     pub teacher: OptimumParams,
+    /// How validation session QoEs are combined for checkpoint selection.
+    pub val_metric: ValMetric,
 }
 
 impl Default for ImitationConfig {
@@ -104,6 +106,7 @@ impl Default for ImitationConfig {
                 buffer_bucket_s: 1.0,
                 ..OptimumParams::default()
             },
+            val_metric: ValMetric::default(),
         }
     }
 }
@@ -148,7 +151,7 @@ pub struct EpochStats {
     pub loss: f64,
     /// Fraction of training samples whose argmax equals the teacher's level (on this epoch's batches).
     pub accuracy: f64,
-    /// Mean QoE on the validation windows.
+    /// Validation QoE (session QoEs combined with [`ImitationConfig::val_metric`]).
     pub val_qoe: f64,
     /// Wall time since training started (data collection included), seconds.
     pub wall_s: f64,
@@ -169,7 +172,7 @@ pub struct ImitationReport {
     pub bc_policy: LearnedAbr,
     /// Its validation QoE.
     pub bc_val_qoe: f64,
-    /// Mean optimum QoE on the validation windows (the ceiling).
+    /// Optimum QoE on the validation windows, combined like `val_qoe` (the ceiling).
     pub val_optimum_qoe: f64,
     /// Training curve, epoch 0 first.
     pub history: Vec<EpochStats>,
@@ -368,7 +371,24 @@ pub fn train_imitation_split(
             .flat_map(|t| windows(t, cfg.window_s, hop_s))
             .collect()
     };
-    let (train_w, val_w) = (cut(train, cfg.hop_s), cut(val, cfg.val_hop_s));
+    let train_w = cut(train, cfg.hop_s);
+    let sim_test = SimConfig {
+        delay_noise: None,
+        ..cfg.sim.clone()
+    };
+    let spec = FeatureSpec::new(video.num_levels());
+    let validator = Validator::new(
+        val,
+        cfg.window_s,
+        cfg.val_hop_s,
+        video,
+        &sim_test,
+        &qoe,
+        &spec,
+        cfg.skip_chunks,
+    )
+    .with_metric(cfg.val_metric);
+    let val_w = &validator.sessions;
     if train_w.is_empty() || val_w.is_empty() {
         return Err(LearnError::Empty(format!(
             "need training and validation sessions, got {} and {} (from {} and {} traces)",
@@ -378,7 +398,6 @@ pub fn train_imitation_split(
             val.len()
         )));
     }
-    let spec = FeatureSpec::new(video.num_levels());
     let (data, _) = collect_optimum_demos(&train_w, video, &spec, cfg, &qoe)?;
     let val_optimum_qoe = {
         let q: Vec<f64> = val_w
@@ -392,7 +411,7 @@ pub fn train_imitation_split(
                     })
             })
             .collect::<Result<_, _>>()?;
-        q.iter().sum::<f64>() / q.len() as f64
+        validator.combine(&q, cfg.val_metric)
     };
     let collect_s = t0.elapsed().as_secs_f64();
 
@@ -407,17 +426,7 @@ pub fn train_imitation_split(
         seed: Some(cfg.seed),
         ..PolicyMeta::default()
     };
-    let validate = |actor: &Mlp| -> Result<f64, LearnError> {
-        let policy = LearnedAbr::new(actor.clone(), spec.clone(), meta.clone());
-        mean_qoe(
-            || policy.clone(),
-            &val_w,
-            video,
-            &cfg.sim,
-            &qoe,
-            cfg.skip_chunks,
-        )
-    };
+    let validate = |actor: &Mlp| validator.score(actor);
     let first = EpochStats {
         round: 0,
         epoch: 0,

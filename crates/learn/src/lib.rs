@@ -58,5 +58,5 @@ pub use pipeline::{train_pipeline, PipelineConfig, PipelineReport, StageKind, St
 pub use policy::{LearnedAbr, PolicyError, PolicyMeta};
 pub use ppo::{train_ppo, PpoConfig};
 pub use rl::{RlContext, RlReport};
-pub use validation::Validator;
+pub use validation::{ValMetric, Validator};
 pub use windows::{window_trace, windows};

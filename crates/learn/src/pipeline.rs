@@ -9,7 +9,8 @@
 //! checkpoint the imitation stage is skipped and the RL stage continues the checkpoint's curve.
 //!
 //! The split is by whole traces (seeded; [`split_traces`]); the validation sessions are windows of
-//! the validation traces; test traces never enter here.
+//! the validation traces, averaged per trace by default ([`ValMetric`]: long starved traces would
+//! otherwise dominate the score and select over-cautious checkpoints); test traces never enter here.
 
 use crate::a2c::{train_a2c, A2cConfig};
 use crate::checkpoint::{Progress, TrainingCheckpoint};
@@ -22,7 +23,7 @@ use crate::imitation::{split_traces, train_imitation_split, ImitationConfig};
 use crate::policy::PolicyMeta;
 use crate::ppo::{train_ppo, PpoConfig};
 use crate::rl::{RlContext, RlReport};
-use crate::validation::Validator;
+use crate::validation::{ValMetric, Validator};
 use neuralstream_core::{Trace, Video};
 use neuralstream_nn::{Activation, Mlp};
 use neuralstream_sim::SimConfig;
@@ -96,6 +97,8 @@ pub struct PipelineConfig {
     pub val_window_s: f64,
     /// Distance between validation window starts, seconds.
     pub val_hop_s: f64,
+    /// How validation session QoEs are combined for selection (default: per trace).
+    pub val_metric: ValMetric,
     /// Simulator of the RL environments (training mode: delay noise); validation always runs the
     /// same simulator without noise.
     pub train_sim: SimConfig,
@@ -108,18 +111,19 @@ pub struct PipelineConfig {
 }
 
 impl Default for PipelineConfig {
-    /// Imitation (20 behaviour-cloning epochs, then 6 DAgger rounds of 60 sessions x 8 relabelled
+    /// Imitation (20 behaviour-cloning epochs, then 10 DAgger rounds of 100 sessions x 8 relabelled
     /// states) then 10 000 PPO iterations; 560 s wall-time cap in all (imitation at most 60 %) that
     /// a 2-core machine does not reach, so stages end on their counts and a seed gives one result;
-    /// 15 % validation split, 320 s validation windows every 80 s, Pensieve's training-mode
+    /// 15 % validation split, 320 s validation windows every 80 s averaged per trace
+    /// ([`ValMetric::PerTrace`]), Pensieve's training-mode
     /// simulator, QoE_lin.
     fn default() -> Self {
         PipelineConfig {
             seed: 1,
             stages: vec![StageKind::Imitation, StageKind::Ppo],
             imitation: ImitationConfig {
-                dagger_rounds: 6,
-                dagger_sessions_per_round: 60,
+                dagger_rounds: 10,
+                dagger_sessions_per_round: 100,
                 dagger_states_per_session: 8,
                 ..ImitationConfig::default()
             },
@@ -131,6 +135,7 @@ impl Default for PipelineConfig {
             val_fraction: 0.15,
             val_window_s: 320.0,
             val_hop_s: 80.0,
+            val_metric: ValMetric::default(),
             train_sim: SimConfig::pensieve_training(),
             qoe: neuralstream_core::QoeModel::lin(),
             skip_chunks: 1,
@@ -203,7 +208,8 @@ pub fn train_pipeline(
         &qoe,
         &spec,
         cfg.skip_chunks,
-    );
+    )
+    .with_metric(cfg.val_metric);
     if train.is_empty() || validator.sessions.is_empty() {
         return Err(LearnError::Empty(format!(
             "need training and validation traces, got {} and {} (from {} traces)",
@@ -262,6 +268,7 @@ pub fn train_pipeline(
                     val_hop_s: cfg.val_hop_s,
                     qoe: cfg.qoe.clone(),
                     skip_chunks: cfg.skip_chunks,
+                    val_metric: cfg.val_metric,
                     max_wall_s: cfg.imitation.max_wall_s.min(cfg.max_wall_s * share),
                     ..cfg.imitation.clone()
                 };

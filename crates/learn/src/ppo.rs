@@ -45,8 +45,12 @@ pub struct PpoConfig {
     pub epochs: usize,
     /// Minibatch size.
     pub minibatch: usize,
-    /// Adam learning rate (actor and critic).
+    /// Adam learning rate (actor and critic) at the start of the stage.
     pub lr: f32,
+    /// Learning rate at the last iteration as a fraction of `lr`: the rate decays linearly over
+    /// the stage's `max_iters` (1: constant). Annealing settles the policy instead of leaving it
+    /// jittering around the optimum, so the last checkpoints are also the best.
+    pub lr_final_fraction: f32,
     /// Entropy bonus weight.
     pub entropy_coef: f32,
     /// Value loss weight.
@@ -83,6 +87,7 @@ impl Default for PpoConfig {
             epochs: 4,
             minibatch: 256,
             lr: 1e-4,
+            lr_final_fraction: 1.0,
             entropy_coef: 0.002,
             vf_coef: 0.5,
             max_grad_norm: 0.5,
@@ -94,6 +99,14 @@ impl Default for PpoConfig {
             max_wall_s: 1e9,
         }
     }
+}
+
+/// Learning rate of iteration `it` (0-based) of the stage: linear from `lr` at the first
+/// iteration to `lr * lr_final_fraction` at the last.
+pub fn lr_at(cfg: &PpoConfig, it: usize) -> f32 {
+    let span = cfg.max_iters.saturating_sub(1).max(1) as f32;
+    let t = (it as f32 / span).min(1.0);
+    cfg.lr * (1.0 - (1.0 - cfg.lr_final_fraction) * t)
 }
 
 /// Fine-tunes `start.actor` with PPO. `start` may come from imitation (no critic: a fresh one is
@@ -134,6 +147,7 @@ pub fn train_ppo(
     let (mut mb_obs, mut mb_ret, mut mb_adv, mut mb_old, mut mb_act) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for it in 0..cfg.max_iters {
+        adam.set_lr(lr_at(cfg, it));
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
         episode_qoes.extend(&batch.episode_qoes);
         let (mut adv, ret) = gae(&batch, cfg.gamma, cfg.lambda);
@@ -236,4 +250,27 @@ pub fn train_ppo(
         best_val_qoe: best.0,
         start_val_qoe: start_val,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn learning_rate_decays_linearly_to_the_final_fraction() {
+        let cfg = PpoConfig {
+            lr: 2e-4,
+            lr_final_fraction: 0.1,
+            max_iters: 11,
+            ..PpoConfig::default()
+        };
+        assert_eq!(lr_at(&cfg, 0), 2e-4);
+        assert!((lr_at(&cfg, 5) - 1.1e-4).abs() < 1e-9);
+        assert!((lr_at(&cfg, 10) - 2e-5).abs() < 1e-9);
+        let constant = PpoConfig {
+            lr_final_fraction: 1.0,
+            ..cfg
+        };
+        assert_eq!(lr_at(&constant, 7), 2e-4);
+    }
 }
