@@ -18,7 +18,7 @@ use crate::checkpoint::TrainingCheckpoint;
 use crate::curve::CurvePoint;
 use crate::env::{collect_rollout, gae};
 use crate::error::LearnError;
-use crate::rl::{mean_or_nan, new_critic, RlContext, RlReport};
+use crate::rl::{finish_stage, mean_or_nan, new_critic, RlContext, RlReport};
 use neuralstream_nn::{loss, Adam, AdamConfig};
 use std::time::Instant;
 
@@ -164,24 +164,16 @@ pub fn train_a2c(
             break;
         }
     }
-    state.progress.wall_s = wall0 + t0.elapsed().as_secs_f64();
+    let wall_s = wall0 + t0.elapsed().as_secs_f64();
     let mut last = state;
-    last.stage = "a2c".into();
     last.actor = actor;
     last.critic = Some(critic);
     last.adam = Some(adam);
-    last.meta.extra.insert("trainer".into(), "a2c".into());
-    let mut best_ck = last.clone();
-    best_ck.actor = best.1;
-    best_ck.critic = Some(best.2);
-    best_ck
-        .meta
-        .extra
-        .insert("val_qoe".into(), format!("{:.6}", best.0));
-    Ok(RlReport {
-        best: best_ck,
+    Ok(finish_stage(
         last,
-        best_val_qoe: best.0,
-        start_val_qoe: start_val,
-    })
+        "a2c",
+        wall_s,
+        (best.0, best.1, Some(best.2)),
+        start_val,
+    ))
 }

@@ -20,7 +20,7 @@ use crate::curve::CurvePoint;
 use crate::env::{make_envs, TrainEnv};
 use crate::error::LearnError;
 use crate::policy::argmax;
-use crate::rl::{gather_rows, mean_or_nan, RlContext, RlReport};
+use crate::rl::{finish_stage, gather_rows, mean_or_nan, RlContext, RlReport};
 use neuralstream_core::Rng;
 use neuralstream_nn::{loss, Activation, Adam, AdamConfig, Mlp, QLoss, Scratch, SplitMix64};
 use rayon::prelude::*;
@@ -342,24 +342,17 @@ pub fn train_dqn(
             break;
         }
     }
-    state.progress.wall_s = wall0 + t0.elapsed().as_secs_f64();
+    let wall_s = wall0 + t0.elapsed().as_secs_f64();
     let mut last = state;
-    last.stage = "dqn".into();
     last.actor = q;
     last.critic = None;
     last.target = Some(target);
     last.adam = Some(adam);
-    last.meta.extra.insert("trainer".into(), "dqn".into());
-    let mut best_ck = last.clone();
-    best_ck.actor = best.1;
-    best_ck
-        .meta
-        .extra
-        .insert("val_qoe".into(), format!("{:.6}", best.0));
-    Ok(RlReport {
-        best: best_ck,
+    Ok(finish_stage(
         last,
-        best_val_qoe: best.0,
-        start_val_qoe: start_val,
-    })
+        "dqn",
+        wall_s,
+        (best.0, best.1, None),
+        start_val,
+    ))
 }

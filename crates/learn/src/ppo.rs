@@ -22,7 +22,9 @@ use crate::checkpoint::TrainingCheckpoint;
 use crate::curve::CurvePoint;
 use crate::env::{collect_rollout, gae, make_envs, normalise};
 use crate::error::LearnError;
-use crate::rl::{gather_rows, mean_or_nan, new_critic, permutation, RlContext, RlReport};
+use crate::rl::{
+    finish_stage, gather_rows, mean_or_nan, new_critic, permutation, RlContext, RlReport,
+};
 use neuralstream_nn::{loss, Adam, AdamConfig, SplitMix64};
 use std::time::Instant;
 
@@ -230,26 +232,18 @@ pub fn train_ppo(
             break;
         }
     }
-    state.progress.wall_s = wall0 + t0.elapsed().as_secs_f64();
+    let wall_s = wall0 + t0.elapsed().as_secs_f64();
     let mut last = state;
-    last.stage = "ppo".into();
     last.actor = actor;
     last.critic = Some(critic);
     last.adam = Some(adam);
-    last.meta.extra.insert("trainer".into(), "ppo".into());
-    let mut best_ck = last.clone();
-    best_ck.actor = best.1;
-    best_ck.critic = Some(best.2);
-    best_ck
-        .meta
-        .extra
-        .insert("val_qoe".into(), format!("{:.6}", best.0));
-    Ok(RlReport {
-        best: best_ck,
+    Ok(finish_stage(
         last,
-        best_val_qoe: best.0,
-        start_val_qoe: start_val,
-    })
+        "ppo",
+        wall_s,
+        (best.0, best.1, Some(best.2)),
+        start_val,
+    ))
 }
 
 #[cfg(test)]

@@ -28,6 +28,37 @@ pub struct RlReport {
     pub start_val_qoe: f64,
 }
 
+/// Ends an RL stage: `last` already holds the final networks and optimiser (it is what `--resume`
+/// continues); this stamps the stage name, trainer and wall time on it and builds the `best`
+/// checkpoint from it with the best validated actor (and critic, for actor-critic trainers).
+pub fn finish_stage(
+    mut last: TrainingCheckpoint,
+    trainer: &str,
+    wall_s: f64,
+    best: (f64, Mlp, Option<Mlp>),
+    start_val_qoe: f64,
+) -> RlReport {
+    let (best_val_qoe, best_actor, best_critic) = best;
+    last.progress.wall_s = wall_s;
+    last.stage = trainer.into();
+    last.meta.extra.insert("trainer".into(), trainer.into());
+    let mut best_ck = last.clone();
+    best_ck.actor = best_actor;
+    if best_critic.is_some() {
+        best_ck.critic = best_critic;
+    }
+    best_ck
+        .meta
+        .extra
+        .insert("val_qoe".into(), format!("{best_val_qoe:.6}"));
+    RlReport {
+        best: best_ck,
+        last,
+        best_val_qoe,
+        start_val_qoe,
+    }
+}
+
 /// A fresh value network `[dim, hidden.., 1]`.
 pub fn new_critic(dim: usize, hidden: &[usize], seed: u64) -> Mlp {
     let mut sizes = vec![dim];
