@@ -18,7 +18,7 @@ use crate::checkpoint::TrainingCheckpoint;
 use crate::curve::CurvePoint;
 use crate::env::{collect_rollout, gae};
 use crate::error::LearnError;
-use crate::rl::{finish_stage, mean_or_nan, new_critic, RlContext, RlReport};
+use crate::rl::{finish_stage, mean_or_nan, new_critic, CurveRecorder, RlContext, RlReport};
 use neuralstream_nn::{loss, Adam, AdamConfig};
 use std::time::Instant;
 
@@ -112,10 +112,11 @@ pub fn train_a2c(
     let start_val = ctx.validator.score(&actor)?;
     let wall0 = state.progress.wall_s;
     let mut best = (start_val, actor.clone(), critic.clone());
-    let (mut losses, mut entropies, mut episode_qoes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut recorder = CurveRecorder::new("a2c");
+    let mut entropies = Vec::new();
     for it in 0..cfg.max_iters {
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
-        episode_qoes.extend(&batch.episode_qoes);
+        recorder.episode_qoes.extend(&batch.episode_qoes);
         let (mut adv, ret) = gae(&batch, cfg.gamma, 1.0);
         if cfg.normalise_advantages {
             crate::env::normalise(&mut adv);
@@ -133,29 +134,22 @@ pub fn train_a2c(
         critic.zero_grad();
         critic.backward(&vl.grad);
         adam.step(&mut [("actor", &mut actor), ("critic", &mut critic)]);
-        losses.push((pl.loss + vl.loss) as f64);
+        recorder.losses.push((pl.loss + vl.loss) as f64);
         entropies.push(pl.entropy as f64);
         state.progress.iteration += 1;
         state.progress.samples += b as u64;
         let stage_s = t0.elapsed().as_secs_f64();
         let last = it + 1 == cfg.max_iters || stage_s >= cfg.max_wall_s;
         if (it + 1) % cfg.validate_every.max(1) == 0 || last {
-            let val = ctx.validator.score(&actor)?;
-            let point = CurvePoint {
-                stage: "a2c".into(),
-                iteration: state.progress.iteration,
-                samples: state.progress.samples,
-                wall_s: wall0 + t0.elapsed().as_secs_f64(),
-                val_qoe: val,
-                train_qoe: mean_or_nan(&episode_qoes),
-                loss: mean_or_nan(&losses),
-                aux: mean_or_nan(&entropies),
-            };
-            progress(&point);
-            state.curve.push(point);
-            losses.clear();
+            let val = recorder.validate(
+                ctx.validator,
+                &mut state,
+                &actor,
+                || wall0 + t0.elapsed().as_secs_f64(),
+                mean_or_nan(&entropies),
+                &mut progress,
+            )?;
             entropies.clear();
-            episode_qoes.clear();
             if val > best.0 {
                 best = (val, actor.clone(), critic.clone());
             }

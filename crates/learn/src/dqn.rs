@@ -20,7 +20,7 @@ use crate::curve::CurvePoint;
 use crate::env::{make_envs, TrainEnv};
 use crate::error::LearnError;
 use crate::policy::argmax;
-use crate::rl::{finish_stage, gather_rows, mean_or_nan, RlContext, RlReport};
+use crate::rl::{finish_stage, gather_rows, CurveRecorder, RlContext, RlReport};
 use neuralstream_core::Rng;
 use neuralstream_nn::{loss, Activation, Adam, AdamConfig, Mlp, QLoss, Scratch, SplitMix64};
 use rayon::prelude::*;
@@ -257,7 +257,7 @@ pub fn train_dqn(
     let start_val = ctx.validator.score(&q)?;
     let wall0 = state.progress.wall_s;
     let mut best = (start_val, q.clone());
-    let (mut losses, mut episode_qoes) = (Vec::new(), Vec::new());
+    let mut recorder = CurveRecorder::new("dqn");
     let (mut mb_obs, mut mb_next, mut mb_act, mut targets) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut idx = Vec::with_capacity(cfg.batch_size);
@@ -268,7 +268,7 @@ pub fn train_dqn(
         let eps = cfg.eps_start + (cfg.eps_end - cfg.eps_start) * frac;
         let (transitions, qoes) = collect(&mut envs, &q, eps, cfg.steps_per_env)?;
         state.progress.samples += transitions.len() as u64;
-        episode_qoes.extend(qoes);
+        recorder.episode_qoes.extend(qoes);
         for t in &transitions {
             replay.push(t);
         }
@@ -308,7 +308,7 @@ pub fn train_dqn(
                 q.zero_grad();
                 q.backward(&l.grad);
                 adam.step(&mut [("actor", &mut q)]);
-                losses.push(l.loss as f64);
+                recorder.losses.push(l.loss as f64);
                 grad_steps += 1;
                 if grad_steps % cfg.target_update_every.max(1) == 0 {
                     target = q.clone();
@@ -319,21 +319,14 @@ pub fn train_dqn(
         let stage_s = t0.elapsed().as_secs_f64();
         let last = it + 1 == cfg.max_iters || stage_s >= cfg.max_wall_s;
         if (it + 1) % cfg.validate_every.max(1) == 0 || last {
-            let val = ctx.validator.score(&q)?;
-            let point = CurvePoint {
-                stage: "dqn".into(),
-                iteration: state.progress.iteration,
-                samples: state.progress.samples,
-                wall_s: wall0 + t0.elapsed().as_secs_f64(),
-                val_qoe: val,
-                train_qoe: mean_or_nan(&episode_qoes),
-                loss: mean_or_nan(&losses),
-                aux: eps,
-            };
-            progress(&point);
-            state.curve.push(point);
-            losses.clear();
-            episode_qoes.clear();
+            let val = recorder.validate(
+                ctx.validator,
+                &mut state,
+                &q,
+                || wall0 + t0.elapsed().as_secs_f64(),
+                eps,
+                &mut progress,
+            )?;
             if val > best.0 {
                 best = (val, q.clone());
             }

@@ -23,7 +23,8 @@ use crate::curve::CurvePoint;
 use crate::env::{collect_rollout, gae, make_envs, normalise};
 use crate::error::LearnError;
 use crate::rl::{
-    finish_stage, gather_rows, mean_or_nan, new_critic, permutation, RlContext, RlReport,
+    finish_stage, gather_rows, mean_or_nan, new_critic, permutation, CurveRecorder, RlContext,
+    RlReport,
 };
 use neuralstream_nn::{loss, Adam, AdamConfig, SplitMix64};
 use std::time::Instant;
@@ -145,13 +146,14 @@ pub fn train_ppo(
     let start_val = ctx.validator.score(&actor)?;
     let wall0 = state.progress.wall_s;
     let mut best = (start_val, actor.clone(), critic.clone());
-    let (mut losses, mut entropies, mut episode_qoes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut recorder = CurveRecorder::new("ppo");
+    let mut entropies = Vec::new();
     let (mut mb_obs, mut mb_ret, mut mb_adv, mut mb_old, mut mb_act) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for it in 0..cfg.max_iters {
         adam.set_lr(lr_at(cfg, it));
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
-        episode_qoes.extend(&batch.episode_qoes);
+        recorder.episode_qoes.extend(&batch.episode_qoes);
         let (mut adv, ret) = gae(&batch, cfg.gamma, cfg.lambda);
         normalise(&mut adv);
         let train_actor = it >= warmup;
@@ -190,13 +192,13 @@ pub fn train_ppo(
                     actor.zero_grad();
                     actor.backward(&pl.grad);
                     adam.step(&mut [("actor", &mut actor), ("critic", &mut critic)]);
-                    losses.push((pl.loss + vl.loss) as f64);
+                    recorder.losses.push((pl.loss + vl.loss) as f64);
                     entropies.push(pl.entropy as f64);
                     kl_sum += pl.approx_kl as f64;
                     kl_n += 1;
                 } else {
                     adam.step(&mut [("critic", &mut critic)]);
-                    losses.push(vl.loss as f64);
+                    recorder.losses.push(vl.loss as f64);
                 }
             }
             if train_actor && kl_n > 0 && kl_sum / kl_n as f64 > cfg.target_kl as f64 {
@@ -208,22 +210,15 @@ pub fn train_ppo(
         let stage_s = t0.elapsed().as_secs_f64();
         let last = it + 1 == cfg.max_iters || stage_s >= cfg.max_wall_s;
         if (it + 1) % cfg.validate_every.max(1) == 0 || last {
-            let val = ctx.validator.score(&actor)?;
-            let point = CurvePoint {
-                stage: "ppo".into(),
-                iteration: state.progress.iteration,
-                samples: state.progress.samples,
-                wall_s: wall0 + t0.elapsed().as_secs_f64(),
-                val_qoe: val,
-                train_qoe: mean_or_nan(&episode_qoes),
-                loss: mean_or_nan(&losses),
-                aux: mean_or_nan(&entropies),
-            };
-            progress(&point);
-            state.curve.push(point);
-            losses.clear();
+            let val = recorder.validate(
+                ctx.validator,
+                &mut state,
+                &actor,
+                || wall0 + t0.elapsed().as_secs_f64(),
+                mean_or_nan(&entropies),
+                &mut progress,
+            )?;
             entropies.clear();
-            episode_qoes.clear();
             if val > best.0 {
                 best = (val, actor.clone(), critic.clone());
             }

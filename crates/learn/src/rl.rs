@@ -2,7 +2,9 @@
 //! share: the environment set-up, the validator, the report, and small batch helpers.
 
 use crate::checkpoint::TrainingCheckpoint;
+use crate::curve::CurvePoint;
 use crate::env::RlEnvConfig;
+use crate::error::LearnError;
 use crate::validation::Validator;
 use neuralstream_nn::{Activation, Mlp, SplitMix64};
 
@@ -26,6 +28,59 @@ pub struct RlReport {
     pub best_val_qoe: f64,
     /// Validation QoE of the starting actor.
     pub start_val_qoe: f64,
+}
+
+/// Records a trainer's curve: the statistics gathered since the last validation point, and the
+/// point itself when validation comes round.
+#[derive(Debug)]
+pub struct CurveRecorder {
+    /// Stage name written into every point (`ppo`, `a2c`, `dqn`).
+    pub stage: &'static str,
+    /// QoE of the training episodes that ended since the last point.
+    pub episode_qoes: Vec<f64>,
+    /// Training losses since the last point.
+    pub losses: Vec<f64>,
+}
+
+impl CurveRecorder {
+    /// An empty recorder for `stage`.
+    pub fn new(stage: &'static str) -> Self {
+        CurveRecorder {
+            stage,
+            episode_qoes: Vec::new(),
+            losses: Vec::new(),
+        }
+    }
+
+    /// Scores `actor` on the validation sessions, appends one curve point to `state` (with the
+    /// trainer's own `aux` statistic and the wall time read after scoring), reports it to
+    /// `progress`, clears the gathered statistics and returns the score.
+    pub fn validate(
+        &mut self,
+        validator: &Validator<'_>,
+        state: &mut TrainingCheckpoint,
+        actor: &Mlp,
+        wall_s: impl FnOnce() -> f64,
+        aux: f64,
+        progress: &mut impl FnMut(&CurvePoint),
+    ) -> Result<f64, LearnError> {
+        let val = validator.score(actor)?;
+        let point = CurvePoint {
+            stage: self.stage.into(),
+            iteration: state.progress.iteration,
+            samples: state.progress.samples,
+            wall_s: wall_s(),
+            val_qoe: val,
+            train_qoe: mean_or_nan(&self.episode_qoes),
+            loss: mean_or_nan(&self.losses),
+            aux,
+        };
+        progress(&point);
+        state.curve.push(point);
+        self.episode_qoes.clear();
+        self.losses.clear();
+        Ok(val)
+    }
 }
 
 /// Ends an RL stage: `last` already holds the final networks and optimiser (it is what `--resume`
