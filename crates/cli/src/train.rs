@@ -36,9 +36,10 @@ pub struct TrainArgs {
     /// Seed (trace split, initialisation, environments, minibatch order); same seed, same policy.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Algorithm: `ppo` (imitation then PPO, the default recipe), `imitation` (imitation with
+    /// Algorithm: `api` (imitation, then approximate policy iteration with all-action rollouts:
+    /// the default recipe), `ppo` (imitation, then PPO fine-tuning), `imitation` (imitation with
     /// DAgger only), `a2c` (Pensieve's actor-critic from scratch) or `dqn` (from scratch).
-    #[arg(long, default_value = "ppo", value_name = "ALGO")]
+    #[arg(long, default_value = "api", value_name = "ALGO")]
     pub algo: String,
     /// Explicit comma-separated stages, overriding --algo, e.g. `imitation,ppo` or `imitation,a2c`.
     #[arg(long, value_name = "LIST")]
@@ -68,6 +69,42 @@ pub struct TrainArgs {
     /// hits --max-wall-s.
     #[arg(long, value_name = "N")]
     pub ppo_iters: Option<usize>,
+    /// Multiplicative delay noise of the training environments: every download time is scaled by
+    /// U(1 - F, 1 + F) (Pensieve's training mode: 0.1; 0 turns it off). Validation never has noise.
+    #[arg(long, default_value_t = 0.1, value_name = "F")]
+    pub delay_noise: f64,
+    /// Past chunks whose throughput and download time the policy sees (Pensieve: 8).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub history: usize,
+    /// Policy-iteration rounds of the `api` stage (each: roll the policy in, roll every level out
+    /// from sampled decisions, regress the advantages).
+    #[arg(long, value_name = "N")]
+    pub api_iters: Option<usize>,
+    /// Training sessions rolled in per `api` iteration.
+    #[arg(long, value_name = "N")]
+    pub api_sessions: Option<usize>,
+    /// Decisions per session whose levels are all rolled out in the `api` stage.
+    #[arg(long, value_name = "N")]
+    pub api_states: Option<usize>,
+    /// Regression epochs per `api` iteration.
+    #[arg(long, value_name = "N")]
+    pub api_epochs: Option<usize>,
+    /// Iterations whose rolled-out data the `api` stage keeps for regression.
+    #[arg(long, value_name = "N")]
+    pub api_keep: Option<usize>,
+    /// Probability of a random level while the `api` stage rolls the policy in.
+    #[arg(long, value_name = "P")]
+    pub api_explore: Option<f64>,
+    /// Per-step decay of the `api` stage's moving average of the actor weights (0: off).
+    #[arg(long, value_name = "DECAY")]
+    pub api_ema: Option<f32>,
+    /// Advantages below minus this many QoE points are clipped in the `api` regression: a level
+    /// that much worse than the best is simply bad, and the fit spends itself near the decision.
+    #[arg(long, value_name = "QOE")]
+    pub api_clip: Option<f32>,
+    /// Learning rate of the `api` regression.
+    #[arg(long, value_name = "LR")]
+    pub api_lr: Option<f32>,
     /// A2C / DQN updates (with --algo a2c / dqn or in --stages).
     #[arg(long, value_name = "N")]
     pub rl_iters: Option<usize>,
@@ -138,12 +175,13 @@ fn stages_of(args: &TrainArgs) -> Result<Vec<StageKind>> {
     let list = match &args.stages {
         Some(s) => s.clone(),
         None => match args.algo.as_str() {
+            "api" => "imitation,api".into(),
             "ppo" => "imitation,ppo".into(),
             "imitation" => "imitation".into(),
             "a2c" => "a2c".into(),
             "dqn" => "dqn".into(),
             other => anyhow::bail!(
-                "--algo {other}: unknown algorithm; expected ppo, imitation, a2c or dqn"
+                "--algo {other}: unknown algorithm; expected api, ppo, imitation, a2c or dqn"
             ),
         },
     };
@@ -244,6 +282,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .context("in --val-metric")?,
         ..defaults
     };
+    anyhow::ensure!(
+        (1..=64).contains(&args.history),
+        "--history must be between 1 and 64 chunks, got {}",
+        args.history
+    );
+    cfg.history_len = args.history;
+    anyhow::ensure!(
+        (0.0..1.0).contains(&args.delay_noise),
+        "--delay-noise must be in [0, 1), got {}",
+        args.delay_noise
+    );
+    cfg.train_sim.delay_noise =
+        (args.delay_noise > 0.0).then_some((1.0 - args.delay_noise, 1.0 + args.delay_noise));
     if let Some(e) = args.epochs {
         cfg.imitation.epochs = e;
     }
@@ -281,7 +332,42 @@ pub fn run(args: TrainArgs) -> Result<()> {
         anyhow::ensure!(kl > 0.0, "--ppo-target-kl must be positive, got {kl}");
         cfg.ppo.target_kl = kl;
     }
+    if let Some(p) = args.api_explore {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&p),
+            "--api-explore must be in [0, 1], got {p}"
+        );
+        cfg.api.explore_eps = p;
+    }
+    if let Some(d) = args.api_ema {
+        anyhow::ensure!(
+            (0.0..1.0).contains(&d),
+            "--api-ema must be in [0, 1), got {d}"
+        );
+        cfg.api.ema_decay = d;
+    }
+    if let Some(c) = args.api_clip {
+        anyhow::ensure!(c > 0.0, "--api-clip must be positive, got {c}");
+        cfg.api.clip = c;
+    }
+    if let Some(lr) = args.api_lr {
+        anyhow::ensure!(lr > 0.0, "--api-lr must be positive, got {lr}");
+        cfg.api.lr = lr;
+    }
     for (flag, value, target) in [
+        ("--api-iters", args.api_iters, &mut cfg.api.iterations),
+        (
+            "--api-sessions",
+            args.api_sessions,
+            &mut cfg.api.sessions_per_iter,
+        ),
+        (
+            "--api-states",
+            args.api_states,
+            &mut cfg.api.states_per_session,
+        ),
+        ("--api-epochs", args.api_epochs, &mut cfg.api.epochs),
+        ("--api-keep", args.api_keep, &mut cfg.api.keep_iters),
         ("--ppo-envs", args.ppo_envs, &mut cfg.ppo.n_envs),
         ("--ppo-steps", args.ppo_steps, &mut cfg.ppo.steps_per_env),
         (

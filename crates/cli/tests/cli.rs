@@ -307,7 +307,11 @@ fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
         "2",
         "--dagger-rounds",
         "1",
-        "--ppo-iters",
+        "--api-iters",
+        "2",
+        "--api-sessions",
+        "8",
+        "--api-states",
         "4",
         "--val-fraction",
         "0.25",
@@ -333,7 +337,7 @@ fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
     let curve = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
     let before = curve(&out.join("training_curve.csv"));
     let stages = std::fs::read_to_string(out.join("stages.csv")).unwrap();
-    for s in ["imitation", "dagger", "ppo"] {
+    for s in ["imitation", "dagger", "api"] {
         assert!(stages.contains(s), "stages.csv lacks {s}: {stages}");
     }
 

@@ -76,6 +76,8 @@ pub struct ImitationConfig {
     pub teacher: OptimumParams,
     /// How validation session QoEs are combined for checkpoint selection.
     pub val_metric: ValMetric,
+    /// Past chunks the features describe ([`FeatureSpec::history_len`]).
+    pub history_len: usize,
 }
 
 impl Default for ImitationConfig {
@@ -107,6 +109,7 @@ impl Default for ImitationConfig {
                 ..OptimumParams::default()
             },
             val_metric: ValMetric::default(),
+            history_len: FeatureSpec::new(1).history_len,
         }
     }
 }
@@ -376,7 +379,10 @@ pub fn train_imitation_split(
         delay_noise: None,
         ..cfg.sim.clone()
     };
-    let spec = FeatureSpec::new(video.num_levels());
+    let spec = FeatureSpec {
+        history_len: cfg.history_len,
+        ..FeatureSpec::new(video.num_levels())
+    };
     let validator = Validator::new(
         val,
         cfg.window_s,

@@ -3,9 +3,10 @@
 //! Learned ABR policies for NeuralStream: the state featurisation ([`features`]), the
 //! [`LearnedAbr`] inference wrapper that makes a trained network one more [`neuralstream_core::Abr`]
 //! ([`policy`]), and the training stages of issue 3: behaviour cloning of the offline optimum with
-//! DAgger relabeling ([`imitation`], [`dagger`]), then reinforcement-learning fine-tuning with
-//! [`ppo`] (default), [`a2c`] (Pensieve's recipe) or [`dqn`], over vectorised training
-//! environments ([`env`]), all chained by [`pipeline`] and selected on a validation split
+//! DAgger relabeling ([`imitation`], [`dagger`]), then reinforcement learning: approximate policy
+//! iteration with all-action rollouts ([`api`], the default), or [`ppo`], [`a2c`] (Pensieve's
+//! recipe) or [`dqn`] over vectorised training environments ([`env`]), all chained by
+//! [`pipeline`] and selected on a validation split
 //! ([`validation`]); training checkpoints ([`checkpoint`]) and curves ([`curve`]).
 //!
 //! **Key design decision:** a policy sees only an [`neuralstream_core::Observation`], turned into
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod a2c;
+pub mod api;
 pub mod checkpoint;
 pub mod curve;
 pub mod dagger;
@@ -42,6 +44,7 @@ pub mod validation;
 pub mod windows;
 
 pub use a2c::{train_a2c, A2cConfig};
+pub use api::{train_api, ApiConfig};
 pub use checkpoint::{Progress, TrainingCheckpoint};
 pub use curve::{curve_csv, CurvePoint};
 pub use dagger::{relabel_learner_states, RelabelConfig};

@@ -7,7 +7,8 @@ use neuralstream_core::{Observation, Trace, Video};
 use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
 use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, StageKind};
 use neuralstream_learn::{
-    A2cConfig, CurvePoint, DqnConfig, ImitationConfig, LearnedAbr, PpoConfig, TrainingCheckpoint,
+    A2cConfig, ApiConfig, CurvePoint, DqnConfig, ImitationConfig, LearnedAbr, PpoConfig,
+    TrainingCheckpoint,
 };
 use neuralstream_nn::{loss, Mlp};
 use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
@@ -32,6 +33,15 @@ fn tiny(stages: Vec<StageKind>) -> PipelineConfig {
             dagger_epochs: 2,
             hop_s: 320.0,
             ..ImitationConfig::default()
+        },
+        api: ApiConfig {
+            iterations: 4,
+            sessions_per_iter: 24,
+            states_per_session: 6,
+            epochs: 4,
+            minibatch: 64,
+            lr: 1e-3,
+            ..ApiConfig::default()
         },
         ppo: PpoConfig {
             n_envs: 4,
@@ -111,6 +121,36 @@ fn imitation_then_ppo_improves_a_tiny_problem() {
     assert!(rep.stages[2].val_qoe >= rep.stages[1].val_qoe);
     assert!(rep.last.critic.is_some() && rep.last.adam.is_some());
     assert!(rep.last.curve.iter().any(|p| p.stage == "ppo"));
+}
+
+#[test]
+fn imitation_then_policy_iteration_improves_a_tiny_problem() {
+    let video = builtin_video();
+    let cfg = tiny(vec![StageKind::Imitation, StageKind::Api]);
+    let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
+    let first = rep.last.curve.first().unwrap().val_qoe;
+    let opt = rep.val_optimum_qoe.unwrap();
+    eprintln!(
+        "untrained {first:.2} -> dagger {:.2} -> api {:.2}, optimum {opt:.2}",
+        rep.stages[1].val_qoe, rep.stages[2].val_qoe
+    );
+    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(names, ["imitation", "dagger", "api"]);
+    assert!(rep.best_val_qoe > first + 0.2 * (opt - first).abs());
+    assert!(rep.best_val_qoe <= opt + 1e-6);
+    // Policy iteration improves on its warm start, not just keeps it.
+    assert!(
+        rep.stages[2].val_qoe > rep.stages[1].val_qoe,
+        "api {} vs dagger {}",
+        rep.stages[2].val_qoe,
+        rep.stages[1].val_qoe
+    );
+    let api: Vec<_> = rep.last.curve.iter().filter(|p| p.stage == "api").collect();
+    assert_eq!(api.len(), cfg.api.iterations);
+    assert!(api.iter().all(|p| p.val_qoe.is_finite() && p.samples > 0));
+    // Same seed, same policy.
+    let again = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
+    assert_eq!(params(&again.best.actor), params(&rep.best.actor));
 }
 
 #[test]
