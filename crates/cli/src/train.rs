@@ -73,6 +73,9 @@ pub struct TrainArgs {
     /// U(1 - F, 1 + F) (Pensieve's training mode: 0.1; 0 turns it off). Validation never has noise.
     #[arg(long, default_value_t = 0.1, value_name = "F")]
     pub delay_noise: f64,
+    /// Hidden layer widths of a new policy network, comma-separated.
+    #[arg(long, default_value = "128,128", value_name = "LIST")]
+    pub hidden: String,
     /// Past chunks whose throughput and download time the policy sees (Pensieve: 8).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub history: usize,
@@ -288,6 +291,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
         args.history
     );
     cfg.history_len = args.history;
+    let hidden: Vec<usize> = args
+        .hidden
+        .split(',')
+        .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0))
+        .collect::<Option<_>>()
+        .with_context(|| {
+            format!(
+                "--hidden {}: expected comma-separated positive widths such as 128,128",
+                args.hidden
+            )
+        })?;
+    cfg.actor_hidden.clone_from(&hidden);
+    cfg.imitation.hidden = hidden;
     anyhow::ensure!(
         (0.0..1.0).contains(&args.delay_noise),
         "--delay-noise must be in [0, 1), got {}",
