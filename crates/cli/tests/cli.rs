@@ -389,6 +389,10 @@ fn train_bad_inputs_are_explained() {
     assert!(err.contains("sarsa"), "{err}");
     let err = fails(&["train", "--stages", "imitation,magic", "--out", out]);
     assert!(err.contains("magic"), "{err}");
+    let err = fails(&["train", "--hidden", "128,x", "--out", out]);
+    assert!(err.contains("--hidden 128,x"), "{err}");
+    let err = fails(&["train", "--api-explore", "2", "--out", out]);
+    assert!(err.contains("--api-explore"), "{err}");
     let err = fails(&["train", "--val-fraction", "1.5", "--out", out]);
     assert!(err.contains("--val-fraction"), "{err}");
     let err = fails(&["train", "--traces", "/nonexistent/traces", "--out", out]);
