@@ -1,30 +1,24 @@
-//! DASH MPD -> the list of video representations with their init and segment URLs.
+//! The player's view of a DASH MPD: the video ladder with every download resolved to a full URL.
 //!
-//! Parsing is dash-mpd-core's; this module resolves what a player needs from it: the video
-//! adaptation set's representations sorted by bandwidth (level 0 = lowest), `BaseURL`s, inherited
-//! `SegmentTemplate` attributes (`$RepresentationID$`, `$Number$`/`$Number%05d$`, `$Bandwidth$`,
-//! `$Time$`, `SegmentTimeline`) and `SegmentList`s, all resolved against the MPD's URL. It keeps the
-//! shape of `neuralstream_media::manifest::Presentation` so the two can be swapped.
+//! Reading the MPD (representations, bandwidths, codecs, `BaseURL`s, inherited `SegmentTemplate`s,
+//! `SegmentTimeline`s, `SegmentList`s) is [`neuralstream_media::manifest::parse_mpd`]'s job, the
+//! same reader the packager verifies its output with, so there is one MPD reader in the workspace.
+//! What stays here is player-specific: resolving the init and segment URLs (which that reader
+//! returns relative to the manifest) against the MPD's URL, and the checks playback needs beyond a
+//! valid MPD (every level has a non-zero bandwidth, and bandwidths are distinct so levels are
+//! ordered unambiguously).
 
 use crate::error::PlayerError;
-use dash_mpd_core::{SegmentTemplate, SegmentTimeline, MPD};
+use neuralstream_media::manifest as mpd;
+use neuralstream_media::MediaError;
 use reqwest::Url;
 
-/// One video representation (a ladder level).
+/// One video representation (a ladder level) and its download list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Representation {
-    /// `@id`.
-    pub id: String,
-    /// `@bandwidth`, bit/s.
-    pub bandwidth_bps: u64,
-    /// Frame width, pixels (0 when not given).
-    pub width: u32,
-    /// Frame height, pixels (0 when not given).
-    pub height: u32,
-    /// `@codecs` (empty when not given).
-    pub codecs: String,
-    /// `@mimeType` (empty when not given).
-    pub mime_type: String,
+    /// The representation as the MPD describes it (`id`, `bandwidth_bps`, `width`, `height`,
+    /// `codecs`, ...; its URLs there are relative to the MPD).
+    pub info: mpd::Representation,
     /// Initialization segment, when the representation has one.
     pub init_url: Option<Url>,
     /// Media segments in playback order.
@@ -34,7 +28,7 @@ pub struct Representation {
 /// The playable video of an MPD.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Presentation {
-    /// Video representations, lowest bandwidth first.
+    /// Video representations, lowest bandwidth first (level 0 = lowest).
     pub representations: Vec<Representation>,
     /// Nominal duration of one segment, seconds.
     pub segment_duration_s: f64,
@@ -51,304 +45,73 @@ impl Presentation {
     }
 }
 
-/// Parses MPD text fetched from `mpd_url`.
+/// Parses MPD text fetched from `mpd_url` and resolves every download against `mpd_url`.
+/// Errors are [`PlayerError::Manifest`] naming `mpd_url` and the element or attribute at fault.
 pub fn parse_mpd(text: &str, mpd_url: &Url) -> Result<Presentation, PlayerError> {
     let err = |problem: String| PlayerError::Manifest {
         url: mpd_url.to_string(),
         problem,
     };
-    let mpd: MPD =
-        dash_mpd_core::parse(text).map_err(|e| err(format!("not a readable DASH MPD ({e})")))?;
-    if mpd.mpdtype.as_deref() == Some("dynamic") {
-        return Err(err(
-            "is a live (type=\"dynamic\") MPD; this player plays static (on-demand) presentations"
-                .into(),
-        ));
+    let parsed = mpd::parse_mpd(text, mpd_url.as_str()).map_err(|e| match e {
+        MediaError::Manifest { reason, .. } => err(reason),
+        other => err(other.to_string()),
+    })?;
+    if let Some(r) = parsed.representations.iter().find(|r| r.bandwidth_bps == 0) {
+        return Err(err(format!(
+            "Representation '{}' has @bandwidth=\"0\"; every video representation needs its bit rate",
+            r.id
+        )));
     }
-    let mut base = mpd_url.clone();
-    if let Some(b) = mpd.base_url.first() {
-        base = join(&base, &b.base).map_err(&err)?;
+    // `parsed.representations` is sorted by bandwidth, so equal ones are neighbours.
+    if let Some(w) = parsed
+        .representations
+        .windows(2)
+        .find(|w| w[0].bandwidth_bps == w[1].bandwidth_bps)
+    {
+        return Err(err(format!(
+            "video representations '{}' and '{}' have the same @bandwidth; levels must have distinct bitrates",
+            w[0].id, w[1].id
+        )));
     }
-    let period = mpd
-        .periods
-        .first()
-        .ok_or_else(|| err("has no Period; package the video again".into()))?;
-    if let Some(b) = period.BaseURL.first() {
-        base = join(&base, &b.base).map_err(&err)?;
-    }
-    let total_s = period
-        .duration
-        .or(mpd.mediaPresentationDuration)
-        .map(|d| d.as_secs_f64());
-    let adaptation = period
-        .adaptations
-        .iter()
-        .find(|a| dash_mpd_core::is_video_adaptation(a) && !a.representations.is_empty())
+    let segment_duration_s = Some(parsed.segment_duration_s)
+        .filter(|d| d.is_finite() && *d > 0.0)
         .ok_or_else(|| {
-            err("has no video AdaptationSet with a Representation (contentType=\"video\" or mimeType=\"video/...\"); package a video ladder with `neuralstream package`".into())
+            err(
+                "no positive segment duration (SegmentTemplate@duration, a SegmentTimeline or SegmentList@duration) is given"
+                    .into(),
+            )
         })?;
-    let mut aset_base = base.clone();
-    if let Some(b) = adaptation.BaseURL.first() {
-        aset_base = join(&aset_base, &b.base).map_err(&err)?;
-    }
-    let mut reps = Vec::new();
-    let mut seg_duration_s: Option<f64> = None;
-    for (i, r) in adaptation.representations.iter().enumerate() {
-        let id = r.id.clone().unwrap_or_else(|| i.to_string());
-        let bandwidth_bps = r.bandwidth.filter(|&b| b > 0).ok_or_else(|| {
-            err(format!(
-                "Representation '{id}' has no @bandwidth; every video representation needs one"
-            ))
-        })?;
-        let mut rbase = aset_base.clone();
-        if let Some(b) = r.BaseURL.first() {
-            rbase = join(&rbase, &b.base).map_err(&err)?;
-        }
-        let (init_url, segment_urls, dur) = if let Some(t) = merge_templates(&[
-            &period.SegmentTemplate,
-            &adaptation.SegmentTemplate,
-            &r.SegmentTemplate,
-        ]) {
-            from_template(&t, &id, bandwidth_bps, &rbase, total_s)
-                .map_err(|p| err(format!("Representation '{id}': {p}")))?
-        } else if let Some(list) = r.SegmentList.as_ref().or(adaptation.SegmentList.as_ref()) {
-            let timescale = list.timescale.unwrap_or(1).max(1) as f64;
-            let init = match list
-                .Initialization
-                .as_ref()
-                .and_then(|i| i.sourceURL.as_ref())
-            {
-                Some(u) => Some(join(&rbase, u).map_err(&err)?),
-                None => None,
-            };
-            let mut urls = Vec::new();
-            for s in &list.segment_urls {
-                let m = s.media.as_deref().ok_or_else(|| {
-                    err(format!("Representation '{id}': a SegmentURL has no @media"))
-                })?;
-                urls.push(join(&rbase, m).map_err(&err)?);
-            }
-            (init, urls, list.duration.map(|d| d as f64 / timescale))
-        } else {
-            return Err(err(format!(
-                "Representation '{id}' has neither SegmentTemplate nor SegmentList (SegmentBase byte-range addressing is not supported); package with segment files, e.g. `neuralstream package`"
-            )));
+    let mut representations = Vec::with_capacity(parsed.representations.len());
+    for info in parsed.representations {
+        let resolve = |rel: &str| {
+            resolve(mpd_url, rel).map_err(|p| err(format!("Representation '{}': {p}", info.id)))
         };
-        if segment_urls.is_empty() {
-            return Err(err(format!("Representation '{id}' lists no media segment")));
-        }
-        if seg_duration_s.is_none() {
-            seg_duration_s = dur;
-        }
-        reps.push(Representation {
-            id,
-            bandwidth_bps,
-            width: r.width.or(adaptation.width).unwrap_or(0) as u32,
-            height: r.height.or(adaptation.height).unwrap_or(0) as u32,
-            codecs: r
-                .codecs
-                .clone()
-                .or(adaptation.codecs.clone())
-                .unwrap_or_default(),
-            mime_type: r
-                .mimeType
-                .clone()
-                .or(adaptation.mimeType.clone())
-                .unwrap_or_default(),
+        let init_url = match info.init_url.as_str() {
+            "" => None,
+            rel => Some(resolve(rel)?),
+        };
+        let segment_urls = info
+            .segment_urls
+            .iter()
+            .map(|rel| resolve(rel))
+            .collect::<Result<Vec<_>, _>>()?;
+        representations.push(Representation {
+            info,
             init_url,
             segment_urls,
         });
     }
-    reps.sort_by_key(|r| r.bandwidth_bps);
-    if reps
-        .windows(2)
-        .any(|w| w[0].bandwidth_bps == w[1].bandwidth_bps)
-    {
-        return Err(err(
-            "two video representations have the same @bandwidth; levels must have distinct bitrates"
-                .into(),
-        ));
-    }
-    let segment_duration_s = seg_duration_s
-        .filter(|d| d.is_finite() && *d > 0.0)
-        .ok_or_else(|| {
-            err(
-                "no segment duration (SegmentTemplate@duration or a SegmentTimeline) is given"
-                    .into(),
-            )
-        })?;
     Ok(Presentation {
-        representations: reps,
+        representations,
         segment_duration_s,
     })
 }
 
-fn join(base: &Url, rel: &str) -> Result<Url, String> {
-    base.join(rel.trim())
-        .map_err(|e| format!("cannot resolve '{rel}' against {base}: {e}"))
-}
-
-/// Attribute-wise inheritance: later (more specific) templates override earlier ones.
-fn merge_templates(levels: &[&Option<SegmentTemplate>]) -> Option<SegmentTemplate> {
-    let mut out: Option<SegmentTemplate> = None;
-    for t in levels.iter().filter_map(|t| t.as_ref()) {
-        let m = out.get_or_insert_with(SegmentTemplate::default);
-        macro_rules! take {
-            ($($f:ident),*) => { $( if t.$f.is_some() { m.$f = t.$f.clone(); } )* };
-        }
-        take!(
-            media,
-            initialization,
-            startNumber,
-            endNumber,
-            duration,
-            timescale,
-            SegmentTimeline,
-            Initialization
-        );
-    }
-    out
-}
-
-type Addressing = (Option<Url>, Vec<Url>, Option<f64>);
-
-fn from_template(
-    t: &SegmentTemplate,
-    id: &str,
-    bandwidth_bps: u64,
-    base: &Url,
-    total_s: Option<f64>,
-) -> Result<Addressing, String> {
-    let media = t
-        .media
-        .as_deref()
-        .ok_or("its SegmentTemplate has no @media")?;
-    let timescale = t.timescale.unwrap_or(1).max(1) as f64;
-    let start = t.startNumber.unwrap_or(1);
-    let init_name = t
-        .initialization
-        .clone()
-        .or_else(|| t.Initialization.as_ref().and_then(|i| i.sourceURL.clone()));
-    let init = match init_name {
-        Some(name) => Some(join(base, &expand(&name, id, bandwidth_bps, None, None)?)?),
-        None => None,
-    };
-    // (number, time) of every segment, and the nominal duration.
-    let mut segs: Vec<(u64, u64)> = Vec::new();
-    let duration_s;
-    if let Some(SegmentTimeline { segments }) = &t.SegmentTimeline {
-        let end_ticks = total_s.map(|s| (s * timescale).round() as u64);
-        let mut time = 0u64;
-        for (i, s) in segments.iter().enumerate() {
-            if let Some(st) = s.t {
-                time = st;
-            }
-            if s.d == 0 {
-                return Err("a SegmentTimeline S element has d=0".into());
-            }
-            let repeats = match s.r {
-                Some(r) if r < 0 => {
-                    let until = segments.get(i + 1).and_then(|n| n.t).or(end_ticks).ok_or(
-                        "a SegmentTimeline repeats to the end (r=-1) but the MPD gives no duration",
-                    )?;
-                    until.saturating_sub(time).div_ceil(s.d).saturating_sub(1)
-                }
-                Some(r) => r as u64,
-                None => 0,
-            };
-            for _ in 0..=repeats {
-                segs.push((start + segs.len() as u64, time));
-                time += s.d;
-            }
-        }
-        duration_s = segments.first().map(|s| s.d as f64 / timescale);
-    } else {
-        let d = t
-            .duration
-            .filter(|d| d.is_finite() && *d > 0.0)
-            .ok_or("its SegmentTemplate has neither @duration nor a SegmentTimeline")?;
-        let seg_s = d / timescale;
-        let count = if let Some(end) = t.endNumber {
-            end.saturating_sub(start) + 1
-        } else {
-            let total = total_s.ok_or(
-                "the MPD gives no mediaPresentationDuration or Period@duration, so the number of segments is unknown",
-            )?;
-            // A tolerance of 1 ms keeps 60.0 / 4.0 at 15 segments despite rounding.
-            ((total - 1e-3) / seg_s).ceil().max(1.0) as u64
-        };
-        for k in 0..count {
-            segs.push((start + k, (k as f64 * d).round() as u64));
-        }
-        duration_s = Some(seg_s);
-    }
-    let mut urls = Vec::with_capacity(segs.len());
-    for (number, time) in segs {
-        urls.push(join(
-            base,
-            &expand(media, id, bandwidth_bps, Some(number), Some(time))?,
-        )?);
-    }
-    Ok((init, urls, duration_s))
-}
-
-/// Expands a DASH URL template (ISO/IEC 23009-1 5.3.9.4.4).
-fn expand(
-    template: &str,
-    id: &str,
-    bandwidth_bps: u64,
-    number: Option<u64>,
-    time: Option<u64>,
-) -> Result<String, String> {
-    let mut out = String::with_capacity(template.len() + 8);
-    let mut rest = template;
-    while let Some(open) = rest.find('$') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let close = after
-            .find('$')
-            .ok_or_else(|| format!("template '{template}' has an unmatched '$'"))?;
-        let ident = &after[..close];
-        rest = &after[close + 1..];
-        if ident.is_empty() {
-            out.push('$');
-            continue;
-        }
-        let (name, fmt) = match ident.find('%') {
-            Some(p) => (&ident[..p], Some(&ident[p..])),
-            None => (ident, None),
-        };
-        let value: u64 = match name {
-            "RepresentationID" => {
-                out.push_str(id);
-                continue;
-            }
-            "Number" => number.ok_or_else(|| format!("$Number$ is not allowed in '{template}'"))?,
-            "Time" => time.ok_or_else(|| format!("$Time$ is not allowed in '{template}'"))?,
-            "Bandwidth" => bandwidth_bps,
-            other => {
-                return Err(format!(
-                    "template '{template}' uses unknown identifier ${other}$"
-                ))
-            }
-        };
-        match fmt {
-            None => out.push_str(&value.to_string()),
-            Some(f) => {
-                // %0Nd
-                let width: usize = f
-                    .strip_prefix("%0")
-                    .and_then(|w| w.strip_suffix('d'))
-                    .and_then(|w| w.parse().ok())
-                    .ok_or_else(|| {
-                        format!("template '{template}': unsupported format '{f}' (expected %0Nd)")
-                    })?;
-                out.push_str(&format!("{value:0width$}"));
-            }
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
+/// Resolves a URL the media reader returned relative to the manifest against the MPD's URL.
+fn resolve(mpd_url: &Url, rel: &str) -> Result<Url, String> {
+    mpd_url
+        .join(rel.trim())
+        .map_err(|e| format!("cannot resolve '{rel}' against {mpd_url}: {e}"))
 }
 
 /// Name of the media folder an MPD URL points into (`.../media/<name>/manifest.mpd` -> `<name>`).
@@ -389,7 +152,7 @@ mod tests {
         assert_eq!(p.num_segments(), 15);
         let r0 = &p.representations[0];
         assert_eq!(
-            (r0.id.as_str(), r0.bandwidth_bps, r0.height),
+            (r0.info.id.as_str(), r0.info.bandwidth_bps, r0.info.height),
             ("0", 400_000, 240)
         );
         assert_eq!(
@@ -406,7 +169,8 @@ mod tests {
     #[test]
     fn timeline_and_time_template() {
         let mpd = r#"<MPD type="static" mediaPresentationDuration="PT10S"><Period>
-          <AdaptationSet mimeType="video/mp4"><BaseURL>v/</BaseURL>
+          <AdaptationSet mimeType="video/mp4"><BaseURL>
+            v/ </BaseURL>
            <SegmentTemplate timescale="10" initialization="$RepresentationID$/init.mp4" media="$RepresentationID$/$Time$.m4s">
             <SegmentTimeline><S t="0" d="40" r="1"/><S d="20"/></SegmentTimeline></SegmentTemplate>
            <Representation id="a" bandwidth="1000"/></AdaptationSet></Period></MPD>"#;
@@ -430,13 +194,24 @@ mod tests {
           <Representation id="a" bandwidth="1000" mimeType="audio/mp4"><SegmentTemplate duration="4" media="$Number$.m4s"/></Representation>
           </AdaptationSet></Period></MPD>"#;
         let e = parse_mpd(audio_only, &url).unwrap_err().to_string();
-        assert!(e.contains("no video AdaptationSet"), "{e}");
+        assert!(e.contains("no video representation"), "{e}");
         let no_bw = r#"<MPD type="static" mediaPresentationDuration="PT8S"><Period><AdaptationSet contentType="video">
           <Representation id="v"><SegmentTemplate duration="4" media="$Number$.m4s"/></Representation>
           </AdaptationSet></Period></MPD>"#;
         let e = parse_mpd(no_bw, &url).unwrap_err().to_string();
-        assert!(e.contains("@bandwidth"), "{e}");
-        assert!(expand("a$Foo$", "x", 1, Some(1), None).is_err());
-        assert_eq!(expand("$$x$Bandwidth$", "x", 7, None, None).unwrap(), "$x7");
+        assert!(
+            e.starts_with("manifest http://h/m.mpd: ")
+                && e.contains("Representation v: missing @bandwidth"),
+            "{e}"
+        );
+        let same_bw = FFMPEG_STYLE.replace("bandwidth=\"800000\"", "bandwidth=\"400000\"");
+        let e = parse_mpd(&same_bw, &url).unwrap_err().to_string();
+        assert!(e.contains("same @bandwidth"), "{e}");
+        let zero_bw = FFMPEG_STYLE.replace("bandwidth=\"800000\"", "bandwidth=\"0\"");
+        let e = parse_mpd(&zero_bw, &url).unwrap_err().to_string();
+        assert!(e.contains("Representation '1' has @bandwidth=\"0\""), "{e}");
+        let bad_template = FFMPEG_STYLE.replace("$Number%05d$", "$Numbr$");
+        let e = parse_mpd(&bad_template, &url).unwrap_err().to_string();
+        assert!(e.contains("unknown identifier $Numbr$"), "{e}");
     }
 }

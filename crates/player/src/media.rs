@@ -78,11 +78,11 @@ pub fn media_from_parts(
                 )));
             }
             for (l, (level, rep)) in v.ladder.levels.iter().zip(reps).enumerate() {
-                let mpd_kbps = rep.bandwidth_bps as f64 / 1000.0;
+                let mpd_kbps = rep.info.bandwidth_bps as f64 / 1000.0;
                 if (level.bitrate_kbps - mpd_kbps).abs() > 0.25 * mpd_kbps {
                     notes.push(format!(
                         "level {l}: video.json says {} kbps, the MPD's representation '{}' says {mpd_kbps} kbps; levels are matched by rank",
-                        level.bitrate_kbps, rep.id
+                        level.bitrate_kbps, rep.info.id
                     ));
                 }
             }
@@ -131,15 +131,17 @@ pub fn media_from_parts(
                 levels: reps
                     .iter()
                     .map(|r| Level {
-                        bitrate_kbps: r.bandwidth_bps as f64 / 1000.0,
-                        width: r.width,
-                        height: r.height,
+                        bitrate_kbps: r.info.bandwidth_bps as f64 / 1000.0,
+                        width: r.info.width,
+                        height: r.info.height,
                     })
                     .collect(),
             };
             let sizes = reps
                 .iter()
-                .map(|r| vec![((r.bandwidth_bps as f64 * d / 8.0).round() as u64).max(1); segments])
+                .map(|r| {
+                    vec![((r.info.bandwidth_bps as f64 * d / 8.0).round() as u64).max(1); segments]
+                })
                 .collect();
             let v = Video::new(
                 name.clone().unwrap_or_else(|| "mpd".into()),
