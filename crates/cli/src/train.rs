@@ -105,6 +105,10 @@ pub struct TrainArgs {
     /// that much worse than the best is simply bad, and the fit spends itself near the decision.
     #[arg(long, value_name = "QOE")]
     pub api_clip: Option<f32>,
+    /// Trace augmentation of the `api` stage: each rolled-in session's throughput is scaled by a
+    /// factor drawn log-uniformly from [1/F, F] (1: off).
+    #[arg(long, value_name = "F")]
+    pub api_augment: Option<f64>,
     /// Learning rate of the `api` regression.
     #[arg(long, value_name = "LR")]
     pub api_lr: Option<f32>,
@@ -365,6 +369,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(c) = args.api_clip {
         anyhow::ensure!(c > 0.0, "--api-clip must be positive, got {c}");
         cfg.api.clip = c;
+    }
+    if let Some(f) = args.api_augment {
+        anyhow::ensure!(
+            (1.0..=10.0).contains(&f),
+            "--api-augment must be between 1 (off) and 10, got {f}"
+        );
+        cfg.api.augment_scale = f;
     }
     if let Some(lr) = args.api_lr {
         anyhow::ensure!(lr > 0.0, "--api-lr must be positive, got {lr}");

@@ -71,6 +71,10 @@ pub struct ApiConfig {
     /// (Polyak averaging; 0: off). The average is what is validated, selected and rolled out:
     /// one regression step chases the noise of its minibatch, the average does not.
     pub ema_decay: f32,
+    /// Trace augmentation: every rolled-in session's trace has its throughput multiplied by a
+    /// factor drawn log-uniformly from `[1 / f, f]` (1: off). More networks than the training
+    /// traces hold, for the same ladder.
+    pub augment_scale: f64,
     /// Stop after the iteration during which this much wall time (this stage) has passed, seconds.
     pub max_wall_s: f64,
 }
@@ -93,6 +97,7 @@ impl Default for ApiConfig {
             clip: 10.0,
             temperature: 1.0,
             ema_decay: 0.0,
+            augment_scale: 1.0,
             max_wall_s: 1e9,
         }
     }
@@ -192,7 +197,16 @@ fn collect_session(
     mut rng: Rng,
 ) -> Result<QData, LearnError> {
     let traces = env.traces;
-    let trace = &traces[rng.below(traces.len())];
+    let mut trace = &traces[rng.below(traces.len())];
+    let scaled;
+    if cfg.augment_scale > 1.0 {
+        let ln_f = cfg.augment_scale.ln();
+        let factor = rng.uniform_range(-ln_f, ln_f).exp();
+        let mut t = trace.clone();
+        t.bandwidth_mbps.iter_mut().for_each(|b| *b *= factor);
+        scaled = t;
+        trace = &scaled;
+    }
     let start = if env.random_start && trace.len() > 1 {
         StartPosition::Sample(1 + rng.below(trace.len() - 1))
     } else {
