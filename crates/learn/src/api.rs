@@ -6,7 +6,7 @@
 //! of AggreVaTe (Ross & Bagnell, "Reinforcement and Imitation Learning via Interactive No-Regret
 //! Learning", 2014).
 //!
-//! **Why it works so well for ABR:** the network is *exogenous*: the trace does not depend on the
+//! **Why it suits ABR:** the network is *exogenous*: the trace does not depend on the
 //! levels the player picks. From one simulator state ([`Session`] is `Clone`, delay-noise stream
 //! included) every level can be played against *the same* future, each followed by the current
 //! greedy policy to the end of the session. The differences between those returns are the exact
