@@ -102,21 +102,34 @@ fn params(m: &Mlp) -> Vec<Vec<f32>> {
     m.named_params().iter().map(|p| p.2.to_vec()).collect()
 }
 
-#[test]
-fn imitation_then_ppo_improves_a_tiny_problem() {
+/// Runs imitation then `rl` on the tiny problem and checks what every recipe must give: the stage
+/// names, a clear improvement over the untrained policy (a fifth of the way to the optimum at
+/// least) and nothing above the optimum. Returns the report and the configuration it ran.
+fn imitation_then(rl: StageKind) -> (neuralstream_learn::PipelineReport, PipelineConfig) {
     let video = builtin_video();
-    let cfg = tiny(vec![StageKind::Imitation, StageKind::Ppo]);
+    let cfg = tiny(vec![StageKind::Imitation, rl]);
     let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
     let first = rep.last.curve.first().unwrap().val_qoe;
     let opt = rep.val_optimum_qoe.unwrap();
+    let stage_qoes: Vec<String> = rep
+        .stages
+        .iter()
+        .map(|s| format!("{} {:.2}", s.stage, s.val_qoe))
+        .collect();
     eprintln!(
-        "untrained {first:.2} -> best {:.2} ({}), optimum {opt:.2}",
-        rep.best_val_qoe, rep.best.stage
+        "untrained {first:.2} -> {}, optimum {opt:.2}",
+        stage_qoes.join(" -> ")
     );
+    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(names, ["imitation", "dagger", rl.name()]);
     assert!(rep.best_val_qoe > first + 0.2 * (opt - first).abs());
     assert!(rep.best_val_qoe <= opt + 1e-6);
-    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
-    assert_eq!(names, ["imitation", "dagger", "ppo"]);
+    (rep, cfg)
+}
+
+#[test]
+fn imitation_then_ppo_improves_a_tiny_problem() {
+    let (rep, _) = imitation_then(StageKind::Ppo);
     // PPO starts from the imitation result and selection never goes backwards.
     assert!(rep.stages[2].val_qoe >= rep.stages[1].val_qoe);
     assert!(rep.last.critic.is_some() && rep.last.adam.is_some());
@@ -125,19 +138,7 @@ fn imitation_then_ppo_improves_a_tiny_problem() {
 
 #[test]
 fn imitation_then_policy_iteration_improves_a_tiny_problem() {
-    let video = builtin_video();
-    let cfg = tiny(vec![StageKind::Imitation, StageKind::Api]);
-    let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
-    let first = rep.last.curve.first().unwrap().val_qoe;
-    let opt = rep.val_optimum_qoe.unwrap();
-    eprintln!(
-        "untrained {first:.2} -> dagger {:.2} -> api {:.2}, optimum {opt:.2}",
-        rep.stages[1].val_qoe, rep.stages[2].val_qoe
-    );
-    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
-    assert_eq!(names, ["imitation", "dagger", "api"]);
-    assert!(rep.best_val_qoe > first + 0.2 * (opt - first).abs());
-    assert!(rep.best_val_qoe <= opt + 1e-6);
+    let (rep, cfg) = imitation_then(StageKind::Api);
     // Policy iteration improves on its warm start, not just keeps it.
     assert!(
         rep.stages[2].val_qoe > rep.stages[1].val_qoe,
@@ -149,7 +150,7 @@ fn imitation_then_policy_iteration_improves_a_tiny_problem() {
     assert_eq!(api.len(), cfg.api.iterations);
     assert!(api.iter().all(|p| p.val_qoe.is_finite() && p.samples > 0));
     // Same seed, same policy.
-    let again = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
+    let again = train_pipeline(&traces(), &builtin_video(), &cfg, None, |_| {}).unwrap();
     assert_eq!(params(&again.best.actor), params(&rep.best.actor));
 }
 
