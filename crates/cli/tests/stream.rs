@@ -99,6 +99,45 @@ impl Server {
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
+
+    /// Asserts that `/metrics` has the sample `series` (exact name and labels) equal to
+    /// `expected`; prints why and checks nothing when curl is absent (see [`Server::metrics`]).
+    fn assert_metric(&self, series: &str, expected: f64) {
+        match self.metrics() {
+            Some(m) => assert_eq!(metric(&m, series), Some(expected), "{series}:\n{m}"),
+            None => eprintln!("curl not found: /metrics check of {series} skipped"),
+        }
+    }
+
+    /// Runs `neuralstream play` on the MPD of `media` with `--trace trace`, the `extra` flags,
+    /// `--ca-cert` (this server's certificate), `--quiet` and `--out out`; asserts that it
+    /// succeeded and returns the `play.json` it wrote.
+    fn play_ok(&self, media: &str, trace: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
+        let mpd = self.mpd(media);
+        let mut args = vec![mpd.as_str(), "--trace", trace.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.extend([
+            "--ca-cert",
+            self.cert.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let (ok, stdout, stderr) = play(&args);
+        assert!(ok, "play failed:\n{stdout}\n{stderr}");
+        read_json(&out.join("play.json"))
+    }
+}
+
+/// A temporary folder with a small clip (`small_media`, `chunks` chunks) at `<tmp>/clip`, served
+/// by `neuralstream serve --abr abr` with its state in `<tmp>/state`. Keep the folder alive for
+/// as long as the server.
+fn serve_small_clip(chunks: usize, abr: &str) -> (tempfile::TempDir, Server) {
+    let tmp = tempfile::tempdir().unwrap();
+    let media = tmp.path().join("clip");
+    small_media(&media, chunks);
+    let server = Server::start(&[&media], abr, &tmp.path().join("state"));
+    (tmp, server)
 }
 
 /// The value of a Prometheus sample line `name{labels} value` (exact name and labels).
@@ -196,6 +235,17 @@ fn write_trace(path: &Path, mbps: &[f64], secs: usize) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Runs `cmd` to the end; asserts that it succeeded (the failure message shows its stderr).
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("run neuralstream");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `neuralstream play ARGS`: (succeeded, stdout, stderr).
 fn play(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(bin())
         .arg("play")
@@ -209,6 +259,17 @@ fn play(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs `neuralstream play ARGS`; asserts that it failed with a message on stderr containing
+/// every one of `needles`.
+fn assert_play_fails(args: &[&str], needles: &[&str]) {
+    let (ok, _, err) = play(args);
+    assert!(!ok, "play {args:?} should fail:\n{err}");
+    for needle in needles {
+        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+    }
+}
+
+/// The JSON file at `path`.
 fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -251,39 +312,20 @@ fn chunk_log_qoe(dir: &Path) -> (std::collections::BTreeMap<String, f64>, usize)
     (sums, rows)
 }
 
+/// Whether `a` and `b` agree within `tol`, relative to the larger of them (absolute below 1).
 fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
 }
 
 #[test]
 fn plays_the_whole_video_with_server_decisions_over_https() {
-    let tmp = tempfile::tempdir().unwrap();
-    let media = tmp.path().join("clip");
-    small_media(&media, 12);
+    let (tmp, server) = serve_small_clip(12, "robustmpc,bb");
     let trace = tmp.path().join("trace.txt");
     write_trace(&trace, &[3.0, 1.5, 0.8, 2.5, 4.0], 120);
-    let server = Server::start(&[&media], "robustmpc,bb", &tmp.path().join("state"));
     let out = tmp.path().join("out");
-    let mpd = server.mpd("clip");
-    let cert = server.cert.to_str().unwrap();
-    let (ok, stdout, stderr) = play(&[
-        &mpd,
-        "--trace",
-        trace.to_str().unwrap(),
-        "--abr",
-        "robustmpc",
-        "--server-decisions",
-        "--speed",
-        "25",
-        "--ca-cert",
-        cert,
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "play failed:\n{stdout}\n{stderr}");
+    let server_decisions = ["--abr", "robustmpc", "--server-decisions", "--speed", "25"];
+    let p = server.play_ok("clip", &trace, &out, &server_decisions);
 
-    let p = read_json(&out.join("play.json"));
     assert_eq!(p["errors"], 0, "{p}");
     let s = &p["sessions"][0];
     // The whole video played, byte for byte as video.json says.
@@ -321,53 +363,25 @@ fn plays_the_whole_video_with_server_decisions_over_https() {
     assert_eq!(req.lines().filter(|l| l.contains(",media,")).count(), 12);
 
     // The server saw the session: 12 decisions + the final report, all answered 200.
-    if let Some(m) = server.metrics() {
-        assert_eq!(
-            metric(
-                &m,
-                "neuralstream_http_requests_total{route=\"decision\",status=\"200\"}"
-            ),
-            Some(13.0),
-            "{m}"
-        );
-        assert_eq!(metric(&m, "neuralstream_sessions_created_total"), Some(1.0));
-    } else {
-        eprintln!("curl not found: /metrics checks skipped (the player's log checks ran)");
-    }
+    server.assert_metric(
+        "neuralstream_http_requests_total{route=\"decision\",status=\"200\"}",
+        13.0,
+    );
+    server.assert_metric("neuralstream_sessions_created_total", 1.0);
 }
 
 #[test]
 fn several_clients_at_once_and_local_decisions() {
-    let tmp = tempfile::tempdir().unwrap();
-    let media = tmp.path().join("clip");
-    small_media(&media, 8);
+    let (tmp, server) = serve_small_clip(8, "robustmpc");
     let traces = tmp.path().join("traces");
     std::fs::create_dir_all(&traces).unwrap();
     write_trace(&traces.join("a.txt"), &[2.0, 1.0, 3.0], 60);
     write_trace(&traces.join("b.txt"), &[0.6, 5.0], 60);
-    let server = Server::start(&[&media], "robustmpc", &tmp.path().join("state"));
-    let mpd = server.mpd("clip");
-    let cert = server.cert.to_str().unwrap();
 
     // 2 traces x 3 clients, decisions from the server.
     let out = tmp.path().join("fleet");
-    let (ok, stdout, stderr) = play(&[
-        &mpd,
-        "--trace",
-        traces.to_str().unwrap(),
-        "--server-decisions",
-        "--clients",
-        "3",
-        "--speed",
-        "25",
-        "--ca-cert",
-        cert,
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "play failed:\n{stdout}\n{stderr}");
-    let p = read_json(&out.join("play.json"));
+    let fleet = ["--server-decisions", "--clients", "3", "--speed", "25"];
+    let p = server.play_ok("clip", &traces, &out, &fleet);
     assert_eq!(
         (p["players"].as_u64(), p["errors"].as_u64()),
         (Some(6), Some(0)),
@@ -381,32 +395,12 @@ fn several_clients_at_once_and_local_decisions() {
     }
     assert_eq!(results_qoe(&out).len(), 6);
     assert_eq!(chunk_log_qoe(&out).1, 6 * 8);
-    if let Some(m) = server.metrics() {
-        assert_eq!(
-            metric(&m, "neuralstream_sessions_created_total"),
-            Some(6.0),
-            "{m}"
-        );
-    }
+    server.assert_metric("neuralstream_sessions_created_total", 6.0);
 
     // The same with a local algorithm: no decision request reaches the server.
     let out = tmp.path().join("local");
-    let (ok, stdout, stderr) = play(&[
-        &mpd,
-        "--trace",
-        traces.join("a.txt").to_str().unwrap(),
-        "--abr",
-        "bb",
-        "--speed",
-        "25",
-        "--ca-cert",
-        cert,
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "play failed:\n{stdout}\n{stderr}");
-    let p = read_json(&out.join("play.json"));
+    let local = ["--abr", "bb", "--speed", "25"];
+    let p = server.play_ok("clip", &traces.join("a.txt"), &out, &local);
     let s = &p["sessions"][0];
     assert_eq!(
         (
@@ -416,23 +410,14 @@ fn several_clients_at_once_and_local_decisions() {
         (Some(8), Some(0))
     );
     assert_eq!(s["algorithm"], "bb");
-    if let Some(m) = server.metrics() {
-        assert_eq!(
-            metric(&m, "neuralstream_sessions_created_total"),
-            Some(6.0),
-            "{m}"
-        );
-    }
+    server.assert_metric("neuralstream_sessions_created_total", 6.0);
 }
 
 #[test]
 fn refuses_an_untrusted_certificate_and_bad_flags_clearly() {
-    let tmp = tempfile::tempdir().unwrap();
-    let media = tmp.path().join("clip");
-    small_media(&media, 2);
+    let (tmp, server) = serve_small_clip(2, "robustmpc");
     let trace = tmp.path().join("t.txt");
     write_trace(&trace, &[3.0], 30);
-    let server = Server::start(&[&media], "robustmpc", &tmp.path().join("state"));
     let out = tmp.path().join("o");
     let base = [
         server.mpd("clip"),
@@ -444,38 +429,36 @@ fn refuses_an_untrusted_certificate_and_bad_flags_clearly() {
     ];
     let args: Vec<&str> = base.iter().map(String::as_str).collect();
     // The self-signed certificate is not in the system store.
-    let (ok, _, err) = play(&args);
-    assert!(!ok);
-    assert!(err.contains("--ca-cert") && err.contains("TLS"), "{err}");
+    assert_play_fails(&args, &["--ca-cert", "TLS"]);
     // Unknown algorithm (local), bad speed, and both trust flags.
-    let mut a = args.clone();
-    a.extend(["--insecure", "--abr", "bolla"]);
-    let (ok, _, err) = play(&a);
-    assert!(!ok && err.contains("bolla"), "{err}");
-    let mut a = args.clone();
-    a.extend(["--insecure", "--speed", "0"]);
-    let (ok, _, err) = play(&a);
-    assert!(!ok && err.contains("--speed"), "{err}");
-    let mut a = args.clone();
-    a.extend(["--insecure", "--server-decisions", "--abr", "nope"]);
-    let (ok, _, err) = play(&a);
-    assert!(!ok && err.contains("nope"), "{err}");
+    for (flags, needle) in [
+        (&["--insecure", "--abr", "bolla"][..], "bolla"),
+        (&["--insecure", "--speed", "0"][..], "--speed"),
+        (
+            &["--insecure", "--server-decisions", "--abr", "nope"][..],
+            "nope",
+        ),
+    ] {
+        let mut a = args.clone();
+        a.extend_from_slice(flags);
+        assert_play_fails(&a, &[needle]);
+    }
     // A missing video is a 404 naming the URL.
-    let (ok, _, err) = play(&[
-        &server.mpd("missing"),
-        "--trace",
-        trace.to_str().unwrap(),
-        "--insecure",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        !ok && err.contains("404") && err.contains("missing"),
-        "{err}"
+    assert_play_fails(
+        &[
+            &server.mpd("missing"),
+            "--trace",
+            trace.to_str().unwrap(),
+            "--insecure",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &["404", "missing"],
     );
 }
 
+/// Whether `ffmpeg -version` runs.
 fn ffmpeg_present() -> bool {
     Command::new("ffmpeg")
         .arg("-version")
@@ -497,35 +480,17 @@ fn plays_a_clip_packaged_by_neuralstream_package() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let media = tmp.path().join("synth");
-    let out = Command::new(bin())
-        .args(["package", "--synthetic", "8", "--out"])
-        .arg(&media)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "package --synthetic failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new(bin())
+            .args(["package", "--synthetic", "8", "--out"])
+            .arg(&media),
     );
     let trace = tmp.path().join("t.txt");
     write_trace(&trace, &[2.0, 4.0, 1.0], 60);
     let server = Server::start(&[&media], "robustmpc", &tmp.path().join("state"));
     let o = tmp.path().join("o");
-    let (ok, stdout, stderr) = play(&[
-        &server.mpd("synth"),
-        "--trace",
-        trace.to_str().unwrap(),
-        "--server-decisions",
-        "--speed",
-        "20",
-        "--ca-cert",
-        server.cert.to_str().unwrap(),
-        "--quiet",
-        "--out",
-        o.to_str().unwrap(),
-    ]);
-    assert!(ok, "play failed:\n{stdout}\n{stderr}");
-    let p = read_json(&o.join("play.json"));
+    let server_decisions = ["--server-decisions", "--speed", "20"];
+    let p = server.play_ok("synth", &trace, &o, &server_decisions);
     let s = &p["sessions"][0];
     let expected = s["chunks_expected"].as_u64().unwrap();
     assert!(expected >= 2, "{s}");
@@ -597,19 +562,14 @@ fn sim_to_real() {
             // One bench per trace: RobustMPC carries its error history across sessions in
             // Pensieve's code, while a player (and a server session) starts fresh.
             let o = tmp.path().join(format!("bench-{algo}"));
-            let st = Command::new(bin())
-                .args(["bench", "--abr", algo, "--no-charts", "--video"])
-                .arg(media.join("video.json"))
-                .arg("--traces")
-                .arg(p)
-                .arg("--out")
-                .arg(&o)
-                .output()
-                .unwrap();
-            assert!(
-                st.status.success(),
-                "{}",
-                String::from_utf8_lossy(&st.stderr)
+            run_ok(
+                Command::new(bin())
+                    .args(["bench", "--abr", algo, "--no-charts", "--video"])
+                    .arg(media.join("video.json"))
+                    .arg("--traces")
+                    .arg(p)
+                    .arg("--out")
+                    .arg(&o),
             );
             let (r, _) = score_rows(&o);
             bench_rows.extend(r);

@@ -6,28 +6,91 @@ mod common;
 use common::*;
 use neuralstream_core::ChunkRecord;
 use neuralstream_protocol::{ApiError, DecisionResponse, VideoInfo};
+use neuralstream_server::{Running, ServerConfig};
 use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
 use reqwest::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CACHE_CONTROL, CONTENT_RANGE,
     CONTENT_TYPE, ORIGIN, RANGE,
 };
-use reqwest::{StatusCode, Version};
-use serde_json::json;
+use reqwest::{Client, Response, StatusCode, Version};
+use serde_json::{json, Value};
 use std::time::Duration;
+
+/// Starts the server with `cfg`; returns it, its base URL (ending in `/`) and a client that
+/// trusts its certificate.
+async fn serve(cfg: ServerConfig) -> (Running, String, Client) {
+    let running = neuralstream_server::start(cfg).await.unwrap();
+    let base = running.base_url.clone();
+    let http = client(&running);
+    (running, base, http)
+}
+
+/// The decision endpoint of session `id` under `base`.
+fn decision_url(base: &str, id: &str) -> String {
+    format!("{base}api/v1/sessions/{id}/decision")
+}
+
+/// `GET url`, whatever the status.
+async fn get(http: &Client, url: &str) -> Response {
+    http.get(url).send().await.unwrap()
+}
+
+/// `GET url`, its body parsed as JSON.
+async fn get_json<T: serde::de::DeserializeOwned>(http: &Client, url: &str) -> T {
+    get(http, url).await.json().await.unwrap()
+}
+
+/// `POST url` with the JSON `body`, whatever the status.
+async fn post_json(http: &Client, url: &str, body: &Value) -> Response {
+    http.post(url).json(body).send().await.unwrap()
+}
+
+/// `POST url` with the JSON `body`; asserts the answer is `status` and returns it.
+async fn post_expecting(http: &Client, url: &str, body: &Value, status: StatusCode) -> Response {
+    let r = post_json(http, url, body).await;
+    assert_eq!(r.status(), status, "POST {url} {body}");
+    r
+}
+
+/// `POST url` with the decision request `body`; asserts 200 and returns the decision.
+async fn decide(http: &Client, url: &str, body: &Value) -> DecisionResponse {
+    post_expecting(http, url, body, StatusCode::OK)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Asserts `r` is a `status` answer whose `ApiError` message contains every one of `needles`.
+async fn assert_api_error(r: Response, status: StatusCode, needles: &[&str]) {
+    assert_eq!(r.status(), status);
+    let e = r.json::<ApiError>().await.unwrap().error;
+    for needle in needles {
+        assert!(e.contains(needle), "error lacks {needle:?}: {e}");
+    }
+}
+
+/// `POST url` with the JSON `body`; asserts a `status` answer whose `ApiError` message contains
+/// every one of `needles`.
+async fn post_expecting_error(
+    http: &Client,
+    url: &str,
+    body: &Value,
+    status: StatusCode,
+    needles: &[&str],
+) {
+    assert_api_error(post_json(http, url, body).await, status, needles).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_files_over_https_and_http2() {
     let fx = fixture();
     let state = fx.dir.path().join("state");
-    let running = neuralstream_server::start(config(&[&fx.media], &state, &["robustmpc", "bb"]))
-        .await
-        .unwrap();
+    let (running, base, http) = serve(config(&[&fx.media], &state, &["robustmpc", "bb"])).await;
     assert!(running.base_url.starts_with("https://127.0.0.1:"));
     assert!(running.certificate_line().unwrap().contains("sha256"));
-    let base = running.base_url.clone();
-    let http = client(&running);
 
-    let r = http.get(format!("{base}healthz")).send().await.unwrap();
+    let r = get(&http, &format!("{base}healthz")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.version(), Version::HTTP_2, "ALPN should pick h2");
 
@@ -54,11 +117,7 @@ async fn static_files_over_https_and_http2() {
         ("seg/0/init.mp4", "video/mp4"),
         ("seg/0/chunk-00001.m4s", "video/iso.segment"),
     ] {
-        let r = http
-            .get(format!("{base}media/clip/{file}"))
-            .send()
-            .await
-            .unwrap();
+        let r = get(&http, &format!("{base}media/clip/{file}")).await;
         assert_eq!(r.status(), StatusCode::OK, "{file}");
         assert_eq!(r.headers()[CONTENT_TYPE], mime, "{file}");
     }
@@ -87,10 +146,7 @@ async fn static_files_over_https_and_http2() {
 
     // CORS preflight for the decision API from another origin.
     let r = http
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{base}api/v1/sessions/s1/decision"),
-        )
+        .request(reqwest::Method::OPTIONS, decision_url(&base, "s1"))
         .header(ORIGIN, "http://player.example")
         .header("access-control-request-method", "POST")
         .header("access-control-request-headers", "content-type")
@@ -108,38 +164,21 @@ async fn static_files_over_https_and_http2() {
         .http1_only()
         .build()
         .unwrap();
-    let r = h1
-        .get(format!("{base}media/clip/video.json"))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&h1, &format!("{base}media/clip/video.json")).await;
     assert_eq!(r.version(), Version::HTTP_11);
     assert_eq!(r.status(), StatusCode::OK);
 
-    let videos: Vec<VideoInfo> = http
-        .get(format!("{base}api/v1/videos"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let videos: Vec<VideoInfo> = get_json(&http, &format!("{base}api/v1/videos")).await;
     assert_eq!(videos.len(), 1);
     assert_eq!(videos[0].name, "clip");
     assert_eq!(videos[0].mpd.as_deref(), Some("/media/clip/manifest.mpd"));
     assert_eq!(videos[0].hls.as_deref(), Some("/media/clip/master.m3u8"));
     assert_eq!(videos[0].levels.len(), 6);
 
-    let r = http
-        .get(format!("{base}media/nope/x.m4s"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let e: ApiError = r.json().await.unwrap();
-    assert!(e.error.contains("clip"), "{}", e.error);
+    let r = get(&http, &format!("{base}media/nope/x.m4s")).await;
+    assert_api_error(r, StatusCode::NOT_FOUND, &["clip"]).await;
 
-    let page = http.get(&base).send().await.unwrap().text().await.unwrap();
+    let page = get(&http, &base).await.text().await.unwrap();
     assert!(page.contains("npm run build"));
 
     running.shutdown(Duration::from_secs(2)).await;
@@ -168,7 +207,8 @@ fn simulate_with(mut algo: Box<dyn neuralstream_core::Abr>) -> SessionLog {
     log
 }
 
-fn report(r: &ChunkRecord, i: usize) -> serde_json::Value {
+/// The decision request reporting chunk `i` of a simulated session (`r`), requested at `i` s.
+fn report(r: &ChunkRecord, i: usize) -> Value {
     let start_ms = 1000.0 * i as f64;
     json!({
         "buffer_s": r.buffer_s,
@@ -184,35 +224,21 @@ fn report(r: &ChunkRecord, i: usize) -> serde_json::Value {
 async fn whole_sessions_decide_like_the_simulator() {
     let fx = fixture();
     let state = fx.dir.path().join("state");
-    let running = neuralstream_server::start(config(&[&fx.media], &state, &["robustmpc", "bb"]))
-        .await
-        .unwrap();
-    let base = running.base_url.clone();
-    let http = client(&running);
+    let (running, base, http) = serve(config(&[&fx.media], &state, &["robustmpc", "bb"])).await;
     for abr in ["robustmpc", "bb"] {
         let log = simulate(abr);
         let n = log.records.len();
-        let url = format!("{base}api/v1/sessions/{abr}-1/decision");
-        let first: DecisionResponse = http
-            .post(&url)
-            .json(&json!({"buffer_s": 0, "algorithm": abr, "video": "clip"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = decision_url(&base, &format!("{abr}-1"));
+        let first = decide(
+            &http,
+            &url,
+            &json!({"buffer_s": 0, "algorithm": abr, "video": "clip"}),
+        )
+        .await;
         assert_eq!((first.chunk, first.level), (0, log.records[0].level));
         assert_eq!(first.algorithm, abr);
         for i in 0..n {
-            let r = http
-                .post(&url)
-                .json(&report(&log.records[i], i))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            let d: DecisionResponse = r.json().await.unwrap();
+            let d = decide(&http, &url, &report(&log.records[i], i)).await;
             assert_eq!(d.chunk, i + 1);
             assert_eq!(d.algorithm, abr, "session reuse keeps the algorithm");
             assert!(d.level < 6);
@@ -231,15 +257,7 @@ async fn whole_sessions_decide_like_the_simulator() {
             .unwrap()
             .score(&log.records, 1)
             .qoe;
-        let last: DecisionResponse = http
-            .post(&url)
-            .json(&report(&log.records[n - 1], n - 1))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let last = decide(&http, &url, &report(&log.records[n - 1], n - 1)).await;
         assert_eq!(last.chunk, n, "after the last chunk the video is finished");
         assert!(
             (last.qoe_so_far - qoe).abs() < 1e-9,
@@ -252,49 +270,31 @@ async fn whole_sessions_decide_like_the_simulator() {
     }
 
     // The default algorithm is the first enabled one; the choice sticks to the session.
-    let url = format!("{base}api/v1/sessions/default-1/decision");
-    let d: DecisionResponse = http
-        .post(&url)
-        .json(&json!({"buffer_s": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = decision_url(&base, "default-1");
+    let d = decide(&http, &url, &json!({"buffer_s": 0})).await;
     assert_eq!(d.algorithm, "robustmpc");
-    let r = http
-        .post(&url)
-        .json(&json!({"buffer_s": 0, "algorithm": "bb"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let switch = json!({"buffer_s": 0, "algorithm": "bb"});
+    post_expecting(&http, &url, &switch, StatusCode::CONFLICT).await;
 
     // An algorithm the server does not enable is refused, naming the enabled ones.
-    let r = http
-        .post(format!("{base}api/v1/sessions/x-1/decision"))
-        .json(&json!({"buffer_s": 0, "algorithm": "bola"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let e: ApiError = r.json().await.unwrap();
-    assert!(
-        e.error.contains("robustmpc") && e.error.contains("bb"),
-        "{}",
-        e.error
-    );
+    post_expecting_error(
+        &http,
+        &decision_url(&base, "x-1"),
+        &json!({"buffer_s": 0, "algorithm": "bola"}),
+        StatusCode::BAD_REQUEST,
+        &["robustmpc", "bb"],
+    )
+    .await;
 
     // Unknown video: 404 with the list.
-    let r = http
-        .post(format!("{base}api/v1/sessions/x-2/decision"))
-        .json(&json!({"buffer_s": 0, "video": "other"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(r.json::<ApiError>().await.unwrap().error.contains("clip"));
+    post_expecting_error(
+        &http,
+        &decision_url(&base, "x-2"),
+        &json!({"buffer_s": 0, "video": "other"}),
+        StatusCode::NOT_FOUND,
+        &["clip"],
+    )
+    .await;
 
     // Out-of-range level and index: 422 naming the field.
     for (chunk, field) in [
@@ -311,59 +311,45 @@ async fn whole_sessions_decide_like_the_simulator() {
             "size_bytes",
         ),
     ] {
-        let r = http
-            .post(format!("{base}api/v1/sessions/x-3/decision"))
-            .json(&json!({"buffer_s": 1, "last_chunk": chunk}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let e = r.json::<ApiError>().await.unwrap().error;
-        assert!(e.contains(field), "{e}");
+        post_expecting_error(
+            &http,
+            &decision_url(&base, "x-3"),
+            &json!({"buffer_s": 1, "last_chunk": chunk}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &[field],
+        )
+        .await;
     }
 
     // Pensieve-style dash.js bodies: the session starts with the report of chunk 0.
     for (chunk, start_ms) in [(0, 0), (1, 1000)] {
-        let r = http
-            .post(format!("{base}api/v1/sessions/pensieve-1/decision"))
-            .json(
-                &json!({"lastquality": 1, "buffer": 4.2, "RebufferTime": 1500,
-                "lastRequest": chunk, "lastChunkStartTime": start_ms,
-                "lastChunkFinishTime": start_ms + 900, "lastChunkSize": 512340,
-                "bufferAdjusted": 4.0}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let d: DecisionResponse = r.json().await.unwrap();
+        let d = decide(
+            &http,
+            &decision_url(&base, "pensieve-1"),
+            &json!({"lastquality": 1, "buffer": 4.2, "RebufferTime": 1500,
+            "lastRequest": chunk, "lastChunkStartTime": start_ms,
+            "lastChunkFinishTime": start_ms + 900, "lastChunkSize": 512340,
+            "bufferAdjusted": 4.0}),
+        )
+        .await;
         assert_eq!(d.chunk, chunk + 1);
         assert!(d.qoe_so_far.is_finite());
     }
 
     // Continuing a session the server does not know (never started, or evicted) is refused.
-    let r = http
-        .post(format!("{base}api/v1/sessions/never-started/decision"))
-        .json(
-            &json!({"lastquality": 1, "buffer": 4.2, "RebufferTime": 0, "lastRequest": 5,
-            "lastChunkStartTime": 1000, "lastChunkFinishTime": 1900, "lastChunkSize": 512340}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let e = r.json::<ApiError>().await.unwrap().error;
-    assert!(
-        e.contains("unknown session 'never-started'") && e.contains("last_chunk"),
-        "{e}"
-    );
+    post_expecting_error(
+        &http,
+        &decision_url(&base, "never-started"),
+        &json!({"lastquality": 1, "buffer": 4.2, "RebufferTime": 0, "lastRequest": 5,
+        "lastChunkStartTime": 1000, "lastChunkFinishTime": 1900, "lastChunkSize": 512340}),
+        StatusCode::NOT_FOUND,
+        &["unknown session 'never-started'", "last_chunk"],
+    )
+    .await;
 
     // Metrics reflect all of this.
-    let text = http
-        .get(format!("{base}metrics"))
-        .send()
+    let text = get(&http, &format!("{base}metrics"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -386,14 +372,7 @@ async fn whole_sessions_decide_like_the_simulator() {
     assert!(served > 1000, "bytes served {served}");
 
     // The OpenAPI document parses and documents every request field of both schemas.
-    let doc: serde_json::Value = http
-        .get(format!("{base}api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = get_json(&http, &format!("{base}api/v1/openapi.json")).await;
     assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
     let props = &doc["components"]["schemas"]["DecisionRequest"]["properties"];
     let full = neuralstream_protocol::DecisionRequest {
@@ -448,16 +427,10 @@ async fn idle_sessions_are_evicted() {
     let state = fx.dir.path().join("state");
     let mut cfg = config(&[&fx.media], &state, &["bb"]);
     cfg.session_idle = Duration::from_millis(150);
-    let running = neuralstream_server::start(cfg).await.unwrap();
-    let http = client(&running);
+    let (running, base, http) = serve(cfg).await;
     for i in 0..3 {
-        let r = http
-            .post(format!("{}api/v1/sessions/e{i}/decision", running.base_url))
-            .json(&json!({"buffer_s": 0}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+        let url = decision_url(&base, &format!("e{i}"));
+        post_expecting(&http, &url, &json!({"buffer_s": 0}), StatusCode::OK).await;
     }
     assert_eq!(running.state.sessions.active(), 3);
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -467,18 +440,15 @@ async fn idle_sessions_are_evicted() {
     assert_eq!(running.state.sessions.active(), 0);
     assert_eq!(running.state.sessions.evicted_total(), 3);
     // An evicted session cannot be continued: the client is told to start a new one.
-    let r = http
-        .post(format!("{}api/v1/sessions/e0/decision", running.base_url))
-        .json(
-            &json!({"buffer_s": 4, "last_chunk": {"index": 3, "level": 0, "size_bytes": 1000,
-            "request_start_ms": 0, "request_finish_ms": 100}}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let e = r.json::<ApiError>().await.unwrap().error;
-    assert!(e.contains("dropped after 0.15 s idle"), "{e}");
+    post_expecting_error(
+        &http,
+        &decision_url(&base, "e0"),
+        &json!({"buffer_s": 4, "last_chunk": {"index": 3, "level": 0, "size_bytes": 1000,
+        "request_start_ms": 0, "request_finish_ms": 100}}),
+        StatusCode::NOT_FOUND,
+        &["dropped after 0.15 s idle"],
+    )
+    .await;
     running.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -503,24 +473,15 @@ async fn learned_policies_serve_the_decisions_they_make_locally() {
     random_policy(4, 3).save(&four).unwrap();
     let learned = format!("learned:{}", ckpt.display());
     let learned4 = format!("learned:{}", four.display());
-    let running = neuralstream_server::start(config(
+    let (running, base, http) = serve(config(
         &[&fx.media],
         &fx.dir.path().join("state"),
         &["robustmpc", &learned, &learned4],
     ))
-    .await
-    .unwrap();
-    let base = running.base_url.clone();
-    let http = client(&running);
+    .await;
 
-    let list: neuralstream_protocol::AlgorithmList = http
-        .get(format!("{base}api/v1/algorithms"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: neuralstream_protocol::AlgorithmList =
+        get_json(&http, &format!("{base}api/v1/algorithms")).await;
     assert_eq!(list.default, "robustmpc");
     assert!(
         list.algorithms.iter().any(|a| a.name == learned),
@@ -528,49 +489,32 @@ async fn learned_policies_serve_the_decisions_they_make_locally() {
     );
 
     let log = simulate_with(Box::new(policy.clone()));
-    let url = format!("{base}api/v1/sessions/learned-1/decision");
-    let first: DecisionResponse = http
-        .post(&url)
-        .json(&json!({"buffer_s": 0, "algorithm": learned}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = decision_url(&base, "learned-1");
+    let first = decide(&http, &url, &json!({"buffer_s": 0, "algorithm": learned})).await;
     assert_eq!(first.algorithm, learned);
     let n = log.records.len();
     for i in 0..n - 1 {
-        let d: DecisionResponse = http
-            .post(&url)
-            .json(&report(&log.records[i], i))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let d = decide(&http, &url, &report(&log.records[i], i)).await;
         assert_eq!(d.level, log.records[i + 1].level, "chunk {}", i + 1);
     }
 
     // A policy trained for 4 levels cannot drive a 6-level video: refused at session start.
-    let r = http
-        .post(format!("{base}api/v1/sessions/learned-4/decision"))
-        .json(&json!({"buffer_s": 0, "algorithm": learned4}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let e = r.json::<ApiError>().await.unwrap().error;
-    assert!(e.contains("4 levels"), "{e}");
+    post_expecting_error(
+        &http,
+        &decision_url(&base, "learned-4"),
+        &json!({"buffer_s": 0, "algorithm": learned4}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &["4 levels"],
+    )
+    .await;
     // With two learned policies, the shorthand `learned` is ambiguous and refused.
-    let r = http
-        .post(format!("{base}api/v1/sessions/learned-x/decision"))
-        .json(&json!({"buffer_s": 0, "algorithm": "learned"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    post_expecting(
+        &http,
+        &decision_url(&base, "learned-x"),
+        &json!({"buffer_s": 0, "algorithm": "learned"}),
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     running.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -578,51 +522,30 @@ async fn learned_policies_serve_the_decisions_they_make_locally() {
 async fn several_videos_at_once() {
     let a = fixture_named("alpha");
     let b = fixture_named("beta");
-    let running = neuralstream_server::start(config(
+    let (running, base, http) = serve(config(
         &[&a.media, &b.media],
         &a.dir.path().join("state"),
         &["bb"],
     ))
-    .await
-    .unwrap();
-    let base = running.base_url.clone();
-    let http = client(&running);
-    let videos: Vec<VideoInfo> = http
-        .get(format!("{base}api/v1/videos"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    .await;
+    let videos: Vec<VideoInfo> = get_json(&http, &format!("{base}api/v1/videos")).await;
     let names: Vec<_> = videos.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(names, ["alpha", "beta"]);
     for name in names {
-        let r = http
-            .get(format!("{base}media/{name}/seg/0/chunk-00001.m4s"))
-            .send()
-            .await
-            .unwrap();
+        let r = get(&http, &format!("{base}media/{name}/seg/0/chunk-00001.m4s")).await;
         assert_eq!(r.status(), StatusCode::OK);
-        let d: DecisionResponse = http
-            .post(format!("{base}api/v1/sessions/{name}-1/decision"))
-            .json(&json!({"buffer_s": 0, "video": name}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = decision_url(&base, &format!("{name}-1"));
+        let d = decide(&http, &url, &json!({"buffer_s": 0, "video": name})).await;
         assert_eq!(d.chunk, 0);
     }
     // A session is bound to its video.
-    let r = http
-        .post(format!("{base}api/v1/sessions/alpha-1/decision"))
-        .json(&json!({"buffer_s": 0, "video": "beta"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT);
+    post_expecting(
+        &http,
+        &decision_url(&base, "alpha-1"),
+        &json!({"buffer_s": 0, "video": "beta"}),
+        StatusCode::CONFLICT,
+    )
+    .await;
     // Two folders with the same name are refused at start.
     let dup = fixture_named("alpha");
     let e = neuralstream_server::start(config(
