@@ -303,7 +303,7 @@ impl Figure for StageFigure<'_> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperLeft)
             .margin(12)
             .legend_area_size(36)
             .label_font(legend_style())
