@@ -174,14 +174,26 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
     }
 }
 
-#[test]
-fn checkpoint_round_trip_keeps_everything() {
-    let video = builtin_video();
+/// Trains imitation then PPO on the tiny problem and saves its final state as `last.safetensors`
+/// in a temporary folder; returns the report, its configuration, the folder (deleted when dropped)
+/// and the file.
+fn trained_and_saved() -> (
+    neuralstream_learn::PipelineReport,
+    PipelineConfig,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
     let cfg = tiny(vec![StageKind::Imitation, StageKind::Ppo]);
-    let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
+    let rep = train_pipeline(&traces(), &builtin_video(), &cfg, None, |_| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("last.safetensors");
     rep.last.save(&path).unwrap();
+    (rep, cfg, dir, path)
+}
+
+#[test]
+fn checkpoint_round_trip_keeps_everything() {
+    let (rep, _cfg, _dir, path) = trained_and_saved();
     let back = TrainingCheckpoint::load(&path).unwrap();
     assert_eq!(params(&back.actor), params(&rep.last.actor));
     assert_eq!(
@@ -206,11 +218,7 @@ fn checkpoint_round_trip_keeps_everything() {
 #[test]
 fn resume_continues_the_curve() {
     let video = builtin_video();
-    let cfg = tiny(vec![StageKind::Imitation, StageKind::Ppo]);
-    let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("last.safetensors");
-    rep.last.save(&path).unwrap();
+    let (rep, cfg, _dir, path) = trained_and_saved();
     let resumed = TrainingCheckpoint::load(&path).unwrap();
     let cfg2 = PipelineConfig {
         stages: vec![StageKind::Ppo],
