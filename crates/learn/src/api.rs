@@ -31,11 +31,11 @@
 //! gathered in order; training is single-threaded.
 
 use crate::checkpoint::TrainingCheckpoint;
-use crate::env::RlEnvConfig;
+use crate::env::{chunk_reward, write_features, RlEnvConfig};
 use crate::error::LearnError;
 use crate::policy::argmax;
 use crate::rl::{finish_stage, gather_rows, permutation, CurveRecorder, RlContext, RlReport};
-use neuralstream_core::{ChunkRecord, Observation, Rng};
+use neuralstream_core::{ChunkRecord, Rng};
 use neuralstream_nn::{loss, Adam, AdamConfig, Mlp, Scratch, SplitMix64};
 use neuralstream_sim::{Session, StartPosition};
 use rayon::prelude::*;
@@ -127,17 +127,7 @@ struct Player<'a> {
 
 impl<'a> Player<'a> {
     fn observe(&self, env: &RlEnvConfig<'_>, out: &mut [f32]) {
-        env.spec.write(
-            &Observation {
-                video: env.video,
-                next_chunk: self.session.next_chunk(),
-                total_chunks: self.session.total_chunks(),
-                buffer_s: self.session.buffer_s(),
-                last_level: self.last_level,
-                history: &self.records,
-            },
-            out,
-        );
+        write_features(env, &self.session, self.last_level, &self.records, out);
     }
 
     /// Downloads the next chunk at `level`; returns its QoE term.
@@ -146,13 +136,7 @@ impl<'a> Player<'a> {
             trace: self.session.trace().name.clone(),
             source,
         })?;
-        let r = env.qoe.reward_at(
-            rec.index,
-            rec.level,
-            rec.index.saturating_sub(1),
-            self.last_level,
-            rec.rebuffer_s,
-        );
+        let r = chunk_reward(env, &rec, self.last_level);
         self.last_level = rec.level;
         self.records.push(rec);
         Ok(r)

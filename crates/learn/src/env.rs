@@ -118,15 +118,11 @@ impl<'a> TrainEnv<'a> {
 
     /// Writes the features of the current observation (the decision for the next chunk).
     pub fn observe(&self, out: &mut [f32]) {
-        self.cfg.spec.write(
-            &Observation {
-                video: self.cfg.video,
-                next_chunk: self.session.next_chunk(),
-                total_chunks: self.session.total_chunks(),
-                buffer_s: self.session.buffer_s(),
-                last_level: self.last_level,
-                history: &self.records,
-            },
+        write_features(
+            &self.cfg,
+            &self.session,
+            self.last_level,
+            &self.records,
             out,
         );
     }
@@ -138,13 +134,7 @@ impl<'a> TrainEnv<'a> {
             trace: self.session.trace().name.clone(),
             source,
         })?;
-        let r = self.cfg.qoe.reward_at(
-            rec.index,
-            rec.level,
-            rec.index.saturating_sub(1),
-            self.last_level,
-            rec.rebuffer_s,
-        );
+        let r = chunk_reward(&self.cfg, &rec, self.last_level);
         self.episode_qoe += r;
         self.last_level = rec.level;
         self.records.push(rec);
@@ -159,6 +149,39 @@ impl<'a> TrainEnv<'a> {
             episode_qoe,
         })
     }
+}
+
+/// Writes the features of the decision for `session`'s next chunk, after `records` were
+/// downloaded and `last_level` played.
+pub(crate) fn write_features(
+    cfg: &RlEnvConfig<'_>,
+    session: &Session<'_>,
+    last_level: usize,
+    records: &[ChunkRecord],
+    out: &mut [f32],
+) {
+    cfg.spec.write(
+        &Observation {
+            video: cfg.video,
+            next_chunk: session.next_chunk(),
+            total_chunks: session.total_chunks(),
+            buffer_s: session.buffer_s(),
+            last_level,
+            history: records,
+        },
+        out,
+    );
+}
+
+/// The (unscaled) QoE term of the chunk `rec`, downloaded after `last_level` played.
+pub(crate) fn chunk_reward(cfg: &RlEnvConfig<'_>, rec: &ChunkRecord, last_level: usize) -> f64 {
+    cfg.qoe.reward_at(
+        rec.index,
+        rec.level,
+        rec.index.saturating_sub(1),
+        last_level,
+        rec.rebuffer_s,
+    )
 }
 
 /// Builds `n` environments seeded with `seed` (environment `i` forks stream `i`).
