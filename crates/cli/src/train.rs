@@ -165,17 +165,9 @@ pub struct TrainArgs {
     pub out: PathBuf,
 }
 
-/// `git rev-parse HEAD` of the working directory, or "unknown".
+/// The commit this binary was built from (`build.rs`), or "unknown" outside a git checkout.
 fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_owned())
+    env!("NEURALSTREAM_GIT_COMMIT").to_owned()
 }
 
 fn stages_of(args: &TrainArgs) -> Result<Vec<StageKind>> {
