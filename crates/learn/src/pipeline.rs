@@ -84,7 +84,7 @@ impl FromStr for StageKind {
 pub struct PipelineConfig {
     /// Seed of everything (split, initialisation, environments, minibatches).
     pub seed: u64,
-    /// Stages in order (default: imitation, then PPO).
+    /// Stages in order (default: imitation, then approximate policy iteration).
     pub stages: Vec<StageKind>,
     /// Imitation settings (its `seed`, `val_fraction`, `window_s`, `val_hop_s`, `qoe`, `sim`,
     /// `skip_chunks` are overwritten from this config so every stage shares one split).
