@@ -18,7 +18,7 @@ use crate::checkpoint::TrainingCheckpoint;
 use crate::curve::CurvePoint;
 use crate::env::{collect_rollout, gae};
 use crate::error::LearnError;
-use crate::rl::{finish_stage, mean_or_nan, new_critic, CurveRecorder, RlContext, RlReport};
+use crate::rl::{new_critic, ActorCriticRun, Cadence, RlContext, RlReport};
 use neuralstream_nn::{loss, Adam, AdamConfig};
 use std::time::Instant;
 
@@ -109,14 +109,16 @@ pub fn train_a2c(
     let mut actor = state.actor.clone();
     let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut envs = crate::env::make_envs(&ctx.env, cfg.n_envs, seed)?;
-    let start_val = ctx.validator.score(&actor)?;
-    let wall0 = state.progress.wall_s;
-    let mut best = (start_val, actor.clone(), critic.clone());
-    let mut recorder = CurveRecorder::new("a2c");
-    let mut entropies = Vec::new();
-    for it in 0..cfg.max_iters {
+    let cadence = Cadence {
+        max_iters: cfg.max_iters,
+        validate_every: cfg.validate_every,
+        max_wall_s: cfg.max_wall_s,
+    };
+    let mut run =
+        ActorCriticRun::start("a2c", ctx.validator, cadence, t0, &state, &actor, &critic)?;
+    for _ in 0..cfg.max_iters {
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
-        recorder.episode_qoes.extend(&batch.episode_qoes);
+        run.recorder.episode_qoes.extend(&batch.episode_qoes);
         let (mut adv, ret) = gae(&batch, cfg.gamma, 1.0);
         if cfg.normalise_advantages {
             crate::env::normalise(&mut adv);
@@ -134,40 +136,11 @@ pub fn train_a2c(
         critic.zero_grad();
         critic.backward(&vl.grad);
         adam.step(&mut [("actor", &mut actor), ("critic", &mut critic)]);
-        recorder.losses.push((pl.loss + vl.loss) as f64);
-        entropies.push(pl.entropy as f64);
-        state.progress.iteration += 1;
-        state.progress.samples += b as u64;
-        let stage_s = t0.elapsed().as_secs_f64();
-        let last = it + 1 == cfg.max_iters || stage_s >= cfg.max_wall_s;
-        if (it + 1) % cfg.validate_every.max(1) == 0 || last {
-            let val = recorder.validate(
-                ctx.validator,
-                &mut state,
-                &actor,
-                || wall0 + t0.elapsed().as_secs_f64(),
-                mean_or_nan(&entropies),
-                &mut progress,
-            )?;
-            entropies.clear();
-            if val > best.0 {
-                best = (val, actor.clone(), critic.clone());
-            }
-        }
-        if last {
+        run.recorder.losses.push((pl.loss + vl.loss) as f64);
+        run.entropies.push(pl.entropy as f64);
+        if run.end_update(&mut state, &actor, &critic, b, &mut progress)? {
             break;
         }
     }
-    let wall_s = wall0 + t0.elapsed().as_secs_f64();
-    let mut last = state;
-    last.actor = actor;
-    last.critic = Some(critic);
-    last.adam = Some(adam);
-    Ok(finish_stage(
-        last,
-        "a2c",
-        wall_s,
-        (best.0, best.1, Some(best.2)),
-        start_val,
-    ))
+    Ok(run.finish(state, actor, critic, adam))
 }

@@ -23,8 +23,7 @@ use crate::curve::CurvePoint;
 use crate::env::{collect_rollout, gae, make_envs, normalise};
 use crate::error::LearnError;
 use crate::rl::{
-    finish_stage, gather_rows, mean_or_nan, new_critic, permutation, CurveRecorder, RlContext,
-    RlReport,
+    gather_rows, new_critic, permutation, ActorCriticRun, Cadence, RlContext, RlReport,
 };
 use neuralstream_nn::{loss, Adam, AdamConfig, SplitMix64};
 use std::time::Instant;
@@ -143,17 +142,19 @@ pub fn train_ppo(
     let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut envs = make_envs(&ctx.env, cfg.n_envs, seed)?;
     let mut rng = SplitMix64::new(seed ^ 0x99f0_0000_0000_0001);
-    let start_val = ctx.validator.score(&actor)?;
-    let wall0 = state.progress.wall_s;
-    let mut best = (start_val, actor.clone(), critic.clone());
-    let mut recorder = CurveRecorder::new("ppo");
-    let mut entropies = Vec::new();
+    let cadence = Cadence {
+        max_iters: cfg.max_iters,
+        validate_every: cfg.validate_every,
+        max_wall_s: cfg.max_wall_s,
+    };
+    let mut run =
+        ActorCriticRun::start("ppo", ctx.validator, cadence, t0, &state, &actor, &critic)?;
     let (mut mb_obs, mut mb_ret, mut mb_adv, mut mb_old, mut mb_act) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for it in 0..cfg.max_iters {
         adam.set_lr(lr_at(cfg, it));
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
-        recorder.episode_qoes.extend(&batch.episode_qoes);
+        run.recorder.episode_qoes.extend(&batch.episode_qoes);
         let (mut adv, ret) = gae(&batch, cfg.gamma, cfg.lambda);
         normalise(&mut adv);
         let train_actor = it >= warmup;
@@ -192,53 +193,24 @@ pub fn train_ppo(
                     actor.zero_grad();
                     actor.backward(&pl.grad);
                     adam.step(&mut [("actor", &mut actor), ("critic", &mut critic)]);
-                    recorder.losses.push((pl.loss + vl.loss) as f64);
-                    entropies.push(pl.entropy as f64);
+                    run.recorder.losses.push((pl.loss + vl.loss) as f64);
+                    run.entropies.push(pl.entropy as f64);
                     kl_sum += pl.approx_kl as f64;
                     kl_n += 1;
                 } else {
                     adam.step(&mut [("critic", &mut critic)]);
-                    recorder.losses.push(vl.loss as f64);
+                    run.recorder.losses.push(vl.loss as f64);
                 }
             }
             if train_actor && kl_n > 0 && kl_sum / kl_n as f64 > cfg.target_kl as f64 {
                 break 'epochs;
             }
         }
-        state.progress.iteration += 1;
-        state.progress.samples += batch.len() as u64;
-        let stage_s = t0.elapsed().as_secs_f64();
-        let last = it + 1 == cfg.max_iters || stage_s >= cfg.max_wall_s;
-        if (it + 1) % cfg.validate_every.max(1) == 0 || last {
-            let val = recorder.validate(
-                ctx.validator,
-                &mut state,
-                &actor,
-                || wall0 + t0.elapsed().as_secs_f64(),
-                mean_or_nan(&entropies),
-                &mut progress,
-            )?;
-            entropies.clear();
-            if val > best.0 {
-                best = (val, actor.clone(), critic.clone());
-            }
-        }
-        if last {
+        if run.end_update(&mut state, &actor, &critic, batch.len(), &mut progress)? {
             break;
         }
     }
-    let wall_s = wall0 + t0.elapsed().as_secs_f64();
-    let mut last = state;
-    last.actor = actor;
-    last.critic = Some(critic);
-    last.adam = Some(adam);
-    Ok(finish_stage(
-        last,
-        "ppo",
-        wall_s,
-        (best.0, best.1, Some(best.2)),
-        start_val,
-    ))
+    Ok(run.finish(state, actor, critic, adam))
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use crate::curve::CurvePoint;
 use crate::env::RlEnvConfig;
 use crate::error::LearnError;
 use crate::validation::Validator;
-use neuralstream_nn::{Activation, Mlp, SplitMix64};
+use neuralstream_nn::{Activation, Adam, Mlp, SplitMix64};
+use std::time::Instant;
 
 /// Environments and validation shared by the RL trainers.
 #[derive(Debug, Clone)]
@@ -111,6 +112,119 @@ pub fn finish_stage(
         last,
         best_val_qoe,
         start_val_qoe,
+    }
+}
+
+/// When an actor-critic trainer stops and validates.
+#[derive(Debug, Clone, Copy)]
+pub struct Cadence {
+    /// Updates after which the stage ends.
+    pub max_iters: usize,
+    /// Validate after every this many updates (and after the last).
+    pub validate_every: usize,
+    /// Stage wall time after which the current update is the last, seconds.
+    pub max_wall_s: f64,
+}
+
+/// The bookkeeping the actor-critic trainers ([`crate::a2c`], [`crate::ppo`]) share around their
+/// updates: the curve, the validation cadence, the best actor and critic so far, and the
+/// checkpoints at the end. Each trainer keeps only its own update rule.
+#[derive(Debug)]
+pub struct ActorCriticRun<'a> {
+    validator: &'a Validator<'a>,
+    cadence: Cadence,
+    t0: Instant,
+    wall0_s: f64,
+    updates: usize,
+    start_val_qoe: f64,
+    best: (f64, Mlp, Mlp),
+    /// The trainer's curve statistics (episode QoEs and losses since the last point).
+    pub recorder: CurveRecorder,
+    /// Policy entropies since the last point (the curve's `aux` column).
+    pub entropies: Vec<f64>,
+}
+
+impl<'a> ActorCriticRun<'a> {
+    /// Starts a `stage` run from `state` (its curve and wall time continue) by validating the
+    /// starting `actor`, which is the best so far. `t0` is when the stage began.
+    pub fn start(
+        stage: &'static str,
+        validator: &'a Validator<'a>,
+        cadence: Cadence,
+        t0: Instant,
+        state: &TrainingCheckpoint,
+        actor: &Mlp,
+        critic: &Mlp,
+    ) -> Result<Self, LearnError> {
+        let start_val_qoe = validator.score(actor)?;
+        Ok(ActorCriticRun {
+            validator,
+            cadence,
+            t0,
+            wall0_s: state.progress.wall_s,
+            updates: 0,
+            start_val_qoe,
+            best: (start_val_qoe, actor.clone(), critic.clone()),
+            recorder: CurveRecorder::new(stage),
+            entropies: Vec::new(),
+        })
+    }
+
+    /// Ends one update on `samples` decisions: counts it in `state`, validates when the cadence
+    /// says so (a curve point to `state` and `progress`), keeps the actor and critic if they are
+    /// the best so far. Returns true when this was the stage's last update.
+    pub fn end_update(
+        &mut self,
+        state: &mut TrainingCheckpoint,
+        actor: &Mlp,
+        critic: &Mlp,
+        samples: usize,
+        progress: &mut impl FnMut(&CurvePoint),
+    ) -> Result<bool, LearnError> {
+        self.updates += 1;
+        state.progress.iteration += 1;
+        state.progress.samples += samples as u64;
+        let c = self.cadence;
+        let last = self.updates >= c.max_iters || self.t0.elapsed().as_secs_f64() >= c.max_wall_s;
+        if self.updates % c.validate_every.max(1) == 0 || last {
+            let (t0, wall0_s) = (self.t0, self.wall0_s);
+            let val = self.recorder.validate(
+                self.validator,
+                state,
+                actor,
+                || wall0_s + t0.elapsed().as_secs_f64(),
+                mean_or_nan(&self.entropies),
+                progress,
+            )?;
+            self.entropies.clear();
+            if val > self.best.0 {
+                self.best = (val, actor.clone(), critic.clone());
+            }
+        }
+        Ok(last)
+    }
+
+    /// Ends the stage: `last` holds the final actor, critic and optimiser (what `--resume`
+    /// continues), `best` the best validated actor and critic ([`finish_stage`]).
+    pub fn finish(
+        self,
+        mut state: TrainingCheckpoint,
+        actor: Mlp,
+        critic: Mlp,
+        adam: Adam,
+    ) -> RlReport {
+        let wall_s = self.wall0_s + self.t0.elapsed().as_secs_f64();
+        state.actor = actor;
+        state.critic = Some(critic);
+        state.adam = Some(adam);
+        let (val, best_actor, best_critic) = self.best;
+        finish_stage(
+            state,
+            self.recorder.stage,
+            wall_s,
+            (val, best_actor, Some(best_critic)),
+            self.start_val_qoe,
+        )
     }
 }
 
