@@ -9,10 +9,9 @@
 
 use crate::curve::CurvePoint;
 use crate::features::FeatureSpec;
-use crate::policy::{LearnedAbr, PolicyError, PolicyMeta, ACTOR, META_FEATURES, META_NUM_LEVELS};
+use crate::policy::{policy_metadata, LearnedAbr, PolicyError, PolicyMeta, ACTOR};
 use neuralstream_nn::{load_networks, save_safetensors, Adam, Mlp};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Name of the critic (value) network inside a checkpoint.
@@ -65,22 +64,7 @@ impl TrainingCheckpoint {
     /// Writes the checkpoint (atomically, via a temporary file).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PolicyError> {
         let path = path.as_ref();
-        let mut md = BTreeMap::new();
-        md.insert(
-            META_FEATURES.to_owned(),
-            serde_json::to_string(&self.spec).expect("FeatureSpec serialises"),
-        );
-        md.insert(META_NUM_LEVELS.to_owned(), self.spec.num_levels.to_string());
-        md.insert("learn.qoe".to_owned(), self.meta.qoe.clone());
-        if let Some(seed) = self.meta.seed {
-            md.insert("learn.seed".to_owned(), seed.to_string());
-        }
-        if let Some(commit) = &self.meta.git_commit {
-            md.insert("learn.git_commit".to_owned(), commit.clone());
-        }
-        for (k, v) in &self.meta.extra {
-            md.insert(format!("learn.extra.{k}"), v.clone());
-        }
+        let mut md = policy_metadata(&self.spec, &self.meta);
         md.insert("learn.stage".to_owned(), self.stage.clone());
         md.insert(
             "learn.ladder_kbps".to_owned(),

@@ -127,22 +127,7 @@ impl LearnedAbr {
     /// Writes a checkpoint: the actor as `"actor"` plus metadata (feature spec JSON, ladder size,
     /// QoE model, seed, git commit, extras).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PolicyError> {
-        let mut md = BTreeMap::new();
-        md.insert(
-            META_FEATURES.to_owned(),
-            serde_json::to_string(&self.spec).expect("FeatureSpec serialises"),
-        );
-        md.insert(META_NUM_LEVELS.to_owned(), self.spec.num_levels.to_string());
-        md.insert("learn.qoe".to_owned(), self.meta.qoe.clone());
-        if let Some(seed) = self.meta.seed {
-            md.insert("learn.seed".to_owned(), seed.to_string());
-        }
-        if let Some(commit) = &self.meta.git_commit {
-            md.insert("learn.git_commit".to_owned(), commit.clone());
-        }
-        for (k, v) in &self.meta.extra {
-            md.insert(format!("learn.extra.{k}"), v.clone());
-        }
+        let md = policy_metadata(&self.spec, &self.meta);
         save_safetensors(path, &[(ACTOR, &self.actor)], None, &md)?;
         Ok(())
     }
@@ -210,6 +195,28 @@ pub fn argmax(values: &[f32]) -> usize {
         }
     }
     best
+}
+
+/// The safetensors metadata every policy file carries (training checkpoints add their own keys):
+/// the feature spec as JSON, the ladder size, the QoE model, the seed, the git commit and the extras.
+pub(crate) fn policy_metadata(spec: &FeatureSpec, meta: &PolicyMeta) -> BTreeMap<String, String> {
+    let mut md = BTreeMap::new();
+    md.insert(
+        META_FEATURES.to_owned(),
+        serde_json::to_string(spec).expect("FeatureSpec serialises"),
+    );
+    md.insert(META_NUM_LEVELS.to_owned(), spec.num_levels.to_string());
+    md.insert("learn.qoe".to_owned(), meta.qoe.clone());
+    if let Some(seed) = meta.seed {
+        md.insert("learn.seed".to_owned(), seed.to_string());
+    }
+    if let Some(commit) = &meta.git_commit {
+        md.insert("learn.git_commit".to_owned(), commit.clone());
+    }
+    for (k, v) in &meta.extra {
+        md.insert(format!("learn.extra.{k}"), v.clone());
+    }
+    md
 }
 
 impl Abr for LearnedAbr {
