@@ -1,7 +1,7 @@
 //! Empirical CDF of per-trace QoE, one line per algorithm.
 
 use crate::render::{
-    axis_desc_style, colour, label_style, legend_style, padded_range, render_png_svg, tick,
+    axis_desc_style, colour, house_legend, house_mesh, padded_range, render_png_svg, tick,
     title_style, DrawResult, Figure,
 };
 use crate::ReportError;
@@ -90,19 +90,17 @@ impl Figure for CdfFigure {
             .x_label_area_size(70)
             .y_label_area_size(90)
             .build_cartesian_2d(x_lo..x_hi, -0.01..1.01)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_desc)
-            .y_desc("fraction of traces")
-            .x_labels(10)
-            .y_labels(11)
-            .x_label_formatter(&|v| tick(*v, x_span))
-            .y_label_formatter(&|v| format!("{v:.1}"))
-            .label_style(label_style())
-            .axis_desc_style(axis_desc_style())
-            .bold_line_style(BLACK.mix(0.12))
-            .light_line_style(BLACK.mix(0.04))
-            .draw()?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .x_desc(&self.x_desc)
+                .y_desc("fraction of traces")
+                .x_labels(10)
+                .y_labels(11)
+                .x_label_formatter(&|v| tick(*v, x_span))
+                .y_label_formatter(&|v| format!("{v:.1}")),
+        )
+        .draw()?;
 
         let mut any = false;
         for (i, c) in self.curves.iter().enumerate() {
@@ -137,15 +135,13 @@ impl Figure for CdfFigure {
                 });
         }
         if any {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .margin(12)
-                .legend_area_size(36)
-                .label_font(legend_style())
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.5))
-                .draw()?;
+            house_legend(
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .margin(12),
+            )
+            .draw()?;
         } else {
             chart.plotting_area().draw(&Text::new(
                 "no per-trace results",

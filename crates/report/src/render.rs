@@ -2,6 +2,8 @@
 //! ranges.
 
 use crate::ReportError;
+use plotters::chart::{MeshStyle, SeriesLabelStyle};
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
@@ -173,6 +175,38 @@ pub(crate) fn label_style() -> TextStyle<'static> {
 /// Text style of legends.
 pub(crate) fn legend_style() -> TextStyle<'static> {
     (FONT, 18).into_font().color(&BLACK)
+}
+
+/// The house style of a chart's grid: tick and axis-description fonts, faint grid lines. Call it
+/// on a configured mesh, then `.draw()` (later settings override these).
+pub(crate) fn house_mesh<'m, 'a, 'b, X, Y, XT, YT, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged<ValueType = XT> + ValueFormatter<XT>,
+    Y: Ranged<ValueType = YT> + ValueFormatter<YT>,
+    DB: DrawingBackend,
+{
+    mesh.label_style(label_style())
+        .axis_desc_style(axis_desc_style())
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.04))
+}
+
+/// The house style of a legend box: legend font, white translucent background, grey border.
+/// Call it on series labels with their position and margin set, then `.draw()`.
+pub(crate) fn house_legend<'m, 'a, 'b, DB, CT>(
+    labels: &'m mut SeriesLabelStyle<'a, 'b, DB, CT>,
+) -> &'m mut SeriesLabelStyle<'a, 'b, DB, CT>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    labels
+        .legend_area_size(36)
+        .label_font(legend_style())
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.5))
 }
 
 #[cfg(test)]

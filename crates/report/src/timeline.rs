@@ -2,8 +2,8 @@
 //! chosen level, in three stacked panels sharing the session-time axis.
 
 use crate::render::{
-    axis_desc_style, colour, label_style, legend_style, padded_range, render_png_svg, tick,
-    title_style, y_top_with_legend, DrawResult, Figure, NETWORK_GREY,
+    axis_desc_style, colour, house_legend, house_mesh, label_style, padded_range, render_png_svg,
+    tick, title_style, y_top_with_legend, DrawResult, Figure, NETWORK_GREY,
 };
 use crate::ReportError;
 use neuralstream_core::{ChunkRecord, Trace};
@@ -231,18 +231,16 @@ impl TimelineFigure {
             .y_label_area_size(Y_LABEL_AREA)
             .build_cartesian_2d(0.0..self.t_end, 0.0..y_hi)?;
         let t_end = self.t_end;
-        chart
-            .configure_mesh()
-            .y_desc("Mbit/s")
-            .x_labels(12)
-            .y_labels(6)
-            .x_label_formatter(&|v| tick(*v, t_end))
-            .y_label_formatter(&|v| tick(*v, y_hi))
-            .label_style(label_style())
-            .axis_desc_style(axis_desc_style())
-            .bold_line_style(BLACK.mix(0.12))
-            .light_line_style(BLACK.mix(0.04))
-            .draw()?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .y_desc("Mbit/s")
+                .x_labels(12)
+                .y_labels(6)
+                .x_label_formatter(&|v| tick(*v, t_end))
+                .y_label_formatter(&|v| tick(*v, y_hi)),
+        )
+        .draw()?;
         if !self.network.is_empty() {
             let mut poly = self.network.clone();
             poly.push((self.network.last().map_or(0.0, |p| p.0), 0.0));
@@ -274,15 +272,13 @@ impl TimelineFigure {
                 });
         }
         if !self.network.is_empty() || !self.sessions.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .margin(8)
-                .legend_area_size(36)
-                .label_font(legend_style())
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.5))
-                .draw()?;
+            house_legend(
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .margin(8),
+            )
+            .draw()?;
         }
         Ok(())
     }
@@ -313,18 +309,16 @@ impl TimelineFigure {
             .y_label_area_size(Y_LABEL_AREA)
             .build_cartesian_2d(0.0..self.t_end, 0.0..y_hi)?;
         let t_end = self.t_end;
-        chart
-            .configure_mesh()
-            .y_desc("buffer (s)")
-            .x_labels(12)
-            .y_labels(6)
-            .x_label_formatter(&|v| tick(*v, t_end))
-            .y_label_formatter(&|v| tick(*v, y_hi))
-            .label_style(label_style())
-            .axis_desc_style(axis_desc_style())
-            .bold_line_style(BLACK.mix(0.12))
-            .light_line_style(BLACK.mix(0.04))
-            .draw()?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .y_desc("buffer (s)")
+                .x_labels(12)
+                .y_labels(6)
+                .x_label_formatter(&|v| tick(*v, t_end))
+                .y_label_formatter(&|v| tick(*v, y_hi)),
+        )
+        .draw()?;
         for (i, (s, pts)) in self.sessions.iter().zip(buffers).enumerate() {
             let col = colour(i);
             let st = stalls(&s.records);
@@ -357,15 +351,13 @@ impl TimelineFigure {
                 });
         }
         if !self.sessions.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .margin(8)
-                .legend_area_size(36)
-                .label_font(legend_style())
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.5))
-                .draw()?;
+            house_legend(
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .margin(8),
+            )
+            .draw()?;
         }
         Ok(())
     }

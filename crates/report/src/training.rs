@@ -3,8 +3,8 @@
 //! reference lines such as RobustMPC and the offline optimum).
 
 use crate::render::{
-    axis_desc_style, colour, label_style, legend_style, padded_range, render_png_svg, tick,
-    title_style, DrawResult, Figure,
+    axis_desc_style, colour, house_legend, house_mesh, label_style, legend_style, padded_range,
+    render_png_svg, tick, title_style, DrawResult, Figure,
 };
 use crate::ReportError;
 use plotters::coord::Shift;
@@ -105,19 +105,17 @@ impl CurveFigure<'_> {
             .x_label_area_size(70)
             .y_label_area_size(90)
             .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("validation QoE per session")
-            .x_labels(8)
-            .y_labels(10)
-            .x_label_formatter(&|v| tick(*v, x_span))
-            .y_label_formatter(&|v| tick(*v, y_span))
-            .label_style(label_style())
-            .axis_desc_style(axis_desc_style())
-            .bold_line_style(BLACK.mix(0.12))
-            .light_line_style(BLACK.mix(0.04))
-            .draw()?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .x_desc(x_desc)
+                .y_desc("validation QoE per session")
+                .x_labels(8)
+                .y_labels(10)
+                .x_label_formatter(&|v| tick(*v, x_span))
+                .y_label_formatter(&|v| tick(*v, y_span)),
+        )
+        .draw()?;
         for (i, r) in self.references.iter().enumerate() {
             let col = RGBColor(90, 90, 90);
             let style = ShapeStyle::from(col.mix(0.8)).stroke_width(2);
@@ -156,15 +154,13 @@ impl CurveFigure<'_> {
             chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 3, col.filled())))?;
         }
         if legend {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .margin(12)
-                .legend_area_size(36)
-                .label_font(legend_style())
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.5))
-                .draw()?;
+            house_legend(
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::LowerRight)
+                    .margin(12),
+            )
+            .draw()?;
         }
         Ok(())
     }
@@ -301,15 +297,13 @@ impl Figure for StageFigure<'_> {
                     PathElement::new(vec![(x, y), (x + 28, y)], col.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .margin(12)
-            .legend_area_size(36)
-            .label_font(legend_style())
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.5))
-            .draw()?;
+        house_legend(
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .margin(12),
+        )
+        .draw()?;
         Ok(())
     }
 }
