@@ -37,8 +37,8 @@ struct Cli {
 enum Command {
     /// Run ABR algorithms x traces in the simulator; print a table, write results and charts.
     Bench(Box<bench::BenchArgs>),
-    /// Train a learned ABR policy (imitation of the offline optimum, then policy iteration); writes a checkpoint
-    /// that `bench --abr learned:PATH` and `serve --abr learned:PATH` run.
+    /// Train a learned ABR policy (imitation of the offline optimum, then policy iteration);
+    /// writes a checkpoint that `bench --abr learned:PATH` and `serve --abr learned:PATH` run.
     Train(Box<train::TrainArgs>),
     /// List the ABR algorithms `--abr` accepts.
     Algorithms,
