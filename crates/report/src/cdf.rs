@@ -136,10 +136,9 @@ impl Figure for CdfFigure {
         }
         if any {
             house_legend(
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .margin(12),
+                &mut chart.configure_series_labels(),
+                SeriesLabelPosition::UpperLeft,
+                12,
             )
             .draw()?;
         } else {

@@ -193,16 +193,20 @@ where
         .light_line_style(BLACK.mix(0.04))
 }
 
-/// The house style of a legend box: legend font, white translucent background, grey border.
-/// Call it on series labels with their position and margin set, then `.draw()`.
+/// The house style of a legend box at `position`, `margin` pixels in from the plot's edge: legend
+/// font, white translucent background, grey border. Call `.draw()` on the result.
 pub(crate) fn house_legend<'m, 'a, 'b, DB, CT>(
     labels: &'m mut SeriesLabelStyle<'a, 'b, DB, CT>,
+    position: SeriesLabelPosition,
+    margin: u32,
 ) -> &'m mut SeriesLabelStyle<'a, 'b, DB, CT>
 where
     DB: DrawingBackend + 'a,
     CT: CoordTranslate,
 {
     labels
+        .position(position)
+        .margin(margin)
         .legend_area_size(36)
         .label_font(legend_style())
         .background_style(WHITE.mix(0.9))

@@ -273,10 +273,9 @@ impl TimelineFigure {
         }
         if !self.network.is_empty() || !self.sessions.is_empty() {
             house_legend(
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .margin(8),
+                &mut chart.configure_series_labels(),
+                SeriesLabelPosition::UpperRight,
+                8,
             )
             .draw()?;
         }
@@ -352,10 +351,9 @@ impl TimelineFigure {
         }
         if !self.sessions.is_empty() {
             house_legend(
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .margin(8),
+                &mut chart.configure_series_labels(),
+                SeriesLabelPosition::UpperRight,
+                8,
             )
             .draw()?;
         }

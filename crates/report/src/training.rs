@@ -155,10 +155,9 @@ impl CurveFigure<'_> {
         }
         if legend {
             house_legend(
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::LowerRight)
-                    .margin(12),
+                &mut chart.configure_series_labels(),
+                SeriesLabelPosition::LowerRight,
+                12,
             )
             .draw()?;
         }
@@ -298,10 +297,9 @@ impl Figure for StageFigure<'_> {
                 });
         }
         house_legend(
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .margin(12),
+            &mut chart.configure_series_labels(),
+            SeriesLabelPosition::UpperLeft,
+            12,
         )
         .draw()?;
         Ok(())
