@@ -24,7 +24,7 @@ pub enum LogFormatArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Packaged media folder (made by `neuralstream package`, holds video.json and manifests);
-    /// repeat for several videos. Served under /media/<folder name>/.
+    /// repeat for several videos. Served under /media/FOLDER_NAME/.
     #[arg(long, value_name = "DIR", required = true)]
     pub media: Vec<PathBuf>,
     /// Comma-separated algorithms clients may ask for (the first is the default); `learned:PATH`

@@ -46,7 +46,7 @@ pub enum QoeModel {
         /// Weight of the utility change.
         smooth_penalty: f64,
     },
-    /// QoE_HD: `q` from a per-level utility table (Pensieve: [1,2,3,12,15,20]), mu 8, smoothness 1.
+    /// QoE_HD: `q` from a per-level utility table (Pensieve: `[1, 2, 3, 12, 15, 20]`), mu 8, smoothness 1.
     Hd {
         /// Penalty per second of stall.
         rebuffer_penalty: f64,

@@ -5,7 +5,7 @@
 //! ([`policy`]), and the training stages of issue 3: behaviour cloning of the offline optimum with
 //! DAgger relabeling ([`imitation`], [`dagger`]), then reinforcement learning: approximate policy
 //! iteration with all-action rollouts ([`api`], the default), or [`ppo`], [`a2c`] (Pensieve's
-//! recipe) or [`dqn`] over vectorised training environments ([`env`]), all chained by
+//! recipe) or [`dqn`] over vectorised training environments ([`env`](mod@env)), all chained by
 //! [`pipeline`] and selected on a validation split
 //! ([`validation`]); training checkpoints ([`checkpoint`]) and curves ([`curve`]).
 //!

@@ -11,7 +11,7 @@
 //! more run that decodes the source once and every rendition once ([`quality`]). Key frames sit
 //! exactly at segment starts (`-force_key_frames` + fixed GOP, no scene cuts) and this is checked
 //! on the output by byte position ([`verify`]). Output is built in a hidden `.NAME.partial` folder
-//! and renamed into place only when complete ([`package`]).
+//! and renamed into place only when complete ([`package`](mod@package)).
 //!
 //! Layout of a package folder: `manifest.mpd`, `master.m3u8` + `media_N.m3u8`, `init-N.m4s`,
 //! `chunk-N-NNNNN.m4s` (N = representation id; video first, lowest bitrate first, then audio), and

@@ -157,7 +157,7 @@ impl Figure for CdfFigure {
 ///
 /// One step line per algorithm (in the order of `results.summaries`, then any algorithm found
 /// only in `results.per_trace`), in distinct colours; the legend gives each algorithm's mean QoE
-/// (from its summary when present) and number of traces. x is "QoE per trace (<model>)", y the
+/// (from its summary when present) and number of traces. x is `"QoE per trace (<model>)"`, y the
 /// fraction of traces. Non-finite QoE values are left out. With no per-trace results at all an
 /// empty chart saying so is drawn. Returns the paths written, PNG first.
 pub fn qoe_cdf_chart(results: &BenchResults, out_stem: &Path) -> Result<Vec<PathBuf>, ReportError> {
