@@ -293,14 +293,6 @@ fn help_teaches() {
     assert!(s.contains("robustmpc") && s.contains("optimum"), "{s}");
 }
 
-/// The `__metadata__` map of a safetensors file (8-byte little-endian header length, JSON header).
-fn safetensors_metadata(path: &Path) -> std::collections::BTreeMap<String, String> {
-    let bytes = std::fs::read(path).unwrap();
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    serde_json::from_value(header["__metadata__"].clone()).unwrap()
-}
-
 /// `train` on built-in synthetic traces with a tiny budget, then the policy runs in `bench`, and
 /// `--resume` continues the curve.
 #[test]
@@ -335,7 +327,8 @@ fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("selected:"), "{stdout}");
-    let commit = safetensors_metadata(&out.join("policy.safetensors"))["learn.git_commit"].clone();
+    let trained = neuralstream_learn::LearnedAbr::load(out.join("policy.safetensors")).unwrap();
+    let commit = trained.meta().git_commit.clone().unwrap_or_default();
     let head = Command::new("git")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["rev-parse", "HEAD"])
