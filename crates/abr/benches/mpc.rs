@@ -23,11 +23,8 @@ fn history(video: &Video, chunks: usize, level: usize, mbps: f64) -> Vec<ChunkRe
                 bitrate_kbps: video.ladder.kbps(level),
                 size_bytes,
                 delay_ms,
-                sleep_ms: 0.0,
-                rebuffer_s: 0.0,
                 buffer_s: 10.0,
-                request_s: 0.0,
-                finish_s: 0.0,
+                ..ChunkRecord::default()
             }
         })
         .collect()

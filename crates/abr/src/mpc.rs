@@ -682,14 +682,9 @@ mod tests {
         ChunkRecord {
             index,
             level,
-            bitrate_kbps: 0.0,
             size_bytes,
             delay_ms,
-            sleep_ms: 0.0,
-            rebuffer_s: 0.0,
-            buffer_s: 0.0,
-            request_s: 0.0,
-            finish_s: 0.0,
+            ..ChunkRecord::default()
         }
     }
 

@@ -115,16 +115,10 @@ pub(crate) mod test_util {
     /// A record whose measured throughput is `kbps` over a download of `delay_ms`.
     pub fn rec(level: usize, kbps: f64, delay_ms: f64) -> ChunkRecord {
         ChunkRecord {
-            index: 0,
             level,
-            bitrate_kbps: 0.0,
             size_bytes: (kbps * delay_ms / 8.0).round() as u64,
             delay_ms,
-            sleep_ms: 0.0,
-            rebuffer_s: 0.0,
-            buffer_s: 0.0,
-            request_s: 0.0,
-            finish_s: 0.0,
+            ..ChunkRecord::default()
         }
     }
 }

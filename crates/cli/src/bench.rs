@@ -9,7 +9,7 @@ use neuralstream_core::QoeModel;
 use neuralstream_data::TraceFormat;
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
-use neuralstream_learn::LearnedAbr;
+use neuralstream_policy::LearnedAbr;
 use neuralstream_sim::SimConfig;
 use std::path::PathBuf;
 use std::time::Instant;

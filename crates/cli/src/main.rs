@@ -1,7 +1,10 @@
 //! # neuralstream (the command)
 //!
 //! A thin command-line layer over the NeuralStream crates: it parses flags, loads inputs through
-//! `neuralstream-data`, runs `neuralstream-eval`, and hands results to `neuralstream-report`.
+//! `neuralstream-data`, and hands the work to the crate that owns it: `bench` to
+//! `neuralstream-eval` and `neuralstream-report`, `train` to `neuralstream-learn`, `package` and
+//! `sample-video` to `neuralstream-media`, `serve` and `demo` to `neuralstream-server`, `play` to
+//! `neuralstream-player`; a learned policy is loaded through `neuralstream-policy`.
 //!
 //! **Key design decision:** no domain logic lives here. Every subcommand is a few calls into library
 //! crates, and every error reaches the user through `anyhow` with the file, line or flag that caused

@@ -10,12 +10,12 @@ use neuralstream_data::TraceFormat;
 use neuralstream_eval::output::{csv_field, write_chunk_log, write_results};
 use neuralstream_eval::runner::summarize;
 use neuralstream_eval::{BenchMeta, BenchResults, SessionOutput, TraceResult};
-use neuralstream_learn::LearnedAbr;
 use neuralstream_player::summary::percentile;
 use neuralstream_player::{
     load_fleet_media, parse_url, run_fleet_with, runtime, AbrFactory, DecisionSource, FleetConfig,
     FleetOutcome, PlayerConfig, Progress, RunSummary, SessionSummary, TlsTrust, TraceClock,
 };
+use neuralstream_policy::LearnedAbr;
 use neuralstream_sim::SessionLog;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

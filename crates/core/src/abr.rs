@@ -4,7 +4,10 @@ use crate::video::Video;
 use serde::{Deserialize, Serialize};
 
 /// What happened to one downloaded chunk: the per-chunk session log row.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+///
+/// `Default` is the all-zero row, for building records field by field
+/// (`ChunkRecord { level: 2, ..ChunkRecord::default() }`); it is not a download that happened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChunkRecord {
     /// Chunk index in the video (0-based).
     pub index: usize,

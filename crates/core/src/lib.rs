@@ -1,7 +1,7 @@
 //! # neuralstream-core
 //!
 //! The vocabulary every other NeuralStream crate speaks: bitrate ladders, video descriptions, network
-//! traces, per-chunk session records, QoE models, and the one [`Abr`] trait that every adaptive-bitrate
+//! traces, per-chunk session records, QoE models, benchmark result tables, and the one [`Abr`] trait that every adaptive-bitrate
 //! algorithm (rule-based or learned) implements.
 //!
 //! **Key design decision:** this crate has no I/O, no simulator and no algorithm in it. It is the bottom
@@ -13,6 +13,7 @@
 pub mod abr;
 pub mod error;
 pub mod qoe;
+pub mod results;
 pub mod rng;
 pub mod trace;
 pub mod video;
@@ -20,6 +21,7 @@ pub mod video;
 pub use abr::{Abr, ChunkRecord, Decision, Observation};
 pub use error::CoreError;
 pub use qoe::{QoeModel, SessionScore};
+pub use results::{AlgorithmSummary, BenchMeta, BenchResults, TraceResult};
 pub use rng::Rng;
 pub use trace::Trace;
 pub use video::{Ladder, Level, Video};

@@ -460,16 +460,12 @@ mod tests {
 
     fn rec(level: usize, rebuffer_s: f64) -> ChunkRecord {
         ChunkRecord {
-            index: 0,
             level,
             bitrate_kbps: Ladder::pensieve().kbps(level),
             size_bytes: 1,
             delay_ms: 1.0,
-            sleep_ms: 0.0,
             rebuffer_s,
-            buffer_s: 0.0,
-            request_s: 0.0,
-            finish_s: 0.0,
+            ..ChunkRecord::default()
         }
     }
 

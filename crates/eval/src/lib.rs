@@ -2,18 +2,19 @@
 //!
 //! Runs algorithms x traces through the simulator and turns session logs into results.
 //!
-//! **Key design decision:** results are plain serialisable data ([`results`]) with no knowledge of how
-//! they are shown; `neuralstream-report` draws and prints them. Sessions run in parallel with rayon,
+//! **Key design decision:** results are plain serialisable data ([`results`], defined in
+//! `neuralstream-core` and re-exported here) with no knowledge of how they are shown;
+//! `neuralstream-report` draws and prints them without depending on this crate. Sessions run in parallel with rayon,
 //! except for algorithms that carry state across sessions, which run in trace order on one thread so
 //! their results match the reference. The offline optimum runs through the same runner (it replays
 //! its plan as an [`Abr`](neuralstream_core::Abr)), so its numbers are scored exactly like the others.
 
 pub mod output;
-pub mod results;
+pub use neuralstream_core::results;
 pub mod runner;
 pub mod stats;
 
-pub use results::{AlgorithmSummary, BenchMeta, BenchResults, TraceResult};
+pub use neuralstream_core::results::{AlgorithmSummary, BenchMeta, BenchResults, TraceResult};
 pub use runner::{
     builtin_factory, run_bench, BenchConfig, BenchOutput, EvalError, SessionOutput, OPTIMUM,
 };

@@ -33,10 +33,10 @@
 use crate::checkpoint::TrainingCheckpoint;
 use crate::env::{chunk_reward, write_features, RlEnvConfig};
 use crate::error::LearnError;
-use crate::policy::argmax;
 use crate::rl::{finish_stage, gather_rows, permutation, CurveRecorder, RlContext, RlReport};
 use neuralstream_core::{ChunkRecord, Rng};
 use neuralstream_nn::{loss, Adam, AdamConfig, Mlp, Scratch, SplitMix64};
+use neuralstream_policy::argmax;
 use neuralstream_sim::{Session, StartPosition};
 use rayon::prelude::*;
 use std::collections::VecDeque;
@@ -355,10 +355,10 @@ pub fn train_api(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::features::FeatureSpec;
     use neuralstream_core::{QoeModel, Trace};
     use neuralstream_data::synthetic::builtin_video;
     use neuralstream_nn::Activation;
+    use neuralstream_policy::FeatureSpec;
     use neuralstream_sim::SimConfig;
 
     #[test]

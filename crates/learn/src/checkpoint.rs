@@ -8,9 +8,9 @@
 //! [`Progress`]) and `learn.curve` (JSON list of [`CurvePoint`]).
 
 use crate::curve::CurvePoint;
-use crate::features::FeatureSpec;
-use crate::policy::{policy_metadata, LearnedAbr, PolicyError, PolicyMeta, ACTOR};
 use neuralstream_nn::{load_networks, save_safetensors, Adam, Mlp};
+use neuralstream_policy::FeatureSpec;
+use neuralstream_policy::{policy_metadata, LearnedAbr, PolicyError, PolicyMeta, ACTOR};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 

@@ -10,12 +10,12 @@
 //! teacher uses its own (coarser, faster) [`OptimumParams`].
 
 use crate::error::LearnError;
-use crate::features::FeatureSpec;
 use crate::imitation::Dataset;
-use crate::policy::LearnedAbr;
 use neuralstream_core::qoe::CompiledQoe;
 use neuralstream_core::{Observation, Rng, Trace, Video};
 use neuralstream_optimum::{solve_from, OptimumParams};
+use neuralstream_policy::FeatureSpec;
+use neuralstream_policy::LearnedAbr;
 use neuralstream_sim::{run_session, Session, SessionLog, SimConfig, StartPosition};
 use rayon::prelude::*;
 

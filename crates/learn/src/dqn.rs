@@ -19,10 +19,10 @@ use crate::checkpoint::TrainingCheckpoint;
 use crate::curve::CurvePoint;
 use crate::env::{make_envs, TrainEnv};
 use crate::error::LearnError;
-use crate::policy::argmax;
 use crate::rl::{finish_stage, gather_rows, CurveRecorder, RlContext, RlReport};
 use neuralstream_core::Rng;
 use neuralstream_nn::{loss, Activation, Adam, AdamConfig, Mlp, QLoss, Scratch, SplitMix64};
+use neuralstream_policy::argmax;
 use rayon::prelude::*;
 use std::time::Instant;
 

@@ -11,10 +11,10 @@
 //! buffers are concatenated in environment order, so the same seed gives the same batch.
 
 use crate::error::LearnError;
-use crate::features::FeatureSpec;
 use neuralstream_core::qoe::CompiledQoe;
 use neuralstream_core::{ChunkRecord, Observation, Rng, Trace, Video};
 use neuralstream_nn::{loss, Mlp, Scratch};
+use neuralstream_policy::FeatureSpec;
 use neuralstream_sim::{Session, SimConfig, StartPosition};
 use rayon::prelude::*;
 

@@ -19,14 +19,14 @@
 
 use crate::dagger::{relabel_learner_states, RelabelConfig};
 use crate::error::LearnError;
-use crate::features::FeatureSpec;
-use crate::policy::{LearnedAbr, PolicyMeta};
 use crate::validation::{ValMetric, Validator};
 use crate::windows::windows;
 use neuralstream_core::qoe::CompiledQoe;
 use neuralstream_core::{Abr, Decision, Observation, QoeModel, Trace, Video};
 use neuralstream_nn::{loss, Activation, Adam, AdamConfig, Mlp, SplitMix64};
 use neuralstream_optimum::{solve, OptimumParams};
+use neuralstream_policy::FeatureSpec;
+use neuralstream_policy::{LearnedAbr, PolicyMeta};
 use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -330,7 +330,7 @@ pub fn train_epoch(
         }
         let logits = actor.forward_train(&batch, chunk.len());
         for (row, &t) in logits.chunks(n_actions).zip(&labels) {
-            correct += usize::from(crate::policy::argmax(row) == t);
+            correct += usize::from(neuralstream_policy::argmax(row) == t);
         }
         let out = loss::cross_entropy(logits, n_actions, &labels, None);
         actor.zero_grad();

@@ -13,12 +13,12 @@
 
 use crate::error::LearnError;
 use crate::evaluate::session_qoes;
-use crate::features::FeatureSpec;
-use crate::policy::{LearnedAbr, PolicyMeta};
 use crate::windows::windows;
 use neuralstream_core::qoe::CompiledQoe;
 use neuralstream_core::{Trace, Video};
 use neuralstream_nn::Mlp;
+use neuralstream_policy::FeatureSpec;
+use neuralstream_policy::{LearnedAbr, PolicyMeta};
 use neuralstream_sim::SimConfig;
 use std::str::FromStr;
 

@@ -299,8 +299,8 @@ fn inference_path_matches_training_path_on_recorded_states() {
             assert!((a - b).abs() < 1e-5, "state {i}: {a} vs {b}");
         }
         // And the decision is the argmax of those probabilities.
-        let best = neuralstream_learn::policy::argmax(&train_probs[i * n..(i + 1) * n]);
-        assert_eq!(neuralstream_learn::policy::argmax(&p), best);
+        let best = neuralstream_policy::argmax(&train_probs[i * n..(i + 1) * n]);
+        assert_eq!(neuralstream_policy::argmax(&p), best);
     }
 }
 

@@ -3,8 +3,8 @@
 //!
 //! Writes `qoe_cdf.{png,svg}`, `timeline.{png,svg}` and prints both summary tables.
 
+use neuralstream_core::{AlgorithmSummary, BenchMeta, BenchResults, TraceResult};
 use neuralstream_core::{ChunkRecord, SessionScore, Trace};
-use neuralstream_eval::{AlgorithmSummary, BenchMeta, BenchResults, TraceResult};
 use std::path::PathBuf;
 
 /// A tiny deterministic generator (xorshift64*), so the example needs no extra dependency.

@@ -5,7 +5,7 @@ use crate::render::{
     title_style, DrawResult, Figure,
 };
 use crate::ReportError;
-use neuralstream_eval::BenchResults;
+use neuralstream_core::BenchResults;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -169,7 +169,7 @@ mod tests {
     use super::*;
     use crate::table::tests::{results, summary};
     use neuralstream_core::SessionScore;
-    use neuralstream_eval::TraceResult;
+    use neuralstream_core::TraceResult;
 
     fn per_trace(alg: &str, qoes: &[f64]) -> Vec<TraceResult> {
         qoes.iter()

@@ -8,7 +8,7 @@
 //!   the binary (DejaVu Sans, `assets/DejaVuSans.ttf`, licence in `assets/LICENSE-DejaVu.txt`),
 //!   so rendering works the same on a bare CI machine with no fontconfig or freetype.
 //! - **Results in, files out.** Every function takes finished results (the
-//!   [`neuralstream_eval::BenchResults`] of a run, or a trace and the per-chunk
+//!   [`neuralstream_core::BenchResults`] of a run, or a trace and the per-chunk
 //!   [`neuralstream_core::ChunkRecord`] logs of sessions) and writes a string or files. This
 //!   crate never depends on the simulator or on the algorithms, so reports can be redrawn from
 //!   saved results without rerunning anything.

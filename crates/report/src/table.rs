@@ -1,6 +1,6 @@
 //! Summary tables: aligned plain text for terminals, GitHub Markdown for READMEs.
 
-use neuralstream_eval::{AlgorithmSummary, BenchResults};
+use neuralstream_core::{AlgorithmSummary, BenchResults};
 
 /// Column headers, shared by both table formats.
 const HEADERS: [&str; 10] = [
@@ -114,7 +114,7 @@ pub fn summary_markdown(results: &BenchResults) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use neuralstream_eval::BenchMeta;
+    use neuralstream_core::BenchMeta;
 
     pub(crate) fn summary(name: &str, mean: f64, share: Option<f64>) -> AlgorithmSummary {
         AlgorithmSummary {

@@ -5,7 +5,7 @@
 
 use crate::error::ServerError;
 use neuralstream_core::Abr;
-use neuralstream_learn::LearnedAbr;
+use neuralstream_policy::LearnedAbr;
 use neuralstream_protocol::{AlgorithmInfo, AlgorithmList};
 
 /// What an enabled algorithm is built from.

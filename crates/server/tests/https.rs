@@ -453,14 +453,14 @@ async fn idle_sessions_are_evicted() {
 }
 
 /// An untrained (random-weight) policy for `levels` levels, saved as a checkpoint.
-fn random_policy(levels: usize, seed: u64) -> neuralstream_learn::LearnedAbr {
-    let spec = neuralstream_learn::FeatureSpec::new(levels);
+fn random_policy(levels: usize, seed: u64) -> neuralstream_policy::LearnedAbr {
+    let spec = neuralstream_policy::FeatureSpec::new(levels);
     let actor = neuralstream_nn::Mlp::new(
         &[spec.len(), 16, levels],
         neuralstream_nn::Activation::Relu,
         seed,
     );
-    neuralstream_learn::LearnedAbr::new(actor, spec, neuralstream_learn::PolicyMeta::default())
+    neuralstream_policy::LearnedAbr::new(actor, spec, neuralstream_policy::PolicyMeta::default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! [`LearnedAbr`]: a trained actor network wrapped as an ordinary [`Abr`], and its checkpoints.
+//! [`LearnedAbr`]: a trained actor network wrapped as an ordinary [`Abr`], and its policy files.
 
 use crate::features::FeatureSpec;
 use neuralstream_core::{Abr, Decision, Observation};
@@ -6,6 +6,9 @@ use neuralstream_nn::{load_networks, save_safetensors, CheckpointError, Mlp, Scr
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
+
+// The metadata keys keep the `learn.` prefix they had when policies were written by
+// `neuralstream-learn`, so that every policy file written since still loads.
 
 /// Name of the actor network inside a checkpoint.
 pub const ACTOR: &str = "actor";
@@ -199,7 +202,7 @@ pub fn argmax(values: &[f32]) -> usize {
 
 /// The safetensors metadata every policy file carries (training checkpoints add their own keys):
 /// the feature spec as JSON, the ladder size, the QoE model, the seed, the git commit and the extras.
-pub(crate) fn policy_metadata(spec: &FeatureSpec, meta: &PolicyMeta) -> BTreeMap<String, String> {
+pub fn policy_metadata(spec: &FeatureSpec, meta: &PolicyMeta) -> BTreeMap<String, String> {
     let mut md = BTreeMap::new();
     md.insert(
         META_FEATURES.to_owned(),
@@ -233,7 +236,6 @@ impl Abr for LearnedAbr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use neuralstream_core::QoeModel;
     use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
     use neuralstream_nn::{loss, Activation};
     use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
@@ -295,7 +297,6 @@ mod tests {
         assert_eq!(a.meta(), b.meta());
         assert_eq!(a.spec(), b.spec());
         assert_eq!(play(&mut a).0, play(&mut b).0);
-        let _ = QoeModel::lin();
     }
 
     #[test]

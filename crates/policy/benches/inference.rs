@@ -6,8 +6,8 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use neuralstream_core::{Abr, ChunkRecord, Observation};
 use neuralstream_data::synthetic::builtin_video;
-use neuralstream_learn::{FeatureSpec, LearnedAbr, PolicyMeta};
 use neuralstream_nn::{Activation, Mlp};
+use neuralstream_policy::{FeatureSpec, LearnedAbr, PolicyMeta};
 use std::hint::black_box;
 
 fn bench_decision(c: &mut Criterion) {

@@ -164,16 +164,10 @@ mod tests {
 
     fn rec(level: usize, size_bytes: u64, delay_ms: f64) -> ChunkRecord {
         ChunkRecord {
-            index: 0,
             level,
-            bitrate_kbps: 0.0,
             size_bytes,
             delay_ms,
-            sleep_ms: 0.0,
-            rebuffer_s: 0.0,
-            buffer_s: 0.0,
-            request_s: 0.0,
-            finish_s: 0.0,
+            ..ChunkRecord::default()
         }
     }
 

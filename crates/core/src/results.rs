@@ -1,6 +1,9 @@
 //! Result types of a benchmark run: per-trace scores and per-algorithm summaries.
+//!
+//! Plain data, here so that what reads results (reports, notebooks via `results.json`) needs
+//! nothing of what produces them: `neuralstream-eval` fills them, `neuralstream-report` draws them.
 
-use neuralstream_core::SessionScore;
+use crate::qoe::SessionScore;
 use serde::{Deserialize, Serialize};
 
 /// One algorithm on one trace.

@@ -1,0 +1,116 @@
+//! ARCHITECTURE.md's code map is checked against the real dependency graph: for every crate row,
+//! none of the crates in its "must never depend on" column may appear among its *normal*
+//! dependencies, direct or transitive (dev-dependencies are allowed: tests may use anything).
+//! The table is parsed from the document itself, so the document and this test cannot drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+const PREFIX: &str = "neuralstream-";
+
+/// Short crate name (`sim`) -> the short names of every workspace crate among its normal
+/// dependencies, direct or transitive, on this platform (`cargo tree`, which reads the lock file
+/// and needs no network).
+fn reachable(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["tree", "--workspace", "--offline", "--no-dedupe"])
+        .args(["-e", "normal", "--prefix", "depth", "--format", "{p}"])
+        .arg("--manifest-path")
+        .arg(root.join("Cargo.toml"))
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut current = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // "<depth><name> v<version> (<path>)", e.g. "0neuralstream-sim v0.1.0 (/repo/crates/sim)".
+        let depth_end = line.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+        let (depth, package) = line.split_at(depth_end);
+        let Some(name) = package
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.strip_prefix(PREFIX))
+        else {
+            continue;
+        };
+        if depth == "0" {
+            current = name.to_owned();
+            graph.entry(current.clone()).or_default();
+        } else if !depth.is_empty() {
+            graph.get_mut(&current).unwrap().insert(name.to_owned());
+        }
+    }
+    graph
+}
+
+/// `(crate, forbidden)` for every code-map row naming a `crates/X` folder.
+fn code_map(doc: &str, all: &BTreeSet<String>) -> Vec<(String, BTreeSet<String>)> {
+    let mut rows = Vec::new();
+    for line in doc.lines() {
+        let Some(rest) = line.strip_prefix("| `crates/") else {
+            continue;
+        };
+        let name = rest.split('`').next().unwrap().to_owned();
+        let never = line
+            .trim_end()
+            .trim_end_matches('|')
+            .rsplit('|')
+            .next()
+            .unwrap();
+        let forbidden = if never.contains("every other") {
+            // "every other NeuralStream crate", with the exceptions named after "but" (a parenthesis
+            // after them only gives examples).
+            let allowed: BTreeSet<&str> = never
+                .split(" but ")
+                .nth(1)
+                .map(|s| s.split('(').next().unwrap())
+                .map(|s| s.split(|c: char| !c.is_alphanumeric()).collect())
+                .unwrap_or_default();
+            all.iter()
+                .filter(|c| **c != name && !allowed.contains(c.as_str()))
+                .cloned()
+                .collect()
+        } else {
+            never
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| all.contains(*w) && *w != name)
+                .map(str::to_owned)
+                .collect()
+        };
+        rows.push((name, forbidden));
+    }
+    rows
+}
+
+#[test]
+fn no_crate_depends_on_what_architecture_md_forbids() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let graph = reachable(&root);
+    let all: BTreeSet<String> = graph.keys().cloned().collect();
+    let rows = code_map(&doc, &all);
+    let mapped: BTreeSet<String> = rows.iter().map(|(c, _)| c.clone()).collect();
+    assert_eq!(
+        mapped, all,
+        "every workspace crate needs a row in ARCHITECTURE.md's code map"
+    );
+    let mut violations = Vec::new();
+    for (name, forbidden) in &rows {
+        let bad: Vec<_> = graph[name].intersection(forbidden).collect();
+        if !bad.is_empty() {
+            violations.push(format!("{name} depends (maybe transitively) on {bad:?}"));
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    // The check can fail: the server must not reach the simulator, which learn does.
+    assert!(graph["learn"].contains("sim"));
+    assert!(rows
+        .iter()
+        .any(|(c, f)| c == "server" && f.contains("sim") && f.contains("learn")));
+}
