@@ -7,8 +7,13 @@ use std::path::{Path, PathBuf};
 /// Bytes delivered by one Mahimahi delivery opportunity.
 pub const MAHIMAHI_PACKET_BYTES: f64 = 1500.0;
 
-/// Window over which Mahimahi delivery opportunities are counted to get a throughput sample, ms.
+/// Window over which Mahimahi delivery opportunities are counted to get a throughput sample, ms
+/// (the last window of a period may be shorter; see [`parse_trace`]'s Mahimahi notes).
 pub const MAHIMAHI_WINDOW_MS: u64 = 1000;
+
+/// Longest accepted Mahimahi loop period (last timestamp), ms: 7 days. The converted trace has one
+/// sample per [`MAHIMAHI_WINDOW_MS`], so this bounds its memory (about 600k samples).
+pub const MAHIMAHI_MAX_PERIOD_MS: u64 = 7 * 24 * 3600 * 1000;
 
 /// A trace file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,6 +56,30 @@ fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 /// Parses a trace from text; `path` is used for messages only.
+///
+/// # Mahimahi conversion
+///
+/// Semantics (Mahimahi's `LinkQueue`):
+/// * each line is a millisecond timestamp `t` at which one [`MAHIMAHI_PACKET_BYTES`]-byte packet may
+///   be delivered; equal timestamps are several packets in the same millisecond;
+/// * the trace loops with period `P` = the last timestamp: loop `k` replays every line at `t + k*P`.
+///   `P` must be > 0. A timestamp 0 therefore coincides with `P` of the previous loop, and it is
+///   counted at `P`, so one period is the half-open span `(0, P]` holding every line exactly once;
+/// * a packet at `t` is delivered during millisecond `t`, i.e. in `(t-1, t]`, so a packet exactly on
+///   a window boundary `b` belongs to the window that *ends* at `b` (windows are `(a, b]`, like the
+///   cooked format's intervals `(t[i-1], t[i]]`).
+///
+/// The converted trace covers a whole number of periods, so that the simulator's looping of the
+/// converted trace replays the Mahimahi loop exactly:
+/// * `P >= `[`MAHIMAHI_WINDOW_MS`]: one period, cut into windows `(0, W], (W, 2W], ...`; the last
+///   window is `(k*W, P]` with its true (shorter) length when `P` is not a multiple of `W`, and
+///   its rate is computed over that length, so it is not diluted;
+/// * `P < W`: `floor(W / P)` periods form one window (the pattern repeats faster than the sampling
+///   window, so its rate is constant: packets per period * 12 kbit / `P` ms).
+///
+/// Each window's rate is `packets * 1500 * 8 bit / window length`. A window without packets is a
+/// legal 0 Mbit/s interval. Sample 0 (time 0) only marks the start; its bandwidth is never read and
+/// copies sample 1's.
 pub fn parse_trace(path: &Path, text: &str, format: TraceFormat) -> Result<Trace, DataError> {
     let format = match format {
         TraceFormat::Auto => match data_lines(text).next() {
@@ -124,8 +153,10 @@ fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
     })
 }
 
+/// Converts a Mahimahi packet-delivery trace into a cooked [`Trace`]; see [`parse_trace`].
 fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
     let mut stamps: Vec<u64> = Vec::new();
+    let mut last_line = 0;
     for (line, l) in data_lines(text) {
         let ms: u64 = l.parse().map_err(|_| {
             DataError::parse(path, line, format!(
@@ -140,30 +171,52 @@ fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
             }
         }
         stamps.push(ms);
+        last_line = line;
     }
-    let Some(&last) = stamps.last() else {
+    let Some(&period) = stamps.last() else {
         return Err(DataError::other(path, "the trace file has no data line"));
     };
-    if last == 0 {
-        return Err(DataError::other(
+    if period == 0 {
+        return Err(DataError::parse(
             path,
-            "every timestamp is 0 ms; a Mahimahi trace must span some time",
+            last_line,
+            "the last timestamp is 0 ms, but it is the trace's loop period; a Mahimahi trace must end \
+             at a timestamp > 0 (e.g. `1` for one packet per millisecond)",
         ));
     }
-    // Count delivery opportunities in windows (k*W, (k+1)*W]; a window's throughput is assigned to the
-    // cooked sample at its end time, matching the cooked format's interval semantics.
-    let windows = last.div_ceil(MAHIMAHI_WINDOW_MS) as usize;
+    if period > MAHIMAHI_MAX_PERIOD_MS {
+        return Err(DataError::parse(
+            path,
+            last_line,
+            format!(
+                "the last timestamp {period} ms (the trace's loop period) is over the limit of \
+                 {MAHIMAHI_MAX_PERIOD_MS} ms (7 days); split or shorten the trace"
+            ),
+        ));
+    }
+    let w = MAHIMAHI_WINDOW_MS;
+    // Whole periods covered by the converted trace: enough to fill one window when P < W.
+    let reps = if period < w { w / period } else { 1 };
+    let span = period * reps;
+    let windows = span.div_ceil(w) as usize;
     let mut counts = vec![0u64; windows];
     for &ms in &stamps {
-        let w = (ms.saturating_sub(1) / MAHIMAHI_WINDOW_MS) as usize;
-        counts[w.min(windows - 1)] += 1;
+        // Timestamp 0 is the same instant as P of the previous loop; count it in (0, P].
+        let t = if ms == 0 { period } else { ms };
+        // Window (k*W, (k+1)*W] holds t. With reps > 1 there is one window and every repetition
+        // t + j*P (j < reps) lands in it.
+        counts[((t - 1) / w) as usize] += reps;
     }
-    let window_s = MAHIMAHI_WINDOW_MS as f64 / 1000.0;
-    let mut time_s = vec![0.0];
-    let mut bw = vec![0.0];
+    let mut time_s = Vec::with_capacity(windows + 1);
+    let mut bw = Vec::with_capacity(windows + 1);
+    time_s.push(0.0);
+    bw.push(0.0);
     for (k, &c) in counts.iter().enumerate() {
-        time_s.push((k + 1) as f64 * window_s);
-        bw.push(c as f64 * MAHIMAHI_PACKET_BYTES * 8.0 / window_s / 1e6);
+        let start = k as u64 * w;
+        let end = (start + w).min(span);
+        let len_s = (end - start) as f64 / 1000.0;
+        time_s.push(end as f64 / 1000.0);
+        bw.push(c as f64 * MAHIMAHI_PACKET_BYTES * 8.0 / len_s / 1e6);
     }
     bw[0] = bw[1];
     Trace::new(name_of(path), time_s, bw).map_err(|source| DataError::Invalid {
@@ -240,13 +293,14 @@ mod tests {
 
     #[test]
     fn mahimahi_bins_packets_per_second() {
-        // 1000 packets in the first second, 500 in the second.
+        // 1000 packets in the first second, 500 in the second; the period is 2000 ms. (This test
+        // used to end at 1999 ms, which the old converter diluted over a full second.)
         let mut s = String::new();
         for i in 0..1000 {
             s += &format!("{}\n", i + 1);
         }
         for i in 0..500 {
-            s += &format!("{}\n", 1001 + 2 * i);
+            s += &format!("{}\n", 1002 + 2 * i);
         }
         let t = parse_trace(p(), &s, TraceFormat::Auto).unwrap();
         assert_eq!(t.time_s, vec![0.0, 1.0, 2.0]);
@@ -254,5 +308,132 @@ mod tests {
         assert!((t.bandwidth_mbps[2] - 6.0).abs() < 1e-9);
         let e = parse_trace(p(), "5\n3\n", TraceFormat::Mahimahi).unwrap_err();
         assert!(e.to_string().starts_with("t.txt:2:"), "{e}");
+    }
+
+    fn mm(text: &str) -> Trace {
+        parse_trace(p(), text, TraceFormat::Mahimahi).unwrap()
+    }
+
+    fn assert_all(t: &Trace, mbps: f64) {
+        for (i, &b) in t.bandwidth_mbps.iter().enumerate() {
+            assert!((b - mbps).abs() < 1e-9, "sample {i}: {b} != {mbps}");
+        }
+    }
+
+    /// Duration of the converted trace, in whole Mahimahi periods (panics if not whole).
+    fn periods(t: &Trace, period_ms: u64) -> u64 {
+        let ms = (t.duration_s() * 1000.0).round() as u64;
+        assert!((t.duration_s() * 1000.0 - ms as f64).abs() < 1e-6);
+        assert_eq!(
+            ms % period_ms,
+            0,
+            "duration {ms} ms is not a multiple of {period_ms} ms"
+        );
+        ms / period_ms
+    }
+
+    #[test]
+    fn mahimahi_constant_traces_read_12_mbps() {
+        // One packet per ms, period 1 ms: the standard 12 Mbit/s trace.
+        let t = mm("1\n");
+        assert_all(&t, 12.0);
+        assert!(periods(&t, 1) >= 1);
+        // Same link written out over 1500 ms: the last window (1000, 1500] is 500 ms long.
+        let s: String = (1..=1500).map(|i| format!("{i}\n")).collect();
+        let t = mm(&s);
+        assert_eq!(t.time_s, vec![0.0, 1.0, 1.5]);
+        assert_all(&t, 12.0);
+        assert_eq!(periods(&t, 1500), 1);
+        // Two packets per ms.
+        assert_all(&mm("1\n1\n"), 24.0);
+        // Period 3 ms (P < W, not a divisor of W): 333 periods in one 999 ms window, 4 Mbit/s.
+        let t = mm("3\n");
+        assert_eq!(t.time_s, vec![0.0, 0.999]);
+        assert_all(&t, 4.0);
+        // A timestamp 0 is the same instant as P of the previous loop: 2 packets per 1 ms period.
+        assert_all(&mm("0\n1\n"), 24.0);
+    }
+
+    #[test]
+    fn mahimahi_partial_last_window_and_boundaries() {
+        // Period 2500 ms; one packet per ms in (0, 1000], then only the final line at 2500.
+        let mut s: String = (1..=1000).map(|i| format!("{i}\n")).collect();
+        s += "2500\n";
+        let t = mm(&s);
+        assert_eq!(t.time_s, vec![0.0, 1.0, 2.0, 2.5]);
+        assert_eq!(periods(&t, 2500), 1);
+        let want = [12.0, 12.0, 0.0, 1500.0 * 8.0 / 0.5 / 1e6];
+        for (b, w) in t.bandwidth_mbps.iter().zip(want) {
+            assert!((b - w).abs() < 1e-9, "{:?}", t.bandwidth_mbps);
+        }
+        // A packet exactly at 1000 ms belongs to (0, 1000]; one at 1001 ms to (1000, 2000].
+        let t = mm("1000\n1001\n2000\n");
+        assert!(
+            (t.bandwidth_mbps[1] - 0.012).abs() < 1e-9,
+            "{:?}",
+            t.bandwidth_mbps
+        );
+        assert!(
+            (t.bandwidth_mbps[2] - 0.024).abs() < 1e-9,
+            "{:?}",
+            t.bandwidth_mbps
+        );
+    }
+
+    #[test]
+    fn mahimahi_mean_is_total_bits_over_period() {
+        for seed in 1..=40u64 {
+            // xorshift64, seeded per case; no extra dependency.
+            let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let mut rnd = move |n: u64| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % n
+            };
+            let max_period = if seed % 2 == 0 { 1200 } else { 7000 };
+            let period = 1 + rnd(max_period);
+            let n = 1 + rnd(3000);
+            let mut stamps: Vec<u64> = (0..n - 1).map(|_| rnd(period + 1)).collect();
+            stamps.push(period);
+            stamps.sort_unstable();
+            let text: String = stamps.iter().map(|t| format!("{t}\n")).collect();
+            let t = mm(&text);
+            periods(&t, period);
+            let want = n as f64 * MAHIMAHI_PACKET_BYTES * 8.0 / (period as f64 / 1000.0) / 1e6;
+            assert!(
+                (t.mean_mbps() - want).abs() < 1e-9 * want.max(1.0),
+                "seed {seed}: period {period}, {n} packets: mean {} != {want}",
+                t.mean_mbps()
+            );
+        }
+    }
+
+    #[test]
+    fn mahimahi_errors_name_file_and_line() {
+        let e = parse_trace(p(), "0\n\n0\n", TraceFormat::Mahimahi).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.txt:3: the last timestamp is 0 ms"),
+            "{e}"
+        );
+        let e = parse_trace(p(), "1\n2.5\n", TraceFormat::Mahimahi).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.txt:2: '2.5' is not a whole number"),
+            "{e}"
+        );
+        let e = parse_trace(p(), "1\n-4\n", TraceFormat::Mahimahi).unwrap_err();
+        assert!(e.to_string().starts_with("t.txt:2:"), "{e}");
+        let e = parse_trace(p(), "5\n9\n3\n", TraceFormat::Mahimahi).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("t.txt:3: timestamp 3 ms is before"),
+            "{e}"
+        );
+        let e = parse_trace(p(), "1\n99999999999999\n", TraceFormat::Mahimahi).unwrap_err();
+        assert!(e.to_string().starts_with("t.txt:2:"), "{e}");
+        let e = parse_trace(p(), "# only a comment\n", TraceFormat::Mahimahi).unwrap_err();
+        assert!(e.to_string().contains("no data line"), "{e}");
     }
 }
