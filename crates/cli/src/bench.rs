@@ -87,7 +87,13 @@ pub struct BenchArgs {
 
 fn parse_algorithms(list: &str) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
-    for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for raw in list.split(',').map(str::trim) {
+        if raw.is_empty() {
+            if list.trim().is_empty() {
+                break;
+            }
+            bail!("--abr {list}: empty entry between commas; list names like --abr bb,robustmpc");
+        }
         if raw.eq_ignore_ascii_case("all") {
             names.extend(
                 neuralstream_abr::ALGORITHMS
@@ -106,6 +112,12 @@ fn parse_algorithms(list: &str) -> Result<Vec<String>> {
             continue;
         }
         let name = raw.to_ascii_lowercase();
+        if name == "learned" {
+            bail!(
+                "--abr learned needs the policy file: learned:PATH, e.g. \
+                 learned:out/train/policy.safetensors"
+            );
+        }
         if name != OPTIMUM {
             neuralstream_abr::create(&name).with_context(|| format!("in --abr {list}"))?;
         }
@@ -139,10 +151,19 @@ fn timeline_algorithms(requested: Option<&str>, run: &[String]) -> Vec<String> {
     }
 }
 
+/// Oversubscription `--threads` allows: sessions are CPU-bound, more threads than cores only add
+/// switching.
+const MAX_THREADS_PER_CORE: usize = 16;
+
 /// Runs the benchmark described by `args`.
 pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(n) = args.threads {
-        anyhow::ensure!(n > 0, "--threads must be at least 1");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        anyhow::ensure!(
+            (1..=MAX_THREADS_PER_CORE * cores).contains(&n),
+            "--threads must be between 1 and {} ({MAX_THREADS_PER_CORE} per core on this machine), got {n}",
+            MAX_THREADS_PER_CORE * cores
+        );
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
@@ -194,6 +215,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "--payload-fraction must be in (0, 1], got {}",
         args.payload_fraction
     );
+    let played = match args.max_chunks {
+        0 => video.num_chunks(),
+        n => n.min(video.num_chunks()),
+    };
+    anyhow::ensure!(
+        args.skip_chunks < played,
+        "--skip-chunks {} leaves no chunk to score: sessions play {played} chunks of video '{}' \
+         (--max-chunks {}); lower --skip-chunks or play more chunks",
+        args.skip_chunks,
+        video.name,
+        args.max_chunks
+    );
     let sim = SimConfig {
         rtt_ms: args.rtt_ms,
         buffer_cap_ms: args.buffer_cap_s * 1000.0,
@@ -238,6 +271,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
             video.name,
             video.num_levels()
         );
+        if !policy.meta().qoe.is_empty() && !policy.meta().qoe.eq_ignore_ascii_case(&args.qoe) {
+            eprintln!(
+                "note: --abr {name} was trained for QoE_{} but this run scores QoE_{}",
+                policy.meta().qoe,
+                args.qoe
+            );
+        }
         learned.insert(name.clone(), policy);
     }
     let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {

@@ -7,6 +7,9 @@ use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
 use neuralstream_data::{load_traces, load_video, TraceFormat};
 use std::path::{Path, PathBuf};
 
+/// Most synthetic traces generated in memory for one run (about 12 KB each).
+pub const MAX_SYNTHETIC_TRACES: usize = 100_000;
+
 /// Loads traces from `path`, or generates `count` synthetic ones from `seed` when `path` is `None`.
 /// Returns the traces and a description of their source.
 pub fn traces(
@@ -22,7 +25,11 @@ pub fn traces(
             Ok((t, p.display().to_string()))
         }
         None => {
-            anyhow::ensure!(count > 0, "--synthetic-traces must be at least 1");
+            anyhow::ensure!(
+                (1..=MAX_SYNTHETIC_TRACES).contains(&count),
+                "--synthetic-traces must be between 1 and {MAX_SYNTHETIC_TRACES}, got {count} \
+                 (for more, write them once with `neuralstream traces` and pass --traces)"
+            );
             Ok((
                 TraceGenerator::default().traces(seed, count),
                 format!("synthetic:seed={seed},count={count}"),
@@ -56,6 +63,10 @@ pub struct TracesArgs {
 
 /// Writes synthetic traces in Pensieve's cooked format (`time_s<TAB>Mbit/s`).
 pub fn write_synthetic_traces(args: TracesArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.count > 0,
+        "--count must be at least 1 (how many traces to write)"
+    );
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create --out {}", args.out.display()))?;
     let gen = TraceGenerator::default();

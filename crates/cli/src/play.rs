@@ -380,6 +380,7 @@ fn report(
             seed: 0,
             wall_s: outcome.wall_s,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            simulator: None,
         },
         summaries: algorithms
             .iter()

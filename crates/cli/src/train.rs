@@ -214,6 +214,11 @@ fn test_score(
     Ok(q.iter().sum::<f64>() / q.len().max(1) as f64)
 }
 
+/// Widest hidden layer `--hidden` accepts (a 4096 x 4096 layer is 64 MB of weights).
+const MAX_HIDDEN_WIDTH: usize = 4096;
+/// Deepest network `--hidden` accepts.
+const MAX_HIDDEN_LAYERS: usize = 8;
+
 /// Runs `neuralstream train`.
 pub fn run(args: TrainArgs) -> Result<()> {
     anyhow::ensure!(
@@ -253,9 +258,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
             let ck = TrainingCheckpoint::load(p)
                 .with_context(|| format!("cannot resume from --resume {}", p.display()))?;
             stages.retain(|s| *s != StageKind::Imitation);
-            if stages.is_empty() {
-                stages.push(StageKind::Ppo);
-            }
+            anyhow::ensure!(
+                !stages.is_empty(),
+                "--resume continues training with an RL stage, but the stages asked for ({}) are \
+                 only imitation, which always starts from scratch; pass e.g. --stages api (or \
+                 --algo api / ppo / a2c / dqn), or drop --resume",
+                args.stages.as_deref().unwrap_or(&args.algo)
+            );
             Some(ck)
         }
         None => None,
@@ -298,6 +307,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 args.hidden
             )
         })?;
+    anyhow::ensure!(
+        hidden.len() <= MAX_HIDDEN_LAYERS && hidden.iter().all(|&w| w <= MAX_HIDDEN_WIDTH),
+        "--hidden {}: at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_WIDTH} units each \
+         (the default 128,128 is what the recorded results use)",
+        args.hidden
+    );
     cfg.actor_hidden.clone_from(&hidden);
     cfg.imitation.hidden = hidden;
     anyhow::ensure!(

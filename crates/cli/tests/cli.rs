@@ -85,6 +85,11 @@ fn bench_runs_on_builtin_defaults_and_writes_everything() {
         .lines()
         .count();
     assert_eq!(lines, 1 + 10 * 6 * 48);
+    // results.json says how the sessions were simulated.
+    let sim = &json["meta"]["simulator"];
+    assert_eq!(sim["rtt_ms"].as_f64(), Some(80.0), "{sim}");
+    assert_eq!(sim["buffer_cap_s"].as_f64(), Some(60.0), "{sim}");
+    assert_eq!(sim["max_chunks"].as_u64(), Some(48), "{sim}");
 }
 
 #[test]
@@ -278,6 +283,29 @@ fn bad_flags_are_explained() {
         "nope",
     ]);
     assert!(err.contains("--timeline-trace nope"), "{err}");
+    let err = fails(&["bench", "--abr", "optimum,learned"]);
+    assert!(err.contains("learned:PATH"), "{err}");
+    let err = fails(&["bench", "--abr", "bb,,rate"]);
+    assert!(err.contains("empty entry"), "{err}");
+    let err = fails(&["bench", "--synthetic-traces", "2", "--skip-chunks", "48"]);
+    assert!(
+        err.contains("--skip-chunks 48 leaves no chunk to score"),
+        "{err}"
+    );
+    let err = fails(&["bench", "--synthetic-traces", "2", "--threads", "100000"]);
+    assert!(err.contains("--threads must be between 1 and"), "{err}");
+    let err = fails(&["bench", "--synthetic-traces", "100000000"]);
+    assert!(
+        err.contains("--synthetic-traces must be between 1 and"),
+        "{err}"
+    );
+    let err = fails(&["traces", "--count", "0"]);
+    assert!(err.contains("--count must be at least 1"), "{err}");
+    let err = fails(&["sample-video", "never-written.mp4", "--seconds", "0"]);
+    assert!(
+        err.contains("--seconds") && !err.contains("--synthetic"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -388,6 +416,17 @@ fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
     assert!(o.status.success(), "{}", stderr(&o));
     let after = curve(&out2.join("training_curve.csv"));
     assert!(after > before, "curve {before} -> {after} lines");
+    // Resuming into imitation only would silently do nothing useful: refused, with the fix.
+    let err = fails(&[
+        "train",
+        "--out",
+        out2.to_str().unwrap(),
+        "--resume",
+        last.to_str().unwrap(),
+        "--algo",
+        "imitation",
+    ]);
+    assert!(err.contains("--stages api"), "{err}");
 }
 
 #[test]
@@ -409,6 +448,9 @@ fn train_bad_inputs_are_explained() {
     assert!(err.contains("magic"), "{err}");
     let err = fails(&["train", "--hidden", "128,x", "--out", out]);
     assert!(err.contains("--hidden 128,x"), "{err}");
+    // Too wide to allocate: refused before any memory is asked for.
+    let err = fails(&["train", "--hidden", "100000,100000", "--out", out]);
+    assert!(err.contains("at most 4096 units"), "{err}");
     let err = fails(&["train", "--api-explore", "2", "--out", out]);
     assert!(err.contains("--api-explore"), "{err}");
     let err = fails(&["train", "--val-fraction", "1.5", "--out", out]);

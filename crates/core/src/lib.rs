@@ -21,7 +21,7 @@ pub mod video;
 pub use abr::{Abr, ChunkRecord, Decision, Observation};
 pub use error::CoreError;
 pub use qoe::{QoeModel, SessionScore};
-pub use results::{AlgorithmSummary, BenchMeta, BenchResults, TraceResult};
+pub use results::{AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult};
 pub use rng::Rng;
 pub use trace::Trace;
 pub use video::{Ladder, Level, Video};

@@ -67,6 +67,27 @@ pub struct BenchMeta {
     pub wall_s: f64,
     /// NeuralStream version.
     pub version: String,
+    /// The simulator's settings, when the sessions were simulated (`None` for real sessions
+    /// played by `neuralstream play`, and in results files written before this field existed).
+    #[serde(default)]
+    pub simulator: Option<SimulatorSettings>,
+}
+
+/// The simulator settings a run used, recorded so that a results file says how it was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimulatorSettings {
+    /// Round-trip time added to every chunk download, ms.
+    pub rtt_ms: f64,
+    /// Buffer cap, seconds.
+    pub buffer_cap_s: f64,
+    /// Share of the link's throughput that carries payload.
+    pub payload_fraction: f64,
+    /// Chunks played per session at most (`None`: the whole video).
+    pub max_chunks: Option<usize>,
+    /// Level of the first chunk (`None`: level 0).
+    pub startup_level: Option<usize>,
+    /// Multiplicative delay noise range, when on (training mode).
+    pub delay_noise: Option<(f64, f64)>,
 }
 
 /// Everything a benchmark run produced.

@@ -14,7 +14,9 @@ pub use neuralstream_core::results;
 pub mod runner;
 pub mod stats;
 
-pub use neuralstream_core::results::{AlgorithmSummary, BenchMeta, BenchResults, TraceResult};
+pub use neuralstream_core::results::{
+    AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult,
+};
 pub use runner::{
     builtin_factory, run_bench, BenchConfig, BenchOutput, EvalError, SessionOutput, OPTIMUM,
 };

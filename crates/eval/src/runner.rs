@@ -1,6 +1,6 @@
 //! Runs algorithms x traces through the simulator, in parallel, and scores every session.
 
-use crate::results::{AlgorithmSummary, BenchMeta, BenchResults, TraceResult};
+use crate::results::{AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult};
 use crate::stats::{ci95_half_width, mean, percentile};
 use neuralstream_core::{Abr, QoeModel, Trace, Video};
 use neuralstream_optimum::{solve, OptimumParams, PlannedAbr};
@@ -251,6 +251,14 @@ pub fn run_bench(
             seed,
             wall_s: started.elapsed().as_secs_f64(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            simulator: Some(SimulatorSettings {
+                rtt_ms: cfg.sim.rtt_ms,
+                buffer_cap_s: cfg.sim.buffer_cap_ms / 1000.0,
+                payload_fraction: cfg.sim.payload_fraction,
+                max_chunks: cfg.sim.max_chunks,
+                startup_level: cfg.sim.startup_level,
+                delay_noise: cfg.sim.delay_noise,
+            }),
         },
         summaries,
         per_trace,

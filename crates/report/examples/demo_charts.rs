@@ -78,6 +78,7 @@ fn fake_results(rng: &mut Lcg) -> BenchResults {
             seed: 7,
             wall_s: 3.2,
             version: env!("CARGO_PKG_VERSION").into(),
+            simulator: None,
         },
         summaries,
         per_trace,

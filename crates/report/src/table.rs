@@ -145,6 +145,7 @@ pub(crate) mod tests {
                 seed: 1,
                 wall_s: 1.0,
                 version: "0.1.0".into(),
+                simulator: None,
             },
             summaries,
             per_trace: vec![],
