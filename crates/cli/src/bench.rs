@@ -200,8 +200,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     })?;
 
     anyhow::ensure!(
-        args.rtt_ms.is_finite() && args.rtt_ms >= 0.0,
-        "--rtt-ms must be a number >= 0, got {}",
+        // A round trip over a minute is a typo, not a network.
+        args.rtt_ms.is_finite() && (0.0..=60_000.0).contains(&args.rtt_ms),
+        "--rtt-ms must be between 0 and 60000 ms, got {}",
         args.rtt_ms
     );
     anyhow::ensure!(
@@ -242,10 +243,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         keep_logs: !(args.no_charts && args.no_chunk_log),
         ..BenchConfig::default()
     };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
     eprintln!(
-        "bench: {} algorithms x {} traces ({}), video '{}' ({} levels x {} chunks), QoE_{}",
+        "bench: {} algorithm{} x {} trace{} ({}), video '{}' ({} levels, {played} of its {} chunks \
+         played), QoE_{}",
         algorithms.len(),
+        plural(algorithms.len()),
         traces.len(),
+        plural(traces.len()),
         source,
         video.name,
         video.num_levels(),
@@ -294,6 +299,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let wall = started.elapsed().as_secs_f64();
 
     println!("{}", neuralstream_report::summary_table(&out.results));
+    println!("{}", neuralstream_report::summary_legend(&out.results));
     let mut written = output::write_results(&args.out, &out.results)
         .with_context(|| format!("cannot write results into {}", args.out.display()))?;
     if !args.no_chunk_log {

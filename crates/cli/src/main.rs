@@ -36,26 +36,73 @@ struct Cli {
     command: Command,
 }
 
+// Examples printed at the end of each subcommand's --help (`after_help`).
+const BENCH_EXAMPLES: &str = "Examples:
+  neuralstream bench                       # built-in traces and video; results in out/bench
+  neuralstream bench --traces ../shared/data/pensieve/sim/cooked_test_traces \\
+      --video ../shared/data/pensieve/sim --abr robustmpc-pensieve,bola,optimum
+  neuralstream bench --abr all --qoe hd --out out/hd
+  neuralstream bench --abr learned:out/train/policy.safetensors,robustmpc,optimum";
+
+const TRAIN_EXAMPLES: &str = "Examples:
+  neuralstream train                       # built-in synthetic traces; policy in out/train
+  neuralstream train --traces ../shared/data/pensieve/sim/cooked_traces \\
+      --video ../shared/data/pensieve/sim --out out/train
+  neuralstream train --resume out/train/last.safetensors --stages api --out out/more
+  neuralstream train --algo ppo --seed 2 --out out/ppo";
+
+const TRACES_EXAMPLES: &str = "Example:
+  neuralstream traces --count 50 --seed 7 --out out/traces";
+
+const PACKAGE_EXAMPLES: &str = "Examples:
+  neuralstream package talk.mp4 --out media/talk
+  neuralstream package talk.mp4 --ladder 360p@800k,720p@2.5M,1080p@5M --codec hevc --out media/talk-hevc
+  neuralstream package --synthetic 60 --out media/synthetic";
+
+const SAMPLEVIDEO_EXAMPLES: &str = "Example:
+  neuralstream sample-video clip.mp4 --seconds 30 --height 1080";
+
+const SERVE_EXAMPLES: &str = "Examples:
+  neuralstream serve --media media --abr robustmpc,bola,learned:out/train/policy.safetensors
+  neuralstream serve --media media --http --port 8080      # plain HTTP, e.g. behind a proxy";
+
+const PLAY_EXAMPLES: &str = "Examples:
+  neuralstream play https://127.0.0.1:8443/media/talk/manifest.mpd \\
+      --trace ../shared/data/pensieve/sim/cooked_test_traces/norway_tram_27 \\
+      --abr robustmpc --ca-cert out/serve/cert.pem
+  neuralstream play URL --trace TRACES_DIR --server-decisions --clients 20 --speed 4 --ca-cert PEM";
+
+const DEMO_EXAMPLES: &str = "Example:
+  neuralstream demo                        # then open the printed URL";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run ABR algorithms x traces in the simulator; print a table, write results and charts.
+    #[command(after_help = BENCH_EXAMPLES)]
     Bench(Box<bench::BenchArgs>),
     /// Train a learned ABR policy (imitation of the offline optimum, then policy iteration);
     /// writes a checkpoint that `bench --abr learned:PATH` and `serve --abr learned:PATH` run.
+    #[command(after_help = TRAIN_EXAMPLES)]
     Train(Box<train::TrainArgs>),
     /// List the ABR algorithms `--abr` accepts.
     Algorithms,
     /// Write synthetic traces (Pensieve cooked format) to a folder.
+    #[command(after_help = TRACES_EXAMPLES)]
     Traces(inputs::TracesArgs),
     /// Encode a video file into DASH and HLS ladders with FFmpeg, with per-segment size and quality.
+    #[command(after_help = PACKAGE_EXAMPLES)]
     Package(Box<package::PackageArgs>),
     /// Make a deterministic synthetic source clip with FFmpeg's test generators.
+    #[command(after_help = SAMPLEVIDEO_EXAMPLES)]
     SampleVideo(Box<package::SampleVideoArgs>),
     /// Serve packaged media over HTTPS with an ABR decision API.
+    #[command(after_help = SERVE_EXAMPLES)]
     Serve(Box<serve::ServeArgs>),
     /// Stream a DASH presentation headlessly, shaping downloads to follow a network trace.
+    #[command(after_help = PLAY_EXAMPLES)]
     Play(Box<play::PlayArgs>),
     /// Package a synthetic clip (if needed), start the server with the web player, print the URL.
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo(Box<demo::DemoArgs>),
 }
 

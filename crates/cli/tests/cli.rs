@@ -319,6 +319,33 @@ fn help_teaches() {
     let o = neuralstream(&["algorithms"]);
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("robustmpc") && s.contains("optimum"), "{s}");
+    // Every subcommand ends its help with examples, and every flag they use exists.
+    for sub in [
+        "bench",
+        "train",
+        "traces",
+        "package",
+        "sample-video",
+        "serve",
+        "play",
+        "demo",
+    ] {
+        let o = neuralstream(&[sub, "--help"]);
+        let help = String::from_utf8_lossy(&o.stdout).to_string();
+        let (options, examples) = help
+            .split_once("\nExample")
+            .unwrap_or_else(|| panic!("{sub} --help has no examples:\n{help}"));
+        assert!(
+            examples.contains(&format!("neuralstream {sub}")),
+            "{examples}"
+        );
+        for flag in examples.split_whitespace().filter(|w| w.starts_with("--")) {
+            assert!(
+                options.contains(&format!("{flag} ")) || options.contains(&format!("{flag}\n")),
+                "{sub} --help: the example flag {flag} is not an option"
+            );
+        }
+    }
 }
 
 /// `train` on built-in synthetic traces with a tiny budget, then the policy runs in `bench`, and

@@ -23,7 +23,8 @@ fn bin() -> &'static str {
 struct Server {
     child: Child,
     base: String,
-    cert: PathBuf,
+    /// The self-signed certificate (`None` for a plain-HTTP server).
+    cert: Option<PathBuf>,
 }
 
 impl Drop for Server {
@@ -35,8 +36,20 @@ impl Drop for Server {
 
 impl Server {
     fn start(media: &[&Path], abr: &str, state: &Path) -> Server {
+        Self::spawn(media, abr, state, false)
+    }
+
+    /// `serve --http`: plain HTTP, no certificate.
+    fn start_http(media: &[&Path], abr: &str, state: &Path) -> Server {
+        Self::spawn(media, abr, state, true)
+    }
+
+    fn spawn(media: &[&Path], abr: &str, state: &Path, http: bool) -> Server {
         let mut cmd = Command::new(bin());
         cmd.arg("serve");
+        if http {
+            cmd.arg("--http");
+        }
         for m in media {
             cmd.arg("--media").arg(m);
         }
@@ -55,7 +68,7 @@ impl Server {
             }
         });
         let (mut base, mut cert) = (None, None);
-        while base.is_none() || cert.is_none() {
+        while base.is_none() || (cert.is_none() && !http) {
             let line = match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(l) => l,
                 Err(_) => {
@@ -74,12 +87,19 @@ impl Server {
             }
         }
         let base = base.unwrap();
-        assert!(base.starts_with("https://127.0.0.1:"), "{base}");
-        Server {
-            child,
-            base,
-            cert: cert.unwrap(),
-        }
+        let scheme = if http { "http" } else { "https" };
+        assert!(
+            base.starts_with(&format!("{scheme}://127.0.0.1:")),
+            "{base}"
+        );
+        Server { child, base, cert }
+    }
+
+    /// The HTTPS server's certificate.
+    fn cert(&self) -> &Path {
+        self.cert
+            .as_deref()
+            .expect("an HTTPS server has a certificate")
     }
 
     fn mpd(&self, media: &str) -> String {
@@ -91,7 +111,7 @@ impl Server {
     fn metrics(&self) -> Option<String> {
         let out = Command::new("curl")
             .args(["-sS", "--cacert"])
-            .arg(&self.cert)
+            .arg(self.cert())
             .arg(format!("{}/metrics", self.base))
             .output()
             .ok()?;
@@ -118,7 +138,7 @@ impl Server {
         args.extend_from_slice(extra);
         args.extend([
             "--ca-cert",
-            self.cert.to_str().unwrap(),
+            self.cert().to_str().unwrap(),
             "--quiet",
             "--out",
             out.to_str().unwrap(),
@@ -443,6 +463,16 @@ fn refuses_an_untrusted_certificate_and_bad_flags_clearly() {
         a.extend_from_slice(flags);
         assert_play_fails(&a, &[needle]);
     }
+    // https:// to a plain-HTTP server: the hint names the cause, not the certificate.
+    let http = Server::start_http(
+        &[&tmp.path().join("clip")],
+        "robustmpc",
+        &tmp.path().join("state-http"),
+    );
+    let https_url = http.mpd("clip").replacen("http://", "https://", 1);
+    let mut a = args.clone();
+    a[0] = &https_url;
+    assert_play_fails(&a, &["plain HTTP", "http://"]);
     // A missing video is a 404 naming the URL.
     assert_play_fails(
         &[
@@ -550,7 +580,7 @@ fn sim_to_real() {
         std::fs::copy(p, traces.join(p.file_name().unwrap())).unwrap();
     }
     let server = Server::start(&[&media], "robustmpc,bb", &tmp.path().join("state"));
-    let cert = server.cert.to_str().unwrap().to_string();
+    let cert = server.cert().to_str().unwrap().to_string();
     println!(
         "| algorithm | trace | bench QoE | play QoE | play --cache-init | play --server-decisions | bench stall s | play stall s | bench kbps | play kbps | levels differing (play vs bench) |"
     );

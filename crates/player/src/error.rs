@@ -14,12 +14,14 @@ pub enum PlayerError {
         reason: String,
     },
     /// The TLS handshake failed (untrusted or mismatched certificate, wrong protocol).
-    #[error("TLS handshake with {url} failed: {detail}. If the server uses its own self-signed certificate, pass --ca-cert with the PEM path it printed on its `certificate:` line, or --insecure to skip verification (tests only)")]
+    #[error("TLS handshake with {url} failed: {detail}. {hint}")]
     Tls {
         /// The URL requested.
         url: String,
         /// The TLS library's explanation.
         detail: String,
+        /// What to do about it.
+        hint: &'static str,
     },
     /// No connection could be made, or it broke off.
     #[error("cannot fetch {url}: {detail}")]
@@ -117,9 +119,20 @@ pub(crate) fn from_reqwest(url: &str, e: &reqwest::Error) -> PlayerError {
         source = s.source();
     }
     if tls {
+        // A plain-HTTP server answers a ClientHello with HTTP text, which rustls reports as a
+        // corrupt record of an invalid content type.
+        let plain_http =
+            detail.contains("InvalidContentType") || detail.contains("corrupt message");
         PlayerError::Tls {
             url: url.to_string(),
             detail,
+            hint: if plain_http {
+                "The server answered in plain HTTP, not TLS (was it started with `serve --http`?): \
+                 use an http:// URL"
+            } else {
+                "If the server uses its own self-signed certificate, pass --ca-cert with the PEM path \
+                 it printed on its `certificate:` line, or --insecure to skip verification (tests only)"
+            },
         }
     } else {
         PlayerError::Network {

@@ -63,9 +63,10 @@ impl PlayerConfig {
         if !(self.speed.is_finite() && self.speed > 0.0 && self.speed <= 1000.0) {
             return bad(format!("--speed must be in (0, 1000], got {}", self.speed));
         }
-        if !(self.rtt_ms.is_finite() && self.rtt_ms >= 0.0) {
+        // A round trip over a minute is a typo, not a network.
+        if !(self.rtt_ms.is_finite() && (0.0..=60_000.0).contains(&self.rtt_ms)) {
             return bad(format!(
-                "--rtt-ms must be a number >= 0, got {}",
+                "--rtt-ms must be between 0 and 60000 ms, got {}",
                 self.rtt_ms
             ));
         }

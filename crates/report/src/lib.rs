@@ -26,7 +26,7 @@ mod training;
 use std::path::PathBuf;
 
 pub use cdf::qoe_cdf_chart;
-pub use table::{summary_markdown, summary_table};
+pub use table::{summary_legend, summary_markdown, summary_table};
 pub use timeline::timeline_chart;
 pub use training::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};
 

@@ -20,7 +20,12 @@ const HEADERS: [&str; 10] = [
 fn row(s: &AlgorithmSummary) -> [String; 10] {
     [
         s.algorithm.clone(),
-        format!("{:.2} ± {:.2}", s.qoe_mean, s.qoe_ci95),
+        if s.traces < 2 {
+            // No interval from a single trace.
+            format!("{:.2} ± -", s.qoe_mean)
+        } else {
+            format!("{:.2} ± {:.2}", s.qoe_mean, s.qoe_ci95)
+        },
         format!("{:.2}", s.qoe_median),
         format!("{:.2}", s.qoe_p10),
         format!("{:.2}", s.qoe_p90),
@@ -37,8 +42,29 @@ fn row(s: &AlgorithmSummary) -> [String; 10] {
 fn header_line(results: &BenchResults) -> String {
     let m = &results.meta;
     format!(
-        "QoE model: {}; {} traces ({}); video: {}",
-        m.qoe, m.traces, m.traces_source, m.video
+        "QoE model: {}; {} trace{} ({}); video: {}",
+        m.qoe,
+        m.traces,
+        if m.traces == 1 { "" } else { "s" },
+        m.traces_source,
+        m.video
+    )
+}
+
+/// What the columns of [`summary_table`] mean, in a few lines for under the table: the QoE's
+/// scope (per-session total over the scored chunks), and every column's unit.
+pub fn summary_legend(results: &BenchResults) -> String {
+    let m = &results.meta;
+    let first = m.skip_chunks + 1;
+    format!(
+        "QoE: total QoE_{qoe} of a session over its chunks from #{first} on (the first {skip} not \
+         scored), higher is better; mean over traces ± half-width of its 95% CI, median, p10, p90.\n\
+         bitrate: mean of the scored chunks, kbit/s; rebuffer: stall seconds per session; \
+         smoothness: per-session switching penalty in QoE units (QoE_lin: sum of |bitrate change| \
+         in Mbit/s); switches: level changes per \
+         session; % of optimum: mean QoE / the offline optimum's mean QoE.",
+        qoe = m.qoe,
+        skip = m.skip_chunks,
     )
 }
 
@@ -179,6 +205,25 @@ pub(crate) mod tests {
         // Right-aligned columns: every data row has the same length as the header row.
         assert_eq!(bb.chars().count(), mpc.chars().count());
         assert_eq!(lines[1].chars().count(), bb.chars().count());
+    }
+
+    #[test]
+    fn one_trace_has_no_interval_and_the_legend_names_the_scope() {
+        let mut one = summary("bb", 31.5, None);
+        one.traces = 1;
+        let mut r = results(vec![one]);
+        r.meta.traces = 1;
+        let t = summary_table(&r);
+        assert!(t.contains("31.50 ± -") && t.contains("1 trace ("), "{t}");
+        let legend = summary_legend(&r);
+        assert!(
+            legend.contains("QoE_lin") && legend.contains("from #2 on"),
+            "{legend}"
+        );
+        assert!(
+            legend.contains("kbit/s") && legend.contains("stall seconds"),
+            "{legend}"
+        );
     }
 
     #[test]
