@@ -62,10 +62,11 @@ pub struct BenchArgs {
     /// Default: bb, robustmpc, dynamic and optimum when run, else the first four run.
     #[arg(long, value_name = "LIST")]
     pub timeline_abr: Option<String>,
-    /// Do not draw charts.
+    /// Do not draw charts (charts of an earlier run in --out are removed, so they cannot be
+    /// mistaken for this run's).
     #[arg(long)]
     pub no_charts: bool,
-    /// Do not write the per-chunk log (chunks.csv).
+    /// Do not write the per-chunk log (chunks.csv; one from an earlier run in --out is removed).
     #[arg(long)]
     pub no_chunk_log: bool,
     /// Round-trip time added to every download, ms (Pensieve: 80).
@@ -325,6 +326,36 @@ pub fn run(args: BenchArgs) -> Result<()> {
             &sessions,
             &args.out.join("timeline"),
         )?);
+    }
+    // Outputs of an earlier run into the same folder that this run did not write would sit beside
+    // the new results and contradict them: remove them (only the files bench itself names).
+    let mut stale = Vec::new();
+    let skipped: &[&str] = match (args.no_charts, args.no_chunk_log) {
+        (true, true) => &[
+            "chunks.csv",
+            "qoe_cdf.png",
+            "qoe_cdf.svg",
+            "timeline.png",
+            "timeline.svg",
+        ],
+        (true, false) => &["qoe_cdf.png", "qoe_cdf.svg", "timeline.png", "timeline.svg"],
+        (false, true) => &["chunks.csv"],
+        (false, false) => &[],
+    };
+    for name in skipped {
+        let p = args.out.join(name);
+        if p.is_file() {
+            std::fs::remove_file(&p)
+                .with_context(|| format!("cannot remove the stale {}", p.display()))?;
+            stale.push(name.to_string());
+        }
+    }
+    if !stale.is_empty() {
+        eprintln!(
+            "note: removed {} left in {} by an earlier run (not written by this one)",
+            stale.join(", "),
+            args.out.display()
+        );
     }
     println!(
         "{} sessions in {:.2} s; wrote {}",

@@ -85,6 +85,23 @@ fn bench_runs_on_builtin_defaults_and_writes_everything() {
         .lines()
         .count();
     assert_eq!(lines, 1 + 10 * 6 * 48);
+    // A second run into the same folder without charts or chunk log leaves none of the first's.
+    let o = neuralstream(&[
+        "bench",
+        "--synthetic-traces",
+        "2",
+        "--abr",
+        "bb",
+        "--no-charts",
+        "--no-chunk-log",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["chunks.csv", "qoe_cdf.png", "timeline.svg"] {
+        assert!(!out.join(f).exists(), "stale {f} left behind");
+    }
+    assert!(stderr(&o).contains("removed"), "{}", stderr(&o));
     // results.json says how the sessions were simulated.
     let sim = &json["meta"]["simulator"];
     assert_eq!(sim["rtt_ms"].as_f64(), Some(80.0), "{sim}");
