@@ -298,6 +298,8 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing() {
         err.contains("480p@1000k taller than the source") && err.contains("--skip-taller"),
         "{err}"
     );
+    let err = package(&["--synthetic", "2"]);
+    assert!(err.contains("less than one 4 s segment"), "{err}");
     let err = package(&["--synthetic", "2", "--codec", "mpeg2"]);
     assert!(err.contains("unsupported codec 'mpeg2'"), "{err}");
     let err = package(&["--synthetic", "2", "--codec", "vp9", "--preset", "veryfast"]);
@@ -317,7 +319,7 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing() {
         .unwrap();
     let err = package(&[
         "--synthetic",
-        "2",
+        "4",
         "--synthetic-height",
         "240",
         "--ffmpeg",

@@ -240,6 +240,19 @@ pub fn plan(
         .unwrap_or_else(|| Codec::default_preset(encoder).to_string());
     let gop_frames = (source.fps * opts.segment_s).round().max(1.0) as u32;
     let video_args = Codec::video_args(encoder, &preset, gop_frames, opts.segment_s)?;
+    // Every chunk of the descriptor is one segment long; a source shorter than one segment
+    // would be a single shorter chunk that the descriptor would misstate.
+    if source.duration_s < opts.segment_s {
+        return Err(MediaError::option(
+            "--segment-s",
+            format!(
+                "the source lasts {:.2} s, less than one {} s segment; use --segment-s {} or less",
+                source.duration_s,
+                opts.segment_s,
+                (source.duration_s * 2.0).floor().max(1.0) / 2.0
+            ),
+        ));
+    }
     let audio = opts.audio && source.has_audio;
     let (audio_encoder, audio_kbps) = opts.codec.audio();
     if audio && !encoders.contains(audio_encoder) {
@@ -829,6 +842,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("--segment-s"));
+        // A 10 s source cannot fill one 12 s segment.
+        o.segment_s = 12.0;
+        let e = plan(&o, &tools, &encoders()).unwrap_err().to_string();
+        assert!(
+            e.contains("less than one 12 s segment") && e.contains("--segment-s 10 or less"),
+            "{e}"
+        );
     }
 
     #[test]
