@@ -88,7 +88,8 @@ pub struct BenchArgs {
 
 fn parse_algorithms(list: &str) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
-    for raw in list.split(',').map(str::trim) {
+    // A trailing comma (`bb,rate,`) is harmless; an empty entry inside the list is a typo.
+    for raw in list.trim().trim_end_matches(',').split(',').map(str::trim) {
         if raw.is_empty() {
             if list.trim().is_empty() {
                 break;
@@ -159,12 +160,17 @@ const MAX_THREADS_PER_CORE: usize = 16;
 /// Runs the benchmark described by `args`.
 pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(n) = args.threads {
+        anyhow::ensure!(n > 0, "--threads must be at least 1");
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        anyhow::ensure!(
-            (1..=MAX_THREADS_PER_CORE * cores).contains(&n),
-            "--threads must be between 1 and {} ({MAX_THREADS_PER_CORE} per core on this machine), got {n}",
-            MAX_THREADS_PER_CORE * cores
-        );
+        let most = MAX_THREADS_PER_CORE * cores;
+        let n = if n > most {
+            eprintln!(
+                "note: --threads {n} lowered to {most} ({MAX_THREADS_PER_CORE} per core on this machine)"
+            );
+            most
+        } else {
+            n
+        };
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
@@ -357,9 +363,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             args.out.display()
         );
     }
+    let sessions = algorithms.len() * traces.len();
     println!(
-        "{} sessions in {:.2} s; wrote {}",
-        algorithms.len() * traces.len(),
+        "{sessions} session{} in {:.2} s; wrote {}",
+        if sessions == 1 { "" } else { "s" },
         wall,
         written
             .iter()

@@ -58,6 +58,11 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the neuralstream executable itself")?;
     let clip = args.out.join("clip");
     if args.repackage || !clip_is_packaged(&clip) {
+        anyhow::ensure!(
+            args.seconds >= 4,
+            "--seconds must be at least 4 (one 4 s segment), got {}",
+            args.seconds
+        );
         println!(
             "packaging a {} s synthetic clip into {} ...",
             args.seconds,

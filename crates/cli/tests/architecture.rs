@@ -51,6 +51,10 @@ fn reachable(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
 
 /// `(crate, forbidden)` for every code-map row naming a `crates/X` folder.
 fn code_map(doc: &str, all: &BTreeSet<String>) -> Vec<(String, BTreeSet<String>)> {
+    assert!(
+        doc.contains("| crate | owns | must never depend on |"),
+        "ARCHITECTURE.md's code map lost its header `| crate | owns | must never depend on |`"
+    );
     let mut rows = Vec::new();
     for line in doc.lines() {
         let Some(rest) = line.strip_prefix("| `crates/") else {
@@ -63,7 +67,7 @@ fn code_map(doc: &str, all: &BTreeSet<String>) -> Vec<(String, BTreeSet<String>)
             .rsplit('|')
             .next()
             .unwrap();
-        let forbidden = if never.contains("every other") {
+        let forbidden: BTreeSet<String> = if never.contains("every other") {
             // "every other NeuralStream crate", with the exceptions named after "but" (a parenthesis
             // after them only gives examples).
             let allowed: BTreeSet<&str> = never
@@ -83,6 +87,12 @@ fn code_map(doc: &str, all: &BTreeSet<String>) -> Vec<(String, BTreeSet<String>)
                 .map(str::to_owned)
                 .collect()
         };
+        // A cell that names nothing would forbid nothing and pass silently: only "—" (top of the
+        // graph) may.
+        assert!(
+            !forbidden.is_empty() || never.trim().starts_with('—'),
+            "the code map row of {name} forbids no crate this test recognises: {never:?}"
+        );
         rows.push((name, forbidden));
     }
     rows

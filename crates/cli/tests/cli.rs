@@ -309,8 +309,27 @@ fn bad_flags_are_explained() {
         err.contains("--skip-chunks 48 leaves no chunk to score"),
         "{err}"
     );
-    let err = fails(&["bench", "--synthetic-traces", "2", "--threads", "100000"]);
-    assert!(err.contains("--threads must be between 1 and"), "{err}");
+    // Too many threads are lowered, with a note, not refused.
+    let dir = tempfile::tempdir().unwrap();
+    let o = neuralstream(&[
+        "bench",
+        "--synthetic-traces",
+        "1",
+        "--abr",
+        "bb,",
+        "--threads",
+        "100000",
+        "--no-charts",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--threads 100000 lowered to"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 session in"));
     let err = fails(&["bench", "--synthetic-traces", "100000000"]);
     assert!(
         err.contains("--synthetic-traces must be between 1 and"),

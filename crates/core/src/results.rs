@@ -84,7 +84,7 @@ pub struct SimulatorSettings {
     pub payload_fraction: f64,
     /// Chunks played per session at most (`None`: the whole video).
     pub max_chunks: Option<usize>,
-    /// Level of the first chunk (`None`: level 0).
+    /// Level of the first chunk (`None`: the algorithm chooses it too).
     pub startup_level: Option<usize>,
     /// Multiplicative delay noise range, when on (training mode).
     pub delay_noise: Option<(f64, f64)>,

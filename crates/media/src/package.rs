@@ -242,6 +242,15 @@ pub fn plan(
     let video_args = Codec::video_args(encoder, &preset, gop_frames, opts.segment_s)?;
     // Every chunk of the descriptor is one segment long; a source shorter than one segment
     // would be a single shorter chunk that the descriptor would misstate.
+    if source.duration_s < 0.5 {
+        return Err(MediaError::option(
+            "INPUT",
+            format!(
+                "the source lasts {:.2} s; packaging needs at least 0.5 s (one shortest segment)",
+                source.duration_s
+            ),
+        ));
+    }
     if source.duration_s < opts.segment_s {
         return Err(MediaError::option(
             "--segment-s",
