@@ -155,7 +155,12 @@ fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
 
 /// Converts a Mahimahi packet-delivery trace into a cooked [`Trace`]; see [`parse_trace`].
 fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
-    let mut stamps: Vec<u64> = Vec::new();
+    let w = MAHIMAHI_WINDOW_MS;
+    // Packets per window (k*W, (k+1)*W], counted while reading: memory grows with the trace's
+    // duration (bounded by the period limit), not with its number of lines.
+    let mut counts: Vec<u64> = Vec::new();
+    let mut zeros = 0u64; // packets at timestamp 0, counted at P once P is known
+    let mut prev: Option<u64> = None;
     let mut last_line = 0;
     for (line, l) in data_lines(text) {
         let ms: u64 = l.parse().map_err(|_| {
@@ -163,17 +168,36 @@ fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
                 "'{l}' is not a whole number of milliseconds; a Mahimahi trace has one timestamp per line"
             ))
         })?;
-        if let Some(&prev) = stamps.last() {
+        if let Some(prev) = prev {
             if ms < prev {
                 return Err(DataError::parse(path, line, format!(
                     "timestamp {ms} ms is before the previous line's {prev} ms; timestamps must not decrease"
                 )));
             }
         }
-        stamps.push(ms);
+        if ms > MAHIMAHI_MAX_PERIOD_MS {
+            return Err(DataError::parse(
+                path,
+                line,
+                format!(
+                    "timestamp {ms} ms is over the limit of {MAHIMAHI_MAX_PERIOD_MS} ms (7 days) for \
+                     a trace's loop period (its last timestamp); split or shorten the trace"
+                ),
+            ));
+        }
+        if ms == 0 {
+            zeros += 1;
+        } else {
+            let k = ((ms - 1) / w) as usize;
+            if counts.len() <= k {
+                counts.resize(k + 1, 0);
+            }
+            counts[k] += 1;
+        }
+        prev = Some(ms);
         last_line = line;
     }
-    let Some(&period) = stamps.last() else {
+    let Some(period) = prev else {
         return Err(DataError::other(path, "the trace file has no data line"));
     };
     if period == 0 {
@@ -184,29 +208,16 @@ fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
              at a timestamp > 0 (e.g. `1` for one packet per millisecond)",
         ));
     }
-    if period > MAHIMAHI_MAX_PERIOD_MS {
-        return Err(DataError::parse(
-            path,
-            last_line,
-            format!(
-                "the last timestamp {period} ms (the trace's loop period) is over the limit of \
-                 {MAHIMAHI_MAX_PERIOD_MS} ms (7 days); split or shorten the trace"
-            ),
-        ));
-    }
-    let w = MAHIMAHI_WINDOW_MS;
-    // Whole periods covered by the converted trace: enough to fill one window when P < W.
+    // Timestamp 0 is the same instant as P of the previous loop; count it in (0, P], whose last
+    // window already exists (it holds the line at P).
+    *counts.last_mut().expect("the line at P > 0 was counted") += zeros;
+    // Whole periods covered by the converted trace: enough to fill one window when P < W. Then
+    // there is one window, and every repetition t + j*P (j < reps) lands in it.
     let reps = if period < w { w / period } else { 1 };
     let span = period * reps;
-    let windows = span.div_ceil(w) as usize;
-    let mut counts = vec![0u64; windows];
-    for &ms in &stamps {
-        // Timestamp 0 is the same instant as P of the previous loop; count it in (0, P].
-        let t = if ms == 0 { period } else { ms };
-        // Window (k*W, (k+1)*W] holds t. With reps > 1 there is one window and every repetition
-        // t + j*P (j < reps) lands in it.
-        counts[((t - 1) / w) as usize] += reps;
-    }
+    let windows = counts.len();
+    debug_assert_eq!(windows as u64, span.div_ceil(w));
+    counts.iter_mut().for_each(|c| *c *= reps);
     let mut time_s = Vec::with_capacity(windows + 1);
     let mut bw = Vec::with_capacity(windows + 1);
     time_s.push(0.0);
