@@ -55,10 +55,9 @@ fn header_line(results: &BenchResults) -> String {
 /// scope (per-session total over the scored chunks), and every column's unit.
 pub fn summary_legend(results: &BenchResults) -> String {
     let m = &results.meta;
-    let first = m.skip_chunks + 1;
     format!(
-        "QoE: total QoE_{qoe} of a session over its chunks from #{first} on (the first {skip} not \
-         scored), higher is better; mean over traces ± half-width of its 95% CI, median, p10, p90.\n\
+        "QoE: total QoE_{qoe} of a session over its chunks from index {skip} on (0-based as in \
+         chunks.csv; the first {skip} not scored), higher is better; mean over traces ± half-width of its 95% CI, median, p10, p90.\n\
          bitrate: mean of the scored chunks, kbit/s; rebuffer: stall seconds per session; \
          smoothness: per-session switching penalty in QoE units (QoE_lin: sum of |bitrate change| \
          in Mbit/s); switches: level changes per \
@@ -217,7 +216,7 @@ pub(crate) mod tests {
         assert!(t.contains("31.50 ± -") && t.contains("1 trace ("), "{t}");
         let legend = summary_legend(&r);
         assert!(
-            legend.contains("QoE_lin") && legend.contains("from #2 on"),
+            legend.contains("QoE_lin") && legend.contains("from index 1 on"),
             "{legend}"
         );
         assert!(
