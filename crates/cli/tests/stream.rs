@@ -458,6 +458,11 @@ fn refuses_an_untrusted_certificate_and_bad_flags_clearly() {
             &["--insecure", "--server-decisions", "--abr", "nope"][..],
             "nope",
         ),
+        // The clip has 2 chunks: skipping 2 leaves nothing to score.
+        (
+            &["--insecure", "--skip-chunks", "2"][..],
+            "--skip-chunks 2 leaves no chunk to score",
+        ),
     ] {
         let mut a = args.clone();
         a.extend_from_slice(flags);
