@@ -223,18 +223,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "--payload-fraction must be in (0, 1], got {}",
         args.payload_fraction
     );
-    let played = match args.max_chunks {
-        0 => video.num_chunks(),
-        n => n.min(video.num_chunks()),
-    };
-    anyhow::ensure!(
-        args.skip_chunks < played,
-        "--skip-chunks {} leaves no chunk to score: sessions play {played} chunks of video '{}' \
-         (--max-chunks {}); lower --skip-chunks or play more chunks",
-        args.skip_chunks,
-        video.name,
-        args.max_chunks
-    );
     let sim = SimConfig {
         rtt_ms: args.rtt_ms,
         buffer_cap_ms: args.buffer_cap_s * 1000.0,
@@ -242,6 +230,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         max_chunks: (args.max_chunks > 0).then_some(args.max_chunks),
         ..SimConfig::pensieve()
     };
+    let played = sim.chunks_for(video.num_chunks());
+    inputs::check_skip_chunks(args.skip_chunks, played, &video, args.max_chunks)?;
     let cfg = BenchConfig {
         sim,
         qoe,

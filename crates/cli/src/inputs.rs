@@ -47,6 +47,23 @@ pub fn video(path: Option<&Path>) -> Result<Video> {
     }
 }
 
+/// Refuses a `--skip-chunks` that leaves none of the `played` chunks of a session to score (the
+/// run would print a table of zeros).
+pub fn check_skip_chunks(
+    skip: usize,
+    played: usize,
+    video: &Video,
+    max_chunks: usize,
+) -> Result<()> {
+    anyhow::ensure!(
+        skip < played,
+        "--skip-chunks {skip} leaves no chunk to score: each session plays {played} chunks of video \
+         '{}' (--max-chunks {max_chunks}); lower --skip-chunks or play more chunks",
+        video.name
+    );
+    Ok(())
+}
+
 /// Arguments of `neuralstream traces`.
 #[derive(Debug, Args)]
 pub struct TracesArgs {

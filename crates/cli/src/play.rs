@@ -225,17 +225,8 @@ pub fn run(args: PlayArgs) -> Result<()> {
             video.num_levels()
         );
     }
-    let per_session = player
-        .max_chunks
-        .map_or(video.num_chunks(), |m| m.min(video.num_chunks()));
-    anyhow::ensure!(
-        args.skip_chunks < per_session,
-        "--skip-chunks {} leaves no chunk to score: each session plays {per_session} chunks of \
-         video '{}' (--max-chunks {}); lower --skip-chunks or play more chunks",
-        args.skip_chunks,
-        video.name,
-        args.max_chunks
-    );
+    let per_session = player.chunks_for(video.num_chunks());
+    crate::inputs::check_skip_chunks(args.skip_chunks, per_session, &video, args.max_chunks)?;
     let players = traces.len() * args.clients;
     eprintln!(
         "play: {players} player(s) ({} trace(s) x {} client(s)), video '{}' ({} levels x {} chunks of {} s), {} decisions{}, speed x{}",

@@ -57,6 +57,13 @@ impl Default for PlayerConfig {
 }
 
 impl PlayerConfig {
+    /// Chunks a session over a video of `video_chunks` chunks plays (as the simulator's
+    /// `SimConfig::chunks_for`).
+    pub fn chunks_for(&self, video_chunks: usize) -> usize {
+        self.max_chunks
+            .map_or(video_chunks, |m| m.min(video_chunks))
+    }
+
     /// Checks every value; the message names the flag.
     pub fn validate(&self) -> Result<(), PlayerError> {
         let bad = |m: String| Err(PlayerError::Config(m));
@@ -188,9 +195,7 @@ pub async fn play(
         .qoe
         .compile(video)
         .map_err(|e| PlayerError::Config(format!("--qoe: {e}")))?;
-    let total = cfg
-        .max_chunks
-        .map_or(video.num_chunks(), |m| m.min(video.num_chunks()));
+    let total = cfg.chunks_for(video.num_chunks());
     let chunk_s = video.chunk_duration_s;
     let rtt_s = cfg.rtt_ms / 1000.0;
     let link = TraceLink::new(trace, cfg.payload_fraction);
