@@ -6,7 +6,7 @@
 //!
 //! * chunks are [`PENSIEVE_CHUNK_S`] (4 s) long;
 //! * **six files** are read as Pensieve's own ladder, 300, 750, 1200, 1850, 2850 and 4300 kbit/s
-//!   (see [`PENSIEVE_LADDER_KBPS`]); each level's mean bitrate (mean bytes x 8 / 4 s) must lie within
+//!   ([`Ladder::pensieve`]); each level's mean bitrate (mean bytes x 8 / 4 s) must lie within
 //!   0.5x..2x of its nominal rung, or loading fails;
 //! * **any other count** gets each level's bitrate from its mean chunk size over 4 s chunks.
 //!
@@ -22,10 +22,6 @@ use std::path::Path;
 
 /// Chunk duration of Pensieve's test video, seconds.
 pub const PENSIEVE_CHUNK_S: f64 = 4.0;
-
-/// Nominal bitrates (kbit/s) of Pensieve's six-level ladder, which a folder of exactly six
-/// `video_size_*` files is read as (the same rungs as [`Ladder::pensieve`]).
-pub const PENSIEVE_LADDER_KBPS: [f64; 6] = [300.0, 750.0, 1200.0, 1850.0, 2850.0, 4300.0];
 
 /// How far (as a factor, both ways) a level's measured mean bitrate may be from its nominal rung
 /// in a six-file Pensieve folder.
@@ -64,7 +60,7 @@ pub fn load_video(path: &Path) -> Result<Video, DataError> {
 /// The files carry no bitrate, so the ladder is assumed, with 4 s chunks ([`PENSIEVE_CHUNK_S`]):
 ///
 /// * **six files** get Pensieve's ladder, 300, 750, 1200, 1850, 2850, 4300 kbit/s
-///   ([`PENSIEVE_LADDER_KBPS`]); a level whose mean bitrate (mean bytes x 8 / 4 s) is not within
+///   ([`Ladder::pensieve`]); a level whose mean bitrate (mean bytes x 8 / 4 s) is not within
 ///   0.5x..2x of its rung is an error, since the folder is then not Pensieve's video;
 /// * **any other count** gets each level's bitrate from its mean chunk size (mean bytes x 8 / 4 s).
 ///
@@ -92,9 +88,10 @@ pub fn load_pensieve_video(dir: &Path) -> Result<Video, DataError> {
     }
     let mean_kbps: Vec<f64> = levels.iter().map(|s| mean_kbps(s)).collect();
     check_increasing(dir, &mean_kbps)?;
-    let ladder = if levels.len() == PENSIEVE_LADDER_KBPS.len() {
-        check_pensieve_ladder(dir, &mean_kbps)?;
-        Ladder::pensieve()
+    let pensieve = Ladder::pensieve();
+    let ladder = if levels.len() == pensieve.len() {
+        check_pensieve_ladder(dir, &mean_kbps, &pensieve)?;
+        pensieve
     } else {
         Ladder::from_kbps(&mean_kbps)
     };
@@ -260,8 +257,8 @@ fn check_increasing(dir: &Path, mean_kbps: &[f64]) -> Result<(), DataError> {
 }
 
 /// Checks a six-level folder against Pensieve's nominal ladder it is read as.
-fn check_pensieve_ladder(dir: &Path, mean_kbps: &[f64]) -> Result<(), DataError> {
-    for (k, (&measured, &nominal)) in mean_kbps.iter().zip(&PENSIEVE_LADDER_KBPS).enumerate() {
+fn check_pensieve_ladder(dir: &Path, mean_kbps: &[f64], ladder: &Ladder) -> Result<(), DataError> {
+    for (k, (&measured, nominal)) in mean_kbps.iter().zip(ladder.bitrates_kbps()).enumerate() {
         let ratio = measured / nominal;
         if (1.0 / PENSIEVE_LADDER_TOLERANCE..=PENSIEVE_LADDER_TOLERANCE).contains(&ratio) {
             continue;
@@ -300,7 +297,7 @@ mod tests {
     /// A folder with Pensieve's six levels at their nominal bitrates.
     fn pensieve_like() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
-        for (n, &kbps) in PENSIEVE_LADDER_KBPS.iter().enumerate() {
+        for (n, kbps) in Ladder::pensieve().bitrates_kbps().into_iter().enumerate() {
             write_level(d.path(), n, bytes_at(kbps), 3);
         }
         d
@@ -323,11 +320,6 @@ mod tests {
         let v = load_video(d.path()).unwrap();
         assert_eq!(v.num_levels(), 2);
         assert_eq!(v.num_chunks(), 2);
-    }
-
-    #[test]
-    fn nominal_ladder_matches_core() {
-        assert_eq!(Ladder::pensieve().bitrates_kbps(), PENSIEVE_LADDER_KBPS);
     }
 
     #[test]
@@ -456,7 +448,7 @@ mod tests {
     fn six_files_far_from_pensieve_ladder_are_an_error() {
         let d = tempfile::tempdir().unwrap();
         // Increasing, but ten times Pensieve's bitrates.
-        for (n, &kbps) in PENSIEVE_LADDER_KBPS.iter().enumerate() {
+        for (n, kbps) in Ladder::pensieve().bitrates_kbps().into_iter().enumerate() {
             write_level(d.path(), n, bytes_at(kbps * 10.0), 3);
         }
         let e = load_video(d.path()).unwrap_err().to_string();
