@@ -233,13 +233,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
 
 /// Runs `neuralstream sample-video`.
 pub fn run_sample(args: SampleVideoArgs) -> Result<()> {
-    // The library names `package`'s flags; say this command's own.
-    let source = SyntheticSource::new(args.seconds, args.height).map_err(|e| {
-        anyhow::anyhow!(e
-            .to_string()
-            .replace("--synthetic-height", "--height")
-            .replace("--synthetic", "--seconds"))
-    })?;
+    let source = SyntheticSource::with_flags(args.seconds, args.height, ["--seconds", "--height"])?;
     let tools = Tools::locate(args.ffmpeg.as_deref(), None);
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)

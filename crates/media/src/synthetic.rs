@@ -25,17 +25,28 @@ pub struct SyntheticSource {
 }
 
 impl SyntheticSource {
-    /// A 16:9 source `height` lines tall (width rounded to even), 30 fps.
+    /// A 16:9 source `height` lines tall (width rounded to even), 30 fps. Errors name
+    /// `package`'s flags, `--synthetic` and `--synthetic-height`.
     pub fn new(duration_s: f64, height: u32) -> Result<Self, MediaError> {
+        Self::with_flags(duration_s, height, ["--synthetic", "--synthetic-height"])
+    }
+
+    /// [`SyntheticSource::new`] for a command whose flags for the duration and the height have
+    /// other names (`flags = [duration, height]`), so that errors name those.
+    pub fn with_flags(
+        duration_s: f64,
+        height: u32,
+        flags: [&'static str; 2],
+    ) -> Result<Self, MediaError> {
         if !(duration_s.is_finite() && duration_s > 0.0 && duration_s <= 24.0 * 3600.0) {
             return Err(MediaError::option(
-                "--synthetic",
+                flags[0],
                 format!("duration must be a positive number of seconds (at most a day), got {duration_s}"),
             ));
         }
         if !(32..=4320).contains(&height) || height % 2 != 0 {
             return Err(MediaError::option(
-                "--synthetic-height",
+                flags[1],
                 format!("must be an even number of lines from 32 to 4320, got {height}"),
             ));
         }
