@@ -56,6 +56,11 @@ pub struct Observation<'a> {
     /// Level of the last downloaded chunk (the startup level before any download).
     pub last_level: usize,
     /// This session's downloads so far, oldest first.
+    ///
+    /// Within one session it only grows at the end, so an algorithm may fold records in
+    /// incrementally and count how many it has seen. A host that has to rewrite it (the server
+    /// replacing a retried report, or cutting a looping client's history back) builds a fresh
+    /// instance instead of passing the rewritten history to the old one.
     pub history: &'a [ChunkRecord],
 }
 

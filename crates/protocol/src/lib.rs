@@ -137,7 +137,7 @@ pub struct DecisionRequest {
 /// A Pensieve-style flat request (dash.js `rl_server` clients).
 #[derive(Debug, Clone, Deserialize)]
 struct PensieveRequest {
-    #[serde(alias = "lastquality")]
+    #[serde(rename = "lastquality", alias = "lastQuality", alias = "last_quality")]
     last_quality: usize,
     buffer: f64,
     #[serde(rename = "RebufferTime", default)]
@@ -165,7 +165,7 @@ pub enum ProtocolError {
     /// A field has an impossible value.
     #[error("field `{field}`: {problem}")]
     Invalid {
-        /// The offending field, in the project's spelling.
+        /// The offending field, as the client spelled it (the project's or Pensieve's name).
         field: &'static str,
         /// What is wrong and what is expected.
         problem: String,
@@ -181,8 +181,9 @@ impl DecisionRequest {
         // Typed decoding straight from the bytes (no intermediate `Value`): one pass, and serde
         // refuses duplicate keys, which a `Value` would silently collapse to the last one.
         let project = || serde_json::from_slice::<DecisionRequest>(body);
-        let looks_pensieve =
-            contains(body, b"\"lastRequest\"") || contains(body, b"\"lastquality\"");
+        let looks_pensieve = contains(body, b"\"lastRequest\"")
+            || contains(body, b"\"lastquality\"")
+            || contains(body, b"\"lastQuality\"");
         let request = if looks_pensieve {
             let p = match serde_json::from_slice::<PensieveRequest>(body) {
                 Ok(p) => p,
@@ -193,6 +194,7 @@ impl DecisionRequest {
                     return Ok(r);
                 }
             };
+            p.validate()?;
             DecisionRequest {
                 video: p.video,
                 algorithm: p.algorithm,
@@ -207,7 +209,7 @@ impl DecisionRequest {
                 buffer_s: p.buffer,
                 rebuffer_s: 0.0,
                 total_rebuffer_s: Some(p.rebuffer_time / 1000.0),
-                next_chunk: Some(p.last_request + 1),
+                next_chunk: Some(p.last_request.saturating_add(1)),
             }
         } else {
             project().map_err(|e| ProtocolError::Malformed(e.to_string()))?
@@ -216,41 +218,25 @@ impl DecisionRequest {
         Ok(request)
     }
 
-    /// Checks values a decoder cannot: finite, non-negative, ordered times.
+    /// Checks values a decoder cannot: finite, non-negative, at most [`MAX_SECONDS`], ordered times.
     pub fn validate(&self) -> Result<(), ProtocolError> {
-        let finite_non_negative = |field: &'static str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(ProtocolError::Invalid {
-                    field,
-                    problem: format!("must be a finite number >= 0, got {v}"),
-                })
-            }
-        };
-        finite_non_negative("buffer_s", self.buffer_s)?;
-        finite_non_negative("rebuffer_s", self.rebuffer_s)?;
-        if let Some(total) = self.total_rebuffer_s {
-            finite_non_negative("total_rebuffer_s", total)?;
-        }
-        if let Some(c) = &self.last_chunk {
-            if !c.request_start_ms.is_finite() || !c.request_finish_ms.is_finite() {
+        let c = self.last_chunk.as_ref();
+        check_fields(
+            &PROJECT_SPELLING,
+            self.buffer_s,
+            Some(self.rebuffer_s),
+            self.total_rebuffer_s,
+            c.map(|c| (c.request_start_ms, c.request_finish_ms)),
+        )?;
+        if let Some(rtt) = c.and_then(|c| c.rtt_ms) {
+            if !(rtt.is_finite() && (0.0..=MAX_SECONDS * 1000.0).contains(&rtt)) {
                 return Err(ProtocolError::Invalid {
-                    field: "last_chunk.request_start_ms",
-                    problem: "request times must be finite numbers of milliseconds".into(),
-                });
-            }
-            if c.request_finish_ms < c.request_start_ms {
-                return Err(ProtocolError::Invalid {
-                    field: "last_chunk.request_finish_ms",
+                    field: "last_chunk.rtt_ms",
                     problem: format!(
-                        "finish ({}) is before start ({}); send both on the same clock",
-                        c.request_finish_ms, c.request_start_ms
+                        "must be a finite number of ms from 0 to {:e}, got {rtt}",
+                        MAX_SECONDS * 1000.0
                     ),
                 });
-            }
-            if let Some(rtt) = c.rtt_ms {
-                finite_non_negative("last_chunk.rtt_ms", rtt)?;
             }
         }
         Ok(())
@@ -258,8 +244,108 @@ impl DecisionRequest {
 
     /// The chunk this request asks a level for.
     pub fn next_chunk_index(&self) -> usize {
-        self.next_chunk
-            .unwrap_or_else(|| self.last_chunk.as_ref().map_or(0, |c| c.index + 1))
+        self.next_chunk.unwrap_or_else(|| {
+            self.last_chunk
+                .as_ref()
+                .map_or(0, |c| c.index.saturating_add(1))
+        })
+    }
+}
+
+/// Largest buffer or stall duration a request may report, seconds (about 116 days): anything
+/// longer is a client bug, and accepting it would overflow the QoE a session accumulates.
+pub const MAX_SECONDS: f64 = 1e7;
+
+/// How one kind of client spells the fields that [`check_fields`] checks, so an error names the
+/// field the client actually sent.
+struct Spelling {
+    buffer: &'static str,
+    rebuffer: &'static str,
+    total_rebuffer: &'static str,
+    /// Units of the cumulative stall field per second (1000 for Pensieve's `RebufferTime` in ms).
+    total_rebuffer_per_s: f64,
+    start: &'static str,
+    finish: &'static str,
+}
+
+const PROJECT_SPELLING: Spelling = Spelling {
+    buffer: "buffer_s",
+    rebuffer: "rebuffer_s",
+    total_rebuffer: "total_rebuffer_s",
+    total_rebuffer_per_s: 1.0,
+    start: "last_chunk.request_start_ms",
+    finish: "last_chunk.request_finish_ms",
+};
+
+const PENSIEVE_SPELLING: Spelling = Spelling {
+    buffer: "buffer",
+    rebuffer: "rebuffer",
+    total_rebuffer: "RebufferTime",
+    total_rebuffer_per_s: 1000.0,
+    start: "lastChunkStartTime",
+    finish: "lastChunkFinishTime",
+};
+
+/// The checks both spellings share. `total_rebuffer` is in the client's unit.
+fn check_fields(
+    names: &Spelling,
+    buffer: f64,
+    rebuffer: Option<f64>,
+    total_rebuffer: Option<f64>,
+    times_ms: Option<(f64, f64)>,
+) -> Result<(), ProtocolError> {
+    let bounded = |field: &'static str, v: f64, per_s: f64| {
+        let max = MAX_SECONDS * per_s;
+        let unit = if per_s == 1.0 { "seconds" } else { "ms" };
+        if v.is_finite() && (0.0..=max).contains(&v) {
+            Ok(())
+        } else {
+            Err(ProtocolError::Invalid {
+                field,
+                problem: format!("must be a finite number of {unit} from 0 to {max:e}, got {v}"),
+            })
+        }
+    };
+    bounded(names.buffer, buffer, 1.0)?;
+    if let Some(r) = rebuffer {
+        bounded(names.rebuffer, r, 1.0)?;
+    }
+    if let Some(total) = total_rebuffer {
+        bounded(names.total_rebuffer, total, names.total_rebuffer_per_s)?;
+    }
+    if let Some((start, finish)) = times_ms {
+        if !start.is_finite() || !finish.is_finite() {
+            return Err(ProtocolError::Invalid {
+                field: if start.is_finite() {
+                    names.finish
+                } else {
+                    names.start
+                },
+                problem: "request times must be finite numbers of milliseconds".into(),
+            });
+        }
+        if finish < start {
+            return Err(ProtocolError::Invalid {
+                field: names.finish,
+                problem: format!(
+                    "finish ({finish}) is before start ({start}); send both on the same clock"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl PensieveRequest {
+    /// [`DecisionRequest::validate`]'s checks, with errors in the Pensieve client's field names.
+    fn validate(&self) -> Result<(), ProtocolError> {
+        check_fields(
+            &PENSIEVE_SPELLING,
+            self.buffer,
+            None,
+            Some(self.rebuffer_time),
+            Some((self.last_chunk_start_time, self.last_chunk_finish_time)),
+        )
     }
 }
 
@@ -377,6 +463,80 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("request_finish_ms"), "{e}");
+    }
+
+    #[test]
+    fn pensieve_errors_name_the_pensieve_fields() {
+        let pensieve = |extra: &str| {
+            let body = format!(
+                r#"{{"lastquality": 1, "buffer": 4.2, "RebufferTime": 0, "lastRequest": 5,
+                "lastChunkStartTime": 1000, "lastChunkFinishTime": 1900, "lastChunkSize": 51234{extra}}}"#
+            );
+            DecisionRequest::from_json(body.as_bytes())
+        };
+        // Later keys override nothing (serde refuses duplicates), so build each bad body whole.
+        let bad = |body: &str| {
+            DecisionRequest::from_json(body.as_bytes())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad(
+            r#"{"lastquality": 1, "buffer": -2, "RebufferTime": 0, "lastRequest": 5,
+            "lastChunkStartTime": 1000, "lastChunkFinishTime": 1900, "lastChunkSize": 5}"#,
+        );
+        assert!(e.starts_with("field `buffer`:"), "{e}");
+        let e = bad(
+            r#"{"lastquality": 1, "buffer": 2, "RebufferTime": -5, "lastRequest": 5,
+            "lastChunkStartTime": 1000, "lastChunkFinishTime": 1900, "lastChunkSize": 5}"#,
+        );
+        assert!(e.starts_with("field `RebufferTime`:"), "{e}");
+        assert!(e.contains("ms") && e.contains("got -5"), "{e}");
+        let e = bad(
+            r#"{"lastquality": 1, "buffer": 2, "RebufferTime": 0, "lastRequest": 5,
+            "lastChunkStartTime": 1000, "lastChunkFinishTime": 900, "lastChunkSize": 5}"#,
+        );
+        assert!(e.starts_with("field `lastChunkFinishTime`:"), "{e}");
+        // dash.js spells it lastQuality in places; both spellings take the Pensieve path.
+        let r = DecisionRequest::from_json(
+            br#"{"lastQuality": 2, "buffer": 1, "RebufferTime": 0, "lastRequest": 0,
+            "lastChunkStartTime": 0, "lastChunkFinishTime": 5, "lastChunkSize": 9}"#,
+        )
+        .unwrap();
+        assert_eq!(r.last_chunk.unwrap().level, 2);
+        assert!(pensieve("").is_ok());
+        let e = pensieve(r#", "lastRequest": 1"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate field"), "{e}");
+        // A missing level names the name clients send.
+        let e = bad(r#"{"buffer": 1, "RebufferTime": 0, "lastRequest": 0,
+            "lastChunkStartTime": 0, "lastChunkFinishTime": 5, "lastChunkSize": 9}"#);
+        assert!(e.contains("lastquality"), "{e}");
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_and_indices_do_not_overflow() {
+        let e = DecisionRequest::from_json(br#"{"buffer_s": 1, "rebuffer_s": 1e308}"#).unwrap_err();
+        assert!(e.to_string().starts_with("field `rebuffer_s`:"), "{e}");
+        let e = DecisionRequest::from_json(br#"{"buffer_s": 1e8}"#).unwrap_err();
+        assert!(e.to_string().starts_with("field `buffer_s`:"), "{e}");
+        let e =
+            DecisionRequest::from_json(br#"{"buffer_s": 1, "total_rebuffer_s": 2e7}"#).unwrap_err();
+        assert!(
+            e.to_string().starts_with("field `total_rebuffer_s`:"),
+            "{e}"
+        );
+        assert!(DecisionRequest::from_json(br#"{"buffer_s": 1e7}"#).is_ok());
+        let r = DecisionRequest::from_json(
+            br#"{"lastquality": 1, "buffer": 1, "RebufferTime": 0, "lastRequest": 18446744073709551615,
+            "lastChunkStartTime": 0, "lastChunkFinishTime": 5, "lastChunkSize": 9}"#,
+        )
+        .unwrap();
+        assert_eq!(r.next_chunk_index(), usize::MAX);
+        let r = DecisionRequest::from_json(
+            br#"{"buffer_s": 1, "last_chunk": {"index": 18446744073709551615, "level": 0,
+            "size_bytes": 1, "request_start_ms": 0, "request_finish_ms": 1}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.next_chunk_index(), usize::MAX);
     }
 
     #[test]

@@ -2,7 +2,14 @@
 //!
 //! A session is created by a request that reports no chunk or chunk 0; a report of a later chunk
 //! for an id the store does not hold (never started, or evicted while idle) is refused with 404,
-//! so a client never gets decisions from an algorithm that silently lost its history.
+//! so a client never gets decisions from an algorithm that silently lost its history. A request
+//! that reports no chunk for an id that already has downloads *restarts* that session (a player
+//! reloaded with the same id): fresh algorithm, empty history, its own clock and stall count.
+//!
+//! Algorithms may fold the history in incrementally (see [`Observation::history`]): it only grows
+//! at the end. Where the store has to rewrite it (a retried report of the same chunk replaces the
+//! first; a looping client's history is cut back to one video's worth), the session gets a fresh
+//! algorithm instance, which folds the kept history in from the start.
 //!
 //! The store is a fixed number of mutex-guarded shards (a session id hashes to one), so concurrent
 //! clients rarely contend; each session has its own mutex, so one slow decision never blocks another
@@ -122,6 +129,9 @@ struct Session {
     abr: Box<dyn Abr>,
     history: Vec<ChunkRecord>,
     last_total_rebuffer_s: Option<f64>,
+    /// The cumulative stall reported before the newest record's report (what a retry of that
+    /// report subtracts), seconds.
+    rebuffer_base_s: f64,
     clock0_ms: Option<f64>,
 }
 
@@ -246,16 +256,17 @@ impl SessionStore {
     ) -> Result<Arc<Slot>, DecideError> {
         let mut map = lock(self.shard(id));
         if let Some(slot) = map.get(id) {
-            return Ok(slot.clone());
+            let restart = req.last_chunk.is_none() && !lock(&slot.state).history.is_empty();
+            if !restart {
+                return Ok(slot.clone());
+            }
+            // Checked before the old session goes, so a refused restart leaves it as it was.
+            resolve_algorithm(ctx, req)?;
+            precheck(req, ctx.media.at(media))?;
+            map.remove(id);
+            self.active.fetch_sub(1, Ordering::Relaxed);
         }
-        let algorithm = ctx
-            .algorithms
-            .resolve(req.algorithm.as_deref())
-            .ok_or_else(|| DecideError::UnknownAlgorithm {
-                asked: req.algorithm.clone().unwrap_or_default(),
-                enabled: ctx.algorithms.names(),
-            })?
-            .to_string();
+        let algorithm = resolve_algorithm(ctx, req)?.to_string();
         let m = ctx.media.at(media);
         precheck(req, m)?;
         if let Some(c) = req.last_chunk.as_ref().filter(|c| c.index > 0) {
@@ -274,13 +285,23 @@ impl SessionStore {
                 )));
             }
         }
-        if self.active() >= self.max_sessions {
-            return Err(DecideError::TooManySessions(self.max_sessions));
+        // Reserve a place before building: a check-then-add across shards could overshoot.
+        let max = self.max_sessions;
+        if self
+            .active
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_err()
+        {
+            return Err(DecideError::TooManySessions(max));
         }
-        let mut abr = ctx.algorithms.instantiate(&algorithm).ok_or_else(|| {
-            DecideError::AlgorithmFailed(format!("algorithm '{algorithm}' could not be built"))
-        })?;
-        abr.reset();
+        let Some(abr) = fresh_abr(ctx, &algorithm) else {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+            return Err(DecideError::AlgorithmFailed(format!(
+                "algorithm '{algorithm}' could not be built"
+            )));
+        };
         let slot = Arc::new(Slot {
             last_seen_ms: AtomicU64::new(self.now_ms()),
             qoe_bits: AtomicU64::new(0f64.to_bits()),
@@ -290,11 +311,11 @@ impl SessionStore {
                 abr,
                 history: Vec::new(),
                 last_total_rebuffer_s: None,
+                rebuffer_base_s: 0.0,
                 clock0_ms: None,
             }),
         });
         map.insert(id.to_string(), slot.clone());
-        self.active.fetch_add(1, Ordering::Relaxed);
         self.created_total.fetch_add(1, Ordering::Relaxed);
         Ok(slot)
     }
@@ -327,8 +348,8 @@ impl SessionStore {
                 ctx.media.at(session.media).name
             )));
         }
-        if let Some(asked) = req.algorithm.as_deref() {
-            if ctx.algorithms.resolve(Some(asked)) != Some(session.algorithm.as_str()) {
+        if req.algorithm.is_some() {
+            if resolve_algorithm(ctx, req)? != session.algorithm.as_str() {
                 return Err(DecideError::Conflict(format!(
                     "session '{id}' uses algorithm '{}' (fixed at its first request); use a new session id for another algorithm",
                     session.algorithm
@@ -336,10 +357,15 @@ impl SessionStore {
             }
         }
         let m = ctx.media.at(session.media);
-        let outcome = step(session, m, req, ctx.startup_level);
+        let outcome = step(session, m, req, ctx);
         match outcome {
             Ok((decision, chunk, decision_us)) => {
-                let qoe = m.qoe.score(&session.history, 1).qoe;
+                // Bounded inputs keep it finite; the clamp keeps JSON (which has no infinity) valid.
+                let qoe = m
+                    .qoe
+                    .score(&session.history, 1)
+                    .qoe
+                    .clamp(-f64::MAX, f64::MAX);
                 slot.qoe_bits.store(qoe.to_bits(), Ordering::Relaxed);
                 Ok(DecisionResponse {
                     session: id.to_string(),
@@ -366,6 +392,32 @@ impl SessionStore {
             }
         }
     }
+}
+
+/// The enabled algorithm the request names (or the default), else a 400 naming the enabled ones.
+fn resolve_algorithm<'c>(
+    ctx: &'c DecisionContext,
+    req: &DecisionRequest,
+) -> Result<&'c str, DecideError> {
+    ctx.algorithms
+        .resolve(req.algorithm.as_deref())
+        .ok_or_else(|| DecideError::UnknownAlgorithm {
+            asked: req
+                .algorithm
+                .as_deref()
+                .unwrap_or_default()
+                .chars()
+                .take(100)
+                .collect(),
+            enabled: ctx.algorithms.names(),
+        })
+}
+
+/// A new, reset instance of `algorithm` (None if it cannot be built).
+fn fresh_abr(ctx: &DecisionContext, algorithm: &str) -> Option<Box<dyn Abr>> {
+    let mut abr = ctx.algorithms.instantiate(algorithm)?;
+    abr.reset();
+    Some(abr)
 }
 
 /// Checks a report against the video: level and index in range, a positive size, a finite duration.
@@ -425,17 +477,21 @@ fn step(
     s: &mut Session,
     m: &Media,
     req: &DecisionRequest,
-    startup_level: usize,
+    ctx: &DecisionContext,
 ) -> Result<(Decision, usize, f64), DecideError> {
     precheck(req, m)?;
+    let startup_level = ctx.startup_level;
     let chunks = m.video.num_chunks();
     let next = req.next_chunk_index();
     if let Some(c) = &req.last_chunk {
+        let retry = s.history.last().is_some_and(|last| last.index == c.index);
         let rebuffer_s = match req.total_rebuffer_s {
             Some(total) => {
-                let r = (total - s.last_total_rebuffer_s.unwrap_or(0.0)).max(0.0);
+                if !retry {
+                    s.rebuffer_base_s = s.last_total_rebuffer_s.unwrap_or(0.0);
+                }
                 s.last_total_rebuffer_s = Some(total);
-                r
+                (total - s.rebuffer_base_s).max(0.0)
             }
             None => req.rebuffer_s,
         };
@@ -452,15 +508,29 @@ fn step(
             request_s: (c.request_start_ms - clock0) / 1000.0,
             finish_s: (c.request_finish_ms - clock0) / 1000.0,
         };
+        let mut rewritten = false;
         match s.history.last_mut() {
             // A retried report of the same chunk replaces the first one.
-            Some(last) if last.index == c.index => *last = record,
+            Some(last) if retry => {
+                rewritten = *last != record;
+                *last = record;
+            }
             _ => s.history.push(record),
         }
-        let cap = 2 * chunks + 8;
-        if s.history.len() > cap {
-            let excess = s.history.len() - cap;
+        if s.history.len() > 2 * chunks + 8 {
+            // A looping client: keep the last video's worth.
+            let excess = s.history.len() - chunks;
             s.history.drain(..excess);
+            rewritten = true;
+        }
+        if rewritten {
+            // The history no longer only grew at the end: a fresh instance folds it in anew.
+            s.abr = fresh_abr(ctx, &s.algorithm).ok_or_else(|| {
+                DecideError::AlgorithmFailed(format!(
+                    "algorithm '{}' could not be rebuilt; start a new session",
+                    s.algorithm
+                ))
+            })?;
         }
     }
     let levels = m.video.num_levels();
@@ -503,4 +573,199 @@ fn step(
         )));
     }
     Ok((decision, next, decision_us))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neuralstream_core::QoeModel;
+    use neuralstream_protocol::ChunkReport;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        ctx: DecisionContext,
+    }
+
+    /// The built-in video served as `clip`, with robustmpc (the default) and bb enabled.
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let media = dir.path().join("clip");
+        std::fs::create_dir_all(&media).unwrap();
+        let video = neuralstream_data::synthetic::builtin_video();
+        neuralstream_data::descriptor::write_descriptor(&media.join("video.json"), &video).unwrap();
+        let ctx = DecisionContext {
+            media: MediaLibrary::load(&[media], &QoeModel::lin()).unwrap(),
+            algorithms: AlgorithmSet::new(&["robustmpc".into(), "bb".into()]).unwrap(),
+            startup_level: 1,
+        };
+        Fixture { _dir: dir, ctx }
+    }
+
+    fn first() -> DecisionRequest {
+        DecisionRequest::from_json(br#"{"buffer_s": 0}"#).unwrap()
+    }
+
+    /// A report of chunk `index` at `level`, downloaded at `kbps`, ending at `t_ms`.
+    fn report(
+        ctx: &DecisionContext,
+        index: usize,
+        level: usize,
+        kbps: f64,
+        t_ms: f64,
+    ) -> DecisionRequest {
+        let video = &ctx.media.at(0).video;
+        let size_bytes = video.size_bytes(level, index % video.num_chunks());
+        let download_ms = size_bytes as f64 * 8.0 / kbps;
+        DecisionRequest {
+            video: None,
+            algorithm: None,
+            last_chunk: Some(ChunkReport {
+                index,
+                level,
+                size_bytes,
+                request_start_ms: t_ms - download_ms,
+                request_finish_ms: t_ms,
+                rtt_ms: None,
+            }),
+            buffer_s: 10.0,
+            rebuffer_s: 0.0,
+            total_rebuffer_s: None,
+            next_chunk: None,
+        }
+    }
+
+    fn history(store: &SessionStore, id: &str) -> Vec<ChunkRecord> {
+        let slot = lock(store.shard(id)).get(id).cloned().unwrap();
+        let h = lock(&slot.state).history.clone();
+        h
+    }
+
+    #[test]
+    fn a_request_without_a_chunk_restarts_a_session_that_has_history() {
+        let fx = fixture();
+        let store = SessionStore::new(10, Duration::from_secs(60));
+        store.decide(&fx.ctx, "s", &first()).unwrap();
+        for k in 0..3 {
+            store
+                .decide(
+                    &fx.ctx,
+                    "s",
+                    &report(&fx.ctx, k, 2, 900.0, 1000.0 * (k + 1) as f64),
+                )
+                .unwrap();
+        }
+        assert_eq!(history(&store, "s").len(), 3);
+        // Reloaded with the same id: the startup level, no forecast, no QoE carried over.
+        let again = store.decide(&fx.ctx, "s", &first()).unwrap();
+        assert_eq!((again.chunk, again.level), (0, 1));
+        assert_eq!(again.reasons.predicted_throughput_kbps, None);
+        assert_eq!(again.qoe_so_far, 0.0);
+        assert!(history(&store, "s").is_empty());
+        assert_eq!(store.active(), 1);
+        assert_eq!(store.created_total(), 2);
+        // And it continues like a brand-new session on the same reports.
+        let fresh = SessionStore::new(10, Duration::from_secs(60));
+        fresh.decide(&fx.ctx, "t", &first()).unwrap();
+        for k in 0..2 {
+            let r = report(&fx.ctx, k, 0, 2000.0, 5000.0 + 1000.0 * k as f64);
+            let a = store.decide(&fx.ctx, "s", &r).unwrap();
+            let b = fresh.decide(&fx.ctx, "t", &r).unwrap();
+            assert_eq!(a.level, b.level);
+            assert_eq!(a.qoe_so_far, b.qoe_so_far);
+            assert_eq!(a.reasons, b.reasons);
+        }
+        // A retried first request (no history yet) keeps the session.
+        store.decide(&fx.ctx, "u", &first()).unwrap();
+        store.decide(&fx.ctx, "u", &first()).unwrap();
+        assert_eq!(store.created_total(), 3);
+    }
+
+    #[test]
+    fn a_retried_report_keeps_its_stall_and_the_algorithm_refolds_it() {
+        let fx = fixture();
+        let store = SessionStore::new(10, Duration::from_secs(60));
+        store.decide(&fx.ctx, "s", &first()).unwrap();
+        let mut r0 = report(&fx.ctx, 0, 1, 1000.0, 1000.0);
+        r0.total_rebuffer_s = Some(1.0);
+        store.decide(&fx.ctx, "s", &r0).unwrap();
+        let mut r1 = report(&fx.ctx, 1, 1, 1000.0, 2000.0);
+        r1.total_rebuffer_s = Some(3.0);
+        store.decide(&fx.ctx, "s", &r1).unwrap();
+        // The same report again (the client retried the decision request).
+        store.decide(&fx.ctx, "s", &r1).unwrap();
+        let h = history(&store, "s");
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[1].rebuffer_s, 2.0, "the retry must not zero the stall");
+        // A corrected retry (faster download): the forecast follows the corrected record, as a
+        // fresh robustmpc on the corrected history would.
+        let corrected = report(&fx.ctx, 1, 1, 3000.0, 2000.0);
+        let a = store.decide(&fx.ctx, "s", &corrected).unwrap();
+        let fresh = SessionStore::new(10, Duration::from_secs(60));
+        fresh.decide(&fx.ctx, "t", &first()).unwrap();
+        let mut f0 = report(&fx.ctx, 0, 1, 1000.0, 1000.0);
+        f0.total_rebuffer_s = Some(1.0);
+        fresh.decide(&fx.ctx, "t", &f0).unwrap();
+        let b = fresh.decide(&fx.ctx, "t", &corrected).unwrap();
+        assert_eq!(a.reasons, b.reasons);
+        assert_eq!(a.level, b.level);
+    }
+
+    #[test]
+    fn a_looping_client_keeps_a_bounded_history_and_a_live_forecast() {
+        let fx = fixture();
+        let chunks = fx.ctx.media.at(0).video.num_chunks();
+        let store = SessionStore::new(10, Duration::from_secs(60));
+        store.decide(&fx.ctx, "loop", &first()).unwrap();
+        let mut t_ms = 0.0;
+        let mut last = None;
+        // Three times through the video at 1 Mbit/s, then 10 more chunks at 3 Mbit/s.
+        for n in 0..3 * chunks + 10 {
+            let kbps = if n < 3 * chunks { 1000.0 } else { 3000.0 };
+            t_ms += 1000.0;
+            let mut r = report(&fx.ctx, n % chunks, 0, kbps, t_ms);
+            r.next_chunk = Some((n + 1) % chunks);
+            last = Some(store.decide(&fx.ctx, "loop", &r).unwrap());
+            assert!(history(&store, "loop").len() <= 2 * chunks + 8);
+        }
+        // robustmpc's forecast is the harmonic mean of the last 5 downloads over (1 + max error):
+        // after 10 steady downloads it is the new rate, not frozen at the old one.
+        let predicted = last.unwrap().reasons.predicted_throughput_kbps.unwrap();
+        assert!((predicted - 3000.0).abs() < 30.0, "{predicted}");
+    }
+
+    #[test]
+    fn the_session_limit_holds_under_concurrent_creation() {
+        let fx = fixture();
+        let store = SessionStore::new(5, Duration::from_secs(60));
+        let created = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let (store, ctx, created) = (&store, &fx.ctx, &created);
+                scope.spawn(move || {
+                    for i in 0..50 {
+                        if store.decide(ctx, &format!("t{t}-{i}"), &first()).is_ok() {
+                            created.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(created.into_inner(), 5);
+        assert_eq!(store.active(), 5);
+    }
+
+    #[test]
+    fn unknown_algorithms_are_a_400_even_on_a_live_session_and_are_cut_short() {
+        let fx = fixture();
+        let store = SessionStore::new(10, Duration::from_secs(60));
+        store.decide(&fx.ctx, "s", &first()).unwrap();
+        let mut req = first();
+        req.algorithm = Some("x".repeat(5000));
+        let e = store.decide(&fx.ctx, "s", &req).unwrap_err();
+        assert_eq!(e.status(), 400, "{e}");
+        assert!(e.to_string().len() < 400, "{e}");
+        req.algorithm = Some("bb".into());
+        let e = store.decide(&fx.ctx, "s", &req).unwrap_err();
+        assert_eq!(e.status(), 409, "{e}");
+    }
 }
