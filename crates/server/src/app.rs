@@ -49,6 +49,18 @@ async fn media(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let rest = path.strip_prefix("/media/").unwrap_or("");
     let (name, file) = rest.split_once('/').unwrap_or((rest, ""));
     match state.ctx.media.get(name) {
+        Some(m) if file.is_empty() => api::error_response(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "/media/{name}/ is a folder, not a file; players start from {}",
+                [m.info.mpd.as_deref(), m.info.hls.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .chain(std::iter::once(m.info.descriptor.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        ),
         Some(m) => crate::files::serve(&m.root, file, req).await,
         None => api::error_response(
             StatusCode::NOT_FOUND,
@@ -66,7 +78,8 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     let route = Route::of(req.uri().path());
     let method = req.method().clone();
     let started = std::time::Instant::now();
-    let path = tracing::enabled!(tracing::Level::DEBUG).then(|| req.uri().path().to_string());
+    let uri_path = req.uri().path().to_string();
+    let path = tracing::enabled!(tracing::Level::DEBUG).then(|| uri_path.clone());
     let mut response = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => api::error_response(
@@ -74,6 +87,24 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
             "the server took too long to answer; retry",
         ),
     };
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && axum::body::HttpBody::size_hint(response.body()).exact() == Some(0)
+    {
+        // The router's bare 405: give it the JSON body every other refusal has (the router adds
+        // the `Allow` header on the way out). Only the decision route takes POST.
+        let allowed = if uri_path.ends_with("/decision") {
+            "POST"
+        } else {
+            "GET or HEAD"
+        };
+        response = api::error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!(
+                "{method} is not allowed on {}; use {allowed} (see /api/v1/openapi.json)",
+                path_for_errors(&uri_path)
+            ),
+        );
+    }
     response
         .headers_mut()
         .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -105,6 +136,11 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
         );
     }
     response
+}
+
+/// A request path cut short for an error message.
+fn path_for_errors(path: &str) -> String {
+    path.chars().take(200).collect()
 }
 
 /// Builds the router over `state`.

@@ -50,7 +50,7 @@ pub enum ServerError {
         reason: String,
     },
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source} (is another server using the port? try --port 0)")]
+    #[error("cannot listen on {addr}: {source} ({})", bind_hint(source))]
     Bind {
         /// The address.
         addr: std::net::SocketAddr,
@@ -65,4 +65,38 @@ pub enum ServerError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// What to try when binding failed, by the kind of failure.
+fn bind_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => "is another server using the port? try --port 0",
+        std::io::ErrorKind::AddrNotAvailable => {
+            "this machine has no such address; --bind takes one of its own addresses, 127.0.0.1 or 0.0.0.0"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges; pick a port of 1024 or more"
+        }
+        _ => "check --bind and --port",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_errors_hint_by_their_kind() {
+        let addr: std::net::SocketAddr = "127.0.0.1:80".parse().unwrap();
+        let text = |kind| {
+            ServerError::Bind {
+                addr,
+                source: std::io::Error::from(kind),
+            }
+            .to_string()
+        };
+        assert!(text(std::io::ErrorKind::AddrInUse).contains("--port 0"));
+        assert!(text(std::io::ErrorKind::AddrNotAvailable).contains("no such address"));
+        assert!(text(std::io::ErrorKind::PermissionDenied).contains("1024"));
+    }
 }

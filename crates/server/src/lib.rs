@@ -83,8 +83,13 @@ impl Running {
     }
 }
 
+/// The URL printed and returned for `addr`; an unspecified bind address (0.0.0.0, ::) is shown
+/// as `localhost`, which the self-signed certificate names and a client can connect to.
 fn base_url(addr: SocketAddr, tls: bool) -> String {
     let scheme = if tls { "https" } else { "http" };
+    if addr.ip().is_unspecified() {
+        return format!("{scheme}://localhost:{}/", addr.port());
+    }
     match addr {
         SocketAddr::V4(a) => format!("{scheme}://{}:{}/", a.ip(), a.port()),
         SocketAddr::V6(a) => format!("{scheme}://[{}]:{}/", a.ip(), a.port()),

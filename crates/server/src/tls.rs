@@ -14,6 +14,9 @@ use std::sync::Arc;
 pub const CERT_FILE: &str = "cert.pem";
 /// File name of the self-signed key in the state folder.
 pub const KEY_FILE: &str = "key.pem";
+/// File listing the names the self-signed certificate was made for, one per line, so a later
+/// start on another `--bind` address can tell that the certificate does not cover it.
+pub const NAMES_FILE: &str = "cert-names.txt";
 
 /// A ready TLS configuration and what to tell the operator about it.
 #[derive(Debug, Clone)]
@@ -47,12 +50,30 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 /// Generates a self-signed certificate for localhost, 127.0.0.1, ::1 (and `extra_ip`) into
-/// `state_dir`, unless one is already there.
+/// `state_dir`, unless one made for all those names is already there. A certificate made for
+/// another address (an earlier start with another `--bind`) is replaced, with a warning, since
+/// clients could not connect to the new address with it.
 pub fn ensure_self_signed(state_dir: &Path, extra_ip: Option<IpAddr>) -> Result<(), ServerError> {
     let cert = state_dir.join(CERT_FILE);
     let key = state_dir.join(KEY_FILE);
+    let names_file = state_dir.join(NAMES_FILE);
+    let extra = extra_ip.filter(|ip| !ip.is_unspecified() && !ip.is_loopback());
     if cert.is_file() && key.is_file() {
-        return Ok(());
+        let covered = match extra {
+            None => true,
+            // Certificates from before the names file was written cover only the loopback names.
+            Some(ip) => std::fs::read_to_string(&names_file)
+                .map(|names| names.lines().any(|n| n.trim() == ip.to_string()))
+                .unwrap_or(false),
+        };
+        if covered {
+            return Ok(());
+        }
+        tracing::warn!(
+            cert = %cert.display(),
+            bind = ?extra,
+            "the self-signed certificate does not name the --bind address; generating a new one (clients that trusted the old one must trust the new one)"
+        );
     }
     std::fs::create_dir_all(state_dir).map_err(|e| {
         tls_err(
@@ -65,10 +86,10 @@ pub fn ensure_self_signed(state_dir: &Path, extra_ip: Option<IpAddr>) -> Result<
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ];
-    if let Some(ip) = extra_ip.filter(|ip| !ip.is_unspecified() && !ip.is_loopback()) {
+    if let Some(ip) = extra {
         names.push(ip.to_string());
     }
-    let mut params = rcgen::CertificateParams::new(names)
+    let mut params = rcgen::CertificateParams::new(names.clone())
         .map_err(|e| tls_err(&cert, format!("cannot build certificate parameters: {e}")))?;
     params
         .distinguished_name
@@ -81,6 +102,8 @@ pub fn ensure_self_signed(state_dir: &Path, extra_ip: Option<IpAddr>) -> Result<
     write_private(&key, key_pair.serialize_pem().as_bytes())?;
     std::fs::write(&cert, certificate.pem())
         .map_err(|e| tls_err(&cert, format!("cannot write: {e}")))?;
+    std::fs::write(&names_file, names.join("\n") + "\n")
+        .map_err(|e| tls_err(&names_file, format!("cannot write: {e}")))?;
     Ok(())
 }
 
@@ -185,6 +208,29 @@ mod tests {
         assert_eq!(a.fingerprint_sha256, b.fingerprint_sha256);
         assert_eq!(a.fingerprint_sha256.len(), 32 * 3 - 1);
         assert_eq!(a.config.alpn_protocols[0], b"h2");
+    }
+
+    #[test]
+    fn a_certificate_for_another_bind_address_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = TlsMode::SelfSigned {
+            state_dir: dir.path().join("state"),
+        };
+        let lan = IpAddr::from([192, 0, 2, 2]);
+        let local = prepare(&mode, IpAddr::from([127, 0, 0, 1]))
+            .unwrap()
+            .unwrap();
+        let on_lan = prepare(&mode, lan).unwrap().unwrap();
+        assert_ne!(local.fingerprint_sha256, on_lan.fingerprint_sha256);
+        let names = std::fs::read_to_string(dir.path().join("state").join(NAMES_FILE)).unwrap();
+        assert!(names.lines().any(|n| n == "192.0.2.2"), "{names}");
+        // Covered now: reused, on the LAN address and on loopback alike.
+        let again = prepare(&mode, lan).unwrap().unwrap();
+        assert_eq!(again.fingerprint_sha256, on_lan.fingerprint_sha256);
+        let local_again = prepare(&mode, IpAddr::from([127, 0, 0, 1]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(local_again.fingerprint_sha256, on_lan.fingerprint_sha256);
     }
 
     #[test]

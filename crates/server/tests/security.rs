@@ -187,8 +187,29 @@ fn bad_ids_unknown_sessions_and_the_session_limit() {
     assert!(error_of(&text).contains("session id"));
 
     // Wrong method and unknown API paths.
-    let (status, _) = raw_get(addr, "/api/v1/sessions/s/decision");
+    let (status, text) = raw_get(addr, "/api/v1/sessions/s/decision");
     assert_eq!(status, 405);
+    let e = error_of(&text);
+    assert!(
+        e.contains("GET is not allowed") && e.contains("POST"),
+        "{e}"
+    );
+    assert!(
+        text.to_ascii_lowercase().contains("\r\nallow: post"),
+        "{text}"
+    );
+    let (status, text) = post(addr, "/metrics", b"{}");
+    assert_eq!(status, 405);
+    assert!(error_of(&text).contains("use GET"), "{text}");
+    // A media folder is not a file: a 404 that names the manifests.
+    for folder in ["/media/clip", "/media/clip/"] {
+        let (status, text) = raw_get(addr, folder);
+        assert_eq!(status, 404, "{folder}: {text}");
+        assert!(
+            error_of(&text).contains("/media/clip/manifest.mpd"),
+            "{text}"
+        );
+    }
     let (status, text) = raw_get(addr, "/api/v2/anything");
     assert_eq!(status, 404);
     assert!(error_of(&text).contains("openapi.json"));
