@@ -62,7 +62,8 @@ pub struct PlayArgs {
     /// Output folder for results.json, results.csv, summary.csv, chunks.csv, requests.csv, play.json.
     #[arg(long, default_value = "out/play", value_name = "DIR")]
     pub out: PathBuf,
-    /// QoE model: lin, log or hd (as `bench --qoe`).
+    /// QoE model: lin, log or hd, or ssim, vmaf or psnr on the video's per-segment quality scores
+    /// (as `bench --qoe`).
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
     /// Chunks not scored at the start of each session (as `bench --skip-chunks`).
@@ -185,6 +186,14 @@ pub fn run(args: PlayArgs) -> Result<()> {
         args.trace.display()
     );
     let (decisions, learned) = decision_source(&args)?;
+    let session_prefix = args.session.clone().unwrap_or_else(unique_session_prefix);
+    neuralstream_player::fleet::check_session_prefix(&session_prefix, traces.len(), args.clients)
+        .with_context(|| {
+        format!(
+            "in --session (with {} players, ids get a -tN-cN suffix)",
+            traces.len() * args.clients
+        )
+    })?;
     let trust = match (&args.ca_cert, args.insecure) {
         (Some(p), _) => TlsTrust::CaCert(p.clone()),
         (None, true) => TlsTrust::Insecure,
@@ -204,7 +213,7 @@ pub fn run(args: PlayArgs) -> Result<()> {
         clients: args.clients,
         player: player.clone(),
         decisions,
-        session_prefix: args.session.clone().unwrap_or_else(unique_session_prefix),
+        session_prefix,
         progress: progress.clone(),
     };
     let rt = runtime()?;

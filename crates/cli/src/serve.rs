@@ -4,12 +4,17 @@
 //! **Key design decision:** the command only translates flags; every check (media folders,
 //! algorithms, certificates) happens in the server library, which names the file or flag to fix.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use neuralstream_server::{LogFormat, ServerConfig, TlsMode};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Shortest `--session-idle-s` accepted: below it sessions vanish between two chunks.
+const MIN_SESSION_IDLE_S: f64 = 0.1;
+/// Longest `--session-idle-s` accepted (about 116 days).
+const MAX_SESSION_IDLE_S: f64 = 1e7;
 
 /// Log line format of `serve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,11 +60,17 @@ pub struct ServeArgs {
     /// how to build it.
     #[arg(long, value_name = "DIR")]
     pub web_root: Option<PathBuf>,
-    /// QoE model of the `qoe_so_far` answers and metrics: lin, log or hd.
+    /// QoE model of the `qoe_so_far` answers and metrics: lin, log or hd, or ssim, vmaf or psnr
+    /// (per-segment quality scores from `package`).
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
-    /// A decision session unused for this long is dropped, seconds.
-    #[arg(long, default_value_t = 300.0, value_name = "S")]
+    /// A decision session unused for this long is dropped, seconds (0.1 to 1e7).
+    #[arg(
+        long,
+        default_value_t = 300.0,
+        value_name = "S",
+        allow_negative_numbers = true
+    )]
     pub session_idle_s: f64,
     /// Most decision sessions kept at once (new ones beyond it get 503).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
@@ -80,9 +91,10 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     if algorithms.is_empty() {
         bail!("--abr is empty; give e.g. --abr robustmpc,bb");
     }
-    if !(args.session_idle_s.is_finite() && args.session_idle_s > 0.0) {
+    if !(MIN_SESSION_IDLE_S..=MAX_SESSION_IDLE_S).contains(&args.session_idle_s) {
         bail!(
-            "--session-idle-s must be a positive number of seconds, got {}",
+            "--session-idle-s must be between {MIN_SESSION_IDLE_S} and {MAX_SESSION_IDLE_S:e} \
+             seconds (a player silent that long has gone), got {}",
             args.session_idle_s
         );
     }
@@ -107,7 +119,7 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
         None if Path::new("web/dist").is_dir() => Some(PathBuf::from("web/dist")),
         None => None,
     };
-    config.qoe = neuralstream_core::QoeModel::from_name(&args.qoe)?;
+    config.qoe = neuralstream_core::QoeModel::from_name(&args.qoe).context("in --qoe")?;
     config.session_idle = Duration::from_secs_f64(args.session_idle_s);
     config.max_sessions = args.max_sessions;
     config.log_format = match args.log_format {

@@ -30,7 +30,8 @@ pub struct TrainArgs {
     /// Video (NeuralStream video.json, or a folder of Pensieve video_size_* files); default built-in.
     #[arg(long, value_name = "PATH")]
     pub video: Option<PathBuf>,
-    /// QoE model to optimise: lin, log or hd.
+    /// QoE model to optimise: lin, log or hd, or ssim, vmaf or psnr on the video's per-chunk quality
+    /// scores (as `bench --qoe`).
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
     /// Seed (trace split, initialisation, environments, minibatch order); same seed, same policy.

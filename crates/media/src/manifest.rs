@@ -73,7 +73,15 @@ pub fn read_mpd(path: &Path) -> Result<Presentation, MediaError> {
 /// Parses an MPD; `name` (file name or URL) is used in error messages.
 pub fn parse_mpd(xml: &str, name: &str) -> Result<Presentation, MediaError> {
     let bad = |reason: String| MediaError::manifest(name, reason);
-    let doc = mpd::parse(xml).map_err(|e| bad(format!("not a valid MPD: {e}")))?;
+    let doc = mpd::parse(xml).map_err(|e| {
+        // The parser's message may quote the whole document; a few lines of it are enough.
+        let text = e.to_string();
+        let mut short: String = text.chars().take(300).collect();
+        if short.len() < text.len() {
+            short.push_str(" ...");
+        }
+        bad(format!("not a valid MPD: {short}"))
+    })?;
     if doc.mpdtype.as_deref() == Some("dynamic") {
         return Err(bad(
             "live MPDs (type=\"dynamic\") are not supported; package the video as VOD (type=\"static\")".into(),
@@ -574,6 +582,17 @@ mod tests {
   </AdaptationSet>
  </Period>
 </MPD>"#;
+
+    #[test]
+    fn a_body_that_is_not_an_mpd_is_not_echoed_whole() {
+        let json = format!("{{\"name\": \"clip\", \"pad\": \"{}\"}}", "x".repeat(8000));
+        let e = parse_mpd(&json, "https://h/media/clip/video.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a valid MPD"), "{e}");
+        assert!(e.contains("video.json"), "{e}");
+        assert!(e.len() < 600, "{} bytes: {e}", e.len());
+    }
 
     #[test]
     fn ffmpeg_template_with_duration() {

@@ -117,6 +117,25 @@ pub fn session_id(
     }
 }
 
+/// Checks that every session id [`session_id`] makes from `prefix` for a fleet of `traces` x
+/// `clients` players is one the decision API accepts; the error explains the rule.
+pub fn check_session_prefix(
+    prefix: &str,
+    traces: usize,
+    clients: usize,
+) -> Result<(), neuralstream_protocol::ProtocolError> {
+    // The last player's id is the longest one; every suffix is made of [a-z0-9-].
+    let longest = session_id(
+        prefix,
+        traces,
+        clients,
+        traces.saturating_sub(1),
+        clients.saturating_sub(1),
+    );
+    neuralstream_protocol::validate_session_id(prefix)?;
+    neuralstream_protocol::validate_session_id(&longest)
+}
+
 /// Loads the media once (the caller gets it before any player starts, e.g. to size a progress
 /// bar, through [`load_fleet_media`]), then runs every player concurrently.
 pub async fn run_fleet(cfg: FleetConfig) -> Result<FleetOutcome, PlayerError> {
@@ -233,6 +252,16 @@ pub fn run_fleet_blocking(cfg: FleetConfig) -> Result<FleetOutcome, PlayerError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_prefixes_are_checked_with_their_longest_suffix() {
+        assert!(check_session_prefix("run-1", 3, 4).is_ok());
+        assert!(check_session_prefix("bad/id", 1, 1).is_err());
+        assert!(check_session_prefix("..", 1, 1).is_err());
+        let long = "p".repeat(neuralstream_protocol::MAX_SESSION_ID_LEN);
+        assert!(check_session_prefix(&long, 1, 1).is_ok());
+        assert!(check_session_prefix(&long, 2, 1).is_err());
+    }
 
     #[test]
     fn session_ids_are_plain_for_one_player_and_unique_otherwise() {
