@@ -43,7 +43,8 @@ pub struct BenchArgs {
     /// QoE model: lin (Pensieve QoE_lin: Mbit/s - 4.3 x stall s - |change| Mbit/s), log (mu 2.66),
     /// hd (Pensieve's HD utilities, mu 8), or a quality-based model on the video's per-chunk
     /// scores (from `neuralstream package`): ssim (Puffer: SSIM dB - 100 x stall s - |change| dB),
-    /// vmaf (Comyco: 0.8469 VMAF - 28.7959 x stall s - 0.2979 |change|) or psnr (as ssim, on PSNR dB).
+    /// vmaf (Comyco: 0.8469 VMAF - 28.7959 x stall s + 0.2979 x VMAF rise - 1.0610 x VMAF drop) or
+    /// psnr (as ssim, on PSNR dB).
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
     /// Chunks not scored at the start of each session (Pensieve scores chunks 1..47: skip 1).

@@ -12,10 +12,13 @@
 //! same shape with `q` the *measured* quality of chunk `n` at the level it was fetched (the video's
 //! per-chunk quality tables, written by `neuralstream package`), so `q` depends on the chunk and
 //! not only on the level: `ssim` uses SSIM in dB (`-10 log10(1 - SSIM)`), mu 100, lambda 1
-//! (Puffer's objective); `vmaf` uses VMAF (0..100) with Comyco's weights, utility x 0.8469,
-//! mu 28.7959, lambda 0.2979; `psnr` uses PSNR in dB with Puffer's weights. The smoothness term
-//! compares chunk `n`'s quality with chunk `n-1`'s as played. Callers without a chunk index
-//! ([`CompiledQoe::reward`]) see the level's mean quality over the video.
+//! (Puffer's objective); `vmaf` uses VMAF (0..100) with Comyco's linear model, which weighs the
+//! two directions of a quality change differently:
+//! `r_n = 0.8469 q_n - 28.7959 rebuffer_n + 0.2979 [q_n - q_{n-1}]+ - 1.0610 [q_n - q_{n-1}]-`
+//! (a step up earns a little, a step down costs more; Huang et al., MM 2019, fitted on the
+//! Waterloo SQoE-III ratings); `psnr` uses PSNR in dB with the SSIM model's weights (Puffer defines no
+//! PSNR objective). The smoothness term compares chunk `n`'s quality with chunk `n-1`'s as played.
+//! Callers without a chunk index ([`CompiledQoe::reward`]) see the level's mean quality over the video.
 //!
 //! A session's score sums `r_n` over the scored chunks (Pensieve drops chunk 0, whose level is fixed and
 //! whose stall is the startup delay), and a set of sessions is summarised by the mean over sessions.
@@ -63,8 +66,14 @@ pub enum QoeModel {
         quality_weight: f64,
         /// Penalty per second of stall.
         rebuffer_penalty: f64,
-        /// Weight of the chunk-to-chunk quality change.
+        /// Weight of the chunk-to-chunk quality change, per unit of the metric (not of the
+        /// weighted utility); of a *drop* only when `smooth_penalty_up` is set.
         smooth_penalty: f64,
+        /// Weight of a quality *rise*, when it differs from a drop's (Comyco: -0.2979, a bonus);
+        /// `None` (the default, and what files written before it existed read as): the same as
+        /// `smooth_penalty`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        smooth_penalty_up: Option<f64>,
     },
 }
 
@@ -101,26 +110,30 @@ impl QoeModel {
             quality_weight: 1.0,
             rebuffer_penalty: 100.0,
             smooth_penalty: 1.0,
+            smooth_penalty_up: None,
         }
     }
 
-    /// Comyco's linear QoE on VMAF: 0.8469 x VMAF - 28.7959 x stall s - 0.2979 x |change|.
+    /// Comyco's linear QoE on VMAF: 0.8469 x VMAF - 28.7959 x stall s + 0.2979 x rise
+    /// - 1.0610 x drop (of VMAF from the previous chunk).
     pub fn vmaf() -> Self {
         QoeModel::Quality {
             metric: "vmaf".into(),
             quality_weight: 0.8469,
             rebuffer_penalty: 28.7959,
-            smooth_penalty: 0.2979,
+            smooth_penalty: 1.0610,
+            smooth_penalty_up: Some(-0.2979),
         }
     }
 
-    /// Puffer's weights on PSNR in dB: mu 100, lambda 1.
+    /// The SSIM model's weights on PSNR in dB: mu 100, lambda 1.
     pub fn psnr() -> Self {
         QoeModel::Quality {
             metric: "psnr_db".into(),
             quality_weight: 1.0,
             rebuffer_penalty: 100.0,
             smooth_penalty: 1.0,
+            smooth_penalty_up: None,
         }
     }
 
@@ -179,9 +192,17 @@ impl QoeModel {
             quality_weight,
             rebuffer_penalty,
             smooth_penalty,
+            smooth_penalty_up,
         } = self
         {
             let chunk_raw = quality_utilities(video, metric, *quality_weight)?;
+            let per_metric = |w: f64| {
+                if *quality_weight != 0.0 {
+                    w / quality_weight
+                } else {
+                    w
+                }
+            };
             let raw = chunk_raw
                 .iter()
                 .map(|row| row.iter().sum::<f64>() / row.len().max(1) as f64)
@@ -190,7 +211,10 @@ impl QoeModel {
                 raw,
                 divisor: 1.0,
                 rebuffer_penalty: *rebuffer_penalty,
-                smooth_penalty: *smooth_penalty,
+                // The utilities are already x quality_weight; the change weights apply to the
+                // metric itself (Comyco: 0.2979 per VMAF point, not per 0.8469 VMAF point).
+                smooth_penalty: per_metric(*smooth_penalty),
+                smooth_penalty_up: per_metric(smooth_penalty_up.unwrap_or(*smooth_penalty)),
                 chunk_raw,
             });
         }
@@ -238,6 +262,7 @@ impl QoeModel {
             divisor,
             rebuffer_penalty: mu,
             smooth_penalty: lambda,
+            smooth_penalty_up: lambda,
             chunk_raw: Vec::new(),
         })
     }
@@ -280,8 +305,11 @@ pub struct CompiledQoe {
     pub divisor: f64,
     /// Penalty per second of stall.
     pub rebuffer_penalty: f64,
-    /// Weight of the utility change.
+    /// Weight of the utility change (of a drop, for quality models with `smooth_penalty_up`).
     pub smooth_penalty: f64,
+    /// Weight of a utility rise (equal to `smooth_penalty` except for Comyco's VMAF model, where
+    /// it is negative: a bonus). Bitrate-based models are symmetric.
+    pub smooth_penalty_up: f64,
     /// Per-chunk utility `[level][chunk]` (before division) of quality-based models; empty for
     /// bitrate-based ones, whose utility depends on the level only.
     pub chunk_raw: Vec<Vec<f64>>,
@@ -319,7 +347,18 @@ impl CompiledQoe {
         }
         let q = self.utility_at(level, chunk);
         q - self.rebuffer_penalty * rebuffer_s
-            - self.smooth_penalty * (q - self.utility_at(prev, prev_chunk)).abs()
+            - self.change_penalty(q, self.utility_at(prev, prev_chunk))
+    }
+
+    /// Smoothness penalty of going from utility `q_prev` to `q` (weighted, by direction).
+    #[inline]
+    fn change_penalty(&self, q: f64, q_prev: f64) -> f64 {
+        let d = q - q_prev;
+        if d > 0.0 {
+            self.smooth_penalty_up * d
+        } else {
+            self.smooth_penalty * -d
+        }
     }
 
     /// Reward of record `i` of a session log.
@@ -347,6 +386,12 @@ impl CompiledQoe {
     /// Reward of one chunk, in the same floating-point order as Pensieve's Python.
     #[inline]
     pub fn reward(&self, level: usize, prev: usize, rebuffer_s: f64) -> f64 {
+        if self.smooth_penalty_up != self.smooth_penalty {
+            let q = self.utility(level);
+            return q
+                - self.rebuffer_penalty * rebuffer_s
+                - self.change_penalty(q, self.utility(prev));
+        }
         self.utility(level)
             - self.rebuffer_penalty * rebuffer_s
             - self.smooth_penalty * self.switch_cost(prev, level)
@@ -384,8 +429,7 @@ impl CompiledQoe {
                 let q = self.utility_at(r.level, r.index);
                 let p = if i == 0 { r } else { &records[i - 1] };
                 s.utility_sum += q;
-                s.smoothness_penalty +=
-                    self.smooth_penalty * (q - self.utility_at(p.level, p.index)).abs();
+                s.smoothness_penalty += self.change_penalty(q, self.utility_at(p.level, p.index));
             } else {
                 s.utility_sum += self.utility(r.level);
                 s.smoothness_penalty += self.smooth_penalty * self.switch_cost(prev, r.level);
@@ -418,7 +462,8 @@ pub struct SessionScore {
     pub utility_sum: f64,
     /// `mu * rebuffer_s`.
     pub rebuffer_penalty: f64,
-    /// `lambda * sum |q(R_n) - q(R_{n-1})|`.
+    /// `lambda * sum |q(R_n) - q(R_{n-1})|` (by direction for Comyco's model, where it can be
+    /// negative).
     pub smoothness_penalty: f64,
     /// Mean nominal bitrate, kbit/s.
     pub bitrate_mean_kbps: f64,
@@ -467,6 +512,54 @@ mod tests {
             rebuffer_s,
             ..ChunkRecord::default()
         }
+    }
+
+    #[test]
+    fn comyco_vmaf_rewards_a_rise_and_charges_a_drop_by_hand() {
+        // VMAF 40 / 60 / 80 for levels 0 / 1 / 2 of every chunk.
+        let mut v = video();
+        v.quality = vec![crate::video::QualityTable {
+            metric: "vmaf".into(),
+            scores: (0..6).map(|l| vec![40.0 + 20.0 * l as f64; 4]).collect(),
+        }];
+        v.validate().unwrap();
+        let q = QoeModel::vmaf().compile(&v).unwrap();
+        let records: Vec<ChunkRecord> = [(0, 0), (1, 2), (2, 1)]
+            .into_iter()
+            .map(|(index, level)| ChunkRecord {
+                index,
+                ..rec(level, 0.0)
+            })
+            .collect();
+        let r = q.rewards(&records);
+        // chunk 1: 0.8469 x 80 + 0.2979 x 40 (a rise of 40 earns)
+        assert!(
+            (r[1] - (0.8469 * 80.0 + 0.2979 * 40.0)).abs() < 1e-9,
+            "{r:?}"
+        );
+        // chunk 2: 0.8469 x 60 - 1.0610 x 20 (a drop of 20 costs)
+        assert!(
+            (r[2] - (0.8469 * 60.0 - 1.0610 * 20.0)).abs() < 1e-9,
+            "{r:?}"
+        );
+        let s = q.score(&records, 1);
+        assert!((s.smoothness_penalty - (-0.2979 * 40.0 + 1.0610 * 20.0)).abs() < 1e-9);
+        assert!((s.qoe - (s.utility_sum - s.rebuffer_penalty - s.smoothness_penalty)).abs() < 1e-9);
+        // Without a chunk index the level means give the same asymmetry.
+        assert!((q.reward(2, 0, 0.0) - (0.8469 * 80.0 + 0.2979 * 40.0)).abs() < 1e-9);
+        assert!((q.reward(0, 2, 1.0) - (0.8469 * 40.0 - 28.7959 - 1.0610 * 40.0)).abs() < 1e-9);
+        // A model written before the field existed still reads, as a symmetric one.
+        let old: QoeModel = serde_json::from_str(
+            r#"{"kind":"quality","metric":"vmaf","quality_weight":1,"rebuffer_penalty":2,"smooth_penalty":3}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            old,
+            QoeModel::Quality {
+                smooth_penalty_up: None,
+                ..
+            }
+        ));
     }
 
     #[test]
