@@ -214,11 +214,12 @@ fn plans_beat_every_reference_scheme_on_every_trace() {
                 plan.qoe
             );
 
-            // It stays near the independent DP (which it matches or beats with the defaults).
+            // It matches or beats the independent DP on every trace (its Pareto merge keeps
+            // states the reference's grid rounds together).
             let (reference_qoe, _) = optimum[&key];
             assert!(
-                plan.qoe >= reference_qoe - 0.5,
-                "{set}/{}: optimum {} far below the reference DP's {reference_qoe}",
+                plan.qoe >= reference_qoe - CSV_ROUNDING,
+                "{set}/{}: optimum {} below the reference DP's {reference_qoe}",
                 trace.name,
                 plan.qoe
             );
