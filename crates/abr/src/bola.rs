@@ -9,9 +9,11 @@
 //! argmax_m  (V (v_m + gamma p) - Q) / S_m,      V = (Q_max - 1) / (v_M + gamma p)
 //! ```
 //!
-//! where `Q_max` is the buffer target in chunks. `V` is chosen so that the top level is preferred just
-//! before the buffer target (`Q >= Q_max - 1` chunks); `gamma p` trades rebuffering risk against
-//! utility (larger: more conservative at low buffer).
+//! where `Q_max` is the buffer target in chunks. `V` is chosen so that from `Q = Q_max - 1` chunks
+//! on no score is positive (the top level's is 0 there, the others' negative): above it BOLA would
+//! rather idle than download, so it steers the buffer below it. The top level wins earlier, where its score first beats the next level's (about
+//! 17.7 s with the defaults, see the tests); `gamma p` trades rebuffering risk against utility
+//! (larger: more conservative at low buffer).
 //!
 //! Choices and deviations:
 //! * `S_m` is the nominal chunk size `bitrate_m x p` (as Sabre and dash.js do), not the per-chunk VBR
@@ -27,7 +29,8 @@ use neuralstream_core::{Abr, Decision, Observation};
 /// Parameters of BOLA-BASIC.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BolaParams {
-    /// Buffer target `Q_max`, s: where BOLA reaches the top level (default 25 s, Sabre's default).
+    /// Buffer target `Q_max`, s: one chunk above it every score is <= 0, so BOLA steers the buffer
+    /// below it; the top level is reached before it (default 25 s, Sabre's default).
     pub buffer_target_s: f64,
     /// The product `gamma p` of the paper (dimensionless, default 5 as in Sabre's `--gamma-p`).
     pub gamma_p: f64,

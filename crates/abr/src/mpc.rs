@@ -16,8 +16,11 @@
 //!
 //! Four configurations are provided (see [`MpcParams`]):
 //!
-//! * [`Mpc::fast`] (`fastmpc`): no error discount; Pensieve's `mpc_server.py` keeps the full horizon
-//!   until fewer than 4 chunks remain; the horizon never reads past the end of the video.
+//! * [`Mpc::fast`] (`fastmpc`): no error discount; otherwise as `robustmpc`. Pensieve's
+//!   `mpc_server.py` keeps the full horizon until fewer than 4 chunks remain (reading size 0 past the
+//!   end); here the horizon never reads past the end, so it is `min(5, chunks left)` and that cut
+//!   changes nothing. With no discount the plan trusts a forecast that overshoots on falling links,
+//!   which is why FastMPC stalls far more than RobustMPC on Pensieve's traces.
 //! * [`Mpc::robust`] (`robustmpc`): error discount, history reset per session, horizon truncated at the
 //!   end of the video, correct look-ahead (the first simulated chunk is the one being chosen).
 //! * [`Mpc::pensieve`] (`robustmpc-pensieve`): `test/mpc.py` exactly: the error and estimate
@@ -50,7 +53,8 @@ pub struct MpcParams {
     /// Look-ahead horizon in chunks (Pensieve `MPC_FUTURE_CHUNK_COUNT` = 5).
     pub horizon_chunks: usize,
     /// When fewer than this many chunks remain (counting the one being chosen), the horizon becomes the
-    /// number remaining: 5 in `test/mpc.py`, 4 in FastMPC's `rl_server/mpc_server.py`.
+    /// number remaining: 5 in `test/mpc.py`, 4 in FastMPC's `rl_server/mpc_server.py`. It only matters
+    /// without `truncate_at_video_end` (the Pensieve variants), which otherwise bounds the horizon.
     pub horizon_cut_below_chunks: usize,
     /// Also truncate the horizon so that it never reads a chunk past the end of the session
     /// (the clean variants); Pensieve's code instead reads size 0 past the end of its size table.
@@ -95,7 +99,8 @@ impl Default for MpcParams {
 }
 
 impl MpcParams {
-    /// FastMPC: no error discount, horizon cut when fewer than 4 chunks remain.
+    /// FastMPC: no error discount. `mpc_server.py`'s horizon cut below 4 chunks is recorded, but
+    /// with the horizon truncated at the video's end it never binds.
     pub fn fast() -> Self {
         MpcParams {
             robust_discount: false,
