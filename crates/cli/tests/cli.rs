@@ -140,16 +140,7 @@ fn bench_reproduces_pensieve_reference_through_the_binary() {
 }
 
 fn neuralstream_data_dir() -> Option<std::path::PathBuf> {
-    let mut p = Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf();
-    loop {
-        let s = p.join("shared");
-        if s.join("data/pensieve/sim").is_dir() {
-            return Some(s);
-        }
-        if !p.pop() {
-            return None;
-        }
-    }
+    neuralstream_data::shared_dir_for_tests(Path::new(env!("CARGO_MANIFEST_DIR")))
 }
 
 #[test]

@@ -37,6 +37,25 @@ pub fn find_shared_dir(start: &std::path::Path) -> Option<std::path::PathBuf> {
         .find(|s| s.join("data/pensieve/sim").is_dir())
 }
 
+/// [`find_shared_dir`] for tests: `None` lets a test skip on a machine without the shared folder,
+/// unless `NEURALSTREAM_REQUIRE_SHARED` is set (CI sets it), where a missing folder fails the test
+/// instead of letting the golden tests pass by skipping.
+///
+/// # Panics
+/// When the folder is missing and `NEURALSTREAM_REQUIRE_SHARED` is set to anything but `0`.
+pub fn shared_dir_for_tests(start: &std::path::Path) -> Option<std::path::PathBuf> {
+    let found = find_shared_dir(start);
+    let required = std::env::var_os("NEURALSTREAM_REQUIRE_SHARED").is_some_and(|v| v != "0");
+    if found.is_none() && required {
+        panic!(
+            "NEURALSTREAM_REQUIRE_SHARED is set but no shared folder (with data/pensieve/sim) was found \
+             beside an ancestor of {}; put it there or point NEURALSTREAM_SHARED at it",
+            start.display()
+        );
+    }
+    found
+}
+
 /// Loads one of Pensieve's trace sets (`set` is a folder under `shared/data/pensieve/sim`, e.g.
 /// `"cooked_test_traces"`) together with Pensieve's video, from the shared folder `shared`.
 pub fn load_pensieve_set(

@@ -475,7 +475,8 @@ mod tests {
 
     #[test]
     fn shared_pensieve_video_still_loads() {
-        let Some(shared) = crate::find_shared_dir(Path::new(env!("CARGO_MANIFEST_DIR"))) else {
+        let Some(shared) = crate::shared_dir_for_tests(Path::new(env!("CARGO_MANIFEST_DIR")))
+        else {
             eprintln!("note: shared data folder not found; skipping the real Pensieve video check");
             return;
         };

@@ -1,6 +1,6 @@
 //! The offline optimum is an upper bound: on every trace it scores at least every other algorithm.
 
-use neuralstream_data::{find_shared_dir, load_traces, load_video, synthetic, TraceFormat};
+use neuralstream_data::{load_traces, load_video, shared_dir_for_tests, synthetic, TraceFormat};
 use neuralstream_eval::{builtin_factory, run_bench, BenchConfig, BenchResults, OPTIMUM};
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,7 +57,7 @@ fn optimum_bounds_every_algorithm_on_synthetic_traces() {
 
 #[test]
 fn optimum_bounds_every_algorithm_on_pensieve_test_traces() {
-    let Some(shared) = find_shared_dir(Path::new(env!("CARGO_MANIFEST_DIR"))) else {
+    let Some(shared) = shared_dir_for_tests(Path::new(env!("CARGO_MANIFEST_DIR"))) else {
         eprintln!("shared data not found; real-trace bound not checked");
         return;
     };

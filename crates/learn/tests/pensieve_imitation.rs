@@ -5,7 +5,7 @@
 //! Optional: `NEURALSTREAM_IMITATION_SAVE=path.safetensors` saves the selected policy;
 //! `NEURALSTREAM_IMITATION_SEED=N` changes the seed (default 1).
 
-use neuralstream_data::{find_shared_dir, load_traces, load_video, TraceFormat};
+use neuralstream_data::{load_traces, load_video, shared_dir_for_tests, TraceFormat};
 use neuralstream_learn::{session_qoes, train_imitation, ImitationConfig};
 use std::time::Instant;
 
@@ -13,7 +13,7 @@ use std::time::Instant;
 #[ignore = "minutes of training on the shared Pensieve data"]
 fn imitation_on_pensieve_traces() {
     let t0 = Instant::now();
-    let shared = find_shared_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+    let shared = shared_dir_for_tests(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("shared data folder");
     let sim_dir = shared.join("data/pensieve/sim");
     let train = load_traces(&sim_dir.join("cooked_traces"), TraceFormat::Cooked).unwrap();

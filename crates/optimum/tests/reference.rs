@@ -7,7 +7,7 @@
 
 use neuralstream_abr::bb::Bb;
 use neuralstream_core::{QoeModel, Trace, Video};
-use neuralstream_data::{find_shared_dir, load_traces, load_video, TraceFormat};
+use neuralstream_data::{load_traces, load_video, shared_dir_for_tests, TraceFormat};
 use neuralstream_optimum::{solve, OptimumParams, Plan, PlannedAbr};
 use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
 use std::collections::HashMap;
@@ -23,7 +23,7 @@ const SETS: [(&str, &str); 2] = [
 ];
 
 fn shared() -> Option<PathBuf> {
-    let found = find_shared_dir(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let found = shared_dir_for_tests(Path::new(env!("CARGO_MANIFEST_DIR")));
     if found.is_none() {
         eprintln!("shared data not found; offline-optimum reference tests not run");
     }

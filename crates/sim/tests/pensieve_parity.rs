@@ -4,7 +4,7 @@
 
 use neuralstream_abr::bb::Bb;
 use neuralstream_core::QoeModel;
-use neuralstream_data::{find_shared_dir, load_traces, load_video, TraceFormat};
+use neuralstream_data::{load_traces, load_video, shared_dir_for_tests, TraceFormat};
 use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
 use std::collections::HashMap;
 use std::path::Path;
@@ -25,7 +25,7 @@ fn reference(shared: &Path, set: &str, scheme: &str) -> HashMap<String, (f64, f6
 
 #[test]
 fn bb_matches_reference_trace_by_trace() {
-    let Some(shared) = find_shared_dir(Path::new(env!("CARGO_MANIFEST_DIR"))) else {
+    let Some(shared) = shared_dir_for_tests(Path::new(env!("CARGO_MANIFEST_DIR"))) else {
         eprintln!("shared data not found; parity test not run");
         return;
     };
