@@ -8,15 +8,14 @@ use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
 use proptest::prelude::*;
 use std::path::Path;
 
-/// Algorithms owned by this test file (the MPC family is tested elsewhere).
+/// Algorithms whose Pensieve-trace means this file pins (the MPC family's are in
+/// `crates/sim/tests/mpc_parity.rs`).
 const CLASSIC: &[&str] = &["bb", "bba0", "rate", "festive", "bola", "bola-e", "dynamic"];
 
+/// Every registered algorithm, the MPC family included: the property test feeds all of them
+/// the same hostile observations (NaN and infinite buffers, 0-byte and 0-ms downloads).
 fn tested_names() -> Vec<&'static str> {
-    ALGORITHMS
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| !n.starts_with("fastmpc") && !n.starts_with("robustmpc"))
-        .collect()
+    ALGORITHMS.iter().map(|(n, _)| *n).collect()
 }
 
 fn arb_video() -> impl Strategy<Value = Video> {
