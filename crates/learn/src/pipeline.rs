@@ -201,6 +201,9 @@ pub fn train_pipeline(
 ) -> Result<PipelineReport, LearnError> {
     let t0 = Instant::now();
     let qoe = cfg.qoe.compile(video)?;
+    cfg.train_sim
+        .validate()
+        .map_err(|e| LearnError::Empty(format!("training {e}")))?;
     let (train, val) = split_traces(traces, cfg.val_fraction, cfg.seed);
     let spec = match &resume {
         Some(ck) => ck.spec.clone(),

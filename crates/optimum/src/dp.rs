@@ -136,7 +136,7 @@ pub fn solve(
     skip_chunks: usize,
     params: &OptimumParams,
 ) -> Result<Plan, OptimumError> {
-    let num_levels = check_inputs(video, qoe, params)?;
+    let num_levels = check_inputs(cfg, video, qoe, params)?;
     let root = Session::new(cfg, trace, video, StartPosition::Beginning, None);
     // The runner clamps the start-up level the same way.
     let startup = cfg.startup_level.map(|l| l.min(num_levels - 1));
@@ -163,11 +163,13 @@ pub fn solve(
 
 /// Validates the parameters and that `qoe` was compiled for `video`'s ladder; returns its level count.
 fn check_inputs(
+    cfg: &SimConfig,
     video: &Video,
     qoe: &CompiledQoe,
     params: &OptimumParams,
 ) -> Result<usize, OptimumError> {
     params.validate()?;
+    cfg.validate()?;
     let num_levels = video.num_levels();
     if qoe.raw.len() != num_levels {
         return Err(OptimumError::LadderMismatch {
@@ -200,7 +202,7 @@ pub fn solve_from(
     params: &OptimumParams,
 ) -> Result<Plan, OptimumError> {
     let video = session.video();
-    let num_levels = check_inputs(video, qoe, params)?;
+    let num_levels = check_inputs(cfg, video, qoe, params)?;
     let startup = cfg.startup_level.map(|l| l.min(num_levels - 1));
     let first_chunk = session.next_chunk();
     let Some(levels) = search(

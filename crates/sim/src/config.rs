@@ -1,5 +1,6 @@
 //! Simulator parameters and the Pensieve preset.
 
+use crate::SimError;
 use serde::{Deserialize, Serialize};
 
 /// Where in the trace a session starts.
@@ -25,6 +26,8 @@ pub struct SimConfig {
     /// (Pensieve: 500).
     pub drain_sleep_ms: f64,
     /// Level of chunk 0, fixed, not asked of the algorithm (Pensieve: `Some(1)`). `None` asks it.
+    /// A level above the ladder's top is played as the top level (a 3-level ladder starts at 1,
+    /// a 1-level ladder at 0).
     pub startup_level: Option<usize>,
     /// Chunks played per session at most (Pensieve: 48 of the 49 its size files list). `None` plays all.
     pub max_chunks: Option<usize>,
@@ -58,6 +61,62 @@ impl SimConfig {
         }
     }
 
+    /// Checks every field's range; [`crate::run_session`] calls it, and code that builds
+    /// [`crate::Session`]s itself should call it once. Without it a zero sleep step gives a NaN
+    /// buffer, a negative cap a negative one, and so on.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let bad =
+            |field: &'static str, problem: String| Err(SimError::InvalidConfig { field, problem });
+        if !(self.payload_fraction > 0.0 && self.payload_fraction <= 1.0) {
+            return bad(
+                "payload_fraction",
+                format!("must be in (0, 1], got {}", self.payload_fraction),
+            );
+        }
+        if !(self.rtt_ms.is_finite() && self.rtt_ms >= 0.0) {
+            return bad(
+                "rtt_ms",
+                format!("must be a finite number of ms >= 0, got {}", self.rtt_ms),
+            );
+        }
+        if !(self.buffer_cap_ms.is_finite() && self.buffer_cap_ms > 0.0) {
+            return bad(
+                "buffer_cap_ms",
+                format!(
+                    "must be a finite number of ms > 0, got {}",
+                    self.buffer_cap_ms
+                ),
+            );
+        }
+        if !(self.drain_sleep_ms.is_finite() && self.drain_sleep_ms > 0.0) {
+            return bad(
+                "drain_sleep_ms",
+                format!(
+                    "must be a finite number of ms > 0, got {}",
+                    self.drain_sleep_ms
+                ),
+            );
+        }
+        if let Some((lo, hi)) = self.delay_noise {
+            if !(lo.is_finite() && hi.is_finite() && 0.0 < lo && lo <= hi) {
+                return bad(
+                    "delay_noise",
+                    format!("must be factors 0 < low <= high, got ({lo}, {hi})"),
+                );
+            }
+        }
+        if self.max_chunks == Some(0) {
+            return bad(
+                "max_chunks",
+                "must be at least 1 (None plays every chunk)".into(),
+            );
+        }
+        if self.max_trace_loops == 0 {
+            return bad("max_trace_loops", "must be at least 1".into());
+        }
+        Ok(())
+    }
+
     /// Chunks a session over a video of `video_chunks` chunks plays.
     pub fn chunks_for(&self, video_chunks: usize) -> usize {
         self.max_chunks
@@ -68,5 +127,89 @@ impl SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         Self::pensieve()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_each_bad_field_is_named() {
+        SimConfig::pensieve().validate().unwrap();
+        SimConfig::pensieve_training().validate().unwrap();
+        let base = SimConfig::pensieve();
+        let cases: Vec<(&str, SimConfig)> = vec![
+            (
+                "payload_fraction",
+                SimConfig {
+                    payload_fraction: 0.0,
+                    ..base.clone()
+                },
+            ),
+            (
+                "payload_fraction",
+                SimConfig {
+                    payload_fraction: f64::NAN,
+                    ..base.clone()
+                },
+            ),
+            (
+                "rtt_ms",
+                SimConfig {
+                    rtt_ms: -1.0,
+                    ..base.clone()
+                },
+            ),
+            (
+                "buffer_cap_ms",
+                SimConfig {
+                    buffer_cap_ms: -5.0,
+                    ..base.clone()
+                },
+            ),
+            (
+                "drain_sleep_ms",
+                SimConfig {
+                    drain_sleep_ms: 0.0,
+                    ..base.clone()
+                },
+            ),
+            (
+                "delay_noise",
+                SimConfig {
+                    delay_noise: Some((1.1, 0.9)),
+                    ..base.clone()
+                },
+            ),
+            (
+                "delay_noise",
+                SimConfig {
+                    delay_noise: Some((0.0, 1.0)),
+                    ..base.clone()
+                },
+            ),
+            (
+                "max_chunks",
+                SimConfig {
+                    max_chunks: Some(0),
+                    ..base.clone()
+                },
+            ),
+            (
+                "max_trace_loops",
+                SimConfig {
+                    max_trace_loops: 0,
+                    ..base.clone()
+                },
+            ),
+        ];
+        for (field, cfg) in cases {
+            let e = cfg.validate().unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("`{field}`")),
+                "{field}: {e}"
+            );
+        }
     }
 }

@@ -52,4 +52,22 @@ pub enum SimError {
     /// The session was stepped after its last chunk.
     #[error("session already finished all {0} chunks")]
     Finished(usize),
+    /// [`Session::step`] was asked for a level the video does not have.
+    #[error("level {level} does not exist for chunk {chunk}: the ladder has {levels} levels")]
+    NoSuchLevel {
+        /// Requested level.
+        level: usize,
+        /// Chunk index.
+        chunk: usize,
+        /// Levels in the ladder.
+        levels: usize,
+    },
+    /// A [`SimConfig`] field is out of its range ([`SimConfig::validate`]).
+    #[error("simulator setting `{field}`: {problem}")]
+    InvalidConfig {
+        /// The field.
+        field: &'static str,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
 }

@@ -35,6 +35,7 @@ pub fn run_session(
     log: &mut SessionLog,
 ) -> Result<(), SimError> {
     log.clear();
+    cfg.validate()?;
     let mut session = Session::new(cfg, trace, video, start, noise_rng);
     let total = session.total_chunks();
     log.records.reserve(total);

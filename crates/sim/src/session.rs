@@ -107,14 +107,21 @@ impl<'a> Session<'a> {
 
     /// Downloads the next chunk at `level` and advances the clock; returns what happened.
     ///
-    /// `level` must be a valid level of the video (checked by [`crate::run_session`]; here it panics
-    /// on an out-of-range index like any slice).
+    /// A level the video does not have is an error ([`SimError::NoSuchLevel`]).
     #[inline]
     pub fn step(&mut self, level: usize) -> Result<ChunkRecord, SimError> {
         if self.is_done() {
             return Err(SimError::Finished(self.total_chunks));
         }
         let chunk = self.next_chunk;
+        let levels = self.video.num_levels();
+        if level >= levels {
+            return Err(SimError::NoSuchLevel {
+                level,
+                chunk,
+                levels,
+            });
+        }
         let size_bytes = self.video.size_bytes(level, chunk);
         let size = size_bytes as f64;
         let t = &self.trace.time_s;

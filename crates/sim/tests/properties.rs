@@ -145,6 +145,38 @@ fn zero_capacity_trace_errors_instead_of_hanging() {
 }
 
 #[test]
+fn bad_levels_and_settings_are_errors_not_panics() {
+    let trace = Trace::new("flat", vec![0.0, 1.0, 2.0], vec![1.0; 3]).unwrap();
+    let video = Video::new("v", 4.0, Ladder::pensieve(), vec![vec![1000; 3]; 6], vec![]).unwrap();
+    let cfg = SimConfig::pensieve();
+    let mut session =
+        neuralstream_sim::Session::new(&cfg, &trace, &video, StartPosition::Beginning, None);
+    let e = session.step(6).unwrap_err();
+    assert!(e.to_string().contains("level 6 does not exist"), "{e}");
+    // The session is untouched and still plays.
+    assert_eq!(session.next_chunk(), 0);
+    session.step(5).unwrap();
+    // A setting out of range stops run_session before it plays anything.
+    let bad = SimConfig {
+        drain_sleep_ms: 0.0,
+        ..SimConfig::pensieve()
+    };
+    let mut log = SessionLog::default();
+    let e = run_session(
+        &bad,
+        &trace,
+        &video,
+        &mut RandomAbr(Rng::new(1)),
+        StartPosition::Beginning,
+        None,
+        &mut log,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("drain_sleep_ms"), "{e}");
+    assert!(log.records.is_empty());
+}
+
+#[test]
 fn training_mode_is_reproducible_and_noisy() {
     let trace = Trace::new("t", vec![0.0, 1.0, 2.0, 3.0], vec![1.0, 2.0, 1.0, 3.0]).unwrap();
     let video = Video::new(
