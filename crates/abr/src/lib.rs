@@ -9,6 +9,8 @@
 //! The same code therefore decides in the simulator, in the server's decision API and in the native
 //! player. [`registry`] maps the names accepted by `--abr` to constructors.
 
+#![deny(missing_docs)]
+
 pub mod bb;
 pub mod bba0;
 pub mod bola;

@@ -29,7 +29,7 @@ impl Default for RateBasedParams {
     }
 }
 
-/// Rate-based ABR: highest level below the harmonic-mean throughput forecast.
+/// Rate-based ABR: highest level at or below the harmonic-mean throughput forecast.
 #[derive(Debug, Clone, Default)]
 pub struct RateBased {
     /// Parameters.

@@ -23,7 +23,7 @@ pub enum AbrError {
 pub const ALGORITHMS: &[(&str, &str)] = &[
     ("bb", "Pensieve's buffer-based rule (reservoir 5 s, cushion 10 s), test/bb.py"),
     ("bba0", "BBA-0, Huang et al. SIGCOMM 2014: reservoir/cushion rate map over any ladder"),
-    ("rate", "Rate-based: highest level below the harmonic mean of the last 5 throughputs"),
+    ("rate", "Rate-based: highest level at or below the harmonic mean of the last 5 throughputs"),
     ("festive", "FESTIVE, Jiang et al. CoNEXT 2012: harmonic-mean estimate, gradual switching"),
     ("bola", "BOLA-BASIC, Spiteri et al. INFOCOM 2016: Lyapunov utility maximisation on the buffer"),
     ("bola-e", "BOLA-E, Spiteri et al. 2018 (dash.js): BOLA with placeholder buffer and insufficient-buffer rule"),

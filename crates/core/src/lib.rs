@@ -10,6 +10,8 @@
 //! An algorithm sees only an [`Observation`]: what a real player could know (its own past downloads,
 //! its buffer, the ladder and the chunk sizes listed in the manifest), never the network trace.
 
+#![deny(missing_docs)]
+
 pub mod abr;
 pub mod error;
 pub mod qoe;

@@ -19,7 +19,9 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// Builds and validates a trace. Times are shifted so that the first sample is at 0 s.
+    /// Builds and validates a trace. Times are shifted so that the first sample is at 0 s. (Pensieve
+    /// keeps the file's times and restarts its clock at 0 when the trace wraps; the two agree for
+    /// traces that start at 0, as every shared trace does, and differ by the first time otherwise.)
     ///
     /// Rejects: fewer than two samples, non-finite or non-increasing times, negative or non-finite
     /// throughput, and traces that can never deliver a byte (zero throughput on every used line),
@@ -113,7 +115,7 @@ impl Trace {
     }
 
     /// Throughput in force at trace time `t_s` (looping), Mbit/s.
-    pub fn bandwidth_at(&self, t_s: f64) -> f64 {
+    pub fn bandwidth_mbps_at(&self, t_s: f64) -> f64 {
         let d = self.duration_s();
         let t = t_s.rem_euclid(d);
         let i = self
@@ -149,8 +151,8 @@ mod tests {
         let t = Trace::new("t", vec![10.0, 11.0, 13.0], vec![9.0, 1.0, 4.0]).unwrap();
         assert_eq!(t.time_s, vec![0.0, 1.0, 3.0]);
         assert!((t.mean_mbps() - 3.0).abs() < 1e-12);
-        assert_eq!(t.bandwidth_at(0.5), 1.0);
-        assert_eq!(t.bandwidth_at(2.0), 4.0);
-        assert_eq!(t.bandwidth_at(3.5), 1.0);
+        assert_eq!(t.bandwidth_mbps_at(0.5), 1.0);
+        assert_eq!(t.bandwidth_mbps_at(2.0), 4.0);
+        assert_eq!(t.bandwidth_mbps_at(3.5), 1.0);
     }
 }

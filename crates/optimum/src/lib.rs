@@ -31,6 +31,8 @@
 //! # Ok(()) }
 //! ```
 
+#![deny(missing_docs)]
+
 mod dp;
 mod planned;
 

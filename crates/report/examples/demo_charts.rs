@@ -117,7 +117,7 @@ fn fake_session(trace: &Trace, choose: impl Fn(f64, f64) -> usize) -> Vec<ChunkR
         let mut left = size_bytes as f64 * 8.0;
         let mut now = t + rtt;
         while left > 0.0 {
-            left -= trace.bandwidth_at(now) * 1e6 * 0.05;
+            left -= trace.bandwidth_mbps_at(now) * 1e6 * 0.05;
             now += 0.05;
         }
         let delay = now - request_s;

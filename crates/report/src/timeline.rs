@@ -506,7 +506,7 @@ mod tests {
         let t = trace();
         for w in pts.chunks(2) {
             let mid = (w[0].0 + w[1].0) / 2.0;
-            assert_eq!(t.bandwidth_at(mid), w[0].1);
+            assert_eq!(t.bandwidth_mbps_at(mid), w[0].1);
         }
         // A very long session is sampled, not drawn step by step.
         assert!(network_steps(&t, 1e7).len() <= MAX_TRACE_POINTS);

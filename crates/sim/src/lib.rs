@@ -14,6 +14,8 @@
 //! preset. Randomness (training mode: random start, delay noise) comes only from a seeded
 //! [`Rng`](neuralstream_core::Rng), so runs are reproducible.
 
+#![deny(missing_docs)]
+
 mod config;
 mod runner;
 mod session;
