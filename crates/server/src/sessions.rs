@@ -348,13 +348,11 @@ impl SessionStore {
                 ctx.media.at(session.media).name
             )));
         }
-        if req.algorithm.is_some() {
-            if resolve_algorithm(ctx, req)? != session.algorithm.as_str() {
-                return Err(DecideError::Conflict(format!(
-                    "session '{id}' uses algorithm '{}' (fixed at its first request); use a new session id for another algorithm",
-                    session.algorithm
-                )));
-            }
+        if req.algorithm.is_some() && resolve_algorithm(ctx, req)? != session.algorithm.as_str() {
+            return Err(DecideError::Conflict(format!(
+                "session '{id}' uses algorithm '{}' (fixed at its first request); use a new session id for another algorithm",
+                session.algorithm
+            )));
         }
         let m = ctx.media.at(session.media);
         let outcome = step(session, m, req, ctx);
