@@ -385,7 +385,11 @@ pub fn package(
                 MediaError::option("--out", "give a folder name, e.g. --out media/clip")
             })?,
     };
-    check_out_dir(out)?;
+    let input = match &opts.input {
+        Input::File(path) => Some(path.as_path()),
+        Input::Synthetic(_) => None,
+    };
+    check_out_dir(out, input)?;
     let plan = plan(opts, tools, &caps.encoders)?;
     if !plan.skipped.is_empty() {
         on_event(Event::Note(format!(
@@ -418,29 +422,71 @@ pub fn package(
     Ok(packaged)
 }
 
-/// Refuses to replace a non-empty folder that is not a package.
-fn check_out_dir(out: &Path) -> Result<(), MediaError> {
-    if out.exists() {
-        if !out.is_dir() {
-            return Err(MediaError::option(
-                "--out",
-                format!("{} exists and is not a folder", out.display()),
-            ));
+/// True for the names a package writes (and so may replace): the descriptor, the manifests,
+/// init and media segments.
+fn is_package_file(name: &str) -> bool {
+    name == DESCRIPTOR_NAME
+        || name == MPD_NAME
+        || name == HLS_NAME
+        || (name.starts_with("media_") && name.ends_with(".m3u8"))
+        || name.starts_with("init-")
+        || name.starts_with("chunk-")
+}
+
+/// Refuses to replace a folder that holds anything a package does not write (the whole folder
+/// is swapped for the new package, so such files would be lost), and an input inside it.
+fn check_out_dir(out: &Path, input: Option<&Path>) -> Result<(), MediaError> {
+    if !out.exists() {
+        return Ok(());
+    }
+    if !out.is_dir() {
+        return Err(MediaError::option(
+            "--out",
+            format!("{} exists and is not a folder", out.display()),
+        ));
+    }
+    if let Some(input) = input {
+        if let (Ok(i), Ok(o)) = (input.canonicalize(), out.canonicalize()) {
+            if i.starts_with(&o) {
+                return Err(MediaError::option(
+                    "--out",
+                    format!(
+                        "the input {} lies inside {}, which packaging replaces as a whole; choose another --out",
+                        input.display(),
+                        out.display()
+                    ),
+                ));
+            }
         }
-        let is_package = out.join(DESCRIPTOR_NAME).is_file() || out.join(MPD_NAME).is_file();
-        let empty = std::fs::read_dir(out)
-            .map_err(|e| MediaError::io(out, e))?
-            .next()
-            .is_none();
-        if !is_package && !empty {
-            return Err(MediaError::option(
-                "--out",
-                format!(
-                    "{} is a non-empty folder that holds no package (no {DESCRIPTOR_NAME} or {MPD_NAME}); refusing to replace it. Choose a new folder",
-                    out.display()
-                ),
-            ));
+    }
+    let mut foreign = Vec::new();
+    for entry in std::fs::read_dir(out).map_err(|e| MediaError::io(out, e))? {
+        let entry = entry.map_err(|e| MediaError::io(out, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !is_package_file(&name) {
+            foreign.push(name);
         }
+    }
+    if !foreign.is_empty() {
+        foreign.sort();
+        let shown = foreign
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if foreign.len() > 3 {
+            format!(" and {} more", foreign.len() - 3)
+        } else {
+            String::new()
+        };
+        return Err(MediaError::option(
+            "--out",
+            format!(
+                "{} holds files a package does not write ({shown}{more}); packaging replaces the whole folder, so it refuses. Move them or choose a new folder",
+                out.display()
+            ),
+        ));
     }
     Ok(())
 }
@@ -864,14 +910,33 @@ mod tests {
     fn out_dir_rules() {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("pkg");
-        check_out_dir(&out).unwrap();
+        check_out_dir(&out, None).unwrap();
         std::fs::create_dir(&out).unwrap();
-        check_out_dir(&out).unwrap();
+        check_out_dir(&out, None).unwrap();
         std::fs::write(out.join("notes.txt"), "mine").unwrap();
-        let e = check_out_dir(&out).unwrap_err().to_string();
-        assert!(e.contains("refusing to replace"), "{e}");
-        std::fs::write(out.join(DESCRIPTOR_NAME), "{}").unwrap();
-        check_out_dir(&out).unwrap();
+        let e = check_out_dir(&out, None).unwrap_err().to_string();
+        assert!(e.contains("(notes.txt)") && e.contains("refuses"), "{e}");
+        // A package beside a foreign file is still refused: the file would go with the folder.
+        for name in [
+            DESCRIPTOR_NAME,
+            MPD_NAME,
+            "media_0.m3u8",
+            "init-0.m4s",
+            "chunk-0-00001.m4s",
+        ] {
+            std::fs::write(out.join(name), "x").unwrap();
+        }
+        let e = check_out_dir(&out, None).unwrap_err().to_string();
+        assert!(e.contains("(notes.txt)"), "{e}");
+        std::fs::remove_file(out.join("notes.txt")).unwrap();
+        check_out_dir(&out, None).unwrap();
+        // An input inside the folder would be deleted with it.
+        let input = out.join("clip.mp4");
+        std::fs::write(&input, "v").unwrap();
+        let e = check_out_dir(&out, Some(&input)).unwrap_err().to_string();
+        assert!(e.contains("lies inside"), "{e}");
+        std::fs::remove_file(&input).unwrap();
+        std::fs::write(out.join("notes.txt"), "mine").unwrap();
         // A stale partial folder is replaced; the move swaps in the new content.
         let work = partial_dir(&out).unwrap();
         std::fs::write(work.join("new"), "1").unwrap();
