@@ -14,6 +14,11 @@ use neuralstream_report::{stage_chart, training_curve_chart, Reference, StageBar
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+/// Default `--hidden`: two hidden layers of 128.
+const DEFAULT_HIDDEN: &str = "128,128";
+/// Default `--history`: Pensieve's 8 chunks.
+const DEFAULT_HISTORY: usize = 8;
+
 /// Arguments of `neuralstream train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -75,10 +80,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0.1, value_name = "F")]
     pub delay_noise: f64,
     /// Hidden layer widths of a new policy network, comma-separated.
-    #[arg(long, default_value = "128,128", value_name = "LIST")]
+    #[arg(long, default_value = DEFAULT_HIDDEN, value_name = "LIST")]
     pub hidden: String,
     /// Past chunks whose throughput and download time the policy sees (Pensieve: 8).
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_HISTORY, value_name = "N")]
     pub history: usize,
     /// Policy-iteration rounds of the `api` stage (each: roll the policy in, roll every level out
     /// from sampled decisions, regress the advantages).
@@ -266,6 +271,28 @@ pub fn run(args: TrainArgs) -> Result<()> {
                  --algo api / ppo / a2c / dqn), or drop --resume",
                 args.stages.as_deref().unwrap_or(&args.algo)
             );
+            let ladder = video.ladder.bitrates_kbps();
+            if !ck.ladder_kbps.is_empty()
+                && ck.ladder_kbps.len() == ladder.len()
+                && ck.ladder_kbps != ladder
+            {
+                eprintln!(
+                    "note: --resume {} was trained on the ladder {:?} kbit/s; this video's is {:?}. \
+                     Its inputs are relative to the ladder, so training goes on, but what it learned \
+                     about these rungs may not carry over",
+                    p.display(),
+                    ck.ladder_kbps,
+                    ladder
+                );
+            }
+            if args.hidden != DEFAULT_HIDDEN || args.history != DEFAULT_HISTORY {
+                eprintln!(
+                    "note: --hidden and --history shape a new network; --resume keeps the checkpoint's \
+                     ({:?} hidden, {} chunks of history)",
+                    &ck.actor.sizes()[1..ck.actor.sizes().len() - 1],
+                    ck.spec.history_len
+                );
+            }
             Some(ck)
         }
         None => None,

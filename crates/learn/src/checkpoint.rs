@@ -135,6 +135,19 @@ impl TrainingCheckpoint {
                 ));
             }
         }
+        if let Some(t) = &target {
+            // DQN's target network is a copy of the actor (its Q-network).
+            if t.sizes() != policy.actor().sizes() {
+                return Err(bad(
+                    TARGET,
+                    format!(
+                        "target network has layer sizes {:?}; expected the actor's {:?}",
+                        t.sizes(),
+                        policy.actor().sizes()
+                    ),
+                ));
+            }
+        }
         Ok(TrainingCheckpoint {
             actor: policy.actor().clone(),
             critic,

@@ -87,6 +87,17 @@ pub enum CheckpointError {
         /// What is wrong with it.
         message: String,
     },
+    /// A parameter or optimiser tensor holds NaN or an infinity (a diverged or corrupted run):
+    /// such a network would act on garbage, so it is refused.
+    #[error("{}: tensor `{tensor}` holds {count} NaN or infinite values; the run that wrote it diverged or the file is corrupt, so retrain or use an earlier checkpoint", path.display())]
+    NonFinite {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Name of the tensor.
+        tensor: String,
+        /// How many of its values are not finite.
+        count: usize,
+    },
     /// Two networks passed to [`save_safetensors`] share a name.
     #[error("{}: network name `{name}` used twice", path.display())]
     DuplicateName {
@@ -269,8 +280,22 @@ impl<'a> Reader<'a> {
         Ok(self.view(name, Dtype::F32)?.shape().to_vec())
     }
 
-    /// Reads an `F32` tensor and checks its shape.
+    /// Reads an `F32` tensor, checks its shape and that every value is finite.
     fn f32s(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, CheckpointError> {
+        let values = self.f32s_any(name, shape)?;
+        let count = values.iter().filter(|x| !x.is_finite()).count();
+        if count > 0 {
+            return Err(CheckpointError::NonFinite {
+                path: self.path.to_owned(),
+                tensor: name.to_owned(),
+                count,
+            });
+        }
+        Ok(values)
+    }
+
+    /// Reads an `F32` tensor and checks its shape (NaN allowed: it encodes "none" in hparams).
+    fn f32s_any(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, CheckpointError> {
         let view = self.view(name, Dtype::F32)?;
         if view.shape() != shape {
             return Err(CheckpointError::ShapeMismatch {
@@ -321,7 +346,24 @@ impl<'a> Reader<'a> {
 
     /// Reads the Adam state for the parameters of `nets`.
     fn adam(&self, nets: &[(&str, &Mlp)]) -> Result<Adam, CheckpointError> {
-        let hp = self.f32s("adam.hparams", &[5])?;
+        let hp = self.f32s_any("adam.hparams", &[5])?;
+        let (lr, beta1, beta2, eps, clip) = (hp[0], hp[1], hp[2], hp[3], hp[4]);
+        let sane = lr.is_finite()
+            && lr > 0.0
+            && (0.0..1.0).contains(&beta1)
+            && (0.0..1.0).contains(&beta2)
+            && eps.is_finite()
+            && eps > 0.0
+            && (clip.is_nan() || (clip.is_finite() && clip > 0.0));
+        if !sane {
+            return Err(CheckpointError::Metadata {
+                path: self.path.to_owned(),
+                key: "adam.hparams".into(),
+                message: format!(
+                    "optimiser settings out of range (lr {lr}, beta1 {beta1}, beta2 {beta2}, eps {eps}, max grad norm {clip}); the file is corrupt"
+                ),
+            });
+        }
         let step = self.u64_scalar("adam.step")?;
         let mut state = BTreeMap::new();
         for (name, net) in nets {
@@ -416,6 +458,14 @@ pub fn load_networks(path: impl AsRef<Path>) -> Result<LoadedCheckpoint, Checkpo
         let spec: MlpSpec = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
         if spec.sizes.len() < 2 {
             return Err(bad("an Mlp needs at least two layer sizes".into()));
+        }
+        if spec.sizes.contains(&0) {
+            // A zero-width layer holds no weights, so the shape check below could not bound
+            // the other sizes by the file's length.
+            return Err(bad(format!(
+                "layer sizes must be at least 1, got {:?}",
+                spec.sizes
+            )));
         }
         // Check shapes against the file before allocating, so a corrupt spec cannot make us
         // allocate more than the file holds.

@@ -224,3 +224,76 @@ fn reserved_metadata_and_duplicate_names_are_rejected() {
         Err(CheckpointError::DuplicateName { .. })
     ));
 }
+
+#[test]
+fn non_finite_parameters_are_refused_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("diverged.safetensors");
+    let (mut actor, _, _) = trained();
+    actor.layers_mut()[1].bias_mut()[2] = f32::NAN;
+    actor.layers_mut()[1].weight_mut()[0] = f32::INFINITY;
+    save_safetensors(&path, &[("actor", &actor)], None, &BTreeMap::new()).unwrap();
+    let err = load_networks(&path).unwrap_err();
+    match &err {
+        CheckpointError::NonFinite { tensor, count, .. } => {
+            assert!(tensor.starts_with("actor.1."), "{tensor}");
+            assert_eq!(*count, 1);
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    assert!(err.to_string().contains("diverged.safetensors"), "{err}");
+    let mut net = Mlp::new(&[5, 8, 3], Activation::Relu, 0);
+    let err = load_safetensors(&path, &mut [("actor", &mut net)], None).unwrap_err();
+    assert!(matches!(err, CheckpointError::NonFinite { .. }), "{err:?}");
+}
+
+/// Writes a checkpoint by hand: `arch` as the actor's architecture and the given F32 tensors.
+fn handmade(path: &std::path::Path, arch: &str, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, s, v)| {
+            (
+                n.to_string(),
+                s.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = bytes
+        .iter()
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let meta = std::collections::HashMap::from([
+        ("nn.arch.actor".to_string(), arch.to_string()),
+        ("nn.format".to_string(), "1".to_string()),
+    ]);
+    safetensors::serialize_to_file(views, Some(meta), path).unwrap();
+}
+
+#[test]
+fn zero_width_layers_cannot_force_a_huge_allocation() {
+    // A zero-width hidden layer has empty weight tensors, so the weight shapes alone would let
+    // the output size claim 1e13 units (a 40 TB allocation) from a file of a few hundred bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("zero.safetensors");
+    handmade(
+        &path,
+        r#"{"sizes":[30,0,10000000000000],"hidden_activation":"relu"}"#,
+        &[
+            ("actor.0.weight", vec![0, 30], vec![]),
+            ("actor.1.weight", vec![10_000_000_000_000, 0], vec![]),
+        ],
+    );
+    let err = load_networks(&path).unwrap_err();
+    assert!(
+        matches!(&err, CheckpointError::Metadata { key, .. } if key == "nn.arch.actor"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("at least 1"), "{err}");
+}

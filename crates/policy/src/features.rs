@@ -85,6 +85,47 @@ impl FeatureSpec {
         2 * self.history_len + 1 + 2 * self.num_levels
     }
 
+    /// Longest history a spec may ask for, chunks (what `train --history` accepts).
+    pub const MAX_HISTORY_LEN: usize = 64;
+    /// Most levels a spec may have.
+    pub const MAX_LEVELS: usize = 64;
+
+    /// Checks a spec read from a file: this layout version, 1 to [`Self::MAX_LEVELS`] levels,
+    /// 1 to [`Self::MAX_HISTORY_LEN`] chunks of history, finite positive scales and clamps.
+    /// Returns what is wrong, for the caller to put in its error.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.version != FEATURE_VERSION {
+            return Err(format!(
+                "feature layout version {} is not the {FEATURE_VERSION} this build reads; use a NeuralStream of the version that trained it, or retrain",
+                self.version
+            ));
+        }
+        if !(1..=Self::MAX_LEVELS).contains(&self.num_levels) {
+            return Err(format!(
+                "num_levels must be 1 to {}, got {}",
+                Self::MAX_LEVELS,
+                self.num_levels
+            ));
+        }
+        if !(1..=Self::MAX_HISTORY_LEN).contains(&self.history_len) {
+            return Err(format!(
+                "history_len must be 1 to {}, got {}",
+                Self::MAX_HISTORY_LEN,
+                self.history_len
+            ));
+        }
+        for (name, v) in [
+            ("buffer_scale_s", self.buffer_scale_s),
+            ("max_throughput_ratio", self.max_throughput_ratio),
+            ("max_delay_ratio", self.max_delay_ratio),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{name} must be a finite number > 0, got {v}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the features of `obs` into `out` (length [`FeatureSpec::len`]); allocates nothing.
     ///
     /// # Panics

@@ -157,6 +157,7 @@ impl LearnedAbr {
             .ok_or_else(|| bad(META_FEATURES, "missing".into()))?;
         let spec: FeatureSpec =
             serde_json::from_str(spec_json).map_err(|e| bad(META_FEATURES, e.to_string()))?;
+        spec.validate().map_err(|e| bad(META_FEATURES, e))?;
         if actor.input_dim() != spec.len() || actor.output_dim() != spec.num_levels {
             return Err(PolicyError::ShapeMismatch {
                 path: path.to_owned(),
@@ -236,6 +237,7 @@ impl Abr for LearnedAbr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::FEATURE_VERSION;
     use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
     use neuralstream_nn::{loss, Activation};
     use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
@@ -297,6 +299,50 @@ mod tests {
         assert_eq!(a.meta(), b.meta());
         assert_eq!(a.spec(), b.spec());
         assert_eq!(play(&mut a).0, play(&mut b).0);
+    }
+
+    #[test]
+    fn a_corrupt_feature_spec_is_refused_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.safetensors");
+        let good = policy(3);
+        let cases: Vec<(FeatureSpec, &str)> = vec![
+            (
+                FeatureSpec {
+                    max_throughput_ratio: -1.0,
+                    ..good.spec().clone()
+                },
+                "max_throughput_ratio",
+            ),
+            (
+                FeatureSpec {
+                    buffer_scale_s: 0.0,
+                    ..good.spec().clone()
+                },
+                "buffer_scale_s",
+            ),
+            (
+                FeatureSpec {
+                    version: FEATURE_VERSION + 1,
+                    ..good.spec().clone()
+                },
+                "version",
+            ),
+        ];
+        for (spec, needle) in cases {
+            let bad = LearnedAbr::new(good.actor().clone(), spec, good.meta().clone());
+            bad.save(&path).unwrap();
+            let e = LearnedAbr::load(&path).unwrap_err().to_string();
+            assert!(
+                e.contains(needle) && e.contains("bad.safetensors"),
+                "{needle}: {e}"
+            );
+        }
+        // A history length whose 2 H wraps around to the actor's input count.
+        let mut spec = good.spec().clone();
+        spec.history_len = usize::MAX / 2 + 1 + spec.history_len;
+        assert!(spec.validate().unwrap_err().contains("history_len"));
+        assert!(good.spec().validate().is_ok());
     }
 
     #[test]
