@@ -8,6 +8,7 @@
 //! | `<net>.<i>.bias` | `[out]` | bias of layer `i` |
 //! | `adam.m.<net>.<i>.weight` ... | same as the parameter | Adam first moment |
 //! | `adam.v.<net>.<i>.weight` ... | same as the parameter | Adam second moment |
+//! | `adam.t.<net>.<i>.weight` ... | `[1]`, `U64` | that tensor's own Adam step (its bias correction); absent in files from before it existed, which use `adam.step` |
 //! | `adam.step` | `[1]`, `U64` | Adam step counter |
 //! | `adam.hparams` | `[5]` | `lr, beta1, beta2, eps, max_grad_norm` (NaN = no clipping) |
 //!
@@ -169,10 +170,16 @@ pub fn save_safetensors(
         for (pname, shape, data) in net.named_params() {
             let full = format!("{name}.{pname}");
             if let Some(adam) = adam {
-                let (m, v) = match adam.state().get(&full) {
-                    Some(mo) => (f32_bytes(&mo.m), f32_bytes(&mo.v)),
-                    None => (vec![0u8; data.len() * 4], vec![0u8; data.len() * 4]),
+                let (m, v, t) = match adam.state().get(&full) {
+                    Some(mo) => (f32_bytes(&mo.m), f32_bytes(&mo.v), mo.step),
+                    None => (vec![0u8; data.len() * 4], vec![0u8; data.len() * 4], 0),
                 };
+                tensors.push(OwnedTensor {
+                    name: format!("adam.t.{full}"),
+                    dtype: Dtype::U64,
+                    shape: vec![1],
+                    bytes: t.to_le_bytes().to_vec(),
+                });
                 for (kind, bytes) in [("m", m), ("v", v)] {
                     tensors.push(OwnedTensor {
                         name: format!("adam.{kind}.{full}"),
@@ -371,7 +378,13 @@ impl<'a> Reader<'a> {
                 let full = format!("{name}.{p}");
                 let m = self.f32s(&format!("adam.m.{full}"), &shape)?;
                 let v = self.f32s(&format!("adam.v.{full}"), &shape)?;
-                state.insert(full, Moments { m, v });
+                let t_name = format!("adam.t.{full}");
+                let t = if self.st.names().contains(&t_name.as_str()) {
+                    self.u64_scalar(&t_name)?
+                } else {
+                    step
+                };
+                state.insert(full, Moments { m, v, step: t });
             }
         }
         let mut adam = Adam::new(AdamConfig {
