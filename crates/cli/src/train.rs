@@ -1,5 +1,5 @@
 //! `neuralstream train`: the training pipeline (imitation of the offline optimum with DAgger, then
-//! PPO fine-tuning by default; A2C and DQN selectable), with a live validation score, safetensors
+//! approximate policy iteration by default; PPO, A2C and DQN selectable), with a live validation score, safetensors
 //! checkpoints, a training curve (CSV, PNG, SVG) and a stage-contribution chart.
 
 use crate::inputs;

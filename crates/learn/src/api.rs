@@ -265,7 +265,15 @@ pub fn train_api(
     let mut actor = state.actor.clone();
     // The policy that acts (rolls in and out, is validated): the averaged actor when averaging.
     let mut policy = actor.clone();
-    let mut adam = Adam::new(AdamConfig::with_lr(cfg.lr));
+    // Resuming an `api` run continues its optimiser (at this run's learning rate); the regression
+    // data of its last iterations is not kept in checkpoints and is collected anew.
+    let mut adam = match state.adam.take().filter(|_| state.stage == "api") {
+        Some(mut a) => {
+            a.set_lr(cfg.lr);
+            a
+        }
+        None => Adam::new(AdamConfig::with_lr(cfg.lr)),
+    };
     let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let mut rng = SplitMix64::new(seed ^ 0xa91_0000_0000_0001);
     let start_val = ctx.validator.score(&actor)?;
@@ -341,7 +349,7 @@ pub fn train_api(
     let mut last = state;
     last.actor = policy;
     last.critic = None;
-    last.adam = None;
+    last.adam = Some(adam);
     last.target = None;
     Ok(finish_stage(
         last,

@@ -11,8 +11,9 @@ pub struct CurvePoint {
     pub stage: String,
     /// Epoch (imitation) or iteration (RL) counter, continuing across resumes.
     pub iteration: u64,
-    /// Training samples consumed so far (dataset size for imitation, environment steps for RL),
-    /// cumulative over the whole run.
+    /// Training samples consumed so far, cumulative over the whole run: dataset size for
+    /// imitation, environment steps for PPO/A2C/DQN, rolled-out (state, level) pairs for the
+    /// `api` stage.
     pub samples: u64,
     /// Wall time since the run started (including earlier runs that were resumed), seconds.
     pub wall_s: f64,
@@ -24,7 +25,8 @@ pub struct CurvePoint {
     /// Mean training loss since the previous point.
     #[serde(with = "nan_as_null")]
     pub loss: f64,
-    /// Accuracy against the teacher (imitation), or mean policy entropy in nats (PPO/A2C).
+    /// Stage-specific: accuracy against the teacher (imitation), mean policy entropy in nats
+    /// (PPO/A2C), rows in the regression set (`api`) or the exploration rate epsilon (DQN).
     #[serde(with = "nan_as_null")]
     pub aux: f64,
 }

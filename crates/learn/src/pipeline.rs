@@ -162,9 +162,11 @@ impl Default for PipelineConfig {
 /// The selected checkpoint after one stage and its validation QoE.
 #[derive(Debug, Clone)]
 pub struct StageResult {
-    /// `imitation` (behaviour cloning alone), `dagger`, `ppo`, `a2c` or `dqn`.
+    /// `imitation` (behaviour cloning alone), `dagger`, `api`, `ppo`, `a2c` or `dqn`.
     pub stage: String,
-    /// Validation QoE of the stage's selected checkpoint.
+    /// Validation QoE of the stage's selected checkpoint: its best iterate, or the network it
+    /// started from when no iterate validated better (the stage then contributed nothing, and the
+    /// row equals the previous one).
     pub val_qoe: f64,
     /// That checkpoint.
     pub checkpoint: TrainingCheckpoint,

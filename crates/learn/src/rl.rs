@@ -100,6 +100,10 @@ pub fn finish_stage(
     last.progress.wall_s = wall_s;
     last.stage = trainer.into();
     last.meta.extra.insert("trainer".into(), trainer.into());
+    // The last network was not selected: scores inherited from the stage before would describe
+    // another network.
+    last.meta.extra.remove("val_qoe");
+    last.meta.extra.remove("best_epoch");
     let mut best_ck = last.clone();
     best_ck.actor = best_actor;
     if best_critic.is_some() {
@@ -255,7 +259,7 @@ pub fn gather_rows(src: &[f32], dim: usize, idx: &[usize], dst: &mut Vec<f32>) {
     }
 }
 
-/// Mean of the finite values, NaN for none.
+/// Mean of the values, NaN for none (a NaN among them makes the mean NaN).
 pub fn mean_or_nan(values: &[f64]) -> f64 {
     if values.is_empty() {
         f64::NAN

@@ -220,6 +220,8 @@ fn resume_continues_the_curve() {
     let video = builtin_video();
     let (rep, cfg, _dir, path) = trained_and_saved();
     let resumed = TrainingCheckpoint::load(&path).unwrap();
+    let adam0 = resumed.adam.as_ref().expect("PPO saves its optimiser");
+    let (steps0, actor_steps0) = (adam0.steps(), adam0.state()["actor.0.weight"].step);
     let cfg2 = PipelineConfig {
         stages: vec![StageKind::Ppo],
         ..cfg
@@ -239,9 +241,33 @@ fn resume_continues_the_curve() {
     assert!(new[0].samples > c1.last().unwrap().samples);
     assert!(new[0].wall_s >= c1.last().unwrap().wall_s);
     assert!(rep2.last.progress.iteration > rep.last.progress.iteration);
-    // The resumed stage continued from the checkpoint's critic: no warm-up iterations, so every
-    // new iteration trained the actor and the actor changed.
+    // The resumed stage continued from the checkpoint's critic and optimiser: no warm-up, so
+    // every new optimiser step also trained the actor, and the step counts went on from the file.
     assert_ne!(params(&rep2.last.actor), params(&rep.last.actor));
+    let adam = rep2.last.adam.as_ref().unwrap();
+    let new_steps = adam.steps() - steps0;
+    assert!(new_steps > 0);
+    assert_eq!(
+        adam.state()["actor.0.weight"].step - actor_steps0,
+        new_steps
+    );
+}
+
+#[test]
+fn the_default_api_stage_resumes_its_optimiser() {
+    let video = builtin_video();
+    let cfg = tiny(vec![StageKind::Api]);
+    let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("last.safetensors");
+    rep.last.save(&path).unwrap();
+    let back = TrainingCheckpoint::load(&path).unwrap();
+    let steps0 = back.adam.as_ref().expect("api saves its optimiser").steps();
+    assert!(steps0 > 0);
+    let rep2 = train_pipeline(&traces(), &video, &cfg, Some(back), |_| {}).unwrap();
+    let steps1 = rep2.last.adam.as_ref().unwrap().steps();
+    assert!(steps1 > steps0, "{steps0} then {steps1}");
+    assert!(rep2.last.curve.len() > rep.last.curve.len());
 }
 
 /// Plays a session with the policy and returns the feature vectors of every decision, rebuilt

@@ -3,8 +3,8 @@
 //! Logits and Q-values are row-major `[batch, n_actions]`; values are `[batch]`. Every loss is a
 //! mean over the batch and returns the loss value together with `dLoss/dInput` in a buffer of
 //! the same shape as the input, ready to pass to [`Mlp::backward`](crate::Mlp::backward).
-//! Softmax-based losses are computed with the max-subtraction trick; sums are accumulated in
-//! `f64`.
+//! Softmax-based losses are computed with the max-subtraction trick; the batch's loss is summed
+//! in `f64` (per-row softmax sums stay `f32`, which the max-subtraction keeps well conditioned).
 
 /// A loss value and its gradient with respect to the network output.
 #[derive(Debug, Clone, PartialEq)]
