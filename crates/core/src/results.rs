@@ -44,7 +44,8 @@ pub struct AlgorithmSummary {
     pub switches_mean: f64,
     /// Mean startup delay, seconds.
     pub startup_s_mean: f64,
-    /// `qoe_mean / optimum's qoe_mean`, when the offline optimum was run.
+    /// `qoe_mean / optimum's qoe_mean`, when the offline optimum was run and its mean QoE is
+    /// positive (a ratio to a negative mean would rank backwards).
     pub share_of_optimum: Option<f64>,
 }
 

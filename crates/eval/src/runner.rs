@@ -238,7 +238,9 @@ pub fn run_bench(
         .map(|s| s.qoe_mean)
     {
         for s in &mut summaries {
-            s.share_of_optimum = (opt.abs() > 1e-12).then(|| s.qoe_mean / opt);
+            // A ratio to a mean that is not positive ranks backwards (the worse algorithm
+            // gets the higher share), so there is none.
+            s.share_of_optimum = (opt > 1e-12).then(|| s.qoe_mean / opt);
         }
     }
     let results = BenchResults {

@@ -92,3 +92,34 @@ fn optimum_bounds_every_algorithm_on_pensieve_test_traces() {
     assert!((mean("robustmpc-pensieve-reset") - 39.591).abs() < 5e-4);
     assert!(mean(OPTIMUM) > 54.0, "optimum {}", mean(OPTIMUM));
 }
+
+#[test]
+fn no_share_of_optimum_when_the_optimum_itself_scores_below_zero() {
+    // 0.1 to 0.26 Mbit/s under a 300 kbit/s bottom rung: every schedule stalls, the optimum's mean
+    // is negative, and a ratio to it would rank the worse algorithm higher.
+    let trace = neuralstream_core::Trace::new(
+        "starved",
+        vec![0.0, 5.0, 10.0, 15.0],
+        vec![0.26, 0.1, 0.26, 0.26],
+    )
+    .unwrap();
+    let cfg = BenchConfig {
+        algorithms: vec!["bb".into(), OPTIMUM.into()],
+        ..BenchConfig::default()
+    };
+    let video = synthetic::builtin_video();
+    let out = run_bench(
+        &cfg,
+        &[trace],
+        &video,
+        "starved",
+        1,
+        &builtin_factory,
+        &|| {},
+    )
+    .unwrap();
+    let s = &out.results.summaries;
+    let opt = s.iter().find(|s| s.algorithm == OPTIMUM).unwrap();
+    assert!(opt.qoe_mean < 0.0, "{}", opt.qoe_mean);
+    assert!(s.iter().all(|s| s.share_of_optimum.is_none()), "{s:?}");
+}
