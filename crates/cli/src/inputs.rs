@@ -84,8 +84,43 @@ pub fn write_synthetic_traces(args: TracesArgs) -> Result<()> {
         args.count > 0,
         "--count must be at least 1 (how many traces to write)"
     );
+    anyhow::ensure!(
+        args.count <= MAX_SYNTHETIC_TRACES,
+        "--count must be at most {MAX_SYNTHETIC_TRACES}, got {}",
+        args.count
+    );
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create --out {}", args.out.display()))?;
+    // Traces of an earlier run would be read with these by `bench --traces`: replace them.
+    let (mut removed, mut others) = (0usize, 0usize);
+    for entry in std::fs::read_dir(&args.out)
+        .with_context(|| format!("cannot read --out {}", args.out.display()))?
+    {
+        let entry = entry.with_context(|| format!("cannot read --out {}", args.out.display()))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("synthetic_") && entry.path().is_file() {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+            removed += 1;
+        } else {
+            others += 1;
+        }
+    }
+    if removed > 0 {
+        eprintln!(
+            "note: removed {removed} synthetic trace{} of an earlier run from {}",
+            if removed == 1 { "" } else { "s" },
+            args.out.display()
+        );
+    }
+    if others > 0 {
+        eprintln!(
+            "note: {} also holds {others} other entr{}; `bench --traces {}` reads every trace file in it",
+            args.out.display(),
+            if others == 1 { "y" } else { "ies" },
+            args.out.display()
+        );
+    }
     let gen = TraceGenerator::default();
     for i in 0..args.count {
         let t = gen.trace(args.seed, i);

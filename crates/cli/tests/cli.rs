@@ -328,6 +328,25 @@ fn bad_flags_are_explained() {
     );
     let err = fails(&["traces", "--count", "0"]);
     assert!(err.contains("--count must be at least 1"), "{err}");
+    let err = fails(&["traces", "--count", "100000000"]);
+    assert!(err.contains("--count must be at most"), "{err}");
+    // A second run into the same folder replaces the first run's traces instead of adding to them.
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("tr");
+    let out_s = out.to_str().unwrap();
+    assert!(
+        neuralstream(&["traces", "--out", out_s, "--count", "5", "--seed", "1"])
+            .status
+            .success()
+    );
+    let o = neuralstream(&["traces", "--out", out_s, "--count", "3", "--seed", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("removed 5 synthetic traces"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3);
     let err = fails(&["sample-video", "never-written.mp4", "--seconds", "0"]);
     assert!(
         err.contains("--seconds") && !err.contains("--synthetic"),
