@@ -81,9 +81,18 @@ fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// legal 0 Mbit/s interval. Sample 0 (time 0) only marks the start; its bandwidth is never read and
 /// copies sample 1's.
 pub fn parse_trace(path: &Path, text: &str, format: TraceFormat) -> Result<Trace, DataError> {
+    // A UTF-8 byte-order mark (some editors write one) is not part of the first number.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let format = match format {
         TraceFormat::Auto => match data_lines(text).next() {
             None => return Err(DataError::other(path, "the trace file is empty; each line must be `time_s<TAB>throughput_mbps` (cooked) or a millisecond timestamp (Mahimahi)")),
+            Some((line, l)) if l.split_whitespace().count() < 2 && (l.contains(',') || l.contains(';')) => {
+                return Err(DataError::parse(
+                    path,
+                    line,
+                    format!("'{l}' looks comma- or semicolon-separated; cooked traces separate `time_s throughput_mbps` with spaces or a tab, Mahimahi traces hold one millisecond timestamp per line"),
+                ))
+            }
             Some((_, l)) if l.split_whitespace().count() >= 2 => TraceFormat::Cooked,
             Some(_) => TraceFormat::Mahimahi,
         },
@@ -265,6 +274,12 @@ pub fn load_traces(path: &Path, format: TraceFormat) -> Result<Vec<Trace>, DataE
         .filter(|p| !name_of(p).starts_with('.'))
         .collect();
     files.sort();
+    if let Some(f) = files.iter().find(|f| name_of(f).starts_with("video_size_")) {
+        return Err(DataError::other(
+            f,
+            "this is one of Pensieve's chunk-size files, so the folder is a video (--video), not traces; point --traces at cooked_traces or cooked_test_traces",
+        ));
+    }
     if files.is_empty() {
         return Err(DataError::other(
             path,
@@ -280,6 +295,23 @@ mod tests {
 
     fn p() -> &'static Path {
         Path::new("t.txt")
+    }
+
+    #[test]
+    fn byte_order_marks_commas_and_video_folders_are_explained() {
+        let t = parse_trace(p(), "\u{feff}0.0\t1.5\n1.0\t2.0\n", TraceFormat::Auto).unwrap();
+        assert_eq!(t.len(), 2);
+        let e = parse_trace(p(), "0,1\n1,2\n", TraceFormat::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.txt:1") && e.contains("comma"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("trace_a"), "0 1\n1 2\n").unwrap();
+        std::fs::write(d.path().join("video_size_0"), "100\n200\n").unwrap();
+        let e = load_traces(d.path(), TraceFormat::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("video_size_0") && e.contains("--video"), "{e}");
     }
 
     #[test]

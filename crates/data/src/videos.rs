@@ -35,7 +35,33 @@ const LEVEL_PREFIX: &str = "video_size_";
 pub fn load_video(path: &Path) -> Result<Video, DataError> {
     let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
     if meta.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with(LEVEL_PREFIX) {
+            return Err(DataError::other(
+                path,
+                "this is one level's chunk-size file; pass the folder that holds the video_size_0..N-1 files",
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let looks_json = String::from_utf8_lossy(&bytes[..bytes.len().min(64)])
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('{');
+        let Ok(text) = String::from_utf8(bytes).map_err(drop).and_then(|t| {
+            if looks_json {
+                Ok(t)
+            } else {
+                Err(())
+            }
+        }) else {
+            return Err(DataError::other(
+                path,
+                "not a video descriptor (a video.json JSON object); for a media file run `neuralstream package` first and pass the video.json it writes",
+            ));
+        };
         return parse_descriptor(path, &text);
     }
     let json = path.join("video.json");
@@ -200,6 +226,7 @@ fn check_contiguous(dir: &Path, numbers: &[usize]) -> Result<(), DataError> {
 /// Reads one level file: one positive whole number of bytes per non-empty line.
 fn read_level_file(f: &Path) -> Result<Vec<u64>, DataError> {
     let text = std::fs::read_to_string(f).map_err(|e| DataError::io(f, e))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut sizes = Vec::new();
     for (i, l) in text.lines().enumerate() {
         let l = l.trim();
@@ -301,6 +328,28 @@ mod tests {
             write_level(d.path(), n, bytes_at(kbps), 3);
         }
         d
+    }
+
+    #[test]
+    fn wrong_kinds_of_video_input_say_what_to_pass() {
+        let d = pensieve_like();
+        let e = load_video(&d.path().join("video_size_0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pass the folder"), "{e}");
+        let mp4 = d.path().join("clip.mp4");
+        std::fs::write(&mp4, [0u8, 0, 0, 0x20, b'f', b't', b'y', b'p', 0xff, 0xfe]).unwrap();
+        let e = load_video(&mp4).unwrap_err().to_string();
+        assert!(e.contains("neuralstream package"), "{e}");
+        // A byte-order mark is not an error, in a level file or a descriptor.
+        let text = std::fs::read_to_string(d.path().join("video_size_0")).unwrap();
+        std::fs::write(d.path().join("video_size_0"), format!("\u{feff}{text}")).unwrap();
+        let v = load_video(d.path()).unwrap();
+        let json = d.path().join("v.json");
+        crate::descriptor::write_descriptor(&json, &v).unwrap();
+        let text = std::fs::read_to_string(&json).unwrap();
+        std::fs::write(&json, format!("\u{feff}{text}")).unwrap();
+        assert_eq!(load_video(&json).unwrap().num_chunks(), v.num_chunks());
     }
 
     #[test]
