@@ -520,7 +520,9 @@ mod tests {
         let mut v = video();
         v.quality = vec![crate::video::QualityTable {
             metric: "vmaf".into(),
-            scores: (0..6).map(|l| vec![40.0 + 20.0 * l as f64; 4]).collect(),
+            scores: (0..6)
+                .map(|l| vec![(40.0 + 20.0 * l as f64).min(100.0); 4])
+                .collect(),
         }];
         v.validate().unwrap();
         let q = QoeModel::vmaf().compile(&v).unwrap();

@@ -209,6 +209,38 @@ impl Video {
                     q.metric
                 )));
             }
+            // The metrics with a fixed scale: a score outside it is a unit mix-up (SSIM in dB,
+            // VMAF in 0..1), which the QoE would otherwise clamp or scale silently.
+            let range = match q.metric.as_str() {
+                "ssim" => Some((0.0, 1.0, "SSIM is 0..1 (not dB)")),
+                "vmaf" => Some((0.0, 100.0, "VMAF is 0..100")),
+                _ => None,
+            };
+            if let Some((lo, hi, rule)) = range {
+                let mut at = None;
+                'find: for (l, row) in q.scores.iter().enumerate() {
+                    for (c, &x) in row.iter().enumerate() {
+                        if !(lo..=hi).contains(&x) {
+                            at = Some((l, c, x));
+                            break 'find;
+                        }
+                    }
+                }
+                if let Some((l, c, x)) = at {
+                    return Err(bad(format!(
+                        "quality '{}', level {l}, chunk {c}: score {x} is out of range ({rule})",
+                        q.metric
+                    )));
+                }
+            }
+        }
+        for (i, q) in self.quality.iter().enumerate() {
+            if self.quality[..i].iter().any(|p| p.metric == q.metric) {
+                return Err(bad(format!(
+                    "quality '{}' is given twice; keep one table per metric",
+                    q.metric
+                )));
+            }
         }
         Ok(())
     }
@@ -272,6 +304,31 @@ mod tests {
                 .contains("level 3 has 9 chunks but level 0 has 10"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn quality_scores_out_of_their_scale_and_duplicate_tables_are_refused() {
+        let table = |metric: &str, x: f64| QualityTable {
+            metric: metric.into(),
+            scores: vec![vec![x; 3]; 2],
+        };
+        let build = |q: Vec<QualityTable>| {
+            Video::new("v", 4.0, Ladder::from_kbps(&[300.0, 750.0]), sizes(2, 3), q)
+        };
+        let e = build(vec![table("ssim", 1.9)]).unwrap_err().to_string();
+        assert!(e.contains("SSIM is 0..1"), "{e}");
+        let e = build(vec![table("vmaf", -3.0)]).unwrap_err().to_string();
+        assert!(e.contains("VMAF is 0..100"), "{e}");
+        let e = build(vec![table("ssim", 0.9), table("ssim", 0.95)])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("given twice"), "{e}");
+        assert!(build(vec![
+            table("ssim", 0.97),
+            table("vmaf", 88.0),
+            table("psnr_db", 41.0)
+        ])
+        .is_ok());
     }
 
     #[test]
