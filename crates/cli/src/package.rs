@@ -166,8 +166,9 @@ pub fn run(args: PackageArgs) -> Result<()> {
 
     let v = &done.video;
     println!(
-        "packaged {} chunks x {} levels of {} s ({}{}) into {}",
+        "packaged {} chunk{} x {} levels of {} s ({}{}) into {}",
         v.num_chunks(),
+        if v.num_chunks() == 1 { "" } else { "s" },
         v.ladder.len(),
         v.chunk_duration_s,
         done.encoder,
@@ -225,8 +226,13 @@ pub fn run(args: PackageArgs) -> Result<()> {
         }
     }
     println!(
-        "try: neuralstream bench --video {} --qoe ssim",
-        done.out.join("video.json").display()
+        "try: neuralstream bench --video {} --qoe {}",
+        done.out.join("video.json").display(),
+        if v.quality("ssim").is_some() {
+            "ssim"
+        } else {
+            "lin"
+        }
     );
     Ok(())
 }
@@ -246,6 +252,12 @@ pub fn run_sample(args: SampleVideoArgs) -> Result<()> {
         .context("OUT.mp4 must name a file")?
         .to_string_lossy()
         .into_owned();
+    anyhow::ensure!(
+        !args.out.is_dir(),
+        "{} is a folder; give a file name, e.g. {}",
+        args.out.display(),
+        args.out.join("sample.mp4").display()
+    );
     let tmp = args.out.with_file_name(format!(".{file_name}.partial.mp4"));
     let pb = bar();
     pb.set_message(format!("writing {}", source.describe()));
@@ -263,8 +275,10 @@ pub fn run_sample(args: SampleVideoArgs) -> Result<()> {
         return Err(e.into());
     }
     pb.finish();
-    std::fs::rename(&tmp, &args.out)
-        .with_context(|| format!("cannot move the video to {}", args.out.display()))?;
+    if let Err(e) = std::fs::rename(&tmp, &args.out) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot move the video to {}", args.out.display()));
+    }
     println!("wrote {} ({})", args.out.display(), source.describe());
     Ok(())
 }

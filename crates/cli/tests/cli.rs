@@ -352,6 +352,11 @@ fn bad_flags_are_explained() {
         err.contains("--seconds") && !err.contains("--synthetic"),
         "{err}"
     );
+    // A folder as OUT is refused before anything is encoded.
+    let d = tempfile::tempdir().unwrap();
+    let err = fails(&["sample-video", d.path().to_str().unwrap(), "--seconds", "1"]);
+    assert!(err.contains("is a folder"), "{err}");
+    assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
 }
 
 #[test]

@@ -419,6 +419,16 @@ pub fn package(
     move_into_place(&work, out)?;
     packaged.out = out.clone();
     packaged.total_s = started.elapsed().as_secs_f64();
+    let chunks = packaged.video.num_chunks();
+    let last_s = plan.source.duration_s - (chunks.saturating_sub(1)) as f64 * plan.segment_s;
+    if chunks > 1 && last_s < plan.segment_s - 0.05 {
+        on_event(Event::Note(format!(
+            "the last chunk holds {last_s:.2} s of video, but video.json gives every chunk {} s: \
+             the simulator plays it as a full chunk, and its bitrate reads low; \
+             a source whose length is a multiple of --segment-s avoids this",
+            plan.segment_s
+        )));
+    }
     Ok(packaged)
 }
 
