@@ -147,6 +147,26 @@ fn timeline_algorithms(requested: Option<&str>, run: &[String]) -> Vec<String> {
             .collect(),
     };
     let chosen: Vec<String> = run.iter().filter(|a| wanted.contains(a)).cloned().collect();
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|w| !w.is_empty() && !run.contains(w))
+        .collect();
+    if requested.is_some() && !missing.is_empty() {
+        eprintln!(
+            "note: --timeline-abr names {} that this run did not play (it played: {}); {}",
+            missing
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            run.join(", "),
+            if chosen.is_empty() {
+                "drawing the first four instead"
+            } else {
+                "drawing the others"
+            }
+        );
+    }
     if chosen.is_empty() {
         run.iter().take(4).cloned().collect()
     } else {

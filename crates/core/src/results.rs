@@ -54,7 +54,7 @@ pub struct AlgorithmSummary {
 pub struct BenchMeta {
     /// Video name.
     pub video: String,
-    /// Where the traces came from (a folder, or `synthetic:<seed>x<count>`).
+    /// Where the traces came from (a folder, or `synthetic:seed=<seed>,count=<count>`).
     pub traces_source: String,
     /// Number of traces.
     pub traces: usize,

@@ -69,7 +69,12 @@ impl CdfFigure {
             .collect();
         let m = &results.meta;
         CdfFigure {
-            title: format!("CDF of per-trace QoE ({}, {} traces)", m.video, m.traces),
+            title: format!(
+                "CDF of per-trace QoE ({}, {} trace{})",
+                m.video,
+                m.traces,
+                if m.traces == 1 { "" } else { "s" }
+            ),
             x_desc: format!("QoE per trace ({})", m.qoe),
             curves,
         }
