@@ -117,6 +117,16 @@ fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
                 format!("expected two columns `time_s throughput_mbps`, got '{l}'"),
             ));
         };
+        if let Some(extra) = cols.next() {
+            return Err(DataError::parse(
+                path,
+                line,
+                format!(
+                    "expected two columns `time_s throughput_mbps`, but '{extra}' follows them; \
+                     keep the first two (e.g. `cut -f1,2` for tab-separated files)"
+                ),
+            ));
+        }
         let num = |s: &str, what: &str| -> Result<f64, DataError> {
             let v: f64 = s.parse().map_err(|_| {
                 DataError::parse(path, line, format!("{what} '{s}' is not a number"))
@@ -301,6 +311,10 @@ mod tests {
     fn byte_order_marks_commas_and_video_folders_are_explained() {
         let t = parse_trace(p(), "\u{feff}0.0\t1.5\n1.0\t2.0\n", TraceFormat::Auto).unwrap();
         assert_eq!(t.len(), 2);
+        let e = parse_trace(p(), "0 1\n1 2 junk\n", TraceFormat::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.txt:2") && e.contains("'junk' follows"), "{e}");
         let e = parse_trace(p(), "0,1\n1,2\n", TraceFormat::Auto)
             .unwrap_err()
             .to_string();
