@@ -220,6 +220,16 @@ fn test_score(
     Ok(q.iter().sum::<f64>() / q.len().max(1) as f64)
 }
 
+/// A learning rate must be a finite number in (0, 1]: above 1 Adam's steps are as large as the
+/// weights themselves.
+fn check_lr(flag: &str, lr: f32) -> Result<()> {
+    anyhow::ensure!(
+        lr.is_finite() && lr > 0.0 && lr <= 1.0,
+        "{flag} must be a learning rate in (0, 1] (e.g. 3e-4), got {lr}"
+    );
+    Ok(())
+}
+
 /// Widest hidden layer `--hidden` accepts (a 4096 x 4096 layer is 64 MB of weights).
 const MAX_HIDDEN_WIDTH: usize = 4096;
 /// Deepest network `--hidden` accepts.
@@ -370,6 +380,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         cfg.dqn.max_iters = n;
     }
     if let Some(lr) = args.ppo_lr {
+        check_lr("--ppo-lr", lr)?;
         cfg.ppo.lr = lr;
     }
     if let Some(f) = args.ppo_lr_final {
@@ -413,7 +424,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         cfg.api.augment_scale = f;
     }
     if let Some(lr) = args.api_lr {
-        anyhow::ensure!(lr > 0.0, "--api-lr must be positive, got {lr}");
+        check_lr("--api-lr", lr)?;
         cfg.api.lr = lr;
     }
     for (flag, value, target) in [

@@ -529,6 +529,13 @@ fn train_bad_inputs_are_explained() {
     // Too wide to allocate: refused before any memory is asked for.
     let err = fails(&["train", "--hidden", "100000,100000", "--out", out]);
     assert!(err.contains("at most 4096 units"), "{err}");
+    for (flag, value) in [("--api-lr", "inf"), ("--ppo-lr", "0"), ("--ppo-lr", "5")] {
+        let err = fails(&["train", flag, value, "--out", out]);
+        assert!(
+            err.contains(&format!("{flag} must be a learning rate")),
+            "{err}"
+        );
+    }
     let err = fails(&["train", "--api-explore", "2", "--out", out]);
     assert!(err.contains("--api-explore"), "{err}");
     let err = fails(&["train", "--val-fraction", "1.5", "--out", out]);
