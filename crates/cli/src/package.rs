@@ -145,9 +145,10 @@ pub fn run(args: PackageArgs) -> Result<()> {
                 }
             }
         }
+        // A hidden bar (stderr not a terminal) drops what it is asked to print.
         Event::Note(msg) => match &pb {
-            Some(p) => p.println(format!("note: {msg}")),
-            None => eprintln!("note: {msg}"),
+            Some(p) if !p.is_hidden() => p.println(format!("note: {msg}")),
+            _ => eprintln!("note: {msg}"),
         },
     };
     let result = package(&opts, &tools, &mut on_event);

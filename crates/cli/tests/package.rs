@@ -342,6 +342,9 @@ fn bad_input_gets_a_clear_error_and_leaves_nothing() {
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("mine.txt"), "keep").unwrap();
     let err = package(&["--synthetic", "2"]);
-    assert!(err.contains("(mine.txt)") && err.contains("refuses"), "{err}");
+    assert!(
+        err.contains("(mine.txt)") && err.contains("refuses"),
+        "{err}"
+    );
     assert!(out.join("mine.txt").is_file());
 }

@@ -29,4 +29,7 @@ pub enum LearnError {
     /// Not enough data to train or validate.
     #[error("{0}")]
     Empty(String),
+    /// A setting is out of range (the message names it).
+    #[error("{0}")]
+    Invalid(String),
 }

@@ -205,7 +205,7 @@ pub fn train_pipeline(
     let qoe = cfg.qoe.compile(video)?;
     cfg.train_sim
         .validate()
-        .map_err(|e| LearnError::Empty(format!("training {e}")))?;
+        .map_err(|e| LearnError::Invalid(format!("training {e}")))?;
     let (train, val) = split_traces(traces, cfg.val_fraction, cfg.seed);
     let spec = match &resume {
         Some(ck) => ck.spec.clone(),
@@ -214,6 +214,9 @@ pub fn train_pipeline(
             ..FeatureSpec::new(video.num_levels())
         },
     };
+    // What `LearnedAbr::load` will check, checked before minutes of training are spent.
+    spec.validate()
+        .map_err(|e| LearnError::Invalid(format!("the policy's features: {e}")))?;
     if spec.num_levels != video.num_levels() {
         return Err(LearnError::Empty(format!(
             "the resumed policy has {} levels but video '{}' has {}",

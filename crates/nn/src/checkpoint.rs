@@ -99,6 +99,16 @@ pub enum CheckpointError {
         /// How many of its values are not finite.
         count: usize,
     },
+    /// A tensor holds values outside their meaning (e.g. optimiser settings out of range).
+    #[error("{}: tensor `{tensor}`: {message}", path.display())]
+    BadValue {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Name of the tensor.
+        tensor: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Two networks passed to [`save_safetensors`] share a name.
     #[error("{}: network name `{name}` used twice", path.display())]
     DuplicateName {
@@ -355,17 +365,18 @@ impl<'a> Reader<'a> {
     fn adam(&self, nets: &[(&str, &Mlp)]) -> Result<Adam, CheckpointError> {
         let hp = self.f32s_any("adam.hparams", &[5])?;
         let (lr, beta1, beta2, eps, clip) = (hp[0], hp[1], hp[2], hp[3], hp[4]);
+        // lr 0 is legal (a schedule decayed to 0 saves it); NaN clip means "no clipping".
         let sane = lr.is_finite()
-            && lr > 0.0
+            && lr >= 0.0
             && (0.0..1.0).contains(&beta1)
             && (0.0..1.0).contains(&beta2)
             && eps.is_finite()
             && eps > 0.0
-            && (clip.is_nan() || (clip.is_finite() && clip > 0.0));
+            && (clip.is_nan() || clip > 0.0);
         if !sane {
-            return Err(CheckpointError::Metadata {
+            return Err(CheckpointError::BadValue {
                 path: self.path.to_owned(),
-                key: "adam.hparams".into(),
+                tensor: "adam.hparams".into(),
                 message: format!(
                     "optimiser settings out of range (lr {lr}, beta1 {beta1}, beta2 {beta2}, eps {eps}, max grad norm {clip}); the file is corrupt"
                 ),

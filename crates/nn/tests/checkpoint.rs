@@ -297,3 +297,23 @@ fn zero_width_layers_cannot_force_a_huge_allocation() {
     );
     assert!(err.to_string().contains("at least 1"), "{err}");
 }
+
+#[test]
+fn a_learning_rate_decayed_to_zero_still_loads() {
+    // PPO's schedule may end at lr 0 (`--ppo-lr-final 0`); its last checkpoint must resume.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("decayed.safetensors");
+    let (mut actor, mut critic, mut adam) = trained();
+    adam.set_lr(0.0);
+    let mut rng = SplitMix64::new(9);
+    train_step(&mut actor, &mut critic, &mut adam, &mut rng);
+    save_safetensors(
+        &path,
+        &[("actor", &actor), ("critic", &critic)],
+        Some(&adam),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    let back = load_networks(&path).unwrap();
+    assert_eq!(back.adam.unwrap().config().lr, 0.0);
+}

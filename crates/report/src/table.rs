@@ -61,7 +61,7 @@ pub fn summary_legend(results: &BenchResults) -> String {
          bitrate: mean of the scored chunks, kbit/s; rebuffer: stall seconds per session; \
          smoothness: per-session switching penalty in QoE units (QoE_lin: sum of |bitrate change| \
          in Mbit/s); switches: level changes per \
-         session; % of optimum: mean QoE / the offline optimum's mean QoE (\"-\" when that mean is not positive).",
+         session; % of optimum: mean QoE / the offline optimum's mean QoE (\"-\" without the optimum, or when its mean is not positive).",
         qoe = m.qoe,
         skip = m.skip_chunks,
     )

@@ -92,7 +92,7 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     {
         // The router's bare 405: give it the JSON body every other refusal has (the router adds
         // the `Allow` header on the way out). Only the decision route takes POST.
-        let allowed = if uri_path.ends_with("/decision") {
+        let allowed = if route == Route::Decision {
             "POST"
         } else {
             "GET or HEAD"

@@ -54,13 +54,17 @@ fn plausible_filter(spec: &str) -> bool {
                 !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             })
     };
-    spec.split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .all(|d| match d.split_once('=') {
-            Some((t, level)) => target(t) && LEVELS.contains(&level.to_ascii_lowercase().as_str()),
-            None => LEVELS.contains(&d.to_ascii_lowercase().as_str()) || target(d),
-        })
+    !spec.trim().is_empty()
+        && spec
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .all(|d| match d.split_once('=') {
+                Some((t, level)) => {
+                    target(t) && LEVELS.contains(&level.to_ascii_lowercase().as_str())
+                }
+                None => LEVELS.contains(&d.to_ascii_lowercase().as_str()) || target(d),
+            })
 }
 
 #[cfg(test)]
@@ -78,7 +82,7 @@ mod tests {
         ] {
             assert!(plausible_filter(ok), "{ok}");
         }
-        for bad in ["[[bad", "a=loud", "x::=info", "=info"] {
+        for bad in ["[[bad", "a=loud", "x::=info", "=info", "", "  "] {
             assert!(!plausible_filter(bad), "{bad}");
         }
     }

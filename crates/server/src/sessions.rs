@@ -13,8 +13,9 @@
 //!
 //! The store is a fixed number of mutex-guarded shards (a session id hashes to one), so concurrent
 //! clients rarely contend; each session has its own mutex, so one slow decision never blocks another
-//! session. Memory is bounded by `max_sessions` (new sessions beyond it are refused), by capping each
-//! history at twice the video's chunk count, and by the idle sweep.
+//! session. Memory is bounded by `max_sessions` (new sessions beyond it are refused), by cutting a
+//! history that passes `2 n + 8` records (a client looping an `n`-chunk video) back to the last
+//! `n` (its `qoe_so_far` then covers those), and by the idle sweep.
 
 use crate::algorithms::AlgorithmSet;
 use crate::media::{Media, MediaLibrary};
@@ -240,32 +241,24 @@ impl SessionStore {
         removed
     }
 
-    fn remove(&self, id: &str) {
-        if lock(self.shard(id)).remove(id).is_some() {
+    /// Drops session `id` if the map still holds this very slot (a restart may have replaced
+    /// what the id names since the caller looked it up).
+    fn remove_slot(&self, id: &str, slot: &Arc<Slot>) {
+        let mut map = lock(self.shard(id));
+        if map.get(id).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            map.remove(id);
             self.active.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
-    /// Finds or creates the session `id` for this request.
-    fn slot(
+    /// Checks what a new session needs and builds it (its algorithm instance included).
+    fn new_session(
         &self,
         ctx: &DecisionContext,
         id: &str,
         req: &DecisionRequest,
         media: usize,
-    ) -> Result<Arc<Slot>, DecideError> {
-        let mut map = lock(self.shard(id));
-        if let Some(slot) = map.get(id) {
-            let restart = req.last_chunk.is_none() && !lock(&slot.state).history.is_empty();
-            if !restart {
-                return Ok(slot.clone());
-            }
-            // Checked before the old session goes, so a refused restart leaves it as it was.
-            resolve_algorithm(ctx, req)?;
-            precheck(req, ctx.media.at(media))?;
-            map.remove(id);
-            self.active.fetch_sub(1, Ordering::Relaxed);
-        }
+    ) -> Result<Session, DecideError> {
         let algorithm = resolve_algorithm(ctx, req)?.to_string();
         let m = ctx.media.at(media);
         precheck(req, m)?;
@@ -285,7 +278,44 @@ impl SessionStore {
                 )));
             }
         }
-        // Reserve a place before building: a check-then-add across shards could overshoot.
+        let abr = fresh_abr(ctx, &algorithm).ok_or_else(|| {
+            DecideError::AlgorithmFailed(format!("algorithm '{algorithm}' could not be built"))
+        })?;
+        Ok(Session {
+            algorithm,
+            media,
+            abr,
+            history: Vec::new(),
+            last_total_rebuffer_s: None,
+            rebuffer_base_s: 0.0,
+            clock0_ms: None,
+        })
+    }
+
+    /// Finds or creates the session `id` for this request; a request without a chunk restarts
+    /// a session that has history, in place (same slot, same place under the limit). Every check
+    /// runs before anything changes, so a refused request leaves the store as it was, and no
+    /// session's lock is taken while a shard is locked.
+    fn slot(
+        &self,
+        ctx: &DecisionContext,
+        id: &str,
+        req: &DecisionRequest,
+        media: usize,
+    ) -> Result<Arc<Slot>, DecideError> {
+        let existing = lock(self.shard(id)).get(id).cloned();
+        if let Some(slot) = existing {
+            let restart = req.last_chunk.is_none() && !lock(&slot.state).history.is_empty();
+            if restart {
+                let fresh = self.new_session(ctx, id, req, media)?;
+                *lock(&slot.state) = fresh;
+                slot.qoe_bits.store(0f64.to_bits(), Ordering::Relaxed);
+                self.created_total.fetch_add(1, Ordering::Relaxed);
+            }
+            return Ok(slot);
+        }
+        let session = self.new_session(ctx, id, req, media)?;
+        // Reserve a place before inserting: a check-then-add across shards could overshoot.
         let max = self.max_sessions;
         if self
             .active
@@ -296,24 +326,16 @@ impl SessionStore {
         {
             return Err(DecideError::TooManySessions(max));
         }
-        let Some(abr) = fresh_abr(ctx, &algorithm) else {
+        let mut map = lock(self.shard(id));
+        if let Some(other) = map.get(id) {
+            // Another request created it meanwhile: use that one, give the place back.
             self.active.fetch_sub(1, Ordering::Relaxed);
-            return Err(DecideError::AlgorithmFailed(format!(
-                "algorithm '{algorithm}' could not be built"
-            )));
-        };
+            return Ok(other.clone());
+        }
         let slot = Arc::new(Slot {
             last_seen_ms: AtomicU64::new(self.now_ms()),
             qoe_bits: AtomicU64::new(0f64.to_bits()),
-            state: Mutex::new(Session {
-                algorithm,
-                media,
-                abr,
-                history: Vec::new(),
-                last_total_rebuffer_s: None,
-                rebuffer_base_s: 0.0,
-                clock0_ms: None,
-            }),
+            state: Mutex::new(session),
         });
         map.insert(id.to_string(), slot.clone());
         self.created_total.fetch_add(1, Ordering::Relaxed);
@@ -384,7 +406,7 @@ impl SessionStore {
             Err(e) => {
                 if matches!(e, DecideError::AlgorithmFailed(_)) {
                     drop(guard);
-                    self.remove(id);
+                    self.remove_slot(id, &slot);
                 }
                 Err(e)
             }
@@ -423,7 +445,7 @@ fn check_report(c: &ChunkReport, m: &Media) -> Result<(), DecideError> {
     let (levels, chunks) = (m.video.num_levels(), m.video.num_chunks());
     if c.level >= levels {
         return Err(DecideError::Invalid(format!(
-            "field `last_chunk.level`: {} is out of range; video '{}' has {levels} levels (0..={})",
+            "field `last_chunk.level` (Pensieve: lastquality): {} is out of range; video '{}' has {levels} levels (0..={})",
             c.level,
             m.name,
             levels - 1
@@ -431,7 +453,7 @@ fn check_report(c: &ChunkReport, m: &Media) -> Result<(), DecideError> {
     }
     if c.index >= chunks {
         return Err(DecideError::Invalid(format!(
-            "field `last_chunk.index`: {} is out of range; video '{}' has {chunks} chunks (0..={})",
+            "field `last_chunk.index` (Pensieve: lastRequest): {} is out of range; video '{}' has {chunks} chunks (0..={})",
             c.index,
             m.name,
             chunks - 1
@@ -439,12 +461,12 @@ fn check_report(c: &ChunkReport, m: &Media) -> Result<(), DecideError> {
     }
     if c.size_bytes == 0 {
         return Err(DecideError::Invalid(
-            "field `last_chunk.size_bytes`: must be > 0 (bytes of the downloaded chunk)".into(),
+            "field `last_chunk.size_bytes` (Pensieve: lastChunkSize): must be > 0 (bytes of the downloaded chunk)".into(),
         ));
     }
     if !c.download_ms().is_finite() {
         return Err(DecideError::Invalid(
-            "field `last_chunk.request_finish_ms`: finish minus start is not a finite number of ms"
+            "field `last_chunk.request_finish_ms` (Pensieve: lastChunkFinishTime): finish minus start is not a finite number of ms"
                 .into(),
         ));
     }
@@ -461,7 +483,7 @@ fn precheck(req: &DecisionRequest, m: &Media) -> Result<(), DecideError> {
     let next = req.next_chunk_index();
     if next > chunks {
         return Err(DecideError::Invalid(format!(
-            "field `next_chunk`: {next} is past the end; video '{}' has {chunks} chunks (0..={})",
+            "field `next_chunk` (Pensieve: lastRequest + 1): {next} is past the end; video '{}' has {chunks} chunks (0..={})",
             m.name,
             chunks - 1
         )));
@@ -653,6 +675,12 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(history(&store, "s").len(), 3);
+        // A refused restart changes nothing.
+        let mut bad = first();
+        bad.algorithm = Some("nope".into());
+        assert_eq!(store.decide(&fx.ctx, "s", &bad).unwrap_err().status(), 400);
+        assert_eq!(history(&store, "s").len(), 3);
+        assert_eq!((store.active(), store.created_total()), (1, 1));
         // Reloaded with the same id: the startup level, no forecast, no QoE carried over.
         let again = store.decide(&fx.ctx, "s", &first()).unwrap();
         assert_eq!((again.chunk, again.level), (0, 1));
