@@ -19,7 +19,7 @@ const state = {
   videos: [], algorithms: [], defaultAlgorithm: null,
   sessionId: null, video: null, algorithm: null, mode: null, bufferS: 20,
   playability: null, codecChecks: {}, libraryNote: '', t0: 0, startupDelayS: null,
-  requests: [], chunks: [], stalls: [], rendered: [], bufferSamples: [],
+  requests: [], chunks: [], stalls: [], rendered: [], bufferSamples: [], failedRequests: 0,
   decisions: [], summary: null, decodedFrames: 0, droppedFrames: 0, currentTimeS: 0,
   dashjsVersion: dashjs ? dashjs.Version || (dashjs.MediaPlayer && dashjs.MediaPlayer().create().getVersion()) : null,
 };
@@ -27,6 +27,9 @@ globalThis.neuralstream = { state };
 
 let player = null;
 let client = null;
+// The ladder the server rule maps levels onto. Module-level like `client`: dash.js caches a custom
+// rule's factory by name, so the hooks of the first registration serve every later video.
+let ruleLadderKbps = [];
 let reps = []; // dash.js video representations sorted by bandwidth: index = ladder level
 let charts = null;
 let pollTimer = null;
@@ -170,6 +173,12 @@ function onFragmentStarted(e) {
 function onFragmentCompleted(e) {
   const r = e.request;
   if (!r || r.mediaType !== 'video' || r.type !== 'MediaSegment') return;
+  // dash.js fires this event for failed downloads too (error set, no response): not a chunk.
+  if (e.error || (r.bytesLoaded || r.bytesTotal || 0) <= 0) {
+    state.failedRequests += 1;
+    setMessage(`segment ${r.index} failed to download (${e.error && e.error.message ? e.error.message : 'no data'}); dash.js retries it`, true);
+    return;
+  }
   const rep = r.representation || repById(r.representationId);
   const level = levelOf(rep);
   const startMs = r.startDate ? new Date(r.startDate).getTime() : NaN;
@@ -189,16 +198,21 @@ function onFragmentCompleted(e) {
     sizeBytes, startMs, endMs, downloadMs: endMs - startMs, throughputKbps: tput,
     bufferS, rebufferS, tS: nowS(), appliedDecisionChunk: req ? req.appliedDecisionChunk : null,
   };
-  state.chunks.push(chunk);
+  // A chunk downloaded again (a retry, or a replacement) replaces the earlier record, as on the server.
+  const last = state.chunks[state.chunks.length - 1];
+  if (last && last.index === chunk.index) state.chunks[state.chunks.length - 1] = chunk;
+  else state.chunks.push(chunk);
   if (charts) {
     charts.chosen.points.push([req ? req.tS : chunk.tS, chunk.bitrateKbps]);
     if (tput !== null) charts.measured.points.push([chunk.tS, tput]);
   }
-  if (client) {
+  if (client && level >= 0) {
     client.report({
-      lastChunk: { index: r.index, level: Math.max(0, level), sizeBytes, startMs, endMs },
+      lastChunk: { index: r.index, level, sizeBytes, startMs, endMs },
       bufferS, totalRebufferS: stallNow,
     });
+  } else if (client) {
+    setMessage(`segment ${r.index} came from a representation that is not in the ladder; not reported`, true);
   }
 }
 
@@ -221,7 +235,7 @@ function onDecision(entry) {
     row.appendChild(td);
   }
   $('decisions').tBodies[0].prepend(row);
-  $('t-decisions').textContent = String(state.decisions.length);
+  $('t-decisions').textContent = String(state.decisions.filter((x) => x.response).length);
 }
 
 function onDecisionError(entry) {
@@ -309,7 +323,7 @@ function finish(status) {
 function renderSummary(s) {
   const rows = [
     ['session', s.sessionId], ['algorithm', s.algorithm], ['video', s.video], ['chunks', s.chunks],
-    ['QoE (lin, page)', s.qoe.toFixed(2)], ['QoE (server)', s.serverQoe === null ? '-' : s.serverQoe.toFixed(2)],
+    ['QoE_lin (page, chunks 1..)', s.qoe.toFixed(2)], ['QoE (server, its --qoe)', s.serverQoe === null ? '-' : s.serverQoe.toFixed(2)],
     ['QoE per chunk', s.qoePerChunk.toFixed(3)], ['mean bitrate', fmtKbps(s.meanBitrateKbps)],
     ['mean throughput', fmtKbps(s.meanThroughputKbps)], ['start-up delay', s.startupDelayS === null ? '-' : `${s.startupDelayS.toFixed(2)} s`],
     ['stalls', `${s.stalls} (${s.stallS.toFixed(2)} s, longest ${s.longestStallS.toFixed(2)} s)`],
@@ -342,7 +356,7 @@ async function start() {
     video: v.name, mode: choice === DASHJS_DEFAULT ? 'dashjs' : 'server', algorithm: choice,
     bufferS: Math.max(4, Number($('buffer').value) || 20), sessionId: newSessionId(), error: null,
     requests: [], chunks: [], stalls: [], rendered: [], bufferSamples: [], decisions: [], summary: null,
-    startupDelayS: null, decodedFrames: 0, droppedFrames: 0,
+    startupDelayS: null, decodedFrames: 0, droppedFrames: 0, failedRequests: 0,
   });
   stallOpen = null; stallTotalS = 0; stallAtLastChunkS = 0; reps = [];
   $('summary').hidden = true;
@@ -369,7 +383,8 @@ async function start() {
   player = dashjs.MediaPlayer().create();
   player.updateSettings(playerSettings(state.mode, state.bufferS));
   if (state.mode === 'server') {
-    player.addABRCustomRule('qualitySwitchRules', 'NeuralStreamRule', makeServerRule(dashjs, { client: () => client, ladderKbps: () => v.levelsKbps }));
+    ruleLadderKbps = v.levelsKbps;
+    player.addABRCustomRule('qualitySwitchRules', 'NeuralStreamRule', makeServerRule(dashjs, { client: () => client, ladderKbps: () => ruleLadderKbps }));
   }
   const ev = dashjs.MediaPlayer.events;
   player.on(ev.STREAM_INITIALIZED, () => {
@@ -395,7 +410,7 @@ async function start() {
 
 async function main() {
   if (!dashjs) { setMessage('dash.js did not load (vendor/dash.all.min.js); rebuild the page: cd web && npm ci && npm run build', true); return; }
-  $('footer').textContent = `dash.js ${state.dashjsVersion || '?'}; decisions from POST /api/v1/sessions/{id}/decision; QoE = Pensieve QoE_lin.`;
+  $('footer').textContent = `dash.js ${state.dashjsVersion || '?'}; decisions from POST /api/v1/sessions/{id}/decision; page QoE = Pensieve QoE_lin from chunk 1 on (the server's uses its --qoe; they agree under lin).`;
   try {
     await loadLists();
   } catch (e) {

@@ -2,29 +2,38 @@
 //
 // Pure functions only (no DOM, no dash.js), so `node --test tests/unit` checks them.
 // The QoE model is Pensieve's QoE_lin, the project's default (`crates/core` QoeModel::lin):
-// per chunk, bitrate in Mbit/s minus 4.3 x stall seconds minus |bitrate change| in Mbit/s.
+// per chunk, bitrate in Mbit/s minus 4.3 x stall seconds minus |bitrate change| in Mbit/s,
+// summed from chunk 1 on as the server's `qoe_so_far` and `bench` score it (chunk 0's level is
+// fixed and its stall is the start-up delay), so the page's figure and the server's agree when
+// the server runs `--qoe lin`.
 
 /** Pensieve's linear QoE constants. */
 export const QOE_LIN = Object.freeze({ rebufferPenalty: 4.3, smoothnessPenalty: 1.0 });
 
+/** Chunks at the start of a session that are not scored (the server's and `bench`'s default). */
+export const SKIP_CHUNKS = 1;
+
 /**
- * Scores a session.
+ * Scores a session from chunk `skip` on (chunk `skip`'s change from the chunk before it counts).
  * @param {Array<{bitrateKbps:number, rebufferS:number}>} chunks in playback order
  * @param {{rebufferPenalty:number, smoothnessPenalty:number}} [model]
+ * @param {number} [skip] chunks not scored at the start
  * @returns {{qoe:number, bitrateMbpsSum:number, rebufferPenalty:number, smoothnessPenalty:number}}
  */
-export function qoeLin(chunks, model = QOE_LIN) {
+export function qoeLin(chunks, model = QOE_LIN, skip = SKIP_CHUNKS) {
   let bitrateMbpsSum = 0;
   let rebufferS = 0;
   let smoothMbps = 0;
   let prev = null;
-  for (const c of chunks) {
+  chunks.forEach((c, i) => {
     const mbps = c.bitrateKbps / 1000;
-    bitrateMbpsSum += mbps;
-    rebufferS += c.rebufferS || 0;
-    if (prev !== null) smoothMbps += Math.abs(mbps - prev);
+    if (i >= skip) {
+      bitrateMbpsSum += mbps;
+      rebufferS += c.rebufferS || 0;
+      if (prev !== null) smoothMbps += Math.abs(mbps - prev);
+    }
     prev = mbps;
-  }
+  });
   const rebufferPenalty = model.rebufferPenalty * rebufferS;
   const smoothnessPenalty = model.smoothnessPenalty * smoothMbps;
   return { qoe: bitrateMbpsSum - rebufferPenalty - smoothnessPenalty, bitrateMbpsSum, rebufferPenalty, smoothnessPenalty };

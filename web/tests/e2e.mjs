@@ -70,14 +70,23 @@ function parseArgs(argv) {
   return o;
 }
 
-/** Reads a Pensieve cooked trace (`time_s Mbit/s` per line) into steps [{atS, kbps}]. */
+/**
+ * Reads a Pensieve cooked trace (`time_s Mbit/s` per line) into steps [{atS, kbps}].
+ *
+ * The browser is throttled as a step function: each line's rate holds from its time until the
+ * next line's. (`neuralstream play --trace` and the simulator read the same file as Pensieve
+ * does, each line's rate covering the interval that *ends* at its time, so a phase change lands
+ * one sample earlier there.) 0 Mbit/s is refused: DevTools' network emulation reads 0 as
+ * "not throttled".
+ */
 export function readCookedTrace(text, file = 'trace') {
   const steps = [];
   text.split('\n').forEach((line, i) => {
     const t = line.trim();
     if (!t || t.startsWith('#')) return;
-    const [a, b] = t.split(/\s+/).map(Number);
-    if (!Number.isFinite(a) || !Number.isFinite(b) || b <= 0) throw new Error(`${file}:${i + 1}: expected "time_s Mbit/s" with Mbit/s > 0, got "${t}"`);
+    const cols = t.split(/\s+/);
+    const [a, b] = cols.map(Number);
+    if (cols.length !== 2 || !Number.isFinite(a) || !Number.isFinite(b) || b <= 0) throw new Error(`${file}:${i + 1}: expected two columns "time_s Mbit/s" with Mbit/s > 0 (browser throttling cannot express 0), got "${t}"`);
     steps.push({ atS: a, kbps: b * 1000 });
   });
   if (!steps.length) throw new Error(`${file}: no samples`);
@@ -259,6 +268,11 @@ async function main() {
   } finally {
     await ctx.close();
     rmSync(profile, { recursive: true, force: true });
+  }
+  // The page scores QoE_lin from chunk 1 on as the server does (`serve` runs --qoe lin here).
+  const sm = result.summary;
+  if (sm && typeof sm.serverQoe === 'number' && Math.abs(sm.qoe - sm.serverQoe) > 0.01) {
+    failures.push(`the page's QoE ${sm.qoe} differs from the server's ${sm.serverQoe}`);
   }
   result.ok = failures.length === 0;
   result.failures = failures;

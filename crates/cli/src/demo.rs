@@ -114,6 +114,12 @@ pub fn run(args: DemoArgs) -> Result<()> {
             None
         }
     };
+    if args.policy.is_some() && args.abr.contains("learned:") {
+        println!(
+            "note: --abr already names a learned policy, so --policy {} is not added",
+            args.policy.as_deref().unwrap_or(Path::new("")).display()
+        );
+    }
     let serve = ServeCommand {
         media: clip,
         abr: algorithm_list(&args.abr, policy.as_deref()),

@@ -189,10 +189,12 @@ pub fn run(args: PlayArgs) -> Result<()> {
     let session_prefix = args.session.clone().unwrap_or_else(unique_session_prefix);
     neuralstream_player::fleet::check_session_prefix(&session_prefix, traces.len(), args.clients)
         .with_context(|| {
-        format!(
-            "in --session (with {} players, ids get a -tN-cN suffix)",
-            traces.len() * args.clients
-        )
+        let players = traces.len() * args.clients;
+        if players == 1 {
+            "in --session".to_string()
+        } else {
+            format!("in --session (with {players} players, ids get a -tN-cN suffix)")
+        }
     })?;
     let trust = match (&args.ca_cert, args.insecure) {
         (Some(p), _) => TlsTrust::CaCert(p.clone()),
@@ -381,7 +383,15 @@ fn report(
     let results = BenchResults {
         meta: BenchMeta {
             video: video.name.clone(),
-            traces_source: format!("play {} --trace {}", args.url, args.trace.display()),
+            traces_source: format!(
+                "play {} --trace {}: {} trace{} x {} client{}, one row per session",
+                args.url,
+                args.trace.display(),
+                traces.len(),
+                if traces.len() == 1 { "" } else { "s" },
+                args.clients,
+                if args.clients == 1 { "" } else { "s" }
+            ),
             traces: rows.len(),
             qoe: qoe.name().to_string(),
             skip_chunks: args.skip_chunks,

@@ -454,9 +454,10 @@ fn refuses_an_untrusted_certificate_and_bad_flags_clearly() {
     for (flags, needle) in [
         (&["--insecure", "--abr", "bolla"][..], "bolla"),
         (&["--insecure", "--speed", "0"][..], "--speed"),
+        // Refused before any player starts, naming what the server enables.
         (
             &["--insecure", "--server-decisions", "--abr", "nope"][..],
-            "nope",
+            "does not enable it; it enables robustmpc",
         ),
         // The clip has 2 chunks: skipping 2 leaves nothing to score.
         (
@@ -478,6 +479,24 @@ fn refuses_an_untrusted_certificate_and_bad_flags_clearly() {
     let mut a = args.clone();
     a[0] = &https_url;
     assert_play_fails(&a, &["plain HTTP", "http://"]);
+    // http:// to the TLS server, an HLS playlist instead of the MPD, and a port nobody listens on.
+    let http_url = server.mpd("clip").replacen("https://", "http://", 1);
+    let mut a = args.clone();
+    a[0] = &http_url;
+    assert_play_fails(&a, &["use an https:// URL"]);
+    std::fs::write(
+        tmp.path().join("clip/master.m3u8"),
+        "#EXTM3U\n#EXT-X-VERSION:7\n",
+    )
+    .unwrap();
+    let hls_url = server.mpd("clip").replace("manifest.mpd", "master.m3u8");
+    let mut a = args.clone();
+    a[0] = &hls_url;
+    a.push("--insecure");
+    assert_play_fails(&a, &["HLS playlist", "manifest.mpd"]);
+    let mut a = args.clone();
+    a[0] = "http://127.0.0.1:9/media/clip/manifest.mpd";
+    assert_play_fails(&a, &["nothing listens there"]);
     // A missing video is a 404 naming the URL.
     assert_play_fails(
         &[

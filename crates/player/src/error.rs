@@ -135,6 +135,17 @@ pub(crate) fn from_reqwest(url: &str, e: &reqwest::Error) -> PlayerError {
             },
         }
     } else {
+        // Say what to do about the two mistakes everyone makes.
+        if detail.contains("invalid HTTP version") && url.starts_with("http://") {
+            detail.push_str(
+                " (the server seems to speak TLS: use an https:// URL, with --ca-cert for a \
+                 self-signed certificate)",
+            );
+        } else if detail.contains("Connection refused") {
+            detail.push_str(
+                " (nothing listens there: is `neuralstream serve` running, on that host and port?)",
+            );
+        }
         PlayerError::Network {
             url: url.to_string(),
             detail,

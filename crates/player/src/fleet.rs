@@ -153,7 +153,55 @@ pub async fn load_fleet_media(cfg: &FleetConfig) -> Result<Media, PlayerError> {
         return Err(PlayerError::Config("no trace to play; pass --trace".into()));
     }
     let setup = build_client(&cfg.trust)?;
-    load_media(&setup, &cfg.mpd_url).await
+    let media = load_media(&setup, &cfg.mpd_url).await?;
+    if let DecisionSource::Server {
+        algorithm: Some(name),
+    } = &cfg.decisions
+    {
+        check_server_algorithm(&setup, &cfg.mpd_url, name).await?;
+    }
+    Ok(media)
+}
+
+/// Asks the server which algorithms it enables and refuses `name` if it is not one of them, so
+/// that no player starts (and no results are written) for sessions the server would refuse. A
+/// server without the list (not NeuralStream's) is not checked.
+async fn check_server_algorithm(
+    client: &reqwest::Client,
+    mpd_url: &reqwest::Url,
+    name: &str,
+) -> Result<(), PlayerError> {
+    let Ok(url) = mpd_url.join(neuralstream_protocol::ALGORITHMS_PATH) else {
+        return Ok(());
+    };
+    let Some(bytes) = crate::http::get_optional(client, &url).await? else {
+        return Ok(());
+    };
+    let Ok(list) = serde_json::from_slice::<neuralstream_protocol::AlgorithmList>(&bytes) else {
+        return Ok(());
+    };
+    // The server's own matching: case-insensitive, and `learned` for its only learned policy.
+    let learned = list
+        .algorithms
+        .iter()
+        .filter(|a| a.name.starts_with("learned:"))
+        .count();
+    if list
+        .algorithms
+        .iter()
+        .any(|a| a.name.eq_ignore_ascii_case(name))
+        || (name.eq_ignore_ascii_case("learned") && learned == 1)
+    {
+        return Ok(());
+    }
+    Err(PlayerError::Config(format!(
+        "--abr {name}: the server does not enable it; it enables {} (start it with `serve --abr {name},...` or pick one of those)",
+        list.algorithms
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 /// Runs every player of `cfg` on already loaded `media`.

@@ -32,6 +32,25 @@ pub async fn load_media(client: &Client, mpd_url: &Url) -> Result<Media, PlayerE
         url: mpd_url.to_string(),
         problem: "is not UTF-8 text; is the URL really an .mpd?".into(),
     })?;
+    let head = text.trim_start_matches('\u{feff}').trim_start();
+    if head.starts_with("#EXTM3U") {
+        return Err(PlayerError::Manifest {
+            url: mpd_url.to_string(),
+            problem: "is an HLS playlist; `play` reads DASH: use the folder's manifest.mpd \
+                      (GET /api/v1/videos lists each video's mpd)"
+                .into(),
+        });
+    }
+    if !head.starts_with('<') {
+        let head: String = head.chars().take(60).collect();
+        return Err(PlayerError::Manifest {
+            url: mpd_url.to_string(),
+            problem: format!(
+                "is not an MPD (XML); it starts with {head:?}. Point play at a manifest.mpd \
+                 (GET /api/v1/videos lists them)"
+            ),
+        });
+    }
     let presentation = parse_mpd(&text, mpd_url)?;
     let desc_url = mpd_url
         .join("video.json")

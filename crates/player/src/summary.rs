@@ -1,8 +1,10 @@
 //! `play.json`: what a run of players did, session by session, beside `bench`'s result files.
 //!
 //! It carries what `bench` has no column for: the player's own QoE tally and the server's (so a
-//! test can check that the three accountings agree), the playhead's stall time, where decisions
-//! came from, decision latency, init requests and errors.
+//! test can check that the three accountings agree; they do when `play --skip-chunks` is 1 and
+//! `--qoe` names the server's model, since the server always scores from chunk 1 with its own
+//! `--qoe`), the playhead's stall time, where decisions came from, decision latency, init
+//! requests and errors.
 
 use crate::player::PlayOutcome;
 use serde::Serialize;
@@ -33,7 +35,8 @@ pub struct SessionSummary {
     pub qoe: f64,
     /// The player's running QoE tally.
     pub qoe_player_running: f64,
-    /// The server's QoE for the session (its answer to the final report).
+    /// The server's QoE for the session (its answer to the final report), under the server's
+    /// `--qoe` and from chunk 1 on, whatever this run's `--qoe` and `--skip-chunks`.
     pub qoe_server: Option<f64>,
     /// Sum of per-chunk stalls of the log, seconds.
     pub rebuffer_s: f64,

@@ -2,15 +2,21 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { qoeLin, summarize, throughputKbps } from '../../src/qoe.mjs';
 
-test('QoE_lin is bitrate minus rebuffer and smoothness penalties', () => {
-  const q = qoeLin([
-    { bitrateKbps: 300, rebufferS: 0 },
+test('QoE_lin is bitrate minus rebuffer and smoothness penalties, from chunk 1 on as the server scores', () => {
+  const chunks = [
+    { bitrateKbps: 300, rebufferS: 2 },
     { bitrateKbps: 1200, rebufferS: 0.5 },
     { bitrateKbps: 750, rebufferS: 0 },
-  ]);
-  // 0.3 + 1.2 + 0.75 - 4.3*0.5 - (0.9 + 0.45)
-  assert.ok(Math.abs(q.qoe - (2.25 - 2.15 - 1.35)) < 1e-9, String(q.qoe));
+  ];
+  // Chunk 0 (level fixed, start-up stall) is not scored; chunk 1's change from it is:
+  // 1.2 + 0.75 - 4.3*0.5 - (0.9 + 0.45)
+  const q = qoeLin(chunks);
+  assert.ok(Math.abs(q.qoe - (1.95 - 2.15 - 1.35)) < 1e-9, String(q.qoe));
+  // Every chunk: 0.3 + 1.2 + 0.75 - 4.3*2.5 - (0.9 + 0.45)
+  const all = qoeLin(chunks, undefined, 0);
+  assert.ok(Math.abs(all.qoe - (2.25 - 10.75 - 1.35)) < 1e-9, String(all.qoe));
   assert.equal(qoeLin([]).qoe, 0);
+  assert.equal(qoeLin([{ bitrateKbps: 300, rebufferS: 1 }]).qoe, 0);
 });
 
 test('throughput is bits per millisecond = kbit/s, null for unusable times', () => {
