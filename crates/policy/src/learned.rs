@@ -340,7 +340,7 @@ mod tests {
         }
         // A history length whose 2 H wraps around to the actor's input count.
         let mut spec = good.spec().clone();
-        spec.history_len = usize::MAX / 2 + 1 + spec.history_len;
+        spec.history_len += usize::MAX / 2 + 1;
         assert!(spec.validate().unwrap_err().contains("history_len"));
         assert!(good.spec().validate().is_ok());
     }
