@@ -136,6 +136,24 @@ struct Session {
     clock0_ms: Option<f64>,
 }
 
+impl Session {
+    /// A session of `algorithm` (checked) on media `media`, with a fresh algorithm instance.
+    fn new(ctx: &DecisionContext, algorithm: String, media: usize) -> Result<Self, DecideError> {
+        let abr = fresh_abr(ctx, &algorithm).ok_or_else(|| {
+            DecideError::AlgorithmFailed(format!("algorithm '{algorithm}' could not be built"))
+        })?;
+        Ok(Session {
+            algorithm,
+            media,
+            abr,
+            history: Vec::new(),
+            last_total_rebuffer_s: None,
+            rebuffer_base_s: 0.0,
+            clock0_ms: None,
+        })
+    }
+}
+
 /// A session and the fields the sweep and the metrics read without locking it.
 struct Slot {
     last_seen_ms: AtomicU64,
@@ -251,14 +269,14 @@ impl SessionStore {
         }
     }
 
-    /// Checks what a new session needs and builds it (its algorithm instance included).
-    fn new_session(
+    /// Checks what a new session needs; returns its algorithm's name.
+    fn check_new_session(
         &self,
         ctx: &DecisionContext,
         id: &str,
         req: &DecisionRequest,
         media: usize,
-    ) -> Result<Session, DecideError> {
+    ) -> Result<String, DecideError> {
         let algorithm = resolve_algorithm(ctx, req)?.to_string();
         let m = ctx.media.at(media);
         precheck(req, m)?;
@@ -278,18 +296,7 @@ impl SessionStore {
                 )));
             }
         }
-        let abr = fresh_abr(ctx, &algorithm).ok_or_else(|| {
-            DecideError::AlgorithmFailed(format!("algorithm '{algorithm}' could not be built"))
-        })?;
-        Ok(Session {
-            algorithm,
-            media,
-            abr,
-            history: Vec::new(),
-            last_total_rebuffer_s: None,
-            rebuffer_base_s: 0.0,
-            clock0_ms: None,
-        })
+        Ok(algorithm)
     }
 
     /// Finds or creates the session `id` for this request; a request without a chunk restarts
@@ -307,15 +314,17 @@ impl SessionStore {
         if let Some(slot) = existing {
             let restart = req.last_chunk.is_none() && !lock(&slot.state).history.is_empty();
             if restart {
-                let fresh = self.new_session(ctx, id, req, media)?;
+                let algorithm = self.check_new_session(ctx, id, req, media)?;
+                let fresh = Session::new(ctx, algorithm, media)?;
                 *lock(&slot.state) = fresh;
                 slot.qoe_bits.store(0f64.to_bits(), Ordering::Relaxed);
                 self.created_total.fetch_add(1, Ordering::Relaxed);
             }
             return Ok(slot);
         }
-        let session = self.new_session(ctx, id, req, media)?;
-        // Reserve a place before inserting: a check-then-add across shards could overshoot.
+        let algorithm = self.check_new_session(ctx, id, req, media)?;
+        // Reserve a place before building (a full server builds nothing) and before inserting
+        // (a check-then-add across shards could overshoot).
         let max = self.max_sessions;
         if self
             .active
@@ -326,6 +335,13 @@ impl SessionStore {
         {
             return Err(DecideError::TooManySessions(max));
         }
+        let session = match Session::new(ctx, algorithm, media) {
+            Ok(s) => s,
+            Err(e) => {
+                self.active.fetch_sub(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
         let mut map = lock(self.shard(id));
         if let Some(other) = map.get(id) {
             // Another request created it meanwhile: use that one, give the place back.
