@@ -98,7 +98,11 @@ pub fn write_synthetic_traces(args: TracesArgs) -> Result<()> {
     {
         let entry = entry.with_context(|| format!("cannot read --out {}", args.out.display()))?;
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with("synthetic_") && entry.path().is_file() {
+        if name
+            .to_string_lossy()
+            .starts_with(neuralstream_data::synthetic::TRACE_NAME_PREFIX)
+            && entry.path().is_file()
+        {
             std::fs::remove_file(entry.path())
                 .with_context(|| format!("cannot remove {}", entry.path().display()))?;
             removed += 1;

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::{QoeModel, Trace, Video};
 use neuralstream_data::{load_traces, TraceFormat};
 use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, StageKind};
-use neuralstream_learn::{curve_csv, session_qoes, TrainingCheckpoint, ValMetric};
+use neuralstream_learn::{curve_csv, session_qoes, FeatureSpec, TrainingCheckpoint, ValMetric};
 use neuralstream_report::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -329,8 +329,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         ..defaults
     };
     anyhow::ensure!(
-        (1..=64).contains(&args.history),
-        "--history must be between 1 and 64 chunks, got {}",
+        (1..=FeatureSpec::MAX_HISTORY_LEN).contains(&args.history),
+        "--history must be between 1 and {} chunks, got {}",
+        FeatureSpec::MAX_HISTORY_LEN,
         args.history
     );
     cfg.history_len = args.history;

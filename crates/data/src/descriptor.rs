@@ -72,7 +72,7 @@ impl VideoDescriptor {
 /// Parses a descriptor from JSON text; `path` is used for messages.
 pub fn parse_descriptor(path: &Path, text: &str) -> Result<Video, DataError> {
     // A UTF-8 byte-order mark (some editors write one) is not JSON.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = crate::without_bom(text);
     let d: VideoDescriptor = serde_json::from_str(text).map_err(|e| DataError::Parse {
         path: path.to_path_buf(),
         line: e.line(),

@@ -24,6 +24,12 @@ pub use neuralstream_core::{Trace, Video};
 pub use traces::{load_trace, load_traces, TraceFormat};
 pub use videos::load_video;
 
+/// `text` without a leading UTF-8 byte-order mark (some editors write one; it is not part of the
+/// first number or of JSON).
+pub(crate) fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// Finds the project's shared data folder (`.../shared/data`) beside an ancestor of `start`, or from
 /// the `NEURALSTREAM_SHARED` environment variable (the folder that holds `data/` and `reference/`).
 pub fn find_shared_dir(start: &std::path::Path) -> Option<std::path::PathBuf> {

@@ -20,6 +20,10 @@
 use neuralstream_core::video::Ladder;
 use neuralstream_core::{Rng, Trace, Video};
 
+/// Start of every generated trace's name (`synthetic_<seed>_<index>`), and so of the files
+/// `neuralstream traces` writes.
+pub const TRACE_NAME_PREFIX: &str = "synthetic_";
+
 /// Parameters of the synthetic trace generator. See the module docs for the model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceGenerator {
@@ -103,7 +107,7 @@ impl TraceGenerator {
         if bw[1..].iter().all(|&b| b == 0.0) {
             bw[1] = self.outage_mbps.max(0.01);
         }
-        Trace::new(format!("synthetic_{seed}_{index:03}"), time_s, bw)
+        Trace::new(format!("{TRACE_NAME_PREFIX}{seed}_{index:03}"), time_s, bw)
             .expect("generator output satisfies trace invariants")
     }
 

@@ -82,7 +82,7 @@ fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// copies sample 1's.
 pub fn parse_trace(path: &Path, text: &str, format: TraceFormat) -> Result<Trace, DataError> {
     // A UTF-8 byte-order mark (some editors write one) is not part of the first number.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text = crate::without_bom(text);
     let format = match format {
         TraceFormat::Auto => match data_lines(text).next() {
             None => return Err(DataError::other(path, "the trace file is empty; each line must be `time_s<TAB>throughput_mbps` (cooked) or a millisecond timestamp (Mahimahi)")),

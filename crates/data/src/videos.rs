@@ -46,22 +46,19 @@ pub fn load_video(path: &Path) -> Result<Video, DataError> {
             ));
         }
         let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-        let looks_json = String::from_utf8_lossy(&bytes[..bytes.len().min(64)])
-            .trim_start_matches('\u{feff}')
-            .trim_start()
-            .starts_with('{');
-        let Ok(text) = String::from_utf8(bytes).map_err(drop).and_then(|t| {
-            if looks_json {
-                Ok(t)
-            } else {
-                Err(())
-            }
-        }) else {
-            return Err(DataError::other(
-                path,
-                "not a video descriptor (a video.json JSON object); for a media file run `neuralstream package` first and pass the video.json it writes",
-            ));
-        };
+        let looks_json =
+            crate::without_bom(&String::from_utf8_lossy(&bytes[..bytes.len().min(64)]))
+                .trim_start()
+                .starts_with('{');
+        let text = String::from_utf8(bytes)
+            .ok()
+            .filter(|_| looks_json)
+            .ok_or_else(|| {
+                DataError::other(
+                    path,
+                    "not a video descriptor (a video.json JSON object); for a media file run `neuralstream package` first and pass the video.json it writes",
+                )
+            })?;
         return parse_descriptor(path, &text);
     }
     let json = path.join("video.json");
@@ -226,7 +223,7 @@ fn check_contiguous(dir: &Path, numbers: &[usize]) -> Result<(), DataError> {
 /// Reads one level file: one positive whole number of bytes per non-empty line.
 fn read_level_file(f: &Path) -> Result<Vec<u64>, DataError> {
     let text = std::fs::read_to_string(f).map_err(|e| DataError::io(f, e))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let text = crate::without_bom(&text);
     let mut sizes = Vec::new();
     for (i, l) in text.lines().enumerate() {
         let l = l.trim();

@@ -27,6 +27,14 @@ pub const MPD_NAME: &str = "manifest.mpd";
 pub const HLS_NAME: &str = "master.m3u8";
 /// File name of the video descriptor in a package.
 pub const DESCRIPTOR_NAME: &str = "video.json";
+/// Start of every init segment's file name ([`INIT_SEGMENT_TEMPLATE`]).
+const INIT_SEGMENT_PREFIX: &str = "init-";
+/// FFmpeg's name template of init segments; starts with [`INIT_SEGMENT_PREFIX`].
+const INIT_SEGMENT_TEMPLATE: &str = "init-$RepresentationID$.$ext$";
+/// Start of every media segment's file name ([`MEDIA_SEGMENT_TEMPLATE`]).
+const MEDIA_SEGMENT_PREFIX: &str = "chunk-";
+/// FFmpeg's name template of media segments; starts with [`MEDIA_SEGMENT_PREFIX`].
+const MEDIA_SEGMENT_TEMPLATE: &str = "chunk-$RepresentationID$-$Number%05d$.$ext$";
 
 /// What to package.
 #[derive(Debug, Clone, PartialEq)]
@@ -339,9 +347,9 @@ pub fn plan(
                 "id=0,streams=v"
             },
             "-init_seg_name",
-            "init-$RepresentationID$.$ext$",
+            INIT_SEGMENT_TEMPLATE,
             "-media_seg_name",
-            "chunk-$RepresentationID$-$Number%05d$.$ext$",
+            MEDIA_SEGMENT_TEMPLATE,
             "-hls_playlist",
             "1",
             "-progress",
@@ -439,8 +447,8 @@ fn is_package_file(name: &str) -> bool {
         || name == MPD_NAME
         || name == HLS_NAME
         || (name.starts_with("media_") && name.ends_with(".m3u8"))
-        || name.starts_with("init-")
-        || name.starts_with("chunk-")
+        || name.starts_with(INIT_SEGMENT_PREFIX)
+        || name.starts_with(MEDIA_SEGMENT_PREFIX)
 }
 
 /// Refuses to replace a folder that holds anything a package does not write (the whole folder
