@@ -180,18 +180,9 @@ async fn check_server_algorithm(
     let Ok(list) = serde_json::from_slice::<neuralstream_protocol::AlgorithmList>(&bytes) else {
         return Ok(());
     };
-    // The server's own matching: case-insensitive, and `learned` for its only learned policy.
-    let learned = list
-        .algorithms
-        .iter()
-        .filter(|a| a.name.starts_with("learned:"))
-        .count();
-    if list
-        .algorithms
-        .iter()
-        .any(|a| a.name.eq_ignore_ascii_case(name))
-        || (name.eq_ignore_ascii_case("learned") && learned == 1)
-    {
+    // The server's own matching.
+    let enabled = list.algorithms.iter().map(|a| a.name.as_str());
+    if neuralstream_protocol::resolve_algorithm_name(enabled, name).is_some() {
         return Ok(());
     }
     Err(PlayerError::Config(format!(

@@ -349,6 +349,34 @@ impl PensieveRequest {
     }
 }
 
+/// Prefix of a learned policy's algorithm name (`learned:PATH`).
+pub const LEARNED_PREFIX: &str = "learned:";
+
+/// Which of the `enabled` algorithm names a client's `asked` name means: the same name ignoring
+/// ASCII case, or, for plain `learned`, the one learned policy when exactly one is enabled. The
+/// server decides with it, and a player checks a name against `GET /api/v1/algorithms` with it.
+pub fn resolve_algorithm_name<'a>(
+    enabled: impl IntoIterator<Item = &'a str> + Clone,
+    asked: &str,
+) -> Option<&'a str> {
+    if let Some(name) = enabled
+        .clone()
+        .into_iter()
+        .find(|n| n.eq_ignore_ascii_case(asked))
+    {
+        return Some(name);
+    }
+    if asked.eq_ignore_ascii_case("learned") {
+        let mut learned = enabled
+            .into_iter()
+            .filter(|n| n.starts_with(LEARNED_PREFIX));
+        if let (Some(only), None) = (learned.next(), learned.next()) {
+            return Some(only);
+        }
+    }
+    None
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -537,6 +565,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.next_chunk_index(), usize::MAX);
+    }
+
+    #[test]
+    fn algorithm_names_resolve_ignoring_case_and_learned_names_the_only_policy() {
+        let one = ["robustmpc", "bb", "learned:p.safetensors"];
+        assert_eq!(resolve_algorithm_name(one, "RobustMPC"), Some("robustmpc"));
+        assert_eq!(
+            resolve_algorithm_name(one, "learned"),
+            Some("learned:p.safetensors")
+        );
+        assert_eq!(resolve_algorithm_name(one, "nope"), None);
+        let two = ["learned:a", "learned:b"];
+        assert_eq!(resolve_algorithm_name(two, "learned"), None);
+        assert_eq!(resolve_algorithm_name(two, "LEARNED:b"), Some("learned:b"));
     }
 
     #[test]

@@ -43,7 +43,8 @@ impl AlgorithmSet {
                 name: spec.to_string(),
                 reason,
             };
-            let entry = if let Some(path) = spec.strip_prefix("learned:") {
+            let entry = if let Some(path) = spec.strip_prefix(neuralstream_protocol::LEARNED_PREFIX)
+            {
                 if path.is_empty() {
                     return Err(bad(
                         "needs a checkpoint path, e.g. learned:out/train/policy.safetensors".into(),
@@ -102,23 +103,10 @@ impl AlgorithmSet {
         let Some(asked) = asked else {
             return Some(self.default_name());
         };
-        if let Some(e) = self
-            .entries
-            .iter()
-            .find(|e| e.name.eq_ignore_ascii_case(asked))
-        {
-            return Some(&e.name);
-        }
-        if asked.eq_ignore_ascii_case("learned") {
-            let mut learned = self
-                .entries
-                .iter()
-                .filter(|e| matches!(e.kind, Kind::Learned(_)));
-            if let (Some(only), None) = (learned.next(), learned.next()) {
-                return Some(&only.name);
-            }
-        }
-        None
+        neuralstream_protocol::resolve_algorithm_name(
+            self.entries.iter().map(|e| e.name.as_str()),
+            asked,
+        )
     }
 
     /// Comma-separated names (for error messages).
