@@ -259,6 +259,15 @@ pub fn run_sample(args: SampleVideoArgs) -> Result<()> {
         args.out.display(),
         args.out.join("sample.mp4").display()
     );
+    let ext = args
+        .out
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    anyhow::ensure!(
+        matches!(ext.as_deref(), Some("mp4" | "m4v" | "mov")),
+        "{}: the sample is an MP4 file (H.264 + AAC); name it .mp4",
+        args.out.display()
+    );
     let tmp = args.out.with_file_name(format!(".{file_name}.partial.mp4"));
     let pb = bar();
     pb.set_message(format!("writing {}", source.describe()));

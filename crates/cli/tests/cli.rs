@@ -356,6 +356,8 @@ fn bad_flags_are_explained() {
     let d = tempfile::tempdir().unwrap();
     let err = fails(&["sample-video", d.path().to_str().unwrap(), "--seconds", "1"]);
     assert!(err.contains("is a folder"), "{err}");
+    let err = fails(&["sample-video", "never-written.webm", "--seconds", "1"]);
+    assert!(err.contains("name it .mp4"), "{err}");
     assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
 }
 

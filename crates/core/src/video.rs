@@ -3,6 +3,9 @@
 use crate::error::CoreError;
 use serde::{Deserialize, Serialize};
 
+/// Highest bitrate a chunk may have, bit/s (100 Gbit/s): above it a size is a mistake.
+pub const MAX_CHUNK_BITRATE_BPS: f64 = 1e11;
+
 /// One rung of a bitrate ladder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Level {
@@ -194,6 +197,15 @@ impl Video {
             if let Some(c) = sizes.iter().position(|&b| b == 0) {
                 return Err(bad(format!("level {l}, chunk {c}: size is 0 bytes")));
             }
+            // Over 100 Gbit/s is a unit or parsing mistake, not a video; left in, it would stall
+            // the simulator and be blamed on the trace.
+            let max_bytes = MAX_CHUNK_BITRATE_BPS / 8.0 * self.chunk_duration_s;
+            if let Some(c) = sizes.iter().position(|&b| b as f64 > max_bytes) {
+                return Err(bad(format!(
+                    "level {l}, chunk {c}: {} bytes in a {} s chunk is over 100 Gbit/s; sizes are bytes per chunk",
+                    sizes[c], self.chunk_duration_s
+                )));
+            }
         }
         for q in &self.quality {
             if q.scores.len() != self.ladder.len() || q.scores.iter().any(|s| s.len() != n) {
@@ -329,6 +341,19 @@ mod tests {
             table("psnr_db", 41.0)
         ])
         .is_ok());
+    }
+
+    #[test]
+    fn absurd_chunk_sizes_are_refused() {
+        let mut s = sizes(2, 3);
+        s[1][2] = u64::MAX;
+        let e = Video::new("v", 4.0, Ladder::from_kbps(&[300.0, 750.0]), s, vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("level 1, chunk 2") && e.contains("100 Gbit/s"),
+            "{e}"
+        );
     }
 
     #[test]

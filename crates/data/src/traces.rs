@@ -182,7 +182,8 @@ fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
     let mut prev: Option<u64> = None;
     let mut last_line = 0;
     for (line, l) in data_lines(text) {
-        let ms: u64 = l.parse().map_err(|_| {
+        // `u64::from_str` takes a leading `+`; Mahimahi's reader does not.
+        let ms: u64 = l.parse().ok().filter(|_| !l.starts_with('+')).ok_or_else(|| {
             DataError::parse(path, line, format!(
                 "'{l}' is not a whole number of milliseconds; a Mahimahi trace has one timestamp per line"
             ))
@@ -315,6 +316,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("t.txt:2") && e.contains("'junk' follows"), "{e}");
+        let e = parse_trace(p(), "5\n+9\n", TraceFormat::Mahimahi)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.txt:2") && e.contains("'+9'"), "{e}");
         let e = parse_trace(p(), "0,1\n1,2\n", TraceFormat::Auto)
             .unwrap_err()
             .to_string();

@@ -48,12 +48,25 @@ pub fn default_ladder(codec: Codec) -> Vec<Rung> {
         .collect()
 }
 
-/// Parses a ladder such as `240p@400k,360p@800k,720p@2.5M` (bitrates in k or M bit/s; a bare number
-/// is kbit/s). Rungs are returned sorted by bitrate; bitrates must all differ and heights be even.
+/// Parses a ladder such as `240p@400k,360p@800k,720p@2.5M` (bitrates in whole kbit/s, written with
+/// a `k` or `M` unit: a bare number would be bit/s to FFmpeg). Rungs are returned sorted by
+/// bitrate; bitrates must all differ and heights be even. A trailing comma is accepted; an empty
+/// rung between two commas is an error.
 pub fn parse_ladder(spec: &str) -> Result<Vec<Rung>, MediaError> {
     let bad = |reason: String| MediaError::option("--ladder", reason);
     let mut rungs = Vec::new();
-    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    let items: Vec<&str> = spec
+        .trim()
+        .trim_end_matches(',')
+        .split(',')
+        .map(str::trim)
+        .collect();
+    if items.len() > 1 && items.iter().any(|s| s.is_empty()) {
+        return Err(bad(format!(
+            "'{spec}' has an empty rung between two commas; write rungs like 360p@800k,720p@2.5M"
+        )));
+    }
+    for item in items.into_iter().filter(|s| !s.is_empty()) {
         let (h, b) = item.split_once('@').ok_or_else(|| {
             bad(format!(
                 "'{item}' is not HEIGHTp@BITRATE; write rungs like 360p@800k,720p@2.5M"
@@ -78,7 +91,11 @@ pub fn parse_ladder(spec: &str) -> Result<Vec<Rung>, MediaError> {
         let (num, scale) = match b.char_indices().last() {
             Some((i, 'k' | 'K')) => (&b[..i], 1.0),
             Some((i, 'm' | 'M')) => (&b[..i], 1000.0),
-            _ => (b, 1.0),
+            _ => {
+                return Err(bad(format!(
+                    "'{item}': bitrate '{b}' needs a unit, k or M (e.g. 800k or 2.5M): a bare number is bit/s to FFmpeg"
+                )))
+            }
         };
         let kbps = num
             .parse::<f64>()
@@ -90,6 +107,11 @@ pub fn parse_ladder(spec: &str) -> Result<Vec<Rung>, MediaError> {
                     "'{item}': bitrate '{b}' must be like 800k or 2.5M (1k to 1000M)"
                 ))
             })?;
+        if (kbps - kbps.round()).abs() > 1e-9 {
+            return Err(bad(format!(
+                "'{item}': bitrate '{b}' is not a whole number of kbit/s ({kbps} k); rungs are whole kbit/s"
+            )));
+        }
         rungs.push(Rung {
             height,
             bitrate_kbps: kbps.round() as u32,
@@ -125,7 +147,7 @@ mod tests {
 
     #[test]
     fn parse_and_sort() {
-        let l = parse_ladder("720p@2.5M, 360p@800k,240@400").unwrap();
+        let l = parse_ladder("720p@2.5M, 360p@800k,240@400k,").unwrap();
         assert_eq!(
             l,
             [
@@ -155,6 +177,9 @@ mod tests {
             ("360p@fast", "bitrate 'fast'"),
             ("360p@800k,480p@800k", "same bitrate"),
             (" , ", "empty"),
+            ("360p@800", "needs a unit"),
+            ("360p@1.5k", "not a whole number of kbit/s"),
+            ("360p@800k,,480p@1M", "empty rung"),
         ] {
             let e = parse_ladder(spec).unwrap_err().to_string();
             assert!(
