@@ -26,8 +26,10 @@ pub struct AlgorithmSummary {
     pub traces: usize,
     /// Mean per-trace QoE.
     pub qoe_mean: f64,
-    /// Half-width of the 95% confidence interval of the mean (normal approximation, 1.96 sd/sqrt(n)).
-    pub qoe_ci95: f64,
+    /// Half-width of the 95% confidence interval of the mean (normal approximation, 1.96 sd/sqrt(n));
+    /// `None` (JSON `null`, an empty CSV field) for a single trace, which gives no interval.
+    #[serde(default)]
+    pub qoe_ci95: Option<f64>,
     /// Median per-trace QoE.
     pub qoe_median: f64,
     /// 10th percentile of per-trace QoE.

@@ -67,7 +67,7 @@ pub fn write_results(dir: &Path, results: &BenchResults) -> std::io::Result<Vec<
             csv_field(&s.algorithm),
             s.traces,
             s.qoe_mean,
-            s.qoe_ci95,
+            opt(s.qoe_ci95),
             s.qoe_median,
             s.qoe_p10,
             s.qoe_p90,

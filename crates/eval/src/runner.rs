@@ -283,7 +283,7 @@ pub fn summarize<'a>(name: &str, rows: impl Iterator<Item = &'a TraceResult>) ->
         algorithm: name.to_string(),
         traces: rows.len(),
         qoe_mean: mean(&q),
-        qoe_ci95: ci95_half_width(&q),
+        qoe_ci95: (q.len() >= 2).then(|| ci95_half_width(&q)),
         qoe_median: percentile(&q, 50.0),
         qoe_p10: percentile(&q, 10.0),
         qoe_p90: percentile(&q, 90.0),

@@ -122,4 +122,13 @@ fn no_share_of_optimum_when_the_optimum_itself_scores_below_zero() {
     let opt = s.iter().find(|s| s.algorithm == OPTIMUM).unwrap();
     assert!(opt.qoe_mean < 0.0, "{}", opt.qoe_mean);
     assert!(s.iter().all(|s| s.share_of_optimum.is_none()), "{s:?}");
+    // One trace gives no confidence interval: null in JSON, not a misleading 0.
+    assert!(s.iter().all(|s| s.qoe_ci95.is_none()), "{s:?}");
+    let json = serde_json::to_value(&out.results).unwrap();
+    assert!(json["summaries"][0]["qoe_ci95"].is_null(), "{json}");
+    // Files written before (a number) still read.
+    let mut old = json.clone();
+    old["summaries"][0]["qoe_ci95"] = serde_json::json!(0.0);
+    let back: BenchResults = serde_json::from_value(old).unwrap();
+    assert_eq!(back.summaries[0].qoe_ci95, Some(0.0));
 }

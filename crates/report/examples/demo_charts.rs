@@ -56,7 +56,7 @@ fn fake_results(rng: &mut Lcg) -> BenchResults {
             algorithm: name.into(),
             traces,
             qoe_mean: mean,
-            qoe_ci95: 1.96 * var.sqrt() / n.sqrt(),
+            qoe_ci95: Some(1.96 * var.sqrt() / n.sqrt()),
             qoe_median: pct(0.5),
             qoe_p10: pct(0.1),
             qoe_p90: pct(0.9),

@@ -20,11 +20,10 @@ const HEADERS: [&str; 10] = [
 fn row(s: &AlgorithmSummary) -> [String; 10] {
     [
         s.algorithm.clone(),
-        if s.traces < 2 {
+        match s.qoe_ci95 {
+            Some(ci) => format!("{:.2} ± {ci:.2}", s.qoe_mean),
             // No interval from a single trace.
-            format!("{:.2} ± -", s.qoe_mean)
-        } else {
-            format!("{:.2} ± {:.2}", s.qoe_mean, s.qoe_ci95)
+            None => format!("{:.2} ± -", s.qoe_mean),
         },
         format!("{:.2}", s.qoe_median),
         format!("{:.2}", s.qoe_p10),
@@ -146,7 +145,7 @@ pub(crate) mod tests {
             algorithm: name.into(),
             traces: 50,
             qoe_mean: mean,
-            qoe_ci95: 1.2345,
+            qoe_ci95: Some(1.2345),
             qoe_median: mean + 0.5,
             qoe_p10: mean - 10.0,
             qoe_p90: mean + 8.0,
