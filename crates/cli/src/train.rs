@@ -124,8 +124,8 @@ pub struct TrainArgs {
     /// PPO learning rate (default 1e-4, a fine-tuning rate).
     #[arg(long, value_name = "LR")]
     pub ppo_lr: Option<f32>,
-    /// PPO learning rate at the last iteration as a fraction of --ppo-lr (linear decay; 1:
-    /// constant).
+    /// PPO learning rate at the last iteration as a fraction of --ppo-lr (linear decay over this
+    /// run's --ppo-iters, so a --resume run decays anew from --ppo-lr; 1: constant).
     #[arg(long, value_name = "FRACTION")]
     pub ppo_lr_final: Option<f32>,
     /// PPO parallel environments.
