@@ -25,5 +25,5 @@ pub use error::CoreError;
 pub use qoe::{QoeModel, SessionScore};
 pub use results::{AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult};
 pub use rng::Rng;
-pub use trace::Trace;
+pub use trace::{Trace, MAX_RTT_MS};
 pub use video::{Ladder, Level, Video};

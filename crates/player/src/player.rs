@@ -7,7 +7,7 @@ use crate::download::{fetch_shaped, TraceClock, Transfer};
 use crate::error::PlayerError;
 use crate::link::TraceLink;
 use crate::media::Media;
-use neuralstream_core::{ChunkRecord, Decision, QoeModel, Trace};
+use neuralstream_core::{ChunkRecord, Decision, QoeModel, Trace, MAX_RTT_MS};
 use reqwest::Client;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -70,10 +70,9 @@ impl PlayerConfig {
         if !(self.speed.is_finite() && self.speed > 0.0 && self.speed <= 1000.0) {
             return bad(format!("--speed must be in (0, 1000], got {}", self.speed));
         }
-        // A round trip over a minute is a typo, not a network.
-        if !(self.rtt_ms.is_finite() && (0.0..=60_000.0).contains(&self.rtt_ms)) {
+        if !(self.rtt_ms.is_finite() && (0.0..=MAX_RTT_MS).contains(&self.rtt_ms)) {
             return bad(format!(
-                "--rtt-ms must be between 0 and 60000 ms, got {}",
+                "--rtt-ms must be between 0 and {MAX_RTT_MS} ms, got {}",
                 self.rtt_ms
             ));
         }

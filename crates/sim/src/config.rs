@@ -1,6 +1,7 @@
 //! Simulator parameters and the Pensieve preset.
 
 use crate::SimError;
+use neuralstream_core::MAX_RTT_MS;
 use serde::{Deserialize, Serialize};
 
 /// Where in the trace a session starts.
@@ -73,10 +74,13 @@ impl SimConfig {
                 format!("must be in (0, 1], got {}", self.payload_fraction),
             );
         }
-        if !(self.rtt_ms.is_finite() && self.rtt_ms >= 0.0) {
+        if !(self.rtt_ms.is_finite() && (0.0..=MAX_RTT_MS).contains(&self.rtt_ms)) {
             return bad(
                 "rtt_ms",
-                format!("must be a finite number of ms >= 0, got {}", self.rtt_ms),
+                format!(
+                    "must be a number of ms from 0 to {MAX_RTT_MS}, got {}",
+                    self.rtt_ms
+                ),
             );
         }
         if !(self.buffer_cap_ms.is_finite() && self.buffer_cap_ms > 0.0) {
