@@ -10,6 +10,7 @@ use neuralstream_data::TraceFormat;
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
 use neuralstream_policy::LearnedAbr;
+use neuralstream_protocol::learned_policy_path;
 use neuralstream_sim::SimConfig;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -106,7 +107,7 @@ fn parse_algorithms(list: &str) -> Result<Vec<String>> {
             names.push(OPTIMUM.into());
             continue;
         }
-        if let Some(path) = raw.strip_prefix("learned:") {
+        if let Some(path) = learned_policy_path(raw) {
             anyhow::ensure!(
                 !path.is_empty(),
                 "--abr learned: needs a checkpoint path, e.g. learned:out/train/policy.safetensors"
@@ -228,9 +229,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     })?;
 
     anyhow::ensure!(
-        // A round trip over a minute is a typo, not a network.
-        args.rtt_ms.is_finite() && (0.0..=60_000.0).contains(&args.rtt_ms),
-        "--rtt-ms must be between 0 and 60000 ms, got {}",
+        args.rtt_ms.is_finite() && (0.0..=neuralstream_core::MAX_RTT_MS).contains(&args.rtt_ms),
+        "--rtt-ms must be between 0 and {} ms, got {}",
+        neuralstream_core::MAX_RTT_MS,
         args.rtt_ms
     );
     anyhow::ensure!(
@@ -284,8 +285,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     );
     // Learned policies are loaded once, checked against the video, and cloned per session.
     let mut learned = std::collections::HashMap::new();
-    for name in algorithms.iter().filter(|n| n.starts_with("learned:")) {
-        let path = &name["learned:".len()..];
+    for (name, path) in algorithms
+        .iter()
+        .filter_map(|n| learned_policy_path(n).map(|p| (n, p)))
+    {
         let policy = LearnedAbr::load(path).with_context(|| format!("in --abr {name}"))?;
         anyhow::ensure!(
             policy.spec().num_levels == video.num_levels(),

@@ -114,7 +114,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             None
         }
     };
-    if args.policy.is_some() && args.abr.contains("learned:") {
+    if args.policy.is_some() && names_a_policy(&args.abr) {
         println!(
             "note: --abr already names a learned policy, so --policy {} is not added",
             args.policy.as_deref().unwrap_or(Path::new("")).display()
@@ -162,9 +162,15 @@ fn built_page(exe: &Path) -> Option<PathBuf> {
 /// The `--abr` list of the server: `abr`, plus `learned:POLICY` unless it already names one.
 fn algorithm_list(abr: &str, policy: Option<&Path>) -> String {
     match policy {
-        Some(p) if !abr.contains("learned:") => format!("{abr},learned:{}", p.display()),
+        Some(p) if !names_a_policy(abr) => format!("{abr},learned:{}", p.display()),
         _ => abr.to_string(),
     }
+}
+
+/// True when the comma-separated `--abr` list names a `learned:PATH` policy (prefix in any case).
+fn names_a_policy(abr: &str) -> bool {
+    abr.split(',')
+        .any(|n| neuralstream_protocol::learned_policy_path(n.trim()).is_some())
 }
 
 /// True when `dir` holds a package made by `neuralstream package` (descriptor and manifest).
@@ -313,6 +319,10 @@ mod tests {
         assert_eq!(
             algorithm_list("bb,learned:x", Some(Path::new("p"))),
             "bb,learned:x"
+        );
+        assert_eq!(
+            algorithm_list("bb, Learned:x", Some(Path::new("p"))),
+            "bb, Learned:x"
         );
         assert_eq!(algorithm_list("bb", None), "bb");
         let a = package_args(48, Path::new("x/clip"));

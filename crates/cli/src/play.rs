@@ -112,7 +112,7 @@ fn decision_source(args: &PlayArgs) -> Result<(DecisionSource, Option<LearnedAbr
             None,
         ));
     }
-    if let Some(path) = name.strip_prefix("learned:") {
+    if let Some(path) = neuralstream_protocol::learned_policy_path(name) {
         anyhow::ensure!(
             !path.is_empty(),
             "--abr learned: needs a checkpoint path, e.g. learned:out/train/policy.safetensors"

@@ -352,6 +352,16 @@ impl PensieveRequest {
 /// Prefix of a learned policy's algorithm name (`learned:PATH`).
 pub const LEARNED_PREFIX: &str = "learned:";
 
+/// The checkpoint path of a `learned:PATH` algorithm name, or `None` for any other name. The
+/// prefix matches in any ASCII case (`Learned:p.safetensors`), as algorithm names do; the path is
+/// returned as written, possibly empty.
+pub fn learned_policy_path(name: &str) -> Option<&str> {
+    let prefix = name.get(..LEARNED_PREFIX.len())?;
+    prefix
+        .eq_ignore_ascii_case(LEARNED_PREFIX)
+        .then(|| &name[LEARNED_PREFIX.len()..])
+}
+
 /// Which of the `enabled` algorithm names a client's `asked` name means: the same name ignoring
 /// ASCII case, or, for plain `learned`, the one learned policy when exactly one is enabled. The
 /// server decides with it, and a player checks a name against `GET /api/v1/algorithms` with it.
@@ -369,7 +379,7 @@ pub fn resolve_algorithm_name<'a>(
     if asked.eq_ignore_ascii_case("learned") {
         let mut learned = enabled
             .into_iter()
-            .filter(|n| n.starts_with(LEARNED_PREFIX));
+            .filter(|n| learned_policy_path(n).is_some());
         if let (Some(only), None) = (learned.next(), learned.next()) {
             return Some(only);
         }
@@ -579,6 +589,17 @@ mod tests {
         let two = ["learned:a", "learned:b"];
         assert_eq!(resolve_algorithm_name(two, "learned"), None);
         assert_eq!(resolve_algorithm_name(two, "LEARNED:b"), Some("learned:b"));
+    }
+
+    #[test]
+    fn learned_names_give_their_path_in_any_case() {
+        assert_eq!(learned_policy_path("learned:a/p.st"), Some("a/p.st"));
+        assert_eq!(learned_policy_path("Learned:A/P.st"), Some("A/P.st"));
+        assert_eq!(learned_policy_path("learned:"), Some(""));
+        assert_eq!(learned_policy_path("learned"), None);
+        assert_eq!(learned_policy_path("robustmpc"), None);
+        // A multi-byte character across the prefix's end is not a panic.
+        assert_eq!(learned_policy_path("learne\u{e9}:x"), None);
     }
 
     #[test]

@@ -43,8 +43,7 @@ impl AlgorithmSet {
                 name: spec.to_string(),
                 reason,
             };
-            let entry = if let Some(path) = spec.strip_prefix(neuralstream_protocol::LEARNED_PREFIX)
-            {
+            let entry = if let Some(path) = neuralstream_protocol::learned_policy_path(spec) {
                 if path.is_empty() {
                     return Err(bad(
                         "needs a checkpoint path, e.g. learned:out/train/policy.safetensors".into(),
