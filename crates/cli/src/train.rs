@@ -269,6 +269,29 @@ pub fn run(args: TrainArgs) -> Result<()> {
         ),
         None => None,
     };
+    anyhow::ensure!(
+        (1..=FeatureSpec::MAX_HISTORY_LEN).contains(&args.history),
+        "--history must be between 1 and {} chunks, got {}",
+        FeatureSpec::MAX_HISTORY_LEN,
+        args.history
+    );
+    let hidden: Vec<usize> = args
+        .hidden
+        .split(',')
+        .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0))
+        .collect::<Option<_>>()
+        .with_context(|| {
+            format!(
+                "--hidden {}: expected comma-separated positive widths such as 128,128",
+                args.hidden
+            )
+        })?;
+    anyhow::ensure!(
+        hidden.len() <= MAX_HIDDEN_LAYERS && hidden.iter().all(|&w| w <= MAX_HIDDEN_WIDTH),
+        "--hidden {}: at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_WIDTH} units each \
+         (the default 128,128 is what the recorded results use)",
+        args.hidden
+    );
     let resume = match &args.resume {
         Some(p) => {
             let ck = TrainingCheckpoint::load(p)
@@ -295,12 +318,13 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     ladder
                 );
             }
-            if args.hidden != DEFAULT_HIDDEN || args.history != DEFAULT_HISTORY {
+            let ck_hidden = &ck.actor.sizes()[1..ck.actor.sizes().len() - 1];
+            let shaped = args.hidden != DEFAULT_HIDDEN || args.history != DEFAULT_HISTORY;
+            if shaped && (hidden != ck_hidden || args.history != ck.spec.history_len) {
                 eprintln!(
                     "note: --hidden and --history shape a new network; --resume keeps the checkpoint's \
                      ({:?} hidden, {} chunks of history)",
-                    &ck.actor.sizes()[1..ck.actor.sizes().len() - 1],
-                    ck.spec.history_len
+                    ck_hidden, ck.spec.history_len
                 );
             }
             Some(ck)
@@ -328,30 +352,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .context("in --val-metric")?,
         ..defaults
     };
-    anyhow::ensure!(
-        (1..=FeatureSpec::MAX_HISTORY_LEN).contains(&args.history),
-        "--history must be between 1 and {} chunks, got {}",
-        FeatureSpec::MAX_HISTORY_LEN,
-        args.history
-    );
     cfg.history_len = args.history;
-    let hidden: Vec<usize> = args
-        .hidden
-        .split(',')
-        .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0))
-        .collect::<Option<_>>()
-        .with_context(|| {
-            format!(
-                "--hidden {}: expected comma-separated positive widths such as 128,128",
-                args.hidden
-            )
-        })?;
-    anyhow::ensure!(
-        hidden.len() <= MAX_HIDDEN_LAYERS && hidden.iter().all(|&w| w <= MAX_HIDDEN_WIDTH),
-        "--hidden {}: at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_WIDTH} units each \
-         (the default 128,128 is what the recorded results use)",
-        args.hidden
-    );
     cfg.actor_hidden.clone_from(&hidden);
     cfg.imitation.hidden = hidden;
     anyhow::ensure!(

@@ -490,12 +490,39 @@ fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
         out2.to_str().unwrap(),
         "--resume",
         last.to_str().unwrap(),
+        // The checkpoint's own shape, spelt differently: nothing to note.
+        "--hidden",
+        "128, 128",
     ];
     args.extend(tiny);
     let o = neuralstream(&args);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains("shape a new network"),
+        "{}",
+        stderr(&o)
+    );
     let after = curve(&out2.join("training_curve.csv"));
     assert!(after > before, "curve {before} -> {after} lines");
+    // Another shape is not applied to a resumed network, and train says so.
+    let out3 = dir.path().join("reshaped");
+    let mut args = vec![
+        "train",
+        "--out",
+        out3.to_str().unwrap(),
+        "--resume",
+        last.to_str().unwrap(),
+        "--hidden",
+        "64",
+    ];
+    args.extend(tiny);
+    let o = neuralstream(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--resume keeps the checkpoint's ([128, 128] hidden"),
+        "{}",
+        stderr(&o)
+    );
     // Resuming into imitation only would silently do nothing useful: refused, with the fix.
     let err = fails(&[
         "train",
