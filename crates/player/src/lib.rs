@@ -37,4 +37,4 @@ pub use fleet::{
 pub use http::{build_client, parse_url, TlsTrust};
 pub use media::{load_media, Media};
 pub use player::{play, PlayOutcome, PlayerConfig, RequestRecord};
-pub use summary::{RunSummary, SessionSummary};
+pub use summary::{PlayedSession, RunSummary, SessionSummary};

@@ -18,9 +18,18 @@ pub struct SessionSummary {
     pub trace: String,
     /// Client number within the trace.
     pub client: usize,
-    /// Why the player failed; the other fields are empty then.
+    /// Why the player failed; the fields of [`PlayedSession`] are absent then (not zeros, which
+    /// would read as a session that played and scored 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the session did; `None` for a failed session.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub played: Option<PlayedSession>,
+}
+
+/// What a finished session did (flattened into its [`SessionSummary`]'s JSON object).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PlayedSession {
     /// Decision maker.
     pub algorithm: String,
     /// Chunks downloaded.
@@ -65,11 +74,7 @@ impl SessionSummary {
     pub fn of(o: &PlayOutcome, trace: String, client: usize, expected: usize, qoe: f64) -> Self {
         let mut lat = o.decision_ms.clone();
         lat.sort_by(f64::total_cmp);
-        SessionSummary {
-            session: o.session.clone(),
-            trace,
-            client,
-            error: None,
+        let played = PlayedSession {
             algorithm: o.algorithm.clone(),
             chunks_played: o.records.len(),
             chunks_expected: expected,
@@ -88,6 +93,13 @@ impl SessionSummary {
             decision_ms_p99: percentile(&lat, 0.99),
             session_s: o.session_s,
             wall_s: o.wall_s,
+        };
+        SessionSummary {
+            session: o.session.clone(),
+            trace,
+            client,
+            error: None,
+            played: Some(played),
         }
     }
 
@@ -98,24 +110,7 @@ impl SessionSummary {
             trace,
             client,
             error: Some(error),
-            algorithm: String::new(),
-            chunks_played: 0,
-            chunks_expected: 0,
-            all_decisions_from_server: false,
-            decisions_from_server: 0,
-            qoe: 0.0,
-            qoe_player_running: 0.0,
-            qoe_server: None,
-            rebuffer_s: 0.0,
-            stall_s_playhead: 0.0,
-            size_mismatches: 0,
-            requests: 0,
-            init_requests: 0,
-            bytes: 0,
-            decision_ms_p50: 0.0,
-            decision_ms_p99: 0.0,
-            session_s: 0.0,
-            wall_s: 0.0,
+            played: None,
         }
     }
 }
@@ -137,7 +132,9 @@ pub struct RunSummary {
     pub players: usize,
     /// Players that failed.
     pub errors: usize,
-    /// Players that finished without playing every chunk.
+    /// Players that finished without error but with fewer chunks than expected. A player either
+    /// plays every chunk or fails with an error (counted in `errors`), so this is a consistency
+    /// check that stays 0 unless the player has a bug.
     pub incomplete_sessions: usize,
     /// Speed factor.
     pub speed: f64,
@@ -189,7 +186,26 @@ mod tests {
     #[test]
     fn failed_sessions_serialise_their_error() {
         let s = SessionSummary::failed("p".into(), "t".into(), 0, "boom".into());
-        let j = serde_json::to_string(&s).unwrap();
-        assert!(j.contains("\"error\":\"boom\""), "{j}");
+        let j: serde_json::Value = serde_json::to_value(&s).unwrap();
+        assert_eq!(j["error"], "boom");
+        // No zeros that would read as a session that played and scored 0.
+        for absent in ["qoe", "chunks_played", "rebuffer_s", "algorithm"] {
+            assert!(j.get(absent).is_none(), "{absent} in {j}");
+        }
+        let ok = SessionSummary {
+            error: None,
+            played: Some(PlayedSession {
+                qoe: 12.5,
+                ..PlayedSession::default()
+            }),
+            ..s
+        };
+        let j = serde_json::to_value(&ok).unwrap();
+        assert!(j.get("error").is_none(), "{j}");
+        assert_eq!(
+            j["qoe"], 12.5,
+            "the played fields sit beside session and trace: {j}"
+        );
+        assert_eq!(j["session"], "p");
     }
 }
