@@ -277,13 +277,13 @@ pub fn load_traces(path: &Path, format: TraceFormat) -> Result<Vec<Trace>, DataE
     if meta.is_file() {
         return Ok(vec![load_trace(path, format)?]);
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+    let entries: Vec<PathBuf> = std::fs::read_dir(path)
         .map_err(|e| DataError::io(path, e))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.is_file())
         .filter(|p| !name_of(p).starts_with('.'))
         .collect();
+    let mut files: Vec<PathBuf> = entries.iter().filter(|p| p.is_file()).cloned().collect();
     files.sort();
     if let Some(f) = files.iter().find(|f| name_of(f).starts_with("video_size_")) {
         return Err(DataError::other(
@@ -292,10 +292,23 @@ pub fn load_traces(path: &Path, format: TraceFormat) -> Result<Vec<Trace>, DataE
         ));
     }
     if files.is_empty() {
-        return Err(DataError::other(
-            path,
-            "the trace folder has no file; point --traces at a folder of trace files",
-        ));
+        // Say what is there instead: a parent of trace folders is the usual mistake.
+        let mut subfolders: Vec<String> = entries
+            .iter()
+            .filter(|p| p.is_dir())
+            .map(|p| name_of(p))
+            .collect();
+        subfolders.sort_unstable();
+        let problem = match subfolders.as_slice() {
+            [] => "the trace folder has no file; point --traces at a folder of trace files".into(),
+            some => format!(
+                "the trace folder has no file, only subfolders ({}{}); traces are read from the \
+                 folder itself, not its subfolders: point --traces at one of them",
+                some[..some.len().min(3)].join(", "),
+                if some.len() > 3 { ", ..." } else { "" }
+            ),
+        };
+        return Err(DataError::other(path, problem));
     }
     files.iter().map(|f| load_trace(f, format)).collect()
 }
@@ -331,6 +344,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("video_size_0") && e.contains("--video"), "{e}");
+        // A parent of trace folders: the message names the subfolders to pick from.
+        let parent = tempfile::tempdir().unwrap();
+        for sub in ["fcc", "norway"] {
+            std::fs::create_dir(parent.path().join(sub)).unwrap();
+        }
+        let e = load_traces(parent.path(), TraceFormat::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("only subfolders (fcc, norway)") && e.contains("point --traces at one"),
+            "{e}"
+        );
     }
 
     #[test]
