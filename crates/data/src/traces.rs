@@ -271,7 +271,15 @@ pub fn load_trace(path: &Path, format: TraceFormat) -> Result<Trace, DataError> 
     parse_trace(path, &text, format)
 }
 
-/// Loads a trace file, or every regular file of a folder (sorted by name, hidden files skipped).
+/// True for files that document a trace folder rather than hold a trace: `README*`, `LICENSE*`
+/// (any case) and `*.md`.
+fn is_documentation(path: &Path) -> bool {
+    let name = name_of(path).to_ascii_lowercase();
+    name.starts_with("readme") || name.starts_with("license") || name.ends_with(".md")
+}
+
+/// Loads a trace file, or every regular file of a folder (sorted by name; hidden files,
+/// subfolders and documentation files such as `README.md` skipped).
 pub fn load_traces(path: &Path, format: TraceFormat) -> Result<Vec<Trace>, DataError> {
     let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
     if meta.is_file() {
@@ -283,7 +291,11 @@ pub fn load_traces(path: &Path, format: TraceFormat) -> Result<Vec<Trace>, DataE
         .map(|e| e.path())
         .filter(|p| !name_of(p).starts_with('.'))
         .collect();
-    let mut files: Vec<PathBuf> = entries.iter().filter(|p| p.is_file()).cloned().collect();
+    let mut files: Vec<PathBuf> = entries
+        .iter()
+        .filter(|p| p.is_file() && !is_documentation(p))
+        .cloned()
+        .collect();
     files.sort();
     if let Some(f) = files.iter().find(|f| name_of(f).starts_with("video_size_")) {
         return Err(DataError::other(
@@ -349,6 +361,7 @@ mod tests {
         for sub in ["fcc", "norway"] {
             std::fs::create_dir(parent.path().join(sub)).unwrap();
         }
+        std::fs::write(parent.path().join("README.md"), "# Traces\nTwo sets.\n").unwrap();
         let e = load_traces(parent.path(), TraceFormat::Auto)
             .unwrap_err()
             .to_string();
