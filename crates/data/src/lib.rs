@@ -30,8 +30,8 @@ pub(crate) fn without_bom(text: &str) -> &str {
     text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
-/// Finds the project's shared data folder (`.../shared/data`) beside an ancestor of `start`, or from
-/// the `NEURALSTREAM_SHARED` environment variable (the folder that holds `data/` and `reference/`).
+/// Finds the project's shared folder (`.../shared`, which holds `data/` and `reference/`) beside an
+/// ancestor of `start`, or from the `NEURALSTREAM_SHARED` environment variable (naming that folder).
 pub fn find_shared_dir(start: &std::path::Path) -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os("NEURALSTREAM_SHARED") {
         let p = std::path::PathBuf::from(p);

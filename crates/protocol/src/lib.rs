@@ -7,8 +7,10 @@
 //! **Key design decision:** one schema, two spellings. The project's own field names (units in the
 //! name: `_ms`, `_s`, `_bytes`) are canonical; the camelCase names a Pensieve-style dash.js client
 //! sends (`lastquality`, `buffer`, `RebufferTime`, `lastRequest`, `lastChunkStartTime`,
-//! `lastChunkFinishTime`, `lastChunkSize`) are accepted as serde aliases, so both kinds of client
-//! talk to the same handler and nothing is translated by hand. This crate has no I/O and no
+//! `lastChunkFinishTime`, `lastChunkSize`) are accepted too, so both kinds of client talk to the
+//! same handler: the chunk report's fields as serde aliases, and the request's few fields whose
+//! meaning differs (`RebufferTime` in ms, `lastRequest` naming the chunk just fetched) through one
+//! `PensieveRequest` translation in [`DecisionRequest::from_json`]. This crate has no I/O and no
 //! dependency on the server or the algorithms; validation happens here so every consumer refuses the
 //! same bad input with the same message.
 
