@@ -319,8 +319,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
 
-    println!("{}", neuralstream_report::summary_table(&out.results));
-    println!("{}", neuralstream_report::summary_legend(&out.results));
+    say!("{}", neuralstream_report::summary_table(&out.results));
+    say!("{}", neuralstream_report::summary_legend(&out.results));
     let mut written = output::write_results(&args.out, &out.results)
         .with_context(|| format!("cannot write results into {}", args.out.display()))?;
     if !args.no_chunk_log {
@@ -378,7 +378,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
     }
     let sessions = algorithms.len() * traces.len();
-    println!(
+    say!(
         "{sessions} session{} in {:.2} s; wrote {}",
         if sessions == 1 { "" } else { "s" },
         wall,

@@ -63,7 +63,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             "--seconds must be at least 4 (one 4 s segment), got {}",
             args.seconds
         );
-        println!(
+        say!(
             "packaging a {} s synthetic clip into {} ...",
             args.seconds,
             clip.display()
@@ -80,7 +80,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             );
         }
     } else {
-        println!(
+        say!(
             "using the clip already packaged in {} (--repackage to redo it)",
             clip.display()
         );
@@ -92,7 +92,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let web_root = match web_root {
         Some(dir) => Some(dir),
         None => {
-            println!(
+            say!(
                 "note: the web player is not built here (no web/dist); the server will show a page \
                  saying how. Build it with: cd web && npm ci && npm run build"
             );
@@ -107,7 +107,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         Some(p) => Some(p.clone()),
         None if Path::new(DEFAULT_POLICY).is_file() => Some(PathBuf::from(DEFAULT_POLICY)),
         None => {
-            println!(
+            say!(
                 "note: no learned policy at {DEFAULT_POLICY}; the page offers the rule-based algorithms \
                  (train one with `neuralstream train`, or pass --policy FILE)"
             );
@@ -115,7 +115,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         }
     };
     if args.policy.is_some() && names_a_policy(&args.abr) {
-        println!(
+        say!(
             "note: --abr already names a learned policy, so --policy {} is not added",
             args.policy.as_deref().unwrap_or(Path::new("")).display()
         );
@@ -130,7 +130,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     };
     let parsed = ServeCli::try_parse_from(serve.args())
         .context("internal error: the demo built `serve` flags that do not parse")?;
-    println!("{}", banner(&serve.url()));
+    say!("{}", banner(&serve.url()));
     crate::serve::run(*parsed.serve)
 }
 

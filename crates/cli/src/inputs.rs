@@ -135,6 +135,6 @@ pub fn write_synthetic_traces(args: TracesArgs) -> Result<()> {
         let path = args.out.join(&t.name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    println!("wrote {} traces to {}", args.count, args.out.display());
+    say!("wrote {} traces to {}", args.count, args.out.display());
     Ok(())
 }

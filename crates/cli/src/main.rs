@@ -10,6 +10,19 @@
 //! crates, and every error reaches the user through `anyhow` with the file, line or flag that caused
 //! it; the process exits non-zero and never panics on input.
 
+/// `println!` for the human-readable report on stdout, ignoring a closed or full stdout
+/// (`neuralstream bench | head -1`, `> /dev/full`): the results are in the files the command writes,
+/// and a closed pipe must not turn a finished run into a panic (exit 101).
+macro_rules! say {
+    () => {
+        say!("")
+    };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod demo;
 mod inputs;
@@ -112,15 +125,15 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(*args),
         Command::Train(args) => train::run(*args),
         Command::Algorithms => {
-            println!("{:<26} description", "name");
+            say!("{:<26} description", "name");
             for (name, about) in neuralstream_abr::ALGORITHMS {
-                println!("{name:<26} {about}");
+                say!("{name:<26} {about}");
             }
-            println!(
+            say!(
                 "{:<26} offline optimum: dynamic program with perfect knowledge of the trace (upper bound)",
                 neuralstream_eval::OPTIMUM
             );
-            println!(
+            say!(
                 "{:<26} a policy trained by `neuralstream train`, e.g. learned:out/train/policy.safetensors",
                 "learned:PATH"
             );

@@ -166,7 +166,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
     })?;
 
     let v = &done.video;
-    println!(
+    say!(
         "packaged {} chunk{} x {} levels of {} s ({}{}) into {}",
         v.num_chunks(),
         if v.num_chunks() == 1 { "" } else { "s" },
@@ -179,7 +179,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
     let ssim = v.quality("ssim");
     let psnr = v.quality("psnr_db");
     let vmaf = v.quality("vmaf");
-    println!(
+    say!(
         "{:>6} {:>11} {:>12} {:>12} {:>8} {:>9}{}",
         "level",
         "size",
@@ -198,7 +198,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
         let q = |t: Option<&neuralstream_core::video::QualityTable>, p: usize| {
             t.map_or("-".to_string(), |t| format!("{:.*}", p, mean(&t.scores[l])))
         };
-        println!(
+        say!(
             "{:>6} {:>11} {:>12.0} {:>12.0} {:>8} {:>9}{}",
             l,
             format!("{}x{}", level.width, level.height),
@@ -213,20 +213,22 @@ pub fn run(args: PackageArgs) -> Result<()> {
             }
         );
     }
-    println!(
+    say!(
         "time: encode {:.1} s, quality {:.1} s, total {:.1} s",
-        done.encode_s, done.quality_s, done.total_s
+        done.encode_s,
+        done.quality_s,
+        done.total_s
     );
     if args.show_commands {
-        println!(
+        say!(
             "encode command (run in the output folder):\n  {}",
             done.encode_command
         );
         if let Some(m) = &done.measure_command {
-            println!("quality command (run in the output folder):\n  {m}");
+            say!("quality command (run in the output folder):\n  {m}");
         }
     }
-    println!(
+    say!(
         "try: neuralstream bench --video {} --qoe {}",
         done.out.join("video.json").display(),
         if v.quality("ssim").is_some() {
@@ -289,6 +291,6 @@ pub fn run_sample(args: SampleVideoArgs) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e).with_context(|| format!("cannot move the video to {}", args.out.display()));
     }
-    println!("wrote {} ({})", args.out.display(), source.describe());
+    say!("wrote {} ({})", args.out.display(), source.describe());
     Ok(())
 }

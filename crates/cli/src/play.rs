@@ -428,7 +428,7 @@ fn report(
     };
 
     if !results.per_trace.is_empty() {
-        println!("{}", neuralstream_report::summary_table(&results));
+        say!("{}", neuralstream_report::summary_table(&results));
     }
     let out = &args.out;
     let mut written = write_results(out, &results)
@@ -439,7 +439,7 @@ fn report(
     );
     written.push(write_file(&out.join("requests.csv"), &requests_csv)?);
     written.push(write_file(&out.join("play.json"), &summary.to_json())?);
-    println!(
+    say!(
         "{players} player(s), {} error(s), {} incomplete; {:.2} s wall; {:.1} MB downloaded; decision latency p50 {:.3} ms, p99 {:.3} ms",
         errors.len(),
         incomplete,
@@ -448,7 +448,7 @@ fn report(
         percentile(&decision_ms, 0.5),
         percentile(&decision_ms, 0.99),
     );
-    println!(
+    say!(
         "wrote {}",
         written
             .iter()

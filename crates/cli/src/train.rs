@@ -592,9 +592,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .and_then(|b| b.test_qoe)
             .map(|t| format!(", test {t:.2}"))
             .unwrap_or_default();
-        println!("after {:<9} validation QoE {:.2}{test}", s.stage, s.val_qoe);
+        say!("after {:<9} validation QoE {:.2}{test}", s.stage, s.val_qoe);
     }
-    println!(
+    say!(
         "selected: {} checkpoint, validation QoE {:.2}{}; {} training traces, {} validation sessions; training {:.0} s",
         best_ck.stage,
         report.best_val_qoe,
@@ -606,7 +606,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         report.split.1,
         wall
     );
-    println!(
+    say!(
         "wrote {}, {}, {}, {}",
         policy_path.display(),
         last_path.display(),
@@ -614,9 +614,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
         stages_path.display()
     );
     for c in charts {
-        println!("wrote {}", c.display());
+        say!("wrote {}", c.display());
     }
-    println!(
+    say!(
         "evaluate it: neuralstream bench --abr learned:{},robustmpc-pensieve,optimum ...",
         policy_path.display()
     );

@@ -572,3 +572,37 @@ fn train_bad_inputs_are_explained() {
     let err = fails(&["train", "--traces", "/nonexistent/traces", "--out", out]);
     assert!(err.contains("/nonexistent/traces"), "{err}");
 }
+
+/// A full or closed stdout (`> /dev/full`, `| head -1`) is not a panic: the command finishes, writes
+/// its files and exits 0.
+#[test]
+fn a_full_stdout_is_not_a_panic() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    for args in [
+        vec!["algorithms"],
+        vec![
+            "bench",
+            "--abr",
+            "bb",
+            "--synthetic-traces",
+            "3",
+            "--no-charts",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_neuralstream"))
+            .args(&args)
+            .stdout(std::fs::File::create(full).unwrap())
+            .output()
+            .expect("binary runs");
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    }
+    assert!(out.join("results.json").is_file());
+}
