@@ -67,7 +67,8 @@ pub fn check_skip_chunks(
 /// Arguments of `neuralstream traces`.
 #[derive(Debug, Args)]
 pub struct TracesArgs {
-    /// Folder to write the traces into (created if missing).
+    /// Folder to write the traces into (created if missing). Synthetic traces of an earlier run in it
+    /// (files named `synthetic_SEED_NNN`) are replaced; other files are left alone.
     #[arg(long, default_value = "out/traces")]
     pub out: PathBuf,
     /// How many traces to generate.
@@ -98,9 +99,7 @@ pub fn write_synthetic_traces(args: TracesArgs) -> Result<()> {
     {
         let entry = entry.with_context(|| format!("cannot read --out {}", args.out.display()))?;
         let name = entry.file_name();
-        if name
-            .to_string_lossy()
-            .starts_with(neuralstream_data::synthetic::TRACE_NAME_PREFIX)
+        if neuralstream_data::synthetic::is_trace_name(&name.to_string_lossy())
             && entry.path().is_file()
         {
             std::fs::remove_file(entry.path())

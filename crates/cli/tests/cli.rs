@@ -339,6 +339,8 @@ fn bad_flags_are_explained() {
             .status
             .success()
     );
+    // A user's file that merely starts like a trace name is not the tool's to delete.
+    std::fs::write(out.join("synthetic_notes.txt"), "mine").unwrap();
     let o = neuralstream(&["traces", "--out", out_s, "--count", "3", "--seed", "2"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -346,7 +348,8 @@ fn bad_flags_are_explained() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3);
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 4);
+    assert!(out.join("synthetic_notes.txt").is_file());
     let err = fails(&["sample-video", "never-written.mp4", "--seconds", "0"]);
     assert!(
         err.contains("--seconds") && !err.contains("--synthetic"),

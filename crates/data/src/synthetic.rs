@@ -24,6 +24,15 @@ use neuralstream_core::{Rng, Trace, Video};
 /// `neuralstream traces` writes.
 pub const TRACE_NAME_PREFIX: &str = "synthetic_";
 
+/// True for a name [`TraceGenerator::trace`] gives: `synthetic_SEED_NNN`, digits only after the
+/// prefix (so `neuralstream traces` replaces earlier traces, never a user's `synthetic_notes.txt`).
+pub fn is_trace_name(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    name.strip_prefix(TRACE_NAME_PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+        .is_some_and(|(seed, index)| digits(seed) && digits(index) && index.len() >= 3)
+}
+
 /// Parameters of the synthetic trace generator. See the module docs for the model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TraceGenerator {
@@ -189,5 +198,21 @@ mod tests {
         let s: Vec<u64> = v.chunk_bytes[3].clone();
         let (mn, mx) = (s.iter().min().unwrap(), s.iter().max().unwrap());
         assert!(*mx as f64 > 1.5 * *mn as f64, "not VBR enough: {mn}..{mx}");
+    }
+
+    #[test]
+    fn generated_names_are_recognised_and_others_are_not() {
+        let t = TraceGenerator::default().trace(7, 3);
+        assert!(is_trace_name(&t.name), "{}", t.name);
+        assert!(is_trace_name("synthetic_42_1234"));
+        for other in [
+            "synthetic_notes.txt",
+            "synthetic_42_1",
+            "synthetic__001",
+            "synthetic_4x_001",
+            "trace_42_001",
+        ] {
+            assert!(!is_trace_name(other), "{other}");
+        }
     }
 }
