@@ -250,7 +250,16 @@ pub fn train_pipeline(
         ..PolicyMeta::default()
     };
     let mut state = match resume {
-        Some(ck) => ck,
+        Some(mut ck) => {
+            // The checkpoint now describes this run: its QoE and seed. Scores of the run that
+            // wrote it (in its own QoE's units) no longer do.
+            ck.meta.qoe.clone_from(&meta.qoe);
+            ck.meta.seed = meta.seed;
+            for stale in ["val_qoe", "val_optimum_qoe"] {
+                ck.meta.extra.remove(stale);
+            }
+            ck
+        }
         None => {
             let mut sizes = vec![spec.len()];
             sizes.extend(&cfg.actor_hidden);

@@ -219,14 +219,26 @@ fn checkpoint_round_trip_keeps_everything() {
 fn resume_continues_the_curve() {
     let video = builtin_video();
     let (rep, cfg, _dir, path) = trained_and_saved();
-    let resumed = TrainingCheckpoint::load(&path).unwrap();
+    let mut resumed = TrainingCheckpoint::load(&path).unwrap();
     let adam0 = resumed.adam.as_ref().expect("PPO saves its optimiser");
     let (steps0, actor_steps0) = (adam0.steps(), adam0.state()["actor.0.weight"].step);
+    // A score of the earlier run, in its QoE's units, that the resumed run must not carry.
+    resumed
+        .meta
+        .extra
+        .insert("val_optimum_qoe".into(), "49.25".into());
     let cfg2 = PipelineConfig {
         stages: vec![StageKind::Ppo],
+        seed: cfg.seed + 1,
+        qoe: neuralstream_core::QoeModel::from_name("hd").unwrap(),
         ..cfg
     };
     let rep2 = train_pipeline(&traces(), &video, &cfg2, Some(resumed), |_| {}).unwrap();
+    for meta in [&rep2.best.meta, &rep2.last.meta] {
+        assert_eq!(meta.qoe, cfg2.qoe.name());
+        assert_eq!(meta.seed, Some(cfg2.seed));
+        assert!(!meta.extra.contains_key("val_optimum_qoe"), "{meta:?}");
+    }
     let (c1, c2) = (&rep.last.curve, &rep2.last.curve);
     assert!(c2.len() > c1.len(), "{} then {}", c1.len(), c2.len());
     for (a, b) in c2.iter().zip(c1) {
