@@ -52,7 +52,9 @@ pub struct TrainArgs {
     pub stages: Option<String>,
     /// Wall-time cap of all stages together, seconds (default 560, which leaves room for charts
     /// within 10 minutes). A safety net: the default stages end on their epoch/iteration counts
-    /// before it; a run it cuts short prints a warning and is not reproducible.
+    /// before it; a run it cuts short prints a warning and is not reproducible. Stages check it
+    /// between epochs and iterations, and the imitation stage's first step (solving the optimum on
+    /// every training trace: about 50 s for Pensieve's 127 traces on 2 cores) is never cut.
     #[arg(long, default_value_t = 560.0, value_name = "S")]
     pub max_wall_s: f64,
     /// Share of the budget the imitation stage may use when an RL stage follows.
@@ -592,7 +594,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .and_then(|b| b.test_qoe)
             .map(|t| format!(", test {t:.2}"))
             .unwrap_or_default();
-        say!("after {:<9} validation QoE {:.2}{test}", s.stage, s.val_qoe);
+        let kept = if s.improved {
+            ""
+        } else {
+            " (no iterate beat the network the stage started from; this is that network's score)"
+        };
+        say!(
+            "after {:<9} validation QoE {:.2}{test}{kept}",
+            s.stage,
+            s.val_qoe
+        );
     }
     say!(
         "selected: {} checkpoint, validation QoE {:.2}{}; {} training traces, {} validation sessions; training {:.0} s",

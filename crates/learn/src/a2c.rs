@@ -76,7 +76,7 @@ impl Default for A2cConfig {
             critic_hidden: vec![128, 128],
             validate_every: 20,
             max_iters: 1_000_000,
-            max_wall_s: 300.0,
+            max_wall_s: 1e9,
         }
     }
 }

@@ -96,7 +96,7 @@ impl Default for DqnConfig {
             max_grad_norm: 10.0,
             validate_every: 20,
             max_iters: 1_000_000,
-            max_wall_s: 300.0,
+            max_wall_s: 1e9,
         }
     }
 }

@@ -168,6 +168,8 @@ pub struct StageResult {
     /// started from when no iterate validated better (the stage then contributed nothing, and the
     /// row equals the previous one).
     pub val_qoe: f64,
+    /// False when no iterate of the stage validated better than the network it started from.
+    pub improved: bool,
     /// That checkpoint.
     pub checkpoint: TrainingCheckpoint,
 }
@@ -352,20 +354,23 @@ pub fn train_pipeline(
                 stages.push(StageResult {
                     stage: "imitation".into(),
                     val_qoe: rep.bc_val_qoe,
+                    // history[0] scores the untrained network.
+                    improved: rep
+                        .history
+                        .first()
+                        .is_none_or(|h| rep.bc_val_qoe > h.val_qoe),
                     checkpoint: bc,
                 });
                 state.actor = rep.policy.actor().clone();
                 state.meta = rep.policy.meta().clone();
-                state.stage = if icfg.dagger_rounds > 0 {
-                    "dagger"
-                } else {
-                    "imitation"
-                }
-                .into();
-                if icfg.dagger_rounds > 0 {
+                // A DAgger row only when a DAgger round ran (the budget may end imitation first).
+                let dagger_ran = rep.history.iter().any(|e| e.round > 0);
+                state.stage = if dagger_ran { "dagger" } else { "imitation" }.into();
+                if dagger_ran {
                     stages.push(StageResult {
                         stage: "dagger".into(),
                         val_qoe: rep.best_val_qoe,
+                        improved: rep.best_val_qoe > rep.bc_val_qoe,
                         checkpoint: state.clone(),
                     });
                 }
@@ -443,6 +448,7 @@ pub fn train_pipeline(
                 stages.push(StageResult {
                     stage: rl.name().into(),
                     val_qoe: rep.best_val_qoe,
+                    improved: rep.best_val_qoe > rep.start_val_qoe,
                     checkpoint: rep.best.clone(),
                 });
                 if best.as_ref().is_none_or(|b| rep.best_val_qoe > b.0) {

@@ -373,3 +373,19 @@ fn same_seed_same_result() {
     .unwrap();
     assert_ne!(params(&a.last.actor), params(&other.last.actor));
 }
+
+/// A budget that ends imitation before any DAgger round reports no DAgger stage, and flags the run
+/// as cut short.
+#[test]
+fn a_budget_that_ends_imitation_early_reports_no_dagger_stage() {
+    let video = builtin_video();
+    let cfg = PipelineConfig {
+        max_wall_s: 1e-6,
+        ..tiny(vec![StageKind::Imitation])
+    };
+    let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
+    assert!(rep.wall_limited);
+    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(names, ["imitation"]);
+    assert_eq!(rep.best.stage, "imitation");
+}
