@@ -6,6 +6,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::Abr;
 use neuralstream_core::QoeModel;
+use neuralstream_core::{MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION};
 use neuralstream_data::TraceFormat;
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
@@ -229,20 +230,21 @@ pub fn run(args: BenchArgs) -> Result<()> {
     })?;
 
     anyhow::ensure!(
-        args.rtt_ms.is_finite() && (0.0..=neuralstream_core::MAX_RTT_MS).contains(&args.rtt_ms),
-        "--rtt-ms must be between 0 and {} ms, got {}",
-        neuralstream_core::MAX_RTT_MS,
+        args.rtt_ms.is_finite() && (0.0..=MAX_RTT_MS).contains(&args.rtt_ms),
+        "--rtt-ms must be between 0 and {} ms, got {:?}",
+        MAX_RTT_MS,
         args.rtt_ms
     );
     anyhow::ensure!(
-        args.buffer_cap_s.is_finite() && args.buffer_cap_s >= video.chunk_duration_s,
-        "--buffer-cap-s must be at least one chunk ({} s), got {}",
+        args.buffer_cap_s.is_finite()
+            && (video.chunk_duration_s..=MAX_BUFFER_CAP_S).contains(&args.buffer_cap_s),
+        "--buffer-cap-s must be from one chunk ({} s) to {MAX_BUFFER_CAP_S} s, got {:?}",
         video.chunk_duration_s,
         args.buffer_cap_s
     );
     anyhow::ensure!(
-        args.payload_fraction > 0.0 && args.payload_fraction <= 1.0,
-        "--payload-fraction must be in (0, 1], got {}",
+        (MIN_PAYLOAD_FRACTION..=1.0).contains(&args.payload_fraction),
+        "--payload-fraction must be from {MIN_PAYLOAD_FRACTION} to 1, got {:?}",
         args.payload_fraction
     );
     let sim = SimConfig {

@@ -14,6 +14,7 @@
 
 pub mod abr;
 pub mod error;
+pub mod limits;
 pub mod qoe;
 pub mod results;
 pub mod rng;
@@ -22,8 +23,9 @@ pub mod video;
 
 pub use abr::{Abr, ChunkRecord, Decision, Observation};
 pub use error::CoreError;
+pub use limits::{MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION};
 pub use qoe::{QoeModel, SessionScore};
 pub use results::{AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult};
 pub use rng::Rng;
-pub use trace::{Trace, MAX_RTT_MS};
+pub use trace::Trace;
 pub use video::{Ladder, Level, Video};

@@ -3,10 +3,6 @@
 use crate::error::CoreError;
 use serde::{Deserialize, Serialize};
 
-/// The largest round-trip time the tools accept, in ms: a round trip over a minute is a typo, not a
-/// network. The simulator's config, `bench --rtt-ms` and `play --rtt-ms` share it.
-pub const MAX_RTT_MS: f64 = 60_000.0;
-
 /// A throughput trace in Pensieve's "cooked" form: sample times and the throughput that holds up to each.
 ///
 /// Semantics (as in Pensieve's simulator): `bandwidth_mbps[i]` is the link capacity during the interval

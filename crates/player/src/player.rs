@@ -7,7 +7,9 @@ use crate::download::{fetch_shaped, TraceClock, Transfer};
 use crate::error::PlayerError;
 use crate::link::TraceLink;
 use crate::media::Media;
-use neuralstream_core::{ChunkRecord, Decision, QoeModel, Trace, MAX_RTT_MS};
+use neuralstream_core::{
+    ChunkRecord, Decision, QoeModel, Trace, MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION,
+};
 use reqwest::Client;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -72,19 +74,19 @@ impl PlayerConfig {
         }
         if !(self.rtt_ms.is_finite() && (0.0..=MAX_RTT_MS).contains(&self.rtt_ms)) {
             return bad(format!(
-                "--rtt-ms must be between 0 and {MAX_RTT_MS} ms, got {}",
+                "--rtt-ms must be between 0 and {MAX_RTT_MS} ms, got {:?}",
                 self.rtt_ms
             ));
         }
-        if !(self.payload_fraction > 0.0 && self.payload_fraction <= 1.0) {
+        if !(MIN_PAYLOAD_FRACTION..=1.0).contains(&self.payload_fraction) {
             return bad(format!(
-                "--payload-fraction must be in (0, 1], got {}",
+                "--payload-fraction must be from {MIN_PAYLOAD_FRACTION} to 1, got {:?}",
                 self.payload_fraction
             ));
         }
-        if !(self.buffer_cap_s.is_finite() && self.buffer_cap_s > 0.0) {
+        if !(self.buffer_cap_s > 0.0 && self.buffer_cap_s <= MAX_BUFFER_CAP_S) {
             return bad(format!(
-                "--buffer-cap-s must be > 0, got {}",
+                "--buffer-cap-s must be > 0 and at most {MAX_BUFFER_CAP_S} s, got {:?}",
                 self.buffer_cap_s
             ));
         }

@@ -1,7 +1,7 @@
 //! Simulator parameters and the Pensieve preset.
 
 use crate::SimError;
-use neuralstream_core::MAX_RTT_MS;
+use neuralstream_core::{MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION};
 use serde::{Deserialize, Serialize};
 
 /// Where in the trace a session starts.
@@ -35,7 +35,8 @@ pub struct SimConfig {
     /// Training mode: multiply each delay (after the RTT) by a uniform factor in this range
     /// (Pensieve `env.py`: 0.9..1.1). `None` in test mode.
     pub delay_noise: Option<(f64, f64)>,
-    /// Give up on a chunk after looping the trace this many times (guards near-zero traces).
+    /// Give up on a chunk after looping the trace this many times and spending more than
+    /// [`crate::GIVE_UP_AFTER_S`] of trace time on it (guards near-zero traces).
     pub max_trace_loops: usize,
 }
 
@@ -68,10 +69,13 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), SimError> {
         let bad =
             |field: &'static str, problem: String| Err(SimError::InvalidConfig { field, problem });
-        if !(self.payload_fraction > 0.0 && self.payload_fraction <= 1.0) {
+        if !(MIN_PAYLOAD_FRACTION..=1.0).contains(&self.payload_fraction) {
             return bad(
                 "payload_fraction",
-                format!("must be in (0, 1], got {}", self.payload_fraction),
+                format!(
+                    "must be from {MIN_PAYLOAD_FRACTION} to 1, got {}",
+                    self.payload_fraction
+                ),
             );
         }
         if !(self.rtt_ms.is_finite() && (0.0..=MAX_RTT_MS).contains(&self.rtt_ms)) {
@@ -83,11 +87,12 @@ impl SimConfig {
                 ),
             );
         }
-        if !(self.buffer_cap_ms.is_finite() && self.buffer_cap_ms > 0.0) {
+        if !(self.buffer_cap_ms > 0.0 && self.buffer_cap_ms <= MAX_BUFFER_CAP_S * 1000.0) {
             return bad(
                 "buffer_cap_ms",
                 format!(
-                    "must be a finite number of ms > 0, got {}",
+                    "must be a number of ms > 0 and at most {}, got {}",
+                    MAX_BUFFER_CAP_S * 1000.0,
                     self.buffer_cap_ms
                 ),
             );
@@ -159,9 +164,30 @@ mod tests {
                 },
             ),
             (
+                "payload_fraction",
+                SimConfig {
+                    payload_fraction: 1e-300,
+                    ..base.clone()
+                },
+            ),
+            (
                 "rtt_ms",
                 SimConfig {
                     rtt_ms: -1.0,
+                    ..base.clone()
+                },
+            ),
+            (
+                "rtt_ms",
+                SimConfig {
+                    rtt_ms: 60_001.0,
+                    ..base.clone()
+                },
+            ),
+            (
+                "buffer_cap_ms",
+                SimConfig {
+                    buffer_cap_ms: f64::INFINITY,
                     ..base.clone()
                 },
             ),

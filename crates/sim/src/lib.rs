@@ -22,15 +22,16 @@ mod session;
 
 pub use config::{SimConfig, StartPosition};
 pub use runner::{run_session, SessionLog};
-pub use session::Session;
+pub use session::{Session, GIVE_UP_AFTER_S};
 
 use thiserror::Error;
 
 /// A simulation that cannot continue.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum SimError {
-    /// The trace delivers (almost) nothing: a chunk could not finish within the loop budget.
-    #[error("trace '{trace}': chunk {chunk} did not finish after looping the trace {loops} times; the trace has (almost) no capacity")]
+    /// The trace delivers (almost) nothing: a chunk could not finish within the loop budget and
+    /// a day of trace time.
+    #[error("trace '{trace}': chunk {chunk} did not finish in {seconds:.0} s of trace time ({loops} loops of the trace); the trace has (almost) no capacity")]
     Stalled {
         /// Trace name.
         trace: String,
@@ -38,6 +39,8 @@ pub enum SimError {
         chunk: usize,
         /// Loops made.
         loops: usize,
+        /// Trace time spent on the chunk, seconds.
+        seconds: f64,
     },
     /// An algorithm chose a level that does not exist.
     #[error("algorithm '{abr}' chose level {level} for chunk {chunk}, but the ladder has {levels} levels")]

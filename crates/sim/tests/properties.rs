@@ -142,6 +142,21 @@ fn zero_capacity_trace_errors_instead_of_hanging() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("did not finish"), "{e}");
+
+    // A trace a millisecond long is a constant link, not a dead one: it loops and delivers.
+    let short = Trace::new("1ms", vec![0.0, 0.001], vec![2.0, 2.0]).unwrap();
+    let mut log = SessionLog::default();
+    run_session(
+        &SimConfig::pensieve(),
+        &short,
+        &video,
+        &mut abr,
+        StartPosition::Beginning,
+        None,
+        &mut log,
+    )
+    .unwrap();
+    assert_eq!(log.records.len(), 3);
 }
 
 #[test]
