@@ -527,11 +527,27 @@ pub fn run(args: TrainArgs) -> Result<()> {
     // Stage contributions (validation; test only for reporting).
     let mut stages_csv = String::from("stage,val_qoe,test_qoe\n");
     let mut bars = Vec::new();
+    let mut test = test;
     for s in &report.stages {
-        let test_qoe = match &test {
-            Some(t) => Some(test_score(&s.checkpoint, t, &video, &qoe)?),
-            None => None,
-        };
+        // Test scores only decorate the report: a trace the simulator cannot play must not cost
+        // the trained policy's charts.
+        let test_qoe =
+            match test
+                .as_deref()
+                .map(|t| test_score(&s.checkpoint, t, &video, &qoe))
+            {
+                Some(Ok(q)) => Some(q),
+                Some(Err(e)) => {
+                    eprintln!(
+                    "warning: cannot score --test-traces {}: {e}; stages.csv and the charts go \
+                     without test scores",
+                    args.test_traces.as_deref().unwrap_or(std::path::Path::new("")).display()
+                );
+                    test = None;
+                    None
+                }
+                None => None,
+            };
         let _ = writeln!(
             stages_csv,
             "{},{:.4},{}",

@@ -300,7 +300,7 @@ pub fn load_traces(path: &Path, format: TraceFormat) -> Result<Vec<Trace>, DataE
     if let Some(f) = files.iter().find(|f| name_of(f).starts_with("video_size_")) {
         return Err(DataError::other(
             f,
-            "this is one of Pensieve's chunk-size files, so the folder is a video (--video), not traces; point --traces at cooked_traces or cooked_test_traces",
+            "this is one of Pensieve's chunk-size files, so the folder is a video (--video), not traces; pass a folder of traces instead, such as cooked_traces or cooked_test_traces",
         ));
     }
     if files.is_empty() {
@@ -312,10 +312,10 @@ pub fn load_traces(path: &Path, format: TraceFormat) -> Result<Vec<Trace>, DataE
             .collect();
         subfolders.sort_unstable();
         let problem = match subfolders.as_slice() {
-            [] => "the trace folder has no file; point --traces at a folder of trace files".into(),
+            [] => "the trace folder has no file; pass a folder of trace files".into(),
             some => format!(
                 "the trace folder has no file, only subfolders ({}{}); traces are read from the \
-                 folder itself, not its subfolders: point --traces at one of them",
+                 folder itself, not its subfolders: pass one of them",
                 some[..some.len().min(3)].join(", "),
                 if some.len() > 3 { ", ..." } else { "" }
             ),
@@ -366,7 +366,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("only subfolders (fcc, norway)") && e.contains("point --traces at one"),
+            e.contains("only subfolders (fcc, norway)") && e.contains("pass one of them"),
             "{e}"
         );
     }
