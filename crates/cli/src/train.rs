@@ -258,12 +258,20 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let qoe = QoeModel::from_name(&args.qoe).context("in --qoe")?;
     let mut stages = stages_of(&args)?;
     let video = inputs::video(args.video.as_deref())?;
+    qoe.compile(&video)
+        .with_context(|| format!("--qoe {} does not fit the video", args.qoe))?;
     let (traces, source) = inputs::traces(
         args.traces.as_deref(),
         args.trace_format,
         args.synthetic_traces,
         args.seed,
     )?;
+    anyhow::ensure!(
+        traces.len() >= 2,
+        "train needs at least 2 traces (part of them is held out for validation), got {} from \
+         {source}; pass a folder with more with --traces, or --synthetic-traces N",
+        traces.len()
+    );
     let test = match &args.test_traces {
         Some(p) => Some(
             load_traces(p, args.trace_format)
@@ -376,10 +384,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if let Some(n) = args.dagger_states {
         cfg.imitation.dagger_states_per_session = n;
     }
-    if let Some(n) = args.ppo_iters {
-        cfg.ppo.max_iters = n;
-    }
     if let Some(n) = args.rl_iters {
+        anyhow::ensure!(n > 0, "--rl-iters must be at least 1");
         cfg.a2c.max_iters = n;
         cfg.dqn.max_iters = n;
     }
@@ -453,6 +459,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             &mut cfg.ppo.minibatch,
         ),
         ("--ppo-epochs", args.ppo_epochs, &mut cfg.ppo.epochs),
+        ("--ppo-iters", args.ppo_iters, &mut cfg.ppo.max_iters),
         (
             "--ppo-validate-every",
             args.ppo_validate_every,

@@ -568,6 +568,12 @@ fn train_bad_inputs_are_explained() {
             "{err}"
         );
     }
+    let err = fails(&["train", "--synthetic-traces", "1", "--out", out]);
+    assert!(err.contains("at least 2 traces"), "{err}");
+    let err = fails(&["train", "--algo", "ppo", "--ppo-iters", "0", "--out", out]);
+    assert!(err.contains("--ppo-iters must be at least 1"), "{err}");
+    let err = fails(&["train", "--qoe", "ssim", "--out", out]);
+    assert!(err.contains("--qoe ssim does not fit the video"), "{err}");
     let err = fails(&["train", "--api-explore", "2", "--out", out]);
     assert!(err.contains("--api-explore"), "{err}");
     let err = fails(&["train", "--val-fraction", "1.5", "--out", out]);

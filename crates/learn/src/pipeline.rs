@@ -240,7 +240,8 @@ pub fn train_pipeline(
     .with_metric(cfg.val_metric);
     if train.is_empty() || validator.sessions.is_empty() {
         return Err(LearnError::Empty(format!(
-            "need training and validation traces, got {} and {} (from {} traces)",
+            "need training and validation traces, got {} and {} (from {} traces): give at least 2 \
+             traces and a validation fraction that holds out at least one but not all",
             train.len(),
             val.len(),
             traces.len()
