@@ -79,8 +79,9 @@ pub(crate) fn render_png_svg(
     Ok(vec![png, svg])
 }
 
-/// Line colours for algorithms (Tableau 10 without its grey, which is kept for the network).
-const PALETTE: [RGBColor; 9] = [
+/// Line colours for algorithms: Tableau 20 without its greys (kept for the network), the nine
+/// strong colours first, then their light partners, so `bench --abr all` (12 lines) repeats none.
+const PALETTE: [RGBColor; 18] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -90,9 +91,18 @@ const PALETTE: [RGBColor; 9] = [
     RGBColor(227, 119, 194),
     RGBColor(188, 189, 34),
     RGBColor(23, 190, 207),
+    RGBColor(174, 199, 232),
+    RGBColor(255, 187, 120),
+    RGBColor(152, 223, 138),
+    RGBColor(255, 152, 150),
+    RGBColor(197, 176, 213),
+    RGBColor(196, 156, 148),
+    RGBColor(247, 182, 210),
+    RGBColor(219, 219, 141),
+    RGBColor(158, 218, 229),
 ];
 
-/// The colour of the `i`-th algorithm (cycles after nine).
+/// The colour of the `i`-th algorithm (cycles after eighteen).
 pub(crate) fn colour(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
@@ -247,5 +257,14 @@ mod tests {
         assert_eq!(tick(0.25, 1.0), "0.2");
         assert_eq!(tick(0.25, 0.5), "0.25");
         assert_eq!(tick(-0.0001, 1.0), "0.0");
+    }
+
+    #[test]
+    fn the_first_eighteen_algorithms_get_distinct_colours() {
+        let all: Vec<RGBColor> = (0..18).map(colour).collect();
+        for (i, c) in all.iter().enumerate() {
+            assert!(!all[..i].contains(c), "colour {i} repeats");
+            assert_ne!(*c, NETWORK_GREY);
+        }
     }
 }
