@@ -116,6 +116,7 @@ pub fn train_a2c(
     };
     let mut run =
         ActorCriticRun::start("a2c", ctx.validator, cadence, t0, &state, &actor, &critic)?;
+    let (iteration0, _) = crate::rl::schedule_origin(&state, "a2c", resumed);
     for _ in 0..cfg.max_iters {
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
         run.recorder.episode_qoes.extend(&batch.episode_qoes);
@@ -123,8 +124,8 @@ pub fn train_a2c(
         if cfg.normalise_advantages {
             crate::env::normalise(&mut adv);
         }
-        let done_frac =
-            (state.progress.iteration as f32 / cfg.entropy_decay_iters.max(1) as f32).min(1.0);
+        let stage_iters = state.progress.iteration.saturating_sub(iteration0);
+        let done_frac = (stage_iters as f32 / cfg.entropy_decay_iters.max(1) as f32).min(1.0);
         let entropy_coef = cfg.entropy_start + (cfg.entropy_end - cfg.entropy_start) * done_frac;
         let b = batch.len();
         let logits = actor.forward_train(&batch.obs, b);

@@ -263,8 +263,10 @@ pub fn train_dqn(
     let mut idx = Vec::with_capacity(cfg.batch_size);
     let mut scratch = Scratch::new();
     let mut grad_steps = adam.steps();
+    let (_, samples0) = crate::rl::schedule_origin(&state, "dqn", resumed);
     for it in 0..cfg.max_iters {
-        let frac = (state.progress.samples as f64 / cfg.eps_decay_steps.max(1) as f64).min(1.0);
+        let stage_samples = state.progress.samples.saturating_sub(samples0);
+        let frac = (stage_samples as f64 / cfg.eps_decay_steps.max(1) as f64).min(1.0);
         let eps = cfg.eps_start + (cfg.eps_end - cfg.eps_start) * frac;
         let (transitions, qoes) = collect(&mut envs, &q, eps, cfg.steps_per_env)?;
         state.progress.samples += transitions.len() as u64;

@@ -121,6 +121,27 @@ pub fn finish_stage(
     }
 }
 
+/// The counters `(iteration, samples)` from which a stage's schedules (DQN's epsilon, A2C's
+/// entropy weight) count: the checkpoint's own counters when the stage starts afresh, so the
+/// imitation stage's epochs and samples do not advance them; and, when `resumed` continues the
+/// same stage, the counters of the last curve point of another stage before its trailing run of
+/// `stage` points (0, 0 when there is none), so the schedule goes on where it stopped.
+pub fn schedule_origin(ck: &TrainingCheckpoint, stage: &str, resumed: bool) -> (u64, u64) {
+    if !resumed {
+        return (ck.progress.iteration, ck.progress.samples);
+    }
+    resumed_origin(&ck.curve, stage)
+}
+
+/// [`schedule_origin`] of a resumed stage, from its curve.
+fn resumed_origin(curve: &[CurvePoint], stage: &str) -> (u64, u64) {
+    curve
+        .iter()
+        .rev()
+        .find(|p| p.stage != stage)
+        .map_or((0, 0), |p| (p.iteration, p.samples))
+}
+
 /// When an actor-critic trainer stops and validates.
 #[derive(Debug, Clone, Copy)]
 pub struct Cadence {
@@ -265,5 +286,37 @@ pub fn mean_or_nan(values: &[f64]) -> f64 {
         f64::NAN
     } else {
         values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    fn point(stage: &str, iteration: u64, samples: u64) -> CurvePoint {
+        CurvePoint {
+            stage: stage.into(),
+            iteration,
+            samples,
+            wall_s: 0.0,
+            val_qoe: 0.0,
+            train_qoe: f64::NAN,
+            loss: 0.0,
+            aux: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_resumed_stage_counts_its_schedule_from_where_it_began() {
+        let curve = [
+            point("imitation", 20, 90_000),
+            point("dagger", 30, 120_000),
+            point("dqn", 40, 121_000),
+            point("dqn", 50, 122_000),
+        ];
+        // DQN began after DAgger: its epsilon has seen 2,000 samples, not 122,000.
+        assert_eq!(resumed_origin(&curve, "dqn"), (30, 120_000));
+        // A stage with no other stage before it counts from 0.
+        assert_eq!(resumed_origin(&curve[2..], "dqn"), (0, 0));
     }
 }
