@@ -10,3 +10,42 @@ pub const MAX_BUFFER_CAP_S: f64 = 86_400.0;
 /// The smallest payload fraction accepted: below 1 % of the link carrying payload, every trace
 /// looks dead and the error would wrongly blame it.
 pub const MIN_PAYLOAD_FRACTION: f64 = 0.01;
+
+/// The shortest span a trace may cover, seconds: the simulator loops a trace, and a shorter one
+/// would need millions of loops per chunk.
+pub const MIN_TRACE_SPAN_S: f64 = 0.001;
+
+/// Trace time one chunk may take, seconds, before a download gives up on the link: a day.
+pub const STALL_GIVE_UP_S: f64 = 86_400.0;
+
+/// Loops of the trace one chunk may take at most, however short the trace (a hard stop).
+pub const MAX_TRACE_LOOPS_PER_CHUNK: usize = 10_000_000;
+
+/// The stall guard the simulator and `play`'s trace-shaped link share: a download is given up once
+/// it has looped the trace more than `min_loops` times and either spent [`STALL_GIVE_UP_S`] of
+/// trace time or made [`MAX_TRACE_LOOPS_PER_CHUNK`] loops. A short trace (a constant link a few
+/// ms long) loops many times and still delivers; a dead one is given up.
+pub fn download_is_stalled(loops: usize, min_loops: usize, trace_time_s: f64) -> bool {
+    loops > min_loops && (trace_time_s > STALL_GIVE_UP_S || loops > MAX_TRACE_LOOPS_PER_CHUNK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stall_guard_needs_the_loop_budget_and_then_a_day_or_the_hard_cap() {
+        // Within the loop budget nothing is given up, however long it took.
+        assert!(!download_is_stalled(1000, 1000, 1e9));
+        // Past it: a short trace that is still within a day goes on...
+        assert!(!download_is_stalled(50_000, 1000, 50.0));
+        // ...a day of trace time is a dead link...
+        assert!(download_is_stalled(1001, 1000, STALL_GIVE_UP_S + 1.0));
+        // ...and the hard cap stops a trace too short for time to add up.
+        assert!(download_is_stalled(
+            MAX_TRACE_LOOPS_PER_CHUNK + 1,
+            1000,
+            0.0
+        ));
+    }
+}

@@ -23,8 +23,8 @@ impl Trace {
     /// keeps the file's times and restarts its clock at 0 when the trace wraps; the two agree for
     /// traces that start at 0, as every shared trace does, and differ by the first time otherwise.)
     ///
-    /// Rejects: fewer than two samples, non-finite or non-increasing times, negative or non-finite
-    /// throughput, and traces that can never deliver a byte (zero throughput on every used line),
+    /// Rejects: fewer than two samples, non-finite or non-increasing times, a span under
+    /// [`crate::limits::MIN_TRACE_SPAN_S`], negative or non-finite throughput, and traces that can never deliver a byte (zero throughput on every used line),
     /// which would otherwise stall a simulation forever.
     pub fn new(
         name: impl Into<String>,
@@ -69,6 +69,14 @@ impl Trace {
                     time_s[i - 1]
                 )));
             }
+        }
+        let span_s = time_s[time_s.len() - 1] - time_s[0];
+        if span_s < crate::limits::MIN_TRACE_SPAN_S {
+            return Err(bad(format!(
+                "spans only {span_s} s; a trace must cover at least {} s (the simulator loops it, \
+                 so a constant link needs just two lines, e.g. `0 2` and `1 2`)",
+                crate::limits::MIN_TRACE_SPAN_S
+            )));
         }
         if bandwidth_mbps[1..].iter().all(|&b| b == 0.0) {
             return Err(bad(
@@ -144,6 +152,12 @@ mod tests {
             .contains("0 on every line"));
         assert!(Trace::new("t", vec![0.0, 1.0], vec![1.0, -1.0]).is_err());
         assert!(Trace::new("t", vec![0.0, 1.0], vec![1.0, f64::NAN]).is_err());
+        // Shorter than a millisecond: refused, with the two-line constant link as the fix.
+        let e = Trace::new("t", vec![0.0, 1e-300], vec![1.0, 1.0])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("spans only") && e.contains("`0 2`"), "{e}");
+        assert!(Trace::new("t", vec![0.0, 0.001], vec![1.0, 1.0]).is_ok());
     }
 
     #[test]

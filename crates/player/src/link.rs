@@ -6,7 +6,8 @@ use crate::error::PlayerError;
 use neuralstream_core::Trace;
 use std::sync::Arc;
 
-/// Give up after looping the trace this many times for one delivery (the simulator's guard).
+/// Loops of the trace one delivery makes before the stall guard may give up (the simulator's
+/// default `max_trace_loops`; [`neuralstream_core::download_is_stalled`] decides).
 pub const MAX_TRACE_LOOPS: usize = 1000;
 
 /// A position on the (looping) trace: the sample whose interval the clock is in and the clock.
@@ -99,7 +100,7 @@ impl TraceLink {
                 cur.ptr = 1;
                 cur.last_t_s = 0.0;
                 loops += 1;
-                if loops > MAX_TRACE_LOOPS {
+                if neuralstream_core::download_is_stalled(loops, MAX_TRACE_LOOPS, delay_s) {
                     return Err(PlayerError::Stalled {
                         trace: self.trace.name.clone(),
                         chunk,
@@ -190,5 +191,12 @@ mod tests {
         let l = TraceLink::new(Arc::new(trace), 1.0);
         let mut c = l.start();
         assert!(l.deliver(&mut c, 1e12, 3).is_err());
+        // A millisecond-long trace is a constant link: a 2 MB chunk loops it 8,000 times and
+        // arrives, as in the simulator.
+        let short = Trace::new("1ms", vec![0.0, 0.001], vec![2.0, 2.0]).unwrap();
+        let l = TraceLink::new(Arc::new(short), 1.0);
+        let mut c = l.start();
+        let secs = l.deliver(&mut c, 2e6, 0).unwrap();
+        assert!((secs - 8.0).abs() < 1e-6, "{secs}");
     }
 }

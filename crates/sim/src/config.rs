@@ -35,8 +35,8 @@ pub struct SimConfig {
     /// Training mode: multiply each delay (after the RTT) by a uniform factor in this range
     /// (Pensieve `env.py`: 0.9..1.1). `None` in test mode.
     pub delay_noise: Option<(f64, f64)>,
-    /// Give up on a chunk after looping the trace this many times and spending more than
-    /// [`crate::GIVE_UP_AFTER_S`] of trace time on it (guards near-zero traces).
+    /// Give up on a chunk after looping the trace more than this many times and spending a day of
+    /// trace time on it ([`neuralstream_core::download_is_stalled`]; guards near-zero traces).
     pub max_trace_loops: usize,
 }
 

@@ -2,11 +2,7 @@
 
 use crate::config::{SimConfig, StartPosition};
 use crate::SimError;
-use neuralstream_core::{ChunkRecord, Rng, Trace, Video};
-
-/// Trace time one chunk may take, seconds, before a session gives up on the link (with
-/// [`SimConfig::max_trace_loops`] loops made too).
-pub const GIVE_UP_AFTER_S: f64 = 86_400.0;
+use neuralstream_core::{download_is_stalled, ChunkRecord, Rng, Trace, Video};
 
 /// The simulator state of one session (Pensieve's `Environment` for one video).
 ///
@@ -159,9 +155,7 @@ impl<'a> Session<'a> {
                 ptr = 1;
                 last_t = 0.0;
                 loops += 1;
-                // Both bounds: a short trace (a few ms, a constant link) may loop many times and
-                // still deliver; a day of trace time on one chunk is a dead link.
-                if loops > self.cfg.max_trace_loops && delay_s > GIVE_UP_AFTER_S {
+                if download_is_stalled(loops, self.cfg.max_trace_loops, delay_s) {
                     self.ptr = ptr;
                     self.last_t = last_t;
                     return Err(SimError::Stalled {
