@@ -11,7 +11,7 @@ use neuralstream_data::TraceFormat;
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
 use neuralstream_policy::LearnedAbr;
-use neuralstream_protocol::learned_policy_path;
+use neuralstream_protocol::{canonical_algorithm_name, learned_policy_path};
 use neuralstream_sim::SimConfig;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -113,7 +113,7 @@ fn parse_algorithms(list: &str) -> Result<Vec<String>> {
                 !path.is_empty(),
                 "--abr learned: needs a checkpoint path, e.g. learned:out/train/policy.safetensors"
             );
-            names.push(raw.to_string());
+            names.push(canonical_algorithm_name(raw));
             continue;
         }
         let name = raw.to_ascii_lowercase();
@@ -141,7 +141,7 @@ fn timeline_algorithms(requested: Option<&str>, run: &[String]) -> Vec<String> {
     let wanted: Vec<String> = match requested {
         Some(list) => list
             .split(',')
-            .map(|s| s.trim().to_ascii_lowercase())
+            .map(|s| canonical_algorithm_name(s.trim()))
             .collect(),
         None => ["bb", "robustmpc", "dynamic", OPTIMUM]
             .iter()
@@ -421,5 +421,12 @@ mod tests {
             vec!["bola", "rate"]
         );
         assert_eq!(timeline_algorithms(Some("nope"), &run).len(), 4);
+        // A learned policy is one name however its prefix is spelt; its path keeps its case.
+        let run = parse_algorithms("bb,Learned:Out/P.st,learned:Out/P.st").unwrap();
+        assert_eq!(run, vec!["bb", "learned:Out/P.st"]);
+        assert_eq!(
+            timeline_algorithms(Some("LEARNED:Out/P.st"), &run),
+            vec!["learned:Out/P.st"]
+        );
     }
 }

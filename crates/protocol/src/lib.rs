@@ -364,6 +364,16 @@ pub fn learned_policy_path(name: &str) -> Option<&str> {
         .then(|| &name[LEARNED_PREFIX.len()..])
 }
 
+/// The spelling one algorithm name has everywhere (result rows, `--timeline-abr`, the server's
+/// list): built-in names in lower case, and `learned:PATH` with the prefix in lower case and the
+/// path as written (paths are case-sensitive).
+pub fn canonical_algorithm_name(name: &str) -> String {
+    match learned_policy_path(name) {
+        Some(path) => format!("{LEARNED_PREFIX}{path}"),
+        None => name.to_ascii_lowercase(),
+    }
+}
+
 /// Which of the `enabled` algorithm names a client's `asked` name means: the same name ignoring
 /// ASCII case, or, for plain `learned`, the one learned policy when exactly one is enabled. The
 /// server decides with it, and a player checks a name against `GET /api/v1/algorithms` with it.
@@ -600,8 +610,14 @@ mod tests {
         assert_eq!(learned_policy_path("learned:"), Some(""));
         assert_eq!(learned_policy_path("learned"), None);
         assert_eq!(learned_policy_path("robustmpc"), None);
-        // A multi-byte character across the prefix's end is not a panic.
-        assert_eq!(learned_policy_path("learne\u{e9}:x"), None);
+        // A multi-byte character across the prefix's end (byte 8 falls inside the e-acute) is not
+        // a panic.
+        assert_eq!(learned_policy_path("learned\u{e9}x"), None);
+        assert_eq!(canonical_algorithm_name("RobustMPC"), "robustmpc");
+        assert_eq!(
+            canonical_algorithm_name("LEARNED:Out/P.st"),
+            "learned:Out/P.st"
+        );
     }
 
     #[test]

@@ -51,7 +51,7 @@ impl AlgorithmSet {
                 }
                 let policy = LearnedAbr::load(path).map_err(|e| bad(e.to_string()))?;
                 Entry {
-                    name: spec.to_string(),
+                    name: neuralstream_protocol::canonical_algorithm_name(spec),
                     description: format!(
                         "learned policy from {path} ({} levels, trained for QoE_{})",
                         policy.spec().num_levels,
