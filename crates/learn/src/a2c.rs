@@ -116,7 +116,7 @@ pub fn train_a2c(
     };
     let mut run =
         ActorCriticRun::start("a2c", ctx.validator, cadence, t0, &state, &actor, &critic)?;
-    let (iteration0, _) = crate::rl::schedule_origin(&state, "a2c", resumed);
+    let (iteration0, _) = crate::rl::schedule_origin(&mut state, "a2c", resumed);
     for _ in 0..cfg.max_iters {
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
         run.recorder.episode_qoes.extend(&batch.episode_qoes);

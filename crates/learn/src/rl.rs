@@ -126,14 +126,29 @@ pub fn finish_stage(
 /// imitation stage's epochs and samples do not advance them; and, when `resumed` continues the
 /// same stage, the counters of the last curve point of another stage before its trailing run of
 /// `stage` points (0, 0 when there is none), so the schedule goes on where it stopped.
-pub fn schedule_origin(ck: &TrainingCheckpoint, stage: &str, resumed: bool) -> (u64, u64) {
-    if !resumed {
-        return (ck.progress.iteration, ck.progress.samples);
+///
+/// A fresh stage records its origin in the checkpoint's metadata (`<stage>_schedule_origin`,
+/// `ITERATION,SAMPLES`), which a resumed one reads back; checkpoints written before that key
+/// existed fall back to the curve.
+pub fn schedule_origin(ck: &mut TrainingCheckpoint, stage: &str, resumed: bool) -> (u64, u64) {
+    let key = format!("{stage}_schedule_origin");
+    if resumed {
+        let saved = ck.meta.extra.get(&key).and_then(|v| {
+            let (i, s) = v.split_once(',')?;
+            Some((i.parse().ok()?, s.parse().ok()?))
+        });
+        return saved.unwrap_or_else(|| resumed_origin(&ck.curve, stage));
     }
-    resumed_origin(&ck.curve, stage)
+    let origin = (ck.progress.iteration, ck.progress.samples);
+    ck.meta
+        .extra
+        .insert(key, format!("{},{}", origin.0, origin.1));
+    origin
 }
 
-/// [`schedule_origin`] of a resumed stage, from its curve.
+/// [`schedule_origin`] of a resumed stage whose checkpoint has no saved origin, from its curve
+/// (the counters of the last point of another stage; imitation's last point can sit one
+/// iteration before the stage's true start).
 fn resumed_origin(curve: &[CurvePoint], stage: &str) -> (u64, u64) {
     curve
         .iter()

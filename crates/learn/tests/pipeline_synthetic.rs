@@ -171,7 +171,30 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         assert!(curve.iter().all(|p| rep.best_val_qoe >= p.val_qoe));
         assert_eq!(rep.best.stage, stage.name());
         assert!(rep.last.progress.samples > 0);
+        // Their exploration schedules count from the stage's own start (here 0), saved so that
+        // a resumed run goes on from it.
+        let key = format!("{}_schedule_origin", stage.name());
+        assert_eq!(
+            rep.last.meta.extra.get(&key).map(String::as_str),
+            Some("0,0")
+        );
     }
+    // After imitation, the origin is where imitation ended, not 0.
+    let cfg = tiny(vec![StageKind::Imitation, StageKind::Dqn]);
+    let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
+    let imitation_end = &rep
+        .stages
+        .iter()
+        .find(|s| s.stage == "dagger")
+        .unwrap()
+        .checkpoint;
+    assert_eq!(
+        rep.last.meta.extra.get("dqn_schedule_origin"),
+        Some(&format!(
+            "{},{}",
+            imitation_end.progress.iteration, imitation_end.progress.samples
+        ))
+    );
 }
 
 /// Trains imitation then PPO on the tiny problem and saves its final state as `last.safetensors`
