@@ -329,12 +329,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 );
             }
             let ck_hidden = &ck.actor.sizes()[1..ck.actor.sizes().len() - 1];
-            let shaped = args.hidden != DEFAULT_HIDDEN || args.history != DEFAULT_HISTORY;
-            if shaped && (hidden != ck_hidden || args.history != ck.spec.history_len) {
+            // Flags given (not left at their defaults) that ask for another shape than the file's.
+            let mut ignored = Vec::new();
+            if args.hidden != DEFAULT_HIDDEN && hidden != ck_hidden {
+                ignored.push("--hidden");
+            }
+            if args.history != DEFAULT_HISTORY && args.history != ck.spec.history_len {
+                ignored.push("--history");
+            }
+            if !ignored.is_empty() {
                 eprintln!(
-                    "note: --hidden and --history shape a new network; --resume keeps the checkpoint's \
+                    "note: {} shape{} a new network; --resume keeps the checkpoint's \
                      ({:?} hidden, {} chunks of history)",
-                    ck_hidden, ck.spec.history_len
+                    ignored.join(" and "),
+                    if ignored.len() == 1 { "s" } else { "" },
+                    ck_hidden,
+                    ck.spec.history_len
                 );
             }
             Some(ck)
@@ -534,27 +544,31 @@ pub fn run(args: TrainArgs) -> Result<()> {
     // Stage contributions (validation; test only for reporting).
     let mut stages_csv = String::from("stage,val_qoe,test_qoe\n");
     let mut bars = Vec::new();
-    let mut test = test;
-    for s in &report.stages {
-        // Test scores only decorate the report: a trace the simulator cannot play must not cost
-        // the trained policy's charts.
-        let test_qoe =
-            match test
-                .as_deref()
-                .map(|t| test_score(&s.checkpoint, t, &video, &qoe))
-            {
-                Some(Ok(q)) => Some(q),
-                Some(Err(e)) => {
-                    eprintln!(
+    // Test scores only decorate the report: a trace the simulator cannot play must not cost the
+    // trained policy's charts. All stages or none get one.
+    let test_scores: Vec<Option<f64>> = match &test {
+        Some(t) => match report
+            .stages
+            .iter()
+            .map(|s| test_score(&s.checkpoint, t, &video, &qoe))
+            .collect::<Result<Vec<f64>>>()
+        {
+            Ok(scores) => scores.into_iter().map(Some).collect(),
+            Err(e) => {
+                eprintln!(
                     "warning: cannot score --test-traces {}: {e}; stages.csv and the charts go \
                      without test scores",
-                    args.test_traces.as_deref().unwrap_or(std::path::Path::new("")).display()
+                    args.test_traces
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new(""))
+                        .display()
                 );
-                    test = None;
-                    None
-                }
-                None => None,
-            };
+                vec![None; report.stages.len()]
+            }
+        },
+        None => vec![None; report.stages.len()],
+    };
+    for (s, test_qoe) in report.stages.iter().zip(test_scores) {
         let _ = writeln!(
             stages_csv,
             "{},{:.4},{}",

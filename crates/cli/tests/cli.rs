@@ -522,7 +522,7 @@ fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
     let o = neuralstream(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("--resume keeps the checkpoint's ([128, 128] hidden"),
+        stderr(&o).contains("note: --hidden shapes a new network; --resume keeps the checkpoint's ([128, 128] hidden"),
         "{}",
         stderr(&o)
     );
