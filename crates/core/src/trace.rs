@@ -24,8 +24,9 @@ impl Trace {
     /// traces that start at 0, as every shared trace does, and differ by the first time otherwise.)
     ///
     /// Rejects: fewer than two samples, non-finite or non-increasing times, a span under
-    /// [`crate::limits::MIN_TRACE_SPAN_S`], negative or non-finite throughput, and traces that can never deliver a byte (zero throughput on every used line),
-    /// which would otherwise stall a simulation forever.
+    /// [`crate::limits::MIN_TRACE_SPAN_S`], negative or non-finite throughput, and traces that can
+    /// never deliver a byte (zero throughput on every used line), which would otherwise stall a
+    /// simulation forever.
     pub fn new(
         name: impl Into<String>,
         mut time_s: Vec<f64>,
