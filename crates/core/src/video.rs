@@ -152,9 +152,11 @@ impl Video {
             name: self.name.clone(),
             reason,
         };
-        if !(self.chunk_duration_s.is_finite() && self.chunk_duration_s > 0.0) {
+        let max_s = crate::limits::MAX_CHUNK_DURATION_S;
+        if !(self.chunk_duration_s > 0.0 && self.chunk_duration_s <= max_s) {
             return Err(bad(format!(
-                "chunk_duration_s must be a positive number of seconds, got {}",
+                "chunk_duration_s must be a positive number of seconds, at most {max_s} (an \
+                 hour), got {:?}",
                 self.chunk_duration_s
             )));
         }
@@ -354,6 +356,12 @@ mod tests {
             e.contains("level 1, chunk 2") && e.contains("100 Gbit/s"),
             "{e}"
         );
+        // A chunk longer than an hour is a typo (and a sleep that long would walk the trace for
+        // ever): refused.
+        let e = Video::new("v", 1e13, Ladder::from_kbps(&[300.0]), sizes(1, 3), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at most 3600"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use neuralstream_core::Trace;
 
 /// The part of `trace` between `start_s` and `start_s + len_s` (samples at or after `start_s` and
 /// at or before the end), re-timed to start at 0 and named `<name>@<start>s`. `None` when fewer
-/// than two samples fall in the window or the window carries no capacity.
+/// than two samples fall in the window, they span under a millisecond
+/// ([`neuralstream_core::MIN_TRACE_SPAN_S`]) or the window carries no capacity.
 pub fn window_trace(trace: &Trace, start_s: f64, len_s: f64) -> Option<Trace> {
     let end_s = start_s + len_s;
     let (time_s, bw): (Vec<f64>, Vec<f64>) = trace

@@ -9,7 +9,7 @@
 use crate::clock::SessionClock;
 use crate::error::{from_reqwest, PlayerError};
 use crate::http::check_status;
-use crate::link::{LinkCursor, TraceLink};
+use crate::link::{DeliverySpent, LinkCursor, TraceLink};
 use reqwest::{Client, Url};
 
 /// Where the link's clock comes from.
@@ -71,6 +71,7 @@ pub async fn fetch_shaped(
     let mut first_byte_s = None;
     let mut bytes = 0u64;
     let mut link_s = 0.0;
+    let mut spent = DeliverySpent::default();
     while let Some(frame) = resp
         .chunk()
         .await
@@ -81,7 +82,7 @@ pub async fn fetch_shaped(
         }
         first_byte_s.get_or_insert_with(|| clock.now_s());
         bytes += frame.len() as u64;
-        link_s += link.deliver(cursor, frame.len() as f64, chunk)?;
+        link_s += link.deliver(cursor, frame.len() as f64, chunk, &mut spent)?;
         clock.sleep_until_s(sent_s + link_s).await;
     }
     if let Some(e) = expected.filter(|&e| e != bytes) {

@@ -66,19 +66,21 @@ impl TraceLink {
 
     /// Delivers `bytes` of payload from `cur`, advancing it; returns the trace time it took, seconds.
     ///
-    /// `chunk` only names the chunk in the error when the trace cannot deliver.
+    /// `spent` is what the request has used of the stall guard's allowance so far: one request's
+    /// frames share one, so `play` gives up on a chunk exactly when the simulator would, however
+    /// the server splits the body. `chunk` only names the chunk in the error.
     pub fn deliver(
         &self,
         cur: &mut LinkCursor,
         bytes: f64,
         chunk: usize,
+        spent: &mut DeliverySpent,
     ) -> Result<f64, PlayerError> {
         let t = &self.trace.time_s;
         let bw = &self.trace.bandwidth_mbps;
         let n = t.len();
         let mut sent = 0.0f64;
         let mut delay_s = 0.0f64;
-        let mut loops = 0usize;
         if bytes <= 0.0 {
             return Ok(0.0);
         }
@@ -90,6 +92,7 @@ impl TraceLink {
                 let fractional = (bytes - sent) / throughput / self.payload_fraction;
                 delay_s += fractional;
                 cur.last_t_s += fractional;
+                spent.trace_s += delay_s;
                 return Ok(delay_s);
             }
             sent += packet_payload;
@@ -99,12 +102,18 @@ impl TraceLink {
             if cur.ptr >= n {
                 cur.ptr = 1;
                 cur.last_t_s = 0.0;
-                loops += 1;
-                if neuralstream_core::download_is_stalled(loops, MAX_TRACE_LOOPS, delay_s) {
+                spent.loops += 1;
+                let steps = spent.loops as u64 * (n as u64 - 1);
+                if neuralstream_core::download_is_stalled(
+                    spent.loops,
+                    MAX_TRACE_LOOPS,
+                    spent.trace_s + delay_s,
+                    steps,
+                ) {
                     return Err(PlayerError::Stalled {
                         trace: self.trace.name.clone(),
                         chunk,
-                        loops,
+                        loops: spent.loops,
                     });
                 }
             }
@@ -128,9 +137,24 @@ impl TraceLink {
             if cur.ptr >= n {
                 cur.ptr = 1;
                 cur.last_t_s = 0.0;
+                // Whole loops change nothing: skip them, as the simulator does.
+                let loop_ms = self.trace.duration_s() * 1000.0;
+                if left_ms >= loop_ms {
+                    left_ms %= loop_ms;
+                }
             }
         }
     }
+}
+
+/// What one request has used of the stall guard's allowance across its frames (see
+/// [`TraceLink::deliver`]); start each request with `DeliverySpent::default()`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DeliverySpent {
+    /// Loops of the trace made.
+    pub loops: usize,
+    /// Trace time spent by the frames delivered so far, seconds.
+    pub trace_s: f64,
 }
 
 #[cfg(test)]
@@ -147,13 +171,19 @@ mod tests {
         let l = link();
         let mut c = l.start();
         // 8 Mbit/s = 1 MB/s for 1 s, then nothing for 1 s, then 2 MB/s.
-        let d = l.deliver(&mut c, 500_000.0, 0).unwrap();
+        let d = l
+            .deliver(&mut c, 500_000.0, 0, &mut DeliverySpent::default())
+            .unwrap();
         assert!((d - 0.5).abs() < 1e-12);
-        let d = l.deliver(&mut c, 1_500_000.0, 0).unwrap();
+        let d = l
+            .deliver(&mut c, 1_500_000.0, 0, &mut DeliverySpent::default())
+            .unwrap();
         assert!((d - 2.0).abs() < 1e-12, "{d}");
         assert!((c.trace_time_s() - 2.5).abs() < 1e-12);
         // 1 MB left in the last interval, then the trace loops to its start.
-        let d = l.deliver(&mut c, 1_500_000.0, 0).unwrap();
+        let d = l
+            .deliver(&mut c, 1_500_000.0, 0, &mut DeliverySpent::default())
+            .unwrap();
         assert!((d - 1.0).abs() < 1e-12, "{d}");
         assert!((c.trace_time_s() - 0.5).abs() < 1e-12);
     }
@@ -162,11 +192,15 @@ mod tests {
     fn split_delivery_equals_whole_delivery() {
         let l = link();
         let mut whole = l.start();
-        let a = l.deliver(&mut whole, 2_345_678.0, 0).unwrap();
+        let a = l
+            .deliver(&mut whole, 2_345_678.0, 0, &mut DeliverySpent::default())
+            .unwrap();
         let mut parts = l.start();
         let mut b = 0.0;
         for _ in 0..100 {
-            b += l.deliver(&mut parts, 23_456.78, 0).unwrap();
+            b += l
+                .deliver(&mut parts, 23_456.78, 0, &mut DeliverySpent::default())
+                .unwrap();
         }
         assert!((a - b).abs() < 1e-9, "{a} vs {b}");
         assert!((whole.trace_time_s() - parts.trace_time_s()).abs() < 1e-9);
@@ -181,7 +215,9 @@ mod tests {
         assert_eq!(l.cursor_at(3.5), l.cursor_at(0.5));
         let mut c = l.cursor_at(1.5);
         // From 1.5 s: nothing until 2 s, then 2 MB/s.
-        let d = l.deliver(&mut c, 1_000_000.0, 0).unwrap();
+        let d = l
+            .deliver(&mut c, 1_000_000.0, 0, &mut DeliverySpent::default())
+            .unwrap();
         assert!((d - 1.0).abs() < 1e-12, "{d}");
     }
 
@@ -190,13 +226,17 @@ mod tests {
         let trace = Trace::new("dead", vec![0.0, 1.0, 2.0], vec![1.0, 1.0, 0.0]).unwrap();
         let l = TraceLink::new(Arc::new(trace), 1.0);
         let mut c = l.start();
-        assert!(l.deliver(&mut c, 1e12, 3).is_err());
+        assert!(l
+            .deliver(&mut c, 1e12, 3, &mut DeliverySpent::default())
+            .is_err());
         // A millisecond-long trace is a constant link: a 2 MB chunk loops it 8,000 times and
         // arrives, as in the simulator.
         let short = Trace::new("1ms", vec![0.0, 0.001], vec![2.0, 2.0]).unwrap();
         let l = TraceLink::new(Arc::new(short), 1.0);
         let mut c = l.start();
-        let secs = l.deliver(&mut c, 2e6, 0).unwrap();
+        let secs = l
+            .deliver(&mut c, 2e6, 0, &mut DeliverySpent::default())
+            .unwrap();
         assert!((secs - 8.0).abs() < 1e-6, "{secs}");
     }
 }

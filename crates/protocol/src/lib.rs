@@ -381,12 +381,22 @@ pub fn resolve_algorithm_name<'a>(
     enabled: impl IntoIterator<Item = &'a str> + Clone,
     asked: &str,
 ) -> Option<&'a str> {
+    // The exact name first (learned paths are case-sensitive), then one that differs in case only
+    // when it is the only one.
+    let canonical = canonical_algorithm_name(asked);
     if let Some(name) = enabled
         .clone()
         .into_iter()
-        .find(|n| n.eq_ignore_ascii_case(asked))
+        .find(|n| canonical_algorithm_name(n) == canonical)
     {
         return Some(name);
+    }
+    let mut loose = enabled
+        .clone()
+        .into_iter()
+        .filter(|n| n.eq_ignore_ascii_case(asked));
+    if let (Some(only), None) = (loose.next(), loose.next()) {
+        return Some(only);
     }
     if asked.eq_ignore_ascii_case("learned") {
         let mut learned = enabled
@@ -601,6 +611,14 @@ mod tests {
         let two = ["learned:a", "learned:b"];
         assert_eq!(resolve_algorithm_name(two, "learned"), None);
         assert_eq!(resolve_algorithm_name(two, "LEARNED:b"), Some("learned:b"));
+        // Paths differing in case only are different policies: the exact one is chosen, and a
+        // path matching neither exactly is ambiguous.
+        let cased = ["learned:a/P.st", "learned:a/p.st"];
+        assert_eq!(
+            resolve_algorithm_name(cased, "learned:a/p.st"),
+            Some("learned:a/p.st")
+        );
+        assert_eq!(resolve_algorithm_name(cased, "learned:A/p.st"), None);
     }
 
     #[test]

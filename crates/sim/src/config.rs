@@ -36,7 +36,8 @@ pub struct SimConfig {
     /// (Pensieve `env.py`: 0.9..1.1). `None` in test mode.
     pub delay_noise: Option<(f64, f64)>,
     /// Give up on a chunk after looping the trace more than this many times and spending a day of
-    /// trace time on it ([`neuralstream_core::download_is_stalled`]; guards near-zero traces).
+    /// trace time on it or walking 100 M trace intervals ([`neuralstream_core::download_is_stalled`];
+    /// guards near-zero traces).
     pub max_trace_loops: usize,
 }
 

@@ -30,7 +30,7 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum SimError {
     /// The trace delivers (almost) nothing: a chunk could not finish within the loop budget and
-    /// a day of trace time ([`neuralstream_core::download_is_stalled`]).
+    /// a day of trace time or 100 M trace intervals ([`neuralstream_core::download_is_stalled`]).
     #[error("trace '{trace}': chunk {chunk} did not finish in {seconds:.0} s of trace time ({loops} loops of the trace); the trace has (almost) no capacity")]
     Stalled {
         /// Trace name.

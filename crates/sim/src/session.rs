@@ -155,7 +155,9 @@ impl<'a> Session<'a> {
                 ptr = 1;
                 last_t = 0.0;
                 loops += 1;
-                if download_is_stalled(loops, self.cfg.max_trace_loops, delay_s) {
+                // Each loop walks the trace's n - 1 intervals.
+                let steps = loops as u64 * (n as u64 - 1);
+                if download_is_stalled(loops, self.cfg.max_trace_loops, delay_s, steps) {
                     self.ptr = ptr;
                     self.last_t = last_t;
                     return Err(SimError::Stalled {
@@ -196,6 +198,12 @@ impl<'a> Session<'a> {
                 if self.ptr >= n {
                     self.ptr = 1;
                     self.last_t = 0.0;
+                    // Whole loops of a trace shorter than the sleep change nothing: skip them
+                    // (bounds the walk for a long sleep over a short, dense trace).
+                    let loop_ms = self.trace.duration_s() * 1000.0;
+                    if left_ms >= loop_ms {
+                        left_ms %= loop_ms;
+                    }
                 }
             }
         }
