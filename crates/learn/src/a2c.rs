@@ -116,7 +116,8 @@ pub fn train_a2c(
     };
     let mut run =
         ActorCriticRun::start("a2c", ctx.validator, cadence, t0, &state, &actor, &critic)?;
-    let (iteration0, _) = crate::rl::schedule_origin(&mut state, "a2c", resumed);
+    let origin = crate::rl::schedule_origin(&mut state, "a2c", resumed);
+    let iteration0 = origin.0;
     for _ in 0..cfg.max_iters {
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
         run.recorder.episode_qoes.extend(&batch.episode_qoes);
@@ -143,5 +144,6 @@ pub fn train_a2c(
             break;
         }
     }
+    crate::rl::record_schedule(&mut state, "a2c", origin);
     Ok(run.finish(state, actor, critic, adam))
 }

@@ -263,7 +263,8 @@ pub fn train_dqn(
     let mut idx = Vec::with_capacity(cfg.batch_size);
     let mut scratch = Scratch::new();
     let mut grad_steps = adam.steps();
-    let (_, samples0) = crate::rl::schedule_origin(&mut state, "dqn", resumed);
+    let origin = crate::rl::schedule_origin(&mut state, "dqn", resumed);
+    let samples0 = origin.1;
     for it in 0..cfg.max_iters {
         let stage_samples = state.progress.samples.saturating_sub(samples0);
         let frac = (stage_samples as f64 / cfg.eps_decay_steps.max(1) as f64).min(1.0);
@@ -338,6 +339,7 @@ pub fn train_dqn(
         }
     }
     let wall_s = wall0 + t0.elapsed().as_secs_f64();
+    crate::rl::record_schedule(&mut state, "dqn", origin);
     let mut last = state;
     last.actor = q;
     last.critic = None;

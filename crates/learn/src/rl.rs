@@ -124,26 +124,48 @@ pub fn finish_stage(
 /// The counters `(iteration, samples)` from which a stage's schedules (DQN's epsilon, A2C's
 /// entropy weight) count: the checkpoint's own counters when the stage starts afresh, so the
 /// imitation stage's epochs and samples do not advance them; and, when `resumed` continues the
-/// same stage, the counters of the last curve point of another stage before its trailing run of
-/// `stage` points (0, 0 when there is none), so the schedule goes on where it stopped.
+/// same stage, the checkpoint's counters less what the stage had already run
+/// (`<stage>_schedule_done` in its metadata, written by [`record_schedule`]), so the schedule goes
+/// on where it stopped. That holds for the selected checkpoint too, whose counters are the run's
+/// final ones. Checkpoints without the key fall back to the curve.
 ///
-/// A fresh stage records its origin in the checkpoint's metadata (`<stage>_schedule_origin`,
-/// `ITERATION,SAMPLES`), which a resumed one reads back; checkpoints written before that key
-/// existed fall back to the curve.
+/// A fresh stage drops every `*_schedule_done` key: an earlier stage's would only mislead.
 pub fn schedule_origin(ck: &mut TrainingCheckpoint, stage: &str, resumed: bool) -> (u64, u64) {
-    let key = format!("{stage}_schedule_origin");
     if resumed {
-        let saved = ck.meta.extra.get(&key).and_then(|v| {
+        let done = ck.meta.extra.get(&schedule_key(stage)).and_then(|v| {
             let (i, s) = v.split_once(',')?;
-            Some((i.parse().ok()?, s.parse().ok()?))
+            Some((i.parse::<u64>().ok()?, s.parse::<u64>().ok()?))
         });
-        return saved.unwrap_or_else(|| resumed_origin(&ck.curve, stage));
+        return match done {
+            Some((i, s)) => (
+                ck.progress.iteration.saturating_sub(i),
+                ck.progress.samples.saturating_sub(s),
+            ),
+            None => resumed_origin(&ck.curve, stage),
+        };
     }
-    let origin = (ck.progress.iteration, ck.progress.samples);
     ck.meta
         .extra
-        .insert(key, format!("{},{}", origin.0, origin.1));
-    origin
+        .retain(|k, _| !k.ends_with(SCHEDULE_KEY_SUFFIX));
+    (ck.progress.iteration, ck.progress.samples)
+}
+
+const SCHEDULE_KEY_SUFFIX: &str = "_schedule_done";
+
+fn schedule_key(stage: &str) -> String {
+    format!("{stage}{SCHEDULE_KEY_SUFFIX}")
+}
+
+/// Records in `ck`'s metadata how far `stage`'s schedules have run since `origin` (from
+/// [`schedule_origin`]), so that a resumed run of the stage goes on from there.
+pub fn record_schedule(ck: &mut TrainingCheckpoint, stage: &str, origin: (u64, u64)) {
+    let done = (
+        ck.progress.iteration.saturating_sub(origin.0),
+        ck.progress.samples.saturating_sub(origin.1),
+    );
+    ck.meta
+        .extra
+        .insert(schedule_key(stage), format!("{},{}", done.0, done.1));
 }
 
 /// [`schedule_origin`] of a resumed stage whose checkpoint has no saved origin, from its curve

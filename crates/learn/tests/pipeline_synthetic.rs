@@ -171,15 +171,16 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         assert!(curve.iter().all(|p| rep.best_val_qoe >= p.val_qoe));
         assert_eq!(rep.best.stage, stage.name());
         assert!(rep.last.progress.samples > 0);
-        // Their exploration schedules count from the stage's own start (here 0), saved so that
-        // a resumed run goes on from it.
-        let key = format!("{}_schedule_origin", stage.name());
-        assert_eq!(
-            rep.last.meta.extra.get(&key).map(String::as_str),
-            Some("0,0")
+        // Their exploration schedules count from the stage's own start (here 0): what they ran
+        // is saved so that a resumed run goes on from it.
+        let key = format!("{}_schedule_done", stage.name());
+        let done = format!(
+            "{},{}",
+            rep.last.progress.iteration, rep.last.progress.samples
         );
+        assert_eq!(rep.last.meta.extra.get(&key), Some(&done));
     }
-    // After imitation, the origin is where imitation ended, not 0.
+    // After imitation, DQN's schedule counts only DQN's own samples.
     let cfg = tiny(vec![StageKind::Imitation, StageKind::Dqn]);
     let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
     let imitation_end = &rep
@@ -188,13 +189,21 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         .find(|s| s.stage == "dagger")
         .unwrap()
         .checkpoint;
-    assert_eq!(
-        rep.last.meta.extra.get("dqn_schedule_origin"),
-        Some(&format!(
-            "{},{}",
-            imitation_end.progress.iteration, imitation_end.progress.samples
-        ))
+    let done = format!(
+        "{},{}",
+        rep.last.progress.iteration - imitation_end.progress.iteration,
+        rep.last.progress.samples - imitation_end.progress.samples
     );
+    assert_eq!(rep.last.meta.extra.get("dqn_schedule_done"), Some(&done));
+    // DQN's selected checkpoint carries the same record, so resuming it as DQN goes on from
+    // there whatever counters the pipeline gives it.
+    let dqn_best = &rep
+        .stages
+        .iter()
+        .find(|s| s.stage == "dqn")
+        .unwrap()
+        .checkpoint;
+    assert_eq!(dqn_best.meta.extra.get("dqn_schedule_done"), Some(&done));
 }
 
 /// Trains imitation then PPO on the tiny problem and saves its final state as `last.safetensors`
