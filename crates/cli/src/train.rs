@@ -81,12 +81,14 @@ pub struct TrainArgs {
     /// U(1 - F, 1 + F) (Pensieve's training mode: 0.1; 0 turns it off). Validation never has noise.
     #[arg(long, default_value_t = 0.1, value_name = "F")]
     pub delay_noise: f64,
-    /// Hidden layer widths of a new policy network, comma-separated.
-    #[arg(long, default_value = DEFAULT_HIDDEN, value_name = "LIST")]
-    pub hidden: String,
-    /// Past chunks whose throughput and download time the policy sees (Pensieve: 8).
-    #[arg(long, default_value_t = DEFAULT_HISTORY, value_name = "N")]
-    pub history: usize,
+    /// Hidden layer widths of a new policy network, comma-separated [default: 128,128]. With
+    /// --resume the checkpoint's network is kept.
+    #[arg(long, value_name = "LIST")]
+    pub hidden: Option<String>,
+    /// Past chunks whose throughput and download time the policy sees (Pensieve: 8) [default: 8].
+    /// With --resume the checkpoint's is kept.
+    #[arg(long, value_name = "N")]
+    pub history: Option<usize>,
     /// Policy-iteration rounds of the `api` stage (each: roll the policy in, roll every level out
     /// from sampled decisions, regress the advantages).
     #[arg(long, value_name = "N")]
@@ -279,28 +281,26 @@ pub fn run(args: TrainArgs) -> Result<()> {
         ),
         None => None,
     };
+    let history = args.history.unwrap_or(DEFAULT_HISTORY);
     anyhow::ensure!(
-        (1..=FeatureSpec::MAX_HISTORY_LEN).contains(&args.history),
-        "--history must be between 1 and {} chunks, got {}",
+        (1..=FeatureSpec::MAX_HISTORY_LEN).contains(&history),
+        "--history must be between 1 and {} chunks, got {history}",
         FeatureSpec::MAX_HISTORY_LEN,
-        args.history
     );
-    let hidden: Vec<usize> = args
-        .hidden
+    let hidden_arg = args.hidden.as_deref().unwrap_or(DEFAULT_HIDDEN);
+    let hidden: Vec<usize> = hidden_arg
         .split(',')
         .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0))
         .collect::<Option<_>>()
         .with_context(|| {
             format!(
-                "--hidden {}: expected comma-separated positive widths such as 128,128",
-                args.hidden
+                "--hidden {hidden_arg}: expected comma-separated positive widths such as 128,128"
             )
         })?;
     anyhow::ensure!(
         hidden.len() <= MAX_HIDDEN_LAYERS && hidden.iter().all(|&w| w <= MAX_HIDDEN_WIDTH),
-        "--hidden {}: at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_WIDTH} units each \
-         (the default 128,128 is what the recorded results use)",
-        args.hidden
+        "--hidden {hidden_arg}: at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_WIDTH} units each \
+         (the default 128,128 is what the recorded results use)"
     );
     let resume = match &args.resume {
         Some(p) => {
@@ -331,10 +331,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             let ck_hidden = &ck.actor.sizes()[1..ck.actor.sizes().len() - 1];
             // Flags given (not left at their defaults) that ask for another shape than the file's.
             let mut ignored = Vec::new();
-            if args.hidden != DEFAULT_HIDDEN && hidden != ck_hidden {
+            if args.hidden.is_some() && hidden != ck_hidden {
                 ignored.push("--hidden");
             }
-            if args.history != DEFAULT_HISTORY && args.history != ck.spec.history_len {
+            if args.history.is_some_and(|h| h != ck.spec.history_len) {
                 ignored.push("--history");
             }
             if !ignored.is_empty() {
@@ -372,7 +372,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             .context("in --val-metric")?,
         ..defaults
     };
-    cfg.history_len = args.history;
+    cfg.history_len = history;
     cfg.actor_hidden.clone_from(&hidden);
     cfg.imitation.hidden = hidden;
     anyhow::ensure!(
@@ -624,11 +624,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
             cfg.max_wall_s
         );
     }
-    for s in &report.stages {
-        let test = bars
-            .iter()
-            .find(|b| b.stage == s.stage)
-            .and_then(|b| b.test_qoe)
+    // One bar per stage, in order (a stage may repeat, e.g. --stages a2c,a2c).
+    for (s, bar) in report.stages.iter().zip(&bars) {
+        let test = bar
+            .test_qoe
             .map(|t| format!(", test {t:.2}"))
             .unwrap_or_default();
         let kept = if s.improved {
