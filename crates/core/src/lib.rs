@@ -24,8 +24,8 @@ pub mod video;
 pub use abr::{Abr, ChunkRecord, Decision, Observation};
 pub use error::CoreError;
 pub use limits::{
-    download_is_stalled, MAX_BUFFER_CAP_S, MAX_CHUNK_DURATION_S, MAX_RTT_MS,
-    MAX_TRACE_STEPS_PER_CHUNK, MIN_PAYLOAD_FRACTION, MIN_TRACE_SPAN_S, STALL_GIVE_UP_S,
+    download_is_stalled, DEFAULT_MAX_TRACE_LOOPS, MAX_BUFFER_CAP_S, MAX_CHUNK_DURATION_S,
+    MAX_RTT_MS, MAX_TRACE_STEPS_PER_CHUNK, MIN_PAYLOAD_FRACTION, MIN_TRACE_SPAN_S, STALL_GIVE_UP_S,
 };
 pub use qoe::{QoeModel, SessionScore};
 pub use results::{AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult};

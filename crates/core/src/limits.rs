@@ -15,6 +15,10 @@ pub const MIN_PAYLOAD_FRACTION: f64 = 0.01;
 /// would need millions of loops per chunk.
 pub const MIN_TRACE_SPAN_S: f64 = 0.001;
 
+/// Loops of the trace a download makes before the stall guard may give up: the simulator's
+/// default `max_trace_loops`, and `play`'s.
+pub const DEFAULT_MAX_TRACE_LOOPS: usize = 1000;
+
 /// Trace time one chunk may take, seconds, before a download gives up on the link: a day.
 pub const STALL_GIVE_UP_S: f64 = 86_400.0;
 

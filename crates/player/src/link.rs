@@ -6,10 +6,6 @@ use crate::error::PlayerError;
 use neuralstream_core::Trace;
 use std::sync::Arc;
 
-/// Loops of the trace one delivery makes before the stall guard may give up (the simulator's
-/// default `max_trace_loops`; [`neuralstream_core::download_is_stalled`] decides).
-pub const MAX_TRACE_LOOPS: usize = 1000;
-
 /// A position on the (looping) trace: the sample whose interval the clock is in and the clock.
 ///
 /// Same state as the simulator's `mahimahi_ptr` / `last_mahimahi_time`: sample `ptr`'s capacity
@@ -106,7 +102,7 @@ impl TraceLink {
                 let steps = spent.loops as u64 * (n as u64 - 1);
                 if neuralstream_core::download_is_stalled(
                     spent.loops,
-                    MAX_TRACE_LOOPS,
+                    neuralstream_core::DEFAULT_MAX_TRACE_LOOPS,
                     spent.trace_s + delay_s,
                     steps,
                 ) {

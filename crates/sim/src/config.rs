@@ -1,7 +1,9 @@
 //! Simulator parameters and the Pensieve preset.
 
 use crate::SimError;
-use neuralstream_core::{MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION};
+use neuralstream_core::{
+    DEFAULT_MAX_TRACE_LOOPS, MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION,
+};
 use serde::{Deserialize, Serialize};
 
 /// Where in the trace a session starts.
@@ -52,7 +54,7 @@ impl SimConfig {
             startup_level: Some(1),
             max_chunks: Some(48),
             delay_noise: None,
-            max_trace_loops: 1000,
+            max_trace_loops: DEFAULT_MAX_TRACE_LOOPS,
         }
     }
 
