@@ -202,8 +202,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let algorithms = parse_algorithms(&args.abr)?;
     let qoe = QoeModel::from_name(&args.qoe).context("in --qoe")?;
     let video = inputs::video(args.video.as_deref())?;
-    qoe.compile(&video)
-        .with_context(|| format!("--qoe {} does not fit the video", args.qoe))?;
+    inputs::check_qoe_fits(&qoe, &args.qoe, &video)?;
     let (traces, source) = inputs::traces(
         args.traces.as_deref(),
         args.trace_format,

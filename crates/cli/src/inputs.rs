@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use neuralstream_core::{Trace, Video};
+use neuralstream_core::{QoeModel, Trace, Video};
 use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
 use neuralstream_data::{load_traces, load_video, TraceFormat};
 use std::path::{Path, PathBuf};
@@ -36,6 +36,14 @@ pub fn traces(
             ))
         }
     }
+}
+
+/// Checks that the `--qoe` model `qoe` (named `name` on the command line) can score `video`: the
+/// quality-based models need the video's per-chunk scores.
+pub fn check_qoe_fits(qoe: &QoeModel, name: &str, video: &Video) -> Result<()> {
+    qoe.compile(video)
+        .map(|_| ())
+        .with_context(|| format!("--qoe {name} does not fit the video"))
 }
 
 /// Loads the video at `path`, or the built-in VBR video.

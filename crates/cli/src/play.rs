@@ -224,8 +224,7 @@ pub fn run(args: PlayArgs) -> Result<()> {
         eprintln!("note: {note}");
     }
     let video = media.video.clone();
-    qoe.compile(&video)
-        .with_context(|| format!("--qoe {} does not fit the video", args.qoe))?;
+    crate::inputs::check_qoe_fits(&qoe, &args.qoe, &video)?;
     if let Some(policy) = &learned {
         anyhow::ensure!(
             policy.spec().num_levels == video.num_levels(),

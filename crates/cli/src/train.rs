@@ -260,8 +260,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let qoe = QoeModel::from_name(&args.qoe).context("in --qoe")?;
     let mut stages = stages_of(&args)?;
     let video = inputs::video(args.video.as_deref())?;
-    qoe.compile(&video)
-        .with_context(|| format!("--qoe {} does not fit the video", args.qoe))?;
+    inputs::check_qoe_fits(&qoe, &args.qoe, &video)?;
     let (traces, source) = inputs::traces(
         args.traces.as_deref(),
         args.trace_format,
@@ -329,7 +328,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 );
             }
             let ck_hidden = &ck.actor.sizes()[1..ck.actor.sizes().len() - 1];
-            // Flags given (not left at their defaults) that ask for another shape than the file's.
+            // Flags given on the command line that ask for another shape than the file's.
             let mut ignored = Vec::new();
             if args.hidden.is_some() && hidden != ck_hidden {
                 ignored.push("--hidden");
