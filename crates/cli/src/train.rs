@@ -42,10 +42,10 @@ pub struct TrainArgs {
     /// Seed (trace split, initialisation, environments, minibatch order); same seed, same policy.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Algorithm: `api` (imitation, then approximate policy iteration with all-action rollouts:
-    /// the default recipe), `ppo` (imitation, then PPO fine-tuning), `imitation` (imitation with
+    /// Algorithm: `policy-iteration` (alias `api`: imitation, then approximate policy iteration
+    /// with all-action rollouts: the default recipe), `ppo` (imitation, then PPO fine-tuning), `imitation` (imitation with
     /// DAgger only), `a2c` (Pensieve's actor-critic from scratch) or `dqn` (from scratch).
-    #[arg(long, default_value = "api", value_name = "ALGO")]
+    #[arg(long, default_value = "policy-iteration", value_name = "ALGO")]
     pub algo: String,
     /// Explicit comma-separated stages, overriding --algo, e.g. `imitation,ppo` or `imitation,a2c`.
     #[arg(long, value_name = "LIST")]
@@ -184,13 +184,13 @@ fn stages_of(args: &TrainArgs) -> Result<Vec<StageKind>> {
     let list = match &args.stages {
         Some(s) => s.clone(),
         None => match args.algo.as_str() {
-            "api" => "imitation,api".into(),
+            "api" | "policy-iteration" => "imitation,api".into(),
             "ppo" => "imitation,ppo".into(),
             "imitation" => "imitation".into(),
             "a2c" => "a2c".into(),
             "dqn" => "dqn".into(),
             other => anyhow::bail!(
-                "--algo {other}: unknown algorithm; expected api, ppo, imitation, a2c or dqn"
+                "--algo {other}: unknown algorithm; expected policy-iteration (or api), ppo, imitation, a2c or dqn"
             ),
         },
     };
@@ -422,44 +422,56 @@ pub fn run(args: TrainArgs) -> Result<()> {
             (0.0..=1.0).contains(&p),
             "--api-explore must be in [0, 1], got {p}"
         );
-        cfg.api.explore_eps = p;
+        cfg.policy_iteration.explore_eps = p;
     }
     if let Some(d) = args.api_ema {
         anyhow::ensure!(
             (0.0..1.0).contains(&d),
             "--api-ema must be in [0, 1), got {d}"
         );
-        cfg.api.ema_decay = d;
+        cfg.policy_iteration.ema_decay = d;
     }
     if let Some(c) = args.api_clip {
         anyhow::ensure!(c > 0.0, "--api-clip must be positive, got {c}");
-        cfg.api.clip = c;
+        cfg.policy_iteration.clip = c;
     }
     if let Some(f) = args.api_augment {
         anyhow::ensure!(
             (1.0..=10.0).contains(&f),
             "--api-augment must be between 1 (off) and 10, got {f}"
         );
-        cfg.api.augment_scale = f;
+        cfg.policy_iteration.augment_scale = f;
     }
     if let Some(lr) = args.api_lr {
         check_lr("--api-lr", lr)?;
-        cfg.api.lr = lr;
+        cfg.policy_iteration.lr = lr;
     }
     for (flag, value, target) in [
-        ("--api-iters", args.api_iters, &mut cfg.api.iterations),
+        (
+            "--api-iters",
+            args.api_iters,
+            &mut cfg.policy_iteration.iterations,
+        ),
         (
             "--api-sessions",
             args.api_sessions,
-            &mut cfg.api.sessions_per_iter,
+            &mut cfg.policy_iteration.sessions_per_iter,
         ),
         (
             "--api-states",
             args.api_states,
-            &mut cfg.api.states_per_session,
+            &mut cfg.policy_iteration.states_per_session,
         ),
-        ("--api-epochs", args.api_epochs, &mut cfg.api.epochs),
-        ("--api-keep", args.api_keep, &mut cfg.api.keep_iters),
+        (
+            "--api-epochs",
+            args.api_epochs,
+            &mut cfg.policy_iteration.epochs,
+        ),
+        (
+            "--api-keep",
+            args.api_keep,
+            &mut cfg.policy_iteration.keep_iters,
+        ),
         ("--ppo-envs", args.ppo_envs, &mut cfg.ppo.n_envs),
         ("--ppo-steps", args.ppo_steps, &mut cfg.ppo.steps_per_env),
         (

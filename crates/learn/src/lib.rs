@@ -2,7 +2,7 @@
 //!
 //! Training learned ABR policies for NeuralStream (issue 3): behaviour cloning of the offline
 //! optimum with DAgger relabeling ([`imitation`], [`dagger`]), then reinforcement learning:
-//! approximate policy iteration with all-action rollouts ([`api`], the default), or [`ppo`],
+//! approximate policy iteration with all-action rollouts ([`policy_iteration`], the default), or [`ppo`],
 //! [`a2c`] (Pensieve's recipe) or [`dqn`] over vectorised training environments
 //! ([`env`](mod@env)), all chained by [`pipeline`] and selected on a validation split
 //! ([`validation`]); training checkpoints ([`checkpoint`]) and curves ([`curve`]). What it trains
@@ -20,7 +20,6 @@
 #![deny(missing_docs)]
 
 pub mod a2c;
-pub mod api;
 pub mod checkpoint;
 pub mod curve;
 pub mod dagger;
@@ -30,13 +29,13 @@ pub mod error;
 pub mod evaluate;
 pub mod imitation;
 pub mod pipeline;
+pub mod policy_iteration;
 pub mod ppo;
 pub mod rl;
 pub mod validation;
 pub mod windows;
 
 pub use a2c::{train_a2c, A2cConfig};
-pub use api::{train_api, ApiConfig};
 pub use checkpoint::{Progress, TrainingCheckpoint};
 pub use curve::{curve_csv, CurvePoint};
 pub use dagger::{relabel_learner_states, RelabelConfig};
@@ -50,6 +49,7 @@ pub use imitation::{
 };
 pub use neuralstream_policy::{FeatureSpec, LearnedAbr, PolicyError, PolicyMeta, FEATURE_VERSION};
 pub use pipeline::{train_pipeline, PipelineConfig, PipelineReport, StageKind, StageResult};
+pub use policy_iteration::{train_policy_iteration, PolicyIterationConfig};
 pub use ppo::{train_ppo, PpoConfig};
 pub use rl::{RlContext, RlReport};
 pub use validation::{ValMetric, Validator};

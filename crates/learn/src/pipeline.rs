@@ -5,7 +5,7 @@
 //!
 //! Default recipe: imitation of the offline optimum with DAgger relabeling ([`crate::imitation`],
 //! the Comyco/SABR warm start), then approximate policy iteration with all-action rollouts
-//! ([`crate::api`]) in the simulator's training mode. PPO fine-tuning ([`crate::ppo`]), A2C
+//! ([`crate::policy_iteration`]) in the simulator's training mode. PPO fine-tuning ([`crate::ppo`]), A2C
 //! ([`crate::a2c`], Pensieve's recipe) and DQN ([`crate::dqn`]) are selectable for comparison; on
 //! Pensieve's traces PPO plateaus about 2 QoE points below the policy-iteration stage
 //! (`docs/benchmarks.md`). With a resumed
@@ -16,13 +16,13 @@
 //! otherwise dominate the score and select over-cautious checkpoints); test traces never enter here.
 
 use crate::a2c::{train_a2c, A2cConfig};
-use crate::api::{train_api, ApiConfig};
 use crate::checkpoint::{Progress, TrainingCheckpoint};
 use crate::curve::CurvePoint;
 use crate::dqn::{train_dqn, DqnConfig};
 use crate::env::RlEnvConfig;
 use crate::error::LearnError;
 use crate::imitation::{split_traces, train_imitation_split, ImitationConfig};
+use crate::policy_iteration::{train_policy_iteration, PolicyIterationConfig};
 use crate::ppo::{train_ppo, PpoConfig};
 use crate::rl::{RlContext, RlReport};
 use crate::validation::{ValMetric, Validator};
@@ -39,8 +39,9 @@ use std::time::Instant;
 pub enum StageKind {
     /// Behaviour cloning of the offline optimum, then DAgger rounds.
     Imitation,
-    /// Approximate policy iteration with all-action rollouts.
-    Api,
+    /// Approximate policy iteration with all-action rollouts ([`crate::policy_iteration`]);
+    /// named `api` in flags, curves and checkpoints.
+    PolicyIteration,
     /// PPO fine-tuning.
     Ppo,
     /// A2C (Pensieve's recipe).
@@ -54,7 +55,7 @@ impl StageKind {
     pub fn name(self) -> &'static str {
         match self {
             StageKind::Imitation => "imitation",
-            StageKind::Api => "api",
+            StageKind::PolicyIteration => "api",
             StageKind::Ppo => "ppo",
             StageKind::A2c => "a2c",
             StageKind::Dqn => "dqn",
@@ -68,7 +69,7 @@ impl FromStr for StageKind {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim() {
             "imitation" | "bc" | "dagger" => Ok(StageKind::Imitation),
-            "api" | "rollout" | "policy-iteration" => Ok(StageKind::Api),
+            "api" | "rollout" | "policy-iteration" => Ok(StageKind::PolicyIteration),
             "ppo" => Ok(StageKind::Ppo),
             "a2c" => Ok(StageKind::A2c),
             "dqn" => Ok(StageKind::Dqn),
@@ -90,7 +91,7 @@ pub struct PipelineConfig {
     /// `skip_chunks` are overwritten from this config so every stage shares one split).
     pub imitation: ImitationConfig,
     /// Approximate-policy-iteration settings.
-    pub api: ApiConfig,
+    pub policy_iteration: PolicyIterationConfig,
     /// PPO settings.
     pub ppo: PpoConfig,
     /// A2C settings.
@@ -124,7 +125,7 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     /// Imitation (20 behaviour-cloning epochs, then 10 DAgger rounds of 100 sessions x 8 relabelled
-    /// states) then 40 rounds of approximate policy iteration ([`ApiConfig::default`]; PPO,
+    /// states) then 40 rounds of approximate policy iteration ([`PolicyIterationConfig::default`]; PPO,
     /// A2C and DQN are selectable); 560 s wall-time cap in all (imitation at most 60 %) that
     /// a 2-core machine does not reach, so stages end on their counts and a seed gives one result;
     /// 15 % validation split, 320 s validation windows every 80 s averaged per trace
@@ -133,14 +134,14 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             seed: 1,
-            stages: vec![StageKind::Imitation, StageKind::Api],
+            stages: vec![StageKind::Imitation, StageKind::PolicyIteration],
             imitation: ImitationConfig {
                 dagger_rounds: 10,
                 dagger_sessions_per_round: 100,
                 dagger_states_per_session: 8,
                 ..ImitationConfig::default()
             },
-            api: ApiConfig::default(),
+            policy_iteration: PolicyIterationConfig::default(),
             ppo: PpoConfig::default(),
             a2c: A2cConfig::default(),
             dqn: DqnConfig::default(),
@@ -398,13 +399,13 @@ pub fn train_pipeline(
                 let start = state.clone();
                 let iter0 = start.progress.iteration;
                 let rep: RlReport = match rl {
-                    StageKind::Api => train_api(
+                    StageKind::PolicyIteration => train_policy_iteration(
                         &ctx,
                         start,
-                        &ApiConfig {
+                        &PolicyIterationConfig {
                             seed: cfg.seed,
-                            max_wall_s: cfg.api.max_wall_s.min(budget),
-                            ..cfg.api.clone()
+                            max_wall_s: cfg.policy_iteration.max_wall_s.min(budget),
+                            ..cfg.policy_iteration.clone()
                         },
                         &mut progress,
                     )?,
@@ -440,7 +441,7 @@ pub fn train_pipeline(
                     )?,
                 };
                 let max_iters = match rl {
-                    StageKind::Api => cfg.api.iterations,
+                    StageKind::PolicyIteration => cfg.policy_iteration.iterations,
                     StageKind::Ppo => cfg.ppo.max_iters,
                     StageKind::A2c => cfg.a2c.max_iters,
                     _ => cfg.dqn.max_iters,

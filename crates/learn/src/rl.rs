@@ -1,5 +1,5 @@
 //! What the reinforcement-learning trainers ([`crate::ppo`], [`crate::a2c`], [`crate::dqn`],
-//! [`crate::api`]) share: the environment set-up, the validator, the curve recorder, the report,
+//! [`crate::policy_iteration`]) share: the environment set-up, the validator, the curve recorder, the report,
 //! the actor-critic trainers' validate-and-keep-best bookkeeping ([`ActorCriticRun`]), and small
 //! batch helpers.
 

@@ -7,8 +7,8 @@ use neuralstream_core::{Observation, Trace, Video};
 use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
 use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, StageKind};
 use neuralstream_learn::{
-    A2cConfig, ApiConfig, CurvePoint, DqnConfig, ImitationConfig, LearnedAbr, PpoConfig,
-    TrainingCheckpoint,
+    A2cConfig, CurvePoint, DqnConfig, ImitationConfig, LearnedAbr, PolicyIterationConfig,
+    PpoConfig, TrainingCheckpoint,
 };
 use neuralstream_nn::{loss, Mlp};
 use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
@@ -34,14 +34,14 @@ fn tiny(stages: Vec<StageKind>) -> PipelineConfig {
             hop_s: 320.0,
             ..ImitationConfig::default()
         },
-        api: ApiConfig {
+        policy_iteration: PolicyIterationConfig {
             iterations: 4,
             sessions_per_iter: 24,
             states_per_session: 6,
             epochs: 4,
             minibatch: 64,
             lr: 1e-3,
-            ..ApiConfig::default()
+            ..PolicyIterationConfig::default()
         },
         ppo: PpoConfig {
             n_envs: 4,
@@ -138,7 +138,7 @@ fn imitation_then_ppo_improves_a_tiny_problem() {
 
 #[test]
 fn imitation_then_policy_iteration_improves_a_tiny_problem() {
-    let (rep, cfg) = imitation_then(StageKind::Api);
+    let (rep, cfg) = imitation_then(StageKind::PolicyIteration);
     // Policy iteration improves on its warm start, not just keeps it.
     assert!(
         rep.stages[2].val_qoe > rep.stages[1].val_qoe,
@@ -147,7 +147,7 @@ fn imitation_then_policy_iteration_improves_a_tiny_problem() {
         rep.stages[1].val_qoe
     );
     let api: Vec<_> = rep.last.curve.iter().filter(|p| p.stage == "api").collect();
-    assert_eq!(api.len(), cfg.api.iterations);
+    assert_eq!(api.len(), cfg.policy_iteration.iterations);
     assert!(api.iter().all(|p| p.val_qoe.is_finite() && p.samples > 0));
     // Same seed, same policy.
     let again = train_pipeline(&traces(), &builtin_video(), &cfg, None, |_| {}).unwrap();
@@ -300,7 +300,7 @@ fn resume_continues_the_curve() {
 #[test]
 fn the_default_api_stage_resumes_its_optimiser() {
     let video = builtin_video();
-    let cfg = tiny(vec![StageKind::Api]);
+    let cfg = tiny(vec![StageKind::PolicyIteration]);
     let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("last.safetensors");

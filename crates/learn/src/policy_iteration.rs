@@ -15,14 +15,14 @@
 //! futures that look alike from the player's seat, and the greedy policy of the regression is a
 //! policy-improvement step. Each iteration:
 //!
-//! 1. **Roll in:** [`ApiConfig::sessions_per_iter`] training sessions (random trace, random start,
+//! 1. **Roll in:** [`PolicyIterationConfig::sessions_per_iter`] training sessions (random trace, random start,
 //!    delay noise, seeded per session), played by the current greedy policy with an
-//!    [`ApiConfig::explore_eps`] chance of a random level, so nearby states are visited too.
-//! 2. **Roll out:** at [`ApiConfig::states_per_session`] random decisions of each session, play
+//!    [`PolicyIterationConfig::explore_eps`] chance of a random level, so nearby states are visited too.
+//! 2. **Roll out:** at [`PolicyIterationConfig::states_per_session`] random decisions of each session, play
 //!    every level and then the current policy to the session's end; `Q(s, a)` is the QoE collected.
 //! 3. **Regress:** targets `max(Q(s, a) - max_b Q(s, b), -clip) / temperature` (the best level is
-//!    0, catastrophic ones are merely "very bad"); [`ApiConfig::epochs`] passes of MSE over the
-//!    data of the last [`ApiConfig::keep_iters`] iterations. The actor's outputs are then advantage
+//!    0, catastrophic ones are merely "very bad"); [`PolicyIterationConfig::epochs`] passes of MSE over the
+//!    data of the last [`PolicyIterationConfig::keep_iters`] iterations. The actor's outputs are then advantage
 //!    estimates: argmax is the greedy policy, and softmax is a Boltzmann policy that PPO can
 //!    fine-tune.
 //! 4. **Select:** score the greedy policy on the validation sessions; keep the best.
@@ -42,9 +42,9 @@ use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Hyper-parameters of [`train_api`].
+/// Hyper-parameters of [`train_policy_iteration`].
 #[derive(Debug, Clone)]
-pub struct ApiConfig {
+pub struct PolicyIterationConfig {
     /// Seed of the sessions and the minibatch order.
     pub seed: u64,
     /// Policy-iteration rounds.
@@ -79,12 +79,12 @@ pub struct ApiConfig {
     pub max_wall_s: f64,
 }
 
-impl Default for ApiConfig {
+impl Default for PolicyIterationConfig {
     /// 40 iterations of 800 sessions x 12 rolled-out decisions (about 80 s on 2 cores), 10 %
     /// exploration, 8 epochs of minibatch 256 at lr 3e-4 over the last 3 iterations' data,
     /// advantages clipped at -10 QoE and used as logits directly, no weight averaging.
     fn default() -> Self {
-        ApiConfig {
+        PolicyIterationConfig {
             seed: 1,
             iterations: 40,
             sessions_per_iter: 800,
@@ -177,7 +177,7 @@ fn polyak(avg: &mut Mlp, net: &Mlp, decay: f32) {
 fn collect_session(
     env: &RlEnvConfig<'_>,
     actor: &Mlp,
-    cfg: &ApiConfig,
+    cfg: &PolicyIterationConfig,
     mut rng: Rng,
 ) -> Result<QData, LearnError> {
     let traces = env.traces;
@@ -252,10 +252,10 @@ fn collect_session(
 
 /// Runs approximate policy iteration from `start.actor` (usually the imitation stage's result).
 /// `progress` is called after every iteration's validation.
-pub fn train_api(
+pub fn train_policy_iteration(
     ctx: &RlContext<'_>,
     start: TrainingCheckpoint,
-    cfg: &ApiConfig,
+    cfg: &PolicyIterationConfig,
     mut progress: impl FnMut(&crate::curve::CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
@@ -407,9 +407,9 @@ mod tests {
             random_start: true,
         };
         let actor = Mlp::new(&[spec.len(), 16, video.num_levels()], Activation::Relu, 3);
-        let cfg = ApiConfig {
+        let cfg = PolicyIterationConfig {
             states_per_session: 5,
-            ..ApiConfig::default()
+            ..PolicyIterationConfig::default()
         };
         let data = collect_session(&env, &actor, &cfg, Rng::new(9)).unwrap();
         let levels = video.num_levels();
