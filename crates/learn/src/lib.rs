@@ -23,6 +23,7 @@ pub mod a2c;
 pub mod checkpoint;
 pub mod curve;
 pub mod dagger;
+pub mod dataset;
 pub mod dqn;
 pub mod env;
 pub mod error;
@@ -32,25 +33,28 @@ pub mod pipeline;
 pub mod policy_iteration;
 pub mod ppo;
 pub mod rl;
+pub mod stage;
 pub mod validation;
 pub mod windows;
 
 pub use a2c::{train_a2c, A2cConfig};
-pub use checkpoint::{Progress, TrainingCheckpoint};
+pub use checkpoint::{Progress, ScheduleDone, TrainingCheckpoint};
 pub use curve::{curve_csv, CurvePoint};
 pub use dagger::{relabel_learner_states, RelabelConfig};
+pub use dataset::Dataset;
 pub use dqn::{train_dqn, DqnConfig};
 pub use env::{RlEnvConfig, TrainEnv};
-pub use error::LearnError;
+pub use error::{ConfigError, LearnError};
 pub use evaluate::{mean_qoe, session_qoes};
 pub use imitation::{
-    collect_optimum_demos, split_traces, train_imitation, train_imitation_split, Dataset,
-    EpochStats, ImitationConfig, ImitationReport,
+    collect_optimum_demos, split_traces, train_imitation, train_imitation_split, EpochStats,
+    ImitationConfig, ImitationReport,
 };
 pub use neuralstream_policy::{FeatureSpec, LearnedAbr, PolicyError, PolicyMeta, FEATURE_VERSION};
-pub use pipeline::{train_pipeline, PipelineConfig, PipelineReport, StageKind, StageResult};
+pub use pipeline::{train_pipeline, PipelineConfig, PipelineReport, StageResult};
 pub use policy_iteration::{train_policy_iteration, PolicyIterationConfig};
 pub use ppo::{train_ppo, PpoConfig};
 pub use rl::{RlContext, RlReport};
+pub use stage::{algorithm_stages, parse_stages, Stage, StageKind, ALGORITHMS};
 pub use validation::{ValMetric, Validator};
 pub use windows::{window_trace, windows};

@@ -31,9 +31,13 @@
 //! gathered in order; training is single-threaded.
 
 use crate::checkpoint::TrainingCheckpoint;
+use crate::curve::CurvePoint;
 use crate::env::{chunk_reward, write_features, RlEnvConfig};
-use crate::error::LearnError;
-use crate::rl::{finish_stage, gather_rows, permutation, CurveRecorder, RlContext, RlReport};
+use crate::error::{check, ConfigError, LearnError};
+use crate::rl::{
+    finish_stage, gather_rows, impl_rl_trainer, permutation, CurveRecorder, RlContext, RlReport,
+};
+use crate::stage::StageKind;
 use neuralstream_core::{ChunkRecord, Rng};
 use neuralstream_nn::{loss, Adam, AdamConfig, Mlp, Scratch, SplitMix64};
 use neuralstream_policy::argmax;
@@ -102,6 +106,35 @@ impl Default for PolicyIterationConfig {
         }
     }
 }
+
+impl PolicyIterationConfig {
+    /// Checks every setting's range; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, count) in [
+            ("iterations", self.iterations),
+            ("sessions_per_iter", self.sessions_per_iter),
+            ("states_per_session", self.states_per_session),
+            ("epochs", self.epochs),
+            ("minibatch", self.minibatch),
+            ("keep_iters", self.keep_iters),
+        ] {
+            check::at_least_one(field, count)?;
+        }
+        let e = self.explore_eps;
+        check::ensure((0.0..=1.0).contains(&e), "explore_eps", "be in [0, 1]", e)?;
+        let d = self.ema_decay;
+        check::ensure((0.0..1.0).contains(&d), "ema_decay", "be in [0, 1)", d)?;
+        check::ensure(self.clip > 0.0, "clip", "be positive", self.clip)?;
+        let t = self.temperature;
+        check::ensure(t.is_finite() && t > 0.0, "temperature", "be positive", t)?;
+        let f = self.augment_scale;
+        let in_range = (1.0..=10.0).contains(&f);
+        check::ensure(in_range, "augment_scale", "be between 1 (off) and 10", f)?;
+        check::learning_rate("lr", self.lr)
+    }
+}
+
+impl_rl_trainer!(PolicyIterationConfig, train_policy_iteration);
 
 /// States and their per-level regression targets (`[len, levels]`).
 #[derive(Debug, Clone, Default)]
@@ -256,7 +289,7 @@ pub fn train_policy_iteration(
     ctx: &RlContext<'_>,
     start: TrainingCheckpoint,
     cfg: &PolicyIterationConfig,
-    mut progress: impl FnMut(&crate::curve::CurvePoint),
+    mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
     let mut state = start;
@@ -267,7 +300,11 @@ pub fn train_policy_iteration(
     let mut policy = actor.clone();
     // Resuming an `api` run continues its optimiser (at this run's learning rate); the regression
     // data of its last iterations is not kept in checkpoints and is collected anew.
-    let mut adam = match state.adam.take().filter(|_| state.stage == "api") {
+    let mut adam = match state
+        .adam
+        .take()
+        .filter(|_| state.stage.is(StageKind::PolicyIteration))
+    {
         Some(mut a) => {
             a.set_lr(cfg.lr);
             a
@@ -279,7 +316,7 @@ pub fn train_policy_iteration(
     let start_val = ctx.validator.score(&actor)?;
     let wall0 = state.progress.wall_s;
     let mut best = (start_val, actor.clone());
-    let mut recorder = CurveRecorder::new("api");
+    let mut recorder = CurveRecorder::new(StageKind::PolicyIteration);
     let mut kept: VecDeque<QData> = VecDeque::new();
     let (mut mb_obs, mut mb_t) = (Vec::new(), Vec::new());
     for it in 0..cfg.iterations {
@@ -353,7 +390,7 @@ pub fn train_policy_iteration(
     last.target = None;
     Ok(finish_stage(
         last,
-        "api",
+        StageKind::PolicyIteration,
         wall_s,
         (best.0, best.1, None),
         start_val,

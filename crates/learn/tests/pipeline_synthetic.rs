@@ -8,7 +8,7 @@ use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
 use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, StageKind};
 use neuralstream_learn::{
     A2cConfig, CurvePoint, DqnConfig, ImitationConfig, LearnedAbr, PolicyIterationConfig,
-    PpoConfig, TrainingCheckpoint,
+    PpoConfig, ScheduleDone, TrainingCheckpoint,
 };
 use neuralstream_nn::{loss, Mlp};
 use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
@@ -120,7 +120,7 @@ fn imitation_then(rl: StageKind) -> (neuralstream_learn::PipelineReport, Pipelin
         "untrained {first:.2} -> {}, optimum {opt:.2}",
         stage_qoes.join(" -> ")
     );
-    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
+    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.name()).collect();
     assert_eq!(names, ["imitation", "dagger", rl.name()]);
     assert!(rep.best_val_qoe > first + 0.2 * (opt - first).abs());
     assert!(rep.best_val_qoe <= opt + 1e-6);
@@ -173,12 +173,12 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         assert!(rep.last.progress.samples > 0);
         // Their exploration schedules count from the stage's own start (here 0): what they ran
         // is saved so that a resumed run goes on from it.
-        let key = format!("{}_schedule_done", stage.name());
-        let done = format!(
-            "{},{}",
-            rep.last.progress.iteration, rep.last.progress.samples
-        );
-        assert_eq!(rep.last.meta.extra.get(&key), Some(&done));
+        let done = ScheduleDone {
+            stage,
+            iterations: rep.last.progress.iteration,
+            samples: rep.last.progress.samples,
+        };
+        assert_eq!(rep.last.schedule, Some(done));
     }
     // After imitation, DQN's schedule counts only DQN's own samples.
     let cfg = tiny(vec![StageKind::Imitation, StageKind::Dqn]);
@@ -189,12 +189,12 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         .find(|s| s.stage == "dagger")
         .unwrap()
         .checkpoint;
-    let done = format!(
-        "{},{}",
-        rep.last.progress.iteration - imitation_end.progress.iteration,
-        rep.last.progress.samples - imitation_end.progress.samples
-    );
-    assert_eq!(rep.last.meta.extra.get("dqn_schedule_done"), Some(&done));
+    let done = ScheduleDone {
+        stage: StageKind::Dqn,
+        iterations: rep.last.progress.iteration - imitation_end.progress.iteration,
+        samples: rep.last.progress.samples - imitation_end.progress.samples,
+    };
+    assert_eq!(rep.last.schedule, Some(done));
     // DQN's selected checkpoint carries the same record, so resuming it as DQN goes on from
     // there whatever counters the pipeline gives it.
     let dqn_best = &rep
@@ -203,7 +203,7 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         .find(|s| s.stage == "dqn")
         .unwrap()
         .checkpoint;
-    assert_eq!(dqn_best.meta.extra.get("dqn_schedule_done"), Some(&done));
+    assert_eq!(dqn_best.schedule, Some(done));
 }
 
 /// Trains imitation then PPO on the tiny problem and saves its final state as `last.safetensors`
@@ -417,7 +417,7 @@ fn a_budget_that_ends_imitation_early_reports_no_dagger_stage() {
     };
     let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
     assert!(rep.wall_limited);
-    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
+    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.name()).collect();
     assert_eq!(names, ["imitation"]);
     assert_eq!(rep.best.stage, "imitation");
 }
