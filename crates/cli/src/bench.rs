@@ -5,14 +5,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::Abr;
-use neuralstream_core::QoeModel;
-use neuralstream_core::{MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION};
-use neuralstream_data::TraceFormat;
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
 use neuralstream_policy::LearnedAbr;
 use neuralstream_protocol::{canonical_algorithm_name, learned_policy_path};
-use neuralstream_sim::SimConfig;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,32 +19,17 @@ pub const DEFAULT_ALGORITHMS: &str =
 /// Arguments of `neuralstream bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Trace file or folder (every file in it is a trace; Pensieve cooked or Mahimahi format).
-    /// Without it, synthetic traces are generated (see --synthetic-traces and --seed).
-    #[arg(long, value_name = "PATH")]
-    pub traces: Option<PathBuf>,
-    /// Trace file format: auto (detect per file), cooked (`time_s Mbit/s`) or mahimahi (ms stamps).
-    #[arg(long, default_value = "auto", value_name = "FORMAT")]
-    pub trace_format: TraceFormat,
+    /// Traces, video and QoE model.
+    #[command(flatten)]
+    pub inputs: inputs::InputArgs,
     /// Number of synthetic traces to generate when --traces is not given.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub synthetic_traces: usize,
-    /// Video: a NeuralStream video.json, a folder holding one, or a folder of Pensieve
-    /// video_size_0..N files. Without it, a built-in 48-chunk VBR video on Pensieve's ladder.
-    #[arg(long, value_name = "PATH")]
-    pub video: Option<PathBuf>,
     /// Comma-separated algorithms (see `neuralstream algorithms`); `all` runs every one plus the
     /// offline optimum; `optimum` is the dynamic-programming upper bound; `learned:PATH` runs a
     /// policy checkpoint written by `neuralstream train`.
     #[arg(long, default_value = DEFAULT_ALGORITHMS, value_name = "LIST")]
     pub abr: String,
-    /// QoE model: lin (Pensieve QoE_lin: Mbit/s - 4.3 x stall s - |change| Mbit/s), log (mu 2.66),
-    /// hd (Pensieve's HD utilities, mu 8), or a quality-based model on the video's per-chunk
-    /// scores (from `neuralstream package`): ssim (Puffer: SSIM dB - 100 x stall s - |change| dB),
-    /// vmaf (Comyco: 0.8469 VMAF - 28.7959 x stall s + 0.2979 x VMAF rise - 1.0610 x VMAF drop) or
-    /// psnr (as ssim, on PSNR dB).
-    #[arg(long, default_value = "lin", value_name = "MODEL")]
-    pub qoe: String,
     /// Chunks not scored at the start of each session (Pensieve scores chunks 1..47: skip 1).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub skip_chunks: usize,
@@ -72,15 +53,9 @@ pub struct BenchArgs {
     /// Do not write the per-chunk log (chunks.csv; one from an earlier run in --out is removed).
     #[arg(long)]
     pub no_chunk_log: bool,
-    /// Round-trip time added to every download, ms (Pensieve: 80).
-    #[arg(long, default_value_t = 80.0, value_name = "MS")]
-    pub rtt_ms: f64,
-    /// Player buffer cap, seconds; above it the player idles (Pensieve: 60).
-    #[arg(long, default_value_t = 60.0, value_name = "S")]
-    pub buffer_cap_s: f64,
-    /// Fraction of link capacity that carries payload (Pensieve: 0.95).
-    #[arg(long, default_value_t = 0.95, value_name = "FRACTION")]
-    pub payload_fraction: f64,
+    /// Link and player settings.
+    #[command(flatten)]
+    pub link: inputs::LinkArgs,
     /// Chunks played per session at most (Pensieve: 48); 0 plays every chunk of the video.
     #[arg(long, default_value_t = 48, value_name = "N")]
     pub max_chunks: usize,
@@ -200,15 +175,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .ok();
     }
     let algorithms = parse_algorithms(&args.abr)?;
-    let qoe = QoeModel::from_name(&args.qoe).context("in --qoe")?;
-    let video = inputs::video(args.video.as_deref())?;
-    inputs::check_qoe_fits(&qoe, &args.qoe, &video)?;
-    let (traces, source) = inputs::traces(
-        args.traces.as_deref(),
-        args.trace_format,
-        args.synthetic_traces,
-        args.seed,
-    )?;
+    let inputs::Inputs {
+        qoe,
+        video,
+        traces,
+        source,
+    } = args.inputs.load(args.synthetic_traces, args.seed)?;
     let timeline_index = match &args.timeline_trace {
         None => 0,
         Some(name) => traces
@@ -228,31 +200,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         )
     })?;
 
-    anyhow::ensure!(
-        args.rtt_ms.is_finite() && (0.0..=MAX_RTT_MS).contains(&args.rtt_ms),
-        "--rtt-ms must be between 0 and {} ms, got {:?}",
-        MAX_RTT_MS,
-        args.rtt_ms
-    );
-    anyhow::ensure!(
-        args.buffer_cap_s.is_finite()
-            && (video.chunk_duration_s..=MAX_BUFFER_CAP_S).contains(&args.buffer_cap_s),
-        "--buffer-cap-s must be from one chunk ({} s) to {MAX_BUFFER_CAP_S} s, got {:?}",
-        video.chunk_duration_s,
-        args.buffer_cap_s
-    );
-    anyhow::ensure!(
-        (MIN_PAYLOAD_FRACTION..=1.0).contains(&args.payload_fraction),
-        "--payload-fraction must be from {MIN_PAYLOAD_FRACTION} to 1, got {:?}",
-        args.payload_fraction
-    );
-    let sim = SimConfig {
-        rtt_ms: args.rtt_ms,
-        buffer_cap_ms: args.buffer_cap_s * 1000.0,
-        payload_fraction: args.payload_fraction,
-        max_chunks: (args.max_chunks > 0).then_some(args.max_chunks),
-        ..SimConfig::pensieve()
-    };
+    let sim = args.link.sim_config(&video, args.max_chunks)?;
     let played = sim.chunks_for(video.num_chunks());
     inputs::check_skip_chunks(args.skip_chunks, played, &video, args.max_chunks)?;
     let cfg = BenchConfig {
@@ -298,11 +246,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
             video.name,
             video.num_levels()
         );
-        if !policy.meta().qoe.is_empty() && !policy.meta().qoe.eq_ignore_ascii_case(&args.qoe) {
+        if !policy.meta().qoe.is_empty()
+            && !policy.meta().qoe.eq_ignore_ascii_case(&args.inputs.qoe)
+        {
             eprintln!(
                 "note: --abr {name} was trained for QoE_{} but this run scores QoE_{}",
                 policy.meta().qoe,
-                args.qoe
+                args.inputs.qoe
             );
         }
         learned.insert(name.clone(), policy);

@@ -72,15 +72,9 @@ pub struct PlayArgs {
     /// Chunks played per session at most; 0 plays the whole video.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub max_chunks: usize,
-    /// Waited before every request, ms of session time (Pensieve: 80).
-    #[arg(long, default_value_t = 80.0, value_name = "MS")]
-    pub rtt_ms: f64,
-    /// Buffer above which the player idles, seconds (Pensieve: 60).
-    #[arg(long, default_value_t = 60.0, value_name = "S")]
-    pub buffer_cap_s: f64,
-    /// Fraction of the trace's capacity that carries body bytes (Pensieve: 0.95).
-    #[arg(long, default_value_t = 0.95, value_name = "FRACTION")]
-    pub payload_fraction: f64,
+    /// Link and player settings (`--rtt-ms` is waited before every request, in session time).
+    #[command(flatten)]
+    pub link: crate::inputs::LinkArgs,
     /// transfer: the trace advances only while bytes flow or the player idles, as in the
     /// simulator; wall: the trace follows session time like a real link.
     #[arg(long, default_value = "transfer", value_name = "CLOCK")]
@@ -154,9 +148,9 @@ fn player_config(args: &PlayArgs, qoe: QoeModel) -> Result<PlayerConfig> {
     };
     let cfg = PlayerConfig {
         speed: args.speed,
-        rtt_ms: args.rtt_ms,
-        payload_fraction: args.payload_fraction,
-        buffer_cap_s: args.buffer_cap_s,
+        rtt_ms: args.link.rtt_ms,
+        payload_fraction: args.link.payload_fraction,
+        buffer_cap_s: args.link.buffer_cap_s,
         max_chunks: (args.max_chunks > 0).then_some(args.max_chunks),
         trace_clock,
         cache_init: args.cache_init,
