@@ -4,11 +4,12 @@ use crate::inputs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use neuralstream_core::Abr;
+use neuralstream_core::{Abr, Trace, Video};
 use neuralstream_eval::EvalError;
-use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
+use neuralstream_eval::{output, run_bench, BenchConfig, BenchOutput, OPTIMUM};
 use neuralstream_policy::LearnedAbr;
 use neuralstream_protocol::{canonical_algorithm_name, learned_policy_path};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -155,9 +156,9 @@ fn timeline_algorithms(requested: Option<&str>, run: &[String]) -> Vec<String> {
 /// switching.
 const MAX_THREADS_PER_CORE: usize = 16;
 
-/// Runs the benchmark described by `args`.
-pub fn run(args: BenchArgs) -> Result<()> {
-    if let Some(n) = args.threads {
+/// Sizes rayon's global pool from `--threads` (capped at [`MAX_THREADS_PER_CORE`] per core).
+fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let most = MAX_THREADS_PER_CORE * cores;
@@ -174,13 +175,115 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .build_global()
             .ok();
     }
+    Ok(())
+}
+
+/// The `learned:PATH` policies among `algorithms`, loaded once and checked against the video
+/// (cloned per session); notes a policy trained for another QoE model than `qoe`.
+fn load_learned(
+    algorithms: &[String],
+    video: &Video,
+    qoe: &str,
+) -> Result<HashMap<String, LearnedAbr>> {
+    let mut learned = HashMap::new();
+    for (name, path) in algorithms
+        .iter()
+        .filter_map(|n| learned_policy_path(n).map(|p| (n, p)))
+    {
+        let policy = LearnedAbr::load(path).with_context(|| format!("in --abr {name}"))?;
+        anyhow::ensure!(
+            policy.spec().num_levels == video.num_levels(),
+            "--abr {name}: the policy was trained for {} levels but the video '{}' has {}",
+            policy.spec().num_levels,
+            video.name,
+            video.num_levels()
+        );
+        if !policy.meta().qoe.is_empty() && !policy.meta().qoe.eq_ignore_ascii_case(qoe) {
+            eprintln!(
+                "note: --abr {name} was trained for QoE_{} but this run scores QoE_{}",
+                policy.meta().qoe,
+                qoe
+            );
+        }
+        learned.insert(name.clone(), policy);
+    }
+    Ok(learned)
+}
+
+/// Writes the results files, the chunk log and the charts `args` asks for into `--out`, and
+/// removes those an earlier run left that this one did not write; returns the paths written.
+fn write_outputs(
+    args: &BenchArgs,
+    out: &BenchOutput,
+    traces: &[Trace],
+    algorithms: &[String],
+    timeline_index: usize,
+) -> Result<Vec<PathBuf>> {
+    let mut written = output::write_results(&args.out, &out.results)
+        .with_context(|| format!("cannot write results into {}", args.out.display()))?;
+    if !args.no_chunk_log {
+        written.push(
+            output::write_chunk_log(&args.out, traces, &out.logs)
+                .with_context(|| format!("cannot write chunks.csv into {}", args.out.display()))?,
+        );
+    }
+    if !args.no_charts {
+        written.extend(neuralstream_report::qoe_cdf_chart(
+            &out.results,
+            &args.out.join("qoe_cdf"),
+        )?);
+        let drawn = timeline_algorithms(args.timeline_abr.as_deref(), algorithms);
+        let sessions: Vec<(&str, &[neuralstream_core::ChunkRecord])> = out
+            .logs
+            .iter()
+            .filter(|s| s.trace_index == timeline_index && drawn.contains(&s.algorithm))
+            .map(|s| (s.algorithm.as_str(), s.log.records.as_slice()))
+            .collect();
+        written.extend(neuralstream_report::timeline_chart(
+            &traces[timeline_index],
+            &sessions,
+            &args.out.join("timeline"),
+        )?);
+    }
+    // Outputs of an earlier run into the same folder that this run did not write would sit beside
+    // the new results and contradict them: remove them (only the files bench itself names).
+    let mut stale = Vec::new();
+    let skipped: &[&str] = match (args.no_charts, args.no_chunk_log) {
+        (true, true) => &[
+            "chunks.csv",
+            "qoe_cdf.png",
+            "qoe_cdf.svg",
+            "timeline.png",
+            "timeline.svg",
+        ],
+        (true, false) => &["qoe_cdf.png", "qoe_cdf.svg", "timeline.png", "timeline.svg"],
+        (false, true) => &["chunks.csv"],
+        (false, false) => &[],
+    };
+    for name in skipped {
+        let p = args.out.join(name);
+        if p.is_file() {
+            std::fs::remove_file(&p)
+                .with_context(|| format!("cannot remove the stale {}", p.display()))?;
+            stale.push(name.to_string());
+        }
+    }
+    if !stale.is_empty() {
+        eprintln!(
+            "note: removed {} left in {} by an earlier run (not written by this one)",
+            stale.join(", "),
+            args.out.display()
+        );
+    }
+    Ok(written)
+}
+
+/// Runs the benchmark described by `args`.
+pub fn run(args: BenchArgs) -> Result<()> {
+    set_threads(args.threads)?;
     let algorithms = parse_algorithms(&args.abr)?;
-    let inputs::Inputs {
-        qoe,
-        video,
-        traces,
-        source,
-    } = args.inputs.load(args.synthetic_traces, args.seed)?;
+    let input = args.inputs.load(args.synthetic_traces, args.seed)?;
+    let (qoe, video, traces, source) = (input.qoe, input.video, input.traces, input.source);
     let timeline_index = match &args.timeline_trace {
         None => 0,
         Some(name) => traces
@@ -232,31 +335,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         )
         .expect("valid template"),
     );
-    // Learned policies are loaded once, checked against the video, and cloned per session.
-    let mut learned = std::collections::HashMap::new();
-    for (name, path) in algorithms
-        .iter()
-        .filter_map(|n| learned_policy_path(n).map(|p| (n, p)))
-    {
-        let policy = LearnedAbr::load(path).with_context(|| format!("in --abr {name}"))?;
-        anyhow::ensure!(
-            policy.spec().num_levels == video.num_levels(),
-            "--abr {name}: the policy was trained for {} levels but the video '{}' has {}",
-            policy.spec().num_levels,
-            video.name,
-            video.num_levels()
-        );
-        if !policy.meta().qoe.is_empty()
-            && !policy.meta().qoe.eq_ignore_ascii_case(&args.inputs.qoe)
-        {
-            eprintln!(
-                "note: --abr {name} was trained for QoE_{} but this run scores QoE_{}",
-                policy.meta().qoe,
-                args.inputs.qoe
-            );
-        }
-        learned.insert(name.clone(), policy);
-    }
+    let learned = load_learned(&algorithms, &video, &args.inputs.qoe)?;
     let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {
         match learned.get(name) {
             Some(p) => Ok(Box::new(p.clone())),
@@ -272,62 +351,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
     say!("{}", neuralstream_report::summary_table(&out.results));
     say!("{}", neuralstream_report::summary_legend(&out.results));
-    let mut written = output::write_results(&args.out, &out.results)
-        .with_context(|| format!("cannot write results into {}", args.out.display()))?;
-    if !args.no_chunk_log {
-        written.push(
-            output::write_chunk_log(&args.out, &traces, &out.logs)
-                .with_context(|| format!("cannot write chunks.csv into {}", args.out.display()))?,
-        );
-    }
-    if !args.no_charts {
-        written.extend(neuralstream_report::qoe_cdf_chart(
-            &out.results,
-            &args.out.join("qoe_cdf"),
-        )?);
-        let drawn = timeline_algorithms(args.timeline_abr.as_deref(), &algorithms);
-        let sessions: Vec<(&str, &[neuralstream_core::ChunkRecord])> = out
-            .logs
-            .iter()
-            .filter(|s| s.trace_index == timeline_index && drawn.contains(&s.algorithm))
-            .map(|s| (s.algorithm.as_str(), s.log.records.as_slice()))
-            .collect();
-        written.extend(neuralstream_report::timeline_chart(
-            &traces[timeline_index],
-            &sessions,
-            &args.out.join("timeline"),
-        )?);
-    }
-    // Outputs of an earlier run into the same folder that this run did not write would sit beside
-    // the new results and contradict them: remove them (only the files bench itself names).
-    let mut stale = Vec::new();
-    let skipped: &[&str] = match (args.no_charts, args.no_chunk_log) {
-        (true, true) => &[
-            "chunks.csv",
-            "qoe_cdf.png",
-            "qoe_cdf.svg",
-            "timeline.png",
-            "timeline.svg",
-        ],
-        (true, false) => &["qoe_cdf.png", "qoe_cdf.svg", "timeline.png", "timeline.svg"],
-        (false, true) => &["chunks.csv"],
-        (false, false) => &[],
-    };
-    for name in skipped {
-        let p = args.out.join(name);
-        if p.is_file() {
-            std::fs::remove_file(&p)
-                .with_context(|| format!("cannot remove the stale {}", p.display()))?;
-            stale.push(name.to_string());
-        }
-    }
-    if !stale.is_empty() {
-        eprintln!(
-            "note: removed {} left in {} by an earlier run (not written by this one)",
-            stale.join(", "),
-            args.out.display()
-        );
-    }
+    let written = write_outputs(&args, &out, &traces, &algorithms, timeline_index)?;
     let sessions = algorithms.len() * traces.len();
     say!(
         "{sessions} session{} in {:.2} s; wrote {}",

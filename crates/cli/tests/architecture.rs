@@ -129,7 +129,7 @@ fn no_crate_depends_on_what_architecture_md_forbids() {
 /// The CLI parses flags, calls the libraries and reports errors (ARCHITECTURE.md: "No domain
 /// logic"); a function longer than this is doing a library's work. Before issue 15, `train::run`
 /// alone was over 400 lines.
-const MAX_CLI_FUNCTION_LINES: usize = 200;
+const MAX_CLI_FUNCTION_LINES: usize = 140;
 
 /// `(file:line name, lines)` of every function with a body in `source`, as rustfmt lays it out:
 /// the body ends at the first `}` line at the signature's own indentation.
@@ -195,7 +195,11 @@ fn the_cli_holds_no_long_function() {
             }
         }
     }
-    assert!(seen > 20, "found only {seen} functions in {}", src.display());
+    assert!(
+        seen > 20,
+        "found only {seen} functions in {}",
+        src.display()
+    );
     assert!(
         too_long.is_empty(),
         "functions in crates/cli/src longer than {MAX_CLI_FUNCTION_LINES} lines (move the domain \

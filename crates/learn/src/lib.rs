@@ -1,12 +1,14 @@
 //! # neuralstream-learn
 //!
-//! Training learned ABR policies for NeuralStream (issue 3): behaviour cloning of the offline
-//! optimum with DAgger relabeling ([`imitation`], [`dagger`]), then reinforcement learning:
-//! approximate policy iteration with all-action rollouts ([`policy_iteration`], the default), or [`ppo`],
-//! [`a2c`] (Pensieve's recipe) or [`dqn`] over vectorised training environments
-//! ([`env`](mod@env)), all chained by [`pipeline`] and selected on a validation split
-//! ([`validation`]); training checkpoints ([`checkpoint`]) and curves ([`curve`]). What it trains
-//! is a [`LearnedAbr`] of `neuralstream-policy`, the inference crate, re-exported here.
+//! Training learned ABR policies for NeuralStream: behaviour cloning of the offline optimum with
+//! DAgger relabeling ([`imitation`], [`dagger`], both over a [`dataset`]), then reinforcement
+//! learning: approximate policy iteration with all-action rollouts ([`policy_iteration`], the
+//! default), or [`ppo`], [`a2c`] (Pensieve's recipe) or [`dqn`] over vectorised training
+//! environments ([`env`](mod@env)), sharing one prologue ([`rl`]). Typed stages ([`stage`]) are
+//! chained by [`pipeline`] and selected on a validation split ([`validation`]); every config
+//! checks itself (`validate()`, a [`ConfigError`] naming the field); training checkpoints
+//! ([`checkpoint`]) and curves ([`curve`]). What it trains is a [`LearnedAbr`] of
+//! `neuralstream-policy`, the inference crate, re-exported here.
 //!
 //! **Key design decision:** the teacher and the evaluator are the exact simulator. The warm
 //! start (Comyco/SABR recipe) imitates the offline optimum ([`neuralstream_optimum::solve`]) of
