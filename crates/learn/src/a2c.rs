@@ -97,17 +97,16 @@ impl A2cConfig {
 
 impl_rl_trainer!(A2cConfig, train_a2c);
 
-/// Trains `start.actor` with A2C (from scratch or warm-started; resumes an A2C checkpoint's critic,
+/// Trains `state.actor` with A2C (from scratch or warm-started; resumes an A2C checkpoint's critic,
 /// optimiser, counters and curve, and keeps a PPO checkpoint's critic: [`start_actor_critic`]).
 /// `progress` is called at every validation.
 pub fn train_a2c(
     ctx: &RlContext<'_>,
-    start: TrainingCheckpoint,
+    mut state: TrainingCheckpoint,
     cfg: &A2cConfig,
     mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
-    let mut state = start;
     let n_actions = state.spec.num_levels;
     let setup = TrainerSetup::new(cfg.seed, cfg.n_envs, cfg.lr, cfg.max_grad_norm);
     let cadence = Cadence::new(cfg.max_iters, cfg.validate_every, cfg.max_wall_s);

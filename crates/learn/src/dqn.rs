@@ -232,17 +232,16 @@ fn collect(
     Ok((all, qoes))
 }
 
-/// Trains a Q-network. `start.actor` is used as the Q-network when `start` is a DQN checkpoint
+/// Trains a Q-network. `state.actor` is used as the Q-network when `state` is a DQN checkpoint
 /// (resume: target network, optimiser, counters and curve continue; the replay buffer starts
 /// empty); otherwise a fresh one is made (a policy's logits are not Q-values).
 pub fn train_dqn(
     ctx: &RlContext<'_>,
-    start: TrainingCheckpoint,
+    mut state: TrainingCheckpoint,
     cfg: &DqnConfig,
     mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
-    let mut state = start;
     let dim = state.spec.len();
     let levels = state.spec.num_levels;
     let resumed = state.stage.is(StageKind::Dqn);

@@ -283,16 +283,15 @@ fn collect_session(
     Ok(out)
 }
 
-/// Runs approximate policy iteration from `start.actor` (usually the imitation stage's result).
+/// Runs approximate policy iteration from `state.actor` (usually the imitation stage's result).
 /// `progress` is called after every iteration's validation.
 pub fn train_policy_iteration(
     ctx: &RlContext<'_>,
-    start: TrainingCheckpoint,
+    mut state: TrainingCheckpoint,
     cfg: &PolicyIterationConfig,
     mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
-    let mut state = start;
     let dim = state.spec.len();
     let levels = state.spec.num_levels;
     let mut actor = state.actor.clone();

@@ -143,18 +143,17 @@ pub fn lr_at(cfg: &PpoConfig, it: usize) -> f32 {
     cfg.lr * (1.0 - (1.0 - cfg.lr_final_fraction) * t)
 }
 
-/// Fine-tunes `start.actor` with PPO. `start` may come from imitation (no critic: a fresh one is
+/// Fine-tunes `state.actor` with PPO. `state` may come from imitation (no critic: a fresh one is
 /// made and warmed up) or from a PPO checkpoint (`--resume`: critic, Adam state, counters and
 /// curve continue); an A2C checkpoint's critic is kept and warmed up ([`start_actor_critic`]).
 /// `progress` is called at every validation.
 pub fn train_ppo(
     ctx: &RlContext<'_>,
-    start: TrainingCheckpoint,
+    mut state: TrainingCheckpoint,
     cfg: &PpoConfig,
     mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
-    let mut state = start;
     let dim = state.spec.len();
     let n_actions = state.spec.num_levels;
     let setup = TrainerSetup::new(cfg.seed, cfg.n_envs, cfg.lr, cfg.max_grad_norm);

@@ -157,7 +157,8 @@ pub enum Stage {
     Imitation,
     /// The imitation stage after its DAgger rounds.
     Dagger,
-    /// One of the RL stages.
+    /// One of the RL stages (never `Rl(StageKind::Imitation)`: the imitation stage's rows are
+    /// [`Stage::Imitation`] and [`Stage::Dagger`]).
     Rl(StageKind),
 }
 
