@@ -4,15 +4,12 @@ use crate::inputs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use neuralstream_core::Abr;
-use neuralstream_core::QoeModel;
-use neuralstream_core::{MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION};
-use neuralstream_data::TraceFormat;
+use neuralstream_core::{Abr, Trace, Video};
 use neuralstream_eval::EvalError;
-use neuralstream_eval::{output, run_bench, BenchConfig, OPTIMUM};
+use neuralstream_eval::{output, run_bench, BenchConfig, BenchOutput, OPTIMUM};
 use neuralstream_policy::LearnedAbr;
 use neuralstream_protocol::{canonical_algorithm_name, learned_policy_path};
-use neuralstream_sim::SimConfig;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -23,32 +20,17 @@ pub const DEFAULT_ALGORITHMS: &str =
 /// Arguments of `neuralstream bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Trace file or folder (every file in it is a trace; Pensieve cooked or Mahimahi format).
-    /// Without it, synthetic traces are generated (see --synthetic-traces and --seed).
-    #[arg(long, value_name = "PATH")]
-    pub traces: Option<PathBuf>,
-    /// Trace file format: auto (detect per file), cooked (`time_s Mbit/s`) or mahimahi (ms stamps).
-    #[arg(long, default_value = "auto", value_name = "FORMAT")]
-    pub trace_format: TraceFormat,
+    /// Traces, video and QoE model.
+    #[command(flatten)]
+    pub inputs: inputs::InputArgs,
     /// Number of synthetic traces to generate when --traces is not given.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub synthetic_traces: usize,
-    /// Video: a NeuralStream video.json, a folder holding one, or a folder of Pensieve
-    /// video_size_0..N files. Without it, a built-in 48-chunk VBR video on Pensieve's ladder.
-    #[arg(long, value_name = "PATH")]
-    pub video: Option<PathBuf>,
     /// Comma-separated algorithms (see `neuralstream algorithms`); `all` runs every one plus the
     /// offline optimum; `optimum` is the dynamic-programming upper bound; `learned:PATH` runs a
     /// policy checkpoint written by `neuralstream train`.
     #[arg(long, default_value = DEFAULT_ALGORITHMS, value_name = "LIST")]
     pub abr: String,
-    /// QoE model: lin (Pensieve QoE_lin: Mbit/s - 4.3 x stall s - |change| Mbit/s), log (mu 2.66),
-    /// hd (Pensieve's HD utilities, mu 8), or a quality-based model on the video's per-chunk
-    /// scores (from `neuralstream package`): ssim (Puffer: SSIM dB - 100 x stall s - |change| dB),
-    /// vmaf (Comyco: 0.8469 VMAF - 28.7959 x stall s + 0.2979 x VMAF rise - 1.0610 x VMAF drop) or
-    /// psnr (as ssim, on PSNR dB).
-    #[arg(long, default_value = "lin", value_name = "MODEL")]
-    pub qoe: String,
     /// Chunks not scored at the start of each session (Pensieve scores chunks 1..47: skip 1).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub skip_chunks: usize,
@@ -72,15 +54,9 @@ pub struct BenchArgs {
     /// Do not write the per-chunk log (chunks.csv; one from an earlier run in --out is removed).
     #[arg(long)]
     pub no_chunk_log: bool,
-    /// Round-trip time added to every download, ms (Pensieve: 80).
-    #[arg(long, default_value_t = 80.0, value_name = "MS")]
-    pub rtt_ms: f64,
-    /// Player buffer cap, seconds; above it the player idles (Pensieve: 60).
-    #[arg(long, default_value_t = 60.0, value_name = "S")]
-    pub buffer_cap_s: f64,
-    /// Fraction of link capacity that carries payload (Pensieve: 0.95).
-    #[arg(long, default_value_t = 0.95, value_name = "FRACTION")]
-    pub payload_fraction: f64,
+    /// Link and player settings.
+    #[command(flatten)]
+    pub link: inputs::LinkArgs,
     /// Chunks played per session at most (Pensieve: 48); 0 plays every chunk of the video.
     #[arg(long, default_value_t = 48, value_name = "N")]
     pub max_chunks: usize,
@@ -180,9 +156,9 @@ fn timeline_algorithms(requested: Option<&str>, run: &[String]) -> Vec<String> {
 /// switching.
 const MAX_THREADS_PER_CORE: usize = 16;
 
-/// Runs the benchmark described by `args`.
-pub fn run(args: BenchArgs) -> Result<()> {
-    if let Some(n) = args.threads {
+/// Sizes rayon's global pool from `--threads` (capped at [`MAX_THREADS_PER_CORE`] per core).
+fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let most = MAX_THREADS_PER_CORE * cores;
@@ -199,93 +175,17 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .build_global()
             .ok();
     }
-    let algorithms = parse_algorithms(&args.abr)?;
-    let qoe = QoeModel::from_name(&args.qoe).context("in --qoe")?;
-    let video = inputs::video(args.video.as_deref())?;
-    inputs::check_qoe_fits(&qoe, &args.qoe, &video)?;
-    let (traces, source) = inputs::traces(
-        args.traces.as_deref(),
-        args.trace_format,
-        args.synthetic_traces,
-        args.seed,
-    )?;
-    let timeline_index = match &args.timeline_trace {
-        None => 0,
-        Some(name) => traces
-            .iter()
-            .position(|t| &t.name == name)
-            .with_context(|| {
-                format!(
-                    "--timeline-trace {name}: no trace of that name among the {} loaded",
-                    traces.len()
-                )
-            })?,
-    };
-    std::fs::create_dir_all(&args.out).with_context(|| {
-        format!(
-            "cannot create the output folder --out {}",
-            args.out.display()
-        )
-    })?;
+    Ok(())
+}
 
-    anyhow::ensure!(
-        args.rtt_ms.is_finite() && (0.0..=MAX_RTT_MS).contains(&args.rtt_ms),
-        "--rtt-ms must be between 0 and {} ms, got {:?}",
-        MAX_RTT_MS,
-        args.rtt_ms
-    );
-    anyhow::ensure!(
-        args.buffer_cap_s.is_finite()
-            && (video.chunk_duration_s..=MAX_BUFFER_CAP_S).contains(&args.buffer_cap_s),
-        "--buffer-cap-s must be from one chunk ({} s) to {MAX_BUFFER_CAP_S} s, got {:?}",
-        video.chunk_duration_s,
-        args.buffer_cap_s
-    );
-    anyhow::ensure!(
-        (MIN_PAYLOAD_FRACTION..=1.0).contains(&args.payload_fraction),
-        "--payload-fraction must be from {MIN_PAYLOAD_FRACTION} to 1, got {:?}",
-        args.payload_fraction
-    );
-    let sim = SimConfig {
-        rtt_ms: args.rtt_ms,
-        buffer_cap_ms: args.buffer_cap_s * 1000.0,
-        payload_fraction: args.payload_fraction,
-        max_chunks: (args.max_chunks > 0).then_some(args.max_chunks),
-        ..SimConfig::pensieve()
-    };
-    let played = sim.chunks_for(video.num_chunks());
-    inputs::check_skip_chunks(args.skip_chunks, played, &video, args.max_chunks)?;
-    let cfg = BenchConfig {
-        sim,
-        qoe,
-        skip_chunks: args.skip_chunks,
-        algorithms: algorithms.clone(),
-        keep_logs: !(args.no_charts && args.no_chunk_log),
-        ..BenchConfig::default()
-    };
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
-    eprintln!(
-        "bench: {} algorithm{} x {} trace{} ({}), video '{}' ({} levels, {played} of its {} chunks \
-         played), QoE_{}",
-        algorithms.len(),
-        plural(algorithms.len()),
-        traces.len(),
-        plural(traces.len()),
-        source,
-        video.name,
-        video.num_levels(),
-        video.num_chunks(),
-        cfg.qoe.name()
-    );
-    let bar = ProgressBar::new((algorithms.len() * traces.len()) as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} sessions ({per_sec}, eta {eta})",
-        )
-        .expect("valid template"),
-    );
-    // Learned policies are loaded once, checked against the video, and cloned per session.
-    let mut learned = std::collections::HashMap::new();
+/// The `learned:PATH` policies among `algorithms`, loaded once and checked against the video
+/// (cloned per session); notes a policy trained for another QoE model than `qoe`.
+fn load_learned(
+    algorithms: &[String],
+    video: &Video,
+    qoe: &str,
+) -> Result<HashMap<String, LearnedAbr>> {
+    let mut learned = HashMap::new();
     for (name, path) in algorithms
         .iter()
         .filter_map(|n| learned_policy_path(n).map(|p| (n, p)))
@@ -298,35 +198,32 @@ pub fn run(args: BenchArgs) -> Result<()> {
             video.name,
             video.num_levels()
         );
-        if !policy.meta().qoe.is_empty() && !policy.meta().qoe.eq_ignore_ascii_case(&args.qoe) {
+        if !policy.meta().qoe.is_empty() && !policy.meta().qoe.eq_ignore_ascii_case(qoe) {
             eprintln!(
                 "note: --abr {name} was trained for QoE_{} but this run scores QoE_{}",
                 policy.meta().qoe,
-                args.qoe
+                qoe
             );
         }
         learned.insert(name.clone(), policy);
     }
-    let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {
-        match learned.get(name) {
-            Some(p) => Ok(Box::new(p.clone())),
-            None => neuralstream_eval::builtin_factory(name),
-        }
-    };
-    let started = Instant::now();
-    let out = run_bench(&cfg, &traces, &video, &source, args.seed, &factory, &|| {
-        bar.inc(1)
-    })?;
-    bar.finish_and_clear();
-    let wall = started.elapsed().as_secs_f64();
+    Ok(learned)
+}
 
-    say!("{}", neuralstream_report::summary_table(&out.results));
-    say!("{}", neuralstream_report::summary_legend(&out.results));
+/// Writes the results files, the chunk log and the charts `args` asks for into `--out`, and
+/// removes those an earlier run left that this one did not write; returns the paths written.
+fn write_outputs(
+    args: &BenchArgs,
+    out: &BenchOutput,
+    traces: &[Trace],
+    algorithms: &[String],
+    timeline_index: usize,
+) -> Result<Vec<PathBuf>> {
     let mut written = output::write_results(&args.out, &out.results)
         .with_context(|| format!("cannot write results into {}", args.out.display()))?;
     if !args.no_chunk_log {
         written.push(
-            output::write_chunk_log(&args.out, &traces, &out.logs)
+            output::write_chunk_log(&args.out, traces, &out.logs)
                 .with_context(|| format!("cannot write chunks.csv into {}", args.out.display()))?,
         );
     }
@@ -335,7 +232,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             &out.results,
             &args.out.join("qoe_cdf"),
         )?);
-        let drawn = timeline_algorithms(args.timeline_abr.as_deref(), &algorithms);
+        let drawn = timeline_algorithms(args.timeline_abr.as_deref(), algorithms);
         let sessions: Vec<(&str, &[neuralstream_core::ChunkRecord])> = out
             .logs
             .iter()
@@ -378,6 +275,83 @@ pub fn run(args: BenchArgs) -> Result<()> {
             args.out.display()
         );
     }
+    Ok(written)
+}
+
+/// Runs the benchmark described by `args`.
+pub fn run(args: BenchArgs) -> Result<()> {
+    set_threads(args.threads)?;
+    let algorithms = parse_algorithms(&args.abr)?;
+    let input = args.inputs.load(args.synthetic_traces, args.seed)?;
+    let (qoe, video, traces, source) = (input.qoe, input.video, input.traces, input.source);
+    let timeline_index = match &args.timeline_trace {
+        None => 0,
+        Some(name) => traces
+            .iter()
+            .position(|t| &t.name == name)
+            .with_context(|| {
+                format!(
+                    "--timeline-trace {name}: no trace of that name among the {} loaded",
+                    traces.len()
+                )
+            })?,
+    };
+    std::fs::create_dir_all(&args.out).with_context(|| {
+        format!(
+            "cannot create the output folder --out {}",
+            args.out.display()
+        )
+    })?;
+
+    let sim = args.link.sim_config(&video, args.max_chunks)?;
+    let played = sim.chunks_for(video.num_chunks());
+    inputs::check_skip_chunks(args.skip_chunks, played, &video, args.max_chunks)?;
+    let cfg = BenchConfig {
+        sim,
+        qoe,
+        skip_chunks: args.skip_chunks,
+        algorithms: algorithms.clone(),
+        keep_logs: !(args.no_charts && args.no_chunk_log),
+        ..BenchConfig::default()
+    };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    eprintln!(
+        "bench: {} algorithm{} x {} trace{} ({}), video '{}' ({} levels, {played} of its {} chunks \
+         played), QoE_{}",
+        algorithms.len(),
+        plural(algorithms.len()),
+        traces.len(),
+        plural(traces.len()),
+        source,
+        video.name,
+        video.num_levels(),
+        video.num_chunks(),
+        cfg.qoe.name()
+    );
+    let bar = ProgressBar::new((algorithms.len() * traces.len()) as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} sessions ({per_sec}, eta {eta})",
+        )
+        .expect("valid template"),
+    );
+    let learned = load_learned(&algorithms, &video, &args.inputs.qoe)?;
+    let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {
+        match learned.get(name) {
+            Some(p) => Ok(Box::new(p.clone())),
+            None => neuralstream_eval::builtin_factory(name),
+        }
+    };
+    let started = Instant::now();
+    let out = run_bench(&cfg, &traces, &video, &source, args.seed, &factory, &|| {
+        bar.inc(1)
+    })?;
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+
+    say!("{}", neuralstream_report::summary_table(&out.results));
+    say!("{}", neuralstream_report::summary_legend(&out.results));
+    let written = write_outputs(&args, &out, &traces, &algorithms, timeline_index)?;
     let sessions = algorithms.len() * traces.len();
     say!(
         "{sessions} session{} in {:.2} s; wrote {}",

@@ -5,6 +5,7 @@ use clap::Args;
 use neuralstream_core::{QoeModel, Trace, Video};
 use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
 use neuralstream_data::{load_traces, load_video, TraceFormat};
+use neuralstream_sim::{SimConfig, SimError};
 use std::path::{Path, PathBuf};
 
 /// Most synthetic traces generated in memory for one run (about 12 KB each).
@@ -35,6 +36,114 @@ pub fn traces(
                 format!("synthetic:seed={seed},count={count}"),
             ))
         }
+    }
+}
+
+/// What `bench` and `train` play and how they score it: traces, video and QoE model.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Trace file or folder (every file in it is a trace; Pensieve cooked or Mahimahi format).
+    /// Without it, synthetic traces are generated (see --synthetic-traces and --seed). `train`
+    /// holds a validation split of them out to select its checkpoint: never pass test traces to it.
+    #[arg(long, value_name = "PATH")]
+    pub traces: Option<PathBuf>,
+    /// Trace file format: auto (detect per file), cooked (`time_s Mbit/s`) or mahimahi (ms stamps).
+    #[arg(long, default_value = "auto", value_name = "FORMAT")]
+    pub trace_format: TraceFormat,
+    /// Video: a NeuralStream video.json, a folder holding one, or a folder of Pensieve
+    /// video_size_0..N files. Without it, a built-in 48-chunk VBR video on Pensieve's ladder.
+    #[arg(long, value_name = "PATH")]
+    pub video: Option<PathBuf>,
+    /// QoE model: lin (Pensieve QoE_lin: Mbit/s - 4.3 x stall s - |change| Mbit/s), log (mu 2.66),
+    /// hd (Pensieve's HD utilities, mu 8), or a quality-based model on the video's per-chunk
+    /// scores (from `neuralstream package`): ssim (Puffer: SSIM dB - 100 x stall s - |change| dB),
+    /// vmaf (Comyco: 0.8469 VMAF - 28.7959 x stall s + 0.2979 x VMAF rise - 1.0610 x VMAF drop) or
+    /// psnr (as ssim, on PSNR dB). `train` optimises it.
+    #[arg(long, default_value = "lin", value_name = "MODEL")]
+    pub qoe: String,
+}
+
+/// What [`InputArgs::load`] read.
+#[derive(Debug)]
+pub struct Inputs {
+    /// The `--qoe` model, checked to fit the video.
+    pub qoe: QoeModel,
+    /// The video.
+    pub video: Video,
+    /// The traces.
+    pub traces: Vec<Trace>,
+    /// Where the traces came from (a path or the synthetic generator's settings).
+    pub source: String,
+}
+
+impl InputArgs {
+    /// Parses `--qoe`, loads the video and checks the model fits it, then loads the traces (or
+    /// generates `synthetic` of them from `seed`).
+    pub fn load(&self, synthetic: usize, seed: u64) -> Result<Inputs> {
+        let qoe = QoeModel::from_name(&self.qoe).context("in --qoe")?;
+        let video = video(self.video.as_deref())?;
+        check_qoe_fits(&qoe, &self.qoe, &video)?;
+        let (traces, source) = traces(self.traces.as_deref(), self.trace_format, synthetic, seed)?;
+        Ok(Inputs {
+            qoe,
+            video,
+            traces,
+            source,
+        })
+    }
+}
+
+/// The link and player settings `bench` and `play` share (Pensieve's by default).
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// Round-trip time added to every download, ms (Pensieve: 80).
+    #[arg(long, default_value_t = 80.0, value_name = "MS")]
+    pub rtt_ms: f64,
+    /// Player buffer cap, seconds; above it the player idles (Pensieve: 60).
+    #[arg(long, default_value_t = 60.0, value_name = "S")]
+    pub buffer_cap_s: f64,
+    /// Fraction of the link's capacity that carries payload (Pensieve: 0.95).
+    #[arg(long, default_value_t = 0.95, value_name = "FRACTION")]
+    pub payload_fraction: f64,
+}
+
+/// The flag that sets each [`SimConfig`] field [`SimConfig::validate`] may name.
+const SIM_FLAGS: &[(&str, &str)] = &[
+    ("rtt_ms", "--rtt-ms"),
+    ("buffer_cap_ms", "--buffer-cap-s (in ms)"),
+    ("payload_fraction", "--payload-fraction"),
+    ("max_chunks", "--max-chunks"),
+];
+
+impl LinkArgs {
+    /// Pensieve's simulator with these settings and at most `max_chunks` chunks per session (0:
+    /// all), checked by [`SimConfig::validate`] (the error names the flag) and for a buffer cap of
+    /// at least one chunk of `video`.
+    pub fn sim_config(&self, video: &Video, max_chunks: usize) -> Result<SimConfig> {
+        anyhow::ensure!(
+            self.buffer_cap_s >= video.chunk_duration_s,
+            "--buffer-cap-s must be at least one chunk ({} s), got {:?}",
+            video.chunk_duration_s,
+            self.buffer_cap_s
+        );
+        let sim = SimConfig {
+            rtt_ms: self.rtt_ms,
+            buffer_cap_ms: self.buffer_cap_s * 1000.0,
+            payload_fraction: self.payload_fraction,
+            max_chunks: (max_chunks > 0).then_some(max_chunks),
+            ..SimConfig::pensieve()
+        };
+        sim.validate().map_err(|e| match e {
+            SimError::InvalidConfig { field, problem } => {
+                let flag = SIM_FLAGS
+                    .iter()
+                    .find(|(f, _)| *f == field)
+                    .map_or(field, |f| f.1);
+                anyhow::anyhow!("{flag} {problem}")
+            }
+            other => other.into(),
+        })?;
+        Ok(sim)
     }
 }
 

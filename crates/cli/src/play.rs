@@ -8,12 +8,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::{Abr, QoeModel, Trace};
 use neuralstream_data::TraceFormat;
 use neuralstream_eval::output::{csv_field, write_chunk_log, write_results};
-use neuralstream_eval::runner::summarize;
-use neuralstream_eval::{BenchMeta, BenchResults, SessionOutput, TraceResult};
+use neuralstream_eval::{score_recorded, BenchMeta, RecordedResults, RecordedSession};
 use neuralstream_player::summary::percentile;
 use neuralstream_player::{
     load_fleet_media, parse_url, run_fleet_with, runtime, AbrFactory, DecisionSource, FleetConfig,
-    FleetOutcome, PlayerConfig, Progress, RunSummary, SessionSummary, TlsTrust, TraceClock,
+    FleetOutcome, PlayerConfig, Progress, RequestRecord, RunSummary, SessionSummary, TlsTrust,
+    TraceClock,
 };
 use neuralstream_policy::LearnedAbr;
 use neuralstream_sim::SessionLog;
@@ -72,15 +72,9 @@ pub struct PlayArgs {
     /// Chunks played per session at most; 0 plays the whole video.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub max_chunks: usize,
-    /// Waited before every request, ms of session time (Pensieve: 80).
-    #[arg(long, default_value_t = 80.0, value_name = "MS")]
-    pub rtt_ms: f64,
-    /// Buffer above which the player idles, seconds (Pensieve: 60).
-    #[arg(long, default_value_t = 60.0, value_name = "S")]
-    pub buffer_cap_s: f64,
-    /// Fraction of the trace's capacity that carries body bytes (Pensieve: 0.95).
-    #[arg(long, default_value_t = 0.95, value_name = "FRACTION")]
-    pub payload_fraction: f64,
+    /// Link and player settings (`--rtt-ms` is waited before every request, in session time).
+    #[command(flatten)]
+    pub link: crate::inputs::LinkArgs,
     /// transfer: the trace advances only while bytes flow or the player idles, as in the
     /// simulator; wall: the trace follows session time like a real link.
     #[arg(long, default_value = "transfer", value_name = "CLOCK")]
@@ -154,9 +148,9 @@ fn player_config(args: &PlayArgs, qoe: QoeModel) -> Result<PlayerConfig> {
     };
     let cfg = PlayerConfig {
         speed: args.speed,
-        rtt_ms: args.rtt_ms,
-        payload_fraction: args.payload_fraction,
-        buffer_cap_s: args.buffer_cap_s,
+        rtt_ms: args.link.rtt_ms,
+        payload_fraction: args.link.payload_fraction,
+        buffer_cap_s: args.link.buffer_cap_s,
         max_chunks: (args.max_chunks > 0).then_some(args.max_chunks),
         trace_clock,
         cache_init: args.cache_init,
@@ -283,6 +277,55 @@ pub fn run(args: PlayArgs) -> Result<()> {
     report(&args, &traces, &outcome, &qoe, per_session)
 }
 
+/// Appends `requests.csv` rows for one session's requests; returns the body bytes they carried.
+fn request_rows(csv: &mut String, session: &str, name: &str, requests: &[RequestRecord]) -> u64 {
+    let mut bytes = 0;
+    for r in requests {
+        let t = &r.transfer;
+        bytes += t.bytes;
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            csv_field(session),
+            csv_field(name),
+            r.chunk,
+            r.level,
+            r.kind,
+            t.bytes,
+            t.request_s,
+            t.sent_s,
+            t.first_byte_s,
+            t.finish_s,
+            t.link_s,
+            csv_field(&t.url)
+        );
+    }
+    bytes
+}
+
+/// What the results files say about a `play` run (one row per session, no simulator).
+fn play_meta(args: &PlayArgs, traces: usize, video: &str, qoe: &str, wall_s: f64) -> BenchMeta {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    BenchMeta {
+        video: video.to_owned(),
+        traces_source: format!(
+            "play {} --trace {}: {traces} trace{} x {} client{}, one row per session",
+            args.url,
+            args.trace.display(),
+            plural(traces),
+            args.clients,
+            plural(args.clients)
+        ),
+        traces: 0,
+        qoe: qoe.to_owned(),
+        skip_chunks: args.skip_chunks,
+        seed: 0,
+        wall_s,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        simulator: None,
+    }
+}
+
 /// Scores, prints and writes everything; fails (after writing) when a player failed.
 fn report(
     args: &PlayArgs,
@@ -293,10 +336,7 @@ fn report(
 ) -> Result<()> {
     let video = &outcome.media.video;
     let compiled = qoe.compile(video)?;
-    let mut session_traces: Vec<Trace> = Vec::new();
-    let mut logs: Vec<SessionOutput> = Vec::new();
-    let mut rows: Vec<TraceResult> = Vec::new();
-    let mut algorithms: Vec<String> = Vec::new();
+    let mut recorded: Vec<RecordedSession> = Vec::new();
     let mut sessions_json = Vec::new();
     let mut requests_csv = String::from(
         "session,trace,chunk,level,kind,bytes,request_s,sent_s,first_byte_s,finish_s,link_s,url\n",
@@ -325,86 +365,36 @@ fn report(
                 continue;
             }
         };
-        let score = compiled.score(&o.records, args.skip_chunks);
-        let rewards = compiled.rewards(&o.records);
         decision_ms.extend_from_slice(&o.decision_ms);
         if o.records.len() != per_session {
             incomplete += 1;
         }
-        for r in &o.requests {
-            bytes_total += r.transfer.bytes;
-            let t = &r.transfer;
-            let _ = writeln!(
-                requests_csv,
-                "{},{},{},{},{},{},{},{},{},{},{},{}",
-                csv_field(&s.session),
-                csv_field(&name),
-                r.chunk,
-                r.level,
-                r.kind,
-                t.bytes,
-                t.request_s,
-                t.sent_s,
-                t.first_byte_s,
-                t.finish_s,
-                t.link_s,
-                csv_field(&t.url)
-            );
-        }
+        bytes_total += request_rows(&mut requests_csv, &s.session, &name, &o.requests);
+        let qoe = compiled.score(&o.records, args.skip_chunks).qoe;
         sessions_json.push(SessionSummary::of(
             o,
             name.clone(),
             s.client,
             per_session,
-            score.qoe,
+            qoe,
         ));
-        if !algorithms.contains(&o.algorithm) {
-            algorithms.push(o.algorithm.clone());
-        }
-        rows.push(TraceResult {
+        let mut trace = trace.clone();
+        trace.name = name;
+        recorded.push(RecordedSession {
             algorithm: o.algorithm.clone(),
-            trace: name.clone(),
-            score,
-        });
-        let mut t = trace.clone();
-        t.name = name;
-        logs.push(SessionOutput {
-            algorithm: o.algorithm.clone(),
-            trace_index: session_traces.len(),
+            trace,
             log: SessionLog {
                 records: o.records.clone(),
                 decisions: o.plain_decisions(),
             },
-            rewards,
         });
-        session_traces.push(t);
     }
-    let results = BenchResults {
-        meta: BenchMeta {
-            video: video.name.clone(),
-            traces_source: format!(
-                "play {} --trace {}: {} trace{} x {} client{}, one row per session",
-                args.url,
-                args.trace.display(),
-                traces.len(),
-                if traces.len() == 1 { "" } else { "s" },
-                args.clients,
-                if args.clients == 1 { "" } else { "s" }
-            ),
-            traces: rows.len(),
-            qoe: qoe.name().to_string(),
-            skip_chunks: args.skip_chunks,
-            seed: 0,
-            wall_s: outcome.wall_s,
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            simulator: None,
-        },
-        summaries: algorithms
-            .iter()
-            .map(|a| summarize(a, rows.iter().filter(|r| &r.algorithm == a)))
-            .collect(),
-        per_trace: rows,
-    };
+    let meta = play_meta(args, traces.len(), &video.name, qoe.name(), outcome.wall_s);
+    let RecordedResults {
+        results,
+        logs,
+        traces: session_traces,
+    } = score_recorded(recorded, meta, &compiled, args.skip_chunks);
     decision_ms.sort_by(f64::total_cmp);
     let players = outcome.sessions.len();
     let summary = RunSummary {

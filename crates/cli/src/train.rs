@@ -7,12 +7,13 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::{QoeModel, Trace, Video};
-use neuralstream_data::{load_traces, TraceFormat};
-use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, StageKind};
-use neuralstream_learn::{curve_csv, session_qoes, FeatureSpec, TrainingCheckpoint, ValMetric};
+use neuralstream_data::load_traces;
+use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, PipelineReport, StageKind};
+use neuralstream_learn::{
+    algorithm_stages, curve_csv, parse_stages, ConfigError, TrainingCheckpoint, ValMetric,
+};
 use neuralstream_report::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};
-use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Default `--hidden`: two hidden layers of 128.
 const DEFAULT_HIDDEN: &str = "128,128";
@@ -22,30 +23,19 @@ const DEFAULT_HISTORY: usize = 8;
 /// Arguments of `neuralstream train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Training traces (file or folder). A validation split of them selects the checkpoint; never
-    /// pass test traces here. Without it, synthetic traces are generated.
-    #[arg(long, value_name = "PATH")]
-    pub traces: Option<PathBuf>,
-    /// Trace file format: auto, cooked or mahimahi.
-    #[arg(long, default_value = "auto", value_name = "FORMAT")]
-    pub trace_format: TraceFormat,
+    /// Training traces, video and the QoE model to optimise.
+    #[command(flatten)]
+    pub inputs: inputs::InputArgs,
     /// Number of synthetic traces when --traces is not given.
     #[arg(long, default_value_t = 60, value_name = "N")]
     pub synthetic_traces: usize,
-    /// Video (NeuralStream video.json, or a folder of Pensieve video_size_* files); default built-in.
-    #[arg(long, value_name = "PATH")]
-    pub video: Option<PathBuf>,
-    /// QoE model to optimise: lin, log or hd, or ssim, vmaf or psnr on the video's per-chunk quality
-    /// scores (as `bench --qoe`).
-    #[arg(long, default_value = "lin", value_name = "MODEL")]
-    pub qoe: String,
     /// Seed (trace split, initialisation, environments, minibatch order); same seed, same policy.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Algorithm: `api` (imitation, then approximate policy iteration with all-action rollouts:
-    /// the default recipe), `ppo` (imitation, then PPO fine-tuning), `imitation` (imitation with
+    /// Algorithm: `policy-iteration` (alias `api`: imitation, then approximate policy iteration
+    /// with all-action rollouts: the default recipe), `ppo` (imitation, then PPO fine-tuning), `imitation` (imitation with
     /// DAgger only), `a2c` (Pensieve's actor-critic from scratch) or `dqn` (from scratch).
-    #[arg(long, default_value = "api", value_name = "ALGO")]
+    #[arg(long, default_value = "policy-iteration", value_name = "ALGO")]
     pub algo: String,
     /// Explicit comma-separated stages, overriding --algo, e.g. `imitation,ppo` or `imitation,a2c`.
     #[arg(long, value_name = "LIST")]
@@ -180,112 +170,60 @@ fn git_commit() -> String {
     env!("NEURALSTREAM_GIT_COMMIT").to_owned()
 }
 
-fn stages_of(args: &TrainArgs) -> Result<Vec<StageKind>> {
-    let list = match &args.stages {
-        Some(s) => s.clone(),
-        None => match args.algo.as_str() {
-            "api" => "imitation,api".into(),
-            "ppo" => "imitation,ppo".into(),
-            "imitation" => "imitation".into(),
-            "a2c" => "a2c".into(),
-            "dqn" => "dqn".into(),
-            other => anyhow::bail!(
-                "--algo {other}: unknown algorithm; expected api, ppo, imitation, a2c or dqn"
-            ),
-        },
-    };
-    let stages: Vec<StageKind> = list
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.parse::<StageKind>().map_err(anyhow::Error::msg))
-        .collect::<Result<_>>()
-        .with_context(|| format!("in --stages {list}"))?;
-    anyhow::ensure!(!stages.is_empty(), "--stages needs at least one stage");
-    Ok(stages)
+/// The flag that sets each field of [`PipelineConfig`] a [`ConfigError`] may name.
+const FLAG_OF_FIELD: &[(&str, &str)] = &[
+    ("val_fraction", "--val-fraction"),
+    ("max_wall_s", "--max-wall-s"),
+    ("imitation_share", "--imitation-share"),
+    ("history_len", "--history"),
+    ("actor_hidden", "--hidden"),
+    ("imitation.hidden", "--hidden"),
+    ("imitation.epochs", "--epochs"),
+    (
+        "train_sim.delay_noise",
+        "--delay-noise (downloads take U(1 - F, 1 + F) times as long)",
+    ),
+    ("policy_iteration.iterations", "--api-iters"),
+    ("policy_iteration.sessions_per_iter", "--api-sessions"),
+    ("policy_iteration.states_per_session", "--api-states"),
+    ("policy_iteration.epochs", "--api-epochs"),
+    ("policy_iteration.keep_iters", "--api-keep"),
+    ("policy_iteration.explore_eps", "--api-explore"),
+    ("policy_iteration.ema_decay", "--api-ema"),
+    ("policy_iteration.clip", "--api-clip"),
+    ("policy_iteration.augment_scale", "--api-augment"),
+    ("policy_iteration.lr", "--api-lr"),
+    ("ppo.max_iters", "--ppo-iters"),
+    ("ppo.lr", "--ppo-lr"),
+    ("ppo.lr_final_fraction", "--ppo-lr-final"),
+    ("ppo.n_envs", "--ppo-envs"),
+    ("ppo.steps_per_env", "--ppo-steps"),
+    ("ppo.minibatch", "--ppo-minibatch"),
+    ("ppo.epochs", "--ppo-epochs"),
+    ("ppo.entropy_coef", "--ppo-entropy"),
+    ("ppo.target_kl", "--ppo-target-kl"),
+    ("ppo.validate_every", "--ppo-validate-every"),
+    ("a2c.max_iters", "--rl-iters"),
+    ("dqn.max_iters", "--rl-iters"),
+];
+
+/// A config error in the words of the command line: the flag that sets the field.
+fn flag_error(e: ConfigError) -> anyhow::Error {
+    match FLAG_OF_FIELD.iter().find(|(field, _)| *field == e.field) {
+        Some((_, flag)) => anyhow::anyhow!("{flag} {}", e.problem),
+        None => anyhow::anyhow!("the training setting {e}"),
+    }
 }
 
-/// Mean test QoE of a checkpoint's greedy policy (reporting only).
-fn test_score(
-    ck: &TrainingCheckpoint,
-    test: &[Trace],
-    video: &Video,
-    qoe: &QoeModel,
-) -> Result<f64> {
-    let compiled = qoe.compile(video)?;
-    let policy = ck.policy();
-    let q = session_qoes(
-        || policy.clone(),
-        test,
-        video,
-        &neuralstream_sim::SimConfig::pensieve(),
-        &compiled,
-        1,
-    )?;
-    Ok(q.iter().sum::<f64>() / q.len().max(1) as f64)
+/// Sets `target` to the flag's value when the flag was given.
+fn set<T>(target: &mut T, flag: Option<T>) {
+    if let Some(v) = flag {
+        *target = v;
+    }
 }
 
-/// A learning rate must be a finite number in (0, 1]: above 1 Adam's steps are as large as the
-/// weights themselves.
-fn check_lr(flag: &str, lr: f32) -> Result<()> {
-    anyhow::ensure!(
-        lr.is_finite() && lr > 0.0 && lr <= 1.0,
-        "{flag} must be a learning rate in (0, 1] (e.g. 3e-4), got {lr}"
-    );
-    Ok(())
-}
-
-/// Widest hidden layer `--hidden` accepts (a 4096 x 4096 layer is 64 MB of weights).
-const MAX_HIDDEN_WIDTH: usize = 4096;
-/// Deepest network `--hidden` accepts.
-const MAX_HIDDEN_LAYERS: usize = 8;
-
-/// Runs `neuralstream train`.
-pub fn run(args: TrainArgs) -> Result<()> {
-    anyhow::ensure!(
-        args.val_fraction > 0.0 && args.val_fraction < 1.0,
-        "--val-fraction must be between 0 and 1, got {}",
-        args.val_fraction
-    );
-    anyhow::ensure!(
-        args.max_wall_s > 0.0,
-        "--max-wall-s must be positive, got {}",
-        args.max_wall_s
-    );
-    anyhow::ensure!(
-        args.imitation_share > 0.0 && args.imitation_share <= 1.0,
-        "--imitation-share must be in (0, 1], got {}",
-        args.imitation_share
-    );
-    anyhow::ensure!(args.epochs != Some(0), "--epochs must be at least 1");
-    let qoe = QoeModel::from_name(&args.qoe).context("in --qoe")?;
-    let mut stages = stages_of(&args)?;
-    let video = inputs::video(args.video.as_deref())?;
-    inputs::check_qoe_fits(&qoe, &args.qoe, &video)?;
-    let (traces, source) = inputs::traces(
-        args.traces.as_deref(),
-        args.trace_format,
-        args.synthetic_traces,
-        args.seed,
-    )?;
-    anyhow::ensure!(
-        traces.len() >= 2,
-        "train needs at least 2 traces (part of them is held out for validation), got {} from \
-         {source}; pass a folder with more with --traces, or --synthetic-traces N",
-        traces.len()
-    );
-    let test = match &args.test_traces {
-        Some(p) => Some(
-            load_traces(p, args.trace_format)
-                .with_context(|| format!("cannot load --test-traces {}", p.display()))?,
-        ),
-        None => None,
-    };
-    let history = args.history.unwrap_or(DEFAULT_HISTORY);
-    anyhow::ensure!(
-        (1..=FeatureSpec::MAX_HISTORY_LEN).contains(&history),
-        "--history must be between 1 and {} chunks, got {history}",
-        FeatureSpec::MAX_HISTORY_LEN,
-    );
+/// The pipeline's settings from the flags, validated (the error names the flag).
+fn config(args: &TrainArgs, qoe: &QoeModel, stages: &[StageKind]) -> Result<PipelineConfig> {
     let hidden_arg = args.hidden.as_deref().unwrap_or(DEFAULT_HIDDEN);
     let hidden: Vec<usize> = hidden_arg
         .split(',')
@@ -296,302 +234,213 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 "--hidden {hidden_arg}: expected comma-separated positive widths such as 128,128"
             )
         })?;
-    anyhow::ensure!(
-        hidden.len() <= MAX_HIDDEN_LAYERS && hidden.iter().all(|&w| w <= MAX_HIDDEN_WIDTH),
-        "--hidden {hidden_arg}: at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_WIDTH} units each \
-         (the default 128,128 is what the recorded results use)"
-    );
-    let resume = match &args.resume {
-        Some(p) => {
-            let ck = TrainingCheckpoint::load(p)
-                .with_context(|| format!("cannot resume from --resume {}", p.display()))?;
-            stages.retain(|s| *s != StageKind::Imitation);
-            anyhow::ensure!(
-                !stages.is_empty(),
-                "--resume continues training with an RL stage, but the stages asked for ({}) are \
-                 only imitation, which always starts from scratch; pass e.g. --stages api (or \
-                 --algo api / ppo / a2c / dqn), or drop --resume",
-                args.stages.as_deref().unwrap_or(&args.algo)
-            );
-            let ladder = video.ladder.bitrates_kbps();
-            if !ck.ladder_kbps.is_empty()
-                && ck.ladder_kbps.len() == ladder.len()
-                && ck.ladder_kbps != ladder
-            {
-                eprintln!(
-                    "note: --resume {} was trained on the ladder {:?} kbit/s; this video's is {:?}. \
-                     Its inputs are relative to the ladder, so training goes on, but what it learned \
-                     about these rungs may not carry over",
-                    p.display(),
-                    ck.ladder_kbps,
-                    ladder
-                );
-            }
-            let ck_hidden = &ck.actor.sizes()[1..ck.actor.sizes().len() - 1];
-            // Flags given on the command line that ask for another shape than the file's.
-            let mut ignored = Vec::new();
-            if args.hidden.is_some() && hidden != ck_hidden {
-                ignored.push("--hidden");
-            }
-            if args.history.is_some_and(|h| h != ck.spec.history_len) {
-                ignored.push("--history");
-            }
-            if !ignored.is_empty() {
-                eprintln!(
-                    "note: {} shape{} a new network; --resume keeps the checkpoint's \
-                     ({:?} hidden, {} chunks of history)",
-                    ignored.join(" and "),
-                    if ignored.len() == 1 { "s" } else { "" },
-                    ck_hidden,
-                    ck.spec.history_len
-                );
-            }
-            Some(ck)
-        }
-        None => None,
-    };
-    std::fs::create_dir_all(&args.out).with_context(|| {
-        format!(
-            "cannot create the output folder --out {}",
-            args.out.display()
-        )
-    })?;
-    let defaults = PipelineConfig::default();
+    let val_metric = args
+        .val_metric
+        .parse::<ValMetric>()
+        .map_err(anyhow::Error::msg);
     let mut cfg = PipelineConfig {
         seed: args.seed,
-        stages: stages.clone(),
+        stages: stages.to_vec(),
         max_wall_s: args.max_wall_s,
         imitation_share: args.imitation_share,
         val_fraction: args.val_fraction,
         qoe: qoe.clone(),
-        val_metric: args
-            .val_metric
-            .parse::<ValMetric>()
-            .map_err(anyhow::Error::msg)
-            .context("in --val-metric")?,
-        ..defaults
+        val_metric: val_metric.context("in --val-metric")?,
+        history_len: args.history.unwrap_or(DEFAULT_HISTORY),
+        actor_hidden: hidden.clone(),
+        ..PipelineConfig::default()
     };
-    cfg.history_len = history;
-    cfg.actor_hidden.clone_from(&hidden);
     cfg.imitation.hidden = hidden;
-    anyhow::ensure!(
-        (0.0..1.0).contains(&args.delay_noise),
-        "--delay-noise must be in [0, 1), got {}",
-        args.delay_noise
-    );
-    cfg.train_sim.delay_noise =
-        (args.delay_noise > 0.0).then_some((1.0 - args.delay_noise, 1.0 + args.delay_noise));
-    if let Some(e) = args.epochs {
-        cfg.imitation.epochs = e;
-    }
-    if let Some(r) = args.dagger_rounds {
-        cfg.imitation.dagger_rounds = r;
-    }
-    if let Some(n) = args.dagger_sessions {
-        cfg.imitation.dagger_sessions_per_round = n;
-    }
-    if let Some(n) = args.dagger_states {
-        cfg.imitation.dagger_states_per_session = n;
-    }
-    if let Some(n) = args.rl_iters {
-        anyhow::ensure!(n > 0, "--rl-iters must be at least 1");
-        cfg.a2c.max_iters = n;
-        cfg.dqn.max_iters = n;
-    }
-    if let Some(lr) = args.ppo_lr {
-        check_lr("--ppo-lr", lr)?;
-        cfg.ppo.lr = lr;
-    }
-    if let Some(f) = args.ppo_lr_final {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&f),
-            "--ppo-lr-final must be in [0, 1], got {f}"
-        );
-        cfg.ppo.lr_final_fraction = f;
-    }
-    if let Some(w) = args.ppo_entropy {
-        anyhow::ensure!(w >= 0.0, "--ppo-entropy must not be negative, got {w}");
-        cfg.ppo.entropy_coef = w;
-    }
-    if let Some(kl) = args.ppo_target_kl {
-        anyhow::ensure!(kl > 0.0, "--ppo-target-kl must be positive, got {kl}");
-        cfg.ppo.target_kl = kl;
-    }
-    if let Some(p) = args.api_explore {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&p),
-            "--api-explore must be in [0, 1], got {p}"
-        );
-        cfg.api.explore_eps = p;
-    }
-    if let Some(d) = args.api_ema {
-        anyhow::ensure!(
-            (0.0..1.0).contains(&d),
-            "--api-ema must be in [0, 1), got {d}"
-        );
-        cfg.api.ema_decay = d;
-    }
-    if let Some(c) = args.api_clip {
-        anyhow::ensure!(c > 0.0, "--api-clip must be positive, got {c}");
-        cfg.api.clip = c;
-    }
-    if let Some(f) = args.api_augment {
-        anyhow::ensure!(
-            (1.0..=10.0).contains(&f),
-            "--api-augment must be between 1 (off) and 10, got {f}"
-        );
-        cfg.api.augment_scale = f;
-    }
-    if let Some(lr) = args.api_lr {
-        check_lr("--api-lr", lr)?;
-        cfg.api.lr = lr;
-    }
-    for (flag, value, target) in [
-        ("--api-iters", args.api_iters, &mut cfg.api.iterations),
-        (
-            "--api-sessions",
-            args.api_sessions,
-            &mut cfg.api.sessions_per_iter,
-        ),
-        (
-            "--api-states",
-            args.api_states,
-            &mut cfg.api.states_per_session,
-        ),
-        ("--api-epochs", args.api_epochs, &mut cfg.api.epochs),
-        ("--api-keep", args.api_keep, &mut cfg.api.keep_iters),
-        ("--ppo-envs", args.ppo_envs, &mut cfg.ppo.n_envs),
-        ("--ppo-steps", args.ppo_steps, &mut cfg.ppo.steps_per_env),
-        (
-            "--ppo-minibatch",
-            args.ppo_minibatch,
-            &mut cfg.ppo.minibatch,
-        ),
-        ("--ppo-epochs", args.ppo_epochs, &mut cfg.ppo.epochs),
-        ("--ppo-iters", args.ppo_iters, &mut cfg.ppo.max_iters),
-        (
-            "--ppo-validate-every",
-            args.ppo_validate_every,
-            &mut cfg.ppo.validate_every,
-        ),
-    ] {
-        if let Some(v) = value {
-            anyhow::ensure!(v > 0, "{flag} must be at least 1");
-            *target = v;
+    let noise = args.delay_noise;
+    cfg.train_sim.delay_noise = (noise != 0.0).then_some((1.0 - noise, 1.0 + noise));
+    let (im, pi, ppo) = (&mut cfg.imitation, &mut cfg.policy_iteration, &mut cfg.ppo);
+    set(&mut im.epochs, args.epochs);
+    set(&mut im.dagger_rounds, args.dagger_rounds);
+    set(&mut im.dagger_sessions_per_round, args.dagger_sessions);
+    set(&mut im.dagger_states_per_session, args.dagger_states);
+    set(&mut cfg.a2c.max_iters, args.rl_iters);
+    set(&mut cfg.dqn.max_iters, args.rl_iters);
+    set(&mut pi.iterations, args.api_iters);
+    set(&mut pi.sessions_per_iter, args.api_sessions);
+    set(&mut pi.states_per_session, args.api_states);
+    set(&mut pi.epochs, args.api_epochs);
+    set(&mut pi.keep_iters, args.api_keep);
+    set(&mut pi.explore_eps, args.api_explore);
+    set(&mut pi.ema_decay, args.api_ema);
+    set(&mut pi.clip, args.api_clip);
+    set(&mut pi.augment_scale, args.api_augment);
+    set(&mut pi.lr, args.api_lr);
+    set(&mut ppo.max_iters, args.ppo_iters);
+    set(&mut ppo.lr, args.ppo_lr);
+    set(&mut ppo.lr_final_fraction, args.ppo_lr_final);
+    set(&mut ppo.n_envs, args.ppo_envs);
+    set(&mut ppo.steps_per_env, args.ppo_steps);
+    set(&mut ppo.minibatch, args.ppo_minibatch);
+    set(&mut ppo.epochs, args.ppo_epochs);
+    set(&mut ppo.entropy_coef, args.ppo_entropy);
+    set(&mut ppo.target_kl, args.ppo_target_kl);
+    set(&mut ppo.validate_every, args.ppo_validate_every);
+    cfg.validate().map_err(flag_error)?;
+    Ok(cfg)
+}
+
+/// The `--algo` recipe, or the explicit `--stages`.
+fn stages_of(args: &TrainArgs) -> Result<Vec<StageKind>> {
+    match &args.stages {
+        Some(list) => parse_stages(list)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("in --stages {list}")),
+        None => {
+            algorithm_stages(&args.algo).map_err(|e| anyhow::anyhow!("--algo {}: {e}", args.algo))
         }
     }
-    let names: Vec<&str> = stages.iter().map(|s| s.name()).collect();
-    eprintln!(
-        "train: stages {} on {} traces ({source}), video '{}', budget {} s{}",
-        names.join(" -> "),
-        traces.len(),
-        video.name,
-        cfg.max_wall_s,
-        args.resume
-            .as_ref()
-            .map(|p| format!(", resuming {}", p.display()))
-            .unwrap_or_default()
+}
+
+/// Loads the `--resume` checkpoint, drops the imitation stage it skips, and notes the flags it
+/// overrides (the checkpoint keeps its network's shape).
+fn load_resume(
+    args: &TrainArgs,
+    cfg: &mut PipelineConfig,
+    video: &Video,
+) -> Result<Option<TrainingCheckpoint>> {
+    let Some(p) = &args.resume else {
+        return Ok(None);
+    };
+    let ck = TrainingCheckpoint::load(p)
+        .with_context(|| format!("cannot resume from --resume {}", p.display()))?;
+    cfg.stages.retain(|s| *s != StageKind::Imitation);
+    anyhow::ensure!(
+        !cfg.stages.is_empty(),
+        "--resume continues training with an RL stage, but the stages asked for ({}) are only \
+         imitation, which always starts from scratch; pass e.g. --stages api (or --algo api / \
+         ppo / a2c / dqn), or drop --resume",
+        args.stages.as_deref().unwrap_or(&args.algo)
     );
+    let ladder = video.ladder.bitrates_kbps();
+    if ck.ladder_kbps.len() == ladder.len() && ck.ladder_kbps != ladder {
+        eprintln!(
+            "note: --resume {} was trained on the ladder {:?} kbit/s; this video's is {ladder:?}. \
+             Its inputs are relative to the ladder, so training goes on, but what it learned \
+             about these rungs may not carry over",
+            p.display(),
+            ck.ladder_kbps,
+        );
+    }
+    let ck_hidden = &ck.actor.sizes()[1..ck.actor.sizes().len() - 1];
+    // Flags given on the command line that ask for another shape than the file's.
+    let mut ignored = Vec::new();
+    if args.hidden.is_some() && cfg.actor_hidden != ck_hidden {
+        ignored.push("--hidden");
+    }
+    if args.history.is_some_and(|h| h != ck.spec.history_len) {
+        ignored.push("--history");
+    }
+    if !ignored.is_empty() {
+        eprintln!(
+            "note: {} shape{} a new network; --resume keeps the checkpoint's ({ck_hidden:?} \
+             hidden, {} chunks of history)",
+            ignored.join(" and "),
+            if ignored.len() == 1 { "s" } else { "" },
+            ck.spec.history_len
+        );
+    }
+    Ok(Some(ck))
+}
+
+/// A progress bar that shows the latest validation point.
+fn progress_bar(cfg: &PipelineConfig, resuming: bool) -> ProgressBar {
     let bar = ProgressBar::new(cfg.max_wall_s.ceil() as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
             .expect("valid template"),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar.set_message(if args.resume.is_some() {
-        "starting from the checkpoint...".to_owned()
+    bar.set_message(if resuming {
+        "starting from the checkpoint..."
     } else {
-        "solving the offline optimum on training windows...".to_owned()
+        "solving the offline optimum on training windows..."
     });
-    let started = std::time::Instant::now();
-    let mut best = f64::NEG_INFINITY;
-    let report = train_pipeline(&traces, &video, &cfg, resume, |p| {
-        best = best.max(p.val_qoe);
-        bar.set_position(started.elapsed().as_secs());
-        bar.set_message(format!(
-            "{} #{}: validation QoE {:.2} (best {:.2}), {} samples, loss {:.3}",
-            p.stage, p.iteration, p.val_qoe, best, p.samples, p.loss
-        ));
-    })?;
-    bar.finish_and_clear();
+    bar
+}
 
-    let commit = git_commit();
-    let mut best_ck = report.best.clone();
-    let mut last_ck = report.last.clone();
-    for ck in [&mut best_ck, &mut last_ck] {
-        ck.meta.git_commit = Some(commit.clone());
-        ck.meta.extra.insert("traces".into(), source.clone());
-        ck.meta.extra.insert("stages".into(), names.join(","));
-        if let Some(o) = report.val_optimum_qoe {
-            ck.meta
-                .extra
-                .insert("val_optimum_qoe".into(), format!("{o:.6}"));
-        }
-    }
-    let policy_path = args.out.join("policy.safetensors");
-    best_ck
-        .save(&policy_path)
-        .with_context(|| format!("cannot write {}", policy_path.display()))?;
-    let last_path = args.out.join("last.safetensors");
-    last_ck
-        .save(&last_path)
-        .with_context(|| format!("cannot write {}", last_path.display()))?;
-    let curve_path = args.out.join("training_curve.csv");
-    std::fs::write(&curve_path, curve_csv(&last_ck.curve))
-        .with_context(|| format!("cannot write {}", curve_path.display()))?;
-
-    // Stage contributions (validation; test only for reporting).
-    let mut stages_csv = String::from("stage,val_qoe,test_qoe\n");
-    let mut bars = Vec::new();
-    // Test scores only decorate the report: a trace the simulator cannot play must not cost the
-    // trained policy's charts. All stages or none get one.
-    let test_scores: Vec<Option<f64>> = match &test {
-        Some(t) => match report
-            .stages
-            .iter()
-            .map(|s| test_score(&s.checkpoint, t, &video, &qoe))
-            .collect::<Result<Vec<f64>>>()
-        {
-            Ok(scores) => scores.into_iter().map(Some).collect(),
-            Err(e) => {
-                eprintln!(
-                    "warning: cannot score --test-traces {}: {e}; stages.csv and the charts go \
-                     without test scores",
-                    args.test_traces
-                        .as_deref()
-                        .unwrap_or(std::path::Path::new(""))
-                        .display()
-                );
-                vec![None; report.stages.len()]
-            }
-        },
-        None => vec![None; report.stages.len()],
+/// The `--test-traces`, loaded before training so that a wrong path costs no training time.
+fn load_test_traces(args: &TrainArgs) -> Result<Option<Vec<Trace>>> {
+    let Some(p) = &args.test_traces else {
+        return Ok(None);
     };
-    for (s, test_qoe) in report.stages.iter().zip(test_scores) {
-        let _ = writeln!(
-            stages_csv,
-            "{},{:.4},{}",
-            s.stage,
-            s.val_qoe,
-            test_qoe.map(|t| format!("{t:.4}")).unwrap_or_default()
-        );
-        bars.push(StageBar {
-            stage: s.stage.clone(),
+    let traces = load_traces(p, args.inputs.trace_format)
+        .with_context(|| format!("cannot load --test-traces {}", p.display()))?;
+    Ok(Some(traces))
+}
+
+/// Test scores of every stage for the chart, or none (with a warning) when the simulator cannot
+/// play the test traces: they only decorate the report.
+fn test_scores(
+    args: &TrainArgs,
+    report: &PipelineReport,
+    test: Option<&[Trace]>,
+    video: &Video,
+    qoe: &QoeModel,
+) -> Option<Vec<f64>> {
+    let scores = report.test_scores(test?, video, qoe);
+    scores
+        .map_err(|e| {
+            eprintln!(
+                "warning: cannot score --test-traces {}: {e}; stages.csv and the charts go \
+                 without test scores",
+                args.test_traces
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display()
+            )
+        })
+        .ok()
+}
+
+/// Writes a file, naming it in the error.
+fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<()> {
+    std::fs::write(path, contents).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes the checkpoints, the curve, `stages.csv` and the charts into `--out`; returns the
+/// stage bars and every path written.
+fn write_outputs(
+    args: &TrainArgs,
+    report: &PipelineReport,
+    test: Option<&[f64]>,
+) -> Result<(Vec<StageBar>, Vec<PathBuf>)> {
+    let policy_path = args.out.join("policy.safetensors");
+    let last_path = args.out.join("last.safetensors");
+    for (ck, path) in [(&report.best, &policy_path), (&report.last, &last_path)] {
+        ck.save(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let (curve_path, stages_path) = (
+        args.out.join("training_curve.csv"),
+        args.out.join("stages.csv"),
+    );
+    write(&curve_path, curve_csv(&report.last.curve))?;
+    write(&stages_path, report.stages_csv(test))?;
+    let bars: Vec<StageBar> = report
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StageBar {
+            stage: s.stage.to_string(),
             val_qoe: s.val_qoe,
-            test_qoe,
-        });
-    }
-    let stages_path = args.out.join("stages.csv");
-    std::fs::write(&stages_path, stages_csv)
-        .with_context(|| format!("cannot write {}", stages_path.display()))?;
-    let mut refs = Vec::new();
-    if let Some(o) = report.val_optimum_qoe {
-        refs.push(Reference {
+            test_qoe: test.and_then(|t| t.get(i).copied()),
+        })
+        .collect();
+    let refs: Vec<Reference> = report
+        .val_optimum_qoe
+        .iter()
+        .map(|&value| Reference {
             label: "optimum, validation".into(),
-            value: o,
-        });
-    }
-    let points: Vec<TrainingPoint> = last_ck
+            value,
+        })
+        .collect();
+    let points: Vec<TrainingPoint> = report
+        .last
         .curve
         .iter()
         .map(|p| TrainingPoint {
@@ -601,30 +450,37 @@ pub fn run(args: TrainArgs) -> Result<()> {
             val_qoe: p.val_qoe,
         })
         .collect();
-    let mut charts = training_curve_chart(
-        &format!("Validation QoE during training (seed {})", args.seed),
+    let title = format!("Validation QoE during training (seed {})", args.seed);
+    let mut paths = vec![policy_path, last_path, curve_path, stages_path];
+    paths.extend(training_curve_chart(
+        &title,
         &points,
         &refs,
         &args.out.join("training_curve"),
-    )?;
-    charts.extend(stage_chart(
-        "What each training stage contributes",
-        &bars,
-        &refs,
-        &args.out.join("stages"),
     )?);
+    let title = "What each training stage contributes";
+    paths.extend(stage_chart(title, &bars, &refs, &args.out.join("stages"))?);
+    Ok((bars, paths))
+}
 
-    let wall = started.elapsed().as_secs_f64();
+/// Prints the stage scores, the selection and the files written.
+fn print_summary(
+    cfg: &PipelineConfig,
+    report: &PipelineReport,
+    bars: &[StageBar],
+    paths: &[PathBuf],
+    wall_s: f64,
+) {
     if report.wall_limited {
         eprintln!(
-            "warning: a stage stopped on the --max-wall-s budget ({} s) before its epoch/iteration \
-             count, so this result depends on the machine's speed and load; rerun with a larger \
+            "warning: a stage stopped on the --max-wall-s budget ({} s) before its \
+             epoch/iteration count, so this result depends on the machine's speed and load; rerun with a larger \
              --max-wall-s to reproduce it exactly",
             cfg.max_wall_s
         );
     }
     // One bar per stage, in order (a stage may repeat, e.g. --stages a2c,a2c).
-    for (s, bar) in report.stages.iter().zip(&bars) {
+    for (s, bar) in report.stages.iter().zip(bars) {
         let test = bar
             .test_qoe
             .map(|t| format!(", test {t:.2}"))
@@ -640,31 +496,85 @@ pub fn run(args: TrainArgs) -> Result<()> {
             s.val_qoe
         );
     }
+    let optimum = report
+        .val_optimum_qoe
+        .map(|o| format!(" (optimum on the same sessions {o:.2})"));
     say!(
-        "selected: {} checkpoint, validation QoE {:.2}{}; {} training traces, {} validation sessions; training {:.0} s",
-        best_ck.stage,
+        "selected: {} checkpoint, validation QoE {:.2}{}; {} training traces, {} validation \
+         sessions; training {wall_s:.0} s",
+        report.best.stage,
         report.best_val_qoe,
-        report
-            .val_optimum_qoe
-            .map(|o| format!(" (optimum on the same sessions {o:.2})"))
-            .unwrap_or_default(),
+        optimum.unwrap_or_default(),
         report.split.0,
         report.split.1,
-        wall
     );
-    say!(
-        "wrote {}, {}, {}, {}",
-        policy_path.display(),
-        last_path.display(),
-        curve_path.display(),
-        stages_path.display()
-    );
-    for c in charts {
+    let files: Vec<String> = paths[..4].iter().map(|p| p.display().to_string()).collect();
+    say!("wrote {}", files.join(", "));
+    for c in &paths[4..] {
         say!("wrote {}", c.display());
     }
     say!(
         "evaluate it: neuralstream bench --abr learned:{},robustmpc-pensieve,optimum ...",
-        policy_path.display()
+        paths[0].display()
+    );
+}
+
+/// Runs `neuralstream train`.
+pub fn run(args: TrainArgs) -> Result<()> {
+    let inputs::Inputs {
+        qoe,
+        video,
+        traces,
+        source,
+    } = args.inputs.load(args.synthetic_traces, args.seed)?;
+    let mut cfg = config(&args, &qoe, &stages_of(&args)?)?;
+    anyhow::ensure!(
+        traces.len() >= 2,
+        "train needs at least 2 traces (part of them is held out for validation), got {} from \
+         {source}; pass a folder with more with --traces, or --synthetic-traces N",
+        traces.len()
+    );
+    let test = load_test_traces(&args)?;
+    let resume = load_resume(&args, &mut cfg, &video)?;
+    std::fs::create_dir_all(&args.out).with_context(|| {
+        format!(
+            "cannot create the output folder --out {}",
+            args.out.display()
+        )
+    })?;
+    let names: Vec<&str> = cfg.stages.iter().map(|s| s.name()).collect();
+    eprintln!(
+        "train: stages {} on {} traces ({source}), video '{}', budget {} s{}",
+        names.join(" -> "),
+        traces.len(),
+        video.name,
+        cfg.max_wall_s,
+        args.resume
+            .as_ref()
+            .map(|p| format!(", resuming {}", p.display()))
+            .unwrap_or_default()
+    );
+    let bar = progress_bar(&cfg, resume.is_some());
+    let started = std::time::Instant::now();
+    let mut best = f64::NEG_INFINITY;
+    let mut report = train_pipeline(&traces, &video, &cfg, resume, |p| {
+        best = best.max(p.val_qoe);
+        bar.set_position(started.elapsed().as_secs());
+        bar.set_message(format!(
+            "{} #{}: validation QoE {:.2} (best {:.2}), {} samples, loss {:.3}",
+            p.stage, p.iteration, p.val_qoe, best, p.samples, p.loss
+        ));
+    })?;
+    bar.finish_and_clear();
+    report.stamp(&git_commit(), &source, &cfg.stages);
+    let test = test_scores(&args, &report, test.as_deref(), &video, &qoe);
+    let (bars, paths) = write_outputs(&args, &report, test.as_deref())?;
+    print_summary(
+        &cfg,
+        &report,
+        &bars,
+        &paths,
+        started.elapsed().as_secs_f64(),
     );
     Ok(())
 }

@@ -124,3 +124,106 @@ fn no_crate_depends_on_what_architecture_md_forbids() {
         .iter()
         .any(|(c, f)| c == "server" && f.contains("sim") && f.contains("learn")));
 }
+
+/// Longest function `crates/cli/src` may hold, in lines from its signature to its closing brace.
+/// The CLI parses flags, calls the libraries and reports errors (ARCHITECTURE.md: "No domain
+/// logic"); a function longer than this is doing a library's work. Before issue 15, `train::run`
+/// alone was over 400 lines.
+const MAX_CLI_FUNCTION_LINES: usize = 140;
+
+/// `(file:line name, lines)` of every function with a body in `source`, as rustfmt lays it out:
+/// the body ends at the first `}` line at the signature's own indentation.
+fn function_lengths(file: &str, source: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let rest = line.trim_start();
+        let rest = rest
+            .strip_prefix("pub(crate) ")
+            .or_else(|| rest.strip_prefix("pub "))
+            .unwrap_or(rest);
+        let Some(signature) = rest.strip_prefix("fn ") else {
+            i += 1;
+            continue;
+        };
+        let name: String = signature
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if line.ends_with('}') {
+            out.push((format!("{file}:{} {name}", i + 1), 1));
+            i += 1;
+            continue;
+        }
+        // The signature ends at the line that opens the body (or declares without one).
+        let mut j = i;
+        while j < lines.len() && !lines[j].ends_with('{') && !lines[j].ends_with(';') {
+            j += 1;
+        }
+        if j == lines.len() || lines[j].ends_with(';') {
+            i = j + 1;
+            continue;
+        }
+        let close = format!("{indent}}}");
+        let end = (j + 1..lines.len())
+            .find(|&k| lines[k] == close)
+            .unwrap_or(lines.len() - 1);
+        out.push((format!("{file}:{} {name}", i + 1), end - i + 1));
+        i = end + 1;
+    }
+    out
+}
+
+#[test]
+fn the_cli_holds_no_long_function() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut too_long = Vec::new();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let source = std::fs::read_to_string(&path).unwrap();
+            for (function, lines) in function_lengths(&name, &source) {
+                seen += 1;
+                if lines > MAX_CLI_FUNCTION_LINES {
+                    too_long.push(format!("{function}: {lines} lines"));
+                }
+            }
+        }
+    }
+    assert!(
+        seen > 20,
+        "found only {seen} functions in {}",
+        src.display()
+    );
+    assert!(
+        too_long.is_empty(),
+        "functions in crates/cli/src longer than {MAX_CLI_FUNCTION_LINES} lines (move the domain \
+         logic into the library that owns the data):\n{}",
+        too_long.join("\n")
+    );
+}
+
+#[test]
+fn function_lengths_are_measured_from_signature_to_closing_brace() {
+    let source = "fn a() {\n    1;\n}\n\npub fn b(\n    x: u8,\n) -> u8 {\n    x\n}\n\
+                  trait T {\n    fn c(&self);\n    fn d(&self) {\n        e();\n    }\n}\n\
+                  fn f() -> u8 { 1 }\n";
+    let got = function_lengths("f.rs", source);
+    assert_eq!(
+        got,
+        vec![
+            ("f.rs:1 a".to_owned(), 3),
+            ("f.rs:5 b".to_owned(), 5),
+            ("f.rs:12 d".to_owned(), 3),
+            ("f.rs:16 f".to_owned(), 1)
+        ]
+    );
+    // The limit catches the train::run this test was written against (over 400 lines).
+    let long = format!("pub fn run() {{\n{}}}\n", "    step();\n".repeat(420));
+    assert!(function_lengths("train.rs", &long)[0].1 > MAX_CLI_FUNCTION_LINES);
+}

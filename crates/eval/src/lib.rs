@@ -1,6 +1,7 @@
 //! # neuralstream-eval
 //!
-//! Runs algorithms x traces through the simulator and turns session logs into results.
+//! Runs algorithms x traces through the simulator and turns session logs into results; scores
+//! sessions recorded by real players ([`recorded`]) into the same tables.
 //!
 //! **Key design decision:** results are plain serialisable data ([`results`], defined in
 //! `neuralstream-core` and re-exported here) with no knowledge of how they are shown;
@@ -10,6 +11,7 @@
 //! its plan as an [`Abr`](neuralstream_core::Abr)), so its numbers are scored exactly like the others.
 
 pub mod output;
+pub mod recorded;
 pub use neuralstream_core::results;
 pub mod runner;
 pub mod stats;
@@ -17,6 +19,7 @@ pub mod stats;
 pub use neuralstream_core::results::{
     AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult,
 };
+pub use recorded::{score_recorded, RecordedResults, RecordedSession};
 pub use runner::{
     builtin_factory, run_bench, BenchConfig, BenchOutput, EvalError, SessionOutput, OPTIMUM,
 };

@@ -17,9 +17,13 @@
 use crate::checkpoint::TrainingCheckpoint;
 use crate::curve::CurvePoint;
 use crate::env::{collect_rollout, gae};
-use crate::error::LearnError;
-use crate::rl::{new_critic, ActorCriticRun, Cadence, RlContext, RlReport};
-use neuralstream_nn::{loss, Adam, AdamConfig};
+use crate::error::{check, ConfigError, LearnError};
+use crate::rl::{
+    impl_rl_trainer, record_schedule, schedule_origin, start_actor_critic, Cadence, RlContext,
+    RlReport, TrainerSetup,
+};
+use crate::stage::StageKind;
+use neuralstream_nn::loss;
 use std::time::Instant;
 
 /// Hyper-parameters of [`train_a2c`].
@@ -81,42 +85,38 @@ impl Default for A2cConfig {
     }
 }
 
-/// Trains `start.actor` with A2C (from scratch or warm-started; resumes an A2C checkpoint's critic,
-/// optimiser, counters and curve). `progress` is called at every validation.
+impl A2cConfig {
+    /// Checks every setting's range; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::at_least_one("n_envs", self.n_envs)?;
+        check::at_least_one("steps_per_env", self.steps_per_env)?;
+        check::at_least_one("max_iters", self.max_iters)?;
+        check::learning_rate("lr", self.lr)
+    }
+}
+
+impl_rl_trainer!(A2cConfig, train_a2c);
+
+/// Trains `state.actor` with A2C (from scratch or warm-started; resumes an A2C checkpoint's critic,
+/// optimiser, counters and curve, and keeps a PPO checkpoint's critic: [`start_actor_critic`]).
+/// `progress` is called at every validation.
 pub fn train_a2c(
     ctx: &RlContext<'_>,
-    start: TrainingCheckpoint,
+    mut state: TrainingCheckpoint,
     cfg: &A2cConfig,
     mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
-    let mut state = start;
-    let dim = state.spec.len();
     let n_actions = state.spec.num_levels;
-    let resumed = state.critic.is_some() && state.stage == "a2c";
-    let mut critic = state
-        .critic
-        .take()
-        .filter(|_| resumed)
-        .unwrap_or_else(|| new_critic(dim, &cfg.critic_hidden, cfg.seed));
-    let mut adam = match state.adam.take().filter(|_| resumed) {
-        Some(a) => a,
-        None => Adam::new(AdamConfig {
-            max_grad_norm: Some(cfg.max_grad_norm),
-            ..AdamConfig::with_lr(cfg.lr)
-        }),
-    };
-    let mut actor = state.actor.clone();
-    let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut envs = crate::env::make_envs(&ctx.env, cfg.n_envs, seed)?;
-    let cadence = Cadence {
-        max_iters: cfg.max_iters,
-        validate_every: cfg.validate_every,
-        max_wall_s: cfg.max_wall_s,
-    };
-    let mut run =
-        ActorCriticRun::start("a2c", ctx.validator, cadence, t0, &state, &actor, &critic)?;
-    let origin = crate::rl::schedule_origin(&mut state, "a2c", resumed);
+    let setup = TrainerSetup::new(cfg.seed, cfg.n_envs, cfg.lr, cfg.max_grad_norm);
+    let cadence = Cadence::new(cfg.max_iters, cfg.validate_every, cfg.max_wall_s);
+    let hidden = &cfg.critic_hidden;
+    let start = start_actor_critic(ctx, &mut state, StageKind::A2c, &setup, hidden, cadence, t0)?;
+    let (mut actor, mut critic, mut run) = (start.actor, start.critic, start.run);
+    let t = start.trainer;
+    let (mut adam, mut envs) = (t.adam, t.envs);
+    let resumed = t.resumed;
+    let origin = schedule_origin(&mut state, StageKind::A2c, resumed);
     let iteration0 = origin.0;
     for _ in 0..cfg.max_iters {
         let batch = collect_rollout(&mut envs, &actor, Some(&critic), cfg.steps_per_env)?;
@@ -144,6 +144,6 @@ pub fn train_a2c(
             break;
         }
     }
-    crate::rl::record_schedule(&mut state, "a2c", origin);
+    record_schedule(&mut state, StageKind::A2c, origin);
     Ok(run.finish(state, actor, critic, adam))
 }

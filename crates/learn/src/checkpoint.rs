@@ -5,9 +5,13 @@
 //! with the same metadata [`LearnedAbr::load`] reads, so `bench --abr learned:PATH` runs it
 //! directly (for DQN the "actor" is the Q-network and acting greedily is argmax Q). Extra
 //! metadata: `learn.stage`, `learn.ladder_kbps` (JSON), `learn.progress` (JSON
-//! [`Progress`]) and `learn.curve` (JSON list of [`CurvePoint`]).
+//! [`Progress`]), `learn.schedule` (JSON [`ScheduleDone`], when a DQN or A2C stage wrote it) and
+//! `learn.curve` (JSON list of [`CurvePoint`]). Checkpoints written before `learn.schedule`
+//! carried the same counters as a string `<stage>_schedule_done = "ITERATIONS,SAMPLES"` among the
+//! policy metadata; [`TrainingCheckpoint::load`] still reads it.
 
 use crate::curve::CurvePoint;
+use crate::stage::{Stage, StageKind};
 use neuralstream_nn::{load_networks, save_safetensors, Adam, Mlp};
 use neuralstream_policy::FeatureSpec;
 use neuralstream_policy::{policy_metadata, LearnedAbr, PolicyError, PolicyMeta, ACTOR};
@@ -30,6 +34,21 @@ pub struct Progress {
     pub wall_s: f64,
 }
 
+/// How far a stage's schedules (DQN's epsilon, A2C's entropy weight) have run, so that resuming
+/// the same stage goes on where they stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleDone {
+    /// The stage whose schedules these are.
+    pub stage: StageKind,
+    /// Iterations the stage has run since its schedules began.
+    pub iterations: u64,
+    /// Samples the stage has consumed since its schedules began.
+    pub samples: u64,
+}
+
+/// Suffix of the string key older checkpoints kept [`ScheduleDone`] under (`dqn_schedule_done`).
+const OLD_SCHEDULE_SUFFIX: &str = "_schedule_done";
+
 /// Everything a trainer needs to continue: networks, optimiser, curve and provenance.
 #[derive(Debug, Clone)]
 pub struct TrainingCheckpoint {
@@ -45,12 +64,14 @@ pub struct TrainingCheckpoint {
     pub spec: FeatureSpec,
     /// Provenance (QoE, seed, git commit, metrics).
     pub meta: PolicyMeta,
-    /// Stage that produced the networks: `imitation`, `dagger`, `ppo`, `a2c`, `dqn`.
-    pub stage: String,
+    /// Stage that produced the networks.
+    pub stage: Stage,
     /// Ladder of the training video, kbit/s (for people and for checking).
     pub ladder_kbps: Vec<f64>,
     /// Counters.
     pub progress: Progress,
+    /// How far the schedules of the stage that wrote the checkpoint have run (DQN, A2C).
+    pub schedule: Option<ScheduleDone>,
     /// The training curve so far.
     pub curve: Vec<CurvePoint>,
 }
@@ -65,7 +86,7 @@ impl TrainingCheckpoint {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), PolicyError> {
         let path = path.as_ref();
         let mut md = policy_metadata(&self.spec, &self.meta);
-        md.insert("learn.stage".to_owned(), self.stage.clone());
+        md.insert("learn.stage".to_owned(), self.stage.name().to_owned());
         md.insert(
             "learn.ladder_kbps".to_owned(),
             serde_json::to_string(&self.ladder_kbps).expect("floats serialise"),
@@ -74,6 +95,12 @@ impl TrainingCheckpoint {
             "learn.progress".to_owned(),
             serde_json::to_string(&self.progress).expect("Progress serialises"),
         );
+        if let Some(done) = &self.schedule {
+            md.insert(
+                "learn.schedule".to_owned(),
+                serde_json::to_string(done).expect("ScheduleDone serialises"),
+            );
+        }
         md.insert(
             "learn.curve".to_owned(),
             serde_json::to_string(&self.curve).expect("curve serialises"),
@@ -116,10 +143,27 @@ impl TrainingCheckpoint {
             }
             None => Vec::new(),
         };
-        let stage = md
-            .get("learn.stage")
-            .cloned()
-            .unwrap_or_else(|| "imitation".to_owned());
+        let stage = match json("learn.stage") {
+            Some(name) => Stage::from_name(name).ok_or_else(|| {
+                bad(
+                    "learn.stage",
+                    format!(
+                        "unknown stage '{name}'; expected init, imitation, dagger, api, ppo, a2c \
+                         or dqn"
+                    ),
+                )
+            })?,
+            None => Stage::Imitation,
+        };
+        let mut meta = policy.meta().clone();
+        let schedule = match json("learn.schedule") {
+            Some(s) => {
+                Some(serde_json::from_str(s).map_err(|e| bad("learn.schedule", e.to_string()))?)
+            }
+            None => old_schedule(&meta.extra),
+        };
+        // The typed field replaces the old string keys: they are not written back.
+        meta.extra.retain(|k, _| !k.ends_with(OLD_SCHEDULE_SUFFIX));
         let critic = ck.networks.remove(CRITIC);
         let target = ck.networks.remove(TARGET);
         if let Some(c) = &critic {
@@ -154,11 +198,121 @@ impl TrainingCheckpoint {
             target,
             adam: ck.adam,
             spec: policy.spec().clone(),
-            meta: policy.meta().clone(),
+            meta,
             stage,
             ladder_kbps,
             progress,
+            schedule,
             curve,
         })
+    }
+}
+
+/// [`ScheduleDone`] from an older checkpoint's `<stage>_schedule_done = "ITERATIONS,SAMPLES"`
+/// metadata, for the stage that wrote the checkpoint (a fresh stage dropped every other's).
+fn old_schedule(extra: &std::collections::BTreeMap<String, String>) -> Option<ScheduleDone> {
+    extra.iter().find_map(|(key, value)| {
+        let stage = key.strip_suffix(OLD_SCHEDULE_SUFFIX)?.parse().ok()?;
+        let (i, s) = value.split_once(',')?;
+        Some(ScheduleDone {
+            stage,
+            iterations: i.trim().parse().ok()?,
+            samples: s.trim().parse().ok()?,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rl::schedule_origin;
+    use neuralstream_nn::Activation;
+
+    fn checkpoint(stage: Stage) -> TrainingCheckpoint {
+        let spec = FeatureSpec::new(3);
+        TrainingCheckpoint {
+            actor: Mlp::new(&[spec.len(), 8, 3], Activation::Relu, 1),
+            critic: None,
+            target: None,
+            adam: None,
+            spec,
+            meta: PolicyMeta::default(),
+            stage,
+            ladder_kbps: vec![300.0, 750.0, 1200.0],
+            progress: Progress {
+                iteration: 50,
+                samples: 122_000,
+                wall_s: 3.0,
+            },
+            schedule: None,
+            curve: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_schedule_round_trips_as_a_typed_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a2c.safetensors");
+        let mut ck = checkpoint(Stage::Rl(StageKind::A2c));
+        ck.schedule = Some(ScheduleDone {
+            stage: StageKind::A2c,
+            iterations: 20,
+            samples: 2_000,
+        });
+        ck.save(&path).unwrap();
+        let back = TrainingCheckpoint::load(&path).unwrap();
+        assert_eq!(back.stage, Stage::Rl(StageKind::A2c));
+        assert_eq!(back.schedule, ck.schedule);
+        assert!(back.meta.extra.is_empty(), "{:?}", back.meta.extra);
+    }
+
+    #[test]
+    fn an_old_checkpoints_string_schedule_is_read_back_typed() {
+        // What checkpoints held before `learn.schedule`: the counters as a string among the
+        // policy metadata, next to other entries that must survive.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.safetensors");
+        let mut ck = checkpoint(Stage::Rl(StageKind::Dqn));
+        ck.meta
+            .extra
+            .insert("dqn_schedule_done".into(), "20,2000".into());
+        ck.meta.extra.insert("val_qoe".into(), "1.5".into());
+        ck.save(&path).unwrap();
+        let mut back = TrainingCheckpoint::load(&path).unwrap();
+        let done = ScheduleDone {
+            stage: StageKind::Dqn,
+            iterations: 20,
+            samples: 2_000,
+        };
+        assert_eq!(back.schedule, Some(done));
+        assert_eq!(
+            back.meta.extra.get("val_qoe").map(String::as_str),
+            Some("1.5")
+        );
+        assert!(!back.meta.extra.contains_key("dqn_schedule_done"));
+        // Resuming DQN goes on from where its epsilon stopped: 50 - 20 iterations in.
+        assert_eq!(
+            schedule_origin(&mut back, StageKind::Dqn, true),
+            (30, 120_000)
+        );
+        // Saved again, the counters are the typed key only.
+        back.save(&path).unwrap();
+        let again = TrainingCheckpoint::load(&path).unwrap();
+        assert_eq!(again.schedule, Some(done));
+    }
+
+    #[test]
+    fn an_unknown_stage_is_refused_with_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.safetensors");
+        let ck = checkpoint(Stage::Init);
+        let mut md = policy_metadata(&ck.spec, &ck.meta);
+        md.insert("learn.stage".into(), "sarsa".into());
+        save_safetensors(&path, &[(ACTOR, &ck.actor)], None, &md).unwrap();
+        let err = TrainingCheckpoint::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("learn.stage") && err.contains("sarsa"),
+            "{err}"
+        );
     }
 }

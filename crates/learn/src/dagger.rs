@@ -9,8 +9,8 @@
 //! with perfect knowledge of the rest of the trace would do from where the learner got to. The
 //! teacher uses its own (coarser, faster) [`OptimumParams`].
 
+use crate::dataset::Dataset;
 use crate::error::LearnError;
-use crate::imitation::Dataset;
 use neuralstream_core::qoe::CompiledQoe;
 use neuralstream_core::{Observation, Rng, Trace, Video};
 use neuralstream_optimum::{solve_from, OptimumParams};

@@ -17,11 +17,15 @@
 
 use crate::checkpoint::TrainingCheckpoint;
 use crate::curve::CurvePoint;
-use crate::env::{make_envs, TrainEnv};
-use crate::error::LearnError;
-use crate::rl::{finish_stage, gather_rows, CurveRecorder, RlContext, RlReport};
+use crate::env::TrainEnv;
+use crate::error::{check, ConfigError, LearnError};
+use crate::rl::{
+    finish_stage, gather_rows, impl_rl_trainer, record_schedule, schedule_origin, start_trainer,
+    CurveRecorder, RlContext, RlReport, TrainerSetup,
+};
+use crate::stage::StageKind;
 use neuralstream_core::Rng;
-use neuralstream_nn::{loss, Activation, Adam, AdamConfig, Mlp, QLoss, Scratch, SplitMix64};
+use neuralstream_nn::{loss, Activation, Mlp, QLoss, Scratch, SplitMix64};
 use neuralstream_policy::argmax;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -100,6 +104,19 @@ impl Default for DqnConfig {
         }
     }
 }
+
+impl DqnConfig {
+    /// Checks every setting's range; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::at_least_one("n_envs", self.n_envs)?;
+        check::at_least_one("steps_per_env", self.steps_per_env)?;
+        check::at_least_one("max_iters", self.max_iters)?;
+        check::at_least_one("batch_size", self.batch_size)?;
+        check::learning_rate("lr", self.lr)
+    }
+}
+
+impl_rl_trainer!(DqnConfig, train_dqn);
 
 /// A fresh Q-network `[dim, hidden.., levels]`.
 pub fn new_q_network(dim: usize, levels: usize, hidden: &[usize], seed: u64) -> Mlp {
@@ -215,20 +232,22 @@ fn collect(
     Ok((all, qoes))
 }
 
-/// Trains a Q-network. `start.actor` is used as the Q-network when `start.stage == "dqn"`
+/// Trains a Q-network. `state.actor` is used as the Q-network when `state` is a DQN checkpoint
 /// (resume: target network, optimiser, counters and curve continue; the replay buffer starts
 /// empty); otherwise a fresh one is made (a policy's logits are not Q-values).
 pub fn train_dqn(
     ctx: &RlContext<'_>,
-    start: TrainingCheckpoint,
+    mut state: TrainingCheckpoint,
     cfg: &DqnConfig,
     mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
-    let mut state = start;
     let dim = state.spec.len();
     let levels = state.spec.num_levels;
-    let resumed = state.stage == "dqn";
+    let resumed = state.stage.is(StageKind::Dqn);
+    let setup = TrainerSetup::new(cfg.seed, cfg.n_envs, cfg.lr, cfg.max_grad_norm);
+    let start = start_trainer(ctx, &mut state, resumed, &setup)?;
+    let (mut adam, seed, envs) = (start.adam, start.seed, start.envs);
     let mut q = if resumed {
         state.actor.clone()
     } else {
@@ -239,15 +258,7 @@ pub fn train_dqn(
         .take()
         .filter(|_| resumed)
         .unwrap_or_else(|| q.clone());
-    let mut adam = match state.adam.take().filter(|_| resumed) {
-        Some(a) => a,
-        None => Adam::new(AdamConfig {
-            max_grad_norm: Some(cfg.max_grad_norm),
-            ..AdamConfig::with_lr(cfg.lr)
-        }),
-    };
-    let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut envs: Vec<(TrainEnv<'_>, Rng)> = make_envs(&ctx.env, cfg.n_envs, seed)?
+    let mut envs: Vec<(TrainEnv<'_>, Rng)> = envs
         .into_iter()
         .enumerate()
         .map(|(i, e)| (e, Rng::new(seed ^ 0xe95e_0000_0000_0000).fork(i as u64)))
@@ -257,13 +268,13 @@ pub fn train_dqn(
     let start_val = ctx.validator.score(&q)?;
     let wall0 = state.progress.wall_s;
     let mut best = (start_val, q.clone());
-    let mut recorder = CurveRecorder::new("dqn");
+    let mut recorder = CurveRecorder::new(StageKind::Dqn);
     let (mut mb_obs, mut mb_next, mut mb_act, mut targets) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut idx = Vec::with_capacity(cfg.batch_size);
     let mut scratch = Scratch::new();
     let mut grad_steps = adam.steps();
-    let origin = crate::rl::schedule_origin(&mut state, "dqn", resumed);
+    let origin = schedule_origin(&mut state, StageKind::Dqn, resumed);
     let samples0 = origin.1;
     for it in 0..cfg.max_iters {
         let stage_samples = state.progress.samples.saturating_sub(samples0);
@@ -339,7 +350,7 @@ pub fn train_dqn(
         }
     }
     let wall_s = wall0 + t0.elapsed().as_secs_f64();
-    crate::rl::record_schedule(&mut state, "dqn", origin);
+    record_schedule(&mut state, StageKind::Dqn, origin);
     let mut last = state;
     last.actor = q;
     last.critic = None;
@@ -347,7 +358,7 @@ pub fn train_dqn(
     last.adam = Some(adam);
     Ok(finish_stage(
         last,
-        "dqn",
+        StageKind::Dqn,
         wall_s,
         (best.0, best.1, None),
         start_val,

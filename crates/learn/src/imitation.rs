@@ -18,7 +18,8 @@
 //! deterministic, rayon results are collected in order, and training is single-threaded.
 
 use crate::dagger::{relabel_learner_states, RelabelConfig};
-use crate::error::LearnError;
+pub use crate::dataset::Dataset;
+use crate::error::{check, ConfigError, LearnError};
 use crate::validation::{ValMetric, Validator};
 use crate::windows::windows;
 use neuralstream_core::qoe::CompiledQoe;
@@ -115,33 +116,35 @@ impl Default for ImitationConfig {
     }
 }
 
-/// `(features, label)` pairs, features row-major.
-#[derive(Debug, Clone, Default)]
-pub struct Dataset {
-    /// Feature width.
-    pub dim: usize,
-    /// `[len, dim]` features.
-    pub features: Vec<f32>,
-    /// Teacher level of every row.
-    pub labels: Vec<usize>,
+impl ImitationConfig {
+    /// Checks the ranges of the settings a caller chooses; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check::at_least_one("epochs", self.epochs)?;
+        check::at_least_one("batch_size", self.batch_size)?;
+        check_hidden("hidden", &self.hidden)?;
+        check::learning_rate("lr", self.lr)
+    }
 }
 
-impl Dataset {
-    /// Number of samples.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
+/// Widest hidden layer a new network may have (a 4096 x 4096 layer is 64 MB of weights).
+pub const MAX_HIDDEN_WIDTH: usize = 4096;
+/// Most hidden layers a new network may have.
+pub const MAX_HIDDEN_LAYERS: usize = 8;
 
-    /// True when there is no sample.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Appends another dataset of the same width.
-    pub fn extend(&mut self, other: Dataset) {
-        self.features.extend(other.features);
-        self.labels.extend(other.labels);
-    }
+/// Hidden widths of a new network: at most [`MAX_HIDDEN_LAYERS`] layers of 1 to
+/// [`MAX_HIDDEN_WIDTH`] units, refused before any memory is asked for.
+pub(crate) fn check_hidden(field: &str, hidden: &[usize]) -> Result<(), ConfigError> {
+    let ok = hidden.len() <= MAX_HIDDEN_LAYERS
+        && hidden.iter().all(|&w| (1..=MAX_HIDDEN_WIDTH).contains(&w));
+    check::ensure(
+        ok,
+        field,
+        &format!(
+            "be at most {MAX_HIDDEN_LAYERS} layers of at most {MAX_HIDDEN_WIDTH} units each (the \
+             default 128,128 is what the recorded results use)"
+        ),
+        format!("{hidden:?}"),
+    )
 }
 
 /// One line of the training curve.

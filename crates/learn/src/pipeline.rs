@@ -5,7 +5,7 @@
 //!
 //! Default recipe: imitation of the offline optimum with DAgger relabeling ([`crate::imitation`],
 //! the Comyco/SABR warm start), then approximate policy iteration with all-action rollouts
-//! ([`crate::api`]) in the simulator's training mode. PPO fine-tuning ([`crate::ppo`]), A2C
+//! ([`crate::policy_iteration`]) in the simulator's training mode. PPO fine-tuning ([`crate::ppo`]), A2C
 //! ([`crate::a2c`], Pensieve's recipe) and DQN ([`crate::dqn`]) are selectable for comparison; on
 //! Pensieve's traces PPO plateaus about 2 QoE points below the policy-iteration stage
 //! (`docs/benchmarks.md`). With a resumed
@@ -15,69 +15,25 @@
 //! the validation traces, averaged per trace by default ([`ValMetric`]: long starved traces would
 //! otherwise dominate the score and select over-cautious checkpoints); test traces never enter here.
 
-use crate::a2c::{train_a2c, A2cConfig};
-use crate::api::{train_api, ApiConfig};
+use crate::a2c::A2cConfig;
 use crate::checkpoint::{Progress, TrainingCheckpoint};
 use crate::curve::CurvePoint;
-use crate::dqn::{train_dqn, DqnConfig};
-use crate::env::RlEnvConfig;
-use crate::error::LearnError;
-use crate::imitation::{split_traces, train_imitation_split, ImitationConfig};
-use crate::ppo::{train_ppo, PpoConfig};
-use crate::rl::{RlContext, RlReport};
+use crate::dqn::DqnConfig;
+use crate::error::{check, ConfigError, LearnError};
+use crate::evaluate::session_qoes;
+use crate::imitation::{check_hidden, split_traces, ImitationConfig};
+use crate::policy_iteration::PolicyIterationConfig;
+use crate::ppo::PpoConfig;
+pub use crate::stage::StageKind;
+use crate::stage::{Stage, StageContext};
 use crate::validation::{ValMetric, Validator};
 use neuralstream_core::{Trace, Video};
 use neuralstream_nn::{Activation, Mlp};
 use neuralstream_policy::FeatureSpec;
 use neuralstream_policy::PolicyMeta;
-use neuralstream_sim::SimConfig;
-use std::str::FromStr;
+use neuralstream_sim::{SimConfig, SimError};
+use std::fmt::Write as _;
 use std::time::Instant;
-
-/// One stage of the pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StageKind {
-    /// Behaviour cloning of the offline optimum, then DAgger rounds.
-    Imitation,
-    /// Approximate policy iteration with all-action rollouts.
-    Api,
-    /// PPO fine-tuning.
-    Ppo,
-    /// A2C (Pensieve's recipe).
-    A2c,
-    /// DQN.
-    Dqn,
-}
-
-impl StageKind {
-    /// The name used in flags, curves and checkpoints.
-    pub fn name(self) -> &'static str {
-        match self {
-            StageKind::Imitation => "imitation",
-            StageKind::Api => "api",
-            StageKind::Ppo => "ppo",
-            StageKind::A2c => "a2c",
-            StageKind::Dqn => "dqn",
-        }
-    }
-}
-
-impl FromStr for StageKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim() {
-            "imitation" | "bc" | "dagger" => Ok(StageKind::Imitation),
-            "api" | "rollout" | "policy-iteration" => Ok(StageKind::Api),
-            "ppo" => Ok(StageKind::Ppo),
-            "a2c" => Ok(StageKind::A2c),
-            "dqn" => Ok(StageKind::Dqn),
-            other => Err(format!(
-                "unknown stage '{other}'; expected imitation, api, ppo, a2c or dqn"
-            )),
-        }
-    }
-}
 
 /// Everything [`train_pipeline`] needs.
 #[derive(Debug, Clone)]
@@ -90,7 +46,7 @@ pub struct PipelineConfig {
     /// `skip_chunks` are overwritten from this config so every stage shares one split).
     pub imitation: ImitationConfig,
     /// Approximate-policy-iteration settings.
-    pub api: ApiConfig,
+    pub policy_iteration: PolicyIterationConfig,
     /// PPO settings.
     pub ppo: PpoConfig,
     /// A2C settings.
@@ -124,7 +80,7 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     /// Imitation (20 behaviour-cloning epochs, then 10 DAgger rounds of 100 sessions x 8 relabelled
-    /// states) then 40 rounds of approximate policy iteration ([`ApiConfig::default`]; PPO,
+    /// states) then 40 rounds of approximate policy iteration ([`PolicyIterationConfig::default`]; PPO,
     /// A2C and DQN are selectable); 560 s wall-time cap in all (imitation at most 60 %) that
     /// a 2-core machine does not reach, so stages end on their counts and a seed gives one result;
     /// 15 % validation split, 320 s validation windows every 80 s averaged per trace
@@ -133,14 +89,14 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             seed: 1,
-            stages: vec![StageKind::Imitation, StageKind::Api],
+            stages: vec![StageKind::Imitation, StageKind::PolicyIteration],
             imitation: ImitationConfig {
                 dagger_rounds: 10,
                 dagger_sessions_per_round: 100,
                 dagger_states_per_session: 8,
                 ..ImitationConfig::default()
             },
-            api: ApiConfig::default(),
+            policy_iteration: PolicyIterationConfig::default(),
             ppo: PpoConfig::default(),
             a2c: A2cConfig::default(),
             dqn: DqnConfig::default(),
@@ -159,11 +115,49 @@ impl Default for PipelineConfig {
     }
 }
 
+impl PipelineConfig {
+    /// Checks every setting's range, the stages' own configs included (also those of stages not
+    /// in [`PipelineConfig::stages`]); the error names the field by its path in this config
+    /// (`val_fraction`, `ppo.lr`, `train_sim.delay_noise`).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let v = self.val_fraction;
+        check::ensure(v > 0.0 && v < 1.0, "val_fraction", "be between 0 and 1", v)?;
+        let w = self.max_wall_s;
+        check::ensure(w > 0.0, "max_wall_s", "be positive", w)?;
+        let s = self.imitation_share;
+        check::ensure(s > 0.0 && s <= 1.0, "imitation_share", "be in (0, 1]", s)?;
+        let h = self.history_len;
+        let max = FeatureSpec::MAX_HISTORY_LEN;
+        let ok = (1..=max).contains(&h);
+        check::ensure(
+            ok,
+            "history_len",
+            &format!("be between 1 and {max} chunks"),
+            h,
+        )?;
+        check_hidden("actor_hidden", &self.actor_hidden)?;
+        self.train_sim.validate().map_err(|e| match e {
+            SimError::InvalidConfig { field, problem } => {
+                ConfigError::new(field, problem).within("train_sim")
+            }
+            other => ConfigError::new("train_sim", other.to_string()),
+        })?;
+        self.imitation
+            .validate()
+            .map_err(|e| e.within("imitation"))?;
+        let pi = self.policy_iteration.validate();
+        pi.map_err(|e| e.within("policy_iteration"))?;
+        self.ppo.validate().map_err(|e| e.within("ppo"))?;
+        self.a2c.validate().map_err(|e| e.within("a2c"))?;
+        self.dqn.validate().map_err(|e| e.within("dqn"))
+    }
+}
+
 /// The selected checkpoint after one stage and its validation QoE.
 #[derive(Debug, Clone)]
 pub struct StageResult {
-    /// `imitation` (behaviour cloning alone), `dagger`, `api`, `ppo`, `a2c` or `dqn`.
-    pub stage: String,
+    /// Behaviour cloning alone ([`Stage::Imitation`]), [`Stage::Dagger`] or an RL stage.
+    pub stage: Stage,
     /// Validation QoE of the stage's selected checkpoint: its best iterate, or the network it
     /// started from when no iterate validated better (the stage then contributed nothing, and the
     /// row equals the previous one).
@@ -204,10 +198,8 @@ pub fn train_pipeline(
     mut progress: impl FnMut(&CurvePoint),
 ) -> Result<PipelineReport, LearnError> {
     let t0 = Instant::now();
+    cfg.validate()?;
     let qoe = cfg.qoe.compile(video)?;
-    cfg.train_sim
-        .validate()
-        .map_err(|e| LearnError::Invalid(format!("training {e}")))?;
     let (train, val) = split_traces(traces, cfg.val_fraction, cfg.seed);
     let spec = match &resume {
         Some(ck) => ck.spec.clone(),
@@ -274,7 +266,8 @@ pub fn train_pipeline(
                 adam: None,
                 spec: spec.clone(),
                 meta,
-                stage: "init".into(),
+                stage: Stage::Init,
+                schedule: None,
                 ladder_kbps: (0..video.num_levels())
                     .map(|l| video.ladder.kbps(l))
                     .collect(),
@@ -284,180 +277,35 @@ pub fn train_pipeline(
         }
     };
     let resumed_wall = state.progress.wall_s;
-    let elapsed = || resumed_wall + t0.elapsed().as_secs_f64();
-    let has_rl = cfg.stages.iter().any(|s| *s != StageKind::Imitation);
+    let elapsed_s = || resumed_wall + t0.elapsed().as_secs_f64();
     let mut stages = Vec::new();
     let mut val_optimum_qoe = None;
     let mut best: Option<(f64, TrainingCheckpoint)> = None;
     let mut wall_limited = false;
     for (i, stage) in cfg.stages.iter().enumerate() {
-        let budget_left = cfg.max_wall_s - t0.elapsed().as_secs_f64();
-        if budget_left <= 0.0 && i > 0 {
+        let budget_left_s = cfg.max_wall_s - t0.elapsed().as_secs_f64();
+        if budget_left_s <= 0.0 && i > 0 {
             wall_limited = true;
             break;
         }
-        match stage {
-            StageKind::Imitation => {
-                let share = if has_rl { cfg.imitation_share } else { 1.0 };
-                let icfg = ImitationConfig {
-                    seed: cfg.seed,
-                    val_fraction: cfg.val_fraction,
-                    window_s: cfg.val_window_s,
-                    val_hop_s: cfg.val_hop_s,
-                    qoe: cfg.qoe.clone(),
-                    skip_chunks: cfg.skip_chunks,
-                    val_metric: cfg.val_metric,
-                    history_len: spec.history_len,
-                    max_wall_s: cfg.imitation.max_wall_s.min(cfg.max_wall_s * share),
-                    ..cfg.imitation.clone()
-                };
-                let wall0 = elapsed();
-                let samples0 = state.progress.samples;
-                let it0 = state.progress.iteration;
-                let rep = train_imitation_split(&train, &val, video, &icfg, |e| {
-                    let p = CurvePoint {
-                        stage: if e.round == 0 { "imitation" } else { "dagger" }.into(),
-                        iteration: it0 + e.epoch as u64,
-                        samples: samples0 + e.samples as u64,
-                        wall_s: wall0 + e.wall_s,
-                        val_qoe: e.val_qoe,
-                        train_qoe: f64::NAN,
-                        loss: e.loss,
-                        aux: e.accuracy,
-                    };
-                    progress(&p);
-                })?;
-                for e in &rep.history {
-                    state.curve.push(CurvePoint {
-                        stage: if e.round == 0 { "imitation" } else { "dagger" }.into(),
-                        iteration: it0 + e.epoch as u64,
-                        samples: samples0 + e.samples as u64,
-                        wall_s: wall0 + e.wall_s,
-                        val_qoe: e.val_qoe,
-                        train_qoe: f64::NAN,
-                        loss: e.loss,
-                        aux: e.accuracy,
-                    });
-                }
-                val_optimum_qoe = Some(rep.val_optimum_qoe);
-                let planned = icfg.epochs + icfg.dagger_rounds * icfg.dagger_epochs;
-                wall_limited |= rep.history.len() < planned + 1;
-                state.progress.iteration = it0 + rep.history.len() as u64;
-                state.progress.samples = samples0 + rep.samples as u64;
-                state.progress.wall_s = elapsed();
-                state.critic = None;
-                state.adam = None;
-                state.target = None;
-                let mut bc = state.clone();
-                bc.actor = rep.bc_policy.actor().clone();
-                bc.stage = "imitation".into();
-                bc.meta = rep.bc_policy.meta().clone();
-                stages.push(StageResult {
-                    stage: "imitation".into(),
-                    val_qoe: rep.bc_val_qoe,
-                    // history[0] scores the untrained network.
-                    improved: rep
-                        .history
-                        .first()
-                        .is_none_or(|h| rep.bc_val_qoe > h.val_qoe),
-                    checkpoint: bc,
-                });
-                state.actor = rep.policy.actor().clone();
-                state.meta = rep.policy.meta().clone();
-                // A DAgger row only when a DAgger round ran (the budget may end imitation first).
-                let dagger_ran = rep.history.iter().any(|e| e.round > 0);
-                state.stage = if dagger_ran { "dagger" } else { "imitation" }.into();
-                if dagger_ran {
-                    stages.push(StageResult {
-                        stage: "dagger".into(),
-                        val_qoe: rep.best_val_qoe,
-                        improved: rep.best_val_qoe > rep.bc_val_qoe,
-                        checkpoint: state.clone(),
-                    });
-                }
-                if best.as_ref().is_none_or(|b| rep.best_val_qoe > b.0) {
-                    best = Some((rep.best_val_qoe, state.clone()));
-                }
-            }
-            rl => {
-                let spec_owned = state.spec.clone();
-                let env = RlEnvConfig {
-                    traces: &train,
-                    video,
-                    sim: &cfg.train_sim,
-                    qoe: &qoe,
-                    spec: &spec_owned,
-                    reward_scale: 0.1 / qoe.utility(video.ladder.top()).abs().max(1e-9),
-                    random_start: true,
-                };
-                let ctx = RlContext {
-                    env,
-                    validator: &validator,
-                };
-                let budget = budget_left.max(1.0);
-                let start = state.clone();
-                let iter0 = start.progress.iteration;
-                let rep: RlReport = match rl {
-                    StageKind::Api => train_api(
-                        &ctx,
-                        start,
-                        &ApiConfig {
-                            seed: cfg.seed,
-                            max_wall_s: cfg.api.max_wall_s.min(budget),
-                            ..cfg.api.clone()
-                        },
-                        &mut progress,
-                    )?,
-                    StageKind::Ppo => train_ppo(
-                        &ctx,
-                        start,
-                        &PpoConfig {
-                            seed: cfg.seed,
-                            max_wall_s: cfg.ppo.max_wall_s.min(budget),
-                            ..cfg.ppo.clone()
-                        },
-                        &mut progress,
-                    )?,
-                    StageKind::A2c => train_a2c(
-                        &ctx,
-                        start,
-                        &A2cConfig {
-                            seed: cfg.seed,
-                            max_wall_s: cfg.a2c.max_wall_s.min(budget),
-                            ..cfg.a2c.clone()
-                        },
-                        &mut progress,
-                    )?,
-                    _ => train_dqn(
-                        &ctx,
-                        start,
-                        &DqnConfig {
-                            seed: cfg.seed,
-                            max_wall_s: cfg.dqn.max_wall_s.min(budget),
-                            ..cfg.dqn.clone()
-                        },
-                        &mut progress,
-                    )?,
-                };
-                let max_iters = match rl {
-                    StageKind::Api => cfg.api.iterations,
-                    StageKind::Ppo => cfg.ppo.max_iters,
-                    StageKind::A2c => cfg.a2c.max_iters,
-                    _ => cfg.dqn.max_iters,
-                };
-                wall_limited |= rep.last.progress.iteration - iter0 < max_iters as u64;
-                stages.push(StageResult {
-                    stage: rl.name().into(),
-                    val_qoe: rep.best_val_qoe,
-                    improved: rep.best_val_qoe > rep.start_val_qoe,
-                    checkpoint: rep.best.clone(),
-                });
-                if best.as_ref().is_none_or(|b| rep.best_val_qoe > b.0) {
-                    best = Some((rep.best_val_qoe, rep.best.clone()));
-                }
-                state = rep.last;
-            }
+        let ctx = StageContext {
+            cfg,
+            train: &train,
+            val: &val,
+            video,
+            qoe: &qoe,
+            validator: &validator,
+            elapsed_s: &elapsed_s,
+            budget_left_s,
+        };
+        let outcome = stage.run(&ctx, state, &mut progress)?;
+        stages.extend(outcome.rows);
+        val_optimum_qoe = outcome.val_optimum_qoe.or(val_optimum_qoe);
+        wall_limited |= outcome.wall_limited;
+        if best.as_ref().is_none_or(|b| outcome.best.0 > b.0) {
+            best = Some(outcome.best);
         }
+        state = outcome.state;
     }
     let (best_val_qoe, mut best) = match best {
         Some(b) => b,
@@ -481,4 +329,55 @@ pub fn train_pipeline(
         split: (train.len(), validator.sessions.len()),
         wall_limited,
     })
+}
+
+/// The report's outputs beside the two checkpoints: the test score of every stage's selected
+/// checkpoint (reporting only, never selection) and `stages.csv`.
+impl PipelineReport {
+    /// Mean test QoE of every stage's selected checkpoint (greedy, Pensieve's simulator), in stage
+    /// order. All or nothing: one stage that cannot be scored fails the whole.
+    pub fn test_scores(
+        &self,
+        test: &[Trace],
+        video: &Video,
+        qoe: &neuralstream_core::QoeModel,
+    ) -> Result<Vec<f64>, LearnError> {
+        let compiled = qoe.compile(video)?;
+        let sim = SimConfig::pensieve();
+        self.stages
+            .iter()
+            .map(|s| {
+                let policy = s.checkpoint.policy();
+                let q = session_qoes(|| policy.clone(), test, video, &sim, &compiled, 1)?;
+                Ok(q.iter().sum::<f64>() / q.len().max(1) as f64)
+            })
+            .collect()
+    }
+
+    /// `stages.csv`: `stage,val_qoe,test_qoe`, one row per stage (`test` from
+    /// [`PipelineReport::test_scores`], or `None` for an empty column).
+    pub fn stages_csv(&self, test: Option<&[f64]>) -> String {
+        let mut csv = String::from("stage,val_qoe,test_qoe\n");
+        for (i, s) in self.stages.iter().enumerate() {
+            let t = test.and_then(|t| t.get(i));
+            let t = t.map(|t| format!("{t:.4}")).unwrap_or_default();
+            let _ = writeln!(csv, "{},{:.4},{t}", s.stage, s.val_qoe);
+        }
+        csv
+    }
+
+    /// Stamps provenance on the two checkpoints (`best`, `last`): the commit the trainer was built
+    /// from, the traces' source, the stages run and the optimum's validation QoE.
+    pub fn stamp(&mut self, git_commit: &str, traces: &str, stages: &[StageKind]) {
+        let names: Vec<&str> = stages.iter().map(|s| s.name()).collect();
+        for ck in [&mut self.best, &mut self.last] {
+            ck.meta.git_commit = Some(git_commit.to_owned());
+            ck.meta.extra.insert("traces".into(), traces.to_owned());
+            ck.meta.extra.insert("stages".into(), names.join(","));
+            if let Some(o) = self.val_optimum_qoe {
+                let o = format!("{o:.6}");
+                ck.meta.extra.insert("val_optimum_qoe".into(), o);
+            }
+        }
+    }
 }

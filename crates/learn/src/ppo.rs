@@ -20,12 +20,14 @@
 
 use crate::checkpoint::TrainingCheckpoint;
 use crate::curve::CurvePoint;
-use crate::env::{collect_rollout, gae, make_envs, normalise};
-use crate::error::LearnError;
+use crate::env::{collect_rollout, gae, normalise};
+use crate::error::{check, ConfigError, LearnError};
 use crate::rl::{
-    gather_rows, new_critic, permutation, ActorCriticRun, Cadence, RlContext, RlReport,
+    gather_rows, impl_rl_trainer, permutation, start_actor_critic, Cadence, RlContext, RlReport,
+    TrainerSetup,
 };
-use neuralstream_nn::{loss, Adam, AdamConfig, SplitMix64};
+use crate::stage::StageKind;
+use neuralstream_nn::{loss, SplitMix64};
 use std::time::Instant;
 
 /// Hyper-parameters of [`train_ppo`].
@@ -103,6 +105,36 @@ impl Default for PpoConfig {
     }
 }
 
+impl PpoConfig {
+    /// Checks every setting's range; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, count) in [
+            ("n_envs", self.n_envs),
+            ("steps_per_env", self.steps_per_env),
+            ("minibatch", self.minibatch),
+            ("epochs", self.epochs),
+            ("max_iters", self.max_iters),
+            ("validate_every", self.validate_every),
+        ] {
+            check::at_least_one(field, count)?;
+        }
+        check::learning_rate("lr", self.lr)?;
+        let f = self.lr_final_fraction;
+        check::ensure(
+            (0.0..=1.0).contains(&f),
+            "lr_final_fraction",
+            "be in [0, 1]",
+            f,
+        )?;
+        let w = self.entropy_coef;
+        check::ensure(w >= 0.0, "entropy_coef", "not be negative", w)?;
+        let kl = self.target_kl;
+        check::ensure(kl > 0.0, "target_kl", "be positive", kl)
+    }
+}
+
+impl_rl_trainer!(PpoConfig, train_ppo);
+
 /// Learning rate of iteration `it` (0-based) of the stage: linear from `lr` at the first
 /// iteration to `lr * lr_final_fraction` at the last.
 pub fn lr_at(cfg: &PpoConfig, it: usize) -> f32 {
@@ -111,44 +143,32 @@ pub fn lr_at(cfg: &PpoConfig, it: usize) -> f32 {
     cfg.lr * (1.0 - (1.0 - cfg.lr_final_fraction) * t)
 }
 
-/// Fine-tunes `start.actor` with PPO. `start` may come from imitation (no critic: a fresh one is
+/// Fine-tunes `state.actor` with PPO. `state` may come from imitation (no critic: a fresh one is
 /// made and warmed up) or from a PPO checkpoint (`--resume`: critic, Adam state, counters and
-/// curve continue). `progress` is called at every validation.
+/// curve continue); an A2C checkpoint's critic is kept and warmed up ([`start_actor_critic`]).
+/// `progress` is called at every validation.
 pub fn train_ppo(
     ctx: &RlContext<'_>,
-    start: TrainingCheckpoint,
+    mut state: TrainingCheckpoint,
     cfg: &PpoConfig,
     mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
-    let mut state = start;
     let dim = state.spec.len();
     let n_actions = state.spec.num_levels;
-    let resumed = state.critic.is_some() && state.stage == "ppo";
-    let mut critic = state
-        .critic
-        .take()
-        .unwrap_or_else(|| new_critic(dim, &cfg.critic_hidden, cfg.seed));
-    let mut adam = match state.adam.take().filter(|_| resumed) {
-        Some(a) => a,
-        None => Adam::new(AdamConfig {
-            max_grad_norm: Some(cfg.max_grad_norm),
-            ..AdamConfig::with_lr(cfg.lr)
-        }),
+    let setup = TrainerSetup::new(cfg.seed, cfg.n_envs, cfg.lr, cfg.max_grad_norm);
+    let cadence = Cadence::new(cfg.max_iters, cfg.validate_every, cfg.max_wall_s);
+    let hidden = &cfg.critic_hidden;
+    let start = start_actor_critic(ctx, &mut state, StageKind::Ppo, &setup, hidden, cadence, t0)?;
+    let (mut actor, mut critic, mut run) = (start.actor, start.critic, start.run);
+    let t = start.trainer;
+    let (mut adam, mut envs) = (t.adam, t.envs);
+    let warmup = if t.resumed {
+        0
+    } else {
+        cfg.critic_warmup_iters
     };
-    let mut actor = state.actor.clone();
-    let warmup = if resumed { 0 } else { cfg.critic_warmup_iters };
-    // Seeds continue with the iteration counter, so a resumed run does not replay old episodes.
-    let seed = cfg.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    let mut envs = make_envs(&ctx.env, cfg.n_envs, seed)?;
-    let mut rng = SplitMix64::new(seed ^ 0x99f0_0000_0000_0001);
-    let cadence = Cadence {
-        max_iters: cfg.max_iters,
-        validate_every: cfg.validate_every,
-        max_wall_s: cfg.max_wall_s,
-    };
-    let mut run =
-        ActorCriticRun::start("ppo", ctx.validator, cadence, t0, &state, &actor, &critic)?;
+    let mut rng = SplitMix64::new(t.seed ^ 0x99f0_0000_0000_0001);
     let (mut mb_obs, mut mb_ret, mut mb_adv, mut mb_old, mut mb_act) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for it in 0..cfg.max_iters {

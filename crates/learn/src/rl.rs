@@ -1,14 +1,16 @@
 //! What the reinforcement-learning trainers ([`crate::ppo`], [`crate::a2c`], [`crate::dqn`],
-//! [`crate::api`]) share: the environment set-up, the validator, the curve recorder, the report,
-//! the actor-critic trainers' validate-and-keep-best bookkeeping ([`ActorCriticRun`]), and small
-//! batch helpers.
+//! [`crate::policy_iteration`]) share: the environment set-up, the validator, the curve recorder,
+//! the report, the sampling trainers' prologue ([`start_trainer`], [`start_actor_critic`]: what
+//! continues from a checkpoint and what starts fresh, decided once), the actor-critic trainers'
+//! validate-and-keep-best bookkeeping ([`ActorCriticRun`]), and small batch helpers.
 
-use crate::checkpoint::TrainingCheckpoint;
+use crate::checkpoint::{ScheduleDone, TrainingCheckpoint};
 use crate::curve::CurvePoint;
-use crate::env::RlEnvConfig;
+use crate::env::{make_envs, RlEnvConfig, TrainEnv};
 use crate::error::LearnError;
+use crate::stage::{Stage, StageKind};
 use crate::validation::Validator;
-use neuralstream_nn::{Activation, Adam, Mlp, SplitMix64};
+use neuralstream_nn::{Activation, Adam, AdamConfig, Mlp, SplitMix64};
 use std::time::Instant;
 
 /// Environments and validation shared by the RL trainers.
@@ -19,6 +21,48 @@ pub struct RlContext<'a> {
     /// Checkpoint selection on validation sessions.
     pub validator: &'a Validator<'a>,
 }
+
+/// An RL trainer's settings, as the pipeline runs them ([`crate::stage::StageKind::run`]).
+pub trait RlTrainer: Sized {
+    /// The settings for one run of the stage: the pipeline's `seed`, and the trainer's own
+    /// wall-time cap lowered to what is left of the pipeline's budget.
+    fn for_run(&self, seed: u64, budget_s: f64) -> Self;
+
+    /// Trains from `start` ([`RlReport`]); `progress` is called at every validation.
+    fn train(
+        &self,
+        ctx: &RlContext<'_>,
+        start: TrainingCheckpoint,
+        progress: &mut dyn FnMut(&CurvePoint),
+    ) -> Result<RlReport, LearnError>;
+}
+
+/// Implements [`RlTrainer`] for a trainer's config type (with `seed` and `max_wall_s` fields) by
+/// its training function: every trainer is run by the pipeline the same way.
+macro_rules! impl_rl_trainer {
+    ($config:ident, $train:ident) => {
+        impl $crate::rl::RlTrainer for $config {
+            fn for_run(&self, seed: u64, budget_s: f64) -> Self {
+                let max_wall_s = self.max_wall_s.min(budget_s);
+                $config {
+                    seed,
+                    max_wall_s,
+                    ..self.clone()
+                }
+            }
+
+            fn train(
+                &self,
+                ctx: &$crate::rl::RlContext<'_>,
+                start: $crate::checkpoint::TrainingCheckpoint,
+                progress: &mut dyn FnMut(&$crate::curve::CurvePoint),
+            ) -> Result<$crate::rl::RlReport, $crate::error::LearnError> {
+                $train(ctx, start, self, progress)
+            }
+        }
+    };
+}
+pub(crate) use impl_rl_trainer;
 
 /// What an RL trainer returns.
 #[derive(Debug, Clone)]
@@ -37,8 +81,8 @@ pub struct RlReport {
 /// point itself when validation comes round.
 #[derive(Debug)]
 pub struct CurveRecorder {
-    /// Stage name written into every point (`ppo`, `a2c`, `dqn`).
-    pub stage: &'static str,
+    /// Stage written into every point.
+    pub stage: StageKind,
     /// QoE of the training episodes that ended since the last point.
     pub episode_qoes: Vec<f64>,
     /// Training losses since the last point.
@@ -47,7 +91,7 @@ pub struct CurveRecorder {
 
 impl CurveRecorder {
     /// An empty recorder for `stage`.
-    pub fn new(stage: &'static str) -> Self {
+    pub fn new(stage: StageKind) -> Self {
         CurveRecorder {
             stage,
             episode_qoes: Vec::new(),
@@ -69,7 +113,7 @@ impl CurveRecorder {
     ) -> Result<f64, LearnError> {
         let val = validator.score(actor)?;
         let point = CurvePoint {
-            stage: self.stage.into(),
+            stage: self.stage.name().into(),
             iteration: state.progress.iteration,
             samples: state.progress.samples,
             wall_s: wall_s(),
@@ -91,15 +135,17 @@ impl CurveRecorder {
 /// checkpoint from it with the best validated actor (and critic, for actor-critic trainers).
 pub fn finish_stage(
     mut last: TrainingCheckpoint,
-    trainer: &str,
+    trainer: StageKind,
     wall_s: f64,
     best: (f64, Mlp, Option<Mlp>),
     start_val_qoe: f64,
 ) -> RlReport {
     let (best_val_qoe, best_actor, best_critic) = best;
     last.progress.wall_s = wall_s;
-    last.stage = trainer.into();
-    last.meta.extra.insert("trainer".into(), trainer.into());
+    last.stage = Stage::Rl(trainer);
+    last.meta
+        .extra
+        .insert("trainer".into(), trainer.name().into());
     // The last network was not selected: scores inherited from the stage before would describe
     // another network.
     last.meta.extra.remove("val_qoe");
@@ -125,47 +171,33 @@ pub fn finish_stage(
 /// entropy weight) count: the checkpoint's own counters when the stage starts afresh, so the
 /// imitation stage's epochs and samples do not advance them; and, when `resumed` continues the
 /// same stage, the checkpoint's counters less what the stage had already run
-/// (`<stage>_schedule_done` in its metadata, written by [`record_schedule`]), so the schedule goes
-/// on where it stopped. That holds for the selected checkpoint too, whose counters are the run's
-/// final ones. Checkpoints without the key fall back to the curve.
+/// ([`TrainingCheckpoint::schedule`], written by [`record_schedule`]), so the schedule goes on
+/// where it stopped. That holds for the selected checkpoint too, whose counters are the run's
+/// final ones. Checkpoints without it fall back to the curve.
 ///
-/// A fresh stage drops every `*_schedule_done` key: an earlier stage's would only mislead.
-pub fn schedule_origin(ck: &mut TrainingCheckpoint, stage: &str, resumed: bool) -> (u64, u64) {
+/// A fresh stage drops the checkpoint's schedule: an earlier stage's would only mislead.
+pub fn schedule_origin(ck: &mut TrainingCheckpoint, stage: StageKind, resumed: bool) -> (u64, u64) {
     if resumed {
-        let done = ck.meta.extra.get(&schedule_key(stage)).and_then(|v| {
-            let (i, s) = v.split_once(',')?;
-            Some((i.parse::<u64>().ok()?, s.parse::<u64>().ok()?))
-        });
-        return match done {
-            Some((i, s)) => (
-                ck.progress.iteration.saturating_sub(i),
-                ck.progress.samples.saturating_sub(s),
+        return match ck.schedule.filter(|d| d.stage == stage) {
+            Some(done) => (
+                ck.progress.iteration.saturating_sub(done.iterations),
+                ck.progress.samples.saturating_sub(done.samples),
             ),
-            None => resumed_origin(&ck.curve, stage),
+            None => resumed_origin(&ck.curve, stage.name()),
         };
     }
-    ck.meta
-        .extra
-        .retain(|k, _| !k.ends_with(SCHEDULE_KEY_SUFFIX));
+    ck.schedule = None;
     (ck.progress.iteration, ck.progress.samples)
 }
 
-const SCHEDULE_KEY_SUFFIX: &str = "_schedule_done";
-
-fn schedule_key(stage: &str) -> String {
-    format!("{stage}{SCHEDULE_KEY_SUFFIX}")
-}
-
-/// Records in `ck`'s metadata how far `stage`'s schedules have run since `origin` (from
+/// Records in `ck` how far `stage`'s schedules have run since `origin` (from
 /// [`schedule_origin`]), so that a resumed run of the stage goes on from there.
-pub fn record_schedule(ck: &mut TrainingCheckpoint, stage: &str, origin: (u64, u64)) {
-    let done = (
-        ck.progress.iteration.saturating_sub(origin.0),
-        ck.progress.samples.saturating_sub(origin.1),
-    );
-    ck.meta
-        .extra
-        .insert(schedule_key(stage), format!("{},{}", done.0, done.1));
+pub fn record_schedule(ck: &mut TrainingCheckpoint, stage: StageKind, origin: (u64, u64)) {
+    ck.schedule = Some(ScheduleDone {
+        stage,
+        iterations: ck.progress.iteration.saturating_sub(origin.0),
+        samples: ck.progress.samples.saturating_sub(origin.1),
+    });
 }
 
 /// [`schedule_origin`] of a resumed stage whose checkpoint has no saved origin, from its curve
@@ -179,6 +211,119 @@ fn resumed_origin(curve: &[CurvePoint], stage: &str) -> (u64, u64) {
         .map_or((0, 0), |p| (p.iteration, p.samples))
 }
 
+/// What every sampling trainer (PPO, A2C, DQN) sets up alike.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainerSetup {
+    /// The stage's seed (the pipeline's).
+    pub seed: u64,
+    /// Parallel training environments.
+    pub n_envs: usize,
+    /// Learning rate of a fresh optimiser.
+    pub lr: f32,
+    /// Global gradient-norm clip of a fresh optimiser.
+    pub max_grad_norm: f32,
+}
+
+impl TrainerSetup {
+    /// The setup of `n_envs` environments from `seed`, and a fresh optimiser's `lr` and clip.
+    pub fn new(seed: u64, n_envs: usize, lr: f32, max_grad_norm: f32) -> Self {
+        TrainerSetup {
+            seed,
+            n_envs,
+            lr,
+            max_grad_norm,
+        }
+    }
+}
+
+/// The optimiser, seed and environments a sampling trainer starts from.
+#[derive(Debug)]
+pub struct TrainerStart<'a> {
+    /// True when the checkpoint was written by this same stage, which continues it.
+    pub resumed: bool,
+    /// The checkpoint's optimiser when resumed, a fresh one otherwise.
+    pub adam: Adam,
+    /// The run's seed, advanced by the checkpoint's iteration counter so that a resumed run does
+    /// not replay the episodes it has already played.
+    pub seed: u64,
+    /// [`TrainerSetup::n_envs`] training environments seeded from `seed`.
+    pub envs: Vec<TrainEnv<'a>>,
+}
+
+/// The prologue of a sampling trainer: takes the optimiser out of `state` and continues it when
+/// `resumed` (the checkpoint is this stage's own), or makes a fresh one; derives the run's seed;
+/// makes the environments.
+pub fn start_trainer<'a>(
+    ctx: &RlContext<'a>,
+    state: &mut TrainingCheckpoint,
+    resumed: bool,
+    setup: &TrainerSetup,
+) -> Result<TrainerStart<'a>, LearnError> {
+    let adam = match state.adam.take().filter(|_| resumed) {
+        Some(a) => a,
+        None => Adam::new(AdamConfig {
+            max_grad_norm: Some(setup.max_grad_norm),
+            ..AdamConfig::with_lr(setup.lr)
+        }),
+    };
+    let seed = setup.seed ^ state.progress.iteration.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let envs = make_envs(&ctx.env, setup.n_envs, seed)?;
+    Ok(TrainerStart {
+        resumed,
+        adam,
+        seed,
+        envs,
+    })
+}
+
+/// The networks and the rest an actor-critic trainer (PPO, A2C) starts from.
+#[derive(Debug)]
+pub struct ActorCriticStart<'a> {
+    /// The checkpoint's actor.
+    pub actor: Mlp,
+    /// The critic (see [`start_actor_critic`] for which).
+    pub critic: Mlp,
+    /// Optimiser, seed and environments; `resumed` only for a checkpoint of this very stage
+    /// with its critic.
+    pub trainer: TrainerStart<'a>,
+    /// The stage's bookkeeping, the starting actor already validated.
+    pub run: ActorCriticRun<'a>,
+}
+
+/// The prologue of the actor-critic trainers, one rule for PPO and A2C.
+///
+/// **The critic rule.** A critic in the checkpoint is kept, whichever actor-critic stage trained
+/// it: it estimates the value of the checkpoint's own actor for the same rewards (only PPO and A2C
+/// write one; imitation, policy iteration and DQN drop it), so it is a better start than a random
+/// network. Otherwise a fresh critic of `critic_hidden` is made. Only a checkpoint of this very
+/// stage with its critic counts as resumed: its optimiser (and schedules) continue; a critic from
+/// the other actor-critic stage gets a fresh optimiser (and, in PPO, its warm-up).
+/// The stage's [`ActorCriticRun`] starts here too, at `t0`, with `cadence`.
+pub fn start_actor_critic<'a>(
+    ctx: &RlContext<'a>,
+    state: &mut TrainingCheckpoint,
+    stage: StageKind,
+    setup: &TrainerSetup,
+    critic_hidden: &[usize],
+    cadence: Cadence,
+    t0: Instant,
+) -> Result<ActorCriticStart<'a>, LearnError> {
+    let resumed = state.critic.is_some() && state.stage.is(stage);
+    let critic = state
+        .critic
+        .take()
+        .unwrap_or_else(|| new_critic(state.spec.len(), critic_hidden, setup.seed));
+    let trainer = start_trainer(ctx, state, resumed, setup)?;
+    let actor = state.actor.clone();
+    let run = ActorCriticRun::start(stage, ctx.validator, cadence, t0, state, &actor, &critic)?;
+    Ok(ActorCriticStart {
+        actor,
+        critic,
+        trainer,
+        run,
+    })
+}
+
 /// When an actor-critic trainer stops and validates.
 #[derive(Debug, Clone, Copy)]
 pub struct Cadence {
@@ -188,6 +333,17 @@ pub struct Cadence {
     pub validate_every: usize,
     /// Stage wall time after which the current update is the last, seconds.
     pub max_wall_s: f64,
+}
+
+impl Cadence {
+    /// Stop after `max_iters` updates or `max_wall_s` seconds, validate every `validate_every`.
+    pub fn new(max_iters: usize, validate_every: usize, max_wall_s: f64) -> Self {
+        Cadence {
+            max_iters,
+            validate_every,
+            max_wall_s,
+        }
+    }
 }
 
 /// The bookkeeping the actor-critic trainers ([`crate::a2c`], [`crate::ppo`]) share around their
@@ -212,7 +368,7 @@ impl<'a> ActorCriticRun<'a> {
     /// Starts a `stage` run from `state` (its curve and wall time continue) by validating the
     /// starting `actor`, which is the best so far. `t0` is when the stage began.
     pub fn start(
-        stage: &'static str,
+        stage: StageKind,
         validator: &'a Validator<'a>,
         cadence: Cadence,
         t0: Instant,

@@ -7,8 +7,8 @@ use neuralstream_core::{Observation, Trace, Video};
 use neuralstream_data::synthetic::{builtin_video, TraceGenerator};
 use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, StageKind};
 use neuralstream_learn::{
-    A2cConfig, ApiConfig, CurvePoint, DqnConfig, ImitationConfig, LearnedAbr, PpoConfig,
-    TrainingCheckpoint,
+    A2cConfig, CurvePoint, DqnConfig, ImitationConfig, LearnedAbr, PolicyIterationConfig,
+    PpoConfig, ScheduleDone, TrainingCheckpoint,
 };
 use neuralstream_nn::{loss, Mlp};
 use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
@@ -34,14 +34,14 @@ fn tiny(stages: Vec<StageKind>) -> PipelineConfig {
             hop_s: 320.0,
             ..ImitationConfig::default()
         },
-        api: ApiConfig {
+        policy_iteration: PolicyIterationConfig {
             iterations: 4,
             sessions_per_iter: 24,
             states_per_session: 6,
             epochs: 4,
             minibatch: 64,
             lr: 1e-3,
-            ..ApiConfig::default()
+            ..PolicyIterationConfig::default()
         },
         ppo: PpoConfig {
             n_envs: 4,
@@ -120,7 +120,7 @@ fn imitation_then(rl: StageKind) -> (neuralstream_learn::PipelineReport, Pipelin
         "untrained {first:.2} -> {}, optimum {opt:.2}",
         stage_qoes.join(" -> ")
     );
-    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
+    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.name()).collect();
     assert_eq!(names, ["imitation", "dagger", rl.name()]);
     assert!(rep.best_val_qoe > first + 0.2 * (opt - first).abs());
     assert!(rep.best_val_qoe <= opt + 1e-6);
@@ -138,7 +138,7 @@ fn imitation_then_ppo_improves_a_tiny_problem() {
 
 #[test]
 fn imitation_then_policy_iteration_improves_a_tiny_problem() {
-    let (rep, cfg) = imitation_then(StageKind::Api);
+    let (rep, cfg) = imitation_then(StageKind::PolicyIteration);
     // Policy iteration improves on its warm start, not just keeps it.
     assert!(
         rep.stages[2].val_qoe > rep.stages[1].val_qoe,
@@ -147,7 +147,7 @@ fn imitation_then_policy_iteration_improves_a_tiny_problem() {
         rep.stages[1].val_qoe
     );
     let api: Vec<_> = rep.last.curve.iter().filter(|p| p.stage == "api").collect();
-    assert_eq!(api.len(), cfg.api.iterations);
+    assert_eq!(api.len(), cfg.policy_iteration.iterations);
     assert!(api.iter().all(|p| p.val_qoe.is_finite() && p.samples > 0));
     // Same seed, same policy.
     let again = train_pipeline(&traces(), &builtin_video(), &cfg, None, |_| {}).unwrap();
@@ -173,12 +173,12 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         assert!(rep.last.progress.samples > 0);
         // Their exploration schedules count from the stage's own start (here 0): what they ran
         // is saved so that a resumed run goes on from it.
-        let key = format!("{}_schedule_done", stage.name());
-        let done = format!(
-            "{},{}",
-            rep.last.progress.iteration, rep.last.progress.samples
-        );
-        assert_eq!(rep.last.meta.extra.get(&key), Some(&done));
+        let done = ScheduleDone {
+            stage,
+            iterations: rep.last.progress.iteration,
+            samples: rep.last.progress.samples,
+        };
+        assert_eq!(rep.last.schedule, Some(done));
     }
     // After imitation, DQN's schedule counts only DQN's own samples.
     let cfg = tiny(vec![StageKind::Imitation, StageKind::Dqn]);
@@ -189,12 +189,12 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         .find(|s| s.stage == "dagger")
         .unwrap()
         .checkpoint;
-    let done = format!(
-        "{},{}",
-        rep.last.progress.iteration - imitation_end.progress.iteration,
-        rep.last.progress.samples - imitation_end.progress.samples
-    );
-    assert_eq!(rep.last.meta.extra.get("dqn_schedule_done"), Some(&done));
+    let done = ScheduleDone {
+        stage: StageKind::Dqn,
+        iterations: rep.last.progress.iteration - imitation_end.progress.iteration,
+        samples: rep.last.progress.samples - imitation_end.progress.samples,
+    };
+    assert_eq!(rep.last.schedule, Some(done));
     // DQN's selected checkpoint carries the same record, so resuming it as DQN goes on from
     // there whatever counters the pipeline gives it.
     let dqn_best = &rep
@@ -203,7 +203,7 @@ fn a2c_and_dqn_run_and_never_select_a_worse_checkpoint() {
         .find(|s| s.stage == "dqn")
         .unwrap()
         .checkpoint;
-    assert_eq!(dqn_best.meta.extra.get("dqn_schedule_done"), Some(&done));
+    assert_eq!(dqn_best.schedule, Some(done));
 }
 
 /// Trains imitation then PPO on the tiny problem and saves its final state as `last.safetensors`
@@ -300,7 +300,7 @@ fn resume_continues_the_curve() {
 #[test]
 fn the_default_api_stage_resumes_its_optimiser() {
     let video = builtin_video();
-    let cfg = tiny(vec![StageKind::Api]);
+    let cfg = tiny(vec![StageKind::PolicyIteration]);
     let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("last.safetensors");
@@ -417,7 +417,7 @@ fn a_budget_that_ends_imitation_early_reports_no_dagger_stage() {
     };
     let rep = train_pipeline(&traces(), &video, &cfg, None, |_| {}).unwrap();
     assert!(rep.wall_limited);
-    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.as_str()).collect();
+    let names: Vec<&str> = rep.stages.iter().map(|s| s.stage.name()).collect();
     assert_eq!(names, ["imitation"]);
     assert_eq!(rep.best.stage, "imitation");
 }

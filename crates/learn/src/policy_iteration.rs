@@ -15,14 +15,14 @@
 //! futures that look alike from the player's seat, and the greedy policy of the regression is a
 //! policy-improvement step. Each iteration:
 //!
-//! 1. **Roll in:** [`ApiConfig::sessions_per_iter`] training sessions (random trace, random start,
+//! 1. **Roll in:** [`PolicyIterationConfig::sessions_per_iter`] training sessions (random trace, random start,
 //!    delay noise, seeded per session), played by the current greedy policy with an
-//!    [`ApiConfig::explore_eps`] chance of a random level, so nearby states are visited too.
-//! 2. **Roll out:** at [`ApiConfig::states_per_session`] random decisions of each session, play
+//!    [`PolicyIterationConfig::explore_eps`] chance of a random level, so nearby states are visited too.
+//! 2. **Roll out:** at [`PolicyIterationConfig::states_per_session`] random decisions of each session, play
 //!    every level and then the current policy to the session's end; `Q(s, a)` is the QoE collected.
 //! 3. **Regress:** targets `max(Q(s, a) - max_b Q(s, b), -clip) / temperature` (the best level is
-//!    0, catastrophic ones are merely "very bad"); [`ApiConfig::epochs`] passes of MSE over the
-//!    data of the last [`ApiConfig::keep_iters`] iterations. The actor's outputs are then advantage
+//!    0, catastrophic ones are merely "very bad"); [`PolicyIterationConfig::epochs`] passes of MSE over the
+//!    data of the last [`PolicyIterationConfig::keep_iters`] iterations. The actor's outputs are then advantage
 //!    estimates: argmax is the greedy policy, and softmax is a Boltzmann policy that PPO can
 //!    fine-tune.
 //! 4. **Select:** score the greedy policy on the validation sessions; keep the best.
@@ -31,9 +31,13 @@
 //! gathered in order; training is single-threaded.
 
 use crate::checkpoint::TrainingCheckpoint;
+use crate::curve::CurvePoint;
 use crate::env::{chunk_reward, write_features, RlEnvConfig};
-use crate::error::LearnError;
-use crate::rl::{finish_stage, gather_rows, permutation, CurveRecorder, RlContext, RlReport};
+use crate::error::{check, ConfigError, LearnError};
+use crate::rl::{
+    finish_stage, gather_rows, impl_rl_trainer, permutation, CurveRecorder, RlContext, RlReport,
+};
+use crate::stage::StageKind;
 use neuralstream_core::{ChunkRecord, Rng};
 use neuralstream_nn::{loss, Adam, AdamConfig, Mlp, Scratch, SplitMix64};
 use neuralstream_policy::argmax;
@@ -42,9 +46,9 @@ use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Hyper-parameters of [`train_api`].
+/// Hyper-parameters of [`train_policy_iteration`].
 #[derive(Debug, Clone)]
-pub struct ApiConfig {
+pub struct PolicyIterationConfig {
     /// Seed of the sessions and the minibatch order.
     pub seed: u64,
     /// Policy-iteration rounds.
@@ -79,12 +83,12 @@ pub struct ApiConfig {
     pub max_wall_s: f64,
 }
 
-impl Default for ApiConfig {
+impl Default for PolicyIterationConfig {
     /// 40 iterations of 800 sessions x 12 rolled-out decisions (about 80 s on 2 cores), 10 %
     /// exploration, 8 epochs of minibatch 256 at lr 3e-4 over the last 3 iterations' data,
     /// advantages clipped at -10 QoE and used as logits directly, no weight averaging.
     fn default() -> Self {
-        ApiConfig {
+        PolicyIterationConfig {
             seed: 1,
             iterations: 40,
             sessions_per_iter: 800,
@@ -102,6 +106,35 @@ impl Default for ApiConfig {
         }
     }
 }
+
+impl PolicyIterationConfig {
+    /// Checks every setting's range; the error names the field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, count) in [
+            ("iterations", self.iterations),
+            ("sessions_per_iter", self.sessions_per_iter),
+            ("states_per_session", self.states_per_session),
+            ("epochs", self.epochs),
+            ("minibatch", self.minibatch),
+            ("keep_iters", self.keep_iters),
+        ] {
+            check::at_least_one(field, count)?;
+        }
+        let e = self.explore_eps;
+        check::ensure((0.0..=1.0).contains(&e), "explore_eps", "be in [0, 1]", e)?;
+        let d = self.ema_decay;
+        check::ensure((0.0..1.0).contains(&d), "ema_decay", "be in [0, 1)", d)?;
+        check::ensure(self.clip > 0.0, "clip", "be positive", self.clip)?;
+        let t = self.temperature;
+        check::ensure(t.is_finite() && t > 0.0, "temperature", "be positive", t)?;
+        let f = self.augment_scale;
+        let in_range = (1.0..=10.0).contains(&f);
+        check::ensure(in_range, "augment_scale", "be between 1 (off) and 10", f)?;
+        check::learning_rate("lr", self.lr)
+    }
+}
+
+impl_rl_trainer!(PolicyIterationConfig, train_policy_iteration);
 
 /// States and their per-level regression targets (`[len, levels]`).
 #[derive(Debug, Clone, Default)]
@@ -177,7 +210,7 @@ fn polyak(avg: &mut Mlp, net: &Mlp, decay: f32) {
 fn collect_session(
     env: &RlEnvConfig<'_>,
     actor: &Mlp,
-    cfg: &ApiConfig,
+    cfg: &PolicyIterationConfig,
     mut rng: Rng,
 ) -> Result<QData, LearnError> {
     let traces = env.traces;
@@ -250,16 +283,15 @@ fn collect_session(
     Ok(out)
 }
 
-/// Runs approximate policy iteration from `start.actor` (usually the imitation stage's result).
+/// Runs approximate policy iteration from `state.actor` (usually the imitation stage's result).
 /// `progress` is called after every iteration's validation.
-pub fn train_api(
+pub fn train_policy_iteration(
     ctx: &RlContext<'_>,
-    start: TrainingCheckpoint,
-    cfg: &ApiConfig,
-    mut progress: impl FnMut(&crate::curve::CurvePoint),
+    mut state: TrainingCheckpoint,
+    cfg: &PolicyIterationConfig,
+    mut progress: impl FnMut(&CurvePoint),
 ) -> Result<RlReport, LearnError> {
     let t0 = Instant::now();
-    let mut state = start;
     let dim = state.spec.len();
     let levels = state.spec.num_levels;
     let mut actor = state.actor.clone();
@@ -267,7 +299,11 @@ pub fn train_api(
     let mut policy = actor.clone();
     // Resuming an `api` run continues its optimiser (at this run's learning rate); the regression
     // data of its last iterations is not kept in checkpoints and is collected anew.
-    let mut adam = match state.adam.take().filter(|_| state.stage == "api") {
+    let mut adam = match state
+        .adam
+        .take()
+        .filter(|_| state.stage.is(StageKind::PolicyIteration))
+    {
         Some(mut a) => {
             a.set_lr(cfg.lr);
             a
@@ -279,7 +315,7 @@ pub fn train_api(
     let start_val = ctx.validator.score(&actor)?;
     let wall0 = state.progress.wall_s;
     let mut best = (start_val, actor.clone());
-    let mut recorder = CurveRecorder::new("api");
+    let mut recorder = CurveRecorder::new(StageKind::PolicyIteration);
     let mut kept: VecDeque<QData> = VecDeque::new();
     let (mut mb_obs, mut mb_t) = (Vec::new(), Vec::new());
     for it in 0..cfg.iterations {
@@ -353,7 +389,7 @@ pub fn train_api(
     last.target = None;
     Ok(finish_stage(
         last,
-        "api",
+        StageKind::PolicyIteration,
         wall_s,
         (best.0, best.1, None),
         start_val,
@@ -407,9 +443,9 @@ mod tests {
             random_start: true,
         };
         let actor = Mlp::new(&[spec.len(), 16, video.num_levels()], Activation::Relu, 3);
-        let cfg = ApiConfig {
+        let cfg = PolicyIterationConfig {
             states_per_session: 5,
-            ..ApiConfig::default()
+            ..PolicyIterationConfig::default()
         };
         let data = collect_session(&env, &actor, &cfg, Rng::new(9)).unwrap();
         let levels = video.num_levels();
