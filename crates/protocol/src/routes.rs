@@ -12,7 +12,7 @@ pub const MAX_SESSION_ID_LEN: usize = 128;
 /// Path of the list of videos (`GET`, answers `Vec<VideoInfo>`).
 pub const VIDEOS_PATH: &str = "/api/v1/videos";
 
-/// Path of the list of enabled algorithms (`GET`, answers [`AlgorithmList`]).
+/// Path of the list of enabled algorithms (`GET`, answers [`AlgorithmList`](crate::AlgorithmList)).
 pub const ALGORITHMS_PATH: &str = "/api/v1/algorithms";
 
 /// Path of the OpenAPI 3 document of the API.
