@@ -70,6 +70,57 @@ fn refusals_before_the_body_reach_http2_clients_with_their_status() {
     });
 }
 
+/// Posts `body_file` with curl over HTTP/2 (prior knowledge); returns curl's exit status and the
+/// HTTP status it saw (0 when none), or `None` when curl is not installed.
+fn curl_h2_post(url: &str, body_file: &std::path::Path) -> Option<(i32, u16)> {
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg("--data-binary")
+        .arg(format!("@{}", body_file.display()))
+        .arg(url)
+        .output()
+        .ok()?;
+    let status = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    Some((out.status.code().unwrap_or(-1), status))
+}
+
+/// curl (nghttp2) reported these refusals as "Stream error in the HTTP/2 framing layer" with no
+/// status before the body was drained; hyper's client tolerated them, so curl is the witness.
+#[test]
+fn refusals_before_the_body_reach_curl_over_http2_with_their_status() {
+    let fx = fixture();
+    let mut cfg = plain_config(&[&fx.media], &["bb"]);
+    cfg.body_limit_bytes = 4096;
+    let (_rt, running) = start(cfg);
+    let body = fx.dir.path().join("big.json");
+    std::fs::write(&body, vec![b' '; 200_000]).unwrap();
+    let base = &running.base_url;
+    for (path, want) in [
+        ("api/v1/sessions/bad%20id/decision", 400),
+        ("api/v1/sessions/h2-big/decision", 413),
+    ] {
+        let Some((code, status)) = curl_h2_post(&format!("{base}{path}"), &body) else {
+            eprintln!("skipped: curl is not installed");
+            return;
+        };
+        assert_eq!(
+            (code, status),
+            (0, want),
+            "{path}: curl exit {code}, status {status}"
+        );
+    }
+}
+
 /// The value of the metric line starting with `name ` in a Prometheus text.
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
