@@ -1,5 +1,5 @@
 //! The router: routes (named by `neuralstream-protocol`), and the layers every request goes
-//! through: CORS, metrics and `nosniff` ([`observe`]), the handler timeout (tower's
+//! through: CORS, metrics and `nosniff` (`observe`), the handler timeout (tower's
 //! `TimeoutLayer`, answered as a JSON 503), and axum's `DefaultBodyLimit` on the decision route.
 
 use crate::api;
