@@ -152,3 +152,43 @@ pub fn run(args: ServeArgs) -> Result<()> {
     neuralstream_server::run_blocking(config)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn config_of(flags: &[&str]) -> Result<ServerConfig> {
+        let mut argv = vec!["serve", "--media", "m"];
+        argv.extend_from_slice(flags);
+        config(&Cli::try_parse_from(argv)?.serve)
+    }
+
+    #[test]
+    fn cors_and_session_memory_flags_reach_the_config() {
+        let c = config_of(&[
+            "--cors",
+            "https://a.example,https://b.example:8080",
+            "--session-memory-mb",
+            "64",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            ["https://a.example", "https://b.example:8080"]
+        );
+        assert_eq!(c.session_budget_bytes, 64 << 20);
+        // Defaults: the page's own origin only, a budget fitted to the machine.
+        let c = config_of(&[]).unwrap();
+        assert!(c.cors_origins.is_empty());
+        assert!((64 << 20..=16 << 30).contains(&c.session_budget_bytes));
+        let e = config_of(&["--session-memory-mb", "0"]).unwrap_err();
+        assert!(e.to_string().contains("--session-memory-mb"), "{e}");
+    }
+}
