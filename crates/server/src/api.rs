@@ -168,6 +168,8 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         created_total: state.sessions.created_total(),
         evicted_total: state.sessions.evicted_total(),
         qoe: state.sessions.qoe_values(),
+        reserved_bytes: state.sessions.reserved_bytes(),
+        budget_bytes: state.sessions.budget_bytes(),
     };
     let mut r = (StatusCode::OK, state.metrics.render(&gauges)).into_response();
     r.headers_mut().insert(

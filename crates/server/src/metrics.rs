@@ -157,6 +157,10 @@ pub struct SessionGauges {
     pub evicted_total: u64,
     /// QoE so far of every live session.
     pub qoe: Vec<f64>,
+    /// Bytes of the session budget the live sessions hold.
+    pub reserved_bytes: u64,
+    /// The session budget, bytes.
+    pub budget_bytes: u64,
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -244,6 +248,20 @@ impl Metrics {
             "neuralstream_sessions_evicted_total {}",
             sessions.evicted_total
         );
+        out.push_str("# HELP neuralstream_sessions_reserved_bytes Bytes of the session memory budget the live sessions hold (each its worst case).\n");
+        out.push_str("# TYPE neuralstream_sessions_reserved_bytes gauge\n");
+        let _ = writeln!(
+            out,
+            "neuralstream_sessions_reserved_bytes {}",
+            sessions.reserved_bytes
+        );
+        out.push_str("# HELP neuralstream_sessions_budget_bytes The session memory budget (--session-memory-mb).\n");
+        out.push_str("# TYPE neuralstream_sessions_budget_bytes gauge\n");
+        let _ = writeln!(
+            out,
+            "neuralstream_sessions_budget_bytes {}",
+            sessions.budget_bytes
+        );
         out.push_str("# HELP neuralstream_session_qoe QoE so far of the live sessions (server's QoE model).\n");
         out.push_str("# TYPE neuralstream_session_qoe summary\n");
         let mut sorted = sessions.qoe.clone();
@@ -282,7 +300,11 @@ mod tests {
             created_total: 3,
             evicted_total: 1,
             qoe: vec![1.0, 3.0],
+            reserved_bytes: 4096,
+            budget_bytes: 1 << 20,
         });
+        assert!(text.contains("neuralstream_sessions_reserved_bytes 4096"));
+        assert!(text.contains("neuralstream_sessions_budget_bytes 1048576"));
         assert!(
             text.contains("neuralstream_http_requests_total{route=\"decision\",status=\"200\"} 1")
         );
