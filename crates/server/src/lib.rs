@@ -9,23 +9,24 @@
 //! an `Observation` rebuilt from the client's reports (the history of `ChunkRecord`s a simulated
 //! player would have), so a decision over HTTP is the decision `bench` would make in the same state.
 //! Everything on the request path is bounded: body size, handler time, header read time, TLS
-//! handshake time, number of sessions, history length per session; static files are resolved
+//! handshake time, number of sessions and their memory, history length per session; static files are resolved
 //! against a canonical root and never leave it (see [`files`]).
 //!
 //! Library use: [`start`] returns a [`Running`] server (bound address, base URL, certificate);
 //! [`run_blocking`] is what the CLI calls (prints the `listening on` line, stops on Ctrl-C/SIGTERM).
 //!
-//! Modules, each depending only on those below it (no cycle):
+//! Modules and what each imports of the others (no cycle; [`start`] in the crate root wires
+//! them together):
 //!
 //! ```text
-//! lib (start, run_blocking) ── tls, config, error (ServerError), logging (WarnLimiter)
-//!  └─ app (router, layers)
-//!      ├─ api (decision, lists, health, metrics handlers) ─┐
-//!      ├─ web (the page at /) ── files (static files) ─────┤
-//!      └─────────────────────────────────────────────────── state (AppState)
-//!                                                            ├─ sessions ── algorithms, media
-//!                                                            └─ metrics
-//!  every handler refuses with response::HttpError (IntoResponse; depends on no other module)
+//! app        -> api, web, files, state, metrics, response   (the router and its layers)
+//! api        -> state, metrics, response                    (the API handlers)
+//! web        -> files, state, response                      (the page at /)
+//! files      -> api (error_response)                        (static files)
+//! state      -> sessions, metrics, logging                  (AppState)
+//! sessions   -> algorithms, media, response                 (per-client sessions)
+//! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
+//! response, metrics, error, config -> nothing of the crate
 //! ```
 
 pub mod algorithms;
