@@ -9,8 +9,8 @@
 //! an `Observation` rebuilt from the client's reports (the history of `ChunkRecord`s a simulated
 //! player would have), so a decision over HTTP is the decision `bench` would make in the same state.
 //! Everything on the request path is bounded: body size, handler time, header read time, TLS
-//! handshake time, number of sessions and their memory, history length per session; static files are resolved
-//! against a canonical root and never leave it (see [`files`]).
+//! handshake time, number of sessions and their memory, history length per session; static files
+//! are resolved against a canonical root and never leave it (see [`files`]).
 //!
 //! Library use: [`start`] returns a [`Running`] server (bound address, base URL, certificate);
 //! [`run_blocking`] is what the CLI calls (prints the `listening on` line, stops on Ctrl-C/SIGTERM).
