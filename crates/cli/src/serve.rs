@@ -75,6 +75,15 @@ pub struct ServeArgs {
     /// Most decision sessions kept at once (new ones beyond it get 503).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_sessions: usize,
+    /// Memory budget of all decision sessions' histories together, MiB (each session reserves its
+    /// worst case; new ones beyond it get 503). Default: a quarter of the memory available at
+    /// start, between 64 MiB and 16 GiB.
+    #[arg(long, value_name = "MIB")]
+    pub session_memory_mb: Option<u64>,
+    /// Comma-separated origins besides the page's own that browsers may call the server from
+    /// (CORS), e.g. https://player.example:8080; `*` allows any.
+    #[arg(long, value_name = "ORIGIN,...", value_delimiter = ',')]
+    pub cors: Vec<String>,
     /// Log format (logs go to stderr; filter with NEURALSTREAM_LOG, e.g. debug).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormatArg,
@@ -101,6 +110,9 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     if args.max_sessions == 0 {
         bail!("--max-sessions must be at least 1");
     }
+    if args.session_memory_mb == Some(0) {
+        bail!("--session-memory-mb must be at least 1");
+    }
     let mut config = ServerConfig::new(args.media.clone(), algorithms);
     config.port = args.port;
     config.bind = args.bind;
@@ -122,6 +134,10 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     config.qoe = neuralstream_core::QoeModel::from_name(&args.qoe).context("in --qoe")?;
     config.session_idle = Duration::from_secs_f64(args.session_idle_s);
     config.max_sessions = args.max_sessions;
+    if let Some(mib) = args.session_memory_mb {
+        config.session_budget_bytes = mib.saturating_mul(1 << 20);
+    }
+    config.cors_origins = args.cors.clone();
     config.log_format = match args.log_format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
@@ -135,4 +151,44 @@ pub fn run(args: ServeArgs) -> Result<()> {
     neuralstream_server::init_logging(config.log_format);
     neuralstream_server::run_blocking(config)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn config_of(flags: &[&str]) -> Result<ServerConfig> {
+        let mut argv = vec!["serve", "--media", "m"];
+        argv.extend_from_slice(flags);
+        config(&Cli::try_parse_from(argv)?.serve)
+    }
+
+    #[test]
+    fn cors_and_session_memory_flags_reach_the_config() {
+        let c = config_of(&[
+            "--cors",
+            "https://a.example,https://b.example:8080",
+            "--session-memory-mb",
+            "64",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            ["https://a.example", "https://b.example:8080"]
+        );
+        assert_eq!(c.session_budget_bytes, 64 << 20);
+        // Defaults: the page's own origin only, a budget fitted to the machine.
+        let c = config_of(&[]).unwrap();
+        assert!(c.cors_origins.is_empty());
+        assert!((64 << 20..=16 << 30).contains(&c.session_budget_bytes));
+        let e = config_of(&["--session-memory-mb", "0"]).unwrap_err();
+        assert!(e.to_string().contains("--session-memory-mb"), "{e}");
+    }
 }

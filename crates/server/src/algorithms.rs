@@ -4,6 +4,7 @@
 //! and scratch buffers), so sessions never share mutable state and never touch the disk.
 
 use crate::error::ServerError;
+use crate::media::MediaLibrary;
 use neuralstream_core::Abr;
 use neuralstream_policy::LearnedAbr;
 use neuralstream_protocol::{AlgorithmInfo, AlgorithmList};
@@ -29,6 +30,30 @@ struct Entry {
 #[derive(Debug)]
 pub struct AlgorithmSet {
     entries: Vec<Entry>,
+}
+
+/// An enabled learned policy and a served video whose ladder it does not fit: decisions for that
+/// pair are refused with 422.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Misfit {
+    /// The policy's name.
+    pub algorithm: String,
+    /// Levels it was trained for.
+    pub levels: usize,
+    /// The video's name.
+    pub video: String,
+    /// Levels of the video's ladder.
+    pub video_levels: usize,
+}
+
+impl std::fmt::Display for Misfit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({} levels) on {} ({} levels)",
+            self.algorithm, self.levels, self.video, self.video_levels
+        )
+    }
 }
 
 /// Names that cannot run in a server (they need the network trace).
@@ -126,6 +151,49 @@ impl AlgorithmSet {
                 Kind::Learned(p) => Some(p.spec().num_levels),
                 Kind::Builtin(_) => None,
             })
+    }
+
+    /// Every (learned policy, video) pair whose level counts differ.
+    pub fn misfits(&self, media: &MediaLibrary) -> Vec<Misfit> {
+        let mut out = Vec::new();
+        for e in &self.entries {
+            let Some(levels) = self.required_levels(&e.name) else {
+                continue;
+            };
+            for m in media.iter().filter(|m| m.video.num_levels() != levels) {
+                out.push(Misfit {
+                    algorithm: e.name.clone(),
+                    levels,
+                    video: m.name.clone(),
+                    video_levels: m.video.num_levels(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Checks the algorithms against the served videos: refuses when the default algorithm fits
+    /// none of them (every request that names no algorithm would get 422), and returns the other
+    /// pairs that do not fit, for a warning.
+    pub fn check_fit(&self, media: &MediaLibrary) -> Result<Vec<Misfit>, ServerError> {
+        let misfits = self.misfits(media);
+        let default = self.default_name();
+        let default_misfits = misfits.iter().filter(|m| m.algorithm == default).count();
+        if default_misfits > 0 && default_misfits == media.iter().count() {
+            let pairs: Vec<String> = misfits
+                .iter()
+                .filter(|m| m.algorithm == default)
+                .map(|m| m.to_string())
+                .collect();
+            return Err(ServerError::Algorithm {
+                name: default.to_string(),
+                reason: format!(
+                    "the default algorithm (the first of --abr) fits no served video: {}; serve a video with as many levels as the policy was trained for, or put another algorithm first",
+                    pairs.join(", ")
+                ),
+            });
+        }
+        Ok(misfits)
     }
 
     /// A fresh instance of the enabled algorithm `name` (a canonical name from [`Self::resolve`]).

@@ -1,132 +1,139 @@
 //! The API handlers: decisions, video and algorithm lists, OpenAPI, health and metrics. Every
-//! refusal is a JSON [`ApiError`] with a message that says what to change.
+//! refusal is an [`HttpError`], answered as a JSON `ApiError`, with a message that says what to change.
 
-use crate::app::AppState;
 use crate::metrics::SessionGauges;
+pub use crate::response::json_response;
+use crate::response::HttpError;
+use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody, PathRejection};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use neuralstream_protocol::{validate_session_id, ApiError, DecisionRequest};
+use neuralstream_protocol::{validate_session_id, DecisionRequest};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The OpenAPI 3 document served at `/api/v1/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
 
-/// A JSON answer with `Cache-Control: no-store`.
-pub fn json_response(status: StatusCode, body: impl Into<Bytes>) -> Response {
-    let mut r = (status, body.into()).into_response();
-    let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
+/// Most bytes of a request body read and thrown away before a refusal that did not need it
+/// (a bad session id, a declared size over the limit), so an HTTP/2 client that is still
+/// uploading gets the status instead of a reset stream.
+pub const DRAIN_LIMIT_BYTES: u64 = 1 << 20;
 
-/// A JSON [`ApiError`] answer.
+/// Longest time spent draining such a body.
+pub const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+/// A JSON [`ApiError`](neuralstream_protocol::ApiError) answer (what [`HttpError`] answers).
 pub fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::to_vec(&ApiError {
-        error: message.to_string(),
-    })
-    .unwrap_or_else(|_| br#"{"error":"error"}"#.to_vec());
-    json_response(status, body)
+    HttpError::new(status, message).into_response()
 }
 
 /// `POST /api/v1/sessions/{id}/decision`.
+///
+/// The body's arrival is timed apart from the decision (`decision_body_read_seconds`), so a slow
+/// upload never shows as a slow decision (`decision_duration_seconds`).
 pub async fn decision(
     State(state): State<Arc<AppState>>,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let start = Instant::now();
-    let response = decide(&state, path, &headers, body).await;
-    state.metrics.record_decision(start.elapsed());
-    response
-}
-
-async fn decide(
-    state: &AppState,
-    path: Result<Path<String>, axum::extract::rejection::PathRejection>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Response {
-    let Ok(Path(id)) = path else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "session id in the path is not valid UTF-8; use [A-Za-z0-9_.-]",
-        );
+    path: Result<Path<String>, PathRejection>,
+    req: Request,
+) -> Result<Response, HttpError> {
+    let id = match session_id(path) {
+        Ok(id) => id,
+        Err(e) => return Err(drained(req.into_body(), e).await),
     };
-    if let Err(e) = validate_session_id(&id) {
-        return error_response(StatusCode::BAD_REQUEST, &e.to_string());
-    }
-    let limit = state.body_limit_bytes;
-    let too_large = || {
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request body is larger than {limit} bytes; a decision request is a small JSON object"),
-        )
-    };
-    let declared = headers
+    let declared = req
+        .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let limit = state.body_limit_bytes;
     if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
-    }
-    let bytes = match tokio::time::timeout(
-        state.body_read_timeout,
-        axum::body::to_bytes(body, limit),
-    )
-    .await
-    {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) if is_length_limit(&e) => return too_large(),
-        Ok(Err(e)) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("could not read the request body: {e}"),
-            )
+        let refusal = HttpError::body_too_large(limit);
+        if declared.is_some_and(|n| n > DRAIN_LIMIT_BYTES) {
+            return Err(refusal);
         }
-        Err(_) => {
-            return error_response(
-                StatusCode::REQUEST_TIMEOUT,
-                &format!(
+        return Err(drained(req.into_body(), refusal).await);
+    }
+    let read_started = Instant::now();
+    let bytes = read_body(&state, req).await;
+    state.metrics.record_body_read(read_started.elapsed());
+    let started = Instant::now();
+    let answer = decide(&state, &id, &bytes?);
+    state.metrics.record_decision(started.elapsed());
+    answer
+}
+
+/// The session id of the path, checked.
+fn session_id(path: Result<Path<String>, PathRejection>) -> Result<String, HttpError> {
+    let Ok(Path(id)) = path else {
+        return Err(HttpError::bad_request(
+            "session id in the path is not valid UTF-8; use [A-Za-z0-9_.-]",
+        ));
+    };
+    validate_session_id(&id)?;
+    Ok(id)
+}
+
+/// Reads and discards up to [`DRAIN_LIMIT_BYTES`] of `body` for at most [`DRAIN_TIME`], then
+/// gives `refusal` back: a client whose whole body arrives sees a finished request and the
+/// status; a longer or slower one gets the status, then the stream is reset.
+async fn drained(body: Body, refusal: HttpError) -> HttpError {
+    use axum::body::HttpBody as _;
+    let drain = async {
+        let mut body = body;
+        let mut read = 0u64;
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            if let Some(data) = frame.data_ref() {
+                read += data.len() as u64;
+                if read > DRAIN_LIMIT_BYTES {
+                    break;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
+    refusal
+}
+
+/// The request body, within the route's body limit (axum's `DefaultBodyLimit`) and the body-read
+/// timeout.
+async fn read_body(state: &AppState, req: Request) -> Result<Bytes, HttpError> {
+    match tokio::time::timeout(state.body_read_timeout, Bytes::from_request(req, &())).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)))) => {
+            Err(HttpError::body_too_large(state.body_limit_bytes))
+        }
+        Ok(Err(e)) => Err(HttpError::bad_request(format!(
+            "could not read the request body: {}",
+            e.body_text()
+        ))),
+        Err(_) => Err(HttpError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
                 "the request body did not arrive within {:.1} s; send the whole JSON body at once",
                 state.body_read_timeout.as_secs_f64()
             ),
-            )
-        }
-    };
-    let request = match DecisionRequest::from_json(&bytes) {
-        Ok(r) => r,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
-    match state.sessions.decide(&state.ctx, &id, &request) {
-        Ok(answer) => match serde_json::to_vec(&answer) {
-            Ok(body) => json_response(StatusCode::OK, body),
-            Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-        },
-        Err(e) => {
-            let status =
-                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            tracing::debug!(session = %id, status = status.as_u16(), error = %e, "decision refused");
-            error_response(status, &e.to_string())
-        }
+        )),
     }
 }
 
-/// True when a body read failed because the body exceeded its length limit.
-fn is_length_limit(e: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.to_string().contains("length limit exceeded") {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+/// Parses the request, decides, serialises the answer.
+fn decide(state: &AppState, id: &str, body: &[u8]) -> Result<Response, HttpError> {
+    let request = DecisionRequest::from_json(body)?;
+    let answer = state
+        .sessions
+        .decide(&state.ctx, id, &request)
+        .inspect_err(|e| {
+            tracing::debug!(session = %id, status = e.status(), error = %e, "decision refused");
+        })?;
+    let body = serde_json::to_vec(&answer)
+        .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// `GET /api/v1/videos`.
@@ -161,6 +168,8 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         created_total: state.sessions.created_total(),
         evicted_total: state.sessions.evicted_total(),
         qoe: state.sessions.qoe_values(),
+        reserved_bytes: state.sessions.reserved_bytes(),
+        budget_bytes: state.sessions.budget_bytes(),
     };
     let mut r = (StatusCode::OK, state.metrics.render(&gauges)).into_response();
     r.headers_mut().insert(
@@ -171,9 +180,6 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// Any unknown path under `/api/`.
-pub async fn api_not_found() -> Response {
-    error_response(
-        StatusCode::NOT_FOUND,
-        "unknown API path; the API is described at /api/v1/openapi.json",
-    )
+pub async fn api_not_found() -> HttpError {
+    HttpError::not_found("unknown API path; the API is described at /api/v1/openapi.json")
 }

@@ -1,92 +1,64 @@
-//! The router: routes, shared state, and the layers every request goes through (CORS, metrics,
-//! request timeout, `nosniff`).
+//! The router: routes (named by `neuralstream-protocol`), and the layers every request goes
+//! through: CORS, metrics and `nosniff` (`observe`), the handler timeout (tower's
+//! `TimeoutLayer`, answered as a JSON 503), and axum's `DefaultBodyLimit` on the decision route.
 
 use crate::api;
-use crate::metrics::{Metrics, Route};
-use crate::sessions::{DecisionContext, SessionStore};
-use axum::body::Bytes;
-use axum::extract::{Request, State};
+use crate::metrics::Route;
+use crate::response::HttpError;
+use crate::state::AppState;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{
-    HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, RANGE,
-    X_CONTENT_TYPE_OPTIONS,
+    HeaderName, HeaderValue, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HOST,
+    RANGE, X_CONTENT_TYPE_OPTIONS,
 };
+use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::path::PathBuf;
+use neuralstream_protocol as protocol;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::cors::{Any, CorsLayer};
-
-/// Everything the handlers share.
-#[derive(Debug)]
-pub struct AppState {
-    /// Media, algorithms, start-up level.
-    pub ctx: DecisionContext,
-    /// Live decision sessions.
-    pub sessions: SessionStore,
-    /// Counters.
-    pub metrics: Metrics,
-    /// Canonical web root, if any.
-    pub web_root: Option<PathBuf>,
-    /// Largest decision body, bytes.
-    pub body_limit_bytes: usize,
-    /// Longest handler time.
-    pub request_timeout: Duration,
-    /// Longest time a client may take to send a decision request's body (answered with 408).
-    pub body_read_timeout: Duration,
-    /// Pre-serialised `/api/v1/videos`.
-    pub videos_json: Bytes,
-    /// Pre-serialised `/api/v1/algorithms`.
-    pub algorithms_json: Bytes,
-}
+use tower::timeout::TimeoutLayer;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// `GET /media/<name>/<path>`: the media's folder, path-checked.
-async fn media(State(state): State<Arc<AppState>>, req: Request) -> Response {
+async fn media(State(state): State<Arc<AppState>>, req: Request) -> Result<Response, HttpError> {
     let path = req.uri().path().to_string();
-    let rest = path.strip_prefix("/media/").unwrap_or("");
+    let rest = path.strip_prefix(protocol::MEDIA_PREFIX).unwrap_or("");
     let (name, file) = rest.split_once('/').unwrap_or((rest, ""));
     match state.ctx.media.get(name) {
-        Some(m) if file.is_empty() => api::error_response(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "/media/{name}/ is a folder, not a file; players start from {}",
-                [m.info.mpd.as_deref(), m.info.hls.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .chain(std::iter::once(m.info.descriptor.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            ),
-        ),
-        Some(m) => crate::files::serve(&m.root, file, req).await,
-        None => api::error_response(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "no media named '{}'; this server serves: {} (see /api/v1/videos)",
-                name.chars().take(100).collect::<String>(),
-                state.ctx.media.names()
-            ),
-        ),
+        Some(m) if file.is_empty() => Err(HttpError::not_found(format!(
+            "/media/{name}/ is a folder, not a file; players start from {}",
+            [m.info.mpd.as_deref(), m.info.hls.as_deref()]
+                .into_iter()
+                .flatten()
+                .chain(std::iter::once(m.info.descriptor.as_str()))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ))),
+        Some(m) => Ok(crate::files::serve(&m.root, file, req).await),
+        None => Err(HttpError::not_found(format!(
+            "no media named '{}'; this server serves: {} (see {})",
+            name.chars().take(100).collect::<String>(),
+            state.ctx.media.names(),
+            protocol::VIDEOS_PATH
+        ))),
     }
 }
 
-/// Counts every request by route and status, enforces the handler timeout, adds `nosniff`.
+/// Counts every request by route and status, gives the router's bare 405 a JSON body, adds
+/// `nosniff`, and warns (rate-limited) about 5xx answers.
 async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = Route::of(req.uri().path());
     let method = req.method().clone();
     let started = std::time::Instant::now();
     let uri_path = req.uri().path().to_string();
     let path = tracing::enabled!(tracing::Level::DEBUG).then(|| uri_path.clone());
-    let mut response = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => api::error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server took too long to answer; retry",
-        ),
-    };
+    let mut response = next.run(req).await;
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
         && axum::body::HttpBody::size_hint(response.body()).exact() == Some(0)
     {
@@ -97,13 +69,15 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
         } else {
             "GET or HEAD"
         };
-        response = api::error_response(
+        response = HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
-            &format!(
-                "{method} is not allowed on {}; use {allowed} (see /api/v1/openapi.json)",
-                path_for_errors(&uri_path)
+            format!(
+                "{method} is not allowed on {}; use {allowed} (see {})",
+                path_for_errors(&uri_path),
+                protocol::OPENAPI_PATH
             ),
-        );
+        )
+        .into_response();
     }
     response
         .headers_mut()
@@ -122,7 +96,7 @@ async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -
     state
         .metrics
         .record_request(route, response.status().as_u16(), bytes);
-    if response.status().is_server_error() {
+    if response.status().is_server_error() && state.server_error_warnings.admit() {
         tracing::warn!(%method, route = route.label(), status = response.status().as_u16(), "server error answered");
     }
     if let Some(path) = path {
@@ -143,10 +117,36 @@ fn path_for_errors(path: &str) -> String {
     path.chars().take(200).collect()
 }
 
-/// Builds the router over `state`.
-pub fn router(state: Arc<AppState>) -> Router {
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
+/// True when `origin` is the origin the request was sent to (the page's own, as a browser sends
+/// it on a same-origin POST): its host and port are the request's `Host` (HTTP/1.1) or
+/// authority (HTTP/2).
+fn same_origin(origin: &HeaderValue, parts: &Parts) -> bool {
+    let Some(host) = parts
+        .headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+    else {
+        return false;
+    };
+    let origin = origin.to_str().unwrap_or("");
+    ["https://", "http://"]
+        .iter()
+        .any(|scheme| origin.strip_prefix(scheme) == Some(host))
+}
+
+/// CORS: the page's own origin and the `origins` listed (`--cors`); `*` allows any.
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let listed = origins.to_vec();
+        AllowOrigin::predicate(move |origin, parts| {
+            listed.contains(origin) || same_origin(origin, parts)
+        })
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
         .allow_headers([CONTENT_TYPE, RANGE])
         .expose_headers([
@@ -155,18 +155,83 @@ pub fn router(state: Arc<AppState>) -> Router {
             ACCEPT_RANGES,
             HeaderName::from_static("etag"),
         ])
-        .max_age(Duration::from_secs(86_400));
+        .max_age(Duration::from_secs(86_400))
+}
+
+/// Builds the router over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    let timeout = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+            HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server took too long to answer; retry",
+            )
+        }))
+        .layer(TimeoutLayer::new(state.request_timeout));
+    let decision = post(api::decision).layer(DefaultBodyLimit::max(state.body_limit_bytes));
     Router::new()
-        .route("/api/v1/sessions/{id}/decision", post(api::decision))
-        .route("/api/v1/videos", get(api::videos))
-        .route("/api/v1/algorithms", get(api::algorithms))
-        .route("/api/v1/openapi.json", get(api::openapi))
-        .route("/api/{*rest}", axum::routing::any(api::api_not_found))
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
-        .route("/media/{*rest}", get(media))
+        .route(protocol::DECISION_PATH, decision)
+        .route(protocol::VIDEOS_PATH, get(api::videos))
+        .route(protocol::ALGORITHMS_PATH, get(api::algorithms))
+        .route(protocol::OPENAPI_PATH, get(api::openapi))
+        .route(
+            &format!("{}{{*rest}}", protocol::API_PREFIX),
+            axum::routing::any(api::api_not_found),
+        )
+        .route(protocol::HEALTHZ_PATH, get(api::healthz))
+        .route(protocol::METRICS_PATH, get(api::metrics))
+        .route(&format!("{}{{*rest}}", protocol::MEDIA_PREFIX), get(media))
         .fallback(crate::web::web)
+        .layer(timeout)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
-        .layer(cors)
+        .layer(cors(&state.cors_origins))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logging::tests::{capture, Lines};
+    use tower::ServiceExt as _;
+
+    #[test]
+    fn a_flood_of_503s_at_the_session_cap_logs_a_burst_and_a_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let media = dir.path().join("clip");
+        std::fs::create_dir_all(&media).unwrap();
+        let video = neuralstream_data::synthetic::builtin_video();
+        neuralstream_data::descriptor::write_descriptor(&media.join("video.json"), &video).unwrap();
+        let mut config = crate::ServerConfig::new(vec![media], vec!["bb".into()]);
+        config.max_sessions = 0;
+        let state = Arc::new(crate::build_state(&config).unwrap());
+        let app = router(state.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let lines = Lines::default();
+        let requests = 500;
+        tracing::subscriber::with_default(capture(&lines), || {
+            rt.block_on(async {
+                for i in 0..requests {
+                    let req = Request::post(protocol::decision_path(&format!("s{i}")))
+                        .body(axum::body::Body::from(r#"{"buffer_s": 0}"#))
+                        .unwrap();
+                    let r = app.clone().oneshot(req).await.unwrap();
+                    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+                }
+            });
+            state.server_error_warnings.flush(true);
+        });
+        let burst = crate::logging::WARN_BURST as usize;
+        assert_eq!(
+            lines.count("server error answered"),
+            burst + 1,
+            "a burst and one summary line"
+        );
+        assert_eq!(
+            lines.count(&format!("{} more like it", requests - burst)),
+            1
+        );
+    }
 }

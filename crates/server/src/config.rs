@@ -56,6 +56,12 @@ pub struct ServerConfig {
     pub session_idle: Duration,
     /// Most sessions kept at once; new ones are refused with 503 beyond it.
     pub max_sessions: usize,
+    /// Byte budget of all sessions' histories together (each session reserves its worst case,
+    /// see [`crate::sessions`]); new sessions that do not fit are refused with 503.
+    pub session_budget_bytes: u64,
+    /// Origins, besides the page's own, that browsers may call the server from (CORS), e.g.
+    /// `https://player.example:8080`; `*` allows any.
+    pub cors_origins: Vec<String>,
     /// Largest decision request body accepted, bytes.
     pub body_limit_bytes: usize,
     /// Longest time a handler may take to produce a response (bodies stream afterwards).
@@ -70,8 +76,9 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A configuration with the defaults of `neuralstream serve` for these media and algorithms:
-    /// 127.0.0.1:8443, self-signed TLS in `out/serve`, QoE_lin, 300 s idle sessions, 100,000 sessions,
-    /// 16 KiB bodies, 30 s request timeout, 10 s header timeout.
+    /// 127.0.0.1:8443, self-signed TLS in `out/serve`, QoE_lin, 300 s idle sessions, 100,000 sessions
+    /// within [`default_session_budget_bytes`], CORS for the page's own origin only, 16 KiB
+    /// bodies, 30 s request timeout, 10 s header timeout.
     pub fn new(media_dirs: Vec<PathBuf>, algorithms: Vec<String>) -> Self {
         ServerConfig {
             media_dirs,
@@ -85,11 +92,49 @@ impl ServerConfig {
             qoe: QoeModel::lin(),
             session_idle: Duration::from_secs(300),
             max_sessions: 100_000,
+            session_budget_bytes: default_session_budget_bytes(),
+            cors_origins: Vec::new(),
             body_limit_bytes: 16 * 1024,
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
             startup_level: 1,
             log_format: LogFormat::Text,
         }
+    }
+}
+
+/// Session budget where the machine's memory cannot be read: 1 GiB.
+pub const FALLBACK_SESSION_BUDGET_BYTES: u64 = 1 << 30;
+
+/// The default session budget, fitted to the machine: a quarter of the memory available at start
+/// (`MemAvailable` in `/proc/meminfo`), kept between 64 MiB and 16 GiB;
+/// [`FALLBACK_SESSION_BUDGET_BYTES`] where that cannot be read.
+pub fn default_session_budget_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| mem_available_bytes(&text))
+        .map_or(FALLBACK_SESSION_BUDGET_BYTES, |available| {
+            (available / 4).clamp(64 << 20, 16 << 30)
+        })
+}
+
+/// `MemAvailable` of a `/proc/meminfo` text, bytes.
+fn mem_available_bytes(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_budget_is_a_quarter_of_available_memory_within_bounds() {
+        let text = "MemTotal:       8000000 kB\nMemAvailable:    4194304 kB\n";
+        assert_eq!(mem_available_bytes(text), Some(4 << 30));
+        assert_eq!(mem_available_bytes("MemTotal: 1 kB"), None);
+        let budget = default_session_budget_bytes();
+        assert!((64 << 20..=16 << 30).contains(&budget), "{budget}");
     }
 }

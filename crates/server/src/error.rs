@@ -33,6 +33,9 @@ pub enum ServerError {
     /// The QoE model does not fit a video.
     #[error("--qoe: {0}")]
     Qoe(String),
+    /// A `--cors` origin is malformed.
+    #[error("--cors: {0}")]
+    Cors(String),
     /// The web root is not a folder.
     #[error("--web-root {}: {reason}", path.display())]
     WebRoot {

@@ -9,11 +9,25 @@
 //! an `Observation` rebuilt from the client's reports (the history of `ChunkRecord`s a simulated
 //! player would have), so a decision over HTTP is the decision `bench` would make in the same state.
 //! Everything on the request path is bounded: body size, handler time, header read time, TLS
-//! handshake time, number of sessions, history length per session; static files are resolved
-//! against a canonical root and never leave it (see [`files`]).
+//! handshake time, number of sessions and their memory, history length per session; static files
+//! are resolved against a canonical root and never leave it (see [`files`]).
 //!
 //! Library use: [`start`] returns a [`Running`] server (bound address, base URL, certificate);
 //! [`run_blocking`] is what the CLI calls (prints the `listening on` line, stops on Ctrl-C/SIGTERM).
+//!
+//! Modules and what each imports of the others (no cycle; [`start`] in the crate root wires
+//! them together):
+//!
+//! ```text
+//! app        -> api, web, files, state, metrics, response   (the router and its layers)
+//! api        -> state, metrics, response                    (the API handlers)
+//! web        -> files, state, response                      (the page at /)
+//! files      -> api (error_response)                        (static files)
+//! state      -> sessions, metrics, logging                  (AppState)
+//! sessions   -> algorithms, media, response                 (per-client sessions)
+//! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
+//! response, metrics, error, config -> nothing of the crate
+//! ```
 
 pub mod algorithms;
 pub mod api;
@@ -24,7 +38,9 @@ pub mod files;
 pub mod logging;
 pub mod media;
 pub mod metrics;
+pub mod response;
 pub mod sessions;
+pub mod state;
 pub mod tls;
 pub mod web;
 
@@ -33,7 +49,7 @@ pub use error::ServerError;
 pub use logging::init_logging;
 pub use tls::TlsSetup;
 
-use app::AppState;
+pub use state::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,6 +116,14 @@ fn base_url(addr: SocketAddr, tls: bool) -> String {
 pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
     let media = media::MediaLibrary::load(&config.media_dirs, &config.qoe)?;
     let algorithms = algorithms::AlgorithmSet::new(&config.algorithms)?;
+    let misfits = algorithms.check_fit(&media)?;
+    if !misfits.is_empty() {
+        let pairs: Vec<String> = misfits.iter().map(|m| m.to_string()).collect();
+        tracing::warn!(
+            pairs = %pairs.join(", "),
+            "learned policies that do not fit a served video: their decisions for it are refused with 422"
+        );
+    }
     let web_root = match &config.web_root {
         None => None,
         Some(dir) => {
@@ -127,7 +151,11 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
             algorithms,
             startup_level: config.startup_level,
         },
-        sessions: sessions::SessionStore::new(config.max_sessions, config.session_idle),
+        sessions: sessions::SessionStore::new(
+            config.max_sessions,
+            config.session_budget_bytes,
+            config.session_idle,
+        ),
         metrics: metrics::Metrics::default(),
         web_root,
         body_limit_bytes: config.body_limit_bytes,
@@ -135,7 +163,34 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
         body_read_timeout: config.header_read_timeout.min(config.request_timeout),
         videos_json,
         algorithms_json,
+        cors_origins: cors_origins(&config.cors_origins)?,
+        server_error_warnings: logging::WarnLimiter::new(
+            "server error answered",
+            logging::WARN_BURST,
+            logging::WARN_INTERVAL,
+        ),
     })
+}
+
+/// The `--cors` origins as header values: `*`, or `scheme://host[:port]` each.
+fn cors_origins(origins: &[String]) -> Result<Vec<axum::http::HeaderValue>, ServerError> {
+    origins
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/'))
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let plausible = o == "*"
+                || ((o.starts_with("https://") || o.starts_with("http://"))
+                    && !o.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/')));
+            plausible
+                .then(|| axum::http::HeaderValue::from_str(o).ok())
+                .flatten()
+                .ok_or_else(|| ServerError::Cors(format!(
+                    "'{}' is not an origin; write scheme://host[:port] (e.g. https://player.example:8080) or *",
+                    o.chars().take(100).collect::<String>()
+                )))
+        })
+        .collect()
 }
 
 /// Starts a server on the current tokio runtime; returns once it is listening.
@@ -191,6 +246,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
+                state.server_error_warnings.flush(false);
                 let n = state.sessions.sweep();
                 if n > 0 {
                     tracing::info!(

@@ -40,19 +40,20 @@ impl Route {
 
     /// Classifies a request path.
     pub fn of(path: &str) -> Route {
-        if path.starts_with("/api/v1/sessions/") {
+        use neuralstream_protocol as p;
+        if path.starts_with(p::SESSIONS_PREFIX) {
             Route::Decision
-        } else if path.starts_with("/media/") {
+        } else if path.starts_with(p::MEDIA_PREFIX) {
             Route::Media
-        } else if path == "/api/v1/videos" {
+        } else if path == p::VIDEOS_PATH {
             Route::Videos
-        } else if path == "/api/v1/algorithms" {
+        } else if path == p::ALGORITHMS_PATH {
             Route::Algorithms
-        } else if path == "/api/v1/openapi.json" {
+        } else if path == p::OPENAPI_PATH {
             Route::OpenApi
-        } else if path == "/healthz" {
+        } else if path == p::HEALTHZ_PATH {
             Route::Healthz
-        } else if path == "/metrics" {
+        } else if path == p::METRICS_PATH {
             Route::Metrics
         } else {
             Route::Web
@@ -82,14 +83,54 @@ pub const LATENCY_BUCKETS_S: [f64; 14] = [
 
 const STATUSES: usize = 500; // 100..=599
 
+/// A Prometheus histogram of durations over [`LATENCY_BUCKETS_S`].
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS_S.len() + 1],
+    sum_ns: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn record(&self, elapsed: Duration) {
+        let s = elapsed.as_secs_f64();
+        let b = LATENCY_BUCKETS_S
+            .iter()
+            .position(|&le| s <= le)
+            .unwrap_or(LATENCY_BUCKETS_S.len());
+        self.buckets[b].fetch_add(1, Ordering::Relaxed);
+        self.sum_ns
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Appends the exposition of this histogram as `name`.
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, le) in LATENCY_BUCKETS_S.iter().enumerate() {
+            cumulative += self.buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        cumulative += self.buckets[LATENCY_BUCKETS_S.len()].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(out, "{name}_count {}", self.count.load(Ordering::Relaxed));
+    }
+}
+
 /// Every counter of the server.
 #[derive(Debug)]
 pub struct Metrics {
     requests: Vec<AtomicU64>, // [route][status - 100]
     bytes_served: AtomicU64,
-    latency_buckets: [AtomicU64; LATENCY_BUCKETS_S.len() + 1],
-    latency_sum_ns: AtomicU64,
-    latency_count: AtomicU64,
+    decision: Histogram,
+    body_read: Histogram,
 }
 
 impl Default for Metrics {
@@ -99,9 +140,8 @@ impl Default for Metrics {
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             bytes_served: AtomicU64::new(0),
-            latency_buckets: Default::default(),
-            latency_sum_ns: AtomicU64::new(0),
-            latency_count: AtomicU64::new(0),
+            decision: Histogram::default(),
+            body_read: Histogram::default(),
         }
     }
 }
@@ -117,6 +157,10 @@ pub struct SessionGauges {
     pub evicted_total: u64,
     /// QoE so far of every live session.
     pub qoe: Vec<f64>,
+    /// Bytes of the session budget the live sessions hold.
+    pub reserved_bytes: u64,
+    /// The session budget, bytes.
+    pub budget_bytes: u64,
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -138,17 +182,14 @@ impl Metrics {
         }
     }
 
-    /// Records one decision request's handling time.
+    /// Records one decision's time from its complete request (body read) to its answer.
     pub fn record_decision(&self, elapsed: Duration) {
-        let s = elapsed.as_secs_f64();
-        let b = LATENCY_BUCKETS_S
-            .iter()
-            .position(|&le| s <= le)
-            .unwrap_or(LATENCY_BUCKETS_S.len());
-        self.latency_buckets[b].fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_ns
-            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.decision.record(elapsed);
+    }
+
+    /// Records the time one decision request's body took to arrive (the client's upload).
+    pub fn record_body_read(&self, elapsed: Duration) {
+        self.body_read.record(elapsed);
     }
 
     /// The Prometheus text exposition.
@@ -178,30 +219,15 @@ impl Metrics {
             "neuralstream_http_response_bytes_total {}",
             self.bytes_served.load(Ordering::Relaxed)
         );
-        out.push_str("# HELP neuralstream_decision_duration_seconds Time to answer a decision request (parse, decide, serialise).\n");
-        out.push_str("# TYPE neuralstream_decision_duration_seconds histogram\n");
-        let mut cumulative = 0;
-        for (i, le) in LATENCY_BUCKETS_S.iter().enumerate() {
-            cumulative += self.latency_buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "neuralstream_decision_duration_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-            );
-        }
-        cumulative += self.latency_buckets[LATENCY_BUCKETS_S.len()].load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "neuralstream_decision_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        self.decision.render(
+            &mut out,
+            "neuralstream_decision_duration_seconds",
+            "Time to answer a decision request once its body has arrived (parse, decide, serialise).",
         );
-        let _ = writeln!(
-            out,
-            "neuralstream_decision_duration_seconds_sum {}",
-            self.latency_sum_ns.load(Ordering::Relaxed) as f64 / 1e9
-        );
-        let _ = writeln!(
-            out,
-            "neuralstream_decision_duration_seconds_count {}",
-            self.latency_count.load(Ordering::Relaxed)
+        self.body_read.render(
+            &mut out,
+            "neuralstream_decision_body_read_seconds",
+            "Time a decision request's body took to arrive (the client's upload).",
         );
         out.push_str("# HELP neuralstream_sessions_active Decision sessions alive now.\n");
         out.push_str("# TYPE neuralstream_sessions_active gauge\n");
@@ -221,6 +247,20 @@ impl Metrics {
             out,
             "neuralstream_sessions_evicted_total {}",
             sessions.evicted_total
+        );
+        out.push_str("# HELP neuralstream_sessions_reserved_bytes Bytes of the session memory budget the live sessions hold (each its worst case).\n");
+        out.push_str("# TYPE neuralstream_sessions_reserved_bytes gauge\n");
+        let _ = writeln!(
+            out,
+            "neuralstream_sessions_reserved_bytes {}",
+            sessions.reserved_bytes
+        );
+        out.push_str("# HELP neuralstream_sessions_budget_bytes The session memory budget (--session-memory-mb).\n");
+        out.push_str("# TYPE neuralstream_sessions_budget_bytes gauge\n");
+        let _ = writeln!(
+            out,
+            "neuralstream_sessions_budget_bytes {}",
+            sessions.budget_bytes
         );
         out.push_str("# HELP neuralstream_session_qoe QoE so far of the live sessions (server's QoE model).\n");
         out.push_str("# TYPE neuralstream_session_qoe summary\n");
@@ -254,18 +294,25 @@ mod tests {
         m.record_request(Route::Media, 206, 1000);
         m.record_decision(Duration::from_micros(30));
         m.record_decision(Duration::from_secs(5));
+        m.record_body_read(Duration::from_millis(300));
         let text = m.render(&SessionGauges {
             active: 2,
             created_total: 3,
             evicted_total: 1,
             qoe: vec![1.0, 3.0],
+            reserved_bytes: 4096,
+            budget_bytes: 1 << 20,
         });
+        assert!(text.contains("neuralstream_sessions_reserved_bytes 4096"));
+        assert!(text.contains("neuralstream_sessions_budget_bytes 1048576"));
         assert!(
             text.contains("neuralstream_http_requests_total{route=\"decision\",status=\"200\"} 1")
         );
         assert!(text.contains("neuralstream_http_response_bytes_total 1120"));
         assert!(text.contains("neuralstream_decision_duration_seconds_bucket{le=\"0.00005\"} 1"));
         assert!(text.contains("neuralstream_decision_duration_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("neuralstream_decision_body_read_seconds_bucket{le=\"0.1\"} 0"));
+        assert!(text.contains("neuralstream_decision_body_read_seconds_sum 0.3"));
         assert!(text.contains("neuralstream_sessions_active 2"));
         assert!(text.contains("neuralstream_session_qoe_count 2"));
         assert_eq!(Route::of("/api/v1/sessions/x/decision"), Route::Decision);

@@ -15,7 +15,11 @@
 //! clients rarely contend; each session has its own mutex, so one slow decision never blocks another
 //! session. Memory is bounded by `max_sessions` (new sessions beyond it are refused), by cutting a
 //! history that passes `2 n + 8` records (a client looping an `n`-chunk video) back to the last
-//! `n` (its `qoe_so_far` then covers those), and by the idle sweep.
+//! `n` (its `qoe_so_far` then covers those), by the idle sweep, and by a byte budget across all
+//! sessions: each session reserves its worst case ([`session_cost_bytes`]: a fixed overhead plus
+//! `2 n + 9` records, which its history's capacity never exceeds) before it is built, and a new
+//! session that does not fit is refused with 503, so the sum of reservations never passes the
+//! budget whatever the videos' lengths.
 
 use crate::algorithms::AlgorithmSet;
 use crate::media::{Media, MediaLibrary};
@@ -30,6 +34,20 @@ use std::time::{Duration, Instant};
 
 /// Number of shards of the session map.
 const SHARDS: usize = 64;
+
+/// Bytes a session is charged besides its history: the session and slot structs, the map entry
+/// and its id, the algorithm's own state (rule-based algorithms keep a few hundred bytes).
+pub const SESSION_OVERHEAD_BYTES: u64 = 2048;
+
+/// Most history records a session on an `chunks`-chunk video ever holds (see the module doc).
+pub fn max_history_len(chunks: usize) -> usize {
+    2 * chunks + 9
+}
+
+/// What a session on an `chunks`-chunk video reserves of the byte budget: its worst case.
+pub fn session_cost_bytes(chunks: usize) -> u64 {
+    SESSION_OVERHEAD_BYTES + (max_history_len(chunks) * std::mem::size_of::<ChunkRecord>()) as u64
+}
 
 /// Shortest download time used to compute a throughput, ms (guards against a 0 ms report).
 pub const MIN_DOWNLOAD_MS: f64 = 1.0;
@@ -67,6 +85,15 @@ pub enum DecideError {
     },
     /// The session limit is reached.
     TooManySessions(usize),
+    /// The sessions' byte budget has no room for one more session on this video.
+    MemoryBudgetFull {
+        /// The budget, bytes.
+        budget_bytes: u64,
+        /// What a session on this video reserves, bytes.
+        cost_bytes: u64,
+        /// The video.
+        video: String,
+    },
     /// The algorithm failed (panicked or chose a level outside the ladder); the session is dropped.
     AlgorithmFailed(String),
 }
@@ -80,7 +107,7 @@ impl DecideError {
             DecideError::UnknownSession { .. } => 404,
             DecideError::Conflict(_) => 409,
             DecideError::Invalid(_) => 422,
-            DecideError::TooManySessions(_) => 503,
+            DecideError::TooManySessions(_) | DecideError::MemoryBudgetFull { .. } => 503,
             DecideError::AlgorithmFailed(_) => 500,
         }
     }
@@ -108,7 +135,20 @@ impl std::fmt::Display for DecideError {
                 f,
                 "the server already keeps {n} sessions (its --max-sessions limit); retry later or reuse a session id"
             ),
+            DecideError::MemoryBudgetFull { budget_bytes, cost_bytes, video } => write!(
+                f,
+                "the server's session memory budget ({budget_bytes} bytes, its --session-memory-mb) is full: a session on video '{video}' reserves up to {cost_bytes} bytes of history; retry later, when idle sessions have been dropped"
+            ),
         }
+    }
+}
+
+/// A refused decision answers with its own status and message.
+impl From<DecideError> for crate::response::HttpError {
+    fn from(e: DecideError) -> Self {
+        let status = axum::http::StatusCode::from_u16(e.status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        Self::new(status, e.to_string())
     }
 }
 
@@ -156,6 +196,8 @@ impl Session {
 
 /// A session and the fields the sweep and the metrics read without locking it.
 struct Slot {
+    /// Bytes of the budget this session holds (its video's [`session_cost_bytes`]).
+    reserved_bytes: AtomicU64,
     last_seen_ms: AtomicU64,
     qoe_bits: AtomicU64,
     state: Mutex<Session>,
@@ -169,6 +211,8 @@ pub struct SessionStore {
     created_total: AtomicU64,
     evicted_total: AtomicU64,
     max_sessions: usize,
+    budget_bytes: u64,
+    reserved_bytes: AtomicU64,
     idle_ms: u64,
     epoch: Instant,
 }
@@ -178,6 +222,8 @@ impl std::fmt::Debug for SessionStore {
         f.debug_struct("SessionStore")
             .field("active", &self.active())
             .field("max_sessions", &self.max_sessions)
+            .field("reserved_bytes", &self.reserved_bytes())
+            .field("budget_bytes", &self.budget_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -189,8 +235,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SessionStore {
-    /// An empty store.
-    pub fn new(max_sessions: usize, idle: Duration) -> Self {
+    /// An empty store of at most `max_sessions` sessions whose reservations (see the module doc)
+    /// stay within `budget_bytes`; a session idle for `idle` is dropped by [`Self::sweep`].
+    pub fn new(max_sessions: usize, budget_bytes: u64, idle: Duration) -> Self {
         SessionStore {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
@@ -198,6 +245,8 @@ impl SessionStore {
             created_total: AtomicU64::new(0),
             evicted_total: AtomicU64::new(0),
             max_sessions,
+            budget_bytes,
+            reserved_bytes: AtomicU64::new(0),
             idle_ms: idle.as_millis().min(u64::MAX as u128) as u64,
             epoch: Instant::now(),
         }
@@ -214,6 +263,41 @@ impl SessionStore {
     /// Sessions alive now.
     pub fn active(&self) -> usize {
         self.active.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the live sessions hold of the budget (each its worst case).
+    pub fn reserved_bytes(&self) -> u64 {
+        self.reserved_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The byte budget of all sessions together.
+    pub fn budget_bytes(&self) -> u64 {
+        self.budget_bytes
+    }
+
+    /// Takes `bytes` of the budget, if they fit.
+    fn reserve(&self, bytes: u64) -> bool {
+        let budget = self.budget_bytes;
+        self.reserved_bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                n.checked_add(bytes).filter(|&t| t <= budget)
+            })
+            .is_ok()
+    }
+
+    /// Gives `bytes` back to the budget.
+    fn release(&self, bytes: u64) {
+        self.reserved_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// The refusal when a session on media `media` does not fit the budget.
+    fn budget_full(&self, ctx: &DecisionContext, media: usize) -> DecideError {
+        let m = ctx.media.at(media);
+        DecideError::MemoryBudgetFull {
+            budget_bytes: self.budget_bytes,
+            cost_bytes: session_cost_bytes(m.video.num_chunks()),
+            video: m.name.clone(),
+        }
     }
 
     /// Sessions created since start.
@@ -243,14 +327,21 @@ impl SessionStore {
     pub fn sweep(&self) -> usize {
         let now = self.now_ms();
         let mut removed = 0;
+        let mut freed_bytes = 0;
         for shard in &self.shards {
             let mut map = lock(shard);
             let before = map.len();
             map.retain(|_, s| {
-                now.saturating_sub(s.last_seen_ms.load(Ordering::Relaxed)) <= self.idle_ms
+                let keep =
+                    now.saturating_sub(s.last_seen_ms.load(Ordering::Relaxed)) <= self.idle_ms;
+                if !keep {
+                    freed_bytes += s.reserved_bytes.load(Ordering::Relaxed);
+                }
+                keep
             });
             removed += before - map.len();
         }
+        self.release(freed_bytes);
         if removed > 0 {
             self.active.fetch_sub(removed, Ordering::Relaxed);
             self.evicted_total
@@ -266,6 +357,7 @@ impl SessionStore {
         if map.get(id).is_some_and(|s| Arc::ptr_eq(s, slot)) {
             map.remove(id);
             self.active.fetch_sub(1, Ordering::Relaxed);
+            self.release(slot.reserved_bytes.load(Ordering::Relaxed));
         }
     }
 
@@ -316,6 +408,14 @@ impl SessionStore {
             if restart {
                 let algorithm = self.check_new_session(ctx, id, req, media)?;
                 let fresh = Session::new(ctx, algorithm, media)?;
+                // The restarted session may stream another video: it holds that one's cost.
+                let cost = session_cost_bytes(ctx.media.at(media).video.num_chunks());
+                let held = slot.reserved_bytes.load(Ordering::Relaxed);
+                if cost > held && !self.reserve(cost - held) {
+                    return Err(self.budget_full(ctx, media));
+                }
+                self.release(held.saturating_sub(cost));
+                slot.reserved_bytes.store(cost, Ordering::Relaxed);
                 *lock(&slot.state) = fresh;
                 slot.qoe_bits.store(0f64.to_bits(), Ordering::Relaxed);
                 self.created_total.fetch_add(1, Ordering::Relaxed);
@@ -335,20 +435,30 @@ impl SessionStore {
         {
             return Err(DecideError::TooManySessions(max));
         }
+        let cost = session_cost_bytes(ctx.media.at(media).video.num_chunks());
+        if !self.reserve(cost) {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+            return Err(self.budget_full(ctx, media));
+        }
+        let give_back = || {
+            self.active.fetch_sub(1, Ordering::Relaxed);
+            self.release(cost);
+        };
         let session = match Session::new(ctx, algorithm, media) {
             Ok(s) => s,
             Err(e) => {
-                self.active.fetch_sub(1, Ordering::Relaxed);
+                give_back();
                 return Err(e);
             }
         };
         let mut map = lock(self.shard(id));
         if let Some(other) = map.get(id) {
             // Another request created it meanwhile: use that one, give the place back.
-            self.active.fetch_sub(1, Ordering::Relaxed);
+            give_back();
             return Ok(other.clone());
         }
         let slot = Arc::new(Slot {
+            reserved_bytes: AtomicU64::new(cost),
             last_seen_ms: AtomicU64::new(self.now_ms()),
             qoe_bits: AtomicU64::new(0f64.to_bits()),
             state: Mutex::new(session),
@@ -507,6 +617,16 @@ fn precheck(req: &DecisionRequest, m: &Media) -> Result<(), DecideError> {
     Ok(())
 }
 
+/// Appends `record`, growing the history's capacity (doubling, as `Vec` does) but never past
+/// `max_len` records, so a session's memory stays within what [`session_cost_bytes`] reserved.
+fn push_bounded(history: &mut Vec<ChunkRecord>, record: ChunkRecord, max_len: usize) {
+    if history.len() == history.capacity() {
+        let room = max_len.saturating_sub(history.len()).max(1);
+        history.reserve_exact(history.capacity().max(4).min(room));
+    }
+    history.push(record);
+}
+
 /// Applies the report to the session's history and asks the algorithm; returns the decision,
 /// the chunk it is for and the time the algorithm took (µs).
 fn step(
@@ -551,7 +671,7 @@ fn step(
                 rewritten = *last != record;
                 *last = record;
             }
-            _ => s.history.push(record),
+            _ => push_bounded(&mut s.history, record, max_history_len(chunks)),
         }
         if s.history.len() > 2 * chunks + 8 {
             // A looping client: keep the last video's worth.
@@ -679,7 +799,7 @@ mod tests {
     #[test]
     fn a_request_without_a_chunk_restarts_a_session_that_has_history() {
         let fx = fixture();
-        let store = SessionStore::new(10, Duration::from_secs(60));
+        let store = SessionStore::new(10, u64::MAX, Duration::from_secs(60));
         store.decide(&fx.ctx, "s", &first()).unwrap();
         for k in 0..3 {
             store
@@ -706,7 +826,7 @@ mod tests {
         assert_eq!(store.active(), 1);
         assert_eq!(store.created_total(), 2);
         // And it continues like a brand-new session on the same reports.
-        let fresh = SessionStore::new(10, Duration::from_secs(60));
+        let fresh = SessionStore::new(10, u64::MAX, Duration::from_secs(60));
         fresh.decide(&fx.ctx, "t", &first()).unwrap();
         for k in 0..2 {
             let r = report(&fx.ctx, k, 0, 2000.0, 5000.0 + 1000.0 * k as f64);
@@ -725,7 +845,7 @@ mod tests {
     #[test]
     fn a_retried_report_keeps_its_stall_and_the_algorithm_refolds_it() {
         let fx = fixture();
-        let store = SessionStore::new(10, Duration::from_secs(60));
+        let store = SessionStore::new(10, u64::MAX, Duration::from_secs(60));
         store.decide(&fx.ctx, "s", &first()).unwrap();
         let mut r0 = report(&fx.ctx, 0, 1, 1000.0, 1000.0);
         r0.total_rebuffer_s = Some(1.0);
@@ -742,7 +862,7 @@ mod tests {
         // fresh robustmpc on the corrected history would.
         let corrected = report(&fx.ctx, 1, 1, 3000.0, 2000.0);
         let a = store.decide(&fx.ctx, "s", &corrected).unwrap();
-        let fresh = SessionStore::new(10, Duration::from_secs(60));
+        let fresh = SessionStore::new(10, u64::MAX, Duration::from_secs(60));
         fresh.decide(&fx.ctx, "t", &first()).unwrap();
         let mut f0 = report(&fx.ctx, 0, 1, 1000.0, 1000.0);
         f0.total_rebuffer_s = Some(1.0);
@@ -756,7 +876,7 @@ mod tests {
     fn a_looping_client_keeps_a_bounded_history_and_a_live_forecast() {
         let fx = fixture();
         let chunks = fx.ctx.media.at(0).video.num_chunks();
-        let store = SessionStore::new(10, Duration::from_secs(60));
+        let store = SessionStore::new(10, u64::MAX, Duration::from_secs(60));
         store.decide(&fx.ctx, "loop", &first()).unwrap();
         let mut t_ms = 0.0;
         let mut last = None;
@@ -768,6 +888,9 @@ mod tests {
             r.next_chunk = Some((n + 1) % chunks);
             last = Some(store.decide(&fx.ctx, "loop", &r).unwrap());
             assert!(history(&store, "loop").len() <= 2 * chunks + 8);
+            let slot = lock(store.shard("loop")).get("loop").cloned().unwrap();
+            let capacity = lock(&slot.state).history.capacity();
+            assert!(capacity <= max_history_len(chunks), "{capacity}");
         }
         // robustmpc's forecast is the harmonic mean of the last 5 downloads over (1 + max error):
         // after 10 steady downloads it is the new rate, not frozen at the old one.
@@ -778,7 +901,7 @@ mod tests {
     #[test]
     fn the_session_limit_holds_under_concurrent_creation() {
         let fx = fixture();
-        let store = SessionStore::new(5, Duration::from_secs(60));
+        let store = SessionStore::new(5, u64::MAX, Duration::from_secs(60));
         let created = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for t in 0..8 {
@@ -799,7 +922,7 @@ mod tests {
     #[test]
     fn unknown_algorithms_are_a_400_even_on_a_live_session_and_are_cut_short() {
         let fx = fixture();
-        let store = SessionStore::new(10, Duration::from_secs(60));
+        let store = SessionStore::new(10, u64::MAX, Duration::from_secs(60));
         store.decide(&fx.ctx, "s", &first()).unwrap();
         let mut req = first();
         req.algorithm = Some("x".repeat(5000));
@@ -809,5 +932,58 @@ mod tests {
         req.algorithm = Some("bb".into());
         let e = store.decide(&fx.ctx, "s", &req).unwrap_err();
         assert_eq!(e.status(), 409, "{e}");
+    }
+
+    #[test]
+    fn the_byte_budget_bounds_the_sessions_and_refuses_clearly() {
+        let fx = fixture();
+        let chunks = fx.ctx.media.at(0).video.num_chunks();
+        let cost = session_cost_bytes(chunks);
+        // Room for three sessions and a half.
+        let budget = 3 * cost + cost / 2;
+        let store = SessionStore::new(1000, budget, Duration::from_millis(50));
+        let created = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let (store, ctx, created) = (&store, &fx.ctx, &created);
+                scope.spawn(move || {
+                    for i in 0..20 {
+                        match store.decide(ctx, &format!("t{t}-{i}"), &first()) {
+                            Ok(_) => {
+                                created.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                assert_eq!(e.status(), 503, "{e}");
+                                assert!(e.to_string().contains("memory budget"), "{e}");
+                                assert!(e.to_string().contains(&budget.to_string()), "{e}");
+                            }
+                        }
+                        assert!(store.reserved_bytes() <= budget);
+                    }
+                });
+            }
+        });
+        assert_eq!(created.into_inner(), 3);
+        assert_eq!(store.reserved_bytes(), 3 * cost);
+        // A whole video (and a loop) played in one session stays within what it reserved.
+        let id = (0..4)
+            .flat_map(|t| (0..20).map(move |i| format!("t{t}-{i}")))
+            .find(|id| lock(store.shard(id)).contains_key(id))
+            .unwrap();
+        for n in 0..3 * chunks {
+            let mut r = report(&fx.ctx, n % chunks, 0, 1000.0, 1000.0 * (n + 1) as f64);
+            r.next_chunk = Some((n + 1) % chunks);
+            store.decide(&fx.ctx, &id, &r).unwrap();
+            let bytes = lock(store.shard(&id)).get(&id).map(|slot| {
+                lock(&slot.state).history.capacity() * std::mem::size_of::<ChunkRecord>()
+            });
+            assert!(bytes.unwrap() as u64 + SESSION_OVERHEAD_BYTES <= cost);
+        }
+        // Idle sessions give their bytes back.
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(store.sweep(), 3);
+        assert_eq!(store.reserved_bytes(), 0);
+        store.decide(&fx.ctx, "again", &first()).unwrap();
+        assert_eq!(store.reserved_bytes(), cost);
     }
 }

@@ -1,7 +1,8 @@
 //! The web player at `/`: files from `--web-root` (with `index.html` for folder paths), or a
 //! built-in page saying how to build the player when there is none.
 
-use crate::app::AppState;
+use crate::response::HttpError;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
@@ -25,10 +26,11 @@ and restart <code>neuralstream serve</code> from the repository root (or pass <c
 /// Fallback handler: the web root (GET/HEAD only).
 pub async fn web(State(state): State<Arc<AppState>>, req: Request<Body>) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return crate::api::error_response(
+        return HttpError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "only GET and HEAD are served here",
-        );
+        )
+        .into_response();
     }
     let path = req.uri().path().to_string();
     let mut raw = path.trim_start_matches('/').to_string();
@@ -47,9 +49,9 @@ pub async fn web(State(state): State<Arc<AppState>>, req: Request<Body>) -> Resp
             h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             r
         }
-        None => crate::api::error_response(
-            StatusCode::NOT_FOUND,
+        None => HttpError::not_found(
             "no such page (the web player is not built: cd web && npm ci && npm run build)",
-        ),
+        )
+        .into_response(),
     }
 }

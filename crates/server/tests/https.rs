@@ -86,7 +86,9 @@ async fn post_expecting_error(
 async fn static_files_over_https_and_http2() {
     let fx = fixture();
     let state = fx.dir.path().join("state");
-    let (running, base, http) = serve(config(&[&fx.media], &state, &["robustmpc", "bb"])).await;
+    let mut cfg = config(&[&fx.media], &state, &["robustmpc", "bb"]);
+    cfg.cors_origins = vec!["http://player.example".into()];
+    let (running, base, http) = serve(cfg).await;
     assert!(running.base_url.starts_with("https://127.0.0.1:"));
     assert!(running.certificate_line().unwrap().contains("sha256"));
 
@@ -103,7 +105,10 @@ async fn static_files_over_https_and_http2() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()[CONTENT_TYPE], "application/dash+xml");
     assert_eq!(r.headers()[CACHE_CONTROL], "no-cache");
-    assert_eq!(r.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(
+        r.headers()[ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://player.example"
+    );
     let exposed = r.headers()[ACCESS_CONTROL_EXPOSE_HEADERS]
         .to_str()
         .unwrap()
@@ -154,7 +159,10 @@ async fn static_files_over_https_and_http2() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    assert_eq!(r.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(
+        r.headers()[ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://player.example"
+    );
 
     // HTTP/1.1 works too.
     let _ = rustls::crypto::ring::default_provider().install_default();

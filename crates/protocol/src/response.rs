@@ -1,0 +1,45 @@
+//! What the server answers: a decision ([`DecisionResponse`] with its [`Reasons`]) or, for every
+//! refusal, an [`ApiError`].
+
+use serde::{Deserialize, Serialize};
+
+/// The algorithm's reasons for a decision, when it has them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reasons {
+    /// Throughput the algorithm expects for the next chunk, kbps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_throughput_kbps: Option<f64>,
+    /// Buffer level the algorithm aims for, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer_target_s: Option<f64>,
+}
+
+/// The server's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionResponse {
+    /// Session id echoed back.
+    pub session: String,
+    /// Algorithm that decided.
+    pub algorithm: String,
+    /// Chunk index the level is for. Equal to the video's chunk count when the report was for the
+    /// last chunk: the video is finished and `level` repeats the last level.
+    pub chunk: usize,
+    /// Ladder level to fetch next (0 = lowest bitrate).
+    pub level: usize,
+    /// That level's bitrate, kbps.
+    pub bitrate_kbps: f64,
+    /// Why.
+    pub reasons: Reasons,
+    /// Session QoE so far under the server's QoE model: the sum of per-chunk rewards over the
+    /// reported chunks, the first (start-up) chunk excluded as `bench` and Pensieve score it.
+    pub qoe_so_far: f64,
+    /// Time the server spent deciding, microseconds.
+    pub decision_us: f64,
+}
+
+/// Body of every 4xx/5xx answer of the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong and how to fix it.
+    pub error: String,
+}
