@@ -10,7 +10,8 @@
 //! player would have), so a decision over HTTP is the decision `bench` would make in the same state.
 //! Everything on the request path is bounded: body size, handler time, header read time, TLS
 //! handshake time, number of sessions, history length per session; static files are resolved
-//! against a canonical root and never leave it (see [`files`]).
+//! against a canonical root and never leave it, and dot-files, keys and the TLS state folder are
+//! never served (see [`files`]).
 //!
 //! Library use: [`start`] returns a [`Running`] server (bound address, base URL, certificate);
 //! [`run_blocking`] is what the CLI calls (prints the `listening on` line, stops on Ctrl-C/SIGTERM).
@@ -141,7 +142,10 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
 /// Starts a server on the current tokio runtime; returns once it is listening.
 pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
     let state = Arc::new(build_state(&config)?);
-    let tls = tls::prepare(&config.tls, config.bind)?;
+    tls::check_not_served(&config.tls, &state)?;
+    // Nothing is written before the listener is bound: a start that fails to bind leaves the
+    // certificate of a running server alone.
+    let tls_plan = tls::plan(&config.tls, config.bind)?;
     let wanted = SocketAddr::new(config.bind, config.port);
     let listener = std::net::TcpListener::bind(wanted).map_err(|source| ServerError::Bind {
         addr: wanted,
@@ -151,6 +155,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         addr: wanted,
         source,
     })?;
+    let tls = tls_plan.commit()?;
     let io_err = |context: &str| {
         let context = context.to_string();
         move |source| ServerError::Io { context, source }
