@@ -75,6 +75,14 @@ pub struct ServeArgs {
     /// Most decision sessions kept at once (new ones beyond it get 503).
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     pub max_sessions: usize,
+    /// Most connections open at once; more get a 503 saying so and are closed (lowered, with a
+    /// warning, when the open-file limit cannot hold them).
+    #[arg(long, default_value_t = neuralstream_server::connections::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    pub max_connections: usize,
+    /// A connection (HTTP/1.1 or HTTP/2) with no request in flight for this long is closed,
+    /// seconds (0.1 to 1e7).
+    #[arg(long, default_value_t = neuralstream_server::connections::DEFAULT_IDLE.as_secs_f64(), value_name = "S", allow_negative_numbers = true)]
+    pub idle_timeout_s: f64,
     /// Log format (logs go to stderr; filter with NEURALSTREAM_LOG, e.g. debug).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormatArg,
@@ -101,6 +109,16 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     if args.max_sessions == 0 {
         bail!("--max-sessions must be at least 1");
     }
+    if args.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    if !(MIN_SESSION_IDLE_S..=MAX_SESSION_IDLE_S).contains(&args.idle_timeout_s) {
+        bail!(
+            "--idle-timeout-s must be between {MIN_SESSION_IDLE_S} and {MAX_SESSION_IDLE_S:e} \
+             seconds, got {}",
+            args.idle_timeout_s
+        );
+    }
     let mut config = ServerConfig::new(args.media.clone(), algorithms);
     config.port = args.port;
     config.bind = args.bind;
@@ -122,6 +140,8 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     config.qoe = neuralstream_core::QoeModel::from_name(&args.qoe).context("in --qoe")?;
     config.session_idle = Duration::from_secs_f64(args.session_idle_s);
     config.max_sessions = args.max_sessions;
+    config.max_connections = args.max_connections;
+    config.connection_idle = Duration::from_secs_f64(args.idle_timeout_s);
     config.log_format = match args.log_format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,

@@ -9,9 +9,9 @@
 //! an `Observation` rebuilt from the client's reports (the history of `ChunkRecord`s a simulated
 //! player would have), so a decision over HTTP is the decision `bench` would make in the same state.
 //! Everything on the request path is bounded: body size, handler time, header read time, TLS
-//! handshake time, number of sessions, history length per session; static files are resolved
-//! against a canonical root and never leave it, and dot-files, keys and the TLS state folder are
-//! never served (see [`files`]).
+//! handshake time, number of sessions, history length per session, open connections and their
+//! idle time (see [`connections`]); static files are resolved against a canonical root and never
+//! leave it, and dot-files, keys and the TLS state folder are never served (see [`files`]).
 //!
 //! Library use: [`start`] returns a [`Running`] server (bound address, base URL, certificate);
 //! [`run_blocking`] is what the CLI calls (prints the `listening on` line, stops on Ctrl-C/SIGTERM).
@@ -20,6 +20,7 @@ pub mod algorithms;
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod files;
 pub mod logging;
@@ -50,6 +51,7 @@ pub struct Running {
     pub tls: Option<TlsSetup>,
     /// Shared state (sessions, metrics), for tests and embedding.
     pub state: Arc<AppState>,
+    connections: connections::LimitAcceptor,
     handle: axum_server::Handle<SocketAddr>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     sweeper: tokio::task::JoinHandle<()>,
@@ -70,6 +72,16 @@ impl Running {
                 t.fingerprint_sha256
             )
         })
+    }
+
+    /// Connections open now (TLS handshakes in progress included, refused ones not).
+    pub fn open_connections(&self) -> usize {
+        self.connections.open()
+    }
+
+    /// The connection cap in force (`max_connections`, lowered to fit the open-file limit).
+    pub fn max_connections(&self) -> usize {
+        self.connections.max_connections()
     }
 
     /// Stops accepting, lets open requests finish for up to `grace`, then closes everything.
@@ -160,6 +172,12 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         let context = context.to_string();
         move |source| ServerError::Io { context, source }
     };
+    let (max_connections, warning) =
+        connections::fit_cap(config.max_connections, connections::raise_open_file_limit());
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
+    let limits = connections::LimitAcceptor::new(max_connections, config.connection_idle);
     let handle = axum_server::Handle::new();
     let app = app::router(state.clone());
     let mut server = axum_server::from_tcp(listener)
@@ -171,6 +189,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         .http1()
         .header_read_timeout(config.header_read_timeout);
     // HTTP/2: a vanished client (no answer to pings) is dropped; streams per connection bounded.
+    // A live but idle one is closed by `connections` (hyper has no HTTP/2 idle timeout).
     server
         .http_builder()
         .http2()
@@ -182,10 +201,15 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
                 axum_server::tls_rustls::RustlsConfig::from_config(t.config.clone()),
             )
-            .handshake_timeout(config.header_read_timeout);
+            .handshake_timeout(config.header_read_timeout)
+            .acceptor(limits.clone());
             tokio::spawn(server.acceptor(acceptor).serve(app.into_make_service()))
         }
-        None => tokio::spawn(server.serve(app.into_make_service())),
+        None => tokio::spawn(
+            server
+                .acceptor(limits.clone())
+                .serve(app.into_make_service()),
+        ),
     };
     let sweeper = {
         let state = state.clone();
@@ -219,6 +243,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         base_url,
         tls,
         state,
+        connections: limits,
         handle,
         server,
         sweeper,
