@@ -76,7 +76,7 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// A configuration with the defaults of `neuralstream serve` for these media and algorithms:
     /// 127.0.0.1:8443, self-signed TLS in `out/serve`, QoE_lin, 300 s idle sessions, 100,000 sessions,
-    /// 16 KiB bodies, 30 s request timeout, 10 s header timeout, 10,000 connections closed after 60 s
+    /// 16 KiB bodies, 30 s request timeout, 10 s header timeout, 4096 connections closed after 60 s
     /// idle.
     pub fn new(media_dirs: Vec<PathBuf>, algorithms: Vec<String>) -> Self {
         ServerConfig {

@@ -40,11 +40,7 @@ fn open_keep_alive(addr: std::net::SocketAddr) -> TcpStream {
 #[test]
 fn the_connection_over_the_cap_gets_a_clear_503() {
     let fx = fixture();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut cfg = plain_config(&[&fx.media], &["bb"]);
     cfg.max_connections = 2;
     let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();

@@ -14,11 +14,7 @@ fn start_plain(
     fx: &Fixture,
     tweak: impl FnOnce(&mut neuralstream_server::ServerConfig),
 ) -> (tokio::runtime::Runtime, neuralstream_server::Running) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut cfg = plain_config(&[&fx.media], &["robustmpc", "bb"]);
     tweak(&mut cfg);
     let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();
@@ -289,11 +285,7 @@ fn stalled_clients_are_cut_off() {
 #[test]
 fn stalled_tls_handshakes_are_cut_off() {
     let fx = fixture();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut cfg = config(&[&fx.media], &fx.dir.path().join("state"), &["bb"]);
     cfg.header_read_timeout = Duration::from_millis(300);
     let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();
@@ -354,10 +346,7 @@ fn private_files_are_never_served() {
 #[test]
 fn a_served_root_holding_the_state_folder_or_the_key_is_refused() {
     let fx = fixture();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let web = fx.dir.path().join("repo");
     std::fs::create_dir_all(&web).unwrap();
     // The state folder under the web root, made by an earlier start (key there) or not yet.
@@ -406,11 +395,7 @@ fn a_served_root_holding_the_state_folder_or_the_key_is_refused() {
 #[test]
 fn a_failed_start_leaves_the_certificate_alone() {
     let fx = fixture();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let state = fx.dir.path().join("state");
     let running = rt
         .block_on(neuralstream_server::start(config(
@@ -483,10 +468,7 @@ fn multi_range_requests_get_the_first_range_and_open_keys_are_flagged() {
     assert!(first.warnings.is_empty(), "{:?}", first.warnings);
     let key = pair.join("key.pem");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut cfg = config(&[&fx.media], &pair, &["bb"]);
     cfg.tls = neuralstream_server::TlsMode::Files {
         cert: pair.join("cert.pem"),
