@@ -325,6 +325,57 @@ mod tests {
         assert_eq!(cache_control_for(Path::new("manifest.mpd")), "no-cache");
     }
 
+    #[test]
+    fn private_paths_by_component_and_extension() {
+        for private in [
+            ".env",
+            ".git/config",
+            "a/.hidden/b.m4s",
+            "out/serve/key.pem",
+            "x.KEY",
+            "c/server.crt",
+            "p.p12",
+        ] {
+            assert!(is_private(Path::new(private)), "{private} served");
+        }
+        for public in [
+            "index.html",
+            "seg/0/chunk-00001.m4s",
+            "a.b/c.mpd",
+            "pem",
+            "key.json",
+        ] {
+            assert!(!is_private(Path::new(public)), "{public} refused");
+        }
+    }
+
+    #[test]
+    fn several_ranges_become_the_first() {
+        assert_eq!(
+            first_of_several_ranges("bytes=0-9, 20-29").as_deref(),
+            Some("bytes=0-9")
+        );
+        assert_eq!(
+            first_of_several_ranges("bytes=-5,0-1").as_deref(),
+            Some("bytes=-5")
+        );
+        assert_eq!(first_of_several_ranges("bytes=0-9"), None);
+        assert_eq!(first_of_several_ranges("bytes=0-9,"), None);
+        assert_eq!(first_of_several_ranges("items=0-9,1-2"), None);
+    }
+
+    #[test]
+    fn private_paths_inside_served_roots_are_found_before_they_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let roots = [("--web-root", root.as_path())];
+        let e = check_private_outside(&root.join("out/serve"), "state folder", &roots).unwrap_err();
+        assert!(e.contains("--web-root") && e.contains("--state-dir"), "{e}");
+        assert!(!root.join("out").exists());
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(check_private_outside(&elsewhere.path().join("s"), "state folder", &roots).is_ok());
+    }
+
     #[tokio::test]
     async fn symlinks_out_of_the_root_are_not_served() {
         let outside = tempfile::tempdir().unwrap();
