@@ -6,7 +6,8 @@
 #        `cargo build --release -p neuralstream-cli`; needs wrk: apt-get install wrk)
 # env:   CONNECTIONS (default 64) and THREADS (wrk threads, default 1) for NeuralStream,
 #        PY_CONNECTIONS (default 8) for Python, NEURALSTREAM_BIN (default target/release/neuralstream),
-#        OUT (default out/bench-decision), TLS=1 to also measure NeuralStream over HTTPS.
+#        OUT (default out/bench-decision), TLS=1 to also measure NeuralStream over HTTPS,
+#        PYTHON=0 to skip the Python server (for side-by-side runs of two NeuralStream binaries).
 # Writes $OUT/summary.md and the raw wrk outputs.
 set -euo pipefail
 DUR=${1:-10}
@@ -69,16 +70,17 @@ if [ "${TLS:-0}" = 1 ]; then
   kill "${PIDS[-1]}"
 fi
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 "$HERE/python_mpc_server.py" "$OUT/media/pensieve/video.json" "$PORT" &
-PIDS+=($!)
-sleep 1
-echo "Python http.server at :$PORT: wrk -t1 -c$PYCONN -d${DUR}s" >&2
-wrk -t1 -c"$PYCONN" -d"${DUR}s" --timeout 10s --latency -s "$HERE/decision_load.lua" "http://127.0.0.1:$PORT" > "$OUT/wrk_python.txt"
-
-PY_CPU=$(cpu_s "${PIDS[-1]}")
-R=$(rps "$OUT/wrk_rust.txt"); P=$(rps "$OUT/wrk_python.txt")
-RN=$(awk '/requests in/ {print $1}' "$OUT/wrk_rust.txt"); PN=$(awk '/requests in/ {print $1}' "$OUT/wrk_python.txt")
+R=$(rps "$OUT/wrk_rust.txt"); RN=$(awk '/requests in/ {print $1}' "$OUT/wrk_rust.txt")
+if [ "${PYTHON:-1}" = 1 ]; then
+  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  python3 "$HERE/python_mpc_server.py" "$OUT/media/pensieve/video.json" "$PORT" &
+  PIDS+=($!)
+  sleep 1
+  echo "Python http.server at :$PORT: wrk -t1 -c$PYCONN -d${DUR}s" >&2
+  wrk -t1 -c"$PYCONN" -d"${DUR}s" --timeout 10s --latency -s "$HERE/decision_load.lua" "http://127.0.0.1:$PORT" > "$OUT/wrk_python.txt"
+  PY_CPU=$(cpu_s "${PIDS[-1]}")
+  P=$(rps "$OUT/wrk_python.txt"); PN=$(awk '/requests in/ {print $1}' "$OUT/wrk_python.txt")
+fi
 {
   echo "| server | connections | decisions/s | p50 | p99 | non-2xx |"
   echo "|---|---|---|---|---|---|"
@@ -86,11 +88,16 @@ RN=$(awk '/requests in/ {print $1}' "$OUT/wrk_rust.txt"); PN=$(awk '/requests in
   if [ -f "$OUT/wrk_rust_tls.txt" ] && [ "${TLS:-0}" = 1 ]; then
     echo "| NeuralStream serve (HTTPS), RobustMPC | $CONN | $(rps "$OUT/wrk_rust_tls.txt") | $(awk '$1 == "50%" {print $2}' "$OUT/wrk_rust_tls.txt") | $(p99 "$OUT/wrk_rust_tls.txt") | $(non2xx "$OUT/wrk_rust_tls.txt") |"
   fi
-  echo "| Python http.server, RobustMPC | $PYCONN | $P | $(awk '$1 == "50%" {print $2}' "$OUT/wrk_python.txt") | $(p99 "$OUT/wrk_python.txt") | $(non2xx "$OUT/wrk_python.txt") |"
-  echo
-  echo "throughput ratio NeuralStream / Python: $(python3 -c "print(f'{$R / $P:.0f}x')")"
-  echo "server CPU per decision (user+sys over the whole run, load-independent): NeuralStream $(python3 -c "print(f'{$RUST_CPU / $RN * 1e6:.0f}')") us (HTTP), Python $(python3 -c "print(f'{$PY_CPU / max($PN, 1) * 1e3:.1f}')") ms"
+  if [ "${PYTHON:-1}" = 1 ]; then
+    echo "| Python http.server, RobustMPC | $PYCONN | $P | $(awk '$1 == "50%" {print $2}' "$OUT/wrk_python.txt") | $(p99 "$OUT/wrk_python.txt") | $(non2xx "$OUT/wrk_python.txt") |"
+    echo
+    echo "throughput ratio NeuralStream / Python: $(python3 -c "print(f'{$R / $P:.0f}x')")"
+    echo "server CPU per decision (user+sys over the whole run, load-independent): NeuralStream $(python3 -c "print(f'{$RUST_CPU / $RN * 1e6:.0f}')") us (HTTP), Python $(python3 -c "print(f'{$PY_CPU / max($PN, 1) * 1e3:.1f}')") ms"
+  else
+    echo
+    echo "server CPU per decision (user+sys over the whole run): NeuralStream $(python3 -c "print(f'{$RUST_CPU / $RN * 1e6:.0f}')") us (HTTP)"
+  fi
   echo "decisions under 100 us of server handling time (metrics histogram): $(awk '/decision_duration_seconds_bucket\{le="0.0001"\}/ {b=$2} /decision_duration_seconds_count/ {n=$2} END {printf "%.2f%%", 100*b/n}' "$OUT/metrics_rust.txt")"
-  echo "machine: $(nproc) cores, load average before the run: $LOAD0; wrk ${DUR}s per server"
+  echo "machine: $(nproc) cores, load average before the run: $LOAD0, after: $(cut -d" " -f1-3 /proc/loadavg); wrk ${DUR}s per server"
 } > "$OUT/summary.md"
 cat "$OUT/summary.md"

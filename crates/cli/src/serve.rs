@@ -84,6 +84,14 @@ pub struct ServeArgs {
     /// (CORS), e.g. https://player.example:8080; `*` allows any.
     #[arg(long, value_name = "ORIGIN,...", value_delimiter = ',')]
     pub cors: Vec<String>,
+    /// Most connections open at once; more get a 503 saying so and are closed (lowered, with a
+    /// warning, when the open-file limit cannot hold them).
+    #[arg(long, default_value_t = neuralstream_server::connections::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    pub max_connections: usize,
+    /// A connection (HTTP/1.1 or HTTP/2) with no request in flight for this long is closed,
+    /// seconds (0.1 to 1e7).
+    #[arg(long, default_value_t = neuralstream_server::connections::DEFAULT_IDLE.as_secs_f64(), value_name = "S", allow_negative_numbers = true)]
+    pub idle_timeout_s: f64,
     /// Log format (logs go to stderr; filter with NEURALSTREAM_LOG, e.g. debug).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormatArg,
@@ -113,6 +121,16 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     if args.session_memory_mb == Some(0) {
         bail!("--session-memory-mb must be at least 1");
     }
+    if args.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    if !(MIN_SESSION_IDLE_S..=MAX_SESSION_IDLE_S).contains(&args.idle_timeout_s) {
+        bail!(
+            "--idle-timeout-s must be between {MIN_SESSION_IDLE_S} and {MAX_SESSION_IDLE_S:e} \
+             seconds, got {}",
+            args.idle_timeout_s
+        );
+    }
     let mut config = ServerConfig::new(args.media.clone(), algorithms);
     config.port = args.port;
     config.bind = args.bind;
@@ -138,6 +156,8 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
         config.session_budget_bytes = mib.saturating_mul(1 << 20);
     }
     config.cors_origins = args.cors.clone();
+    config.max_connections = args.max_connections;
+    config.connection_idle = Duration::from_secs_f64(args.idle_timeout_s);
     config.log_format = match args.log_format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,

@@ -72,13 +72,18 @@ pub struct ServerConfig {
     pub startup_level: usize,
     /// Log line format (used by [`crate::init_logging`]).
     pub log_format: LogFormat,
+    /// Most connections open at once; more get a `503` and are closed (lowered at start when the
+    /// open-file limit cannot hold them).
+    pub max_connections: usize,
+    /// A connection with no request in flight for this long is closed (HTTP/1.1 and HTTP/2).
+    pub connection_idle: Duration,
 }
 
 impl ServerConfig {
     /// A configuration with the defaults of `neuralstream serve` for these media and algorithms:
     /// 127.0.0.1:8443, self-signed TLS in `out/serve`, QoE_lin, 300 s idle sessions, 100,000 sessions
     /// within [`default_session_budget_bytes`], CORS for the page's own origin only, 16 KiB
-    /// bodies, 30 s request timeout, 10 s header timeout.
+    /// bodies, 30 s request timeout, 10 s header timeout, 4096 connections closed after 60 s idle.
     pub fn new(media_dirs: Vec<PathBuf>, algorithms: Vec<String>) -> Self {
         ServerConfig {
             media_dirs,
@@ -99,6 +104,8 @@ impl ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             startup_level: 1,
             log_format: LogFormat::Text,
+            max_connections: crate::connections::DEFAULT_MAX_CONNECTIONS,
+            connection_idle: crate::connections::DEFAULT_IDLE,
         }
     }
 }

@@ -7,15 +7,26 @@
 //! canonicalises the joined path (resolving symlinks) and serves it only if it still lies under the
 //! canonical root and is a regular file. Range requests and conditional GETs are handled by
 //! tower-http's `ServeFile` on that canonical path; this module then fixes the MIME type and sets
-//! caching headers.
+//! caching headers. A request for several ranges is answered with the first one (as common servers
+//! do), since `ServeFile` refuses multi-range requests with 416.
+//!
+//! Some files are never served even inside a root: dot-files and dot-folders (any path component
+//! below the root starting with `.`: `.git`, `.env`, ...), and TLS keys and certificates by
+//! extension ([`PRIVATE_EXTENSIONS`]). Both rules are checked on the requested path and again on
+//! the canonical one, so a symlink inside the root cannot reach them either. The server also
+//! refuses to start when a served root contains its state folder or private key
+//! ([`check_private_outside`]).
 
 use axum::body::Body;
-use axum::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, RANGE};
 use axum::http::{Request, StatusCode};
 use axum::response::Response;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+
+/// Extensions of files that hold keys or certificates: never served, whatever folder they are in.
+pub const PRIVATE_EXTENSIONS: &[&str] = &["pem", "key", "crt", "cer", "csr", "p12", "pfx", "jks"];
 
 /// Why a path was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,16 +89,35 @@ pub fn sanitize(raw: &str) -> Result<Vec<String>, PathRefusal> {
     Ok(segments)
 }
 
+/// True when a file at `relative` (below a served root) must never be served: a component starting
+/// with `.` (dot-files and dot-folders) or a key/certificate extension ([`PRIVATE_EXTENSIONS`]).
+pub fn is_private(relative: &Path) -> bool {
+    let hidden = relative.components().any(|c| match c {
+        Component::Normal(name) => name.as_encoded_bytes().first() == Some(&b'.'),
+        _ => true,
+    });
+    let key_like = relative
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| PRIVATE_EXTENSIONS.iter().any(|p| p.eq_ignore_ascii_case(e)));
+    hidden || key_like
+}
+
 /// Resolves `raw` under the canonical `root` to the canonical path of a regular file inside it.
+/// Private files ([`is_private`]) are `NotFound`, by the requested path and by the canonical one.
 pub async fn resolve(root: &Path, raw: &str) -> Result<PathBuf, PathRefusal> {
     let segments = sanitize(raw)?;
-    let mut joined = root.to_path_buf();
-    joined.extend(&segments);
+    let relative: PathBuf = segments.iter().collect();
+    if is_private(&relative) {
+        return Err(PathRefusal::NotFound);
+    }
+    let joined = root.join(&relative);
     let canonical = tokio::fs::canonicalize(&joined)
         .await
         .map_err(|_| PathRefusal::NotFound)?;
-    if !canonical.starts_with(root) {
-        return Err(PathRefusal::NotFound);
+    match canonical.strip_prefix(root) {
+        Ok(inside) if !is_private(inside) => {}
+        _ => return Err(PathRefusal::NotFound),
     }
     let meta = tokio::fs::metadata(&canonical)
         .await
@@ -96,6 +126,47 @@ pub async fn resolve(root: &Path, raw: &str) -> Result<PathBuf, PathRefusal> {
         return Err(PathRefusal::NotFound);
     }
     Ok(canonical)
+}
+
+/// `path` made absolute with symlinks resolved, also when it does not exist yet (a state folder
+/// created on first start): the nearest existing ancestor is canonicalised and the rest appended.
+pub fn canonical_even_if_missing(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut missing = Vec::new();
+    let mut existing = absolute.as_path();
+    loop {
+        if let Ok(canonical) = std::fs::canonicalize(existing) {
+            return missing.iter().rev().fold(canonical, |p, c| p.join(c));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+/// Checks that `private` (the TLS state folder or a private key; `what` says which) lies outside
+/// every served root (`(flag, canonical root)` pairs). The error names the root and the fix.
+pub fn check_private_outside(
+    private: &Path,
+    what: &str,
+    roots: &[(&str, &Path)],
+) -> Result<(), String> {
+    let canonical = canonical_even_if_missing(private);
+    for (flag, root) in roots {
+        if canonical.starts_with(root) {
+            return Err(format!(
+                "the {what} lies inside the folder served by {flag} {}, so it could be downloaded; \
+                 move it out of every --media and --web-root folder (for example --state-dir \
+                 outside them, or a narrower --web-root such as web/dist)",
+                root.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// MIME type by file extension (streaming types first; `application/octet-stream` otherwise).
@@ -158,8 +229,29 @@ pub async fn serve(root: &Path, raw: &str, req: Request<Body>) -> Response {
     }
 }
 
+/// The first range of a `Range: bytes=a-b, c-d, ...` header with several ranges (`None` for one
+/// range or another unit), so a multi-range request gets a `206` for its first range instead of
+/// `ServeFile`'s `416`.
+pub fn first_of_several_ranges(range: &str) -> Option<String> {
+    let specs = range.trim().strip_prefix("bytes=")?;
+    let (first, rest) = specs.split_once(',')?;
+    if rest.trim().is_empty() {
+        return None;
+    }
+    Some(format!("bytes={}", first.trim()))
+}
+
 /// Serves one canonical file path with ranges, conditional requests, MIME and caching headers.
-pub async fn serve_file(path: &Path, req: Request<Body>) -> Response {
+pub async fn serve_file(path: &Path, mut req: Request<Body>) -> Response {
+    let first_range = req
+        .headers()
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(first_of_several_ranges)
+        .and_then(|r| HeaderValue::from_str(&r).ok());
+    if let Some(first) = first_range {
+        req.headers_mut().insert(RANGE, first);
+    }
     let response = match ServeFile::new(path).oneshot(req).await {
         Ok(r) => r.map(Body::new),
         Err(never) => match never {},
@@ -231,6 +323,57 @@ mod tests {
         );
         assert!(cache_control_for(Path::new("x.m4s")).contains("immutable"));
         assert_eq!(cache_control_for(Path::new("manifest.mpd")), "no-cache");
+    }
+
+    #[test]
+    fn private_paths_by_component_and_extension() {
+        for private in [
+            ".env",
+            ".git/config",
+            "a/.hidden/b.m4s",
+            "out/serve/key.pem",
+            "x.KEY",
+            "c/server.crt",
+            "p.p12",
+        ] {
+            assert!(is_private(Path::new(private)), "{private} served");
+        }
+        for public in [
+            "index.html",
+            "seg/0/chunk-00001.m4s",
+            "a.b/c.mpd",
+            "pem",
+            "key.json",
+        ] {
+            assert!(!is_private(Path::new(public)), "{public} refused");
+        }
+    }
+
+    #[test]
+    fn several_ranges_become_the_first() {
+        assert_eq!(
+            first_of_several_ranges("bytes=0-9, 20-29").as_deref(),
+            Some("bytes=0-9")
+        );
+        assert_eq!(
+            first_of_several_ranges("bytes=-5,0-1").as_deref(),
+            Some("bytes=-5")
+        );
+        assert_eq!(first_of_several_ranges("bytes=0-9"), None);
+        assert_eq!(first_of_several_ranges("bytes=0-9,"), None);
+        assert_eq!(first_of_several_ranges("items=0-9,1-2"), None);
+    }
+
+    #[test]
+    fn private_paths_inside_served_roots_are_found_before_they_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let roots = [("--web-root", root.as_path())];
+        let e = check_private_outside(&root.join("out/serve"), "state folder", &roots).unwrap_err();
+        assert!(e.contains("--web-root") && e.contains("--state-dir"), "{e}");
+        assert!(!root.join("out").exists());
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(check_private_outside(&elsewhere.path().join("s"), "state folder", &roots).is_ok());
     }
 
     #[tokio::test]

@@ -9,8 +9,10 @@
 //! an `Observation` rebuilt from the client's reports (the history of `ChunkRecord`s a simulated
 //! player would have), so a decision over HTTP is the decision `bench` would make in the same state.
 //! Everything on the request path is bounded: body size, handler time, header read time, TLS
-//! handshake time, number of sessions and their memory, history length per session; static files
-//! are resolved against a canonical root and never leave it (see [`files`]).
+//! handshake time, number of sessions and their memory, history length per session, open
+//! connections and their idle time (see [`connections`]); static files are resolved against a
+//! canonical root and never leave it, and dot-files, keys and the TLS state folder are never served
+//! (see [`files`]).
 //!
 //! Library use: [`start`] returns a [`Running`] server (bound address, base URL, certificate);
 //! [`run_blocking`] is what the CLI calls (prints the `listening on` line, stops on Ctrl-C/SIGTERM).
@@ -33,6 +35,7 @@ pub mod algorithms;
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod connections;
 pub mod error;
 pub mod files;
 pub mod logging;
@@ -65,6 +68,7 @@ pub struct Running {
     pub tls: Option<TlsSetup>,
     /// Shared state (sessions, metrics), for tests and embedding.
     pub state: Arc<AppState>,
+    connections: connections::LimitAcceptor,
     handle: axum_server::Handle<SocketAddr>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     sweeper: tokio::task::JoinHandle<()>,
@@ -85,6 +89,16 @@ impl Running {
                 t.fingerprint_sha256
             )
         })
+    }
+
+    /// Connections open now (TLS handshakes in progress included, refused ones not).
+    pub fn open_connections(&self) -> usize {
+        self.connections.open()
+    }
+
+    /// The connection cap in force (`max_connections`, lowered to fit the open-file limit).
+    pub fn max_connections(&self) -> usize {
+        self.connections.max_connections()
     }
 
     /// Stops accepting, lets open requests finish for up to `grace`, then closes everything.
@@ -196,7 +210,10 @@ fn cors_origins(origins: &[String]) -> Result<Vec<axum::http::HeaderValue>, Serv
 /// Starts a server on the current tokio runtime; returns once it is listening.
 pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
     let state = Arc::new(build_state(&config)?);
-    let tls = tls::prepare(&config.tls, config.bind)?;
+    tls::check_not_served(&config.tls, &state)?;
+    // Nothing is written before the listener is bound: a start that fails to bind leaves the
+    // certificate of a running server alone.
+    let tls_plan = tls::plan(&config.tls, config.bind)?;
     let wanted = SocketAddr::new(config.bind, config.port);
     let listener = std::net::TcpListener::bind(wanted).map_err(|source| ServerError::Bind {
         addr: wanted,
@@ -206,10 +223,17 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         addr: wanted,
         source,
     })?;
+    let tls = tls_plan.commit()?;
     let io_err = |context: &str| {
         let context = context.to_string();
         move |source| ServerError::Io { context, source }
     };
+    let (max_connections, warning) =
+        connections::fit_cap(config.max_connections, connections::raise_open_file_limit());
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
+    let limits = connections::LimitAcceptor::new(max_connections, config.connection_idle);
     let handle = axum_server::Handle::new();
     let app = app::router(state.clone());
     let mut server = axum_server::from_tcp(listener)
@@ -221,6 +245,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         .http1()
         .header_read_timeout(config.header_read_timeout);
     // HTTP/2: a vanished client (no answer to pings) is dropped; streams per connection bounded.
+    // A live but idle one is closed by `connections` (hyper has no HTTP/2 idle timeout).
     server
         .http_builder()
         .http2()
@@ -232,10 +257,15 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(
                 axum_server::tls_rustls::RustlsConfig::from_config(t.config.clone()),
             )
-            .handshake_timeout(config.header_read_timeout);
+            .handshake_timeout(config.header_read_timeout)
+            .acceptor(limits.clone());
             tokio::spawn(server.acceptor(acceptor).serve(app.into_make_service()))
         }
-        None => tokio::spawn(server.serve(app.into_make_service())),
+        None => tokio::spawn(
+            server
+                .acceptor(limits.clone())
+                .serve(app.into_make_service()),
+        ),
     };
     let sweeper = {
         let state = state.clone();
@@ -270,6 +300,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         base_url,
         tls,
         state,
+        connections: limits,
         handle,
         server,
         sweeper,

@@ -14,11 +14,7 @@ fn start_plain(
     fx: &Fixture,
     tweak: impl FnOnce(&mut neuralstream_server::ServerConfig),
 ) -> (tokio::runtime::Runtime, neuralstream_server::Running) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut cfg = plain_config(&[&fx.media], &["robustmpc", "bb"]);
     tweak(&mut cfg);
     let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();
@@ -289,11 +285,7 @@ fn stalled_clients_are_cut_off() {
 #[test]
 fn stalled_tls_handshakes_are_cut_off() {
     let fx = fixture();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let mut cfg = config(&[&fx.media], &fx.dir.path().join("state"), &["bb"]);
     cfg.header_read_timeout = Duration::from_millis(300);
     let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();
@@ -302,4 +294,192 @@ fn stalled_tls_handshakes_are_cut_off() {
     // Plain HTTP to the TLS port is not answered in clear text.
     let (_, text) = raw_get(running.addr, "/healthz");
     assert!(!text.contains("\"status\""), "{text}");
+}
+
+/// Issue 16, finding 1: dot-files, keys and certificates are never served from any root, not even
+/// through a symlink inside the root.
+#[test]
+fn private_files_are_never_served() {
+    let fx = fixture();
+    let web = fx.dir.path().join("webroot");
+    for (path, text) in [
+        ("index.html", "<html>player</html>"),
+        (".env", "SECRET=TOP-SECRET"),
+        (".git/config", "[core] TOP-SECRET"),
+        ("old/key.pem", "-----BEGIN PRIVATE KEY----- TOP-SECRET"),
+        ("certs/server.CRT", "TOP-SECRET"),
+        ("certs/server.key", "TOP-SECRET"),
+    ] {
+        let file = web.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    std::os::unix::fs::symlink(web.join(".env"), web.join("env.txt")).unwrap();
+    std::fs::write(fx.media.join(".hidden.m4s"), "TOP-SECRET").unwrap();
+    std::fs::create_dir_all(fx.media.join(".cache")).unwrap();
+    std::fs::write(fx.media.join(".cache/x.m4s"), "TOP-SECRET").unwrap();
+    let (_rt, running) = start_plain(&fx, |c| c.web_root = Some(web.clone()));
+    let addr = running.addr;
+    let (status, text) = raw_get(addr, "/index.html");
+    assert_eq!(status, 200, "{text}");
+    for path in [
+        "/.env",
+        "/%2eenv",
+        "/.git/config",
+        "/.git/",
+        "/old/key.pem",
+        "/old/key%2epem",
+        "/certs/server.CRT",
+        "/certs/server.key",
+        "/env.txt",
+        "/media/clip/.hidden.m4s",
+        "/media/clip/.cache/x.m4s",
+    ] {
+        let (status, text) = raw_get(addr, path);
+        assert!((400..=404).contains(&status), "{path}: {status}\n{text}");
+        assert!(!text.contains("TOP-SECRET"), "{path} leaked\n{text}");
+    }
+}
+
+/// Issue 16, finding 1: a served folder holding the TLS state folder (`--web-root .` where
+/// `out/serve` is) or the operator's private key is refused at start, with the fix.
+#[test]
+fn a_served_root_holding_the_state_folder_or_the_key_is_refused() {
+    let fx = fixture();
+    let rt = runtime();
+    let web = fx.dir.path().join("repo");
+    std::fs::create_dir_all(&web).unwrap();
+    // The state folder under the web root, made by an earlier start (key there) or not yet.
+    for state in [web.join("out/serve"), web.join("not/yet/made")] {
+        let mut cfg = config(&[&fx.media], &state, &["bb"]);
+        cfg.web_root = Some(web.clone());
+        let e = rt.block_on(neuralstream_server::start(cfg)).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("state folder") && e.contains("--web-root") && e.contains("--state-dir"),
+            "{e}"
+        );
+        assert!(!state.exists(), "a refused start wrote {}", state.display());
+    }
+    // The state folder inside a media folder.
+    let cfg = config(&[&fx.media], &fx.media.join("state"), &["bb"]);
+    let e = rt.block_on(neuralstream_server::start(cfg)).unwrap_err();
+    assert!(e.to_string().contains("--media"), "{e}");
+    // The operator's key inside the web root.
+    let pair = fx.dir.path().join("pair");
+    neuralstream_server::tls::prepare(
+        &neuralstream_server::TlsMode::SelfSigned {
+            state_dir: pair.clone(),
+        },
+        "127.0.0.1".parse().unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(pair.join("key.pem"), web.join("key.pem")).unwrap();
+    let mut cfg = config(&[&fx.media], &fx.dir.path().join("state"), &["bb"]);
+    cfg.web_root = Some(web.clone());
+    cfg.tls = neuralstream_server::TlsMode::Files {
+        cert: pair.join("cert.pem"),
+        key: web.join("key.pem"),
+    };
+    let e = rt.block_on(neuralstream_server::start(cfg)).unwrap_err();
+    assert!(e.to_string().contains("private key (--tls-key)"), "{e}");
+    // Outside every served folder: starts.
+    let mut cfg = config(&[&fx.media], &fx.dir.path().join("state"), &["bb"]);
+    cfg.web_root = Some(web.clone());
+    let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();
+    rt.block_on(running.shutdown(Duration::from_secs(1)));
+}
+
+/// Issue 16, finding 4: a start that fails (to bind, or for a certificate that does not name its
+/// address) leaves the running server's certificate and key alone, and writes nothing new.
+#[test]
+fn a_failed_start_leaves_the_certificate_alone() {
+    let fx = fixture();
+    let rt = runtime();
+    let state = fx.dir.path().join("state");
+    let running = rt
+        .block_on(neuralstream_server::start(config(
+            &[&fx.media],
+            &state,
+            &["bb"],
+        )))
+        .unwrap();
+    let read_pair = || {
+        (
+            std::fs::read(state.join("cert.pem")).unwrap(),
+            std::fs::read(state.join("key.pem")).unwrap(),
+        )
+    };
+    let before = read_pair();
+    // Same state folder, an address this machine does not have (the probe's case) and a port
+    // already in use.
+    for (bind, port) in [("192.0.2.1", 0), ("127.0.0.1", running.addr.port())] {
+        let mut cfg = config(&[&fx.media], &state, &["bb"]);
+        cfg.bind = bind.parse().unwrap();
+        cfg.port = port;
+        let e = rt.block_on(neuralstream_server::start(cfg)).unwrap_err();
+        assert!(e.to_string().contains(bind), "{e}");
+        assert!(
+            read_pair() == before,
+            "a failed start on {bind} changed the pair"
+        );
+    }
+    // Clients of the running server still trust it.
+    let status = rt.block_on(async {
+        let http = client(&running);
+        let url = format!("{}healthz", running.base_url);
+        http.get(url).send().await.unwrap().status()
+    });
+    assert_eq!(status, 200);
+    // A first start that cannot bind writes no pair at all.
+    let fresh = fx.dir.path().join("fresh");
+    let mut cfg = config(&[&fx.media], &fresh, &["bb"]);
+    cfg.port = running.addr.port();
+    rt.block_on(neuralstream_server::start(cfg)).unwrap_err();
+    assert!(!fresh.join("cert.pem").exists() && !fresh.join("key.pem").exists());
+}
+
+/// Issue 16, smaller findings: a request for several ranges gets the first (206, not 416); a
+/// world-readable key is flagged at start with the chmod fix.
+#[test]
+fn multi_range_requests_get_the_first_range_and_open_keys_are_flagged() {
+    let fx = fixture();
+    let (_rt, running) = start_plain(&fx, |_| {});
+    let (status, text) = raw_request(
+        running.addr,
+        b"GET /media/clip/seg/0/chunk-00001.m4s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nRange: bytes=10-19, 100-199\r\n\r\n",
+    );
+    assert_eq!(status, 206, "{text}");
+    let lower = text.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-range: bytes 10-19/100000"),
+        "{text}"
+    );
+    assert!(lower.contains("content-length: 10\r\n"), "{text}");
+
+    use std::os::unix::fs::PermissionsExt as _;
+    let pair = fx.dir.path().join("pair");
+    let mode = neuralstream_server::TlsMode::SelfSigned {
+        state_dir: pair.clone(),
+    };
+    let first = neuralstream_server::tls::prepare(&mode, "127.0.0.1".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(first.warnings.is_empty(), "{:?}", first.warnings);
+    let key = pair.join("key.pem");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let rt = runtime();
+    let mut cfg = config(&[&fx.media], &pair, &["bb"]);
+    cfg.tls = neuralstream_server::TlsMode::Files {
+        cert: pair.join("cert.pem"),
+        key: key.clone(),
+    };
+    let running = rt.block_on(neuralstream_server::start(cfg)).unwrap();
+    let warnings = &running.tls.as_ref().unwrap().warnings;
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains(&format!("chmod 600 {}", key.display()))),
+        "{warnings:?}"
+    );
 }

@@ -101,6 +101,15 @@ pub fn raw_request(addr: std::net::SocketAddr, request: &[u8]) -> (u16, String) 
     (status, text)
 }
 
+/// A two-worker tokio runtime for tests that drive the server from blocking code.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A plain-HTTP configuration (raw TCP tests need it).
 pub fn plain_config(media: &[&Path], algorithms: &[&str]) -> ServerConfig {
     let mut c = ServerConfig::new(
