@@ -116,6 +116,17 @@ fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The start of a parser's message: MPD and HLS parsers quote the rest of the document (the HLS one
+/// as a list of bytes), and a few lines of it are enough.
+fn parser_message(text: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut short: String = text.chars().take(MAX_CHARS).collect();
+    if text.chars().nth(MAX_CHARS).is_some() {
+        short.push_str(" ...");
+    }
+    short
+}
+
 /// Refuses a manifest text larger than [`MAX_MANIFEST_BYTES`].
 fn check_manifest_size(len_bytes: u64, name: &str) -> Result<(), MediaError> {
     if len_bytes > MAX_MANIFEST_BYTES as u64 {
@@ -193,13 +204,10 @@ pub fn parse_mpd(xml: &str, name: &str) -> Result<Presentation, MediaError> {
     let bad = |reason: String| MediaError::manifest(name, reason);
     check_manifest_size(xml.len() as u64, name)?;
     let doc = mpd::parse(xml).map_err(|e| {
-        // The parser's message may quote the whole document; a few lines of it are enough.
-        let text = e.to_string();
-        let mut short: String = text.chars().take(300).collect();
-        if short.len() < text.len() {
-            short.push_str(" ...");
-        }
-        bad(format!("not a valid MPD: {short}"))
+        bad(format!(
+            "not a valid MPD: {}",
+            parser_message(&e.to_string())
+        ))
     })?;
     if doc.mpdtype.as_deref() == Some("dynamic") {
         return Err(bad(
@@ -609,8 +617,12 @@ pub fn parse_hls(
 ) -> Result<Presentation, MediaError> {
     let bad = |reason: String| MediaError::manifest(name, reason);
     check_manifest_size(master.len() as u64, name)?;
-    let pl = m3u8_rs::parse_playlist_res(master.as_bytes())
-        .map_err(|e| bad(format!("not a valid HLS playlist: {e:?}")))?;
+    let pl = m3u8_rs::parse_playlist_res(master.as_bytes()).map_err(|e| {
+        bad(format!(
+            "not a valid HLS playlist: {}",
+            parser_message(&format!("{e:?}"))
+        ))
+    })?;
     let m3u8_rs::Playlist::MasterPlaylist(pl) = pl else {
         return Err(bad(
             "this is a media playlist; give the master playlist (the one with #EXT-X-STREAM-INF)"
@@ -681,8 +693,12 @@ fn media_representation(
     check_url(uri).map_err(bad)?;
     let text = load(uri)?;
     check_manifest_size(text.len() as u64, &media_name)?;
-    let pl = m3u8_rs::parse_media_playlist_res(text.as_bytes())
-        .map_err(|e| bad(format!("not a valid HLS media playlist: {e:?}")))?;
+    let pl = m3u8_rs::parse_media_playlist_res(text.as_bytes()).map_err(|e| {
+        bad(format!(
+            "not a valid HLS media playlist: {}",
+            parser_message(&format!("{e:?}"))
+        ))
+    })?;
     if !pl.end_list {
         return Err(bad(
             "no #EXT-X-ENDLIST: live playlists are not supported; package the video as VOD".into(),
@@ -1070,6 +1086,22 @@ media_0.m3u8
             &format!("<SegmentList duration=\"1\">{urls}</SegmentList>"),
         );
         assert!(mpd_err(&xml).contains("more than 100000 segments"));
+    }
+
+    #[test]
+    fn hls_parse_errors_do_not_echo_the_playlist() {
+        // m3u8-rs's error lists every remaining byte of the input.
+        let junk = format!("dd\n{}", "\u{fffd}d\n".repeat(5000));
+        let e = parse_hls(&junk, "h.m3u8", &mut |_| Ok(String::new()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("h.m3u8: not a valid HLS playlist"), "{e}");
+        assert!(e.len() < 600, "{} bytes", e.len());
+        let mut junk_media = |_: &str| Ok(junk.clone());
+        let e = parse_hls(MASTER, "h.m3u8", &mut junk_media)
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 600, "{} bytes", e.len());
     }
 
     #[test]
