@@ -744,25 +744,7 @@ mod tests {
     use super::*;
 
     /// An MPD as FFmpeg 5.1's dash muxer writes it (trimmed), SegmentTemplate with @duration.
-    const FFMPEG_MPD: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static"
-  mediaPresentationDuration="PT10.0S" maxSegmentDuration="PT4.0S" minBufferTime="PT8.0S">
- <Period id="0" start="PT0.0S">
-  <AdaptationSet id="0" contentType="video" startWithSAP="1" segmentAlignment="true" frameRate="30/1">
-   <Representation id="1" mimeType="video/mp4" codecs="avc1.640015" bandwidth="800000" width="426" height="240" sar="640:639">
-    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
-   </Representation>
-   <Representation id="0" mimeType="video/mp4" codecs="avc1.64000c" bandwidth="400000" width="256" height="144">
-    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
-   </Representation>
-  </AdaptationSet>
-  <AdaptationSet id="1" contentType="audio">
-   <Representation id="2" mimeType="audio/mp4" codecs="mp4a.40.2" bandwidth="128000" audioSamplingRate="48000">
-    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
-   </Representation>
-  </AdaptationSet>
- </Period>
-</MPD>"#;
+    const FFMPEG_MPD: &str = include_str!("../tests/fixtures/ffmpeg.mpd");
 
     #[test]
     fn a_body_that_is_not_an_mpd_is_not_echoed_whole() {
@@ -803,21 +785,7 @@ mod tests {
 
     #[test]
     fn timeline_inheritance_and_base_url() {
-        let xml = r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT12S">
- <BaseURL>https://cdn.example/v/</BaseURL>
- <Period>
-  <AdaptationSet mimeType="video/mp4" codecs="vp09.00.40.08">
-   <SegmentTemplate timescale="15360" initialization="$RepresentationID$/init.mp4" media="$RepresentationID$/$Time$-$Bandwidth$.m4s" startNumber="5">
-    <SegmentTimeline><S t="0" d="61440" r="1"/><S d="30720"/></SegmentTimeline>
-   </SegmentTemplate>
-   <Representation id="hi" bandwidth="2000000" width="1280" height="720"/>
-   <Representation id="lo" bandwidth="500000" width="640" height="360">
-    <BaseURL>low/</BaseURL>
-    <SegmentTemplate media="n$Number%03d$.m4s"/>
-   </Representation>
-  </AdaptationSet>
- </Period>
-</MPD>"#;
+        let xml = include_str!("../tests/fixtures/timeline.mpd");
         let p = parse_mpd(xml, "t.mpd").unwrap();
         let lo = &p.representations[0];
         assert_eq!(lo.id, "lo");
