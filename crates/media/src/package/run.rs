@@ -277,24 +277,7 @@ fn patch_hevc_codecs(tools: &Tools, dir: &Path) -> Result<(), MediaError> {
         }
         let first = r.segment_urls.first().cloned().unwrap_or_default();
         let input = crate::verify::concat_input(&r.init_url, &[first]);
-        let out = std::process::Command::new(&tools.ffprobe)
-            .args([
-                "-v",
-                "error",
-                "-select_streams",
-                "v:0",
-                "-show_entries",
-                "stream=level",
-                "-of",
-                "csv=p=0",
-                &input,
-            ])
-            .current_dir(dir)
-            .output()
-            .map_err(|e| MediaError::ToolMissing {
-                program: tools.ffprobe.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let out = crate::probe::probe_video_stream(tools, &input, dir, "stream=level", "csv=p=0")?;
         let level: u32 = String::from_utf8_lossy(&out.stdout)
             .trim()
             .parse()
