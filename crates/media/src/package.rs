@@ -61,7 +61,7 @@ pub struct PackageOptions {
     pub out: PathBuf,
     /// Video codec of every rendition.
     pub codec: Codec,
-    /// Rungs to encode; `None` = [`default_ladder`] of the codec, minus rungs taller than the source.
+    /// Rungs to encode; `None` = [`default_ladder`](crate::ladder::default_ladder) of the codec, minus rungs taller than the source.
     pub ladder: Option<Vec<Rung>>,
     /// With an explicit ladder, drop rungs taller than the source instead of refusing.
     pub skip_taller: bool,
