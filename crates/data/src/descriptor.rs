@@ -19,6 +19,7 @@
 //! with them. It also fills `source` with provenance (encoder, preset, FFmpeg version, segment files).
 
 use crate::error::DataError;
+use crate::lines::excerpt;
 use neuralstream_core::video::{Ladder, Level, QualityTable};
 use neuralstream_core::Video;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,9 @@ use std::path::Path;
 pub const FORMAT: &str = "neuralstream-video";
 /// The descriptor version this build reads and writes.
 pub const VERSION: u32 = 1;
+
+/// Longest accepted video `name`, characters (it is quoted in messages and reports).
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// On-disk form of a video description.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,13 +80,15 @@ pub fn parse_descriptor(path: &Path, text: &str) -> Result<Video, DataError> {
     let d: VideoDescriptor = serde_json::from_str(text).map_err(|e| DataError::Parse {
         path: path.to_path_buf(),
         line: e.line(),
-        message: format!("column {}: {e}", e.column())
-            .replace(&format!(" at line {} column {}", e.line(), e.column()), ""),
+        message: format!("column {}: {}", e.column(), json_message(&e)),
     })?;
     if d.format != FORMAT {
         return Err(DataError::other(
             path,
-            format!("field 'format' is '{}', expected '{FORMAT}'", d.format),
+            format!(
+                "field 'format' is '{}', expected '{FORMAT}'",
+                excerpt(&d.format)
+            ),
         ));
     }
     if d.version != VERSION {
@@ -90,6 +96,16 @@ pub fn parse_descriptor(path: &Path, text: &str) -> Result<Video, DataError> {
             "field 'version' is {}, this build reads version {VERSION}; re-package the video with this build",
             d.version
         )));
+    }
+    if d.name.chars().count() > MAX_NAME_CHARS {
+        return Err(DataError::other(
+            path,
+            format!(
+                "field 'name' ('{}') is {} characters long; keep it under {MAX_NAME_CHARS}",
+                excerpt(&d.name),
+                d.name.chars().count()
+            ),
+        ));
     }
     Video::new(
         d.name,
@@ -102,6 +118,40 @@ pub fn parse_descriptor(path: &Path, text: &str) -> Result<Video, DataError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// serde_json's message without its position (reported separately), each quoted name or value
+/// (`` `...` ``) cut to an [`excerpt`], so an unknown 1 MB key does not make a 1 MB message.
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let text = text
+        .strip_suffix(&format!(" at line {} column {}", e.line(), e.column()))
+        .unwrap_or(&text);
+    // Backquotes alternate open/close: shorten every odd-numbered part.
+    let mut out = String::new();
+    for (k, part) in text.split('`').enumerate() {
+        if k > 0 {
+            out.push('`');
+        }
+        if k % 2 == 1 {
+            out.push_str(&excerpt(part));
+        } else {
+            out.push_str(&excerpt_long(part));
+        }
+    }
+    out
+}
+
+/// The fixed wording between quotes is serde's own and short, but a list of expected fields or a
+/// message of a custom error could be long: cut at 10 excerpts' worth.
+fn excerpt_long(text: &str) -> String {
+    let limit = 10 * crate::lines::EXCERPT_CHARS;
+    if text.chars().nth(limit).is_none() {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(limit).collect();
+    out.push_str("...");
+    out
 }
 
 /// Writes `video` as a descriptor file (pretty JSON).

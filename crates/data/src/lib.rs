@@ -4,7 +4,8 @@
 //!
 //! **Key design decision:** every loader reports errors for people: a [`DataError`] always names the
 //! file, and the line (or JSON line and column) where the problem is, and says what would fix it. The
-//! crate never panics on input. Formats:
+//! crate never panics on input, and reads files line by line with bounded lines and file sizes
+//! ([`lines`]), so neither memory nor a message grows with a wrong file. Formats:
 //!
 //! * traces: Pensieve "cooked" text (`time_s <tab> Mbit/s` per line), Mahimahi packet-delivery traces
 //!   (one millisecond timestamp per 1500-byte delivery opportunity), or a folder of either;
@@ -15,13 +16,15 @@
 
 pub mod descriptor;
 pub mod error;
+pub mod lines;
 pub mod synthetic;
 pub mod traces;
 pub mod videos;
 
 pub use error::DataError;
+pub use lines::{excerpt, MAX_INPUT_FILE_BYTES, MAX_LINE_BYTES};
 pub use neuralstream_core::{Trace, Video};
-pub use traces::{load_trace, load_traces, TraceFormat};
+pub use traces::{load_trace, load_traces, read_trace, TraceFormat};
 pub use videos::load_video;
 
 /// `text` without a leading UTF-8 byte-order mark (some editors write one; it is not part of the

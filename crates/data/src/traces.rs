@@ -1,7 +1,10 @@
 //! Network trace files: Pensieve "cooked" text, Mahimahi packet traces, and folders of them.
 
 use crate::error::DataError;
+use crate::lines::{excerpt, for_each_line, open_bounded};
+pub use crate::lines::{MAX_INPUT_FILE_BYTES, MAX_LINE_BYTES};
 use neuralstream_core::Trace;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 /// Bytes delivered by one Mahimahi delivery opportunity.
@@ -47,15 +50,15 @@ fn name_of(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Data lines of a text file: (1-based line number, trimmed text), skipping blanks and `#` comments.
-fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+/// Parses a trace from text; `path` is used for messages only. The same as [`read_trace`] over the
+/// text's bytes.
+pub fn parse_trace(path: &Path, text: &str, format: TraceFormat) -> Result<Trace, DataError> {
+    read_trace(path, text.as_bytes(), format)
 }
 
-/// Parses a trace from text; `path` is used for messages only.
+/// Parses a trace from a reader, line by line (never holding the whole input), `path` naming it in
+/// messages. Lines longer than [`MAX_LINE_BYTES`] and inputs larger than [`MAX_INPUT_FILE_BYTES`]
+/// are refused; blank lines and `#` comments are skipped.
 ///
 /// # Mahimahi conversion
 ///
@@ -80,41 +83,78 @@ fn data_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// Each window's rate is `packets * 1500 * 8 bit / window length`. A window without packets is a
 /// legal 0 Mbit/s interval. Sample 0 (time 0) only marks the start; its bandwidth is never read and
 /// copies sample 1's.
-pub fn parse_trace(path: &Path, text: &str, format: TraceFormat) -> Result<Trace, DataError> {
-    // A UTF-8 byte-order mark (some editors write one) is not part of the first number.
-    let text = crate::without_bom(text);
-    let format = match format {
-        TraceFormat::Auto => match data_lines(text).next() {
-            None => return Err(DataError::other(path, "the trace file is empty; each line must be `time_s<TAB>throughput_mbps` (cooked) or a millisecond timestamp (Mahimahi)")),
-            Some((line, l)) if l.split_whitespace().count() < 2 && (l.contains(',') || l.contains(';')) => {
-                return Err(DataError::parse(
-                    path,
-                    line,
-                    format!("'{l}' looks comma- or semicolon-separated; cooked traces separate `time_s throughput_mbps` with spaces or a tab, Mahimahi traces hold one millisecond timestamp per line"),
-                ))
-            }
-            Some((_, l)) if l.split_whitespace().count() >= 2 => TraceFormat::Cooked,
-            Some(_) => TraceFormat::Mahimahi,
-        },
-        f => f,
+pub fn read_trace(
+    path: &Path,
+    reader: impl BufRead,
+    format: TraceFormat,
+) -> Result<Trace, DataError> {
+    let mut parser = match format {
+        TraceFormat::Auto => Parser::Undecided,
+        TraceFormat::Cooked => Parser::Cooked(Cooked::default()),
+        TraceFormat::Mahimahi => Parser::Mahimahi(Mahimahi::default()),
     };
-    match format {
-        TraceFormat::Cooked => parse_cooked(path, text),
-        TraceFormat::Mahimahi => parse_mahimahi(path, text),
-        TraceFormat::Auto => unreachable!("resolved above"),
+    for_each_line(path, reader, MAX_INPUT_FILE_BYTES, |line, l| {
+        if l.starts_with('#') {
+            return Ok(());
+        }
+        if let Parser::Undecided = parser {
+            parser = decide(path, line, l)?;
+        }
+        match &mut parser {
+            Parser::Cooked(c) => c.line(path, line, l),
+            Parser::Mahimahi(m) => m.line(path, line, l),
+            Parser::Undecided => unreachable!("decided above"),
+        }
+    })?;
+    match parser {
+        Parser::Undecided => Err(DataError::other(path, "the trace file is empty; each line must be `time_s<TAB>throughput_mbps` (cooked) or a millisecond timestamp (Mahimahi)")),
+        Parser::Cooked(c) => c.finish(path),
+        Parser::Mahimahi(m) => m.finish(path),
     }
 }
 
-fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
-    let mut time_s = Vec::new();
-    let mut bw = Vec::new();
-    for (line, l) in data_lines(text) {
+/// The parse in progress: the format is decided by the first data line when it is `Auto`.
+enum Parser {
+    Undecided,
+    Cooked(Cooked),
+    Mahimahi(Mahimahi),
+}
+
+/// The format of a trace whose first data line is `l`: two columns = cooked, one = Mahimahi.
+fn decide(path: &Path, line: usize, l: &str) -> Result<Parser, DataError> {
+    let columns = l.split_whitespace().count();
+    if columns < 2 && (l.contains(',') || l.contains(';')) {
+        return Err(DataError::parse(
+            path,
+            line,
+            format!("'{}' looks comma- or semicolon-separated; cooked traces separate `time_s throughput_mbps` with spaces or a tab, Mahimahi traces hold one millisecond timestamp per line", excerpt(l)),
+        ));
+    }
+    Ok(if columns >= 2 {
+        Parser::Cooked(Cooked::default())
+    } else {
+        Parser::Mahimahi(Mahimahi::default())
+    })
+}
+
+/// A Pensieve cooked trace being read: the samples so far.
+#[derive(Default)]
+struct Cooked {
+    time_s: Vec<f64>,
+    bw: Vec<f64>,
+}
+
+impl Cooked {
+    fn line(&mut self, path: &Path, line: usize, l: &str) -> Result<(), DataError> {
         let mut cols = l.split_whitespace();
         let (Some(t), Some(b)) = (cols.next(), cols.next()) else {
             return Err(DataError::parse(
                 path,
                 line,
-                format!("expected two columns `time_s throughput_mbps`, got '{l}'"),
+                format!(
+                    "expected two columns `time_s throughput_mbps`, got '{}'",
+                    excerpt(l)
+                ),
             ));
         };
         if let Some(extra) = cols.next() {
@@ -122,20 +162,25 @@ fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
                 path,
                 line,
                 format!(
-                    "expected two columns `time_s throughput_mbps`, but '{extra}' follows them; \
-                     keep the first two (e.g. `cut -f1,2` for tab-separated files)"
+                    "expected two columns `time_s throughput_mbps`, but '{}' follows them; \
+                     keep the first two (e.g. `cut -f1,2` for tab-separated files)",
+                    excerpt(extra)
                 ),
             ));
         }
         let num = |s: &str, what: &str| -> Result<f64, DataError> {
             let v: f64 = s.parse().map_err(|_| {
-                DataError::parse(path, line, format!("{what} '{s}' is not a number"))
+                DataError::parse(
+                    path,
+                    line,
+                    format!("{what} '{}' is not a number", excerpt(s)),
+                )
             })?;
             if !v.is_finite() {
                 return Err(DataError::parse(
                     path,
                     line,
-                    format!("{what} '{s}' is not finite"),
+                    format!("{what} '{}' is not finite", excerpt(s)),
                 ));
             }
             Ok(v)
@@ -149,7 +194,7 @@ fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
                 format!("throughput {b} Mbit/s is negative; throughput must be >= 0"),
             ));
         }
-        if let Some(&prev) = time_s.last() {
+        if let Some(&prev) = self.time_s.last() {
             if t <= prev {
                 return Err(DataError::parse(
                     path,
@@ -160,35 +205,45 @@ fn parse_cooked(path: &Path, text: &str) -> Result<Trace, DataError> {
                 ));
             }
         }
-        time_s.push(t);
-        bw.push(b);
+        self.time_s.push(t);
+        self.bw.push(b);
+        Ok(())
     }
-    if time_s.is_empty() {
-        return Err(DataError::other(path, "the trace file has no data line"));
+
+    fn finish(self, path: &Path) -> Result<Trace, DataError> {
+        if self.time_s.is_empty() {
+            return Err(DataError::other(path, "the trace file has no data line"));
+        }
+        Trace::new(name_of(path), self.time_s, self.bw).map_err(|source| DataError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
     }
-    Trace::new(name_of(path), time_s, bw).map_err(|source| DataError::Invalid {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
-/// Converts a Mahimahi packet-delivery trace into a cooked [`Trace`]; see [`parse_trace`].
-fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
-    let w = MAHIMAHI_WINDOW_MS;
-    // Packets per window (k*W, (k+1)*W], counted while reading: memory grows with the trace's
-    // duration (bounded by the period limit), not with its number of lines.
-    let mut counts: Vec<u64> = Vec::new();
-    let mut zeros = 0u64; // packets at timestamp 0, counted at P once P is known
-    let mut prev: Option<u64> = None;
-    let mut last_line = 0;
-    for (line, l) in data_lines(text) {
+/// A Mahimahi packet-delivery trace being converted into a cooked [`Trace`]; see [`read_trace`].
+/// Packets are counted per window while reading: memory grows with the trace's duration (bounded
+/// by [`MAHIMAHI_MAX_PERIOD_MS`]), not with its number of lines.
+#[derive(Default)]
+struct Mahimahi {
+    /// Packets per window (k*W, (k+1)*W].
+    counts: Vec<u64>,
+    /// Packets at timestamp 0, counted at P once P is known.
+    zeros: u64,
+    prev: Option<u64>,
+    last_line: usize,
+}
+
+impl Mahimahi {
+    fn line(&mut self, path: &Path, line: usize, l: &str) -> Result<(), DataError> {
         // `u64::from_str` takes a leading `+`; Mahimahi's reader does not.
         let ms: u64 = l.parse().ok().filter(|_| !l.starts_with('+')).ok_or_else(|| {
             DataError::parse(path, line, format!(
-                "'{l}' is not a whole number of milliseconds; a Mahimahi trace has one timestamp per line"
+                "'{}' is not a whole number of milliseconds; a Mahimahi trace has one timestamp per line",
+                excerpt(l)
             ))
         })?;
-        if let Some(prev) = prev {
+        if let Some(prev) = self.prev {
             if ms < prev {
                 return Err(DataError::parse(path, line, format!(
                     "timestamp {ms} ms is before the previous line's {prev} ms; timestamps must not decrease"
@@ -206,69 +261,71 @@ fn parse_mahimahi(path: &Path, text: &str) -> Result<Trace, DataError> {
             ));
         }
         if ms == 0 {
-            zeros += 1;
+            self.zeros += 1;
         } else {
-            let k = ((ms - 1) / w) as usize;
-            if counts.len() <= k {
-                counts.resize(k + 1, 0);
+            let k = ((ms - 1) / MAHIMAHI_WINDOW_MS) as usize;
+            if self.counts.len() <= k {
+                self.counts.resize(k + 1, 0);
             }
-            counts[k] += 1;
+            self.counts[k] += 1;
         }
-        prev = Some(ms);
-        last_line = line;
+        self.prev = Some(ms);
+        self.last_line = line;
+        Ok(())
     }
-    let Some(period) = prev else {
-        return Err(DataError::other(path, "the trace file has no data line"));
-    };
-    if period == 0 {
-        return Err(DataError::parse(
-            path,
+
+    fn finish(self, path: &Path) -> Result<Trace, DataError> {
+        let w = MAHIMAHI_WINDOW_MS;
+        let Mahimahi {
+            mut counts,
+            zeros,
+            prev,
             last_line,
-            "the last timestamp is 0 ms, but it is the trace's loop period; a Mahimahi trace must end \
-             at a timestamp > 0 (e.g. `1` for one packet per millisecond)",
-        ));
+        } = self;
+        let Some(period) = prev else {
+            return Err(DataError::other(path, "the trace file has no data line"));
+        };
+        if period == 0 {
+            return Err(DataError::parse(
+                path,
+                last_line,
+                "the last timestamp is 0 ms, but it is the trace's loop period; a Mahimahi trace must end \
+                 at a timestamp > 0 (e.g. `1` for one packet per millisecond)",
+            ));
+        }
+        // Timestamp 0 is the same instant as P of the previous loop; count it in (0, P], whose last
+        // window already exists (it holds the line at P).
+        *counts.last_mut().expect("the line at P > 0 was counted") += zeros;
+        // Whole periods covered by the converted trace: enough to fill one window when P < W. Then
+        // there is one window, and every repetition t + j*P (j < reps) lands in it.
+        let reps = if period < w { w / period } else { 1 };
+        let span = period * reps;
+        let windows = counts.len();
+        debug_assert_eq!(windows as u64, span.div_ceil(w));
+        counts.iter_mut().for_each(|c| *c *= reps);
+        let mut time_s = Vec::with_capacity(windows + 1);
+        let mut bw = Vec::with_capacity(windows + 1);
+        time_s.push(0.0);
+        bw.push(0.0);
+        for (k, &c) in counts.iter().enumerate() {
+            let start = k as u64 * w;
+            let end = (start + w).min(span);
+            let len_s = (end - start) as f64 / 1000.0;
+            time_s.push(end as f64 / 1000.0);
+            bw.push(c as f64 * MAHIMAHI_PACKET_BYTES * 8.0 / len_s / 1e6);
+        }
+        bw[0] = bw[1];
+        Trace::new(name_of(path), time_s, bw).map_err(|source| DataError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
     }
-    // Timestamp 0 is the same instant as P of the previous loop; count it in (0, P], whose last
-    // window already exists (it holds the line at P).
-    *counts.last_mut().expect("the line at P > 0 was counted") += zeros;
-    // Whole periods covered by the converted trace: enough to fill one window when P < W. Then
-    // there is one window, and every repetition t + j*P (j < reps) lands in it.
-    let reps = if period < w { w / period } else { 1 };
-    let span = period * reps;
-    let windows = counts.len();
-    debug_assert_eq!(windows as u64, span.div_ceil(w));
-    counts.iter_mut().for_each(|c| *c *= reps);
-    let mut time_s = Vec::with_capacity(windows + 1);
-    let mut bw = Vec::with_capacity(windows + 1);
-    time_s.push(0.0);
-    bw.push(0.0);
-    for (k, &c) in counts.iter().enumerate() {
-        let start = k as u64 * w;
-        let end = (start + w).min(span);
-        let len_s = (end - start) as f64 / 1000.0;
-        time_s.push(end as f64 / 1000.0);
-        bw.push(c as f64 * MAHIMAHI_PACKET_BYTES * 8.0 / len_s / 1e6);
-    }
-    bw[0] = bw[1];
-    Trace::new(name_of(path), time_s, bw).map_err(|source| DataError::Invalid {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
-/// Loads one trace file.
+/// Loads one trace file, streaming it (see [`read_trace`]); a file larger than
+/// [`MAX_INPUT_FILE_BYTES`] is refused before any of it is read.
 pub fn load_trace(path: &Path, format: TraceFormat) -> Result<Trace, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        DataError::other(
-            path,
-            format!(
-                "not a text file (invalid UTF-8 at byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })?;
-    parse_trace(path, &text, format)
+    read_trace(path, open_bounded(path, MAX_INPUT_FILE_BYTES)?, format)
 }
 
 /// True for files that document a trace folder rather than hold a trace: `README*`, `LICENSE*`

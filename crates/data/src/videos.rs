@@ -16,6 +16,7 @@
 
 use crate::descriptor::parse_descriptor;
 use crate::error::DataError;
+use crate::lines::{excerpt, for_each_line, open_bounded, read_bounded, MAX_INPUT_FILE_BYTES};
 use neuralstream_core::video::Ladder;
 use neuralstream_core::Video;
 use std::path::Path;
@@ -45,7 +46,7 @@ pub fn load_video(path: &Path) -> Result<Video, DataError> {
                 "this is one level's chunk-size file; pass the folder that holds the video_size_0..N-1 files",
             ));
         }
-        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let bytes = read_bounded(path, MAX_INPUT_FILE_BYTES)?;
         let looks_json =
             crate::without_bom(&String::from_utf8_lossy(&bytes[..bytes.len().min(64)]))
                 .trim_start()
@@ -220,28 +221,32 @@ fn check_contiguous(dir: &Path, numbers: &[usize]) -> Result<(), DataError> {
     ))
 }
 
-/// Reads one level file: one positive whole number of bytes per non-empty line.
+/// Reads one level file, streaming: one positive whole number of bytes per non-empty line.
 fn read_level_file(f: &Path) -> Result<Vec<u64>, DataError> {
-    let text = std::fs::read_to_string(f).map_err(|e| DataError::io(f, e))?;
-    let text = crate::without_bom(&text);
     let mut sizes = Vec::new();
-    for (i, l) in text.lines().enumerate() {
-        let l = l.trim();
-        if l.is_empty() {
-            continue;
-        }
-        let v: u64 = l.parse().map_err(|_| {
-            DataError::parse(f, i + 1, format!("'{l}' is not a whole number of bytes"))
-        })?;
-        if v == 0 {
-            return Err(DataError::parse(
-                f,
-                i + 1,
-                "a chunk of 0 bytes is not a chunk",
-            ));
-        }
-        sizes.push(v);
-    }
+    for_each_line(
+        f,
+        open_bounded(f, MAX_INPUT_FILE_BYTES)?,
+        MAX_INPUT_FILE_BYTES,
+        |line, l| {
+            let v: u64 = l.parse().map_err(|_| {
+                DataError::parse(
+                    f,
+                    line,
+                    format!("'{}' is not a whole number of bytes", excerpt(l)),
+                )
+            })?;
+            if v == 0 {
+                return Err(DataError::parse(
+                    f,
+                    line,
+                    "a chunk of 0 bytes is not a chunk",
+                ));
+            }
+            sizes.push(v);
+            Ok(())
+        },
+    )?;
     if sizes.is_empty() {
         return Err(DataError::other(
             f,

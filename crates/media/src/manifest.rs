@@ -12,11 +12,141 @@
 //! joined from the MPD down to the Representation. Single-file `SegmentBase` (sidx) addressing,
 //! multi-period and live (`type="dynamic"`) MPDs are rejected with a message saying so.
 //! URLs are returned relative to the manifest's location, as written (no network access here).
+//!
+//! A manifest may come from an untrusted server, so every count derived from it is bounded before
+//! anything is built for it: the manifest's size ([`MAX_MANIFEST_BYTES`]), periods (one), video and
+//! audio representations ([`MAX_REPRESENTATIONS`]), segments per representation, whether listed,
+//! repeated by a `SegmentTimeline` `@r` or implied by a duration ([`MAX_SEGMENTS`]), the length of
+//! one URL ([`MAX_URL_BYTES`]) and of all of them ([`MAX_TOTAL_URL_BYTES`]). Beyond a bound the
+//! manifest is refused with a message naming the bound; so a reader's memory stays below about
+//! [`MAX_TOTAL_URL_BYTES`] plus the parsed document, whatever the manifest declares.
 
 use crate::error::MediaError;
 use dash_mpd_core as mpd;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+/// Largest manifest text (an MPD, or one HLS playlist) read, bytes: 8 MiB. FFmpeg's MPD for a
+/// two-hour ladder is about 5 KB, an HLS media playlist of 1800 segments about 150 KB.
+pub const MAX_MANIFEST_BYTES: usize = 8 << 20;
+
+/// Most video plus audio representations (HLS variants and audio renditions) in one presentation.
+/// Real ladders have up to about 20.
+pub const MAX_REPRESENTATIONS: usize = 64;
+
+/// Most media segments of one representation: 100,000 (111 hours of 4 s segments, 28 hours of
+/// 1 s ones). Checked before a `SegmentTimeline` repeat or a duration-derived count is expanded.
+pub const MAX_SEGMENTS: usize = 100_000;
+
+/// Longest URL of one segment (after template expansion and `BaseURL` joining), bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// Most bytes of segment URLs in one presentation, all representations together: 64 MiB (a real
+/// two-hour ladder needs about 1 MB).
+pub const MAX_TOTAL_URL_BYTES: usize = 64 << 20;
+
+/// Widest `%0<width>d` format in a URL template (the standard's examples use 5).
+const MAX_FORMAT_WIDTH: usize = 32;
+
+/// What is left of the presentation-wide bounds while its representations are built.
+struct Budget {
+    representations_left: usize,
+    url_bytes_left: usize,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Budget {
+            representations_left: MAX_REPRESENTATIONS,
+            url_bytes_left: MAX_TOTAL_URL_BYTES,
+        }
+    }
+
+    /// Takes one representation from the budget.
+    fn representation(&mut self) -> Result<(), String> {
+        self.representations_left = self.representations_left.checked_sub(1).ok_or_else(|| {
+            format!(
+                "more than {MAX_REPRESENTATIONS} representations; a presentation may have at most                  {MAX_REPRESENTATIONS} video and audio representations together"
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Appends a segment to `out`, within the bounds on segments and URLs.
+    fn push(
+        &mut self,
+        out: &mut Representation,
+        url: String,
+        duration_s: f64,
+    ) -> Result<(), String> {
+        check_segment_count(out.segment_urls.len() + 1)?;
+        check_url(&url)?;
+        self.url_bytes_left = self.url_bytes_left.checked_sub(url.len()).ok_or_else(|| {
+            format!(
+                "the segment URLs take more than {} MiB together; a presentation is limited to                  {} MiB of segment URLs",
+                MAX_TOTAL_URL_BYTES >> 20,
+                MAX_TOTAL_URL_BYTES >> 20
+            )
+        })?;
+        out.segment_urls.push(url);
+        out.segment_durations_s.push(duration_s);
+        Ok(())
+    }
+}
+
+/// Refuses a representation of more than [`MAX_SEGMENTS`] segments.
+fn check_segment_count(count: usize) -> Result<(), String> {
+    if count > MAX_SEGMENTS {
+        return Err(format!(
+            "more than {MAX_SEGMENTS} segments, the limit for one representation (the manifest may \
+             declare a duration far longer than its video, or a SegmentTimeline @r far too large)"
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a URL longer than [`MAX_URL_BYTES`].
+fn check_url(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL_BYTES {
+        return Err(format!(
+            "a segment URL is longer than {MAX_URL_BYTES} bytes (it starts '{}')",
+            neuralstream_data::excerpt(url)
+        ));
+    }
+    Ok(())
+}
+
+/// The start of a parser's message: MPD and HLS parsers quote the rest of the document (the HLS one
+/// as a list of bytes), and a few lines of it are enough.
+fn parser_message(text: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut short: String = text.chars().take(MAX_CHARS).collect();
+    if text.chars().nth(MAX_CHARS).is_some() {
+        short.push_str(" ...");
+    }
+    short
+}
+
+/// Refuses a manifest text larger than [`MAX_MANIFEST_BYTES`].
+fn check_manifest_size(len_bytes: u64, name: &str) -> Result<(), MediaError> {
+    if len_bytes > MAX_MANIFEST_BYTES as u64 {
+        return Err(MediaError::manifest(
+            name,
+            format!(
+                "the manifest is larger than {} MiB, the limit for an MPD or an HLS playlist",
+                MAX_MANIFEST_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a manifest file after checking its size.
+fn read_manifest(path: &Path) -> Result<String, MediaError> {
+    let meta = std::fs::metadata(path).map_err(|e| MediaError::io(path, e))?;
+    check_manifest_size(meta.len(), &path.display().to_string())?;
+    std::fs::read_to_string(path).map_err(|e| MediaError::io(path, e))
+}
 
 /// A video presentation: its video ladder and audio tracks with every segment's URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,21 +196,18 @@ pub struct Representation {
 
 /// Reads and parses an MPD file (see [`parse_mpd`]).
 pub fn read_mpd(path: &Path) -> Result<Presentation, MediaError> {
-    let text = std::fs::read_to_string(path).map_err(|e| MediaError::io(path, e))?;
-    parse_mpd(&text, &path.display().to_string())
+    parse_mpd(&read_manifest(path)?, &path.display().to_string())
 }
 
 /// Parses an MPD; `name` (file name or URL) is used in error messages.
 pub fn parse_mpd(xml: &str, name: &str) -> Result<Presentation, MediaError> {
     let bad = |reason: String| MediaError::manifest(name, reason);
+    check_manifest_size(xml.len() as u64, name)?;
     let doc = mpd::parse(xml).map_err(|e| {
-        // The parser's message may quote the whole document; a few lines of it are enough.
-        let text = e.to_string();
-        let mut short: String = text.chars().take(300).collect();
-        if short.len() < text.len() {
-            short.push_str(" ...");
-        }
-        bad(format!("not a valid MPD: {short}"))
+        bad(format!(
+            "not a valid MPD: {}",
+            parser_message(&e.to_string())
+        ))
     })?;
     if doc.mpdtype.as_deref() == Some("dynamic") {
         return Err(bad(
@@ -112,6 +239,7 @@ pub fn parse_mpd(xml: &str, name: &str) -> Result<Presentation, MediaError> {
     );
     let mut video = Vec::new();
     let mut audio = Vec::new();
+    let mut budget = Budget::new();
     for (ai, set) in period.adaptations.iter().enumerate() {
         let is_audio = mpd::is_audio_adaptation(&set);
         let is_video = !is_audio && mpd::is_video_adaptation(&set);
@@ -120,12 +248,13 @@ pub fn parse_mpd(xml: &str, name: &str) -> Result<Presentation, MediaError> {
         }
         let set_base = join_url(&base, set.BaseURL.first().map_or("", |b| b.base.as_str()));
         for (ri, rep) in set.representations.iter().enumerate() {
+            budget.representation().map_err(bad)?;
             let what = format!(
                 "AdaptationSet {} Representation {}",
-                set.id.clone().unwrap_or_else(|| ai.to_string()),
-                rep.id.clone().unwrap_or_else(|| ri.to_string())
+                neuralstream_data::excerpt(&set.id.clone().unwrap_or_else(|| ai.to_string())),
+                neuralstream_data::excerpt(&rep.id.clone().unwrap_or_else(|| ri.to_string()))
             );
-            let r = representation(period, set, rep, &set_base, period_s)
+            let r = representation(period, set, rep, &set_base, period_s, &mut budget)
                 .map_err(|reason| bad(format!("{what}: {reason}")))?;
             if is_audio {
                 audio.push(r);
@@ -156,7 +285,10 @@ fn finish(
         if r.segment_urls.is_empty() {
             return Err(MediaError::manifest(
                 name,
-                format!("representation '{}' has no media segment", r.id),
+                format!(
+                    "representation '{}' has no media segment",
+                    neuralstream_data::excerpt(&r.id)
+                ),
             ));
         }
     }
@@ -202,6 +334,7 @@ fn representation(
     rep: &mpd::Representation,
     set_base: &str,
     period_s: f64,
+    budget: &mut Budget,
 ) -> Result<Representation, String> {
     let id = rep
         .id
@@ -256,6 +389,7 @@ fn representation(
             .or_else(|| t.Initialization.as_ref().and_then(|i| i.sourceURL.clone()));
         if let Some(init) = init {
             out.init_url = join_url(&base, &expand(&init, &vars, 0, 0)?);
+            check_url(&out.init_url)?;
         }
         let timescale = t.timescale.unwrap_or(1).max(1) as f64;
         let start_number = t.startNumber.unwrap_or(1);
@@ -273,18 +407,25 @@ fn representation(
                 }
                 let repeats = match s.r {
                     Some(r) if r < 0 => {
-                        // Repeat until the end of the period.
+                        // Repeat until the end of the period (bounded below, before the loop).
                         let left = (end_time - time as f64) / s.d as f64;
-                        (left.ceil() as i64 - 1).max(0) as u64
+                        (left.ceil() - 1.0).clamp(0.0, MAX_SEGMENTS as f64) as u64
                     }
                     r => r.unwrap_or(0) as u64,
                 };
-                for _ in 0..=repeats {
+                // Refuse an @r beyond the bound before expanding any of it.
+                let count = usize::try_from(repeats).unwrap_or(usize::MAX);
+                check_segment_count(
                     out.segment_urls
-                        .push(join_url(&base, &expand(media, &vars, number, time)?));
-                    out.segment_durations_s.push(s.d as f64 / timescale);
-                    time += s.d;
-                    number += 1;
+                        .len()
+                        .saturating_add(count)
+                        .saturating_add(1),
+                )?;
+                for _ in 0..=repeats {
+                    let url = join_url(&base, &expand(media, &vars, number, time)?);
+                    budget.push(&mut out, url, s.d as f64 / timescale)?;
+                    time = time.checked_add(s.d).ok_or(OVERFLOW)?;
+                    number = number.checked_add(1).ok_or(OVERFLOW)?;
                 }
             }
         } else {
@@ -297,17 +438,22 @@ fn representation(
                 ));
             }
             let seg_s = d / timescale;
+            // Counted as f64 and checked against the bound before any segment is built.
             let count = match t.endNumber {
-                Some(end) if end >= start_number => end - start_number + 1,
-                _ => ((period_s / seg_s) - 1e-9).ceil().max(0.0) as u64,
+                Some(end) if end >= start_number => (end - start_number) as f64 + 1.0,
+                _ => ((period_s / seg_s) - 1e-9).ceil().max(0.0),
             };
-            for k in 0..count {
-                let number = start_number + k;
+            check_segment_count(if count > MAX_SEGMENTS as f64 {
+                usize::MAX
+            } else {
+                count as usize
+            })?;
+            for k in 0..count as u64 {
+                let number = start_number.checked_add(k).ok_or(OVERFLOW)?;
                 let time = (k as f64 * d).round() as u64;
-                out.segment_urls
-                    .push(join_url(&base, &expand(media, &vars, number, time)?));
+                let url = join_url(&base, &expand(media, &vars, number, time)?);
                 let left = period_s - k as f64 * seg_s;
-                out.segment_durations_s.push(seg_s.min(left).max(0.0));
+                budget.push(&mut out, url, seg_s.min(left).max(0.0))?;
             }
         }
     } else if let Some(list) = list {
@@ -317,24 +463,29 @@ fn representation(
             .and_then(|i| i.sourceURL.clone())
         {
             out.init_url = join_url(&base, &init);
+            check_url(&out.init_url)?;
         }
         let timescale = list.timescale.unwrap_or(1).max(1) as f64;
         let seg_s = list.duration.map(|d| d as f64 / timescale);
+        check_segment_count(list.segment_urls.len())?;
         for (k, u) in list.segment_urls.iter().enumerate() {
             let media = u
                 .media
                 .as_deref()
                 .ok_or(format!("SegmentURL {k} has no @media"))?;
-            out.segment_urls.push(join_url(&base, media));
             let left = period_s - k as f64 * seg_s.unwrap_or(0.0);
-            out.segment_durations_s
-                .push(seg_s.map_or(period_s / list.segment_urls.len() as f64, |s| s.min(left)));
+            let duration_s =
+                seg_s.map_or(period_s / list.segment_urls.len() as f64, |s| s.min(left));
+            budget.push(&mut out, join_url(&base, media), duration_s)?;
         }
     } else {
         return Err("no SegmentTemplate or SegmentList; single-file SegmentBase (sidx) addressing is not supported".into());
     }
     Ok(out)
 }
+
+/// Message for segment numbers or times beyond 64 bits.
+const OVERFLOW: &str = "segment numbers or times overflow 64 bits; check @startNumber, S@t and S@d";
 
 struct TemplateVars<'a> {
     id: &'a str,
@@ -343,14 +494,19 @@ struct TemplateVars<'a> {
 
 /// Expands a DASH URL template (ISO/IEC 23009-1 §5.3.9.4.4).
 fn expand(
-    template: &str,
+    full_template: &str,
     vars: &TemplateVars<'_>,
     number: u64,
     time: u64,
 ) -> Result<String, String> {
+    let template_excerpt = neuralstream_data::excerpt(full_template);
+    let template = &*template_excerpt;
     let mut out = String::with_capacity(template.len() + 8);
-    let mut rest = template;
+    let mut rest = full_template;
     while let Some(start) = rest.find('$') {
+        if out.len() > MAX_URL_BYTES {
+            break; // refused below, without expanding the rest
+        }
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
         let end = after
@@ -401,11 +557,17 @@ fn expand(
                         .parse()
                         .map_err(|_| format!("bad width '{f}' in template '{template}'"))?
                 };
+                if width > MAX_FORMAT_WIDTH {
+                    return Err(format!(
+                        "format '{f}' in template '{template}' is wider than {MAX_FORMAT_WIDTH} digits"
+                    ));
+                }
                 out.push_str(&format!("{value:0width$}"));
             }
         }
     }
     out.push_str(rest);
+    check_url(&out)?;
     Ok(out)
 }
 
@@ -436,11 +598,10 @@ struct Variant {
 
 /// Reads an HLS master playlist and the media playlists it points to, from files (see [`parse_hls`]).
 pub fn read_hls(master: &Path) -> Result<Presentation, MediaError> {
-    let text = std::fs::read_to_string(master).map_err(|e| MediaError::io(master, e))?;
+    let text = read_manifest(master)?;
     let dir = master.parent().unwrap_or(Path::new(""));
     parse_hls(&text, &master.display().to_string(), &mut |uri| {
-        let p = dir.join(uri);
-        std::fs::read_to_string(&p).map_err(|e| MediaError::io(p, e))
+        read_manifest(&dir.join(uri))
     })
 }
 
@@ -455,8 +616,13 @@ pub fn parse_hls(
     load: &mut dyn FnMut(&str) -> Result<String, MediaError>,
 ) -> Result<Presentation, MediaError> {
     let bad = |reason: String| MediaError::manifest(name, reason);
-    let pl = m3u8_rs::parse_playlist_res(master.as_bytes())
-        .map_err(|e| bad(format!("not a valid HLS playlist: {e:?}")))?;
+    check_manifest_size(master.len() as u64, name)?;
+    let pl = m3u8_rs::parse_playlist_res(master.as_bytes()).map_err(|e| {
+        bad(format!(
+            "not a valid HLS playlist: {}",
+            parser_message(&format!("{e:?}"))
+        ))
+    })?;
     let m3u8_rs::Playlist::MasterPlaylist(pl) = pl else {
         return Err(bad(
             "this is a media playlist; give the master playlist (the one with #EXT-X-STREAM-INF)"
@@ -479,10 +645,21 @@ pub fn parse_hls(
             codecs: v.codecs.clone().unwrap_or_default(),
         })
         .collect();
+    let audio_uris: Vec<&String> = pl
+        .alternatives
+        .iter()
+        .filter(|a| a.media_type == m3u8_rs::AlternativeMediaType::Audio)
+        .filter_map(|a| a.uri.as_ref())
+        .collect();
+    // Both lists are refused whole, before any media playlist is loaded.
+    let mut budget = Budget::new();
+    for _ in 0..variants.len() + audio_uris.len() {
+        budget.representation().map_err(bad)?;
+    }
     let mut video = Vec::new();
     let mut duration_s: f64 = 0.0;
     for v in variants {
-        let r = media_representation(&v.uri, v.bandwidth_bps, name, load)?;
+        let r = media_representation(&v.uri, v.bandwidth_bps, name, load, &mut budget)?;
         duration_s = duration_s.max(r.segment_durations_s.iter().sum());
         video.push(Representation {
             width: v.width,
@@ -493,12 +670,8 @@ pub fn parse_hls(
         });
     }
     let mut audio = Vec::new();
-    for a in &pl.alternatives {
-        if a.media_type != m3u8_rs::AlternativeMediaType::Audio {
-            continue;
-        }
-        let Some(uri) = &a.uri else { continue };
-        let r = media_representation(uri, 0, name, load)?;
+    for uri in audio_uris {
+        let r = media_representation(uri, 0, name, load, &mut budget)?;
         audio.push(Representation {
             mime_type: "audio/mp4".into(),
             ..r
@@ -513,20 +686,36 @@ fn media_representation(
     bandwidth_bps: u64,
     master_name: &str,
     load: &mut dyn FnMut(&str) -> Result<String, MediaError>,
+    budget: &mut Budget,
 ) -> Result<Representation, MediaError> {
-    let text = load(uri)?;
-    let media_name = join_url(master_name, uri);
+    let media_name = join_url(master_name, &neuralstream_data::excerpt(uri));
     let bad = |reason: String| MediaError::manifest(media_name.clone(), reason);
-    let pl = m3u8_rs::parse_media_playlist_res(text.as_bytes())
-        .map_err(|e| bad(format!("not a valid HLS media playlist: {e:?}")))?;
+    check_url(uri).map_err(bad)?;
+    let text = load(uri)?;
+    check_manifest_size(text.len() as u64, &media_name)?;
+    let pl = m3u8_rs::parse_media_playlist_res(text.as_bytes()).map_err(|e| {
+        bad(format!(
+            "not a valid HLS media playlist: {}",
+            parser_message(&format!("{e:?}"))
+        ))
+    })?;
     if !pl.end_list {
         return Err(bad(
             "no #EXT-X-ENDLIST: live playlists are not supported; package the video as VOD".into(),
         ));
     }
-    let mut init_url = String::new();
-    let mut segment_urls = Vec::with_capacity(pl.segments.len());
-    let mut segment_durations_s = Vec::with_capacity(pl.segments.len());
+    check_segment_count(pl.segments.len()).map_err(bad)?;
+    let mut out = Representation {
+        id: uri.to_string(),
+        bandwidth_bps,
+        width: 0,
+        height: 0,
+        codecs: String::new(),
+        mime_type: String::new(),
+        init_url: String::new(),
+        segment_urls: Vec::with_capacity(pl.segments.len()),
+        segment_durations_s: Vec::with_capacity(pl.segments.len()),
+    };
     for (k, s) in pl.segments.iter().enumerate() {
         if s.byte_range.is_some() {
             return Err(bad(format!(
@@ -535,27 +724,19 @@ fn media_representation(
         }
         if let Some(map) = &s.map {
             let u = join_url(uri, &map.uri);
-            if !init_url.is_empty() && init_url != u {
+            check_url(&u).map_err(bad)?;
+            if !out.init_url.is_empty() && out.init_url != u {
                 return Err(bad(format!(
                     "segment {k} changes #EXT-X-MAP; one initialization segment per rendition is supported"
                 )));
             }
-            init_url = u;
+            out.init_url = u;
         }
-        segment_urls.push(join_url(uri, &s.uri));
-        segment_durations_s.push(f64::from(s.duration));
+        budget
+            .push(&mut out, join_url(uri, &s.uri), f64::from(s.duration))
+            .map_err(bad)?;
     }
-    Ok(Representation {
-        id: uri.to_string(),
-        bandwidth_bps,
-        width: 0,
-        height: 0,
-        codecs: String::new(),
-        mime_type: String::new(),
-        init_url,
-        segment_urls,
-        segment_durations_s,
-    })
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -563,25 +744,7 @@ mod tests {
     use super::*;
 
     /// An MPD as FFmpeg 5.1's dash muxer writes it (trimmed), SegmentTemplate with @duration.
-    const FFMPEG_MPD: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static"
-  mediaPresentationDuration="PT10.0S" maxSegmentDuration="PT4.0S" minBufferTime="PT8.0S">
- <Period id="0" start="PT0.0S">
-  <AdaptationSet id="0" contentType="video" startWithSAP="1" segmentAlignment="true" frameRate="30/1">
-   <Representation id="1" mimeType="video/mp4" codecs="avc1.640015" bandwidth="800000" width="426" height="240" sar="640:639">
-    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
-   </Representation>
-   <Representation id="0" mimeType="video/mp4" codecs="avc1.64000c" bandwidth="400000" width="256" height="144">
-    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
-   </Representation>
-  </AdaptationSet>
-  <AdaptationSet id="1" contentType="audio">
-   <Representation id="2" mimeType="audio/mp4" codecs="mp4a.40.2" bandwidth="128000" audioSamplingRate="48000">
-    <SegmentTemplate timescale="1000000" duration="4000000" initialization="init-$RepresentationID$.m4s" media="chunk-$RepresentationID$-$Number%05d$.m4s" startNumber="1"/>
-   </Representation>
-  </AdaptationSet>
- </Period>
-</MPD>"#;
+    const FFMPEG_MPD: &str = include_str!("../tests/fixtures/ffmpeg.mpd");
 
     #[test]
     fn a_body_that_is_not_an_mpd_is_not_echoed_whole() {
@@ -622,21 +785,7 @@ mod tests {
 
     #[test]
     fn timeline_inheritance_and_base_url() {
-        let xml = r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT12S">
- <BaseURL>https://cdn.example/v/</BaseURL>
- <Period>
-  <AdaptationSet mimeType="video/mp4" codecs="vp09.00.40.08">
-   <SegmentTemplate timescale="15360" initialization="$RepresentationID$/init.mp4" media="$RepresentationID$/$Time$-$Bandwidth$.m4s" startNumber="5">
-    <SegmentTimeline><S t="0" d="61440" r="1"/><S d="30720"/></SegmentTimeline>
-   </SegmentTemplate>
-   <Representation id="hi" bandwidth="2000000" width="1280" height="720"/>
-   <Representation id="lo" bandwidth="500000" width="640" height="360">
-    <BaseURL>low/</BaseURL>
-    <SegmentTemplate media="n$Number%03d$.m4s"/>
-   </Representation>
-  </AdaptationSet>
- </Period>
-</MPD>"#;
+        let xml = include_str!("../tests/fixtures/timeline.mpd");
         let p = parse_mpd(xml, "t.mpd").unwrap();
         let lo = &p.representations[0];
         assert_eq!(lo.id, "lo");
@@ -776,5 +925,194 @@ media_0.m3u8
             .unwrap_err()
             .to_string();
         assert!(e.contains("master playlist"), "{e}");
+    }
+    /// A one-representation MPD around `inner` (the Representation's addressing) and `mpd_attrs`.
+    fn mpd_with(duration: &str, inner: &str) -> String {
+        format!(
+            r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="{duration}">
+ <Period><AdaptationSet contentType="video" mimeType="video/mp4">
+  <Representation id="a" bandwidth="1">{inner}</Representation></AdaptationSet></Period></MPD>"#
+        )
+    }
+
+    fn mpd_err(xml: &str) -> String {
+        let e = parse_mpd(xml, "m.mpd").unwrap_err().to_string();
+        assert!(e.starts_with("m.mpd: "), "{e}");
+        assert!(e.len() < 600, "{} bytes: {e}", e.len());
+        e
+    }
+
+    #[test]
+    fn a_huge_declared_duration_is_refused_before_building_urls() {
+        // Issue 16 finding 2: PT100000000S at 4 s per segment would be 25 million URLs.
+        let t = r#"<SegmentTemplate timescale="1" duration="4" media="s$Number$.m4s"/>"#;
+        let e = mpd_err(&mpd_with("PT100000000S", t));
+        assert!(e.contains("more than 100000 segments"), "{e}");
+        // Just under the bound still works: 100,000 segments of 1 s.
+        let t1 = r#"<SegmentTemplate timescale="1" duration="1" media="s$Number$.m4s"/>"#;
+        let p = parse_mpd(&mpd_with("PT100000S", t1), "m.mpd").unwrap();
+        assert_eq!(p.segment_count(), MAX_SEGMENTS);
+        assert!(mpd_err(&mpd_with("PT100001S", t1)).contains("more than 100000 segments"));
+        // endNumber beyond the bound, and at the edge of 64 bits.
+        for end in ["200000", "18446744073709551615"] {
+            let t = format!(
+                r#"<SegmentTemplate timescale="1" duration="4" startNumber="0" endNumber="{end}" media="s$Number$.m4s"/>"#
+            );
+            assert!(mpd_err(&mpd_with("PT8S", &t)).contains("more than 100000 segments"));
+        }
+    }
+
+    #[test]
+    fn timeline_repeats_are_bounded() {
+        let timeline = |s: &str| {
+            format!(
+                r#"<SegmentTemplate timescale="1" media="s$Time$.m4s"><SegmentTimeline>{s}</SegmentTimeline></SegmentTemplate>"#
+            )
+        };
+        let e = mpd_err(&mpd_with(
+            "PT8S",
+            &timeline(r#"<S t="0" d="4" r="100000000"/>"#),
+        ));
+        assert!(e.contains("more than 100000 segments"), "{e}");
+        // r=-1 fills the period: a huge period is bounded the same way.
+        let e = mpd_err(&mpd_with(
+            "PT100000000S",
+            &timeline(r#"<S t="0" d="4" r="-1"/>"#),
+        ));
+        assert!(e.contains("more than 100000 segments"), "{e}");
+        // Several S elements add up.
+        let e = mpd_err(&mpd_with(
+            "PT8S",
+            &timeline(r#"<S t="0" d="1" r="60000"/><S d="1" r="60000"/>"#),
+        ));
+        assert!(e.contains("more than 100000 segments"), "{e}");
+        // Times beyond 64 bits are an error, not a wrap.
+        let e = mpd_err(&mpd_with(
+            "PT8S",
+            &timeline(r#"<S t="18446744073709551614" d="4" r="2"/>"#),
+        ));
+        assert!(e.contains("overflow"), "{e}");
+    }
+
+    #[test]
+    fn representations_and_periods_are_bounded() {
+        let reps: String = (0..=MAX_REPRESENTATIONS)
+            .map(|k| format!(r#"<Representation id="r{k}" bandwidth="{}"/>"#, k + 1))
+            .collect();
+        let xml = format!(
+            r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT8S">
+ <Period><AdaptationSet contentType="video" mimeType="video/mp4">
+ <SegmentTemplate timescale="1" duration="4" media="$RepresentationID$-$Number$.m4s"/>{reps}</AdaptationSet></Period></MPD>"#
+        );
+        let e = mpd_err(&xml);
+        assert!(e.contains("more than 64 representations"), "{e}");
+        let two = FFMPEG_MPD.replace(" </Period>", " </Period><Period id=\"1\"/>");
+        assert!(mpd_err(&two).contains("2 Periods; only single-period"));
+    }
+
+    #[test]
+    fn urls_and_manifests_are_bounded_in_length() {
+        let long = "x".repeat(MAX_URL_BYTES);
+        let t = format!(r#"<SegmentTemplate timescale="1" duration="4" media="{long}$Number$"/>"#);
+        let e = mpd_err(&mpd_with("PT8S", &t));
+        assert!(e.contains("longer than 2048 bytes"), "{e}");
+        // A template format as wide as memory.
+        let t = r#"<SegmentTemplate timescale="1" duration="4" media="$Number%0999999999999d$"/>"#;
+        let e = mpd_err(&mpd_with("PT8S", t));
+        assert!(e.contains("wider than 32 digits"), "{e}");
+        // $RepresentationID$ repeated: refused once the URL is too long, not after expanding all.
+        let t = format!(
+            r#"<SegmentTemplate timescale="1" duration="4" media="{}"/>"#,
+            "$RepresentationID$".repeat(100_000)
+        );
+        let xml =
+            mpd_with("PT8S", &t).replace(r#"id="a""#, &format!(r#"id="{}""#, "i".repeat(1000)));
+        assert!(mpd_err(&xml).contains("longer than 2048 bytes"));
+        let huge = format!("{}{}", FFMPEG_MPD, " ".repeat(MAX_MANIFEST_BYTES));
+        assert!(mpd_err(&huge).contains("larger than 8 MiB"));
+    }
+
+    #[test]
+    fn segment_urls_are_bounded_together() {
+        // Two representations of 20,000 segments with 1.9 KB URLs: 76 MB of URLs.
+        let long = "u".repeat(1900);
+        let xml = format!(
+            r#"<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static" mediaPresentationDuration="PT20000S">
+ <Period><AdaptationSet contentType="video" mimeType="video/mp4">
+ <SegmentTemplate timescale="1" duration="1" media="{long}$RepresentationID$-$Number$"/>
+ <Representation id="a" bandwidth="1"/><Representation id="b" bandwidth="2"/></AdaptationSet></Period></MPD>"#
+        );
+        let e = mpd_err(&xml);
+        assert!(e.contains("more than 64 MiB together"), "{e}");
+    }
+
+    #[test]
+    fn segment_lists_are_bounded() {
+        let urls = "<SegmentURL media=\"s.m4s\"/>".repeat(MAX_SEGMENTS + 1);
+        let xml = mpd_with(
+            "PT8S",
+            &format!("<SegmentList duration=\"1\">{urls}</SegmentList>"),
+        );
+        assert!(mpd_err(&xml).contains("more than 100000 segments"));
+    }
+
+    #[test]
+    fn hls_parse_errors_do_not_echo_the_playlist() {
+        // m3u8-rs's error lists every remaining byte of the input.
+        let junk = format!("dd\n{}", "\u{fffd}d\n".repeat(5000));
+        let e = parse_hls(&junk, "h.m3u8", &mut |_| Ok(String::new()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("h.m3u8: not a valid HLS playlist"), "{e}");
+        assert!(e.len() < 600, "{} bytes", e.len());
+        let mut junk_media = |_: &str| Ok(junk.clone());
+        let e = parse_hls(MASTER, "h.m3u8", &mut junk_media)
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 600, "{} bytes", e.len());
+    }
+
+    #[test]
+    fn hls_counts_are_bounded() {
+        // Too many variants: refused before any media playlist is loaded.
+        let mut master = String::from("#EXTM3U\n");
+        for k in 0..=MAX_REPRESENTATIONS {
+            master += &format!("#EXT-X-STREAM-INF:BANDWIDTH={}\nm{k}.m3u8\n", k + 1);
+        }
+        let mut loads = 0;
+        let mut load = |_: &str| -> Result<String, MediaError> {
+            loads += 1;
+            Ok(media("0", 1))
+        };
+        let e = parse_hls(&master, "h.m3u8", &mut load)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 64 representations"), "{e}");
+        assert_eq!(loads, 0);
+        // Too many segments in a media playlist.
+        let lean = format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n{}#EXT-X-ENDLIST\n",
+            "#EXTINF:4,\nc.m4s\n".repeat(MAX_SEGMENTS + 1)
+        );
+        let mut many = |_: &str| Ok(lean.clone());
+        let e = parse_hls(MASTER, "h.m3u8", &mut many)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("more than 100000 segments") && e.len() < 600,
+            "{e}"
+        );
+        // A media playlist larger than the manifest bound.
+        let mut huge = |_: &str| {
+            Ok(format!(
+                "{}{}",
+                media("0", 1),
+                "#\n".repeat(MAX_MANIFEST_BYTES / 2 + 1)
+            ))
+        };
+        let e = parse_hls(MASTER, "h.m3u8", &mut huge)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than 8 MiB"), "{e}");
     }
 }

@@ -123,6 +123,36 @@ pub(crate) fn parse_rate(s: &str) -> Option<f64> {
     }
 }
 
+/// Runs ffprobe on the first video stream of `input` (read relative to `cwd`), showing `entries`
+/// (`-show_entries`) in `format` (`-of`); a failure to start ffprobe is [`MediaError::ToolMissing`].
+pub(crate) fn probe_video_stream(
+    tools: &Tools,
+    input: &str,
+    cwd: &Path,
+    entries: &str,
+    format: &str,
+) -> Result<std::process::Output, MediaError> {
+    std::process::Command::new(&tools.ffprobe)
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            entries,
+            "-of",
+            format,
+            input,
+        ])
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| MediaError::ToolMissing {
+            program: tools.ffprobe.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
 /// One video packet of a rendition: presentation time, byte position and whether it is a key frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Packet {
@@ -137,25 +167,7 @@ pub struct Packet {
 /// Lists the video packets of `input` (any FFmpeg input, e.g. `concat:init.m4s|c1.m4s`) in file
 /// order, without decoding. `cwd` is the folder relative names are read from.
 pub fn video_packets(tools: &Tools, input: &str, cwd: &Path) -> Result<Vec<Packet>, MediaError> {
-    let out = std::process::Command::new(&tools.ffprobe)
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-show_entries",
-            "packet=pts_time,pos,flags",
-            "-of",
-            "json=c=1",
-            input,
-        ])
-        .current_dir(cwd)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| MediaError::ToolMissing {
-            program: tools.ffprobe.display().to_string(),
-            reason: e.to_string(),
-        })?;
+    let out = probe_video_stream(tools, input, cwd, "packet=pts_time,pos,flags", "json=c=1")?;
     let task = || format!("listing the key frames of {input}");
     if !out.status.success() {
         return Err(MediaError::ToolFailed {

@@ -85,3 +85,41 @@ fn av1_smoke() {
 fn hevc_smoke() {
     smoke(Codec::Hevc, "144p@100k,240p@200k", "hvc1.1.6.L");
 }
+
+/// Issue 16: a 12 s clip at 4 s segments got a stray 476-byte fourth audio segment (the AAC
+/// encoder's priming and padding made the audio outlast the video by a frame, and the DASH muxer
+/// cut it into a segment of its own). Audio must have as many segments as video.
+#[test]
+fn audio_has_no_stray_last_segment() {
+    if !ffmpeg_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (codec, seconds) in [(Codec::H264, 12.0), (Codec::Vp9, 8.0)] {
+        let out = dir.path().join(format!("{}-{seconds}", codec.name()));
+        let mut o = PackageOptions::new(
+            Input::Synthetic(SyntheticSource::new(seconds, 144).unwrap()),
+            &out,
+        );
+        o.codec = codec;
+        o.ladder = Some(parse_ladder("144p@100k").unwrap());
+        o.measure_quality = false;
+        package(&o, &Tools::locate(None, None), &mut |_| {}).unwrap();
+        let mpd = read_mpd(&out.join("manifest.mpd")).unwrap();
+        let hls = read_hls(&out.join("master.m3u8")).unwrap();
+        let video = mpd.segment_count();
+        assert_eq!(video, (seconds / 4.0) as usize);
+        for (what, p) in [("MPD", &mpd), ("HLS", &hls)] {
+            let audio = &p.audio[0];
+            assert_eq!(
+                audio.segment_urls.len(),
+                video,
+                "{what} of {codec:?}: audio segments {:?}",
+                audio.segment_durations_s
+            );
+        }
+        // And no file beyond the listed ones.
+        let stray = out.join(format!("chunk-1-{:05}.m4s", video + 1));
+        assert!(!stray.exists(), "{}", stray.display());
+    }
+}
