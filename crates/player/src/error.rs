@@ -51,6 +51,16 @@ pub enum PlayerError {
         /// Bytes announced.
         expected: u64,
     },
+    /// A manifest or descriptor body larger than [`crate::http::MAX_WHOLE_BODY_BYTES`].
+    #[error("{url}: the body is over {limit_bytes} bytes (at least {got_bytes} sent or declared), more than any manifest or video descriptor needs; check the URL, or the server")]
+    BodyTooLarge {
+        /// What was fetched.
+        url: String,
+        /// Bytes received, or declared in Content-Length, when the body was refused.
+        got_bytes: u64,
+        /// The limit it passed.
+        limit_bytes: u64,
+    },
     /// The MPD cannot be understood or has nothing playable.
     #[error("manifest {url}: {problem}")]
     Manifest {

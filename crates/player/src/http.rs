@@ -75,16 +75,70 @@ pub fn parse_url(url: &str) -> Result<Url, PlayerError> {
     Ok(u)
 }
 
-/// Turns a non-success response into an error carrying the start of its body.
+/// Most bytes [`get`] and [`get_optional`] take from one body (a manifest or a video descriptor):
+/// the larger of what the MPD reader ([`neuralstream_media::manifest::MAX_MANIFEST_BYTES`]) and the
+/// descriptor reader ([`neuralstream_data::MAX_INPUT_FILE_BYTES`]) accept. A server that sends more
+/// is refused while the body arrives, so it cannot make `play` hold gigabytes.
+pub const MAX_WHOLE_BODY_BYTES: u64 = 64 << 20;
+
+// The cap must let through everything the readers behind it would accept.
+const _: () = assert!(
+    MAX_WHOLE_BODY_BYTES >= neuralstream_media::manifest::MAX_MANIFEST_BYTES as u64
+        && MAX_WHOLE_BODY_BYTES >= neuralstream_data::MAX_INPUT_FILE_BYTES
+);
+
+/// Most bytes of an error response's body read to quote in the message (the rest is dropped).
+const MAX_ERROR_BODY_BYTES: usize = 4096;
+
+/// Reads a body chunk by chunk, refusing it as soon as it passes `max_bytes` (or declares more in
+/// its Content-Length), so memory stays bounded whatever the server sends.
+async fn read_capped(
+    url: &Url,
+    mut resp: reqwest::Response,
+    max_bytes: u64,
+) -> Result<Vec<u8>, PlayerError> {
+    let too_big = |got_bytes: u64| PlayerError::BodyTooLarge {
+        url: url.to_string(),
+        got_bytes,
+        limit_bytes: max_bytes,
+    };
+    if let Some(len) = resp.content_length().filter(|&len| len > max_bytes) {
+        return Err(too_big(len));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| from_reqwest(url.as_str(), &e))?
+    {
+        let got_bytes = (body.len() + chunk.len()) as u64;
+        if got_bytes > max_bytes {
+            return Err(too_big(got_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Turns a non-success response into an error carrying the start of its body (at most
+/// [`MAX_ERROR_BODY_BYTES`] are read, whatever the server sends).
 pub(crate) async fn check_status(
     url: &Url,
-    resp: reqwest::Response,
+    mut resp: reqwest::Response,
 ) -> Result<reqwest::Response, PlayerError> {
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
     }
-    let body = resp.text().await.unwrap_or_default();
+    let mut raw = Vec::new();
+    while raw.len() < MAX_ERROR_BODY_BYTES {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => raw.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    raw.truncate(MAX_ERROR_BODY_BYTES);
+    let body = String::from_utf8_lossy(&raw);
     let body: String = body.trim().chars().take(300).collect();
     Err(PlayerError::Http {
         url: url.to_string(),
@@ -104,11 +158,7 @@ pub async fn get_optional(client: &Client, url: &Url) -> Result<Option<Vec<u8>>,
         return Ok(None);
     }
     let resp = check_status(url, resp).await?;
-    let bytes = resp
-        .bytes()
-        .await
-        .map_err(|e| from_reqwest(url.as_str(), &e))?;
-    Ok(Some(bytes.to_vec()))
+    read_capped(url, resp, MAX_WHOLE_BODY_BYTES).await.map(Some)
 }
 
 /// GETs `url` whole (no shaping); 404 is an error.
@@ -126,6 +176,97 @@ pub async fn get(client: &Client, url: &Url) -> Result<Vec<u8>, PlayerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A plain-HTTP server on loopback that answers one request with `head`, then writes `filler`
+    /// until the client goes away or `max_bytes` are written; returns its URL and the bytes it wrote.
+    async fn endless_server(
+        head: &'static str,
+        max_bytes: usize,
+    ) -> (Url, tokio::task::JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/m.mpd", listener.local_addr().unwrap())).unwrap();
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut req = [0u8; 4096];
+            let _ = sock.read(&mut req).await;
+            sock.write_all(head.as_bytes()).await.unwrap();
+            // Chunked framing, 64 KiB a chunk, so the body never ends on its own.
+            let chunk = vec![b'x'; 64 << 10];
+            let mut written = 0;
+            while written < max_bytes {
+                let frame = format!("{:x}\r\n", chunk.len());
+                if sock.write_all(frame.as_bytes()).await.is_err()
+                    || sock.write_all(&chunk).await.is_err()
+                    || sock.write_all(b"\r\n").await.is_err()
+                {
+                    break;
+                }
+                written += chunk.len();
+            }
+            written
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn an_endless_body_is_refused_at_the_cap() {
+        let cap = 1u64 << 20;
+        let (url, server) = endless_server(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            512 << 20,
+        )
+        .await;
+        let client = build_client(&TlsTrust::System).unwrap();
+        let resp = client.get(url.clone()).send().await.unwrap();
+        let e = read_capped(&url, resp, cap).await.unwrap_err();
+        assert!(
+            matches!(e, PlayerError::BodyTooLarge { limit_bytes, got_bytes, .. } if limit_bytes == cap && got_bytes > cap),
+            "{e}"
+        );
+        assert!(e.to_string().contains("m.mpd"), "{e}");
+        drop(client);
+        // The client stopped reading right after the cap: the server got nowhere near its 512 MiB.
+        let written = server.await.unwrap();
+        assert!(written < 64 << 20, "server wrote {written} bytes");
+    }
+
+    #[tokio::test]
+    async fn a_declared_huge_body_is_refused_before_reading() {
+        let (url, _server) =
+            endless_server("HTTP/1.1 200 OK\r\ncontent-length: 100000000000\r\n\r\n", 0).await;
+        let client = build_client(&TlsTrust::System).unwrap();
+        let e = get(&client, &url).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                PlayerError::BodyTooLarge {
+                    got_bytes: 100_000_000_000,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_endless_error_body_is_quoted_short() {
+        let (url, _server) = endless_server(
+            "HTTP/1.1 500 Internal Server Error\r\ntransfer-encoding: chunked\r\n\r\n",
+            512 << 20,
+        )
+        .await;
+        let client = build_client(&TlsTrust::System).unwrap();
+        let e = get(&client, &url).await.unwrap_err();
+        match e {
+            PlayerError::Http { status, body, .. } => {
+                assert_eq!(status, 500);
+                assert!(body.len() <= 300, "{} bytes quoted", body.len());
+            }
+            other => panic!("expected an HTTP error, got {other}"),
+        }
+    }
 
     #[test]
     fn urls_are_checked() {
