@@ -1,0 +1,42 @@
+//! # neuralstream-rt
+//!
+//! Real-time mode: live video and cloud gaming, where every 50 ms a controller must choose the
+//! encoder's target bitrate, resolution and frame rate for a link it cannot see. This crate holds
+//! the frame-level simulator that measures such controllers, the controllers themselves (GCC, a
+//! fixed bitrate, an oracle) and the per-session scores. Design notes and anchors:
+//! `../shared/reference/realtime.md` and issue 18.
+//!
+//! **Key design decision:** the simulator is *event-driven at packet granularity but resolved per
+//! packet in one pass* ([`run_session`]): the bottleneck is a FIFO fed in time order, so when the
+//! pacer releases a packet its departure, arrival or drop is already determined, and the session
+//! advances capture tick by capture tick with no priority queue. Feedback reports list only packets
+//! that arrived before the report was cut, so the controller never sees the future. This keeps a 60
+//! fps, 60 s session to a few milliseconds (`benches/session.rs`), fast enough for training, and
+//! makes every run a pure function of (trace, config, controller, seed) through core's [`Rng`].
+//!
+//! Pipeline (one file each): [`trace`] (onl-emu JSON and Mahimahi readers, the train / validation /
+//! test split) -> [`source`] (bursty scene complexity, encoder rate-control lag, key frames) ->
+//! [`sim`] (packetizer, 2.5x pacer, feedback every 50 ms, key-frame requests) -> [`link`] (drop-tail
+//! bottleneck replaying the trace, propagation delay, random loss) -> [`receiver`] (assembly,
+//! jitter buffer, WebRTC's freeze rule); [`quality`] is the opinion model of a frame.
+//!
+//! [`Rng`]: neuralstream_core::Rng
+
+#![deny(missing_docs)]
+
+pub mod controller;
+pub mod error;
+pub mod link;
+pub mod quality;
+pub mod receiver;
+pub mod sim;
+pub mod source;
+pub mod trace;
+
+pub use controller::{
+    Controller, Decision, Feedback, Fixed, Ladder, Oracle, PacketReport, Resolution,
+};
+pub use error::RtError;
+pub use link::{Bottleneck, Fate, LinkConfig, QueueLimit};
+pub use sim::{run_session, RtConfig, SessionLog};
+pub use trace::{read_trace, read_trace_dir, split_of, LinkTrace, MahimahiOptions, Split};
