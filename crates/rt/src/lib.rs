@@ -19,6 +19,9 @@
 //! [`sim`] (packetizer, 2.5x pacer, feedback every 50 ms, key-frame requests) -> [`link`] (drop-tail
 //! bottleneck replaying the trace, propagation delay, random loss) -> [`receiver`] (assembly,
 //! jitter buffer, WebRTC's freeze rule); [`quality`] is the opinion model of a frame.
+//! Decisions: [`controller`] (the [`Controller`] trait, the resolution/fps [`Ladder`], [`Fixed`],
+//! [`Oracle`]) and [`gcc`] (Google Congestion Control from draft-ietf-rmcat-gcc with WebRTC's
+//! constants).
 //!
 //! [`Rng`]: neuralstream_core::Rng
 
@@ -26,6 +29,7 @@
 
 pub mod controller;
 pub mod error;
+pub mod gcc;
 pub mod link;
 pub mod quality;
 pub mod receiver;
@@ -37,6 +41,7 @@ pub use controller::{
     Controller, Decision, Feedback, Fixed, Ladder, Oracle, PacketReport, Resolution,
 };
 pub use error::RtError;
+pub use gcc::Gcc;
 pub use link::{Bottleneck, Fate, LinkConfig, QueueLimit};
 pub use sim::{run_session, RtConfig, SessionLog};
 pub use trace::{read_trace, read_trace_dir, split_of, LinkTrace, MahimahiOptions, Split};

@@ -9,7 +9,9 @@
 //! is reached over a few frames); a frame carries `effective_rate / fps x complexity / expected
 //! complexity` bits, where the expected complexity is the encoder's own running estimate, so a burst
 //! overshoots until rate control catches up (the effect Salsify and Pudica exploit); a key frame is
-//! [`EncoderConfig::key_frame_factor`] times bigger. Per-frame log-normal noise models the rest.
+//! [`EncoderConfig::key_frame_factor`] times bigger, and rate control pays those extra bits back
+//! over the next frames (at most [`EncoderConfig::key_frame_payback`] of a frame's budget each), as
+//! a real-time encoder's rate buffer does. Per-frame log-normal noise models the rest.
 
 use neuralstream_core::Rng;
 
@@ -47,6 +49,9 @@ pub struct EncoderConfig {
     pub lag_frames: f64,
     /// Key-frame size relative to a delta frame at the same rate. Default 4.
     pub key_frame_factor: f64,
+    /// Largest share of a delta frame's budget used to pay back a key frame's extra bits.
+    /// Default 0.3 (a 4x key frame is paid back over about ten frames).
+    pub key_frame_payback: f64,
     /// Smoothing of the encoder's complexity estimate per frame (0: never adapts, 1: instant).
     /// Default 0.3.
     pub complexity_tracking: f64,
@@ -61,6 +66,7 @@ impl Default for EncoderConfig {
         EncoderConfig {
             lag_frames: 4.0,
             key_frame_factor: 4.0,
+            key_frame_payback: 0.3,
             complexity_tracking: 0.3,
             size_noise_sigma: 0.1,
             min_frame_bytes: 200.0,
@@ -113,6 +119,7 @@ pub struct Encoder {
     config: EncoderConfig,
     effective_bps: f64,
     expected_complexity: f64,
+    debt_bytes: f64,
     rng: Rng,
 }
 
@@ -123,6 +130,7 @@ impl Encoder {
             config,
             effective_bps: start_bps,
             expected_complexity: 1.0,
+            debt_bytes: 0.0,
             rng,
         }
     }
@@ -141,7 +149,12 @@ impl Encoder {
             self.effective_bps / fps as f64 / 8.0 * complexity / self.expected_complexity;
         self.expected_complexity += c.complexity_tracking * (complexity - self.expected_complexity);
         if key {
+            self.debt_bytes += bytes * (c.key_frame_factor - 1.0);
             bytes *= c.key_frame_factor;
+        } else {
+            let repay = self.debt_bytes.min(bytes * c.key_frame_payback);
+            self.debt_bytes -= repay;
+            bytes -= repay;
         }
         bytes *= (c.size_noise_sigma * self.rng.normal()).exp();
         bytes.max(c.min_frame_bytes)
@@ -172,6 +185,12 @@ mod tests {
         );
         let key = e.encode(2e6, 30, 1.0, true);
         assert!((key / steady - 4.0).abs() < 0.01);
+        // The key frame's 3 extra frames of bits are paid back at 30 % per frame.
+        let after: Vec<f64> = (0..12).map(|_| e.encode(2e6, 30, 1.0, false)).collect();
+        assert!((after[0] / steady - 0.7).abs() < 0.01, "{after:?}");
+        assert!((after[11] / steady - 1.0).abs() < 0.01, "{after:?}");
+        let paid: f64 = after.iter().map(|b| steady - b).sum();
+        assert!((paid - 3.0 * steady).abs() < 0.01 * steady, "{paid}");
         // A burst overshoots at first, then the encoder adapts.
         let burst1 = e.encode(2e6, 30, 2.0, false);
         let mut last = burst1;
