@@ -21,27 +21,34 @@
 //! jitter buffer, WebRTC's freeze rule); [`quality`] is the opinion model of a frame.
 //! Decisions: [`controller`] (the [`Controller`] trait, the resolution/fps [`Ladder`], [`Fixed`],
 //! [`Oracle`]) and [`gcc`] (Google Congestion Control from draft-ietf-rmcat-gcc with WebRTC's
-//! constants).
+//! constants). Results: [`score`] (frame delay, freezes, quality, utilisation, loss and onl-emu's
+//! combined score) and [`bench`] (controllers x traces in parallel, result files).
 //!
 //! [`Rng`]: neuralstream_core::Rng
 
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod controller;
 pub mod error;
 pub mod gcc;
 pub mod link;
 pub mod quality;
 pub mod receiver;
+pub mod score;
 pub mod sim;
 pub mod source;
 pub mod trace;
 
+pub use bench::{run_bench, write_results, BenchReport, ControllerSpec, Summary};
 pub use controller::{
     Controller, Decision, Feedback, Fixed, Ladder, Oracle, PacketReport, Resolution,
 };
 pub use error::RtError;
 pub use gcc::Gcc;
 pub use link::{Bottleneck, Fate, LinkConfig, QueueLimit};
+pub use score::{score, SessionScore};
 pub use sim::{run_session, RtConfig, SessionLog};
-pub use trace::{read_trace, read_trace_dir, split_of, LinkTrace, MahimahiOptions, Split};
+pub use trace::{
+    read_trace, read_trace_dir, select_split, split_of, LinkTrace, MahimahiOptions, Split,
+};

@@ -6,7 +6,8 @@
 //! (report `k` is cut by the receiver at `k x 50 ms` and reaches the sender `rtt/2` later), then a
 //! pending key-frame request is honoured, then the frame is captured and, if the chosen fps keeps
 //! it, encoded, cut into 1200-byte packets and paced at 2.5 x the target (a packet leaves at
-//! `max(capture, previous packet's pacing slot)`). Each packet's whole path is resolved as it is
+//! `max(capture, previous packet's pacing slot)`, but waits at most 2 s in the pacer, as WebRTC's
+//! pacer speeds up to drain its queue in that time). Each packet's whole path is resolved as it is
 //! paced: the link is FIFO and packets are offered in time order, so its departure and arrival are
 //! already determined. This is causal: a report cut at `T` lists only packets that arrived by `T`,
 //! which were all captured before `T`, hence already simulated when the report is delivered
@@ -40,6 +41,9 @@ pub struct RtConfig {
     pub packet_bytes: u32,
     /// Pacing rate over the target. Default 2.5 (WebRTC's `kDefaultPaceMultiplier`).
     pub pace_multiplier: f64,
+    /// Longest a packet may wait in the pacer, ms: past it the pacer sends faster than 2.5 x the
+    /// target (WebRTC's `kMaxExpectedQueueLength`, 2 s). Default 2000.
+    pub max_pacer_queue_ms: f64,
     /// Receiver feedback period, ms. Default 50.
     pub feedback_interval_ms: f64,
     /// Encoder target before the controller speaks, bit/s. Default 300,000 (WebRTC's start).
@@ -65,6 +69,7 @@ impl Default for RtConfig {
             duration_ms: 60_000.0,
             packet_bytes: 1200,
             pace_multiplier: 2.5,
+            max_pacer_queue_ms: 2000.0,
             feedback_interval_ms: 50.0,
             start_bps: 300_000.0,
             min_bps: 50_000.0,
@@ -99,6 +104,13 @@ impl RtConfig {
         }
         if !(self.pace_multiplier.is_finite() && self.pace_multiplier >= 1.0) {
             return bad("pace_multiplier", self.pace_multiplier.to_string(), ">= 1");
+        }
+        if !(self.max_pacer_queue_ms.is_finite() && self.max_pacer_queue_ms >= 0.0) {
+            return bad(
+                "max_pacer_queue_ms",
+                self.max_pacer_queue_ms.to_string(),
+                ">= 0 ms",
+            );
         }
         if !(self.feedback_interval_ms.is_finite()
             && (5.0..=1000.0).contains(&self.feedback_interval_ms))
@@ -372,7 +384,7 @@ pub fn run_session(
             } else {
                 total - cfg.packet_bytes * (n_packets - 1)
             };
-            let send_ms = t.max(pacer_next_ms);
+            let send_ms = t.max(pacer_next_ms.min(t + cfg.max_pacer_queue_ms));
             pacer_next_ms = send_ms + size as f64 / pacing_bytes_per_ms;
             let propagation_ms = trace.at(send_ms).rtt_ms / 2.0;
             let fate = link.offer(send_ms, size);

@@ -52,6 +52,8 @@ pub struct LinkTrace {
     /// Family, for per-family summaries: `onl-emu`, `mahimahi` or `synthetic`.
     pub family: String,
     segments: Vec<Segment>,
+    /// `prefix_bytes[i]`: bytes carried before segment `i` starts; one more entry for the end.
+    prefix_bytes: Vec<f64>,
 }
 
 impl LinkTrace {
@@ -119,10 +121,18 @@ impl LinkTrace {
             });
             t += duration_ms;
         }
+        let mut prefix_bytes = Vec::with_capacity(segments.len() + 1);
+        let mut total = 0.0;
+        prefix_bytes.push(0.0);
+        for s in &segments {
+            total += s.capacity_kbps / 8.0 * (s.end_ms - s.start_ms);
+            prefix_bytes.push(total);
+        }
         let trace = LinkTrace {
             name: name.to_owned(),
             family: family.to_owned(),
             segments,
+            prefix_bytes,
         };
         let mean = trace.mean_capacity_kbps();
         if mean < MIN_MEAN_CAPACITY_KBPS {
@@ -160,29 +170,25 @@ impl LinkTrace {
     }
 
     /// Bytes the link could carry between `from_ms` and `to_ms` (looped), ignoring any queue.
+    /// O(log n): a binary search in the prefix sums of the segments' bytes.
     pub fn capacity_bytes_between(&self, from_ms: f64, to_ms: f64) -> f64 {
         if to_ms <= from_ms {
             return 0.0;
         }
+        self.cumulative_bytes(to_ms) - self.cumulative_bytes(from_ms)
+    }
+
+    /// Bytes the link could carry from 0 to `t_ms` (looped).
+    fn cumulative_bytes(&self, t_ms: f64) -> f64 {
         let period = self.duration_ms();
-        let loop_bytes: f64 = self
-            .segments
-            .iter()
-            .map(|s| s.capacity_kbps / 8.0 * (s.end_ms - s.start_ms))
-            .sum();
-        let cum = |t: f64| -> f64 {
-            let loops = (t / period).floor();
-            let r = t - loops * period;
-            let mut b = loops * loop_bytes;
-            for s in &self.segments {
-                if s.start_ms >= r {
-                    break;
-                }
-                b += s.capacity_kbps / 8.0 * (s.end_ms.min(r) - s.start_ms);
-            }
-            b
-        };
-        cum(to_ms) - cum(from_ms)
+        let loop_bytes = *self.prefix_bytes.last().unwrap_or(&0.0);
+        let loops = (t_ms / period).floor();
+        let r = t_ms - loops * period;
+        let i = self.segment_index_at(r);
+        let s = &self.segments[i];
+        loops * loop_bytes
+            + self.prefix_bytes[i]
+            + s.capacity_kbps / 8.0 * (r - s.start_ms).max(0.0)
     }
 }
 
@@ -426,6 +432,37 @@ pub fn split_of(file_name: &str) -> Split {
     }
 }
 
+/// Keeps the traces of the split named `split` (`train`, `validation`, `test`, or `all` for every
+/// trace); `dir` only names the folder in the error when none is left.
+pub fn select_split(
+    traces: Vec<LinkTrace>,
+    split: &str,
+    dir: &Path,
+) -> Result<Vec<LinkTrace>, RtError> {
+    let wanted = match split.to_ascii_lowercase().as_str() {
+        "all" => return Ok(traces),
+        "train" => Split::Train,
+        "validation" | "val" => Split::Validation,
+        "test" => Split::Test,
+        other => {
+            return Err(RtError::Config(format!(
+                "split '{other}' is not one of all, train, validation, test"
+            )))
+        }
+    };
+    let kept: Vec<LinkTrace> = traces
+        .into_iter()
+        .filter(|t| split_of(&t.name) == wanted)
+        .collect();
+    if kept.is_empty() {
+        return Err(RtError::NoTraces {
+            path: dir.to_path_buf(),
+            hint: format!(" in the {split} split (choose another split, or all)"),
+        });
+    }
+    Ok(kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,6 +491,8 @@ mod tests {
         assert!((t.mean_capacity_kbps() - 200.0).abs() < 1e-9);
         // Looped: the second loop carries the same bytes.
         assert!((t.capacity_bytes_between(400.0, 450.0) - 5_000.0).abs() < 1e-9);
+        assert!((t.capacity_bytes_between(50.0, 850.0) - 20_000.0).abs() < 1e-9);
+        assert!((t.capacity_bytes_between(90.0, 110.0) - 1_000.0).abs() < 1e-9);
     }
 
     #[test]
