@@ -50,5 +50,5 @@ pub use link::{Bottleneck, Fate, LinkConfig, QueueLimit};
 pub use score::{score, SessionScore};
 pub use sim::{run_session, RtConfig, SessionLog};
 pub use trace::{
-    read_trace, read_trace_dir, select_split, split_of, LinkTrace, MahimahiOptions, Split,
+    assign_splits, read_trace, read_trace_dir, select_split, LinkTrace, MahimahiOptions, Split,
 };

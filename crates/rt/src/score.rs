@@ -13,7 +13,7 @@
 //!   max(0, 1 - frozen time / session time)`. Higher is better, 100 at most.
 
 use crate::sim::SessionLog;
-use crate::trace::{split_of, Split};
+use crate::trace::Split;
 use crate::Fate;
 use serde::Serialize;
 
@@ -27,8 +27,8 @@ pub struct SessionScore {
     pub trace: String,
     /// Trace family (`onl-emu`, `mahimahi`, `synthetic`).
     pub family: String,
-    /// Split of the trace.
-    pub split: Split,
+    /// Split of the trace (`None` for a trace not read as part of a folder).
+    pub split: Option<Split>,
     /// Controller name.
     pub controller: String,
     /// Session length, s.
@@ -122,7 +122,7 @@ pub fn score(log: &SessionLog, source_max_bps: f64) -> SessionScore {
     SessionScore {
         trace: log.trace.clone(),
         family: log.family.clone(),
-        split: split_of(&log.trace),
+        split: log.split,
         controller: log.controller.clone(),
         duration_s,
         p50_frame_delay_ms: p50,

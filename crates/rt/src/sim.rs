@@ -225,6 +225,8 @@ pub struct SessionLog {
     pub trace: String,
     /// Trace family.
     pub family: String,
+    /// Trace split, if known.
+    pub split: Option<crate::trace::Split>,
     /// Controller name.
     pub controller: String,
     /// Session length, ms.
@@ -433,6 +435,7 @@ pub fn run_session(
     Ok(SessionLog {
         trace: trace.name.clone(),
         family: trace.family.clone(),
+        split: trace.split,
         controller: controller.name(),
         duration_ms: cfg.duration_ms,
         packets,

@@ -14,9 +14,13 @@
 //! 0, looped by the bottleneck. Every reader error names the file and the 1-based line of the bad
 //! value, and says how to fix it.
 //!
-//! **Split.** [`split_of`] assigns a trace to train / validation / test by a hash of its file name
-//! alone (FNV-1a 64-bit, modulo 10: 0-5 train, 6-7 validation, 8-9 test), so the split never
-//! depends on which other files sit in the folder, on the order they are listed, or on results.
+//! **Split** ([`assign_splits`], applied by [`read_trace_dir`]): traces are grouped by *link*
+//! (the file name without a Mahimahi `.up` / `.down` suffix, so both directions of one drive stay
+//! together) within each family; a family's links are ranked by the FNV-1a 64-bit hash of the link
+//! name, and the first `round(0.2 n)` (at least 1) are test, the next `round(0.2 n)` (at least 1)
+//! validation, the rest train. A family with fewer than 3 links is all train. The rule reads names
+//! only, never results, and gives every family a test share (a plain hash modulo 10 left the 9
+//! Mahimahi traces without one); adding traces to a family can move a few links.
 
 use crate::error::RtError;
 use serde::Deserialize;
@@ -51,6 +55,8 @@ pub struct LinkTrace {
     pub name: String,
     /// Family, for per-family summaries: `onl-emu`, `mahimahi` or `synthetic`.
     pub family: String,
+    /// Train / validation / test, when read as part of a folder ([`read_trace_dir`]).
+    pub split: Option<Split>,
     segments: Vec<Segment>,
     /// `prefix_bytes[i]`: bytes carried before segment `i` starts; one more entry for the end.
     prefix_bytes: Vec<f64>,
@@ -131,6 +137,7 @@ impl LinkTrace {
         let trace = LinkTrace {
             name: name.to_owned(),
             family: family.to_owned(),
+            split: None,
             segments,
             prefix_bytes,
         };
@@ -372,10 +379,14 @@ pub fn read_trace_dir(dir: &Path, mahimahi: MahimahiOptions) -> Result<Vec<LinkT
     let mut files = Vec::new();
     collect(dir, &mut files)?;
     files.sort();
-    let traces = files
+    let mut traces = files
         .iter()
         .map(|f| read_trace(f, mahimahi))
         .collect::<Result<Vec<_>, _>>()?;
+    let splits = assign_splits(&traces);
+    for (t, s) in traces.iter_mut().zip(splits) {
+        t.split = Some(s);
+    }
     if traces.is_empty() {
         return Err(RtError::NoTraces {
             path: dir.to_path_buf(),
@@ -417,19 +428,60 @@ pub enum Split {
     Test,
 }
 
-/// The split of a trace from its file name alone (FNV-1a 64-bit hash of the UTF-8 name, modulo 10:
-/// 0-5 train, 6-7 validation, 8-9 test).
-pub fn split_of(file_name: &str) -> Split {
+/// FNV-1a 64-bit hash of a name.
+fn fnv1a(name: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in file_name.bytes() {
+    for b in name.bytes() {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    match h % 10 {
-        0..=5 => Split::Train,
-        6 | 7 => Split::Validation,
-        _ => Split::Test,
+    h
+}
+
+/// The link a trace records: its name without a Mahimahi `.up` / `.down` suffix.
+pub fn link_of(name: &str) -> &str {
+    name.strip_suffix(".up")
+        .or_else(|| name.strip_suffix(".down"))
+        .unwrap_or(name)
+}
+
+/// The split of every trace (see the module documentation for the rule).
+pub fn assign_splits(traces: &[LinkTrace]) -> Vec<Split> {
+    let mut out = vec![Split::Train; traces.len()];
+    let mut families: Vec<&str> = traces.iter().map(|t| t.family.as_str()).collect();
+    families.sort_unstable();
+    families.dedup();
+    for family in families {
+        let mut links: Vec<&str> = traces
+            .iter()
+            .filter(|t| t.family == family)
+            .map(|t| link_of(&t.name))
+            .collect();
+        links.sort_unstable_by_key(|l| (fnv1a(l), *l));
+        links.dedup();
+        let n = links.len();
+        if n < 3 {
+            continue;
+        }
+        let share = ((0.2 * n as f64).round() as usize).max(1);
+        for (i, t) in traces.iter().enumerate() {
+            if t.family != family {
+                continue;
+            }
+            let rank = links
+                .iter()
+                .position(|l| *l == link_of(&t.name))
+                .unwrap_or(n);
+            out[i] = if rank < share {
+                Split::Test
+            } else if rank < 2 * share {
+                Split::Validation
+            } else {
+                Split::Train
+            };
+        }
     }
+    out
 }
 
 /// Keeps the traces of the split named `split` (`train`, `validation`, `test`, or `all` for every
@@ -452,7 +504,7 @@ pub fn select_split(
     };
     let kept: Vec<LinkTrace> = traces
         .into_iter()
-        .filter(|t| split_of(&t.name) == wanted)
+        .filter(|t| t.split == Some(wanted))
         .collect();
     if kept.is_empty() {
         return Err(RtError::NoTraces {
@@ -582,17 +634,42 @@ mod tests {
     }
 
     #[test]
-    fn split_is_by_name_only_and_covers_all_parts() {
-        assert_eq!(
-            split_of("105_LOW_STABLE.json"),
-            split_of("105_LOW_STABLE.json")
-        );
-        let names: Vec<String> = (0..100).map(|i| format!("{i}.json")).collect();
-        let test = names.iter().filter(|n| split_of(n) == Split::Test).count();
-        let val = names
+    fn splits_keep_links_together_and_give_every_family_a_test_share() {
+        let mk = |name: &str, family: &str| {
+            let mut t = LinkTrace::constant(1000.0, 10.0, 1000.0).unwrap();
+            t.name = name.into();
+            t.family = family.into();
+            t
+        };
+        let mut traces: Vec<LinkTrace> = [
+            "A.up", "A.down", "B.up", "B.down", "C.down", "D.up", "E.down",
+        ]
+        .iter()
+        .map(|n| mk(n, "mahimahi"))
+        .collect();
+        traces.extend((0..30).map(|i| mk(&format!("{i}_MID_STABLE.json"), "onl-emu")));
+        traces.push(mk("lonely.json", "synthetic"));
+        let splits = assign_splits(&traces);
+        assert_eq!(splits, assign_splits(&traces), "deterministic");
+        // Both directions of a link share a split.
+        assert_eq!(splits[0], splits[1]);
+        assert_eq!(splits[2], splits[3]);
+        for family in ["mahimahi", "onl-emu"] {
+            let of = |s: Split| {
+                traces
+                    .iter()
+                    .zip(&splits)
+                    .filter(|(t, x)| t.family == family && **x == s)
+                    .count()
+            };
+            assert!(of(Split::Test) >= 1 && of(Split::Validation) >= 1 && of(Split::Train) >= 1);
+        }
+        let onl_test = traces
             .iter()
-            .filter(|n| split_of(n) == Split::Validation)
+            .zip(&splits)
+            .filter(|(t, s)| t.family == "onl-emu" && **s == Split::Test)
             .count();
-        assert!((10..=30).contains(&test) && (10..=30).contains(&val));
+        assert_eq!(onl_test, 6);
+        assert_eq!(*splits.last().unwrap(), Split::Train);
     }
 }
