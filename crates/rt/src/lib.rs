@@ -21,8 +21,8 @@
 //! jitter buffer, WebRTC's freeze rule); [`quality`] is the opinion model of a frame.
 //! Decisions: [`controller`] (the [`Controller`] trait, the resolution/fps [`Ladder`], [`Fixed`],
 //! [`Oracle`]) and [`gcc`] (Google Congestion Control from draft-ietf-rmcat-gcc with WebRTC's
-//! constants). Results: [`score`] (frame delay, freezes, quality, utilisation, loss and onl-emu's
-//! combined score) and [`bench`] (controllers x traces in parallel, result files).
+//! constants). Results: [`score`](mod@score) (frame delay, freezes, quality, utilisation, loss and onl-emu's
+//! combined score) and [`bench`](mod@bench) (controllers x traces in parallel, result files).
 //!
 //! [`Rng`]: neuralstream_core::Rng
 
