@@ -19,6 +19,26 @@ enum RtCommand {
     /// results.json, sessions.csv and summary.csv.
     #[command(after_help = RT_BENCH_EXAMPLES)]
     Bench(RtBenchArgs),
+    /// Train the LSTM next-interval capacity predictor on the train split and compare its MAPE
+    /// with an EWMA's (smoothing chosen on validation) on the test split.
+    Predict(RtPredictArgs),
+}
+
+/// Flags of `neuralstream rt predict`.
+#[derive(Debug, Args)]
+pub struct RtPredictArgs {
+    /// Folder of traces (as for `rt bench`); split into train / validation / test by link.
+    #[arg(long, value_name = "DIR")]
+    traces: PathBuf,
+    /// Interval length, ms.
+    #[arg(long, default_value_t = 200.0, value_name = "MS")]
+    interval_ms: f64,
+    /// Adam steps.
+    #[arg(long, default_value_t = 1500, value_name = "N")]
+    iterations: usize,
+    /// Seed of initialisation and window draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 const RT_BENCH_EXAMPLES: &str = "Examples:
@@ -73,6 +93,7 @@ pub struct RtBenchArgs {
 pub fn run(args: RtArgs) -> Result<()> {
     match args.command {
         RtCommand::Bench(a) => run_bench(a),
+        RtCommand::Predict(a) => run_predict(a),
     }
 }
 
@@ -148,5 +169,45 @@ fn run_bench(a: RtBenchArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    Ok(())
+}
+
+fn run_predict(a: RtPredictArgs) -> Result<()> {
+    anyhow::ensure!(
+        a.interval_ms.is_finite() && (10.0..=10_000.0).contains(&a.interval_ms),
+        "--interval-ms {}: use 10 to 10000 ms",
+        a.interval_ms
+    );
+    anyhow::ensure!(a.iterations >= 1, "--iterations must be at least 1");
+    let traces = neuralstream_rt::read_trace_dir(&a.traces, MahimahiOptions::default())
+        .with_context(|| format!("--traces {}", a.traces.display()))?;
+    let cfg = neuralstream_rt::predictor::PredictorConfig {
+        interval_ms: a.interval_ms,
+        iterations: a.iterations,
+        seed: a.seed,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let r = neuralstream_rt::predictor::compare(&traces, &cfg).context("rt predict")?;
+    say!(
+        "EWMA alpha {} (chosen on validation): validation MAPE {:.4}; LSTM validation MAPE {:.4}",
+        r.ewma_alpha,
+        r.ewma_validation_mape,
+        r.lstm_validation_mape
+    );
+    say!(
+        "{:<10} {:>10} {:>10} {:>12}",
+        "test",
+        "ewma_mape",
+        "lstm_mape",
+        "lstm/ewma"
+    );
+    for (family, ewma, lstm) in &r.test {
+        say!(
+            "{family:<10} {ewma:>10.4} {lstm:>10.4} {:>12.3}",
+            lstm / ewma
+        );
+    }
+    say!("in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -23,6 +23,8 @@
 //! [`Oracle`]) and [`gcc`] (Google Congestion Control from draft-ietf-rmcat-gcc with WebRTC's
 //! constants). Results: [`score`](mod@score) (frame delay, freezes, quality, utilisation, loss and onl-emu's
 //! combined score) and [`bench`](mod@bench) (controllers x traces in parallel, result files).
+//! [`predictor`]: next-interval capacity prediction, an LSTM (from `neuralstream-nn`) against an
+//! EWMA, scored by MAPE on the test split.
 //!
 //! [`Rng`]: neuralstream_core::Rng
 
@@ -33,6 +35,7 @@ pub mod controller;
 pub mod error;
 pub mod gcc;
 pub mod link;
+pub mod predictor;
 pub mod quality;
 pub mod receiver;
 pub mod score;
