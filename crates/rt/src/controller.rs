@@ -136,6 +136,41 @@ impl Ladder {
     }
 }
 
+/// A controller's place on a [`Ladder`]: the ladder, the current rung (for hysteresis) and the
+/// source's frame rate. Controllers that only choose a bitrate hold one and call
+/// [`LadderPosition::decide`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LadderPosition {
+    /// The ladder.
+    pub ladder: Ladder,
+    rung: usize,
+    source_fps: u32,
+}
+
+impl Default for LadderPosition {
+    fn default() -> Self {
+        LadderPosition {
+            ladder: Ladder::default(),
+            rung: 0,
+            source_fps: 60,
+        }
+    }
+}
+
+impl LadderPosition {
+    /// Sets the source's frame rate (call from [`Controller::start`]).
+    pub fn set_source_fps(&mut self, fps: u32) {
+        self.source_fps = fps;
+    }
+
+    /// The decision for `target_bps`, moving the rung with hysteresis.
+    pub fn decide(&mut self, target_bps: f64) -> Decision {
+        let (rung, d) = self.ladder.choose(target_bps, self.rung, self.source_fps);
+        self.rung = rung;
+        d
+    }
+}
+
 /// The fixed-bitrate baseline: always the same target, resolution and fps from the ladder.
 #[derive(Debug, Clone)]
 pub struct Fixed {
@@ -177,9 +212,7 @@ pub struct Oracle {
     trace: LinkTrace,
     /// Share of the coming capacity to target. Default 0.9 (headroom for encoder overshoot).
     pub share: f64,
-    ladder: Ladder,
-    rung: usize,
-    source_fps: u32,
+    position: LadderPosition,
 }
 
 impl Oracle {
@@ -188,9 +221,7 @@ impl Oracle {
         Oracle {
             trace,
             share: 0.9,
-            ladder: Ladder::default(),
-            rung: 0,
-            source_fps: 60,
+            position: LadderPosition::default(),
         }
     }
 
@@ -198,9 +229,7 @@ impl Oracle {
         let mean_kbps =
             |span: f64| self.trace.capacity_bytes_between(now_ms, now_ms + span) * 8.0 / span;
         let target_bps = self.share * mean_kbps(200.0).min(mean_kbps(1000.0)) * 1000.0;
-        let (rung, d) = self.ladder.choose(target_bps, self.rung, self.source_fps);
-        self.rung = rung;
-        d
+        self.position.decide(target_bps)
     }
 }
 
@@ -209,7 +238,7 @@ impl Controller for Oracle {
         "oracle".into()
     }
     fn start(&mut self, source_fps: u32) -> Decision {
-        self.source_fps = source_fps;
+        self.position.set_source_fps(source_fps);
         self.decide(0.0)
     }
     fn on_feedback(&mut self, feedback: &Feedback) -> Decision {

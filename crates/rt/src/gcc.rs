@@ -22,11 +22,11 @@
 //!    2 %: 8 % up per second (from the smallest estimate of the last second) + 1 kbit/s; 2-10 %:
 //!    hold; over 10 %: `x (1 - 0.5 loss)` at most once per 300 ms + RTT. The target is the smaller
 //!    of the loss-based and delay-based estimates.
-//! 6. **Resolution and fps** from the target by [`Ladder`] (WebRTC's balanced degradation).
+//! 6. **Resolution and fps** from the target by [`crate::Ladder`] (WebRTC's balanced degradation).
 //!
 //! Not modelled: probing at start-up and ALR exit, the ALR detector, loss-based BWE v2.
 
-use crate::controller::{Controller, Decision, Feedback, Ladder};
+use crate::controller::{Controller, Decision, Feedback, LadderPosition};
 use std::collections::VecDeque;
 
 /// Packets sent within this span form one arrival group, ms.
@@ -496,9 +496,7 @@ pub struct Gcc {
     loss_packets: usize,
     loss_lost: usize,
     rtt_ms: f64,
-    ladder: Ladder,
-    rung: usize,
-    source_fps: u32,
+    position: LadderPosition,
 }
 
 impl Default for Gcc {
@@ -521,9 +519,7 @@ impl Gcc {
             loss_packets: 0,
             loss_lost: 0,
             rtt_ms: 100.0,
-            ladder: Ladder::default(),
-            rung: 0,
-            source_fps: 60,
+            position: LadderPosition::default(),
         }
     }
 
@@ -545,9 +541,7 @@ impl Gcc {
     }
 
     fn decision(&mut self, target_bps: f64) -> Decision {
-        let (rung, d) = self.ladder.choose(target_bps, self.rung, self.source_fps);
-        self.rung = rung;
-        d
+        self.position.decide(target_bps)
     }
 }
 
@@ -557,7 +551,7 @@ impl Controller for Gcc {
     }
 
     fn start(&mut self, source_fps: u32) -> Decision {
-        self.source_fps = source_fps;
+        self.position.set_source_fps(source_fps);
         self.decision(self.aimd.rate_bps)
     }
 

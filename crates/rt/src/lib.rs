@@ -45,7 +45,7 @@ pub mod trace;
 
 pub use bench::{run_bench, write_results, BenchReport, ControllerSpec, Summary};
 pub use controller::{
-    Controller, Decision, Feedback, Fixed, Ladder, Oracle, PacketReport, Resolution,
+    Controller, Decision, Feedback, Fixed, Ladder, LadderPosition, Oracle, PacketReport, Resolution,
 };
 pub use error::RtError;
 pub use gcc::Gcc;
