@@ -28,6 +28,7 @@ mod demo;
 mod inputs;
 mod package;
 mod play;
+mod rt;
 mod serve;
 mod train;
 
@@ -114,6 +115,8 @@ enum Command {
     /// Stream a DASH presentation headlessly, shaping downloads to follow a network trace.
     #[command(after_help = PLAY_EXAMPLES)]
     Play(Box<play::PlayArgs>),
+    /// Real-time mode (live video, cloud gaming): frame-level simulator and rate controllers.
+    Rt(Box<rt::RtArgs>),
     /// Package a synthetic clip (if needed), start the server with the web player, print the URL.
     #[command(after_help = DEMO_EXAMPLES)]
     Demo(Box<demo::DemoArgs>),
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Play(args) => play::run(*args),
         Command::Demo(args) => demo::run(*args),
+        Command::Rt(args) => rt::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -53,6 +53,7 @@ pub mod checkpoint;
 pub mod init;
 pub mod linear;
 pub mod loss;
+pub mod lstm;
 pub mod mlp;
 pub mod rng;
 
@@ -64,5 +65,6 @@ pub use checkpoint::{
 pub use init::Init;
 pub use linear::{Linear, ParamVisitor};
 pub use loss::{LossOutput, PolicyLossOutput, QLoss};
+pub use lstm::Lstm;
 pub use mlp::{Mlp, MlpSpec, Scratch};
 pub use rng::SplitMix64;

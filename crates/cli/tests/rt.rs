@@ -1,0 +1,139 @@
+//! `neuralstream rt bench` end to end through the real binary: traces of both formats in, table
+//! and result files out; bad traces and flags give a message naming the file and line or flag.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_neuralstream"))
+        .arg("rt")
+        .args(args)
+        .output()
+        .expect("run neuralstream")
+}
+
+fn write_traces(dir: &Path) {
+    let entries: Vec<String> = (0..40)
+        .map(|i| {
+            let kbps = if i % 10 < 5 { 2000 } else { 800 };
+            format!("{{\"duration\": 500, \"capacity\": {kbps}, \"loss\": 0, \"rtt\": 60}}")
+        })
+        .collect();
+    std::fs::write(
+        dir.join("steps.json"),
+        format!(
+            "{{\"type\": \"video\", \"downlink\": {{}}, \"uplink\": {{\"trace_pattern\": [\n{}\n]}}}}\n",
+            entries.join(",\n")
+        ),
+    )
+    .unwrap();
+    // Mahimahi: 2 opportunities every 3 ms for 20 s = 8 Mbit/s.
+    let lines: String = (0..20_000)
+        .filter(|t| t % 3 == 0)
+        .map(|t| format!("{t}\n{t}\n"))
+        .collect();
+    std::fs::write(dir.join("link.down"), lines).unwrap();
+    std::fs::write(dir.join("README"), "not a trace").unwrap();
+}
+
+#[test]
+fn bench_writes_table_and_results() {
+    let dir = tempfile::tempdir().unwrap();
+    write_traces(dir.path());
+    let out = dir.path().join("out");
+    let o = rt(&[
+        "bench",
+        "--traces",
+        dir.path().to_str().unwrap(),
+        "--controllers",
+        "gcc,fixed:1500,oracle",
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "2",
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout.contains("onl_qoe") && stdout.contains("fixed:1500") && stdout.contains("mahimahi"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("6 sessions (2 traces x 3 controllers)"),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let sessions = json["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 6);
+    // One loop of each trace: 20 s.
+    assert!(sessions
+        .iter()
+        .all(|s| (s["duration_s"].as_f64().unwrap() - 20.0).abs() < 0.01));
+    for s in sessions {
+        let q = s["onl_qoe"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&q), "{s}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(out.join("sessions.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        7
+    );
+    assert!(out.join("summary.csv").is_file());
+}
+
+#[test]
+fn bad_trace_and_flags_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.json"),
+        "{\"uplink\": {\"trace_pattern\": [\n {\"duration\": 100, \"capacity\": 500},\n {\"duration\": 100, \"capacity\": -1}\n]}}\n",
+    )
+    .unwrap();
+    let o = rt(&[
+        "bench",
+        "--traces",
+        dir.path().to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("bad.json:3:") && err.contains("capacity -1"),
+        "{err}"
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::write(empty.path().join("x.up"), "").unwrap();
+    let o = rt(&["bench", "--traces", empty.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("x.up:0: empty Mahimahi trace"), "{err}");
+
+    let good = tempfile::tempdir().unwrap();
+    write_traces(good.path());
+    let o = rt(&[
+        "bench",
+        "--traces",
+        good.path().to_str().unwrap(),
+        "--controllers",
+        "gcc,bba",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--controllers gcc,bba") && err.contains("unknown controller 'bba'"),
+        "{err}"
+    );
+    let o = rt(&[
+        "bench",
+        "--traces",
+        good.path().to_str().unwrap(),
+        "--fps",
+        "25",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--fps 25: use 30 or 60"), "{err}");
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -1,0 +1,703 @@
+//! Google Congestion Control (GCC), written from draft-ietf-rmcat-gcc-02 with WebRTC's constants
+//! (`../shared/reference/realtime.md` section 1.1; libwebrtc `modules/congestion_controller/goog_cc`).
+//! No code was copied; the structure follows the draft's sections.
+//!
+//! Pipeline, once per transport feedback message:
+//! 1. **Arrival groups** (draft 5.2): packets sent within 5 ms form a group; for consecutive groups
+//!    the delay variation is `d = (arrival_i - arrival_{i-1}) - (send_i - send_{i-1})`.
+//!    (WebRTC's extra burst merging of groups that arrive back to back is not modelled.)
+//! 2. **Trendline estimator** (WebRTC's default, replacing the draft's Kalman filter): the
+//!    accumulated delay is smoothed (0.9) and a least-squares slope is fitted over the last 20
+//!    groups; the *modified trend* is `m = min(n, 60) x slope x 4`.
+//! 3. **Over-use detector with adaptive threshold** (draft 5.4, 5.5): overuse when `m > γ` for more
+//!    than 10 ms over at least two groups with a non-falling trend; underuse when `m < -γ`;
+//!    `γ += k (|m| - γ) min(Δt, 100 ms)` with `k = 0.039` below and `0.0087` above, within
+//!    [6, 600] ms, frozen when `|m| > γ + 15 ms`.
+//! 4. **AIMD rate controller** (draft 5.5, `aimd_rate_control.cc`): Increase / Hold / Decrease.
+//!    Overuse: to 0.85 x the received rate. Underuse: hold. Normal: increase, multiplicatively by
+//!    8 % per second while far from convergence, additively (about one packet per RTT + 100 ms)
+//!    within 3 standard deviations of the received rate measured at past decreases; never above
+//!    1.5 x the received rate + 10 kbit/s.
+//! 5. **Loss-based controller** (draft 6, classic `send_side_bandwidth_estimation.cc`): loss under
+//!    2 %: 8 % up per second (from the smallest estimate of the last second) + 1 kbit/s; 2-10 %:
+//!    hold; over 10 %: `x (1 - 0.5 loss)` at most once per 300 ms + RTT. The target is the smaller
+//!    of the loss-based and delay-based estimates.
+//! 6. **Resolution and fps** from the target by [`crate::Ladder`] (WebRTC's balanced degradation).
+//!
+//! Not modelled: probing at start-up and ALR exit, the ALR detector, loss-based BWE v2.
+
+use crate::controller::{Controller, Decision, Feedback, LadderPosition};
+use std::collections::VecDeque;
+
+/// Packets sent within this span form one arrival group, ms.
+pub const GROUP_SPAN_MS: f64 = 5.0;
+/// Trendline regression window, groups.
+pub const TRENDLINE_WINDOW: usize = 20;
+/// Smoothing of the accumulated delay.
+pub const TRENDLINE_SMOOTHING: f64 = 0.9;
+/// Gain applied to the trend.
+pub const TRENDLINE_GAIN: f64 = 4.0;
+/// Cap on the delta count multiplying the trend.
+pub const TRENDLINE_MAX_DELTAS: f64 = 60.0;
+/// Initial adaptive threshold, ms.
+pub const THRESHOLD_START_MS: f64 = 12.5;
+/// Threshold bounds, ms.
+pub const THRESHOLD_MIN_MS: f64 = 6.0;
+/// Threshold bounds, ms.
+pub const THRESHOLD_MAX_MS: f64 = 600.0;
+/// Threshold gain when |m| is above it.
+pub const K_UP: f64 = 0.0087;
+/// Threshold gain when |m| is below it.
+pub const K_DOWN: f64 = 0.039;
+/// The threshold is not updated when |m| exceeds it by more than this, ms.
+pub const THRESHOLD_MAX_JUMP_MS: f64 = 15.0;
+/// Longest time step of a threshold update, ms.
+pub const THRESHOLD_MAX_STEP_MS: f64 = 100.0;
+/// Overuse must last this long, ms.
+pub const OVERUSE_TIME_MS: f64 = 10.0;
+/// Multiplicative decrease factor on the received rate.
+pub const BETA: f64 = 0.85;
+/// Multiplicative increase per second far from convergence.
+pub const MULTIPLICATIVE_INCREASE_PER_S: f64 = 1.08;
+/// Smallest multiplicative step, bit/s.
+pub const MIN_MULTIPLICATIVE_STEP_BPS: f64 = 1000.0;
+/// Smallest additive increase rate, bit/s per second.
+pub const MIN_ADDITIVE_BPS_PER_S: f64 = 4000.0;
+/// Added to the RTT for the additive increase's response time, ms.
+pub const RESPONSE_TIME_EXTRA_MS: f64 = 100.0;
+/// Cap: `THROUGHPUT_CAP_FACTOR x received + THROUGHPUT_CAP_EXTRA_BPS`.
+pub const THROUGHPUT_CAP_FACTOR: f64 = 1.5;
+/// See [`THROUGHPUT_CAP_FACTOR`], bit/s.
+pub const THROUGHPUT_CAP_EXTRA_BPS: f64 = 10_000.0;
+/// Smoothing of the link-capacity estimate kept at decreases.
+pub const LINK_CAPACITY_ALPHA: f64 = 0.05;
+/// Received-rate window, ms.
+pub const THROUGHPUT_WINDOW_MS: f64 = 500.0;
+/// Loss below this increases the loss-based estimate.
+pub const LOSS_LOW: f64 = 0.02;
+/// Loss above this decreases it.
+pub const LOSS_HIGH: f64 = 0.10;
+/// Loss-based increase per second.
+pub const LOSS_INCREASE_PER_S: f64 = 1.08;
+/// Loss-based additive step, bit/s.
+pub const LOSS_INCREASE_EXTRA_BPS: f64 = 1000.0;
+/// Least time between loss-based decreases, ms (plus one RTT).
+pub const LOSS_DECREASE_INTERVAL_MS: f64 = 300.0;
+/// Packets a loss measurement needs.
+pub const LOSS_MIN_PACKETS: usize = 20;
+/// Start bitrate, bit/s (WebRTC's 300 kbit/s).
+pub const START_BPS: f64 = 300_000.0;
+/// Frame rate assumed by the additive increase's packet-size estimate.
+pub const ASSUMED_FPS: f64 = 30.0;
+/// Packet size assumed by the additive increase, bytes.
+pub const ASSUMED_PACKET_BYTES: f64 = 1200.0;
+
+/// The delay-based detector's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Queues are stable.
+    Normal,
+    /// Queues are growing.
+    Overuse,
+    /// Queues are draining.
+    Underuse,
+}
+
+/// Arrival-group aggregation and delay variation (draft 5.2).
+#[derive(Debug, Clone, Default)]
+pub struct InterArrival {
+    current: Option<(f64, f64, f64)>, // (first send, last send, last arrival)
+    previous: Option<(f64, f64)>,     // (last send, last arrival) of the last complete group
+}
+
+impl InterArrival {
+    /// Takes a received packet in arrival order; returns `(send_delta_ms, arrival_delta_ms,
+    /// arrival_ms)` when a group completes and a previous one exists.
+    pub fn push(&mut self, send_ms: f64, arrival_ms: f64) -> Option<(f64, f64, f64)> {
+        match self.current {
+            None => {
+                self.current = Some((send_ms, send_ms, arrival_ms));
+                None
+            }
+            Some((first, last_send, last_arrival)) => {
+                if send_ms - first <= GROUP_SPAN_MS {
+                    self.current =
+                        Some((first, last_send.max(send_ms), last_arrival.max(arrival_ms)));
+                    return None;
+                }
+                let out = self
+                    .previous
+                    .map(|(ps, pa)| (last_send - ps, last_arrival - pa, last_arrival));
+                self.previous = Some((last_send, last_arrival));
+                self.current = Some((send_ms, send_ms, arrival_ms));
+                out
+            }
+        }
+    }
+}
+
+/// Trendline estimator plus the over-use detector and its adaptive threshold (draft 5.3-5.5).
+#[derive(Debug, Clone)]
+pub struct TrendlineDetector {
+    first_arrival_ms: Option<f64>,
+    accumulated_ms: f64,
+    smoothed_ms: f64,
+    window: VecDeque<(f64, f64)>,
+    deltas: f64,
+    /// Current adaptive threshold γ, ms.
+    pub threshold_ms: f64,
+    last_threshold_update_ms: Option<f64>,
+    time_over_using_ms: f64,
+    overuse_count: usize,
+    prev_trend: f64,
+    /// Latest modified trend `m`, ms.
+    pub modified_trend: f64,
+    /// Latest verdict.
+    pub signal: Signal,
+}
+
+impl Default for TrendlineDetector {
+    fn default() -> Self {
+        TrendlineDetector {
+            first_arrival_ms: None,
+            accumulated_ms: 0.0,
+            smoothed_ms: 0.0,
+            window: VecDeque::with_capacity(TRENDLINE_WINDOW + 1),
+            deltas: 0.0,
+            threshold_ms: THRESHOLD_START_MS,
+            last_threshold_update_ms: None,
+            time_over_using_ms: -1.0,
+            overuse_count: 0,
+            prev_trend: 0.0,
+            modified_trend: 0.0,
+            signal: Signal::Normal,
+        }
+    }
+}
+
+impl TrendlineDetector {
+    /// Takes one group's delay variation; returns the verdict.
+    pub fn update(&mut self, send_delta_ms: f64, arrival_delta_ms: f64, arrival_ms: f64) -> Signal {
+        let delta = arrival_delta_ms - send_delta_ms;
+        self.deltas = (self.deltas + 1.0).min(1000.0);
+        self.accumulated_ms += delta;
+        self.smoothed_ms = TRENDLINE_SMOOTHING * self.smoothed_ms
+            + (1.0 - TRENDLINE_SMOOTHING) * self.accumulated_ms;
+        let first = *self.first_arrival_ms.get_or_insert(arrival_ms);
+        self.window
+            .push_back((arrival_ms - first, self.smoothed_ms));
+        if self.window.len() > TRENDLINE_WINDOW {
+            self.window.pop_front();
+        }
+        let mut trend = self.prev_trend;
+        if self.window.len() == TRENDLINE_WINDOW {
+            if let Some(slope) = slope(&self.window) {
+                trend = slope;
+            }
+        }
+        self.detect(trend, send_delta_ms, arrival_ms)
+    }
+
+    fn detect(&mut self, trend: f64, send_delta_ms: f64, now_ms: f64) -> Signal {
+        let m = self.deltas.min(TRENDLINE_MAX_DELTAS) * trend * TRENDLINE_GAIN;
+        self.modified_trend = m;
+        if m > self.threshold_ms {
+            if self.time_over_using_ms < 0.0 {
+                self.time_over_using_ms = send_delta_ms / 2.0;
+            } else {
+                self.time_over_using_ms += send_delta_ms;
+            }
+            self.overuse_count += 1;
+            if self.time_over_using_ms > OVERUSE_TIME_MS
+                && self.overuse_count > 1
+                && trend >= self.prev_trend
+            {
+                self.time_over_using_ms = 0.0;
+                self.overuse_count = 0;
+                self.signal = Signal::Overuse;
+            }
+        } else if m < -self.threshold_ms {
+            self.time_over_using_ms = -1.0;
+            self.overuse_count = 0;
+            self.signal = Signal::Underuse;
+        } else {
+            self.time_over_using_ms = -1.0;
+            self.overuse_count = 0;
+            self.signal = Signal::Normal;
+        }
+        self.prev_trend = trend;
+        self.update_threshold(m, now_ms);
+        self.signal
+    }
+
+    fn update_threshold(&mut self, m: f64, now_ms: f64) {
+        let last = *self.last_threshold_update_ms.get_or_insert(now_ms);
+        if m.abs() > self.threshold_ms + THRESHOLD_MAX_JUMP_MS {
+            self.last_threshold_update_ms = Some(now_ms);
+            return;
+        }
+        let k = if m.abs() < self.threshold_ms {
+            K_DOWN
+        } else {
+            K_UP
+        };
+        let dt = (now_ms - last).clamp(0.0, THRESHOLD_MAX_STEP_MS);
+        self.threshold_ms = (self.threshold_ms + k * (m.abs() - self.threshold_ms) * dt)
+            .clamp(THRESHOLD_MIN_MS, THRESHOLD_MAX_MS);
+        self.last_threshold_update_ms = Some(now_ms);
+    }
+}
+
+/// Least-squares slope of `(x, y)` points, `None` if all x are equal.
+fn slope(points: &VecDeque<(f64, f64)>) -> Option<f64> {
+    let n = points.len() as f64;
+    let (sx, sy) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(x, y)| (a + x, b + y));
+    let (mx, my) = (sx / n, sy / n);
+    let (num, den) = points.iter().fold((0.0, 0.0), |(a, b), &(x, y)| {
+        (a + (x - mx) * (y - my), b + (x - mx) * (x - mx))
+    });
+    (den != 0.0).then(|| num / den)
+}
+
+/// AIMD's running estimate of the link capacity, from the received rate at decreases (kbit/s).
+#[derive(Debug, Clone, Default)]
+struct LinkCapacity {
+    estimate_kbps: Option<f64>,
+    deviation: f64,
+}
+
+impl LinkCapacity {
+    fn on_decrease(&mut self, kbps: f64) {
+        let a = LINK_CAPACITY_ALPHA;
+        match self.estimate_kbps {
+            None => {
+                self.estimate_kbps = Some(kbps);
+                self.deviation = 0.4;
+            }
+            Some(est) => {
+                let est = (1.0 - a) * est + a * kbps;
+                let err = est - kbps;
+                self.deviation =
+                    ((1.0 - a) * self.deviation + a * err * err / est.max(1.0)).clamp(0.4, 2.5);
+                self.estimate_kbps = Some(est);
+            }
+        }
+    }
+    fn spread(&self, est: f64) -> f64 {
+        3.0 * (self.deviation * est).sqrt()
+    }
+    fn upper_kbps(&self) -> Option<f64> {
+        self.estimate_kbps.map(|e| e + self.spread(e))
+    }
+    fn lower_kbps(&self) -> Option<f64> {
+        self.estimate_kbps.map(|e| e - self.spread(e))
+    }
+}
+
+/// AIMD state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AimdState {
+    /// Growing.
+    Increase,
+    /// Keeping the rate.
+    Hold,
+    /// Cutting the rate.
+    Decrease,
+}
+
+/// The delay-based AIMD rate controller (draft 5.5).
+#[derive(Debug, Clone)]
+pub struct Aimd {
+    /// Current delay-based estimate, bit/s.
+    pub rate_bps: f64,
+    /// Current state.
+    pub state: AimdState,
+    link: LinkCapacity,
+    last_change_ms: Option<f64>,
+    last_decrease_ms: Option<f64>,
+}
+
+impl Aimd {
+    /// Starts at `start_bps` in Hold.
+    pub fn new(start_bps: f64) -> Self {
+        Aimd {
+            rate_bps: start_bps,
+            state: AimdState::Hold,
+            link: LinkCapacity::default(),
+            last_change_ms: None,
+            last_decrease_ms: None,
+        }
+    }
+
+    /// Whether a further decrease is allowed now (once per RTT, clamped to [10, 200] ms, unless the
+    /// received rate fell below half the estimate).
+    pub fn time_to_reduce_further(&self, now_ms: f64, rtt_ms: f64, received_bps: f64) -> bool {
+        match self.last_decrease_ms {
+            None => true,
+            Some(t) => {
+                now_ms - t >= rtt_ms.clamp(10.0, 200.0) || received_bps < 0.5 * self.rate_bps
+            }
+        }
+    }
+
+    /// One update: `received_bps` is the acknowledged receive rate (`None` if not yet known).
+    pub fn update(
+        &mut self,
+        signal: Signal,
+        received_bps: Option<f64>,
+        now_ms: f64,
+        rtt_ms: f64,
+    ) -> f64 {
+        match signal {
+            Signal::Normal => {
+                if self.state == AimdState::Hold {
+                    self.state = AimdState::Increase;
+                    self.last_change_ms = Some(now_ms);
+                }
+            }
+            Signal::Overuse => self.state = AimdState::Decrease,
+            Signal::Underuse => self.state = AimdState::Hold,
+        }
+        let current = self.rate_bps;
+        let mut new = current;
+        match self.state {
+            AimdState::Hold => {}
+            AimdState::Increase => {
+                if let (Some(r), Some(up)) = (received_bps, self.link.upper_kbps()) {
+                    if r / 1000.0 > up {
+                        self.link = LinkCapacity::default();
+                    }
+                }
+                let dt_s = (now_ms - self.last_change_ms.unwrap_or(now_ms)).max(0.0) / 1000.0;
+                let step = if self.link.estimate_kbps.is_some() {
+                    self.near_max_increase_bps_per_s(rtt_ms) * dt_s
+                } else {
+                    (current * (MULTIPLICATIVE_INCREASE_PER_S.powf(dt_s.min(1.0)) - 1.0))
+                        .max(MIN_MULTIPLICATIVE_STEP_BPS * dt_s.min(1.0))
+                };
+                new = current + step;
+                self.last_change_ms = Some(now_ms);
+            }
+            AimdState::Decrease => {
+                let received = received_bps.unwrap_or(current);
+                new = BETA * received;
+                if new > current {
+                    if let Some(est) = self.link.estimate_kbps {
+                        new = BETA * est * 1000.0;
+                    }
+                }
+                new = new.min(current);
+                if let Some(low) = self.link.lower_kbps() {
+                    if received / 1000.0 < low {
+                        self.link = LinkCapacity::default();
+                    }
+                }
+                self.link.on_decrease(received / 1000.0);
+                self.state = AimdState::Hold;
+                self.last_decrease_ms = Some(now_ms);
+                self.last_change_ms = Some(now_ms);
+            }
+        }
+        if let Some(r) = received_bps {
+            let cap = THROUGHPUT_CAP_FACTOR * r + THROUGHPUT_CAP_EXTRA_BPS;
+            if new > current && new > cap {
+                new = current.max(cap);
+            }
+        }
+        self.rate_bps = new;
+        new
+    }
+
+    fn near_max_increase_bps_per_s(&self, rtt_ms: f64) -> f64 {
+        let bits_per_frame = self.rate_bps / ASSUMED_FPS;
+        let packets = (bits_per_frame / (ASSUMED_PACKET_BYTES * 8.0))
+            .ceil()
+            .max(1.0);
+        let packet_bits = bits_per_frame / packets;
+        let response_s = (rtt_ms + RESPONSE_TIME_EXTRA_MS) / 1000.0;
+        (packet_bits / response_s).max(MIN_ADDITIVE_BPS_PER_S)
+    }
+}
+
+/// The loss-based controller (draft 6).
+#[derive(Debug, Clone)]
+pub struct LossBased {
+    /// Current loss-based estimate, bit/s.
+    pub rate_bps: f64,
+    history: VecDeque<(f64, f64)>,
+    last_decrease_ms: Option<f64>,
+}
+
+impl LossBased {
+    /// Starts at `start_bps`.
+    pub fn new(start_bps: f64) -> Self {
+        LossBased {
+            rate_bps: start_bps,
+            history: VecDeque::new(),
+            last_decrease_ms: None,
+        }
+    }
+
+    /// One update with the loss fraction measured since the last one, capped by the delay-based
+    /// estimate `delay_based_bps`.
+    pub fn update(&mut self, loss: f64, now_ms: f64, rtt_ms: f64, delay_based_bps: f64) -> f64 {
+        while self
+            .history
+            .front()
+            .is_some_and(|&(t, _)| now_ms - t > 1000.0)
+        {
+            self.history.pop_front();
+        }
+        let mut new = self.rate_bps;
+        if loss < LOSS_LOW {
+            // 8 % per second: grow from the smallest estimate of the last second.
+            let oldest_t = self.history.front().map_or(now_ms, |&(t, _)| t);
+            let min_recent = self
+                .history
+                .iter()
+                .map(|&(_, r)| r)
+                .fold(self.rate_bps, f64::min);
+            let span_s = ((now_ms - oldest_t) / 1000.0).clamp(0.0, 1.0);
+            new = new.max(
+                min_recent * LOSS_INCREASE_PER_S.powf(span_s.max(0.05))
+                    + LOSS_INCREASE_EXTRA_BPS * span_s,
+            );
+        } else if loss > LOSS_HIGH {
+            let ready = self
+                .last_decrease_ms
+                .is_none_or(|t| now_ms - t >= LOSS_DECREASE_INTERVAL_MS + rtt_ms);
+            if ready {
+                new = self.rate_bps * (1.0 - 0.5 * loss);
+                self.last_decrease_ms = Some(now_ms);
+            }
+        }
+        new = new.min(delay_based_bps);
+        self.rate_bps = new;
+        self.history.push_back((now_ms, new));
+        new
+    }
+}
+
+/// GCC as a [`Controller`].
+#[derive(Debug, Clone)]
+pub struct Gcc {
+    arrivals: InterArrival,
+    /// The trendline detector (public for inspection in tests).
+    pub detector: TrendlineDetector,
+    /// The delay-based controller.
+    pub aimd: Aimd,
+    /// The loss-based controller.
+    pub loss: LossBased,
+    received: VecDeque<(f64, u32)>,
+    received_bytes: u64,
+    first_arrival_ms: Option<f64>,
+    loss_packets: usize,
+    loss_lost: usize,
+    rtt_ms: f64,
+    position: LadderPosition,
+}
+
+impl Default for Gcc {
+    fn default() -> Self {
+        Self::new(START_BPS)
+    }
+}
+
+impl Gcc {
+    /// GCC starting at `start_bps`.
+    pub fn new(start_bps: f64) -> Self {
+        Gcc {
+            arrivals: InterArrival::default(),
+            detector: TrendlineDetector::default(),
+            aimd: Aimd::new(start_bps),
+            loss: LossBased::new(start_bps),
+            received: VecDeque::new(),
+            received_bytes: 0,
+            first_arrival_ms: None,
+            loss_packets: 0,
+            loss_lost: 0,
+            rtt_ms: 100.0,
+            position: LadderPosition::default(),
+        }
+    }
+
+    /// Acknowledged receive rate over the last 500 ms of arrivals, bit/s (`None` until 500 ms of
+    /// arrivals have been seen).
+    fn received_bps(&mut self) -> Option<f64> {
+        let newest = self.received.back()?.0;
+        while self
+            .received
+            .front()
+            .is_some_and(|&(t, _)| t <= newest - THROUGHPUT_WINDOW_MS)
+        {
+            let (_, b) = self.received.pop_front().unwrap_or_default();
+            self.received_bytes -= b as u64;
+        }
+        let first = self.first_arrival_ms?;
+        (newest - first >= THROUGHPUT_WINDOW_MS)
+            .then(|| self.received_bytes as f64 * 8.0 / (THROUGHPUT_WINDOW_MS / 1000.0))
+    }
+
+    fn decision(&mut self, target_bps: f64) -> Decision {
+        self.position.decide(target_bps)
+    }
+}
+
+impl Controller for Gcc {
+    fn name(&self) -> String {
+        "gcc".into()
+    }
+
+    fn start(&mut self, source_fps: u32) -> Decision {
+        self.position.set_source_fps(source_fps);
+        self.decision(self.aimd.rate_bps)
+    }
+
+    fn on_feedback(&mut self, fb: &Feedback) -> Decision {
+        if let Some(rtt) = fb.rtt_ms {
+            self.rtt_ms = rtt;
+        }
+        let mut arrived: Vec<(f64, f64, u32)> = fb
+            .packets
+            .iter()
+            .filter_map(|p| p.arrival_ms.map(|a| (a, p.send_ms, p.bytes)))
+            .collect();
+        arrived.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for &(arrival, send, bytes) in &arrived {
+            self.first_arrival_ms.get_or_insert(arrival);
+            self.received.push_back((arrival, bytes));
+            self.received_bytes += bytes as u64;
+            if let Some((ds, da, at)) = self.arrivals.push(send, arrival) {
+                self.detector.update(ds, da, at);
+            }
+        }
+        let received = self.received_bps();
+        let signal = self.detector.signal;
+        // While overusing, the delay-based estimate is cut at most once per RTT (WebRTC's
+        // `TimeToReduceFurther`); between cuts it is left as it is.
+        let delay_based = if signal == Signal::Overuse
+            && !self.aimd.time_to_reduce_further(
+                fb.now_ms,
+                self.rtt_ms,
+                received.unwrap_or(f64::INFINITY),
+            ) {
+            self.aimd.rate_bps
+        } else {
+            self.aimd.update(signal, received, fb.now_ms, self.rtt_ms)
+        };
+
+        self.loss_packets += fb.packets.len();
+        self.loss_lost += fb.packets.iter().filter(|p| p.arrival_ms.is_none()).count();
+        let target = if self.loss_packets >= LOSS_MIN_PACKETS {
+            let loss = self.loss_lost as f64 / self.loss_packets as f64;
+            self.loss_packets = 0;
+            self.loss_lost = 0;
+            self.loss.update(loss, fb.now_ms, self.rtt_ms, delay_based)
+        } else {
+            self.loss.rate_bps = self.loss.rate_bps.min(delay_based);
+            self.loss.rate_bps
+        };
+        self.decision(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overuse_cuts_to_085_of_received_rate() {
+        let mut a = Aimd::new(2e6);
+        let r = a.update(Signal::Overuse, Some(1e6), 1000.0, 50.0);
+        assert!((r - 0.85e6).abs() < 1e-6, "{r}");
+        assert_eq!(a.state, AimdState::Hold);
+    }
+
+    #[test]
+    fn underuse_holds() {
+        let mut a = Aimd::new(1e6);
+        for i in 0..40 {
+            let r = a.update(Signal::Underuse, Some(0.9e6), i as f64 * 50.0, 50.0);
+            assert_eq!(r, 1e6);
+        }
+        assert_eq!(a.state, AimdState::Hold);
+    }
+
+    #[test]
+    fn far_from_convergence_grows_8_percent_per_second() {
+        let mut a = Aimd::new(1e6);
+        a.update(Signal::Normal, Some(5e6), 0.0, 50.0); // Hold -> Increase
+        let mut r = 0.0;
+        for i in 1..=20 {
+            r = a.update(Signal::Normal, Some(5e6), i as f64 * 50.0, 50.0);
+        }
+        assert!((r / 1e6 - 1.08).abs() < 1e-9, "{r}");
+        // Capped at 1.5 x received + 10 kbit/s.
+        let mut b = Aimd::new(1e6);
+        b.update(Signal::Normal, Some(0.5e6), 0.0, 50.0);
+        let r = b.update(Signal::Normal, Some(0.5e6), 1000.0, 50.0);
+        assert_eq!(r, 1e6, "never below current when capped");
+        let mut c = Aimd::new(0.72e6);
+        c.update(Signal::Normal, Some(0.5e6), 0.0, 50.0);
+        let r = c.update(Signal::Normal, Some(0.5e6), 1000.0, 50.0);
+        assert!((r - 0.76e6).abs() < 1e-6, "{r}");
+    }
+
+    #[test]
+    fn near_convergence_grows_additively() {
+        let mut a = Aimd::new(1e6);
+        a.update(Signal::Overuse, Some(1e6), 0.0, 50.0); // link estimate 1 Mbit/s, rate 0.85
+        a.update(Signal::Normal, Some(1e6), 100.0, 50.0); // Hold -> Increase
+        let r0 = a.rate_bps;
+        a.update(Signal::Normal, Some(1e6), 1100.0, 50.0);
+        let step = a.rate_bps - r0;
+        // About one packet per (RTT + 100 ms): ~ (0.85e6 / 30 / 3 packets) bits / 0.15 s ~ 63 kbit/s.
+        assert!(step > 4000.0 && step < 0.08 * r0, "{step}");
+    }
+
+    #[test]
+    fn loss_over_10_percent_cuts_by_half_the_loss() {
+        let mut l = LossBased::new(1e6);
+        let r = l.update(0.2, 0.0, 50.0, 1e7);
+        assert!((r - 0.9e6).abs() < 1e-6, "{r}");
+        // Not again within 300 ms + RTT.
+        assert_eq!(l.update(0.2, 200.0, 50.0, 1e7), 0.9e6);
+        let r = l.update(0.2, 400.0, 50.0, 1e7);
+        assert!((r - 0.81e6).abs() < 1e-6, "{r}");
+        // 2-10 %: hold.
+        assert_eq!(l.update(0.05, 2000.0, 50.0, 1e7), r);
+        // Under 2 %: grows, but never above the delay-based estimate.
+        assert!(l.update(0.0, 3000.0, 50.0, 1e7) > r);
+        assert_eq!(l.update(0.0, 4000.0, 50.0, 0.5e6), 0.5e6);
+    }
+
+    #[test]
+    fn rising_delay_is_overuse_and_falling_is_underuse() {
+        let mut d = TrendlineDetector::default();
+        let mut t = 0.0;
+        // Each 10 ms group arrives 2 ms later than the previous: the queue grows.
+        let mut s = Signal::Normal;
+        for _ in 0..60 {
+            t += 12.0;
+            s = d.update(10.0, 12.0, t);
+        }
+        assert_eq!(s, Signal::Overuse);
+        for _ in 0..60 {
+            t += 8.0;
+            s = d.update(10.0, 8.0, t);
+        }
+        assert_eq!(s, Signal::Underuse);
+        assert!((THRESHOLD_MIN_MS..=THRESHOLD_MAX_MS).contains(&d.threshold_ms));
+    }
+
+    #[test]
+    fn groups_are_5_ms_of_send_time() {
+        let mut g = InterArrival::default();
+        assert_eq!(g.push(0.0, 20.0), None);
+        assert_eq!(g.push(4.0, 24.0), None);
+        assert_eq!(g.push(10.0, 30.0), None); // closes group 1, no previous
+        assert_eq!(g.push(20.0, 45.0), Some((6.0, 6.0, 30.0)));
+    }
+}

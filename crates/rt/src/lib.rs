@@ -1,0 +1,57 @@
+//! # neuralstream-rt
+//!
+//! Real-time mode: live video and cloud gaming, where every 50 ms a controller must choose the
+//! encoder's target bitrate, resolution and frame rate for a link it cannot see. This crate holds
+//! the frame-level simulator that measures such controllers, the controllers themselves (GCC, a
+//! fixed bitrate, an oracle) and the per-session scores. Design notes and anchors:
+//! `../shared/reference/realtime.md` and issue 18.
+//!
+//! **Key design decision:** the simulator is *event-driven at packet granularity but resolved per
+//! packet in one pass* ([`run_session`]): the bottleneck is a FIFO fed in time order, so when the
+//! pacer releases a packet its departure, arrival or drop is already determined, and the session
+//! advances capture tick by capture tick with no priority queue. Feedback reports list only packets
+//! that arrived before the report was cut, so the controller never sees the future. This keeps a 60
+//! fps, 60 s session to a few milliseconds (`benches/session.rs`), fast enough for training, and
+//! makes every run a pure function of (trace, config, controller, seed) through core's [`Rng`].
+//!
+//! Pipeline (one file each): [`trace`] (onl-emu JSON and Mahimahi readers, the train / validation /
+//! test split) -> [`source`] (bursty scene complexity, encoder rate-control lag, key frames) ->
+//! [`sim`] (packetizer, 2.5x pacer, feedback every 50 ms, key-frame requests) -> [`link`] (drop-tail
+//! bottleneck replaying the trace, propagation delay, random loss) -> [`receiver`] (assembly,
+//! jitter buffer, WebRTC's freeze rule); [`quality`] is the opinion model of a frame.
+//! Decisions: [`controller`] (the [`Controller`] trait, the resolution/fps [`Ladder`], [`Fixed`],
+//! [`Oracle`]) and [`gcc`] (Google Congestion Control from draft-ietf-rmcat-gcc with WebRTC's
+//! constants). Results: [`score`](mod@score) (frame delay, freezes, quality, utilisation, loss and onl-emu's
+//! combined score) and [`bench`](mod@bench) (controllers x traces in parallel, result files).
+//! [`predictor`]: next-interval capacity prediction, an LSTM (from `neuralstream-nn`) against an
+//! EWMA, scored by MAPE on the test split.
+//!
+//! [`Rng`]: neuralstream_core::Rng
+
+#![deny(missing_docs)]
+
+pub mod bench;
+pub mod controller;
+pub mod error;
+pub mod gcc;
+pub mod link;
+pub mod predictor;
+pub mod quality;
+pub mod receiver;
+pub mod score;
+pub mod sim;
+pub mod source;
+pub mod trace;
+
+pub use bench::{run_bench, write_results, BenchReport, ControllerSpec, Summary};
+pub use controller::{
+    Controller, Decision, Feedback, Fixed, Ladder, LadderPosition, Oracle, PacketReport, Resolution,
+};
+pub use error::RtError;
+pub use gcc::Gcc;
+pub use link::{Bottleneck, Fate, LinkConfig, QueueLimit};
+pub use score::{score, SessionScore};
+pub use sim::{run_session, RtConfig, SessionLog};
+pub use trace::{
+    assign_splits, read_trace, read_trace_dir, select_split, LinkTrace, MahimahiOptions, Split,
+};
