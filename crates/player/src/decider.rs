@@ -2,26 +2,9 @@
 
 use crate::error::{from_reqwest, PlayerError};
 use crate::http::check_status;
-use neuralstream_core::{Abr, ChunkRecord, Decision, Observation, Video};
+use neuralstream_core::{Abr, Decision, Observation};
 use neuralstream_protocol::{ApiError, ChunkReport, DecisionRequest, DecisionResponse};
 use reqwest::{Client, Url};
-
-/// What the player knows when it asks for a level.
-#[derive(Debug, Clone, Copy)]
-pub struct Ask<'a> {
-    /// The video (ladder and chunk sizes).
-    pub video: &'a Video,
-    /// Chunk to choose a level for.
-    pub next_chunk: usize,
-    /// Chunks this session plays.
-    pub total_chunks: usize,
-    /// Buffer now, seconds.
-    pub buffer_s: f64,
-    /// Level of the last chunk (the start-up level before any download).
-    pub last_level: usize,
-    /// This session's downloads so far.
-    pub history: &'a [ChunkRecord],
-}
 
 /// A decision and where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,12 +82,12 @@ impl Decider {
         }
     }
 
-    /// Chooses the level of `ask.next_chunk`.
-    pub async fn decide(&mut self, ask: &Ask<'_>) -> Result<Decided, PlayerError> {
-        let levels = ask.video.num_levels();
+    /// Chooses the level of `obs.next_chunk`.
+    pub async fn decide(&mut self, obs: &Observation<'_>) -> Result<Decided, PlayerError> {
+        let levels = obs.video.num_levels();
         let decided = match self {
             Decider::Local { abr, startup_level } => {
-                if let (0, Some(l)) = (ask.next_chunk, *startup_level) {
+                if let (0, Some(l)) = (obs.next_chunk, *startup_level) {
                     Decided {
                         decision: Decision::level(l.min(levels - 1)),
                         algorithm: "startup".into(),
@@ -112,14 +95,7 @@ impl Decider {
                         server_qoe_so_far: None,
                     }
                 } else {
-                    let decision = abr.choose(&Observation {
-                        video: ask.video,
-                        next_chunk: ask.next_chunk,
-                        total_chunks: ask.total_chunks,
-                        buffer_s: ask.buffer_s,
-                        last_level: ask.last_level,
-                        history: ask.history,
-                    });
+                    let decision = abr.choose(obs);
                     Decided {
                         decision,
                         algorithm: abr.name(),
@@ -134,14 +110,14 @@ impl Decider {
                 video,
                 algorithm,
             } => {
-                let body = request_body(ask, video.clone(), algorithm.clone());
+                let body = request_body(obs, video.clone(), algorithm.clone());
                 let r = ask_server(client, url, &body).await?;
-                if r.chunk != ask.next_chunk {
+                if r.chunk != obs.next_chunk {
                     return Err(PlayerError::Decision {
                         url: url.to_string(),
                         problem: format!(
                             "answered for chunk {} but chunk {} was asked",
-                            r.chunk, ask.next_chunk
+                            r.chunk, obs.next_chunk
                         ),
                     });
                 }
@@ -167,7 +143,7 @@ impl Decider {
                     "{} chose level {} for chunk {} but the video has {levels} levels (0..{})",
                     decided.algorithm,
                     decided.decision.level,
-                    ask.next_chunk,
+                    obs.next_chunk,
                     levels - 1
                 ),
             });
@@ -178,17 +154,10 @@ impl Decider {
     /// Ends the session: a local algorithm is told (RobustMPC records its last error); the server
     /// gets a last report (its answer is for chunk `total_chunks`, which is not played) so that its
     /// running QoE covers every chunk. Returns the server's final `qoe_so_far`, if it was asked.
-    pub async fn finish(&mut self, ask: &Ask<'_>) -> Result<Option<f64>, PlayerError> {
+    pub async fn finish(&mut self, obs: &Observation<'_>) -> Result<Option<f64>, PlayerError> {
         match self {
             Decider::Local { abr, .. } => {
-                abr.session_finished(&Observation {
-                    video: ask.video,
-                    next_chunk: ask.next_chunk,
-                    total_chunks: ask.total_chunks,
-                    buffer_s: ask.buffer_s,
-                    last_level: ask.last_level,
-                    history: ask.history,
-                });
+                abr.session_finished(obs);
                 Ok(None)
             }
             Decider::Server {
@@ -197,10 +166,10 @@ impl Decider {
                 video,
                 algorithm,
             } => {
-                if ask.history.is_empty() {
+                if obs.history.is_empty() {
                     return Ok(None);
                 }
-                let body = request_body(ask, video.clone(), algorithm.clone());
+                let body = request_body(obs, video.clone(), algorithm.clone());
                 let r = ask_server(client, url, &body).await?;
                 Ok(Some(r.qoe_so_far))
             }
@@ -208,13 +177,13 @@ impl Decider {
     }
 }
 
-/// The project-schema request for `ask` (the last chunk reported with its own stall).
+/// The project-schema request for `obs` (the last chunk reported with its own stall).
 pub fn request_body(
-    ask: &Ask<'_>,
+    obs: &Observation<'_>,
     video: Option<String>,
     algorithm: Option<String>,
 ) -> DecisionRequest {
-    let last = ask.history.last();
+    let last = obs.history.last();
     DecisionRequest {
         video,
         algorithm,
@@ -226,10 +195,10 @@ pub fn request_body(
             request_finish_ms: r.finish_s * 1000.0,
             rtt_ms: None,
         }),
-        buffer_s: ask.buffer_s.max(0.0),
+        buffer_s: obs.buffer_s.max(0.0),
         rebuffer_s: last.map_or(0.0, |r| r.rebuffer_s),
         total_rebuffer_s: None,
-        next_chunk: Some(ask.next_chunk),
+        next_chunk: Some(obs.next_chunk),
     }
 }
 

@@ -1,70 +1,53 @@
-//! The network trace as a link: how long bytes take from a point of the trace, in the simulator's
-//! arithmetic (`neuralstream_sim::Session::step`), so that a shaped real download and a simulated
-//! one agree on the link's share of every delay.
+//! The network trace as a link for trace-shaped downloads: core's one link model
+//! ([`neuralstream_core::link`], the arithmetic `neuralstream_sim::Session::step` runs), so that a
+//! shaped real download and a simulated one agree on the link's share of every delay to the bit.
+//!
+//! This module only adapts it to the player: the trace is shared (`Arc`) with the fleet's tasks,
+//! time is in seconds, and a link that gives up names the trace and the chunk in a
+//! [`PlayerError`].
 
 use crate::error::PlayerError;
 use neuralstream_core::Trace;
 use std::sync::Arc;
 
-/// A position on the (looping) trace: the sample whose interval the clock is in and the clock.
-///
-/// Same state as the simulator's `mahimahi_ptr` / `last_mahimahi_time`: sample `ptr`'s capacity
-/// holds over `(time_s[ptr - 1], time_s[ptr]]`, and `last_t_s` is inside that interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LinkCursor {
-    ptr: usize,
-    last_t_s: f64,
-}
+pub use neuralstream_core::link::{DeliverySpent, LinkCursor};
 
-impl LinkCursor {
-    /// Trace time of the cursor, seconds since the trace's start (within one loop).
-    pub fn trace_time_s(&self) -> f64 {
-        self.last_t_s
-    }
-}
-
-/// A trace-driven link: capacity `bandwidth_mbps x payload_fraction` of payload, looping.
+/// A trace-driven link: capacity `bandwidth_mbps x payload_fraction` of payload, looping, with
+/// the simulator's default loop budget ([`neuralstream_core::DEFAULT_MAX_TRACE_LOOPS`]).
 #[derive(Debug, Clone)]
 pub struct TraceLink {
-    trace: Arc<Trace>,
-    payload_fraction: f64,
+    link: neuralstream_core::TraceLink<Arc<Trace>>,
 }
 
 impl TraceLink {
     /// A link following `trace`, of which `payload_fraction` (Pensieve: 0.95) carries payload.
     pub fn new(trace: Arc<Trace>, payload_fraction: f64) -> Self {
         TraceLink {
-            trace,
-            payload_fraction,
+            link: neuralstream_core::TraceLink::new(trace, payload_fraction),
         }
     }
 
     /// The trace.
     pub fn trace(&self) -> &Trace {
-        &self.trace
+        self.link.trace()
     }
 
     /// The trace's start (the simulator's test-mode start).
     pub fn start(&self) -> LinkCursor {
-        LinkCursor {
-            ptr: 1,
-            last_t_s: 0.0,
-        }
+        self.link.start()
     }
 
     /// The position at trace time `t_s` (looping), for a link whose clock is the wall clock.
     pub fn cursor_at(&self, t_s: f64) -> LinkCursor {
-        let t = &self.trace.time_s;
-        let tt = t_s.max(0.0).rem_euclid(self.trace.duration_s());
-        let ptr = t.partition_point(|&x| x <= tt).clamp(1, t.len() - 1);
-        LinkCursor { ptr, last_t_s: tt }
+        self.link.cursor_at(t_s)
     }
 
     /// Delivers `bytes` of payload from `cur`, advancing it; returns the trace time it took, seconds.
     ///
     /// `spent` is what the request has used of the stall guard's allowance so far: one request's
     /// frames share one, so `play` gives up on a chunk exactly when the simulator would, however
-    /// the server splits the body. `chunk` only names the chunk in the error.
+    /// the server splits the body. `chunk` only names the chunk in the error. An empty frame takes
+    /// no time.
     pub fn deliver(
         &self,
         cur: &mut LinkCursor,
@@ -72,85 +55,22 @@ impl TraceLink {
         chunk: usize,
         spent: &mut DeliverySpent,
     ) -> Result<f64, PlayerError> {
-        let t = &self.trace.time_s;
-        let bw = &self.trace.bandwidth_mbps;
-        let n = t.len();
-        let mut sent = 0.0f64;
-        let mut delay_s = 0.0f64;
         if bytes <= 0.0 {
             return Ok(0.0);
         }
-        loop {
-            let throughput = bw[cur.ptr] * 1_000_000.0 / 8.0;
-            let duration = t[cur.ptr] - cur.last_t_s;
-            let packet_payload = throughput * duration * self.payload_fraction;
-            if sent + packet_payload > bytes {
-                let fractional = (bytes - sent) / throughput / self.payload_fraction;
-                delay_s += fractional;
-                cur.last_t_s += fractional;
-                spent.trace_s += delay_s;
-                return Ok(delay_s);
-            }
-            sent += packet_payload;
-            delay_s += duration;
-            cur.last_t_s = t[cur.ptr];
-            cur.ptr += 1;
-            if cur.ptr >= n {
-                cur.ptr = 1;
-                cur.last_t_s = 0.0;
-                spent.loops += 1;
-                let steps = spent.loops as u64 * (n as u64 - 1);
-                if neuralstream_core::download_is_stalled(
-                    spent.loops,
-                    neuralstream_core::DEFAULT_MAX_TRACE_LOOPS,
-                    spent.trace_s + delay_s,
-                    steps,
-                ) {
-                    return Err(PlayerError::Stalled {
-                        trace: self.trace.name.clone(),
-                        chunk,
-                        loops: spent.loops,
-                    });
-                }
-            }
-        }
+        self.link
+            .deliver(cur, bytes, spent)
+            .map_err(|e| PlayerError::Stalled {
+                trace: self.trace().name.clone(),
+                chunk,
+                loops: e.loops,
+            })
     }
 
     /// Advances `cur` by `secs` of idle time (the player sleeping with a full buffer).
     pub fn idle(&self, cur: &mut LinkCursor, secs: f64) {
-        let t = &self.trace.time_s;
-        let n = t.len();
-        let mut left_ms = secs.max(0.0) * 1000.0;
-        loop {
-            let duration = t[cur.ptr] - cur.last_t_s;
-            if duration > left_ms / 1000.0 {
-                cur.last_t_s += left_ms / 1000.0;
-                return;
-            }
-            left_ms -= duration * 1000.0;
-            cur.last_t_s = t[cur.ptr];
-            cur.ptr += 1;
-            if cur.ptr >= n {
-                cur.ptr = 1;
-                cur.last_t_s = 0.0;
-                // Whole loops change nothing: skip them, as the simulator does.
-                let loop_ms = self.trace.duration_s() * 1000.0;
-                if left_ms >= loop_ms {
-                    left_ms %= loop_ms;
-                }
-            }
-        }
+        self.link.idle_ms(cur, secs * 1000.0);
     }
-}
-
-/// What one request has used of the stall guard's allowance across its frames (see
-/// [`TraceLink::deliver`]); start each request with `DeliverySpent::default()`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct DeliverySpent {
-    /// Loops of the trace made.
-    pub loops: usize,
-    /// Trace time spent by the frames delivered so far, seconds.
-    pub trace_s: f64,
 }
 
 #[cfg(test)]

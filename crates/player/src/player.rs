@@ -2,13 +2,14 @@
 //! real time, sleep when it is full. The buffer rules are the simulator's, applied to measured times.
 
 use crate::clock::SessionClock;
-use crate::decider::{Ask, Decided, Decider};
+use crate::decider::{Decided, Decider};
 use crate::download::{fetch_shaped, TraceClock, Transfer};
 use crate::error::PlayerError;
 use crate::link::TraceLink;
 use crate::media::Media;
 use neuralstream_core::{
-    ChunkRecord, Decision, QoeModel, Trace, MAX_BUFFER_CAP_S, MAX_RTT_MS, MIN_PAYLOAD_FRACTION,
+    ChunkRecord, Decision, Observation, QoeModel, Trace, MAX_BUFFER_CAP_S, MAX_RTT_MS,
+    MIN_PAYLOAD_FRACTION,
 };
 use reqwest::Client;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -223,7 +224,7 @@ pub async fn play(
     let clock = SessionClock::start(cfg.speed);
     for k in 0..total {
         let now = clock.now_s();
-        let ask = Ask {
+        let obs = Observation {
             video,
             next_chunk: k,
             total_chunks: total,
@@ -232,7 +233,7 @@ pub async fn play(
             history: &records,
         };
         let t_decide = Instant::now();
-        let decided = decider.decide(&ask).await?;
+        let decided = decider.decide(&obs).await?;
         decision_ms.push(t_decide.elapsed().as_secs_f64() * 1000.0);
         if decided.algorithm != "startup" {
             label = decided.algorithm.clone();
@@ -340,7 +341,7 @@ pub async fn play(
     }
     let end_s = clock.now_s();
     let server_qoe = decider
-        .finish(&Ask {
+        .finish(&Observation {
             video,
             next_chunk: total,
             total_chunks: total,

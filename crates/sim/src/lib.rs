@@ -10,6 +10,9 @@
 //! [`Abr`](neuralstream_core::Abr). That keeps it fast enough to be the inner loop of reinforcement
 //! learning (`docs/benchmarks.md`: about 29 M `Session::step` calls and 14 M chunks through
 //! `run_session` per second per core), and lets training code step it directly.
+//! The network side of a step (bytes -> delay, sleeping moves the trace on) is core's one link
+//! model, [`TraceLink`](neuralstream_core::TraceLink), which the native player's shaped downloads
+//! run too; a session adds the player: buffer, RTT, delay noise, sleeping over the buffer cap.
 //! Every Pensieve constant is a documented field of [`SimConfig`]; [`SimConfig::pensieve`] is the
 //! preset. Randomness (training mode: random start, delay noise) comes only from a seeded
 //! [`Rng`](neuralstream_core::Rng), so runs are reproducible.

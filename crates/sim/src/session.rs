@@ -2,7 +2,7 @@
 
 use crate::config::{SimConfig, StartPosition};
 use crate::SimError;
-use neuralstream_core::{download_is_stalled, ChunkRecord, Rng, Trace, Video};
+use neuralstream_core::{ChunkRecord, DeliverySpent, LinkCursor, Rng, Trace, TraceLink, Video};
 
 /// The simulator state of one session (Pensieve's `Environment` for one video).
 ///
@@ -12,10 +12,10 @@ pub struct Session<'a> {
     cfg: &'a SimConfig,
     trace: &'a Trace,
     video: &'a Video,
-    /// Index of the trace sample whose interval the clock is in (`mahimahi_ptr`).
-    ptr: usize,
-    /// Trace clock, seconds (`last_mahimahi_time`).
-    last_t: f64,
+    /// The trace as a link (core's one link model), with this config's payload and loop budget.
+    link: TraceLink<&'a Trace>,
+    /// Where on the trace the clock is (`mahimahi_ptr`, `last_mahimahi_time`).
+    cursor: LinkCursor,
     buffer_ms: f64,
     next_chunk: usize,
     total_chunks: usize,
@@ -33,19 +33,18 @@ impl<'a> Session<'a> {
         start: StartPosition,
         noise_rng: Option<Rng>,
     ) -> Self {
-        let (ptr, last_t) = match start {
-            StartPosition::Beginning => (1, 0.0),
-            StartPosition::Sample(i) => {
-                let i = i.clamp(1, trace.len() - 1);
-                (i, trace.time_s[i - 1])
-            }
+        let link =
+            TraceLink::new(trace, cfg.payload_fraction).with_max_trace_loops(cfg.max_trace_loops);
+        let cursor = match start {
+            StartPosition::Beginning => link.start(),
+            StartPosition::Sample(i) => link.at_sample(i),
         };
         Session {
             cfg,
             trace,
             video,
-            ptr,
-            last_t,
+            link,
+            cursor,
             buffer_ms: 0.0,
             next_chunk: 0,
             total_chunks: cfg.chunks_for(video.num_chunks()),
@@ -86,7 +85,7 @@ impl<'a> Session<'a> {
     /// Trace clock, seconds since the trace's start (loops back at the trace's end).
     #[inline]
     pub fn trace_time_s(&self) -> f64 {
-        self.last_t
+        self.cursor.trace_time_s()
     }
 
     /// Session wall clock, seconds.
@@ -123,54 +122,21 @@ impl<'a> Session<'a> {
             });
         }
         let size_bytes = self.video.size_bytes(level, chunk);
-        let size = size_bytes as f64;
-        let t = &self.trace.time_s;
-        let bw = &self.trace.bandwidth_mbps;
-        let n = t.len();
-        let payload = self.cfg.payload_fraction;
 
-        // Transfer: walk the trace intervals until the chunk's bytes fit (Pensieve's inner loop).
-        // Locals instead of fields keep the loop in registers; the arithmetic is Pensieve's, in order.
-        let mut ptr = self.ptr;
-        let mut last_t = self.last_t;
-        let mut sent = 0.0f64;
-        let mut delay_s = 0.0f64;
-        let mut loops = 0usize;
-        loop {
-            let (t_ptr, bw_ptr) = (t[ptr], bw[ptr]);
-            let throughput = bw_ptr * 1_000_000.0 / 8.0; // bytes per second
-            let duration = t_ptr - last_t;
-            let packet_payload = throughput * duration * payload;
-            if sent + packet_payload > size {
-                let fractional = (size - sent) / throughput / payload;
-                delay_s += fractional;
-                last_t += fractional;
-                break;
-            }
-            sent += packet_payload;
-            delay_s += duration;
-            last_t = t_ptr;
-            ptr += 1;
-            if ptr >= n {
-                ptr = 1;
-                last_t = 0.0;
-                loops += 1;
-                // Each loop walks the trace's n - 1 intervals.
-                let steps = loops as u64 * (n as u64 - 1);
-                if download_is_stalled(loops, self.cfg.max_trace_loops, delay_s, steps) {
-                    self.ptr = ptr;
-                    self.last_t = last_t;
-                    return Err(SimError::Stalled {
-                        trace: self.trace.name.clone(),
-                        chunk,
-                        loops,
-                        seconds: delay_s,
-                    });
-                }
-            }
-        }
-        self.ptr = ptr;
-        self.last_t = last_t;
+        // Transfer: the link walks the trace until the chunk's bytes fit (Pensieve's inner loop).
+        let delay_s = self
+            .link
+            .deliver(
+                &mut self.cursor,
+                size_bytes as f64,
+                &mut DeliverySpent::default(),
+            )
+            .map_err(|e| SimError::Stalled {
+                trace: self.trace.name.clone(),
+                chunk,
+                loops: e.loops,
+                seconds: e.trace_s,
+            })?;
         let mut delay_ms = delay_s * 1000.0 + self.cfg.rtt_ms;
         if let (Some((lo, hi)), Some(rng)) = (self.cfg.delay_noise, self.noise.as_mut()) {
             delay_ms *= rng.uniform_range(lo, hi);
@@ -185,27 +151,7 @@ impl<'a> Session<'a> {
             let drain = self.buffer_ms - self.cfg.buffer_cap_ms;
             sleep_ms = (drain / self.cfg.drain_sleep_ms).ceil() * self.cfg.drain_sleep_ms;
             self.buffer_ms -= sleep_ms;
-            let mut left_ms = sleep_ms;
-            loop {
-                let duration = t[self.ptr] - self.last_t;
-                if duration > left_ms / 1000.0 {
-                    self.last_t += left_ms / 1000.0;
-                    break;
-                }
-                left_ms -= duration * 1000.0;
-                self.last_t = t[self.ptr];
-                self.ptr += 1;
-                if self.ptr >= n {
-                    self.ptr = 1;
-                    self.last_t = 0.0;
-                    // Whole loops of a trace shorter than the sleep change nothing: skip them
-                    // (bounds the walk for a long sleep over a short, dense trace).
-                    let loop_ms = self.trace.duration_s() * 1000.0;
-                    if left_ms >= loop_ms {
-                        left_ms %= loop_ms;
-                    }
-                }
-            }
+            self.link.idle_ms(&mut self.cursor, sleep_ms);
         }
 
         let request_s = self.clock_s;
