@@ -8,8 +8,8 @@
 //! **Key design decision:** the simulator is a plain state machine ([`Session`]) stepped one chunk at a
 //! time, with no allocation and no dynamic dispatch inside a step; [`run_session`] drives it with any
 //! [`Abr`](neuralstream_core::Abr). That keeps it fast enough to be the inner loop of reinforcement
-//! learning (`docs/benchmarks.md`: about 29 M `Session::step` calls and 14 M chunks through
-//! `run_session` per second per core), and lets training code step it directly.
+//! learning (its speed is measured by `cargo bench -p neuralstream-sim` and recorded in
+//! `docs/benchmarks.md`), and lets training code step it directly.
 //! The network side of a step (bytes -> delay, sleeping moves the trace on) is core's one link
 //! model, [`TraceLink`](neuralstream_core::TraceLink), which the native player's shaped downloads
 //! run too; a session adds the player: buffer, RTT, delay noise, sleeping over the buffer cap.
