@@ -59,9 +59,8 @@ pub struct PredictorConfig {
     /// Whether the head predicts the change from the last interval (`ln` of the ratio) rather
     /// than the level; `None` (the default): chosen on validation by [`compare`].
     pub residual: Option<bool>,
-    /// Training loss: absolute (true) or squared (false) error in `ln(1 + Mbit/s)`; absolute is
-    /// closer to MAPE. `None` (the default): chosen on validation by [`compare`].
-    pub absolute_loss: Option<bool>,
+    /// Training loss; `None` (the default): chosen on validation by [`compare`].
+    pub loss: Option<PredictorLoss>,
 }
 
 /// What the LSTM reads each interval.
@@ -71,6 +70,18 @@ pub enum PredictorInputs {
     Capacity,
     /// Capacity plus the network features of [`FEATURE_NAMES`], measured while GCC runs.
     Network,
+}
+
+/// The LSTM's training loss, per interval of every window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PredictorLoss {
+    /// Squared error in `ln(1 + Mbit/s)`.
+    Squared,
+    /// Absolute error in `ln(1 + Mbit/s)`.
+    Absolute,
+    /// The score itself: `|prediction - actual| / actual` in kbit/s, over intervals of at least
+    /// [`MIN_ACTUAL_KBPS`].
+    Mape,
 }
 
 /// The LSTM's inputs with [`PredictorInputs::Network`], in order; rates as `ln(1 + Mbit/s)`,
@@ -101,7 +112,7 @@ impl Default for PredictorConfig {
             seed: 1,
             inputs: None,
             residual: None,
-            absolute_loss: None,
+            loss: None,
         }
     }
 }
@@ -326,6 +337,10 @@ pub struct LstmPredictor {
     pub head_bias: f32,
     /// Whether the head predicts the change from the last interval.
     pub residual: bool,
+    /// Per-input mean over the training intervals (inputs are standardised).
+    pub input_mean: Vec<f32>,
+    /// Per-input standard deviation over the training intervals (at least 1e-3).
+    pub input_std: Vec<f32>,
     window: usize,
 }
 
@@ -335,8 +350,10 @@ impl LstmPredictor {
         let n = self.lstm.hidden_dim();
         let (mut h, mut c, mut g) = (vec![0.0; n], vec![0.0; n], vec![0.0; 4 * n]);
         let start = (t + 1).saturating_sub(self.window);
+        let mut x = vec![0.0; series.dim];
         for k in start..=t {
-            self.lstm.step(series.input(k), &mut h, &mut c, &mut g);
+            standardise(series.input(k), &self.input_mean, &self.input_std, &mut x);
+            self.lstm.step(&x, &mut h, &mut c, &mut g);
         }
         let y: f32 = self.head_bias
             + h.iter()
@@ -350,6 +367,35 @@ impl LstmPredictor {
         };
         from_feature(base + y)
     }
+}
+
+/// `out = (x - mean) / std`, element by element.
+fn standardise(x: &[f32], mean: &[f32], std: &[f32], out: &mut [f32]) {
+    for (((o, &v), &m), &s) in out.iter_mut().zip(x).zip(mean).zip(std) {
+        *o = (v - m) / s;
+    }
+}
+
+/// Per-input mean and standard deviation (floored at 1e-3) over every interval of `series`.
+fn input_stats(series: &[&Series], dim: usize) -> (Vec<f32>, Vec<f32>) {
+    let (mut sum, mut sq, mut n) = (vec![0.0f64; dim], vec![0.0f64; dim], 0.0f64);
+    for s in series {
+        for x in s.inputs.chunks_exact(dim) {
+            for (i, &v) in x.iter().enumerate() {
+                sum[i] += v as f64;
+                sq[i] += (v as f64) * (v as f64);
+            }
+            n += 1.0;
+        }
+    }
+    let n = n.max(1.0);
+    let mean: Vec<f32> = sum.iter().map(|&v| (v / n) as f32).collect();
+    let std = sq
+        .iter()
+        .zip(&mean)
+        .map(|(&q, &m)| ((q / n - (m as f64) * (m as f64)).max(0.0).sqrt() as f32).max(1e-3))
+        .collect();
+    (mean, std)
 }
 
 /// Plain Adam over one parameter slice.
@@ -400,8 +446,9 @@ pub fn train_lstm(train: &[Series], cfg: &PredictorConfig) -> Result<LstmPredict
             cfg.interval_ms
         )));
     }
+    let (input_mean, input_std) = input_stats(&usable, dim);
     let residual = cfg.residual.unwrap_or(false);
-    let absolute_loss = cfg.absolute_loss.unwrap_or(false);
+    let loss = cfg.loss.unwrap_or(PredictorLoss::Squared);
     let mut rng = SplitMix64::new(cfg.seed);
     let mut lstm = Lstm::new(dim, cfg.hidden, &mut rng);
     let mut head_weight: Vec<f32> = (0..cfg.hidden).map(|_| rng.uniform(-0.1, 0.1)).collect();
@@ -414,19 +461,27 @@ pub fn train_lstm(train: &[Series], cfg: &PredictorConfig) -> Result<LstmPredict
     let (mut a_hw, mut a_hb) = (AdamSlot::new(n), AdamSlot::new(1));
     let mut inputs = vec![0.0f32; l * b * dim];
     let mut targets = vec![0.0f32; l * b];
+    // Per position: the level the residual is added to, and the actual capacity (kbit/s).
+    let mut bases = vec![0.0f32; l * b];
+    let mut actuals = vec![0.0f64; l * b];
     for it in 1..=cfg.iterations {
         for j in 0..b {
             let s = usable[rng.below(usable.len())];
             let start = rng.below(s.capacity_kbps.len() - l - 1);
             for t in 0..l {
-                inputs[(t * b + j) * dim..(t * b + j + 1) * dim]
-                    .copy_from_slice(s.input(start + t));
-                targets[t * b + j] = to_feature(s.capacity_kbps[start + t + 1])
-                    - if residual {
-                        to_feature(s.capacity_kbps[start + t])
-                    } else {
-                        0.0
-                    };
+                standardise(
+                    s.input(start + t),
+                    &input_mean,
+                    &input_std,
+                    &mut inputs[(t * b + j) * dim..(t * b + j + 1) * dim],
+                );
+                bases[t * b + j] = if residual {
+                    to_feature(s.capacity_kbps[start + t])
+                } else {
+                    0.0
+                };
+                actuals[t * b + j] = s.capacity_kbps[start + t + 1];
+                targets[t * b + j] = to_feature(s.capacity_kbps[start + t + 1]) - bases[t * b + j];
             }
         }
         lstm.zero_grad();
@@ -438,10 +493,16 @@ pub fn train_lstm(train: &[Series], cfg: &PredictorConfig) -> Result<LstmPredict
         for k in 0..l * b {
             let h = &hidden[k * n..(k + 1) * n];
             let y = head_bias + h.iter().zip(&head_weight).map(|(a, w)| a * w).sum::<f32>();
-            let d = if absolute_loss {
-                (y - targets[k]).signum() * norm
-            } else {
-                2.0 * (y - targets[k]) * norm
+            let d = match loss {
+                PredictorLoss::Squared => 2.0 * (y - targets[k]) * norm,
+                PredictorLoss::Absolute => (y - targets[k]).signum() * norm,
+                PredictorLoss::Mape if actuals[k] < MIN_ACTUAL_KBPS => 0.0,
+                PredictorLoss::Mape => {
+                    // d/dy |p - a| / a with p = 1000 (e^(base + y) - 1).
+                    let e = ((bases[k] + y) as f64).exp() * 1000.0;
+                    let p = e - 1000.0;
+                    ((p - actuals[k]).signum() * e / actuals[k]) as f32 * norm
+                }
             };
             g_hb += d;
             for u in 0..n {
@@ -478,6 +539,8 @@ pub fn train_lstm(train: &[Series], cfg: &PredictorConfig) -> Result<LstmPredict
         head_weight,
         head_bias,
         residual,
+        input_mean,
+        input_std,
         window: cfg.window,
     })
 }
@@ -495,8 +558,8 @@ pub struct LstmCandidate {
     pub inputs: PredictorInputs,
     /// Head predicts the change from the last interval.
     pub residual: bool,
-    /// Absolute-error training loss.
-    pub absolute_loss: bool,
+    /// Training loss.
+    pub loss: PredictorLoss,
 }
 
 /// One row of the predictor comparison.
@@ -574,16 +637,23 @@ pub fn compare(traces: &[LinkTrace], cfg: &PredictorConfig) -> Result<PredictorR
     let mut lstm_candidates = Vec::new();
     for &inputs in &inputs {
         for residual in both(cfg.residual) {
-            for absolute_loss in both(cfg.absolute_loss) {
+            for loss in cfg.loss.map_or(
+                vec![
+                    PredictorLoss::Squared,
+                    PredictorLoss::Absolute,
+                    PredictorLoss::Mape,
+                ],
+                |l| vec![l],
+            ) {
                 let c = LstmCandidate {
                     inputs,
                     residual,
-                    absolute_loss,
+                    loss,
                 };
                 let cfg = PredictorConfig {
                     inputs: Some(inputs),
                     residual: Some(residual),
-                    absolute_loss: Some(absolute_loss),
+                    loss: Some(loss),
                     ..cfg.clone()
                 };
                 let model = train_lstm(&with_inputs(&train, inputs), &cfg)?;
@@ -640,6 +710,44 @@ mod tests {
         )
         .unwrap();
         assert_eq!(capacity_series(&t, 200.0), vec![1000.0, 2000.0]);
+    }
+
+    #[test]
+    fn network_features_follow_the_link() {
+        let idx = |name: &str| FEATURE_NAMES.iter().position(|&n| n == name).unwrap();
+        // 5 Mbit/s, 40 ms RTT: after start-up, GCC sends below capacity; nothing is lost and
+        // the receive rate matches the send rate.
+        let fast = LinkTrace::constant(5000.0, 40.0, 10_000.0).unwrap();
+        let s = network_series(&fast, 200.0).unwrap();
+        assert_eq!((s.dim, s.capacity_kbps.len()), (FEATURE_NAMES.len(), 50));
+        assert_eq!(s.inputs.len(), 50 * s.dim);
+        for t in 10..50 {
+            let x = s.input(t);
+            assert_eq!(x[idx("capacity")], to_feature(5000.0));
+            assert_eq!(x[idx("loss")], 0.0, "interval {t}");
+            let (r, snd) = (
+                from_feature(x[idx("receive_rate")]),
+                from_feature(x[idx("send_rate")]),
+            );
+            assert!(
+                r > 100.0 && r < 5100.0 && (r / snd - 1.0).abs() < 0.5,
+                "interval {t}: {r} {snd}"
+            );
+            // RTT at least the propagation's 40 ms.
+            assert!(x[idx("rtt")] >= 0.39, "interval {t}: {}", x[idx("rtt")]);
+        }
+        // An outage: capacity 0 from 4 s; nothing arrives, so the receive rate is 0 and the
+        // delays keep their last values.
+        let outage = LinkTrace::from_steps(
+            "o",
+            "synthetic",
+            &[(4000.0, 2000.0, 0.0, 40.0), (2000.0, 0.0, 0.0, 40.0)],
+        )
+        .unwrap();
+        let s = network_series(&outage, 200.0).unwrap();
+        let x = s.input(25);
+        assert_eq!(x[idx("receive_rate")], 0.0);
+        assert_eq!(x[idx("rtt")], s.input(24)[idx("rtt")]);
     }
 
     #[test]
