@@ -533,6 +533,35 @@ impl LossBased {
     }
 }
 
+/// Bytes of the packets seen over a sliding time window (by send or arrival time).
+#[derive(Debug, Clone, Default)]
+struct ByteWindow {
+    packets: VecDeque<(f64, u32)>,
+    bytes: u64,
+}
+
+impl ByteWindow {
+    fn push(&mut self, t_ms: f64, bytes: u32) {
+        self.packets.push_back((t_ms, bytes));
+        self.bytes += bytes as u64;
+    }
+
+    /// Drops packets older than `window_ms` before the newest; returns `(newest time, rate in
+    /// bit/s over the window)`, `None` if empty.
+    fn rate_bps(&mut self, window_ms: f64) -> Option<(f64, f64)> {
+        let newest = self.packets.back()?.0;
+        while self
+            .packets
+            .front()
+            .is_some_and(|&(t, _)| t <= newest - window_ms)
+        {
+            let (_, b) = self.packets.pop_front().unwrap_or_default();
+            self.bytes -= b as u64;
+        }
+        Some((newest, self.bytes as f64 * 8.0 / (window_ms / 1000.0)))
+    }
+}
+
 /// One probe cluster: the rate asked for, its send window and the packets reported from it.
 #[derive(Debug, Clone)]
 struct Cluster {
@@ -560,8 +589,7 @@ pub struct Prober {
     pending: VecDeque<(f64, bool)>,
     active: Option<Cluster>,
     measuring: Vec<Cluster>,
-    sent: VecDeque<(f64, u32)>,
-    sent_bytes: u64,
+    sent: ByteWindow,
     last_alr_probe_ms: Option<f64>,
     /// Every result so far `(time ms, result)`, for inspection in tests.
     pub results: Vec<(f64, ProbeResult)>,
@@ -605,8 +633,7 @@ impl Prober {
     /// its result shows headroom over `estimate_bps`.
     pub fn on_feedback(&mut self, fb: &Feedback, estimate_bps: f64) -> Option<ProbeResult> {
         for p in &fb.packets {
-            self.sent.push_back((p.send_ms, p.bytes));
-            self.sent_bytes += p.bytes as u64;
+            self.sent.push(p.send_ms, p.bytes);
             for c in self.measuring.iter_mut().chain(self.active.as_mut()) {
                 if p.send_ms >= c.start_ms && p.send_ms < c.end_ms {
                     c.packets.push((p.send_ms, p.arrival_ms, p.bytes));
@@ -648,18 +675,9 @@ impl Prober {
     /// ALR probing: when the sender used under 65 % of `estimate_bps` over the last 500 ms of
     /// reported packets, queue a probe at 2x the estimate, at most every 5 s.
     pub fn check_alr(&mut self, now_ms: f64, estimate_bps: f64) {
-        let Some(&(newest, _)) = self.sent.back() else {
+        let Some((_, send_bps)) = self.sent.rate_bps(ALR_WINDOW_MS) else {
             return;
         };
-        while self
-            .sent
-            .front()
-            .is_some_and(|&(t, _)| t <= newest - ALR_WINDOW_MS)
-        {
-            let (_, b) = self.sent.pop_front().unwrap_or_default();
-            self.sent_bytes -= b as u64;
-        }
-        let send_bps = self.sent_bytes as f64 * 8.0 / (ALR_WINDOW_MS / 1000.0);
         let due = self
             .last_alr_probe_ms
             .is_none_or(|t| now_ms - t >= ALR_PROBE_INTERVAL_MS);
@@ -732,8 +750,7 @@ pub struct Gcc {
     pub aimd: Aimd,
     /// The loss-based controller.
     pub loss: LossBased,
-    received: VecDeque<(f64, u32)>,
-    received_bytes: u64,
+    received: ByteWindow,
     first_arrival_ms: Option<f64>,
     loss_packets: usize,
     loss_lost: usize,
@@ -758,8 +775,7 @@ impl Gcc {
             detector: TrendlineDetector::default(),
             aimd: Aimd::new(start_bps),
             loss: LossBased::new(start_bps),
-            received: VecDeque::new(),
-            received_bytes: 0,
+            received: ByteWindow::default(),
             first_arrival_ms: None,
             loss_packets: 0,
             loss_lost: 0,
@@ -781,18 +797,9 @@ impl Gcc {
     /// Acknowledged receive rate over the last 500 ms of arrivals, bit/s (`None` until 500 ms of
     /// arrivals have been seen).
     fn received_bps(&mut self) -> Option<f64> {
-        let newest = self.received.back()?.0;
-        while self
-            .received
-            .front()
-            .is_some_and(|&(t, _)| t <= newest - THROUGHPUT_WINDOW_MS)
-        {
-            let (_, b) = self.received.pop_front().unwrap_or_default();
-            self.received_bytes -= b as u64;
-        }
+        let (newest, bps) = self.received.rate_bps(THROUGHPUT_WINDOW_MS)?;
         let first = self.first_arrival_ms?;
-        (newest - first >= THROUGHPUT_WINDOW_MS)
-            .then(|| self.received_bytes as f64 * 8.0 / (THROUGHPUT_WINDOW_MS / 1000.0))
+        (newest - first >= THROUGHPUT_WINDOW_MS).then_some(bps)
     }
 
     /// The ladder follows the estimate; while a cluster is being sent the encoder target is the
@@ -833,8 +840,7 @@ impl Controller for Gcc {
         arrived.sort_by(|a, b| a.0.total_cmp(&b.0));
         for &(arrival, send, bytes) in &arrived {
             self.first_arrival_ms.get_or_insert(arrival);
-            self.received.push_back((arrival, bytes));
-            self.received_bytes += bytes as u64;
+            self.received.push(arrival, bytes);
             if let Some((ds, da, at)) = self.arrivals.push(send, arrival) {
                 self.detector.update(ds, da, at);
             }
