@@ -22,9 +22,28 @@
 //!    2 %: 8 % up per second (from the smallest estimate of the last second) + 1 kbit/s; 2-10 %:
 //!    hold; over 10 %: `x (1 - 0.5 loss)` at most once per 300 ms + RTT. The target is the smaller
 //!    of the loss-based and delay-based estimates.
-//! 6. **Resolution and fps** from the target by [`crate::Ladder`] (WebRTC's balanced degradation).
+//! 6. **Probing** ([`Prober`], libwebrtc `goog_cc/probe_controller.cc` and
+//!    `probe_bitrate_estimator.cc`, `../shared/reference/realtime.md` section 1.1). At start-up two
+//!    clusters at 3x and 6x the start rate (`first_exponential_probe_scale`,
+//!    `second_exponential_probe_scale`); if the last one's result exceeds 0.7 of what it probed
+//!    (`further_probe_threshold`), a further one at 2x the result (`further_exponential_probe_scale`),
+//!    and so on while headroom is found. In ALR (the sender uses under 65 % of the estimate,
+//!    `alr_detector`'s bandwidth usage ratio) a probe at 2x the estimate (`alr_probe_scale`) every
+//!    5 s (`alr_probing_interval`). A cluster's result is `min(send rate, receive rate)`, or 0.95 x
+//!    the receive rate when the link took less than 0.9 of the send rate
+//!    (`kMinRatioForUnsaturatedLink`, `kTargetUtilizationFraction`); it needs 5 packets, 80 % of
+//!    them received (`kMinReceivedProbesRatio`), a receive rate at most 2x the send rate
+//!    (`kMaxValidRatio`) and spans under 1 s (`kMaxProbeInterval`). A result above the estimate
+//!    replaces both estimates unless the detector says overuse (`delay_based_bwe.cc`'s
+//!    `SetEstimate`, goog_cc's `SetSendBitrate`).
+//!    **Deviation:** the simulator has no padding packets, so a cluster is *media*: the encoder
+//!    target is raised to the probe rate for [`PROBE_CLUSTER_MS`] (the ladder rung stays on the
+//!    estimate, so a probe costs no key frame), and the packets sent in that window are the
+//!    cluster. The encoder's rate-control lag means the send rate reaches only part of the probe
+//!    rate, so "0.7 of what it probed" is taken against the measured send rate.
+//! 7. **Resolution and fps** from the target by [`crate::Ladder`] (WebRTC's balanced degradation).
 //!
-//! Not modelled: probing at start-up and ALR exit, the ALR detector, loss-based BWE v2.
+//! Not modelled: probing after a large drop or on a raised max bitrate, loss-based BWE v2.
 
 use crate::controller::{Controller, Decision, Feedback, LadderPosition};
 use std::collections::VecDeque;
@@ -91,6 +110,40 @@ pub const START_BPS: f64 = 300_000.0;
 pub const ASSUMED_FPS: f64 = 30.0;
 /// Packet size assumed by the additive increase, bytes.
 pub const ASSUMED_PACKET_BYTES: f64 = 1200.0;
+/// First start-up probe, x the start rate (`first_exponential_probe_scale`).
+pub const PROBE_FIRST_SCALE: f64 = 3.0;
+/// Second start-up probe, x the start rate (`second_exponential_probe_scale`).
+pub const PROBE_SECOND_SCALE: f64 = 6.0;
+/// A further exponential probe, x the last result (`further_exponential_probe_scale`).
+pub const PROBE_FURTHER_SCALE: f64 = 2.0;
+/// Probe further only if the result exceeds this share of the probed (here: sent) rate
+/// (`further_probe_threshold`).
+pub const PROBE_FURTHER_THRESHOLD: f64 = 0.7;
+/// ALR probe, x the estimate (`alr_probe_scale`).
+pub const ALR_PROBE_SCALE: f64 = 2.0;
+/// Least time between ALR probes, ms (`alr_probing_interval`).
+pub const ALR_PROBE_INTERVAL_MS: f64 = 5000.0;
+/// In ALR when the send rate is under this share of the estimate (`alr_detector`).
+pub const ALR_USAGE_RATIO: f64 = 0.65;
+/// Send-rate window of the ALR detector, ms.
+pub const ALR_WINDOW_MS: f64 = 500.0;
+/// Length of one (media) probe cluster, ms: two feedback periods (see the module doc).
+pub const PROBE_CLUSTER_MS: f64 = 100.0;
+/// Packets a cluster needs (`kMinProbePacketsSent`).
+pub const PROBE_MIN_PACKETS: usize = 5;
+/// Share of a cluster's packets that must arrive (`kMinReceivedProbesRatio`).
+pub const PROBE_MIN_RECEIVED_RATIO: f64 = 0.8;
+/// Largest valid receive / send rate ratio (`kMaxValidRatio`).
+pub const PROBE_MAX_VALID_RATIO: f64 = 2.0;
+/// Below this receive / send ratio the link is saturated (`kMinRatioForUnsaturatedLink`).
+pub const PROBE_UNSATURATED_RATIO: f64 = 0.9;
+/// A saturated cluster's result, x the receive rate (`kTargetUtilizationFraction`).
+pub const PROBE_TARGET_UTILIZATION: f64 = 0.95;
+/// Longest send or receive span of a cluster, and longest wait for its feedback, ms
+/// (`kMaxProbeInterval`, `kMaxClusterHistory`).
+pub const PROBE_MAX_INTERVAL_MS: f64 = 1000.0;
+/// Highest probe rate, bit/s (the simulator's default largest encoder target).
+pub const PROBE_MAX_BPS: f64 = 10_000_000.0;
 
 /// The delay-based detector's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -480,6 +533,213 @@ impl LossBased {
     }
 }
 
+/// Bytes of the packets seen over a sliding time window (by send or arrival time).
+#[derive(Debug, Clone, Default)]
+struct ByteWindow {
+    packets: VecDeque<(f64, u32)>,
+    bytes: u64,
+}
+
+impl ByteWindow {
+    fn push(&mut self, t_ms: f64, bytes: u32) {
+        self.packets.push_back((t_ms, bytes));
+        self.bytes += bytes as u64;
+    }
+
+    /// Drops packets older than `window_ms` before the newest; returns `(newest time, rate in
+    /// bit/s over the window)`, `None` if empty.
+    fn rate_bps(&mut self, window_ms: f64) -> Option<(f64, f64)> {
+        let newest = self.packets.back()?.0;
+        while self
+            .packets
+            .front()
+            .is_some_and(|&(t, _)| t <= newest - window_ms)
+        {
+            let (_, b) = self.packets.pop_front().unwrap_or_default();
+            self.bytes -= b as u64;
+        }
+        Some((newest, self.bytes as f64 * 8.0 / (window_ms / 1000.0)))
+    }
+}
+
+/// One probe cluster: the rate asked for, its send window and the packets reported from it.
+#[derive(Debug, Clone)]
+struct Cluster {
+    rate_bps: f64,
+    start_ms: f64,
+    end_ms: f64,
+    /// Whether a good result triggers a further exponential probe.
+    further: bool,
+    /// `(send_ms, arrival_ms, bytes)` of the packets sent in the window.
+    packets: Vec<(f64, Option<f64>, u32)>,
+}
+
+/// A finished cluster's measurement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProbeResult {
+    /// The estimate the cluster supports, bit/s.
+    pub bps: f64,
+    /// The cluster's measured send rate, bit/s.
+    pub send_bps: f64,
+}
+
+/// WebRTC's probe controller and probe bitrate estimator over media clusters (module doc, step 6).
+#[derive(Debug, Clone, Default)]
+pub struct Prober {
+    pending: VecDeque<(f64, bool)>,
+    active: Option<Cluster>,
+    measuring: Vec<Cluster>,
+    sent: ByteWindow,
+    last_alr_probe_ms: Option<f64>,
+    /// Every result so far `(time ms, result)`, for inspection in tests.
+    pub results: Vec<(f64, ProbeResult)>,
+}
+
+impl Prober {
+    /// Queues the start-up clusters at 3x and 6x `start_bps`.
+    pub fn start(&mut self, start_bps: f64) {
+        self.pending
+            .push_back(((PROBE_FIRST_SCALE * start_bps).min(PROBE_MAX_BPS), false));
+        self.pending
+            .push_back(((PROBE_SECOND_SCALE * start_bps).min(PROBE_MAX_BPS), true));
+    }
+
+    /// Whether a cluster is being sent or waits to be.
+    pub fn busy(&self) -> bool {
+        self.active.is_some() || !self.pending.is_empty()
+    }
+
+    /// The probe rate to ask of the encoder at `now_ms`, if a cluster is being sent then.
+    pub fn target_at(&mut self, now_ms: f64) -> Option<f64> {
+        if self.active.as_ref().is_some_and(|c| now_ms >= c.end_ms) {
+            self.measuring.extend(self.active.take());
+        }
+        if self.active.is_none() {
+            if let Some((rate_bps, further)) = self.pending.pop_front() {
+                self.active = Some(Cluster {
+                    rate_bps,
+                    start_ms: now_ms,
+                    end_ms: now_ms + PROBE_CLUSTER_MS,
+                    further,
+                    packets: Vec::new(),
+                });
+            }
+        }
+        self.active.as_ref().map(|c| c.rate_bps)
+    }
+
+    /// Files one feedback message's packets under their clusters; returns the result of the
+    /// latest cluster that completed with a valid measurement, and queues a further probe when
+    /// its result shows headroom over `estimate_bps`.
+    pub fn on_feedback(&mut self, fb: &Feedback, estimate_bps: f64) -> Option<ProbeResult> {
+        for p in &fb.packets {
+            self.sent.push(p.send_ms, p.bytes);
+            for c in self.measuring.iter_mut().chain(self.active.as_mut()) {
+                if p.send_ms >= c.start_ms && p.send_ms < c.end_ms {
+                    c.packets.push((p.send_ms, p.arrival_ms, p.bytes));
+                }
+            }
+        }
+        // A cluster is complete once a packet sent after its window is reported (reports come
+        // in sequence order), and abandoned if its feedback is more than 1 s late.
+        let newest_send = fb
+            .packets
+            .iter()
+            .map(|p| p.send_ms)
+            .fold(f64::MIN, f64::max);
+        let mut result = None;
+        let mut i = 0;
+        while i < self.measuring.len() {
+            let c = &self.measuring[i];
+            if newest_send >= c.end_ms || fb.now_ms > c.end_ms + PROBE_MAX_INTERVAL_MS {
+                let c = self.measuring.remove(i);
+                if let Some(r) = measure(&c.packets) {
+                    self.results.push((fb.now_ms, r));
+                    if c.further
+                        && r.bps >= PROBE_FURTHER_THRESHOLD * r.send_bps
+                        && r.bps > estimate_bps
+                        && r.bps < PROBE_MAX_BPS
+                    {
+                        self.pending
+                            .push_back(((PROBE_FURTHER_SCALE * r.bps).min(PROBE_MAX_BPS), true));
+                    }
+                    result = Some(r);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        result
+    }
+
+    /// ALR probing: when the sender used under 65 % of `estimate_bps` over the last 500 ms of
+    /// reported packets, queue a probe at 2x the estimate, at most every 5 s.
+    pub fn check_alr(&mut self, now_ms: f64, estimate_bps: f64) {
+        let Some((_, send_bps)) = self.sent.rate_bps(ALR_WINDOW_MS) else {
+            return;
+        };
+        let due = self
+            .last_alr_probe_ms
+            .is_none_or(|t| now_ms - t >= ALR_PROBE_INTERVAL_MS);
+        if !self.busy()
+            && due
+            && now_ms >= ALR_PROBE_INTERVAL_MS
+            && send_bps < ALR_USAGE_RATIO * estimate_bps
+        {
+            self.last_alr_probe_ms = Some(now_ms);
+            self.pending
+                .push_back(((ALR_PROBE_SCALE * estimate_bps).min(PROBE_MAX_BPS), false));
+        }
+    }
+}
+
+/// The probe bitrate estimator on one cluster's `(send_ms, arrival_ms, bytes)` packets.
+pub fn measure(packets: &[(f64, Option<f64>, u32)]) -> Option<ProbeResult> {
+    let received: Vec<(f64, u32)> = packets
+        .iter()
+        .filter_map(|&(_, a, b)| a.map(|a| (a, b)))
+        .collect();
+    if packets.len() < PROBE_MIN_PACKETS
+        || (received.len() as f64) < PROBE_MIN_RECEIVED_RATIO * packets.len() as f64
+    {
+        return None;
+    }
+    let first_send = packets.iter().map(|p| p.0).fold(f64::MAX, f64::min);
+    let (last_send, last_bytes) =
+        packets.iter().fold(
+            (f64::MIN, 0),
+            |acc, p| if p.0 > acc.0 { (p.0, p.2) } else { acc },
+        );
+    let (first_arrival, first_bytes) =
+        received
+            .iter()
+            .fold((f64::MAX, 0), |acc, &r| if r.0 < acc.0 { r } else { acc });
+    let last_arrival = received.iter().map(|r| r.0).fold(f64::MIN, f64::max);
+    let send_ms = last_send - first_send;
+    let recv_ms = last_arrival - first_arrival;
+    if send_ms <= 0.0
+        || recv_ms <= 0.0
+        || send_ms > PROBE_MAX_INTERVAL_MS
+        || recv_ms > PROBE_MAX_INTERVAL_MS
+    {
+        return None;
+    }
+    // The last packet's bytes left after the send span; the first's arrived before the receive span.
+    let sent_bits = (packets.iter().map(|p| p.2 as f64).sum::<f64>() - last_bytes as f64) * 8.0;
+    let recv_bits = (received.iter().map(|r| r.1 as f64).sum::<f64>() - first_bytes as f64) * 8.0;
+    let send_bps = sent_bits / (send_ms / 1000.0);
+    let recv_bps = recv_bits / (recv_ms / 1000.0);
+    if recv_bps > PROBE_MAX_VALID_RATIO * send_bps {
+        return None;
+    }
+    let bps = if recv_bps < PROBE_UNSATURATED_RATIO * send_bps {
+        PROBE_TARGET_UTILIZATION * recv_bps
+    } else {
+        send_bps.min(recv_bps)
+    };
+    Some(ProbeResult { bps, send_bps })
+}
+
 /// GCC as a [`Controller`].
 #[derive(Debug, Clone)]
 pub struct Gcc {
@@ -490,13 +750,15 @@ pub struct Gcc {
     pub aimd: Aimd,
     /// The loss-based controller.
     pub loss: LossBased,
-    received: VecDeque<(f64, u32)>,
-    received_bytes: u64,
+    received: ByteWindow,
     first_arrival_ms: Option<f64>,
     loss_packets: usize,
     loss_lost: usize,
     rtt_ms: f64,
     position: LadderPosition,
+    /// Start-up and ALR probing (public for inspection in tests).
+    pub prober: Prober,
+    probing: bool,
 }
 
 impl Default for Gcc {
@@ -513,35 +775,43 @@ impl Gcc {
             detector: TrendlineDetector::default(),
             aimd: Aimd::new(start_bps),
             loss: LossBased::new(start_bps),
-            received: VecDeque::new(),
-            received_bytes: 0,
+            received: ByteWindow::default(),
             first_arrival_ms: None,
             loss_packets: 0,
             loss_lost: 0,
             rtt_ms: 100.0,
             position: LadderPosition::default(),
+            prober: Prober::default(),
+            probing: true,
+        }
+    }
+
+    /// GCC without probing (the version before probing was modelled), for comparison.
+    pub fn without_probing(start_bps: f64) -> Self {
+        Gcc {
+            probing: false,
+            ..Self::new(start_bps)
         }
     }
 
     /// Acknowledged receive rate over the last 500 ms of arrivals, bit/s (`None` until 500 ms of
     /// arrivals have been seen).
     fn received_bps(&mut self) -> Option<f64> {
-        let newest = self.received.back()?.0;
-        while self
-            .received
-            .front()
-            .is_some_and(|&(t, _)| t <= newest - THROUGHPUT_WINDOW_MS)
-        {
-            let (_, b) = self.received.pop_front().unwrap_or_default();
-            self.received_bytes -= b as u64;
-        }
+        let (newest, bps) = self.received.rate_bps(THROUGHPUT_WINDOW_MS)?;
         let first = self.first_arrival_ms?;
-        (newest - first >= THROUGHPUT_WINDOW_MS)
-            .then(|| self.received_bytes as f64 * 8.0 / (THROUGHPUT_WINDOW_MS / 1000.0))
+        (newest - first >= THROUGHPUT_WINDOW_MS).then_some(bps)
     }
 
-    fn decision(&mut self, target_bps: f64) -> Decision {
-        self.position.decide(target_bps)
+    /// The ladder follows the estimate; while a cluster is being sent the encoder target is the
+    /// probe rate.
+    fn decision(&mut self, target_bps: f64, now_ms: f64) -> Decision {
+        let mut d = self.position.decide(target_bps);
+        if self.probing {
+            if let Some(probe_bps) = self.prober.target_at(now_ms) {
+                d.target_bps = probe_bps.max(target_bps);
+            }
+        }
+        d
     }
 }
 
@@ -552,7 +822,10 @@ impl Controller for Gcc {
 
     fn start(&mut self, source_fps: u32) -> Decision {
         self.position.set_source_fps(source_fps);
-        self.decision(self.aimd.rate_bps)
+        if self.probing {
+            self.prober.start(self.aimd.rate_bps);
+        }
+        self.decision(self.aimd.rate_bps, 0.0)
     }
 
     fn on_feedback(&mut self, fb: &Feedback) -> Decision {
@@ -567,14 +840,19 @@ impl Controller for Gcc {
         arrived.sort_by(|a, b| a.0.total_cmp(&b.0));
         for &(arrival, send, bytes) in &arrived {
             self.first_arrival_ms.get_or_insert(arrival);
-            self.received.push_back((arrival, bytes));
-            self.received_bytes += bytes as u64;
+            self.received.push(arrival, bytes);
             if let Some((ds, da, at)) = self.arrivals.push(send, arrival) {
                 self.detector.update(ds, da, at);
             }
         }
         let received = self.received_bps();
         let signal = self.detector.signal;
+        let probe = if self.probing {
+            let estimate = self.aimd.rate_bps.min(self.loss.rate_bps);
+            self.prober.on_feedback(fb, estimate)
+        } else {
+            None
+        };
         // While overusing, the delay-based estimate is cut at most once per RTT (WebRTC's
         // `TimeToReduceFurther`); between cuts it is left as it is.
         let delay_based = if signal == Signal::Overuse
@@ -599,13 +877,26 @@ impl Controller for Gcc {
             self.loss.rate_bps = self.loss.rate_bps.min(delay_based);
             self.loss.rate_bps
         };
-        self.decision(target)
+        // A probe that found headroom replaces both estimates, unless queues are growing.
+        let target = match probe {
+            Some(r) if r.bps > target && signal != Signal::Overuse => {
+                self.aimd.rate_bps = self.aimd.rate_bps.max(r.bps);
+                self.loss.rate_bps = r.bps;
+                r.bps
+            }
+            _ => target,
+        };
+        if self.probing {
+            self.prober.check_alr(fb.now_ms, target);
+        }
+        self.decision(target, fb.now_ms)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::PacketReport;
 
     #[test]
     fn overuse_cuts_to_085_of_received_rate() {
@@ -690,6 +981,89 @@ mod tests {
         }
         assert_eq!(s, Signal::Underuse);
         assert!((THRESHOLD_MIN_MS..=THRESHOLD_MAX_MS).contains(&d.threshold_ms));
+    }
+
+    /// `n` packets of 1200 bytes sent every `send_gap_ms` and arriving every `arrival_gap_ms`.
+    fn cluster(n: usize, send_gap_ms: f64, arrival_gap_ms: f64) -> Vec<(f64, Option<f64>, u32)> {
+        (0..n)
+            .map(|i| {
+                let i = i as f64;
+                (i * send_gap_ms, Some(50.0 + i * arrival_gap_ms), 1200)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn probe_result_is_the_send_rate_on_an_unsaturated_link() {
+        // 9600 bits every 2 ms = 4.8 Mbit/s, received at the same pace.
+        let r = measure(&cluster(10, 2.0, 2.0)).unwrap();
+        assert!(
+            (r.bps - 4.8e6).abs() < 1.0 && (r.send_bps - 4.8e6).abs() < 1.0,
+            "{r:?}"
+        );
+    }
+
+    #[test]
+    fn probe_result_is_095_of_the_receive_rate_on_a_saturated_link() {
+        // Sent at 4.8 Mbit/s, received at 1.2 Mbit/s (every 8 ms).
+        let r = measure(&cluster(10, 2.0, 8.0)).unwrap();
+        assert!((r.bps - 0.95 * 1.2e6).abs() < 1.0, "{r:?}");
+    }
+
+    #[test]
+    fn invalid_probe_clusters_give_no_result() {
+        assert_eq!(measure(&cluster(4, 2.0, 2.0)), None, "under 5 packets");
+        let mut lossy = cluster(10, 2.0, 2.0);
+        for p in lossy.iter_mut().take(3) {
+            p.1 = None;
+        }
+        assert_eq!(measure(&lossy), None, "under 80 % received");
+        assert_eq!(
+            measure(&cluster(10, 2.0, 0.5)),
+            None,
+            "received 4x faster than sent"
+        );
+        assert_eq!(measure(&cluster(10, 200.0, 200.0)), None, "spans over 1 s");
+    }
+
+    #[test]
+    fn a_result_with_headroom_queues_a_further_probe_at_twice_it() {
+        let mut p = Prober::default();
+        p.start(300_000.0);
+        assert_eq!(p.target_at(0.0), Some(900_000.0));
+        assert_eq!(p.target_at(100.0), Some(1_800_000.0));
+        assert_eq!(p.target_at(200.0), None);
+        // The second cluster's packets: 4.8 Mbit/s sent and received, then one sent after it.
+        let mut packets: Vec<PacketReport> = (0..10)
+            .map(|i| PacketReport {
+                seq: i,
+                send_ms: 100.0 + 2.0 * i as f64,
+                arrival_ms: Some(150.0 + 2.0 * i as f64),
+                bytes: 1200,
+            })
+            .collect();
+        packets.push(PacketReport {
+            seq: 10,
+            send_ms: 210.0,
+            arrival_ms: Some(260.0),
+            bytes: 1200,
+        });
+        let fb = Feedback {
+            now_ms: 300.0,
+            packets,
+            rtt_ms: Some(100.0),
+        };
+        let r = p.on_feedback(&fb, 300_000.0).unwrap();
+        assert!((r.bps - 4.8e6).abs() < 1.0, "{r:?}");
+        assert_eq!(p.target_at(300.0), Some(9.6e6));
+        // No further probe when the result is not above the estimate.
+        let mut q = Prober::default();
+        q.start(300_000.0);
+        q.target_at(0.0);
+        q.target_at(100.0);
+        q.target_at(200.0);
+        q.on_feedback(&fb, 5e6);
+        assert_eq!(q.target_at(300.0), None);
     }
 
     #[test]
