@@ -52,7 +52,7 @@ pub struct RtBenchArgs {
     /// Folder of traces, searched recursively: onl-emu *.json and Mahimahi *.up / *.down files.
     #[arg(long, value_name = "DIR")]
     traces: PathBuf,
-    /// Comma-separated controllers: gcc, fixed[:KBPS], oracle.
+    /// Comma-separated controllers: gcc, fixed (or fixed:KBPS), oracle.
     #[arg(long, default_value = "gcc,fixed,oracle", value_name = "LIST")]
     controllers: String,
     /// Which traces: all, train, validation or test (split by a hash of the file name).

@@ -81,7 +81,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB")]
     pub session_memory_mb: Option<u64>,
     /// Comma-separated origins besides the page's own that browsers may call the server from
-    /// (CORS), e.g. https://player.example:8080; `*` allows any.
+    /// (CORS), e.g. <https://player.example:8080>; `*` allows any.
     #[arg(long, value_name = "ORIGIN,...", value_delimiter = ',')]
     pub cors: Vec<String>,
     /// Most connections open at once; more get a 503 saying so and are closed (lowered, with a
