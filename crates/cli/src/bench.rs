@@ -4,7 +4,7 @@ use crate::inputs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use neuralstream_core::{Abr, Trace, Video};
+use neuralstream_core::{Abr, QoeModel, Trace, Video};
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, BenchOutput, OPTIMUM};
 use neuralstream_policy::LearnedAbr;
@@ -179,11 +179,12 @@ fn set_threads(threads: Option<usize>) -> Result<()> {
 }
 
 /// The `learned:PATH` policies among `algorithms`, loaded once and checked against the video
-/// (cloned per session); notes a policy trained for another QoE model than `qoe`.
+/// (cloned per session); notes a policy trained for another QoE model than `qoe` (a policy file
+/// that says only `lin`, from before the penalty was recorded, was trained with Pensieve's 4.3).
 fn load_learned(
     algorithms: &[String],
     video: &Video,
-    qoe: &str,
+    qoe: &QoeModel,
 ) -> Result<HashMap<String, LearnedAbr>> {
     let mut learned = HashMap::new();
     for (name, path) in algorithms
@@ -198,11 +199,11 @@ fn load_learned(
             video.name,
             video.num_levels()
         );
-        if !policy.meta().qoe.is_empty() && !policy.meta().qoe.eq_ignore_ascii_case(qoe) {
+        let trained = &policy.meta().qoe;
+        if !trained.is_empty() && QoeModel::from_name(trained).ok().as_ref() != Some(qoe) {
             eprintln!(
-                "note: --abr {name} was trained for QoE_{} but this run scores QoE_{}",
-                policy.meta().qoe,
-                qoe
+                "note: --abr {name} was trained for QoE {trained} but this run scores QoE {}",
+                qoe.spec()
             );
         }
         learned.insert(name.clone(), policy);
@@ -317,7 +318,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     eprintln!(
         "bench: {} algorithm{} x {} trace{} ({}), video '{}' ({} levels, {played} of its {} chunks \
-         played), QoE_{}",
+         played), QoE {}",
         algorithms.len(),
         plural(algorithms.len()),
         traces.len(),
@@ -326,7 +327,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         video.name,
         video.num_levels(),
         video.num_chunks(),
-        cfg.qoe.name()
+        cfg.qoe.spec()
     );
     let bar = ProgressBar::new((algorithms.len() * traces.len()) as u64);
     bar.set_style(
@@ -335,7 +336,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         )
         .expect("valid template"),
     );
-    let learned = load_learned(&algorithms, &video, &args.inputs.qoe)?;
+    let learned = load_learned(&algorithms, &video, &cfg.qoe)?;
     let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {
         match learned.get(name) {
             Some(p) => Ok(Box::new(p.clone())),

@@ -62,8 +62,9 @@ pub struct PlayArgs {
     /// Output folder for results.json, results.csv, summary.csv, chunks.csv, requests.csv, play.json.
     #[arg(long, default_value = "out/play", value_name = "DIR")]
     pub out: PathBuf,
-    /// QoE model: lin, log or hd, or ssim, vmaf or psnr on the video's per-segment quality scores
-    /// (as `bench --qoe`).
+    /// QoE model: lin, log or hd, or ssim, vmaf or psnr on the video's per-segment quality scores,
+    /// optionally `MODEL:MU` with an explicit stall penalty (as `bench --qoe`; lin's default
+    /// penalty is the video's top bitrate in Mbit/s).
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
     /// Chunks not scored at the start of each session (as `bench --skip-chunks`).
@@ -218,7 +219,11 @@ pub fn run(args: PlayArgs) -> Result<()> {
         eprintln!("note: {note}");
     }
     let video = media.video.clone();
+    // QoE_lin's default stall penalty is this video's top bitrate, known only now.
+    let qoe = QoeModel::for_video(&args.qoe, &video).context("in --qoe")?;
     crate::inputs::check_qoe_fits(&qoe, &args.qoe, &video)?;
+    let mut cfg = cfg;
+    cfg.player.qoe = qoe.clone();
     if let Some(policy) = &learned {
         anyhow::ensure!(
             policy.spec().num_levels == video.num_levels(),
@@ -389,7 +394,7 @@ fn report(
             },
         });
     }
-    let meta = play_meta(args, traces.len(), &video.name, qoe.name(), outcome.wall_s);
+    let meta = play_meta(args, traces.len(), &video.name, &qoe.spec(), outcome.wall_s);
     let RecordedResults {
         results,
         logs,

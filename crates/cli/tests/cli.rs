@@ -109,6 +109,68 @@ fn bench_runs_on_builtin_defaults_and_writes_everything() {
     assert_eq!(sim["max_chunks"].as_u64(), Some(48), "{sim}");
 }
 
+/// QoE_lin's stall penalty: Pensieve's 4.3 on the built-in video, the top bitrate (35) on a
+/// 35 Mbit/s ladder, an explicit `lin:MU` over both; results.json and the table say which.
+#[test]
+fn qoe_lin_penalty_follows_the_ladder_unless_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let ladder = [1000, 2500, 5000, 10000, 20000, 35000];
+    let levels: Vec<String> = ladder
+        .iter()
+        .map(|k| format!("{{\"bitrate_kbps\":{k}}}"))
+        .collect();
+    let sizes: Vec<String> = ladder
+        .iter()
+        .map(|k| format!("[{}]", vec![(k * 1000 / 2).to_string(); 8].join(",")))
+        .collect();
+    let video = write(
+        dir.path(),
+        "fast.json",
+        &format!(
+            r#"{{"format":"neuralstream-video","version":1,"name":"fast","chunk_duration_s":4,"ladder":[{}],"chunk_bytes":[{}]}}"#,
+            levels.join(","),
+            sizes.join(",")
+        ),
+    );
+    let run = |extra: &[&str]| -> (serde_json::Value, String) {
+        let out = dir.path().join("out");
+        let mut args = vec![
+            "bench",
+            "--synthetic-traces",
+            "2",
+            "--abr",
+            "bb",
+            "--no-charts",
+            "--no-chunk-log",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = neuralstream(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let json =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        (json, String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (json, table) = run(&[]);
+    assert_eq!(json["meta"]["qoe"], "lin:4.3");
+    assert!(
+        table.contains("QoE model: lin, stall penalty 4.3 per second"),
+        "{table}"
+    );
+    let (json, table) = run(&["--video", &video]);
+    assert_eq!(json["meta"]["qoe"], "lin:35");
+    assert!(table.contains("stall penalty 35 per second"), "{table}");
+    let (json, _) = run(&["--video", &video, "--qoe", "lin:4.3"]);
+    assert_eq!(json["meta"]["qoe"], "lin:4.3");
+    let err = fails(&["bench", "--synthetic-traces", "1", "--qoe", "lin:-2"]);
+    assert!(
+        err.contains("--qoe") && err.contains("finite number >= 0"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bench_reproduces_pensieve_reference_through_the_binary() {
     let Some(shared) = neuralstream_data_dir() else {

@@ -240,7 +240,7 @@ pub fn train_pipeline(
         )));
     }
     let meta = PolicyMeta {
-        qoe: cfg.qoe.name().to_owned(),
+        qoe: cfg.qoe.spec(),
         seed: Some(cfg.seed),
         ..PolicyMeta::default()
     };
