@@ -1,9 +1,9 @@
 //! `neuralstream bench`: algorithms x traces, table, results files and charts.
 
 use crate::inputs;
+use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::{Abr, QoeModel, Trace, Video};
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, BenchOutput, OPTIMUM};
@@ -329,12 +329,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         video.num_chunks(),
         cfg.qoe.spec()
     );
-    let bar = ProgressBar::new((algorithms.len() * traces.len()) as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} sessions ({per_sec}, eta {eta})",
-        )
-        .expect("valid template"),
+    let bar = Progress::new(
+        "bench",
+        (algorithms.len() * traces.len()) as u64,
+        "sessions",
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} sessions ({per_sec}, eta {eta})",
     );
     let learned = load_learned(&algorithms, &video, &cfg.qoe)?;
     let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {

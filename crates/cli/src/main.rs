@@ -28,6 +28,7 @@ mod demo;
 mod inputs;
 mod package;
 mod play;
+mod progress;
 mod serve;
 mod train;
 

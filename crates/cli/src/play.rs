@@ -2,9 +2,9 @@
 //! results and per-chunk log as `bench`, plus `requests.csv` (every HTTP request) and `play.json`
 //! (per-session accounting: the player's own QoE tally, the server's, stalls, decision latency).
 
+use crate::progress::Progress as Display;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::{Abr, QoeModel, Trace};
 use neuralstream_data::TraceFormat;
 use neuralstream_eval::output::{csv_field, write_chunk_log, write_results};
@@ -251,16 +251,15 @@ pub fn run(args: PlayArgs) -> Result<()> {
     );
 
     let bar = if args.quiet {
-        ProgressBar::hidden()
+        Display::hidden()
     } else {
-        ProgressBar::new((players * per_session) as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
+        Display::new(
+            "play",
+            (players * per_session) as u64,
+            "chunks",
             "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} chunks {msg} (eta {eta})",
         )
-        .expect("valid template"),
-    );
+    };
     let stop = AtomicBool::new(false);
     let outcome: FleetOutcome = std::thread::scope(|scope| {
         scope.spawn(|| {

@@ -500,6 +500,15 @@ fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("selected:"), "{stdout}");
+    // Not on a terminal (stdout and stderr are pipes here): progress comes as plain lines with
+    // the stage, iteration, validation score and elapsed time, not as a bar nobody sees.
+    let err = stderr(&o);
+    assert!(
+        err.lines().any(|l| l.starts_with("train [00:")
+            && l.contains(" #")
+            && l.contains("validation QoE")),
+        "no progress line: {err}"
+    );
     let trained = neuralstream_learn::LearnedAbr::load(out.join("policy.safetensors")).unwrap();
     let commit = trained.meta().git_commit.clone().unwrap_or_default();
     let head = Command::new("git")
