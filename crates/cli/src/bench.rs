@@ -63,9 +63,12 @@ pub struct BenchArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The generalisation grid (trace sets x videos) instead of one run.
+    #[command(flatten)]
+    pub grid: crate::grid::GridArgs,
 }
 
-fn parse_algorithms(list: &str) -> Result<Vec<String>> {
+pub(crate) fn parse_algorithms(list: &str) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     // A trailing comma (`bb,rate,`) is harmless; an empty entry inside the list is a typo.
     for raw in list.trim().trim_end_matches(',').split(',').map(str::trim) {
@@ -157,7 +160,7 @@ fn timeline_algorithms(requested: Option<&str>, run: &[String]) -> Vec<String> {
 const MAX_THREADS_PER_CORE: usize = 16;
 
 /// Sizes rayon's global pool from `--threads` (capped at [`MAX_THREADS_PER_CORE`] per core).
-fn set_threads(threads: Option<usize>) -> Result<()> {
+pub(crate) fn set_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -281,6 +284,9 @@ fn write_outputs(
 
 /// Runs the benchmark described by `args`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.grid.is_set() {
+        return crate::grid::run(&args);
+    }
     set_threads(args.threads)?;
     let algorithms = parse_algorithms(&args.abr)?;
     let input = args.inputs.load(args.synthetic_traces, args.seed)?;

@@ -25,6 +25,7 @@ macro_rules! say {
 
 mod bench;
 mod demo;
+mod grid;
 mod inputs;
 mod package;
 mod play;

@@ -171,6 +171,59 @@ fn qoe_lin_penalty_follows_the_ladder_unless_given() {
     );
 }
 
+/// The generalisation grid: every (trace set x video) cell in grid.csv / grid.md with its QoE spec,
+/// the heat-map drawn, the optimum at 100 % of itself; bad grid entries are explained.
+#[test]
+fn bench_grid_writes_every_cell_and_the_heat_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    for i in 0..2 {
+        let lines: String = (0..400)
+            .map(|t| format!("{t} {}\n", 1.0 + (t % 7) as f64 * 0.3 + i as f64))
+            .collect();
+        write(&traces, &format!("slow_{i}"), &lines);
+    }
+    let out = dir.path().join("grid");
+    let grid_traces = format!("slow={},fast=synthetic-fast", traces.display());
+    let o = neuralstream(&[
+        "bench",
+        "--grid-traces",
+        &grid_traces,
+        "--grid-videos",
+        "builtin,ladder10,ladder35",
+        "--abr",
+        "bb,robustmpc,optimum",
+        "--synthetic-traces",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("grid.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 3 * 3, "{csv}");
+    assert!(csv.contains("fast,ladder35,lin:35,optimum,2,"), "{csv}");
+    assert!(csv.contains("slow,builtin,lin:4.3,robustmpc,2,"), "{csv}");
+    for line in csv.lines().filter(|l| l.contains(",optimum,")) {
+        assert!(line.contains(",1.0000,"), "{line}");
+    }
+    let md = std::fs::read_to_string(out.join("grid.md")).unwrap();
+    assert!(md.contains("| slow | ladder10 | lin:12 |"), "{md}");
+    for f in ["grid_share.png", "grid_share.svg"] {
+        assert!(std::fs::metadata(out.join(f)).unwrap().len() > 100, "{f}");
+    }
+    let err = fails(&["bench", "--grid-traces", "x=synthetic-fast"]);
+    assert!(err.contains("--grid-videos"), "{err}");
+    let err = fails(&[
+        "bench",
+        "--grid-traces",
+        "x=/no/such/folder",
+        "--grid-videos",
+        "builtin",
+    ]);
+    assert!(err.contains("--grid-traces x=/no/such/folder"), "{err}");
+}
+
 #[test]
 fn bench_reproduces_pensieve_reference_through_the_binary() {
     let Some(shared) = neuralstream_data_dir() else {
