@@ -27,6 +27,23 @@ fn fails(args: &[&str]) -> String {
     err
 }
 
+/// A quick bench (bb on 2 synthetic traces, no charts, no chunk log) into `out`, plus `extra` flags.
+fn quick_bench(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "bench",
+        "--synthetic-traces",
+        "2",
+        "--abr",
+        "bb",
+        "--no-charts",
+        "--no-chunk-log",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    neuralstream(&args)
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -86,17 +103,7 @@ fn bench_runs_on_builtin_defaults_and_writes_everything() {
         .count();
     assert_eq!(lines, 1 + 10 * 6 * 48);
     // A second run into the same folder without charts or chunk log leaves none of the first's.
-    let o = neuralstream(&[
-        "bench",
-        "--synthetic-traces",
-        "2",
-        "--abr",
-        "bb",
-        "--no-charts",
-        "--no-chunk-log",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = quick_bench(&out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     for f in ["chunks.csv", "qoe_cdf.png", "timeline.svg"] {
         assert!(!out.join(f).exists(), "stale {f} left behind");
@@ -134,20 +141,8 @@ fn qoe_lin_penalty_follows_the_ladder_unless_given() {
     );
     let run = |extra: &[&str]| -> (serde_json::Value, String) {
         let out = dir.path().join("out");
-        let mut args = vec![
-            "bench",
-            "--synthetic-traces",
-            "2",
-            "--abr",
-            "bb",
-            "--no-charts",
-            "--no-chunk-log",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let o = neuralstream(&args);
-        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let o = quick_bench(&out, extra);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
         let json =
             serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
                 .unwrap();

@@ -165,7 +165,7 @@ impl QoeModel {
             }
         };
         if let Some(mu) = mu {
-            model.set_rebuffer_penalty(mu);
+            *model.rebuffer_penalty_mut() = mu;
         }
         Ok(model)
     }
@@ -176,7 +176,7 @@ impl QoeModel {
     pub fn for_video(spec: &str, video: &Video) -> Result<Self, CoreError> {
         let mut model = Self::from_name(spec)?;
         if matches!(model, QoeModel::Lin { .. }) && split_spec(spec)?.1.is_none() {
-            model.set_rebuffer_penalty(top_bitrate_mbps(video));
+            *model.rebuffer_penalty_mut() = top_bitrate_mbps(video);
         }
         Ok(model)
     }
@@ -196,7 +196,8 @@ impl QoeModel {
         format!("{}:{}", self.name(), self.rebuffer_penalty())
     }
 
-    fn set_rebuffer_penalty(&mut self, mu: f64) {
+    /// The rebuffer penalty per second (mu), to change it.
+    fn rebuffer_penalty_mut(&mut self) -> &mut f64 {
         match self {
             QoeModel::Lin {
                 rebuffer_penalty, ..
@@ -209,7 +210,7 @@ impl QoeModel {
             }
             | QoeModel::Quality {
                 rebuffer_penalty, ..
-            } => *rebuffer_penalty = mu,
+            } => rebuffer_penalty,
         }
     }
 
@@ -228,22 +229,10 @@ impl QoeModel {
         }
     }
 
-    /// Rebuffer penalty per second (mu).
+    /// Rebuffer penalty per second (mu). Read through a copy so that one match
+    /// ([`QoeModel::rebuffer_penalty_mut`]) lists the models; a model is a few numbers.
     pub fn rebuffer_penalty(&self) -> f64 {
-        match self {
-            QoeModel::Lin {
-                rebuffer_penalty, ..
-            }
-            | QoeModel::Log {
-                rebuffer_penalty, ..
-            }
-            | QoeModel::Hd {
-                rebuffer_penalty, ..
-            }
-            | QoeModel::Quality {
-                rebuffer_penalty, ..
-            } => *rebuffer_penalty,
-        }
+        *self.clone().rebuffer_penalty_mut()
     }
 
     /// Compiles the model for one video: per-level utilities, ready for fast per-chunk rewards.
