@@ -196,7 +196,8 @@ impl QoeModel {
         format!("{}:{}", self.name(), self.rebuffer_penalty())
     }
 
-    /// The rebuffer penalty per second (mu), to change it.
+    /// The rebuffer penalty per second (mu), to change it; the one match over the models, which
+    /// [`QoeModel::rebuffer_penalty`] reads through a copy (a model is a few numbers).
     fn rebuffer_penalty_mut(&mut self) -> &mut f64 {
         match self {
             QoeModel::Lin {
@@ -229,8 +230,7 @@ impl QoeModel {
         }
     }
 
-    /// Rebuffer penalty per second (mu). Read through a copy so that one match
-    /// ([`QoeModel::rebuffer_penalty_mut`]) lists the models; a model is a few numbers.
+    /// Rebuffer penalty per second (mu).
     pub fn rebuffer_penalty(&self) -> f64 {
         *self.clone().rebuffer_penalty_mut()
     }
