@@ -42,8 +42,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "LIST")]
     pub stages: Option<String>,
     /// Wall-time cap of all stages together, seconds (default 3600: a safety net far above the
-    /// default recipe's 3 to 9 minutes on 2 cores, so a slow or loaded machine still trains the
-    /// same policy). The stages end on their epoch/iteration counts before it; a run it cuts short
+    /// default recipe's 3 minutes on 2 idle cores, 9 to 16 on loaded ones, so a slow or loaded
+    /// machine still trains the same policy). The stages end on their epoch/iteration counts before it; a run it cuts short
     /// prints a warning and is not reproducible. The imitation stage's own cap is this times
     /// --imitation-share when an RL stage follows. Stages check it
     /// between epochs and iterations, and the imitation stage's first step (solving the optimum on

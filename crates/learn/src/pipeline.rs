@@ -79,8 +79,9 @@ pub struct PipelineConfig {
 }
 
 /// The default wall-time cap of a training run, seconds: a safety net, not a schedule. The default
-/// recipe ends on its counts in about 165 s of training on an idle 2-core machine and took 550 s
-/// on a heavily loaded one; an hour leaves six times that load before the cap could cut a stage
+/// recipe ends on its counts in about 165 s of training on an idle 2-core machine; on a 2-core
+/// machine shared by several builds it took 550 s, and a quarter of its policy-iteration rounds
+/// 967 s; an hour leaves room for several times that load before the cap could cut a stage
 /// (imitation: 60 % of it) and change the policy. It was 560 s (imitation 336 s); a run that
 /// reached neither trains bit for bit the same policy under either cap, since only counts end
 /// its stages.
