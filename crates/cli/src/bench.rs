@@ -1,10 +1,10 @@
 //! `neuralstream bench`: algorithms x traces, table, results files and charts.
 
 use crate::inputs;
+use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
-use neuralstream_core::{Abr, Trace, Video};
+use neuralstream_core::{Abr, QoeModel, Trace, Video};
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, BenchOutput, OPTIMUM};
 use neuralstream_policy::LearnedAbr;
@@ -63,9 +63,12 @@ pub struct BenchArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The generalisation grid (trace sets x videos) instead of one run.
+    #[command(flatten)]
+    pub grid: crate::grid::GridArgs,
 }
 
-fn parse_algorithms(list: &str) -> Result<Vec<String>> {
+pub(crate) fn parse_algorithms(list: &str) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     // A trailing comma (`bb,rate,`) is harmless; an empty entry inside the list is a typo.
     for raw in list.trim().trim_end_matches(',').split(',').map(str::trim) {
@@ -157,7 +160,7 @@ fn timeline_algorithms(requested: Option<&str>, run: &[String]) -> Vec<String> {
 const MAX_THREADS_PER_CORE: usize = 16;
 
 /// Sizes rayon's global pool from `--threads` (capped at [`MAX_THREADS_PER_CORE`] per core).
-fn set_threads(threads: Option<usize>) -> Result<()> {
+pub(crate) fn set_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -179,11 +182,12 @@ fn set_threads(threads: Option<usize>) -> Result<()> {
 }
 
 /// The `learned:PATH` policies among `algorithms`, loaded once and checked against the video
-/// (cloned per session); notes a policy trained for another QoE model than `qoe`.
+/// (cloned per session); notes a policy trained for another QoE model than `qoe` (a policy file
+/// that says only `lin`, from before the penalty was recorded, was trained with Pensieve's 4.3).
 fn load_learned(
     algorithms: &[String],
     video: &Video,
-    qoe: &str,
+    qoe: &QoeModel,
 ) -> Result<HashMap<String, LearnedAbr>> {
     let mut learned = HashMap::new();
     for (name, path) in algorithms
@@ -198,11 +202,11 @@ fn load_learned(
             video.name,
             video.num_levels()
         );
-        if !policy.meta().qoe.is_empty() && !policy.meta().qoe.eq_ignore_ascii_case(qoe) {
+        let trained = &policy.meta().qoe;
+        if !trained.is_empty() && QoeModel::from_name(trained).ok().as_ref() != Some(qoe) {
             eprintln!(
-                "note: --abr {name} was trained for QoE_{} but this run scores QoE_{}",
-                policy.meta().qoe,
-                qoe
+                "note: --abr {name} was trained for QoE {trained} but this run scores QoE {}",
+                qoe.spec()
             );
         }
         learned.insert(name.clone(), policy);
@@ -280,6 +284,9 @@ fn write_outputs(
 
 /// Runs the benchmark described by `args`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if args.grid.is_set() {
+        return crate::grid::run(&args);
+    }
     set_threads(args.threads)?;
     let algorithms = parse_algorithms(&args.abr)?;
     let input = args.inputs.load(args.synthetic_traces, args.seed)?;
@@ -317,7 +324,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let plural = |n: usize| if n == 1 { "" } else { "s" };
     eprintln!(
         "bench: {} algorithm{} x {} trace{} ({}), video '{}' ({} levels, {played} of its {} chunks \
-         played), QoE_{}",
+         played), QoE {}",
         algorithms.len(),
         plural(algorithms.len()),
         traces.len(),
@@ -326,16 +333,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
         video.name,
         video.num_levels(),
         video.num_chunks(),
-        cfg.qoe.name()
+        cfg.qoe.spec()
     );
-    let bar = ProgressBar::new((algorithms.len() * traces.len()) as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} sessions ({per_sec}, eta {eta})",
-        )
-        .expect("valid template"),
+    let bar = Progress::new(
+        "bench",
+        (algorithms.len() * traces.len()) as u64,
+        "sessions",
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} sessions ({per_sec}, eta {eta})",
     );
-    let learned = load_learned(&algorithms, &video, &args.inputs.qoe)?;
+    let learned = load_learned(&algorithms, &video, &cfg.qoe)?;
     let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {
         match learned.get(name) {
             Some(p) => Ok(Box::new(p.clone())),

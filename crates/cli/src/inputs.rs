@@ -58,7 +58,9 @@ pub struct InputArgs {
     /// hd (Pensieve's HD utilities, mu 8), or a quality-based model on the video's per-chunk
     /// scores (from `neuralstream package`): ssim (Puffer: SSIM dB - 100 x stall s - |change| dB),
     /// vmaf (Comyco: 0.8469 VMAF - 28.7959 x stall s + 0.2979 x VMAF rise - 1.0610 x VMAF drop) or
-    /// psnr (as ssim, on PSNR dB). `train` optimises it.
+    /// psnr (as ssim, on PSNR dB). `train` optimises it. QoE_lin's stall penalty is the video's
+    /// top bitrate in Mbit/s (4.3 on Pensieve's ladder, as in the paper); `MODEL:MU` sets any
+    /// model's penalty per stall second explicitly (e.g. lin:35, lin:4.3). Results record it.
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
 }
@@ -77,11 +79,11 @@ pub struct Inputs {
 }
 
 impl InputArgs {
-    /// Parses `--qoe`, loads the video and checks the model fits it, then loads the traces (or
+    /// Loads the video, parses `--qoe` for it and checks the model fits it, then loads the traces (or
     /// generates `synthetic` of them from `seed`).
     pub fn load(&self, synthetic: usize, seed: u64) -> Result<Inputs> {
-        let qoe = QoeModel::from_name(&self.qoe).context("in --qoe")?;
         let video = video(self.video.as_deref())?;
+        let qoe = QoeModel::for_video(&self.qoe, &video).context("in --qoe")?;
         check_qoe_fits(&qoe, &self.qoe, &video)?;
         let (traces, source) = traces(self.traces.as_deref(), self.trace_format, synthetic, seed)?;
         Ok(Inputs {

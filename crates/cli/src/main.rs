@@ -25,9 +25,11 @@ macro_rules! say {
 
 mod bench;
 mod demo;
+mod grid;
 mod inputs;
 mod package;
 mod play;
+mod progress;
 mod rt;
 mod serve;
 mod train;

@@ -1,9 +1,9 @@
 //! `neuralstream package` and `neuralstream sample-video`: flags in, `neuralstream_media` calls,
 //! a progress bar driven by FFmpeg's `-progress` output, a summary table out.
 
+use crate::progress::Progress;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_media::codec::Codec;
 use neuralstream_media::ffmpeg::{run_with_progress, Tools};
 use neuralstream_media::ladder::parse_ladder;
@@ -92,16 +92,14 @@ pub struct SampleVideoArgs {
     pub ffmpeg: Option<PathBuf>,
 }
 
-fn bar() -> ProgressBar {
-    let pb = ProgressBar::new(1000);
-    pb.set_style(
-        ProgressStyle::with_template(
-            "{msg:42} [{bar:30}] {percent:>3}% {elapsed_precise} (eta {eta})",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    pb
+/// One stage's display over 1000 steps (a bar on a terminal, a line every few seconds elsewhere).
+fn bar() -> Progress {
+    Progress::new(
+        "package",
+        1000,
+        "",
+        "{msg:42} [{bar:30}] {percent:>3}% {elapsed_precise} (eta {eta})",
+    )
 }
 
 /// Runs `neuralstream package`.
@@ -123,7 +121,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
     opts.audio = !args.no_audio;
     let tools = Tools::locate(args.ffmpeg.as_deref(), args.ffprobe.as_deref());
 
-    let mut pb: Option<ProgressBar> = None;
+    let mut pb: Option<Progress> = None;
     let mut total_s = 0.0;
     let mut on_event = |e: Event| match e {
         Event::Stage { name, total_s: t } => {
@@ -145,10 +143,9 @@ pub fn run(args: PackageArgs) -> Result<()> {
                 }
             }
         }
-        // A hidden bar (stderr not a terminal) drops what it is asked to print.
         Event::Note(msg) => match &pb {
-            Some(p) if !p.is_hidden() => p.println(format!("note: {msg}")),
-            _ => eprintln!("note: {msg}"),
+            Some(p) => p.println(format!("note: {msg}")),
+            None => eprintln!("note: {msg}"),
         },
     };
     let result = package(&opts, &tools, &mut on_event);

@@ -2,9 +2,9 @@
 //! results and per-chunk log as `bench`, plus `requests.csv` (every HTTP request) and `play.json`
 //! (per-session accounting: the player's own QoE tally, the server's, stalls, decision latency).
 
+use crate::progress::Progress as Display;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::{Abr, QoeModel, Trace};
 use neuralstream_data::TraceFormat;
 use neuralstream_eval::output::{csv_field, write_chunk_log, write_results};
@@ -62,8 +62,9 @@ pub struct PlayArgs {
     /// Output folder for results.json, results.csv, summary.csv, chunks.csv, requests.csv, play.json.
     #[arg(long, default_value = "out/play", value_name = "DIR")]
     pub out: PathBuf,
-    /// QoE model: lin, log or hd, or ssim, vmaf or psnr on the video's per-segment quality scores
-    /// (as `bench --qoe`).
+    /// QoE model: lin, log or hd, or ssim, vmaf or psnr on the video's per-segment quality scores,
+    /// optionally `MODEL:MU` with an explicit stall penalty (as `bench --qoe`; lin's default
+    /// penalty is the video's top bitrate in Mbit/s).
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
     /// Chunks not scored at the start of each session (as `bench --skip-chunks`).
@@ -218,7 +219,11 @@ pub fn run(args: PlayArgs) -> Result<()> {
         eprintln!("note: {note}");
     }
     let video = media.video.clone();
+    // QoE_lin's default stall penalty is this video's top bitrate, known only now.
+    let qoe = QoeModel::for_video(&args.qoe, &video).context("in --qoe")?;
     crate::inputs::check_qoe_fits(&qoe, &args.qoe, &video)?;
+    let mut cfg = cfg;
+    cfg.player.qoe = qoe.clone();
     if let Some(policy) = &learned {
         anyhow::ensure!(
             policy.spec().num_levels == video.num_levels(),
@@ -246,16 +251,15 @@ pub fn run(args: PlayArgs) -> Result<()> {
     );
 
     let bar = if args.quiet {
-        ProgressBar::hidden()
+        Display::hidden()
     } else {
-        ProgressBar::new((players * per_session) as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
+        Display::new(
+            "play",
+            (players * per_session) as u64,
+            "chunks",
             "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} chunks {msg} (eta {eta})",
         )
-        .expect("valid template"),
-    );
+    };
     let stop = AtomicBool::new(false);
     let outcome: FleetOutcome = std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -389,7 +393,7 @@ fn report(
             },
         });
     }
-    let meta = play_meta(args, traces.len(), &video.name, qoe.name(), outcome.wall_s);
+    let meta = play_meta(args, traces.len(), &video.name, &qoe.spec(), outcome.wall_s);
     let RecordedResults {
         results,
         logs,

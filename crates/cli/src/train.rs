@@ -3,11 +3,12 @@
 //! checkpoints, a training curve (CSV, PNG, SVG) and a stage-contribution chart.
 
 use crate::inputs;
+use crate::progress::Progress;
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use neuralstream_core::{QoeModel, Trace, Video};
 use neuralstream_data::load_traces;
+use neuralstream_learn::pipeline::DEFAULT_MAX_WALL_S;
 use neuralstream_learn::pipeline::{train_pipeline, PipelineConfig, PipelineReport, StageKind};
 use neuralstream_learn::{
     algorithm_stages, curve_csv, parse_stages, ConfigError, TrainingCheckpoint, ValMetric,
@@ -40,12 +41,14 @@ pub struct TrainArgs {
     /// Explicit comma-separated stages, overriding --algo, e.g. `imitation,ppo` or `imitation,a2c`.
     #[arg(long, value_name = "LIST")]
     pub stages: Option<String>,
-    /// Wall-time cap of all stages together, seconds (default 560, which leaves room for charts
-    /// within 10 minutes). A safety net: the default stages end on their epoch/iteration counts
-    /// before it; a run it cuts short prints a warning and is not reproducible. Stages check it
+    /// Wall-time cap of all stages together, seconds (default 3600: a safety net far above the
+    /// default recipe's 3 minutes on 2 idle cores, 9 to 16 on loaded ones, so a slow or loaded
+    /// machine still trains the same policy). The stages end on their epoch/iteration counts before it; a run it cuts short
+    /// prints a warning and is not reproducible. The imitation stage's own cap is this times
+    /// --imitation-share when an RL stage follows. Stages check it
     /// between epochs and iterations, and the imitation stage's first step (solving the optimum on
     /// every training trace: about 50 s for Pensieve's 127 traces on 2 cores) is never cut.
-    #[arg(long, default_value_t = 560.0, value_name = "S")]
+    #[arg(long, default_value_t = DEFAULT_MAX_WALL_S, value_name = "S")]
     pub max_wall_s: f64,
     /// Share of the budget the imitation stage may use when an RL stage follows.
     #[arg(long, default_value_t = 0.6, value_name = "FRACTION")]
@@ -347,14 +350,16 @@ fn load_resume(
     Ok(Some(ck))
 }
 
-/// A progress bar that shows the latest validation point.
-fn progress_bar(cfg: &PipelineConfig, resuming: bool) -> ProgressBar {
-    let bar = ProgressBar::new(cfg.max_wall_s.ceil() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
-            .expect("valid template"),
+/// A progress display that shows the latest validation point (a bar over the wall-time cap on a
+/// terminal, a line every few seconds elsewhere).
+fn progress_bar(cfg: &PipelineConfig, resuming: bool) -> Progress {
+    let bar = Progress::new(
+        "train",
+        cfg.max_wall_s.ceil() as u64,
+        "",
+        "{spinner} [{elapsed_precise}] {bar:30} {msg}",
     );
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar.enable_steady_tick();
     bar.set_message(if resuming {
         "starting from the checkpoint..."
     } else {

@@ -27,6 +27,23 @@ fn fails(args: &[&str]) -> String {
     err
 }
 
+/// A quick bench (bb on 2 synthetic traces, no charts, no chunk log) into `out`, plus `extra` flags.
+fn quick_bench(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "bench",
+        "--synthetic-traces",
+        "2",
+        "--abr",
+        "bb",
+        "--no-charts",
+        "--no-chunk-log",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    neuralstream(&args)
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
@@ -86,17 +103,7 @@ fn bench_runs_on_builtin_defaults_and_writes_everything() {
         .count();
     assert_eq!(lines, 1 + 10 * 6 * 48);
     // A second run into the same folder without charts or chunk log leaves none of the first's.
-    let o = neuralstream(&[
-        "bench",
-        "--synthetic-traces",
-        "2",
-        "--abr",
-        "bb",
-        "--no-charts",
-        "--no-chunk-log",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = quick_bench(&out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     for f in ["chunks.csv", "qoe_cdf.png", "timeline.svg"] {
         assert!(!out.join(f).exists(), "stale {f} left behind");
@@ -107,6 +114,109 @@ fn bench_runs_on_builtin_defaults_and_writes_everything() {
     assert_eq!(sim["rtt_ms"].as_f64(), Some(80.0), "{sim}");
     assert_eq!(sim["buffer_cap_s"].as_f64(), Some(60.0), "{sim}");
     assert_eq!(sim["max_chunks"].as_u64(), Some(48), "{sim}");
+}
+
+/// QoE_lin's stall penalty: Pensieve's 4.3 on the built-in video, the top bitrate (35) on a
+/// 35 Mbit/s ladder, an explicit `lin:MU` over both; results.json and the table say which.
+#[test]
+fn qoe_lin_penalty_follows_the_ladder_unless_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let ladder = [1000, 2500, 5000, 10000, 20000, 35000];
+    let levels: Vec<String> = ladder
+        .iter()
+        .map(|k| format!("{{\"bitrate_kbps\":{k}}}"))
+        .collect();
+    let sizes: Vec<String> = ladder
+        .iter()
+        .map(|k| format!("[{}]", vec![(k * 1000 / 2).to_string(); 8].join(",")))
+        .collect();
+    let video = write(
+        dir.path(),
+        "fast.json",
+        &format!(
+            r#"{{"format":"neuralstream-video","version":1,"name":"fast","chunk_duration_s":4,"ladder":[{}],"chunk_bytes":[{}]}}"#,
+            levels.join(","),
+            sizes.join(",")
+        ),
+    );
+    let run = |extra: &[&str]| -> (serde_json::Value, String) {
+        let out = dir.path().join("out");
+        let o = quick_bench(&out, extra);
+        assert!(o.status.success(), "{extra:?}: {}", stderr(&o));
+        let json =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        (json, String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (json, table) = run(&[]);
+    assert_eq!(json["meta"]["qoe"], "lin:4.3");
+    assert!(
+        table.contains("QoE model: lin, stall penalty 4.3 per second"),
+        "{table}"
+    );
+    let (json, table) = run(&["--video", &video]);
+    assert_eq!(json["meta"]["qoe"], "lin:35");
+    assert!(table.contains("stall penalty 35 per second"), "{table}");
+    let (json, _) = run(&["--video", &video, "--qoe", "lin:4.3"]);
+    assert_eq!(json["meta"]["qoe"], "lin:4.3");
+    let err = fails(&["bench", "--synthetic-traces", "1", "--qoe", "lin:-2"]);
+    assert!(
+        err.contains("--qoe") && err.contains("finite number >= 0"),
+        "{err}"
+    );
+}
+
+/// The generalisation grid: every (trace set x video) cell in grid.csv / grid.md with its QoE spec,
+/// the heat-map drawn, the optimum at 100 % of itself; bad grid entries are explained.
+#[test]
+fn bench_grid_writes_every_cell_and_the_heat_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    for i in 0..2 {
+        let lines: String = (0..400)
+            .map(|t| format!("{t} {}\n", 1.0 + (t % 7) as f64 * 0.3 + i as f64))
+            .collect();
+        write(&traces, &format!("slow_{i}"), &lines);
+    }
+    let out = dir.path().join("grid");
+    let grid_traces = format!("slow={},fast=synthetic-fast", traces.display());
+    let o = neuralstream(&[
+        "bench",
+        "--grid-traces",
+        &grid_traces,
+        "--grid-videos",
+        "builtin,ladder10,ladder35",
+        "--abr",
+        "bb,robustmpc,optimum",
+        "--synthetic-traces",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(out.join("grid.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 2 * 3 * 3, "{csv}");
+    assert!(csv.contains("fast,ladder35,lin:35,optimum,2,"), "{csv}");
+    assert!(csv.contains("slow,builtin,lin:4.3,robustmpc,2,"), "{csv}");
+    for line in csv.lines().filter(|l| l.contains(",optimum,")) {
+        assert!(line.contains(",1.0000,"), "{line}");
+    }
+    let md = std::fs::read_to_string(out.join("grid.md")).unwrap();
+    assert!(md.contains("| slow | ladder10 | lin:12 |"), "{md}");
+    for f in ["grid_share.png", "grid_share.svg"] {
+        assert!(std::fs::metadata(out.join(f)).unwrap().len() > 100, "{f}");
+    }
+    let err = fails(&["bench", "--grid-traces", "x=synthetic-fast"]);
+    assert!(err.contains("--grid-videos"), "{err}");
+    let err = fails(&[
+        "bench",
+        "--grid-traces",
+        "x=/no/such/folder",
+        "--grid-videos",
+        "builtin",
+    ]);
+    assert!(err.contains("--grid-traces x=/no/such/folder"), "{err}");
 }
 
 #[test]
@@ -438,6 +548,15 @@ fn train_writes_a_policy_that_bench_runs_and_resume_continues() {
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("selected:"), "{stdout}");
+    // Not on a terminal (stdout and stderr are pipes here): progress comes as plain lines with
+    // the stage, iteration, validation score and elapsed time, not as a bar nobody sees.
+    let err = stderr(&o);
+    assert!(
+        err.lines().any(|l| l.starts_with("train [00:")
+            && l.contains(" #")
+            && l.contains("validation QoE")),
+        "no progress line: {err}"
+    );
     let trained = neuralstream_learn::LearnedAbr::load(out.join("policy.safetensors")).unwrap();
     let commit = trained.meta().git_commit.clone().unwrap_or_default();
     let head = Command::new("git")

@@ -20,6 +20,13 @@
 //! PSNR objective). The smoothness term compares chunk `n`'s quality with chunk `n-1`'s as played.
 //! Callers without a chunk index ([`CompiledQoe::reward`]) see the level's mean quality over the video.
 //!
+//! **QoE_lin's stall penalty is the ladder's top bitrate.** Pensieve sets mu to 4.3 per second because
+//! its ladder tops out at 4.3 Mbit/s: one second of stall costs as much as one chunk-second at the
+//! best quality. [`QoeModel::for_video`] keeps that rule on every ladder (4.3 on Pensieve's, 35 on a
+//! ladder topping at 35 Mbit/s), so a stall never becomes cheap next to the bitrate term; a spec of
+//! the form `lin:MU` (any model: `NAME:MU`) sets the penalty explicitly, and [`QoeModel::spec`] writes
+//! the resolved choice back in that form for results files.
+//!
 //! A session's score sums `r_n` over the scored chunks (Pensieve drops chunk 0, whose level is fixed and
 //! whose stall is the startup delay), and a set of sessions is summarised by the mean over sessions.
 
@@ -137,18 +144,74 @@ impl QoeModel {
         }
     }
 
-    /// Parses `lin`, `log`, `hd`, `ssim` (also `puffer`), `vmaf` (also `comyco`) or `psnr`.
-    pub fn from_name(name: &str) -> Result<Self, CoreError> {
-        match name.to_ascii_lowercase().as_str() {
-            "lin" | "qoe_lin" | "linear" => Ok(Self::lin()),
-            "log" | "qoe_log" => Ok(Self::log()),
-            "hd" | "qoe_hd" => Ok(Self::hd()),
-            "ssim" | "puffer" | "ssim_db" => Ok(Self::ssim()),
-            "vmaf" | "comyco" => Ok(Self::vmaf()),
-            "psnr" | "psnr_db" => Ok(Self::psnr()),
-            other => Err(CoreError::InvalidQoe(format!(
-                "unknown QoE model '{other}'; choose one of: lin, log, hd, ssim, vmaf, psnr"
-            ))),
+    /// Parses a model spec `NAME` or `NAME:MU`: `NAME` one of `lin`, `log`, `hd`, `ssim` (also
+    /// `puffer`), `vmaf` (also `comyco`) or `psnr`, with the model's default constants; `:MU`
+    /// replaces its stall penalty per second (a finite number >= 0). Without a video `lin` takes
+    /// Pensieve's 4.3; [`QoeModel::for_video`] takes the video's top bitrate instead.
+    pub fn from_name(spec: &str) -> Result<Self, CoreError> {
+        let (name, mu) = split_spec(spec)?;
+        let mut model = match name.to_ascii_lowercase().as_str() {
+            "lin" | "qoe_lin" | "linear" => Self::lin(),
+            "log" | "qoe_log" => Self::log(),
+            "hd" | "qoe_hd" => Self::hd(),
+            "ssim" | "puffer" | "ssim_db" => Self::ssim(),
+            "vmaf" | "comyco" => Self::vmaf(),
+            "psnr" | "psnr_db" => Self::psnr(),
+            other => {
+                return Err(CoreError::InvalidQoe(format!(
+                    "unknown QoE model '{other}'; choose one of: lin, log, hd, ssim, vmaf, psnr \
+                     (optionally with an explicit stall penalty, e.g. lin:35)"
+                )))
+            }
+        };
+        if let Some(mu) = mu {
+            *model.rebuffer_penalty_mut() = mu;
+        }
+        Ok(model)
+    }
+
+    /// Parses a model spec as [`QoeModel::from_name`] does, for `video`: a `lin` spec with no
+    /// explicit penalty takes the video's top bitrate in Mbit/s (the paper's rule: 4.3 for
+    /// Pensieve's ladder, bit for bit the constant it used).
+    pub fn for_video(spec: &str, video: &Video) -> Result<Self, CoreError> {
+        let mut model = Self::from_name(spec)?;
+        if matches!(model, QoeModel::Lin { .. }) && split_spec(spec)?.1.is_none() {
+            *model.rebuffer_penalty_mut() = top_bitrate_mbps(video);
+        }
+        Ok(model)
+    }
+
+    /// QoE_lin for `video`: stall penalty = its top bitrate in Mbit/s, smoothness 1.
+    pub fn lin_for(video: &Video) -> Self {
+        QoeModel::Lin {
+            rebuffer_penalty: top_bitrate_mbps(video),
+            smooth_penalty: 1.0,
+        }
+    }
+
+    /// The spec that [`QoeModel::from_name`] reads back into this model's stall penalty:
+    /// `NAME:MU` (`lin:4.3`, `lin:35`, `ssim:100`). Results record it so that a number says which
+    /// penalty made it.
+    pub fn spec(&self) -> String {
+        format!("{}:{}", self.name(), self.rebuffer_penalty())
+    }
+
+    /// The rebuffer penalty per second (mu), to change it; the one match over the models, which
+    /// [`QoeModel::rebuffer_penalty`] reads through a copy (a model is a few numbers).
+    fn rebuffer_penalty_mut(&mut self) -> &mut f64 {
+        match self {
+            QoeModel::Lin {
+                rebuffer_penalty, ..
+            }
+            | QoeModel::Log {
+                rebuffer_penalty, ..
+            }
+            | QoeModel::Hd {
+                rebuffer_penalty, ..
+            }
+            | QoeModel::Quality {
+                rebuffer_penalty, ..
+            } => rebuffer_penalty,
         }
     }
 
@@ -169,20 +232,7 @@ impl QoeModel {
 
     /// Rebuffer penalty per second (mu).
     pub fn rebuffer_penalty(&self) -> f64 {
-        match self {
-            QoeModel::Lin {
-                rebuffer_penalty, ..
-            }
-            | QoeModel::Log {
-                rebuffer_penalty, ..
-            }
-            | QoeModel::Hd {
-                rebuffer_penalty, ..
-            }
-            | QoeModel::Quality {
-                rebuffer_penalty, ..
-            } => *rebuffer_penalty,
-        }
+        *self.clone().rebuffer_penalty_mut()
     }
 
     /// Compiles the model for one video: per-level utilities, ready for fast per-chunk rewards.
@@ -266,6 +316,30 @@ impl QoeModel {
             chunk_raw: Vec::new(),
         })
     }
+}
+
+/// The top bitrate of `video`'s ladder in Mbit/s (kbit/s / 1000, so Pensieve's 4300 gives exactly
+/// the literal 4.3).
+fn top_bitrate_mbps(video: &Video) -> f64 {
+    video.ladder.kbps(video.ladder.top()) / 1000.0
+}
+
+/// Splits `NAME[:MU]`, checking `MU`.
+fn split_spec(spec: &str) -> Result<(&str, Option<f64>), CoreError> {
+    let Some((name, mu)) = spec.split_once(':') else {
+        return Ok((spec.trim(), None));
+    };
+    let value: f64 = mu.trim().parse().map_err(|_| {
+        CoreError::InvalidQoe(format!(
+            "'{spec}': the stall penalty after ':' must be a number (e.g. lin:35), got '{mu}'"
+        ))
+    })?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(CoreError::InvalidQoe(format!(
+            "'{spec}': the stall penalty must be a finite number >= 0 per second, got {value}"
+        )));
+    }
+    Ok((name.trim(), Some(value)))
 }
 
 /// SSIM above this counts as this (60 dB) when converted to dB.
@@ -622,6 +696,59 @@ mod tests {
         // Bitrate models are unchanged by reward_at.
         let lin = QoeModel::lin().compile(&video()).unwrap();
         assert_eq!(lin.reward_at(5, 3, 4, 1, 0.5), lin.reward(3, 1, 0.5));
+    }
+
+    #[test]
+    fn lin_penalty_is_the_top_bitrate_unless_given() {
+        // Pensieve's ladder: exactly the constant every recorded number used.
+        let lin = QoeModel::for_video("lin", &video()).unwrap();
+        assert_eq!(lin, QoeModel::lin());
+        assert_eq!(lin.spec(), "lin:4.3");
+        assert_eq!(QoeModel::lin_for(&video()), QoeModel::lin());
+        // A ladder topping at 35 Mbit/s gets 35.
+        let fast = Video::new(
+            "fast",
+            4.0,
+            Ladder::from_kbps(&[1000.0, 2500.0, 5000.0, 10000.0, 20000.0, 35000.0]),
+            vec![vec![1000; 4]; 6],
+            vec![],
+        )
+        .unwrap();
+        let q = QoeModel::for_video("lin", &fast).unwrap();
+        assert_eq!(q.rebuffer_penalty(), 35.0);
+        assert_eq!(q.spec(), "lin:35");
+        // An explicit value wins, on any ladder and for any model.
+        assert_eq!(
+            QoeModel::for_video("lin:10", &fast)
+                .unwrap()
+                .rebuffer_penalty(),
+            10.0
+        );
+        assert_eq!(
+            QoeModel::for_video("LIN:0", &video())
+                .unwrap()
+                .rebuffer_penalty(),
+            0.0
+        );
+        assert_eq!(
+            QoeModel::for_video("hd:3.5", &video())
+                .unwrap()
+                .rebuffer_penalty(),
+            3.5
+        );
+        // Other models keep their own constants on every ladder.
+        assert_eq!(QoeModel::for_video("log", &fast).unwrap(), QoeModel::log());
+        // A spec reads back into the same model.
+        for m in [q, QoeModel::hd(), QoeModel::ssim(), QoeModel::vmaf()] {
+            assert_eq!(QoeModel::from_name(&m.spec()).unwrap(), m, "{}", m.spec());
+        }
+        // Bad values name the spec and say how to fix it.
+        for bad in ["lin:", "lin:x", "lin:-1", "lin:inf", "lin:NaN"] {
+            let e = QoeModel::from_name(bad).unwrap_err().to_string();
+            assert!(e.contains(bad) && e.contains("stall penalty"), "{bad}: {e}");
+        }
+        let e = QoeModel::from_name("nope:3").unwrap_err().to_string();
+        assert!(e.contains("unknown QoE model 'nope'"), "{e}");
     }
 
     proptest! {

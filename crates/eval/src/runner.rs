@@ -248,7 +248,7 @@ pub fn run_bench(
             video: video.name.clone(),
             traces_source: traces_source.to_string(),
             traces: traces.len(),
-            qoe: cfg.qoe.name().to_string(),
+            qoe: cfg.qoe.spec(),
             skip_chunks: cfg.skip_chunks,
             seed,
             wall_s: started.elapsed().as_secs_f64(),

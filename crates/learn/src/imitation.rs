@@ -432,7 +432,7 @@ pub fn train_imitation_split(
     let mut adam = Adam::new(AdamConfig::with_lr(cfg.lr));
     let mut rng = SplitMix64::new(cfg.seed.wrapping_add(0x9e37_79b9_7f4a_7c15));
     let meta = PolicyMeta {
-        qoe: cfg.qoe.name().to_owned(),
+        qoe: cfg.qoe.spec(),
         seed: Some(cfg.seed),
         ..PolicyMeta::default()
     };

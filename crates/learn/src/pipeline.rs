@@ -78,11 +78,21 @@ pub struct PipelineConfig {
     pub history_len: usize,
 }
 
+/// The default wall-time cap of a training run, seconds: a safety net, not a schedule. The default
+/// recipe ends on its counts in about 165 s of training on an idle 2-core machine; on a 2-core
+/// machine shared by several builds it took 550 s, and a quarter of its policy-iteration rounds
+/// 967 s; an hour leaves room for several times that load before the cap could cut a stage
+/// (imitation: 60 % of it) and change the policy. It was 560 s (imitation 336 s); a run that
+/// reached neither trains bit for bit the same policy under either cap, since only counts end
+/// its stages.
+pub const DEFAULT_MAX_WALL_S: f64 = 3600.0;
+
 impl Default for PipelineConfig {
     /// Imitation (20 behaviour-cloning epochs, then 10 DAgger rounds of 100 sessions x 8 relabelled
     /// states) then 40 rounds of approximate policy iteration ([`PolicyIterationConfig::default`]; PPO,
-    /// A2C and DQN are selectable); 560 s wall-time cap in all (imitation at most 60 %) that
-    /// a 2-core machine does not reach, so stages end on their counts and a seed gives one result;
+    /// A2C and DQN are selectable); a [`DEFAULT_MAX_WALL_S`] wall-time cap in all (imitation at
+    /// most 60 % of it) that a 2-core machine does not come near, so stages end on their counts and a
+    /// seed gives one result;
     /// 15 % validation split, 320 s validation windows every 80 s averaged per trace
     /// ([`ValMetric::PerTrace`]), Pensieve's training-mode
     /// simulator, QoE_lin.
@@ -100,7 +110,7 @@ impl Default for PipelineConfig {
             ppo: PpoConfig::default(),
             a2c: A2cConfig::default(),
             dqn: DqnConfig::default(),
-            max_wall_s: 560.0,
+            max_wall_s: DEFAULT_MAX_WALL_S,
             imitation_share: 0.6,
             val_fraction: 0.15,
             val_window_s: 320.0,
@@ -240,7 +250,7 @@ pub fn train_pipeline(
         )));
     }
     let meta = PolicyMeta {
-        qoe: cfg.qoe.name().to_owned(),
+        qoe: cfg.qoe.spec(),
         seed: Some(cfg.seed),
         ..PolicyMeta::default()
     };

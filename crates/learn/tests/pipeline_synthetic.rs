@@ -267,7 +267,8 @@ fn resume_continues_the_curve() {
     };
     let rep2 = train_pipeline(&traces(), &video, &cfg2, Some(resumed), |_| {}).unwrap();
     for meta in [&rep2.best.meta, &rep2.last.meta] {
-        assert_eq!(meta.qoe, cfg2.qoe.name());
+        assert_eq!(meta.qoe, cfg2.qoe.spec());
+        assert_eq!(meta.qoe, "hd:8");
         assert_eq!(meta.seed, Some(cfg2.seed));
         assert!(!meta.extra.contains_key("val_optimum_qoe"), "{meta:?}");
     }

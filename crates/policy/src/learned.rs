@@ -58,7 +58,8 @@ pub enum PolicyError {
 /// Provenance stored next to the weights (all optional but the QoE model name).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyMeta {
-    /// QoE model the policy was trained for (e.g. `"lin"`).
+    /// QoE model the policy was trained for, as a spec with its stall penalty (`"lin:4.3"`;
+    /// files written before the penalty was recorded say `"lin"`, meaning 4.3).
     pub qoe: String,
     /// Training seed.
     pub seed: Option<u64>,

@@ -1,5 +1,6 @@
 //! Tables and charts of NeuralStream results: plain-text and Markdown summary tables, the CDF of
-//! per-trace QoE, and a per-session timeline (throughput, chosen bitrate, buffer, level).
+//! per-trace QoE, a per-session timeline (throughput, chosen bitrate, buffer, level), training
+//! charts, and a heat-map of shares over a grid (the generalisation report).
 //!
 //! Key design decisions:
 //!
@@ -18,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod cdf;
+mod heatmap;
 mod render;
 mod table;
 mod timeline;
@@ -26,6 +28,7 @@ mod training;
 use std::path::PathBuf;
 
 pub use cdf::qoe_cdf_chart;
+pub use heatmap::{heatmap_chart, HeatMap};
 pub use table::{summary_legend, summary_markdown, summary_table};
 pub use timeline::timeline_chart;
 pub use training::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};

@@ -37,12 +37,22 @@ fn row(s: &AlgorithmSummary) -> [String; 10] {
     ]
 }
 
+/// The QoE model of a results file in words: `lin:4.3` (a spec with its stall penalty, see
+/// `QoeModel::spec`) reads `lin, stall penalty 4.3 per second`; older files' bare names stay as
+/// they are.
+fn qoe_in_words(spec: &str) -> String {
+    match spec.split_once(':') {
+        Some((name, mu)) => format!("{name}, stall penalty {mu} per second"),
+        None => spec.to_owned(),
+    }
+}
+
 /// The one-line description of the run above each table.
 fn header_line(results: &BenchResults) -> String {
     let m = &results.meta;
     format!(
         "QoE model: {}; {} trace{} ({}); video: {}",
-        m.qoe,
+        qoe_in_words(&m.qoe),
         m.traces,
         if m.traces == 1 { "" } else { "s" },
         m.traces_source,
@@ -61,7 +71,7 @@ pub fn summary_legend(results: &BenchResults) -> String {
          smoothness: per-session switching penalty in QoE units (QoE_lin: sum of |bitrate change| \
          in Mbit/s); switches: level changes per \
          session; % of optimum: mean QoE / the offline optimum's mean QoE (\"-\" without the optimum, or when its mean is not positive).",
-        qoe = m.qoe,
+        qoe = m.qoe.split_once(':').map_or(m.qoe.as_str(), |(name, _)| name),
         skip = m.skip_chunks,
     )
 }
@@ -185,9 +195,18 @@ pub(crate) mod tests {
         let t = summary_table(&r);
         let lines: Vec<&str> = t.lines().collect();
         assert!(
-            lines[0].contains("lin") && lines[0].contains("50 traces"),
+            lines[0].contains("QoE model: lin;") && lines[0].contains("50 traces"),
             "{t}"
         );
+        // A spec with its stall penalty (results since the penalty follows the ladder).
+        let mut with_mu = r.clone();
+        with_mu.meta.qoe = "lin:35".into();
+        let t = summary_table(&with_mu);
+        assert!(
+            t.contains("QoE model: lin, stall penalty 35 per second;"),
+            "{t}"
+        );
+        assert!(summary_legend(&with_mu).contains("total QoE_lin of a session"));
         assert!(lines[1].starts_with("algorithm") && lines[1].contains("% of optimum"));
         let bb = lines.iter().find(|l| l.starts_with("bb ")).expect("bb row");
         assert!(bb.contains("31.50 ± 1.23"), "{bb}");
