@@ -2,7 +2,7 @@
 //! Silver, AAAI 2016) that picks resolution x fps x bitrate every 50 ms from the feedback alone.
 //!
 //! **Actions.** A discrete grid ([`ActionGrid`], 3 x 2 x 6 = 36 by default): resolution (480p,
-//! 720p, 1080p) x frame rate (30, 60) x a multiplier of the *throughput estimate* (0.6 .. 1.4).
+//! 720p, 1080p) x frame rate (30, 60) x a multiplier of the *throughput estimate* (0.5 .. 1.25).
 //! The estimate is an EWMA of the receive rate the feedback reports (smoothing
 //! [`ESTIMATE_ALPHA`] per report, started at the encoder's start rate), so a multiplier above 1
 //! probes and one below 1 drains the queue; an LSTM prediction can replace it later.
@@ -81,7 +81,7 @@ impl Default for ActionGrid {
         ActionGrid {
             heights: vec![480, 720, 1080],
             fps: vec![30, 60],
-            multipliers: vec![0.6, 0.8, 0.95, 1.05, 1.2, 1.4],
+            multipliers: vec![0.5, 0.8, 0.95, 1.0, 1.08, 1.25],
         }
     }
 }
@@ -145,7 +145,7 @@ impl ActionGrid {
 pub struct RewardWeights {
     /// Weight of the normalised quality term. Default 1.
     pub quality: f64,
-    /// Penalty per 100 ms of mean queueing delay above `delay_free_ms`. Default 1.
+    /// Penalty per 100 ms of mean queueing delay above `delay_free_ms`. Default 2.
     pub delay_per_100ms: f64,
     /// Queueing delay that costs nothing, ms. Default 20.
     pub delay_free_ms: f64,
@@ -161,7 +161,7 @@ impl Default for RewardWeights {
     fn default() -> Self {
         RewardWeights {
             quality: 1.0,
-            delay_per_100ms: 1.0,
+            delay_per_100ms: 2.0,
             delay_free_ms: 20.0,
             freeze: 1.0,
             resolution_switch: 0.3,
@@ -558,7 +558,7 @@ impl Controller for DqnController {
 pub struct TrainConfig {
     /// Seed of initialisation, trace draws, simulator seeds, exploration and minibatches. Default 1.
     pub seed: u64,
-    /// Training episodes (whole sessions). Default 240.
+    /// Training episodes (whole sessions). Default 1000.
     pub episodes: usize,
     /// Episodes per iteration, played in parallel with the same network. Default 2.
     pub episodes_per_iter: usize,
@@ -582,7 +582,7 @@ pub struct TrainConfig {
     pub eps_start: f64,
     /// Exploration rate after the decay. Default 0.05.
     pub eps_end: f64,
-    /// Episodes over which epsilon decays linearly. Default 120.
+    /// Episodes over which epsilon decays linearly. Default 300.
     pub eps_decay_episodes: usize,
     /// Huber loss threshold. Default 1.
     pub huber_delta: f32,
@@ -604,7 +604,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 1,
-            episodes: 240,
+            episodes: 1000,
             episodes_per_iter: 2,
             hidden: vec![64, 64],
             lr: 5e-4,
@@ -616,7 +616,7 @@ impl Default for TrainConfig {
             target_update_every: 1_000,
             eps_start: 1.0,
             eps_end: 0.05,
-            eps_decay_episodes: 120,
+            eps_decay_episodes: 300,
             huber_delta: 1.0,
             max_grad_norm: 10.0,
             validate_every: 10,
