@@ -418,12 +418,16 @@ impl DqnModel {
     }
 }
 
+/// One transition as an exploring controller records it: observation, action, reward, next
+/// observation.
+type Step = (Vec<f32>, usize, f32, Vec<f32>);
+
 /// Exploration while training: epsilon-greedy draws and the transitions of the episode.
 #[derive(Debug, Clone)]
 struct Explore {
     epsilon: f64,
     rng: SplitMix64,
-    steps: Vec<(Vec<f32>, usize, f32, Vec<f32>)>,
+    steps: Vec<Step>,
 }
 
 /// The learned controller: greedy on the Q-network (or epsilon-greedy while training).
@@ -711,7 +715,7 @@ fn episode(
     session: &RtConfig,
     epsilon: f64,
     seed: u64,
-) -> Result<Vec<(Vec<f32>, usize, f32, Vec<f32>)>, RtError> {
+) -> Result<Vec<Step>, RtError> {
     let mut cfg = session.clone();
     cfg.seed = seed;
     cfg.duration_ms = trace.duration_ms().max(1000.0);
@@ -854,7 +858,7 @@ pub fn train(
             (reward_sum, reward_n, loss_sum, loss_n) = (0.0, 0, 0.0, 0);
             progress(&point);
             report.curve.push(point);
-            if best.as_ref().map_or(true, |b| val > b.0) {
+            if best.as_ref().is_none_or(|b| val > b.0) {
                 best = Some((val, played, q.clone()));
             }
         }
@@ -921,7 +925,11 @@ mod tests {
             queue_delay_ms: 220.0,
             ..good
         };
-        assert!((reward(&w, &slow, 3e6, Resolution::P720, 60, 0.0) - (r0 - 2.0)).abs() < 1e-9);
+        assert!(
+            (reward(&w, &slow, 3e6, Resolution::P720, 60, 0.0) - (r0 - 2.0 * w.delay_per_100ms))
+                .abs()
+                < 1e-9
+        );
         let lossy = Signals { loss: 0.1, ..good };
         assert!((reward(&w, &lossy, 3e6, Resolution::P720, 60, 0.0) - (r0 - 1.0)).abs() < 1e-9);
         assert!(reward(&w, &good, 3e6, Resolution::P720, 60, 0.3) < r0);
