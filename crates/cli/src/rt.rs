@@ -22,6 +22,41 @@ enum RtCommand {
     /// Train the LSTM next-interval capacity predictor on the train split and compare its MAPE
     /// with an EWMA's (smoothing chosen on validation) on the test split.
     Predict(RtPredictArgs),
+    /// Train the DQN encoder controller in simulation on the train split, keeping the network
+    /// with the best combined score on the validation split; writes DIR/model.safetensors (run it
+    /// with `rt bench --controllers learned:DIR/model.safetensors`) and DIR/curve.csv.
+    #[command(after_help = RT_TRAIN_EXAMPLES)]
+    Train(RtTrainArgs),
+}
+
+const RT_TRAIN_EXAMPLES: &str = "Examples:
+  neuralstream rt train --traces ../shared/data/rtc --out out/rt-dqn
+  neuralstream rt bench --traces ../shared/data/rtc --split test --controllers learned:out/rt-dqn/model.safetensors,gcc,oracle";
+
+/// Flags of `neuralstream rt train`.
+#[derive(Debug, Args)]
+pub struct RtTrainArgs {
+    /// Folder of traces (as for `rt bench`); trains on the train split, selects on validation.
+    #[arg(long, value_name = "DIR")]
+    traces: PathBuf,
+    /// Output folder (model.safetensors, curve.csv).
+    #[arg(long, default_value = "out/rt-dqn", value_name = "DIR")]
+    out: PathBuf,
+    /// Training episodes (whole sessions on random train traces).
+    #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().episodes, value_name = "N")]
+    episodes: usize,
+    /// Validate (and maybe keep the network) every this many iterations of 2 episodes.
+    #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().validate_every, value_name = "N")]
+    validate_every: usize,
+    /// Seed of initialisation, exploration, trace draws and simulator seeds.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Capture rate, 30 or 60 fps.
+    #[arg(long, default_value_t = 60, value_name = "FPS")]
+    fps: u32,
+    /// Worker threads (results do not depend on it).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    threads: usize,
 }
 
 /// Flags of `neuralstream rt predict`.
@@ -52,7 +87,8 @@ pub struct RtBenchArgs {
     /// Folder of traces, searched recursively: onl-emu *.json and Mahimahi *.up / *.down files.
     #[arg(long, value_name = "DIR")]
     traces: PathBuf,
-    /// Comma-separated controllers: gcc, fixed (or fixed:KBPS), oracle.
+    /// Comma-separated controllers: gcc, fixed (or fixed:KBPS), oracle, learned:PATH (a model from
+    /// `rt train`).
     #[arg(long, default_value = "gcc,fixed,oracle", value_name = "LIST")]
     controllers: String,
     /// Which traces: all, train, validation or test (split by a hash of the file name).
@@ -94,6 +130,7 @@ pub fn run(args: RtArgs) -> Result<()> {
     match args.command {
         RtCommand::Bench(a) => run_bench(a),
         RtCommand::Predict(a) => run_predict(a),
+        RtCommand::Train(a) => run_train(a),
     }
 }
 
@@ -209,5 +246,79 @@ fn run_predict(a: RtPredictArgs) -> Result<()> {
         );
     }
     say!("in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn run_train(a: RtTrainArgs) -> Result<()> {
+    use neuralstream_rt::dqn;
+    anyhow::ensure!(a.fps == 30 || a.fps == 60, "--fps {}: use 30 or 60", a.fps);
+    anyhow::ensure!(a.threads >= 1, "--threads must be at least 1");
+    let traces = neuralstream_rt::read_trace_dir(&a.traces, MahimahiOptions::default())
+        .with_context(|| format!("--traces {}", a.traces.display()))?;
+    let pick = |split| -> Vec<_> {
+        traces
+            .iter()
+            .filter(|t| t.split == Some(split))
+            .cloned()
+            .collect()
+    };
+    let (train, validation) = (
+        pick(neuralstream_rt::Split::Train),
+        pick(neuralstream_rt::Split::Validation),
+    );
+    let cfg = dqn::TrainConfig {
+        seed: a.seed,
+        episodes: a.episodes,
+        validate_every: a.validate_every,
+        threads: a.threads,
+        session: RtConfig {
+            source_fps: a.fps,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    cfg.validate().context("rt train settings")?;
+    eprintln!(
+        "rt train: {} train and {} validation traces, {} episodes, seed {}",
+        train.len(),
+        validation.len(),
+        cfg.episodes,
+        cfg.seed
+    );
+    let started = std::time::Instant::now();
+    let (mut model, report) = dqn::train(&train, &validation, &cfg, |p| {
+        eprintln!(
+            "episodes {:>5}  eps {:.3}  reward {:>7.3}  loss {:>8.4}  validation onl_qoe {:>6.2}  ({:.0} s)",
+            p.episodes,
+            p.epsilon,
+            p.mean_reward,
+            p.loss,
+            p.validation_onl_qoe,
+            started.elapsed().as_secs_f64()
+        )
+    })
+    .context("rt train")?;
+    model.meta.git_commit = Some(env!("NEURALSTREAM_GIT_COMMIT").to_owned());
+    std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}", a.out.display()))?;
+    let path = a.out.join("model.safetensors");
+    model.save(&path)?;
+    let mut curve =
+        String::from("episodes,epsilon,mean_reward,loss,grad_steps,validation_onl_qoe\n");
+    for p in &report.curve {
+        curve.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            p.episodes, p.epsilon, p.mean_reward, p.loss, p.grad_steps, p.validation_onl_qoe
+        ));
+    }
+    let curve_path = a.out.join("curve.csv");
+    std::fs::write(&curve_path, curve).with_context(|| curve_path.display().to_string())?;
+    say!(
+        "kept the network of episode {} (validation onl_qoe {:.2}); {:.1} s; wrote {} and {}",
+        report.best_episodes,
+        report.best_validation_onl_qoe,
+        started.elapsed().as_secs_f64(),
+        path.display(),
+        curve_path.display()
+    );
     Ok(())
 }

@@ -137,3 +137,69 @@ fn bad_trace_and_flags_are_named() {
     assert!(err.contains("--fps 25: use 30 or 60"), "{err}");
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn train_writes_a_model_that_bench_runs_and_bad_models_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three links per family, so each family has a train, a validation and a test link.
+    for i in 0..3 {
+        let kbps = 1000 + 700 * i;
+        std::fs::write(
+            dir.path().join(format!("link{i}.json")),
+            format!(
+                "{{\"uplink\": {{\"trace_pattern\": [{{\"duration\": 5000, \"capacity\": {kbps}, \"loss\": 0, \"rtt\": 40}}]}}}}\n"
+            ),
+        )
+        .unwrap();
+    }
+    let out = dir.path().join("model");
+    let o = rt(&[
+        "train",
+        "--traces",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--episodes",
+        "4",
+        "--validate-every",
+        "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("validation onl_qoe"), "{stderr}");
+    let model = out.join("model.safetensors");
+    assert!(model.is_file() && out.join("curve.csv").is_file());
+    let o = rt(&[
+        "bench",
+        "--traces",
+        dir.path().to_str().unwrap(),
+        "--split",
+        "test",
+        "--controllers",
+        &format!("learned:{},gcc", model.display()),
+        "--out",
+        dir.path().join("bench").to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        stdout.contains("learned") && stdout.contains("gcc"),
+        "{stdout}"
+    );
+
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, "not a model").unwrap();
+    let o = rt(&[
+        "bench",
+        "--traces",
+        dir.path().to_str().unwrap(),
+        "--controllers",
+        &format!("learned:{}", bad.display()),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("--controllers learned:") && err.contains("bad.safetensors:"),
+        "{err}"
+    );
+}

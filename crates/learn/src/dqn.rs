@@ -25,7 +25,7 @@ use crate::rl::{
 };
 use crate::stage::StageKind;
 use neuralstream_core::Rng;
-use neuralstream_nn::{loss, Activation, Mlp, QLoss, Scratch, SplitMix64};
+use neuralstream_nn::{loss, Activation, Mlp, QLoss, Replay, Scratch, SplitMix64};
 use neuralstream_policy::argmax;
 use rayon::prelude::*;
 use std::time::Instant;
@@ -124,57 +124,6 @@ pub fn new_q_network(dim: usize, levels: usize, hidden: &[usize], seed: u64) -> 
     sizes.extend(hidden);
     sizes.push(levels);
     Mlp::new(&sizes, Activation::Relu, seed ^ 0xd0d0_0000_0000_0001)
-}
-
-/// FIFO replay buffer of transitions, row-major features.
-#[derive(Debug, Clone)]
-struct Replay {
-    dim: usize,
-    capacity: usize,
-    next: usize,
-    obs: Vec<f32>,
-    next_obs: Vec<f32>,
-    actions: Vec<usize>,
-    rewards: Vec<f32>,
-    dones: Vec<bool>,
-}
-
-impl Replay {
-    fn new(dim: usize, capacity: usize) -> Self {
-        Replay {
-            dim,
-            capacity: capacity.max(1),
-            next: 0,
-            obs: Vec::new(),
-            next_obs: Vec::new(),
-            actions: Vec::new(),
-            rewards: Vec::new(),
-            dones: Vec::new(),
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.actions.len()
-    }
-
-    fn push(&mut self, t: &Transition) {
-        let d = self.dim;
-        if self.len() < self.capacity {
-            self.obs.extend_from_slice(&t.obs);
-            self.next_obs.extend_from_slice(&t.next_obs);
-            self.actions.push(t.action);
-            self.rewards.push(t.reward);
-            self.dones.push(t.done);
-        } else {
-            let i = self.next;
-            self.obs[i * d..(i + 1) * d].copy_from_slice(&t.obs);
-            self.next_obs[i * d..(i + 1) * d].copy_from_slice(&t.next_obs);
-            self.actions[i] = t.action;
-            self.rewards[i] = t.reward;
-            self.dones[i] = t.done;
-        }
-        self.next = (self.next + 1) % self.capacity;
-    }
 }
 
 struct Transition {
@@ -284,7 +233,7 @@ pub fn train_dqn(
         state.progress.samples += transitions.len() as u64;
         recorder.episode_qoes.extend(qoes);
         for t in &transitions {
-            replay.push(t);
+            replay.push(&t.obs, t.action, t.reward, &t.next_obs, t.done);
         }
         if replay.len() >= cfg.learning_starts.max(cfg.batch_size) {
             for _ in 0..cfg.updates_per_iter {

@@ -55,6 +55,7 @@ pub mod linear;
 pub mod loss;
 pub mod lstm;
 pub mod mlp;
+pub mod replay;
 pub mod rng;
 
 pub use activation::Activation;
@@ -67,4 +68,5 @@ pub use linear::{Linear, ParamVisitor};
 pub use loss::{LossOutput, PolicyLossOutput, QLoss};
 pub use lstm::Lstm;
 pub use mlp::{Mlp, MlpSpec, Scratch};
+pub use replay::{argmax, Replay};
 pub use rng::SplitMix64;

@@ -191,16 +191,9 @@ impl LearnedAbr {
     }
 }
 
-/// Index of the largest value (the first one on ties); 0 for an empty slice.
-pub fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
-    }
-    best
-}
+// `argmax` (index of the largest value, the first on ties; 0 for an empty slice) is shared with
+// the real-time DQN controller, so it lives in `neuralstream-nn`.
+pub use neuralstream_nn::argmax;
 
 /// The safetensors metadata every policy file carries (training checkpoints add their own keys):
 /// the feature spec as JSON, the ladder size, the QoE model, the seed, the git commit and the extras.

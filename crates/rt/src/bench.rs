@@ -8,6 +8,7 @@
 //! [`Rng`]: neuralstream_core::Rng
 
 use crate::controller::{Controller, Fixed, Oracle};
+use crate::dqn::{DqnController, DqnModel};
 use crate::error::RtError;
 use crate::gcc::Gcc;
 use crate::score::{score, SessionScore};
@@ -16,7 +17,7 @@ use crate::trace::LinkTrace;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Fixed controller's bitrate when `fixed` is given without one, kbit/s.
 pub const DEFAULT_FIXED_KBPS: f64 = 1000.0;
@@ -30,10 +31,12 @@ pub enum ControllerSpec {
     Fixed(f64),
     /// `oracle`: reads the trace ahead.
     Oracle,
+    /// `learned:PATH`: a DQN controller trained by `rt train` (the model, loaded once).
+    Learned(Arc<DqnModel>),
 }
 
 /// Names `--controllers` accepts, with a description each.
-pub const CONTROLLERS: [(&str, &str); 3] = [
+pub const CONTROLLERS: [(&str, &str); 4] = [
     (
         "gcc",
         "Google Congestion Control (draft-ietf-rmcat-gcc, WebRTC constants)",
@@ -46,11 +49,20 @@ pub const CONTROLLERS: [(&str, &str); 3] = [
         "oracle",
         "knows the capacity ahead: 0.9 x the coming capacity (upper reference)",
     ),
+    (
+        "learned:PATH",
+        "a DQN controller trained by `neuralstream rt train` (PATH: its model.safetensors)",
+    ),
 ];
 
 impl ControllerSpec {
     /// Parses one name (case-insensitive).
     pub fn parse(name: &str) -> Result<Self, RtError> {
+        if let Some(path) = name.trim().strip_prefix("learned:") {
+            return Ok(ControllerSpec::Learned(Arc::new(DqnModel::load(
+                Path::new(path),
+            )?)));
+        }
         let lower = name.trim().to_ascii_lowercase();
         match lower.as_str() {
             "gcc" => Ok(ControllerSpec::Gcc),
@@ -103,6 +115,7 @@ impl ControllerSpec {
             ControllerSpec::Gcc => Box::new(Gcc::default()),
             ControllerSpec::Fixed(kbps) => Box::new(Fixed::new(kbps * 1000.0)),
             ControllerSpec::Oracle => Box::new(Oracle::new(trace.clone())),
+            ControllerSpec::Learned(model) => Box::new(DqnController::new(model.clone())),
         }
     }
 }

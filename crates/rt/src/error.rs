@@ -27,6 +27,17 @@ pub enum RtError {
     /// A setting is out of range; the message names the field.
     #[error("{0}")]
     Config(String),
+    /// A learned controller's model file is not one `rt train` wrote, or does not fit this code.
+    #[error("{}: {message}", path.display())]
+    Model {
+        /// The model file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// Reading or writing a model's safetensors file failed (the message names the file).
+    #[error(transparent)]
+    Checkpoint(#[from] neuralstream_nn::CheckpointError),
     /// A folder of traces holds none the readers understand.
     #[error("{}: no real-time traces (*.json onl-emu traces or Mahimahi *.up/*.down files) in this folder{hint}", path.display())]
     NoTraces {

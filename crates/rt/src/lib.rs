@@ -23,6 +23,8 @@
 //! [`Oracle`]) and [`gcc`] (Google Congestion Control from draft-ietf-rmcat-gcc with WebRTC's
 //! constants). Results: [`score`](mod@score) (frame delay, freezes, quality, utilisation, loss and onl-emu's
 //! combined score) and [`bench`](mod@bench) (controllers x traces in parallel, result files).
+//! [`dqn`]: the learned controller, a double DQN over resolution x fps x bitrate relative to a
+//! receive-rate estimate, its training in simulation and its model files.
 //! [`predictor`]: next-interval capacity prediction, an LSTM (from `neuralstream-nn`) against an
 //! EWMA, scored by MAPE on the test split.
 //!
@@ -32,6 +34,7 @@
 
 pub mod bench;
 pub mod controller;
+pub mod dqn;
 pub mod error;
 pub mod gcc;
 pub mod link;

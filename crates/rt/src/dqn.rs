@@ -1,0 +1,1057 @@
+//! The learned encoder controller: a double DQN (Mnih et al., Nature 2015; van Hasselt, Guez and
+//! Silver, AAAI 2016) that picks resolution x fps x bitrate every 50 ms from the feedback alone.
+//!
+//! **Actions.** A discrete grid ([`ActionGrid`], 3 x 2 x 6 = 36 by default): resolution (480p,
+//! 720p, 1080p) x frame rate (30, 60) x a multiplier of the *throughput estimate* (0.5 .. 1.25).
+//! The estimate is an EWMA of the receive rate the feedback reports (smoothing
+//! [`ESTIMATE_ALPHA`] per report, started at the encoder's start rate), so a multiplier above 1
+//! probes and one below 1 drains the queue; an LSTM prediction can replace it later.
+//!
+//! **Features** ([`N_FEATURES`] = 16, from each 50 ms report, see [`Signals`] and
+//! [`Tracker::features`]): receive rate of the report and its EWMA, send rate of the reported
+//! packets, RTT and the smallest RTT seen, queueing delay (one-way delay above the smallest seen)
+//! mean and max, its gradient, jitter, the report's loss and its EWMA, packets reported, and the
+//! last action (multiplier, resolution, fps, target). Rates enter as `ln(1 + Mbit/s)`, delays in
+//! 100 ms.
+//!
+//! **Reward** of the decision in force during a report ([`RewardWeights`], all from what the sender
+//! sees, so the live server's metrics give the same reward): quality `(mos(min(target, received),
+//! resolution, fps) - 1) / 3.6` in [0, 1] ([`crate::quality`]), minus `delay_per_100ms` x the mean
+//! queueing delay above `delay_free_ms` (in 100 ms), minus `freeze` when the report holds a loss
+//! (an undecodable frame and a key-frame request) or no packet at all (an outage), minus
+//! `resolution_switch` / `fps_switch` when the decision changed them (a resolution change costs a
+//! key frame).
+//!
+//! **Training** ([`train`]): episodes are whole sessions on random train-split traces with a fresh
+//! simulator seed each; the Q-network is frozen during an iteration's episodes (run in parallel,
+//! each with its own seeded stream, put back in order), acting epsilon-greedily; transitions go
+//! into a FIFO replay ([`neuralstream_nn::Replay`]); then one Huber-loss Adam step per
+//! [`TrainConfig::train_every`] new transitions towards the double-DQN target, the target network
+//! refreshed every [`TrainConfig::target_update_every`] steps. Every
+//! [`TrainConfig::validate_every`] iterations the greedy policy plays every validation trace; the
+//! network with the best mean combined score (onl-emu's) is kept. Test traces are never seen.
+//! Same seed, same weights, on any thread count.
+//!
+//! **Model file**: safetensors with the Q-network as `"q"` and [`DqnMeta`] as JSON under the
+//! metadata key [`META_KEY`]; [`DqnModel::load`] refuses a file of another format, shape or grid
+//! with the file named.
+
+use crate::bench::{run_bench, ControllerSpec};
+use crate::controller::{Controller, Decision, Feedback, Resolution};
+use crate::error::RtError;
+use crate::quality;
+use crate::sim::{run_session, RtConfig};
+use crate::trace::LinkTrace;
+use neuralstream_nn::{
+    argmax, load_networks, loss, save_safetensors, Activation, Adam, AdamConfig, Mlp, QLoss,
+    Replay, Scratch, SplitMix64,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Features per decision.
+pub const N_FEATURES: usize = 16;
+/// EWMA smoothing of the receive rate per report (the throughput estimate).
+pub const ESTIMATE_ALPHA: f64 = 0.25;
+/// Value of [`DqnMeta::format`] this code reads and writes.
+pub const FORMAT: &str = "neuralstream-rt-dqn/1";
+/// Safetensors metadata key holding [`DqnMeta`] as JSON.
+pub const META_KEY: &str = "rt.dqn";
+/// Name of the Q-network inside the model file.
+pub const Q_NET: &str = "q";
+/// Smallest and largest target the controller asks for, bit/s (the encoder's range by default).
+const TARGET_RANGE_BPS: (f64, f64) = (50_000.0, 10_000_000.0);
+
+/// The discrete actions: resolution x fps x multiplier of the throughput estimate. Action `i` is
+/// `(r, f, m)` with `i = (r x fps.len() + f) x multipliers.len() + m`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionGrid {
+    /// Picture heights: 480, 720 or 1080.
+    pub heights: Vec<u32>,
+    /// Frame rates: 30 or 60.
+    pub fps: Vec<u32>,
+    /// Target / throughput estimate.
+    pub multipliers: Vec<f64>,
+}
+
+impl Default for ActionGrid {
+    fn default() -> Self {
+        ActionGrid {
+            heights: vec![480, 720, 1080],
+            fps: vec![30, 60],
+            multipliers: vec![0.5, 0.8, 0.95, 1.0, 1.08, 1.25],
+        }
+    }
+}
+
+fn resolution_of(height: u32) -> Option<Resolution> {
+    match height {
+        480 => Some(Resolution::P480),
+        720 => Some(Resolution::P720),
+        1080 => Some(Resolution::P1080),
+        _ => None,
+    }
+}
+
+impl ActionGrid {
+    /// Number of actions.
+    pub fn len(&self) -> usize {
+        self.heights.len() * self.fps.len() * self.multipliers.len()
+    }
+
+    /// True for a grid with no action.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(resolution index, fps index, multiplier index)` of action `i`.
+    pub fn split(&self, i: usize) -> (usize, usize, usize) {
+        let m = self.multipliers.len();
+        let f = self.fps.len();
+        (i / (m * f), (i / m) % f, i % m)
+    }
+
+    /// Action index of `(resolution index, fps index, multiplier index)`.
+    pub fn index(&self, r: usize, f: usize, m: usize) -> usize {
+        (r * self.fps.len() + f) * self.multipliers.len() + m
+    }
+
+    /// Checks the grid; the message says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.is_empty() {
+            return Err("the action grid is empty".into());
+        }
+        if let Some(h) = self.heights.iter().find(|&&h| resolution_of(h).is_none()) {
+            return Err(format!("height {h} is not 480, 720 or 1080"));
+        }
+        if let Some(f) = self.fps.iter().find(|&&f| f != 30 && f != 60) {
+            return Err(format!("fps {f} is not 30 or 60"));
+        }
+        if let Some(m) = self
+            .multipliers
+            .iter()
+            .find(|&&m| !(m.is_finite() && m > 0.0 && m <= 10.0))
+        {
+            return Err(format!("multiplier {m} is not in (0, 10]"));
+        }
+        Ok(())
+    }
+}
+
+/// Weights of the reward (see the module documentation for each term).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RewardWeights {
+    /// Weight of the normalised quality term. Default 1.
+    pub quality: f64,
+    /// Penalty per 100 ms of mean queueing delay above `delay_free_ms`. Default 2.
+    pub delay_per_100ms: f64,
+    /// Queueing delay that costs nothing, ms. Default 20.
+    pub delay_free_ms: f64,
+    /// Penalty of a report with a loss or with no packet. Default 1.
+    pub freeze: f64,
+    /// Penalty of a resolution change. Default 0.3.
+    pub resolution_switch: f64,
+    /// Penalty of a frame-rate change. Default 0.05.
+    pub fps_switch: f64,
+}
+
+impl Default for RewardWeights {
+    fn default() -> Self {
+        RewardWeights {
+            quality: 1.0,
+            delay_per_100ms: 2.0,
+            delay_free_ms: 20.0,
+            freeze: 1.0,
+            resolution_switch: 0.3,
+            fps_switch: 0.05,
+        }
+    }
+}
+
+/// What one feedback report says, as the tracker measures it.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Signals {
+    /// Bytes that arrived in the report over the time since the previous one, bit/s.
+    pub recv_bps: f64,
+    /// Bytes reported (arrived or lost) over the span of their send times, bit/s.
+    pub send_bps: f64,
+    /// Mean queueing delay of the arrived packets (one-way delay above the smallest seen), ms.
+    pub queue_delay_ms: f64,
+    /// Largest queueing delay in the report, ms.
+    pub max_queue_delay_ms: f64,
+    /// Change of the mean queueing delay since the previous report with arrivals, ms.
+    pub delay_gradient_ms: f64,
+    /// Mean absolute change of one-way delay between consecutive arrivals, ms.
+    pub jitter_ms: f64,
+    /// Lost / reported packets.
+    pub loss: f64,
+    /// Packets reported.
+    pub packets: usize,
+    /// Round-trip time, ms (the last one known).
+    pub rtt_ms: f64,
+}
+
+/// Folds feedback reports into [`Signals`] and the throughput estimate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracker {
+    /// Throughput estimate (receive-rate EWMA), bit/s.
+    pub estimate_bps: f64,
+    loss_ewma: f64,
+    min_owd_ms: f64,
+    min_rtt_ms: f64,
+    last: Signals,
+    last_now_ms: f64,
+}
+
+impl Tracker {
+    /// A tracker whose estimate starts at `start_bps`.
+    pub fn new(start_bps: f64) -> Self {
+        Tracker {
+            estimate_bps: start_bps,
+            loss_ewma: 0.0,
+            min_owd_ms: f64::INFINITY,
+            min_rtt_ms: f64::INFINITY,
+            last: Signals::default(),
+            last_now_ms: 0.0,
+        }
+    }
+
+    /// Measures one report and updates the estimate.
+    pub fn observe(&mut self, fb: &Feedback) -> Signals {
+        let span_ms = (fb.now_ms - self.last_now_ms).max(10.0);
+        self.last_now_ms = fb.now_ms;
+        let (mut recv_bytes, mut all_bytes, mut lost) = (0u64, 0u64, 0usize);
+        let (mut owd_sum, mut owd_n, mut owd_max) = (0.0, 0usize, f64::NEG_INFINITY);
+        let (mut jitter_sum, mut prev_owd) = (0.0, None::<f64>);
+        for p in &fb.packets {
+            all_bytes += p.bytes as u64;
+            match p.arrival_ms {
+                Some(a) => {
+                    recv_bytes += p.bytes as u64;
+                    let owd = a - p.send_ms;
+                    self.min_owd_ms = self.min_owd_ms.min(owd);
+                    owd_sum += owd;
+                    owd_n += 1;
+                    owd_max = owd_max.max(owd);
+                    if let Some(prev) = prev_owd {
+                        jitter_sum += (owd - prev).abs();
+                    }
+                    prev_owd = Some(owd);
+                }
+                None => lost += 1,
+            }
+        }
+        let send_span_ms = match (fb.packets.first(), fb.packets.last()) {
+            (Some(a), Some(b)) => (b.send_ms - a.send_ms).max(5.0),
+            _ => span_ms,
+        };
+        let mut s = self.last;
+        s.recv_bps = recv_bytes as f64 * 8000.0 / span_ms;
+        s.send_bps = (all_bytes as f64 * 8000.0 / send_span_ms).min(1e9);
+        s.packets = fb.packets.len();
+        s.loss = if fb.packets.is_empty() {
+            0.0
+        } else {
+            lost as f64 / fb.packets.len() as f64
+        };
+        if owd_n > 0 {
+            let q = owd_sum / owd_n as f64 - self.min_owd_ms;
+            s.delay_gradient_ms = q - self.last.queue_delay_ms;
+            s.queue_delay_ms = q;
+            s.max_queue_delay_ms = owd_max - self.min_owd_ms;
+            s.jitter_ms = if owd_n > 1 {
+                jitter_sum / (owd_n - 1) as f64
+            } else {
+                0.0
+            };
+        } else {
+            s.delay_gradient_ms = 0.0;
+        }
+        if let Some(rtt) = fb.rtt_ms {
+            s.rtt_ms = rtt;
+            self.min_rtt_ms = self.min_rtt_ms.min(rtt);
+        }
+        self.estimate_bps += ESTIMATE_ALPHA * (s.recv_bps - self.estimate_bps);
+        self.loss_ewma += ESTIMATE_ALPHA * (s.loss - self.loss_ewma);
+        self.last = s;
+        s
+    }
+
+    /// The feature vector of the latest report and the decision in force.
+    pub fn features(&self, grid: &ActionGrid, action: usize, target_bps: f64, out: &mut [f32]) {
+        let s = &self.last;
+        let mbps = |bps: f64| (bps / 1e6).max(0.0).ln_1p();
+        let (r, f, m) = grid.split(action);
+        let min_rtt = if self.min_rtt_ms.is_finite() {
+            self.min_rtt_ms
+        } else {
+            0.0
+        };
+        let values = [
+            mbps(s.recv_bps),
+            mbps(self.estimate_bps),
+            mbps(s.send_bps),
+            s.rtt_ms / 100.0,
+            min_rtt / 100.0,
+            s.queue_delay_ms / 100.0,
+            s.max_queue_delay_ms / 100.0,
+            (s.delay_gradient_ms / 50.0).clamp(-5.0, 5.0),
+            s.jitter_ms / 10.0,
+            s.loss,
+            self.loss_ewma,
+            s.packets as f64 / 20.0,
+            grid.multipliers[m],
+            r as f64 / (grid.heights.len().max(2) - 1) as f64,
+            grid.fps[f] as f64 / 60.0,
+            mbps(target_bps),
+        ];
+        for (o, v) in out.iter_mut().zip(values) {
+            *o = v.clamp(-1e3, 1e3) as f32;
+        }
+    }
+}
+
+/// Reward of a report under the decision `(target, resolution, fps)` that was in force, with
+/// `switch_penalty` already worked out when that decision was taken.
+pub fn reward(
+    w: &RewardWeights,
+    s: &Signals,
+    target_bps: f64,
+    resolution: Resolution,
+    fps: u32,
+    switch_penalty: f64,
+) -> f64 {
+    let q = (quality::mos(target_bps.min(s.recv_bps), resolution, fps) - 1.0) / 3.6;
+    let delay = (s.queue_delay_ms - w.delay_free_ms).max(0.0) / 100.0;
+    let freeze = if s.packets == 0 || s.loss > 0.0 {
+        1.0
+    } else {
+        0.0
+    };
+    w.quality * q - w.delay_per_100ms * delay - w.freeze * freeze - switch_penalty
+}
+
+/// What is stored with the weights.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DqnMeta {
+    /// [`FORMAT`].
+    pub format: String,
+    /// Input features ([`N_FEATURES`]).
+    pub features: usize,
+    /// The actions the outputs stand for.
+    pub grid: ActionGrid,
+    /// The reward it was trained for.
+    pub reward: RewardWeights,
+    /// Training seed.
+    pub seed: u64,
+    /// Training episodes played.
+    pub episodes: usize,
+    /// Mean combined score of the kept network on the validation split.
+    pub validation_onl_qoe: f64,
+    /// Commit of the code that trained it, when known.
+    pub git_commit: Option<String>,
+}
+
+/// A trained Q-network and its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DqnModel {
+    /// Q-network: [`N_FEATURES`] inputs, one output per action.
+    pub q: Mlp,
+    /// Metadata.
+    pub meta: DqnMeta,
+}
+
+impl DqnModel {
+    /// Writes the model (safetensors, metadata under [`META_KEY`]).
+    pub fn save(&self, path: &Path) -> Result<(), RtError> {
+        let json = serde_json::to_string(&self.meta).map_err(|e| RtError::Model {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let md = BTreeMap::from([(META_KEY.to_owned(), json)]);
+        save_safetensors(path, &[(Q_NET, &self.q)], None, &md)?;
+        Ok(())
+    }
+
+    /// Reads a model written by [`DqnModel::save`], checking format, grid and shapes.
+    pub fn load(path: &Path) -> Result<Self, RtError> {
+        let bad = |message: String| RtError::Model {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut ck = load_networks(path)?;
+        let q = ck.networks.remove(Q_NET).ok_or_else(|| {
+            bad(format!(
+                "no '{Q_NET}' network; is this a model written by `neuralstream rt train`?"
+            ))
+        })?;
+        let json = ck.metadata.get(META_KEY).ok_or_else(|| {
+            bad(format!(
+                "metadata key '{META_KEY}' is missing; is this a model written by `neuralstream rt train`?"
+            ))
+        })?;
+        let meta: DqnMeta = serde_json::from_str(json)
+            .map_err(|e| bad(format!("metadata key '{META_KEY}': {e}")))?;
+        if meta.format != FORMAT {
+            return Err(bad(format!(
+                "format '{}' is not '{FORMAT}'; retrain with this version",
+                meta.format
+            )));
+        }
+        meta.grid
+            .validate()
+            .map_err(|e| bad(format!("metadata key '{META_KEY}': {e}")))?;
+        if meta.features != N_FEATURES
+            || q.input_dim() != N_FEATURES
+            || q.output_dim() != meta.grid.len()
+        {
+            return Err(bad(format!(
+                "the Q-network takes {} inputs and gives {} outputs, but this code needs {N_FEATURES} features and the grid has {} actions",
+                q.input_dim(),
+                q.output_dim(),
+                meta.grid.len()
+            )));
+        }
+        Ok(DqnModel { q, meta })
+    }
+}
+
+/// One transition as an exploring controller records it: observation, action, reward, next
+/// observation.
+type Step = (Vec<f32>, usize, f32, Vec<f32>);
+
+/// Exploration while training: epsilon-greedy draws and the transitions of the episode.
+#[derive(Debug, Clone)]
+struct Explore {
+    epsilon: f64,
+    rng: SplitMix64,
+    steps: Vec<Step>,
+}
+
+/// The learned controller: greedy on the Q-network (or epsilon-greedy while training).
+#[derive(Debug, Clone)]
+pub struct DqnController {
+    model: Arc<DqnModel>,
+    scratch: Scratch,
+    tracker: Tracker,
+    source_fps: u32,
+    action: usize,
+    target_bps: f64,
+    switch_penalty: f64,
+    obs: Vec<f32>,
+    explore: Option<Explore>,
+}
+
+impl DqnController {
+    /// A greedy controller running `model`.
+    pub fn new(model: Arc<DqnModel>) -> Self {
+        let scratch = Scratch::for_mlp(&model.q);
+        DqnController {
+            model,
+            scratch,
+            tracker: Tracker::new(RtConfig::default().start_bps),
+            source_fps: 60,
+            action: 0,
+            target_bps: RtConfig::default().start_bps,
+            switch_penalty: 0.0,
+            obs: vec![0.0; N_FEATURES],
+            explore: None,
+        }
+    }
+
+    fn exploring(model: Arc<DqnModel>, epsilon: f64, seed: u64) -> Self {
+        let mut c = DqnController::new(model);
+        c.explore = Some(Explore {
+            epsilon,
+            rng: SplitMix64::new(seed),
+            steps: Vec::new(),
+        });
+        c
+    }
+
+    fn decision(&self) -> Decision {
+        let grid = &self.model.meta.grid;
+        let (r, f, _) = grid.split(self.action);
+        Decision {
+            target_bps: self.target_bps,
+            resolution: resolution_of(grid.heights[r]).unwrap_or(Resolution::P480),
+            fps: grid.fps[f].min(self.source_fps),
+        }
+    }
+
+    fn choose(&mut self) -> usize {
+        let n = self.model.meta.grid.len();
+        if let Some(e) = &mut self.explore {
+            if e.rng.next_f64() < e.epsilon {
+                return e.rng.below(n);
+            }
+        }
+        argmax(self.model.q.infer(&self.obs, &mut self.scratch))
+    }
+}
+
+impl Controller for DqnController {
+    fn name(&self) -> String {
+        "learned".into()
+    }
+
+    fn start(&mut self, source_fps: u32) -> Decision {
+        let start_bps = RtConfig::default().start_bps;
+        self.source_fps = source_fps;
+        self.tracker = Tracker::new(start_bps);
+        self.target_bps = start_bps;
+        let grid = &self.model.meta.grid;
+        // The lowest resolution and frame rate, multiplier nearest 1: a safe opening.
+        let m = (0..grid.multipliers.len())
+            .min_by(|&a, &b| {
+                (grid.multipliers[a] - 1.0)
+                    .abs()
+                    .total_cmp(&(grid.multipliers[b] - 1.0).abs())
+            })
+            .unwrap_or(0);
+        self.action = grid.index(0, 0, m);
+        self.switch_penalty = 0.0;
+        self.tracker
+            .features(grid, self.action, self.target_bps, &mut self.obs);
+        self.decision()
+    }
+
+    fn on_feedback(&mut self, feedback: &Feedback) -> Decision {
+        let s = self.tracker.observe(feedback);
+        let before = self.decision();
+        let r = reward(
+            &self.model.meta.reward,
+            &s,
+            before.target_bps,
+            before.resolution,
+            before.fps,
+            self.switch_penalty,
+        );
+        let prev_obs = self.obs.clone();
+        let grid = &self.model.meta.grid;
+        self.tracker
+            .features(grid, self.action, self.target_bps, &mut self.obs);
+        let prev_action = self.action;
+        if let Some(e) = &mut self.explore {
+            e.steps
+                .push((prev_obs, prev_action, r as f32, self.obs.clone()));
+        }
+        self.action = self.choose();
+        let grid = &self.model.meta.grid;
+        let (m_idx, w) = (grid.split(self.action).2, &self.model.meta.reward);
+        self.target_bps = (grid.multipliers[m_idx] * self.tracker.estimate_bps)
+            .clamp(TARGET_RANGE_BPS.0, TARGET_RANGE_BPS.1);
+        let after = self.decision();
+        self.switch_penalty = if after.resolution != before.resolution {
+            w.resolution_switch
+        } else {
+            0.0
+        } + if after.fps != before.fps {
+            w.fps_switch
+        } else {
+            0.0
+        };
+        after
+    }
+}
+
+/// Training settings of [`train`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    /// Seed of initialisation, trace draws, simulator seeds, exploration and minibatches. Default 1.
+    pub seed: u64,
+    /// Training episodes (whole sessions). Default 1000.
+    pub episodes: usize,
+    /// Episodes per iteration, played in parallel with the same network. Default 2.
+    pub episodes_per_iter: usize,
+    /// Hidden widths of the Q-network. Default [64, 64].
+    pub hidden: Vec<usize>,
+    /// Adam learning rate. Default 5e-4.
+    pub lr: f32,
+    /// Discount per 50 ms decision. Default 0.95 (a horizon of about 1 s).
+    pub gamma: f32,
+    /// Minibatch size. Default 64.
+    pub batch_size: usize,
+    /// Replay capacity, transitions. Default 200,000.
+    pub buffer_size: usize,
+    /// Transitions collected before the first update. Default 5,000.
+    pub learning_starts: usize,
+    /// New transitions per gradient step. Default 4.
+    pub train_every: usize,
+    /// Gradient steps between target-network refreshes. Default 1,000.
+    pub target_update_every: u64,
+    /// Exploration rate at the start. Default 1.
+    pub eps_start: f64,
+    /// Exploration rate after the decay. Default 0.05.
+    pub eps_end: f64,
+    /// Episodes over which epsilon decays linearly. Default 300.
+    pub eps_decay_episodes: usize,
+    /// Huber loss threshold. Default 1.
+    pub huber_delta: f32,
+    /// Global gradient-norm clip. Default 10.
+    pub max_grad_norm: f32,
+    /// Validate every this many iterations. Default 10.
+    pub validate_every: usize,
+    /// Threads for episodes and validation. Default 2.
+    pub threads: usize,
+    /// Session settings (its seed is replaced per episode; durations are whole traces).
+    pub session: RtConfig,
+    /// Reward weights.
+    pub reward: RewardWeights,
+    /// Action grid.
+    pub grid: ActionGrid,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            seed: 1,
+            episodes: 1000,
+            episodes_per_iter: 2,
+            hidden: vec![64, 64],
+            lr: 5e-4,
+            gamma: 0.95,
+            batch_size: 64,
+            buffer_size: 200_000,
+            learning_starts: 5_000,
+            train_every: 4,
+            target_update_every: 1_000,
+            eps_start: 1.0,
+            eps_end: 0.05,
+            eps_decay_episodes: 300,
+            huber_delta: 1.0,
+            max_grad_norm: 10.0,
+            validate_every: 10,
+            threads: 2,
+            session: RtConfig::default(),
+            reward: RewardWeights::default(),
+            grid: ActionGrid::default(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Checks the settings; the message names the field.
+    pub fn validate(&self) -> Result<(), RtError> {
+        let bad = |field: &str, what: &str| Err(RtError::Config(format!("{field}: {what}")));
+        for (field, v) in [
+            ("episodes", self.episodes),
+            ("episodes_per_iter", self.episodes_per_iter),
+            ("batch_size", self.batch_size),
+            ("train_every", self.train_every),
+            ("validate_every", self.validate_every),
+            ("threads", self.threads),
+        ] {
+            if v == 0 {
+                return bad(field, "must be at least 1");
+            }
+        }
+        if self.hidden.contains(&0) {
+            return bad("hidden", "every width must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("lr", "must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.gamma) {
+            return bad("gamma", "must be in [0, 1)");
+        }
+        if !(0.0..=1.0).contains(&self.eps_start) || !(0.0..=1.0).contains(&self.eps_end) {
+            return bad("eps_start/eps_end", "must be in [0, 1]");
+        }
+        self.grid
+            .validate()
+            .map_err(|e| RtError::Config(format!("grid: {e}")))?;
+        self.session.validate()
+    }
+}
+
+/// One point of the training curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Episodes played so far.
+    pub episodes: usize,
+    /// Exploration rate of the last iteration.
+    pub epsilon: f64,
+    /// Mean reward per decision of the episodes since the previous point.
+    pub mean_reward: f64,
+    /// Mean Huber loss of the gradient steps since the previous point (NaN before learning).
+    pub loss: f64,
+    /// Gradient steps so far.
+    pub grad_steps: u64,
+    /// Mean combined score of the greedy policy on the validation split.
+    pub validation_onl_qoe: f64,
+}
+
+/// What [`train`] returns besides the model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrainReport {
+    /// One point per validation.
+    pub curve: Vec<CurvePoint>,
+    /// Episodes played when the kept network was validated.
+    pub best_episodes: usize,
+    /// Its validation score.
+    pub best_validation_onl_qoe: f64,
+}
+
+/// Mean combined score of `model` (greedy) over `traces`, whole traces, sessions in parallel.
+pub fn validation_score(
+    model: &Arc<DqnModel>,
+    traces: &[LinkTrace],
+    session: &RtConfig,
+    threads: usize,
+) -> Result<f64, RtError> {
+    let specs = [ControllerSpec::Learned(model.clone())];
+    let (report, _) = run_bench(traces, &specs, session, true, threads, false)?;
+    let n = report.sessions.len().max(1) as f64;
+    Ok(report.sessions.iter().map(|s| s.onl_qoe).sum::<f64>() / n)
+}
+
+/// Plays one exploring episode; returns its transitions.
+fn episode(
+    model: &Arc<DqnModel>,
+    trace: &LinkTrace,
+    session: &RtConfig,
+    epsilon: f64,
+    seed: u64,
+) -> Result<Vec<Step>, RtError> {
+    let mut cfg = session.clone();
+    cfg.seed = seed;
+    cfg.duration_ms = trace.duration_ms().max(1000.0);
+    let mut c = DqnController::exploring(model.clone(), epsilon, seed ^ 0x5eed_0000_0000_0001);
+    run_session(trace, &cfg, &mut c)?;
+    Ok(c.explore.map(|e| e.steps).unwrap_or_default())
+}
+
+/// Trains a DQN controller on `train` traces, keeping the network with the best validation score
+/// on `validation` (see the module documentation). `progress` sees every curve point.
+pub fn train(
+    train_traces: &[LinkTrace],
+    validation: &[LinkTrace],
+    cfg: &TrainConfig,
+    mut progress: impl FnMut(&CurvePoint),
+) -> Result<(DqnModel, TrainReport), RtError> {
+    cfg.validate()?;
+    if train_traces.is_empty() || validation.is_empty() {
+        return Err(RtError::Config(
+            "rt train needs traces in both the train and the validation split (a family needs at least 3 links)".into(),
+        ));
+    }
+    let mut rng = SplitMix64::new(cfg.seed);
+    let mut sizes = vec![N_FEATURES];
+    sizes.extend(&cfg.hidden);
+    sizes.push(cfg.grid.len());
+    let meta = DqnMeta {
+        format: FORMAT.into(),
+        features: N_FEATURES,
+        grid: cfg.grid.clone(),
+        reward: cfg.reward,
+        seed: cfg.seed,
+        episodes: 0,
+        validation_onl_qoe: f64::NAN,
+        git_commit: None,
+    };
+    let mut q = Mlp::new(&sizes, Activation::Relu, cfg.seed ^ 0xd9a0_0000_0000_0001);
+    let mut target = q.clone();
+    let mut adam = Adam::new(AdamConfig {
+        max_grad_norm: Some(cfg.max_grad_norm),
+        ..AdamConfig::with_lr(cfg.lr)
+    });
+    let mut replay = Replay::new(N_FEATURES, cfg.buffer_size);
+    let n_actions = cfg.grid.len();
+    let (mut idx, mut mb_obs, mut mb_next, mut targets, mut actions) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut scratch = Scratch::new();
+    let (mut grad_steps, mut since_update) = (0u64, 0usize);
+    let (mut reward_sum, mut reward_n, mut loss_sum, mut loss_n) = (0.0, 0usize, 0.0, 0usize);
+    let mut best: Option<(f64, usize, Mlp)> = None;
+    let mut report = TrainReport {
+        curve: Vec::new(),
+        best_episodes: 0,
+        best_validation_onl_qoe: f64::NAN,
+    };
+    let mut played = 0usize;
+    let mut iteration = 0usize;
+    while played < cfg.episodes {
+        let frac = (played as f64 / cfg.eps_decay_episodes.max(1) as f64).min(1.0);
+        let epsilon = cfg.eps_start + (cfg.eps_end - cfg.eps_start) * frac;
+        let n = cfg.episodes_per_iter.min(cfg.episodes - played);
+        let jobs: Vec<(usize, u64)> = (0..n)
+            .map(|_| (rng.below(train_traces.len()), rng.next_u64()))
+            .collect();
+        let model = Arc::new(DqnModel {
+            q: q.clone(),
+            meta: meta.clone(),
+        });
+        let results = parallel(&jobs, cfg.threads, |&(t, seed)| {
+            episode(&model, &train_traces[t], &cfg.session, epsilon, seed)
+        });
+        for steps in results {
+            for (o, a, r, o2) in steps? {
+                replay.push(&o, a, r, &o2, false);
+                reward_sum += r as f64;
+                reward_n += 1;
+                since_update += 1;
+                if replay.len() < cfg.learning_starts.max(cfg.batch_size)
+                    || since_update < cfg.train_every
+                {
+                    continue;
+                }
+                since_update = 0;
+                replay.sample(&mut rng, cfg.batch_size, &mut idx);
+                replay.gather(&idx, &mut mb_obs, &mut mb_next);
+                let b = idx.len();
+                let q_next_target = target.forward(&mb_next, b, &mut scratch).to_vec();
+                let q_next_online = q.forward(&mb_next, b, &mut scratch).to_vec();
+                replay.targets(
+                    &idx,
+                    &q_next_target,
+                    Some(&q_next_online),
+                    n_actions,
+                    cfg.gamma,
+                    &mut targets,
+                );
+                actions.clear();
+                actions.extend(idx.iter().map(|&i| replay.actions[i]));
+                let qs = q.forward_train(&mb_obs, b);
+                let l = loss::q_value_loss(
+                    qs,
+                    n_actions,
+                    &actions,
+                    &targets,
+                    QLoss::Huber {
+                        delta: cfg.huber_delta,
+                    },
+                );
+                q.zero_grad();
+                q.backward(&l.grad);
+                adam.step(&mut [(Q_NET, &mut q)]);
+                loss_sum += l.loss as f64;
+                loss_n += 1;
+                grad_steps += 1;
+                if grad_steps % cfg.target_update_every.max(1) == 0 {
+                    target = q.clone();
+                }
+            }
+        }
+        played += n;
+        iteration += 1;
+        if iteration % cfg.validate_every == 0 || played >= cfg.episodes {
+            let model = Arc::new(DqnModel {
+                q: q.clone(),
+                meta: meta.clone(),
+            });
+            let val = validation_score(&model, validation, &cfg.session, cfg.threads)?;
+            let point = CurvePoint {
+                episodes: played,
+                epsilon,
+                mean_reward: reward_sum / reward_n.max(1) as f64,
+                loss: if loss_n == 0 {
+                    f64::NAN
+                } else {
+                    loss_sum / loss_n as f64
+                },
+                grad_steps,
+                validation_onl_qoe: val,
+            };
+            (reward_sum, reward_n, loss_sum, loss_n) = (0.0, 0, 0.0, 0);
+            progress(&point);
+            report.curve.push(point);
+            if best.as_ref().is_none_or(|b| val > b.0) {
+                best = Some((val, played, q.clone()));
+            }
+        }
+    }
+    let (val, at, q) = best.expect("the last iteration validates");
+    report.best_episodes = at;
+    report.best_validation_onl_qoe = val;
+    let meta = DqnMeta {
+        episodes: played,
+        validation_onl_qoe: val,
+        ..meta
+    };
+    Ok((DqnModel { q, meta }, report))
+}
+
+/// `f` over `jobs` on up to `threads` scoped threads; results in job order.
+fn parallel<J: Sync, R: Send>(jobs: &[J], threads: usize, f: impl Fn(&J) -> R + Sync) -> Vec<R> {
+    let chunk = jobs.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("an episode thread panicked"))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_indices_round_trip() {
+        let g = ActionGrid::default();
+        assert_eq!(g.len(), 36);
+        for i in 0..g.len() {
+            let (r, f, m) = g.split(i);
+            assert_eq!(g.index(r, f, m), i);
+        }
+        assert!(ActionGrid {
+            heights: vec![360],
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
+    }
+
+    #[test]
+    fn reward_prefers_delivered_quality_and_punishes_delay_loss_and_switches() {
+        let w = RewardWeights::default();
+        let good = Signals {
+            recv_bps: 3e6,
+            packets: 10,
+            ..Default::default()
+        };
+        let r0 = reward(&w, &good, 3e6, Resolution::P720, 60, 0.0);
+        assert!(r0 > 0.5, "{r0}");
+        // Asking for more than arrives earns nothing more.
+        assert_eq!(reward(&w, &good, 6e6, Resolution::P720, 60, 0.0), r0);
+        let slow = Signals {
+            queue_delay_ms: 220.0,
+            ..good
+        };
+        assert!(
+            (reward(&w, &slow, 3e6, Resolution::P720, 60, 0.0) - (r0 - 2.0 * w.delay_per_100ms))
+                .abs()
+                < 1e-9
+        );
+        let lossy = Signals { loss: 0.1, ..good };
+        assert!((reward(&w, &lossy, 3e6, Resolution::P720, 60, 0.0) - (r0 - 1.0)).abs() < 1e-9);
+        assert!(reward(&w, &good, 3e6, Resolution::P720, 60, 0.3) < r0);
+    }
+
+    /// A short, tiny training problem: a constant 20 Mbit/s link (above the encoder's 10 Mbit/s)
+    /// and a grid of 480p or 720p at 60 fps, x0.6 or x1.4 the estimate. The obvious policy climbs
+    /// (x1.4) to the encoder's 10 Mbit/s, where 720p scores 4.0 and 480p 3.6.
+    fn tiny(episodes: usize, threads: usize) -> (TrainConfig, LinkTrace) {
+        let trace = LinkTrace::constant(20_000.0, 40.0, 8_000.0).unwrap();
+        let cfg = TrainConfig {
+            episodes,
+            threads,
+            learning_starts: 500,
+            train_every: 2,
+            target_update_every: 200,
+            eps_decay_episodes: episodes / 2,
+            validate_every: 4,
+            lr: 1e-3,
+            hidden: vec![32],
+            grid: ActionGrid {
+                heights: vec![480, 720],
+                fps: vec![60],
+                multipliers: vec![0.6, 1.4],
+            },
+            ..Default::default()
+        };
+        (cfg, trace)
+    }
+
+    #[test]
+    fn learns_to_climb_and_pick_720p_on_an_ample_constant_link() {
+        let (cfg, trace) = tiny(60, 2);
+        let traces = [trace.clone()];
+        // Validate only at the end, so the last network is kept (the combined score cannot tell
+        // 480p from 720p: it counts bits, not pixels).
+        let cfg = TrainConfig {
+            validate_every: 1000,
+            ..cfg
+        };
+        let (model, report) = train(&traces, &traces, &cfg, |_| {}).unwrap();
+        assert_eq!(report.curve.len(), 1);
+        assert_eq!(report.best_episodes, 60);
+        let grid = cfg.grid.clone();
+        let mut c = DqnController::new(Arc::new(model));
+        let session = RtConfig {
+            duration_ms: 8_000.0,
+            ..Default::default()
+        };
+        let log = run_session(&trace, &session, &mut c).unwrap();
+        let late = &log.decisions[log.decisions.len() / 2..];
+        let mean_target =
+            late.iter().map(|d| d.decision.target_bps).sum::<f64>() / late.len() as f64;
+        let hd = late
+            .iter()
+            .filter(|d| d.decision.resolution == Resolution::P720)
+            .count();
+        assert!(mean_target > 6e6, "mean target {mean_target}");
+        assert!(hd * 10 >= late.len() * 9, "720p in {hd} of {}", late.len());
+        assert_eq!(grid.len(), 4);
+    }
+
+    #[test]
+    fn same_seed_same_weights_on_any_thread_count() {
+        let (cfg, trace) = tiny(6, 1);
+        let traces = [trace];
+        let (a, ra) = train(&traces, &traces, &cfg, |_| {}).unwrap();
+        let (b, rb) = train(
+            &traces,
+            &traces,
+            &TrainConfig {
+                threads: 2,
+                ..cfg.clone()
+            },
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(a, b);
+        assert_eq!(ra, rb);
+        let (c, _) = train(&traces, &traces, &TrainConfig { seed: 2, ..cfg }, |_| {}).unwrap();
+        assert_ne!(a.q, c.q);
+    }
+
+    #[test]
+    fn model_round_trips_and_bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cfg, trace) = tiny(2, 1);
+        let traces = [trace];
+        let (model, _) = train(&traces, &traces, &cfg, |_| {}).unwrap();
+        let path = dir.path().join("model.safetensors");
+        model.save(&path).unwrap();
+        assert_eq!(DqnModel::load(&path).unwrap(), model);
+
+        let garbage = dir.path().join("garbage.safetensors");
+        std::fs::write(&garbage, b"not a model").unwrap();
+        let e = DqnModel::load(&garbage).unwrap_err().to_string();
+        assert!(e.contains("garbage.safetensors"), "{e}");
+
+        // A safetensors file of another kind: no metadata.
+        let other = dir.path().join("other.safetensors");
+        save_safetensors(&other, &[(Q_NET, &model.q)], None, &BTreeMap::new()).unwrap();
+        let e = DqnModel::load(&other).unwrap_err().to_string();
+        assert!(
+            e.contains("other.safetensors") && e.contains(META_KEY),
+            "{e}"
+        );
+
+        // A grid that does not fit the network.
+        let mut wrong = model.clone();
+        wrong.meta.grid.multipliers.push(2.0);
+        let path2 = dir.path().join("wrong.safetensors");
+        wrong.save(&path2).unwrap();
+        let e = DqnModel::load(&path2).unwrap_err().to_string();
+        assert!(
+            e.contains("wrong.safetensors") && e.contains("actions"),
+            "{e}"
+        );
+
+        let missing = dir.path().join("missing.safetensors");
+        let e = ControllerSpec::parse(&format!("learned:{}", missing.display()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.safetensors"), "{e}");
+    }
+}
