@@ -4,7 +4,7 @@
 //! encoder's target bitrate, resolution and frame rate for a link it cannot see. This crate holds
 //! the frame-level simulator that measures such controllers, the controllers themselves (GCC, a
 //! fixed bitrate, an oracle) and the per-session scores. Design notes and anchors:
-//! `../shared/reference/realtime.md` and issue 18.
+//! `../shared/reference/realtime.md`.
 //!
 //! **Key design decision:** the simulator is *event-driven at packet granularity but resolved per
 //! packet in one pass* ([`run_session`]): the bottleneck is a FIFO fed in time order, so when the
