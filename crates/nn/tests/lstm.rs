@@ -4,44 +4,8 @@
 
 use neuralstream_nn::{Lstm, SplitMix64};
 
-const EPS: f32 = 1e-3;
-
-fn rand_vec(rng: &mut SplitMix64, n: usize, scale: f32) -> Vec<f32> {
-    (0..n).map(|_| rng.uniform(-scale, scale)).collect()
-}
-
-/// Same tolerance as `gradients.rs`: relative 1e-2 with a 2e-4 absolute floor.
-fn close(analytic: f32, numeric: f64) -> bool {
-    let a = analytic as f64;
-    (a - numeric).abs() <= 1e-2 * a.abs().max(numeric.abs()) + 2e-4
-}
-
-fn check(name: &str, x: &[f32], grad: &[f32], f: &mut dyn FnMut(&[f32]) -> f64) -> usize {
-    assert_eq!(x.len(), grad.len(), "{name}: gradient size");
-    let mut x = x.to_vec();
-    let mut bad = 0;
-    for (i, &g) in grad.iter().enumerate() {
-        let orig = x[i];
-        x[i] = orig + EPS;
-        let up = f(&x);
-        x[i] = orig - EPS;
-        let down = f(&x);
-        x[i] = orig;
-        let n = (up - down) / (2.0 * EPS as f64);
-        if !close(g, n) {
-            eprintln!("{name}[{i}]: analytic {g} numeric {n}");
-            bad += 1;
-        }
-    }
-    bad
-}
-
-fn weighted_sum(out: &[f32], coef: &[f32]) -> f64 {
-    out.iter()
-        .zip(coef)
-        .map(|(&o, &c)| o as f64 * c as f64)
-        .sum()
-}
+mod common;
+use common::*;
 
 fn check_bptt(coef_mask: impl Fn(usize) -> bool) {
     let (input, hidden, batch, steps) = (3, 4, 2, 6);
