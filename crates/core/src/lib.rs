@@ -32,7 +32,9 @@ pub use limits::{
 };
 pub use link::{DeliverySpent, LinkCursor, LinkStalled, TraceLink};
 pub use qoe::{QoeModel, SessionScore};
-pub use results::{AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult};
+pub use results::{
+    csv_field, AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult,
+};
 pub use rng::Rng;
 pub use trace::Trace;
 pub use video::{Ladder, Level, Video};

@@ -6,6 +6,16 @@
 use crate::qoe::SessionScore;
 use serde::{Deserialize, Serialize};
 
+/// Quotes a CSV field when it contains a comma, quote, CR or LF (RFC 4180), so every writer of
+/// result tables (ABR benches, players, the real-time mode) escapes the same way.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 /// One algorithm on one trace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceResult {
@@ -102,4 +112,17 @@ pub struct BenchResults {
     pub summaries: Vec<AlgorithmSummary>,
     /// One row per (algorithm, trace).
     pub per_trace: Vec<TraceResult>,
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_quoting() {
+        assert_eq!(csv_field("a"), "a");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("a\rb"), "\"a\rb\"");
+    }
 }

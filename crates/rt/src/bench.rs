@@ -286,13 +286,7 @@ pub fn table(report: &BenchReport) -> String {
 fn csv_line(fields: &[String]) -> String {
     let quoted: Vec<String> = fields
         .iter()
-        .map(|f| {
-            if f.contains([',', '"', '\n']) {
-                format!("\"{}\"", f.replace('"', "\"\""))
-            } else {
-                f.clone()
-            }
-        })
+        .map(|f| neuralstream_core::csv_field(f))
         .collect();
     quoted.join(",") + "\n"
 }
