@@ -90,7 +90,8 @@ class AbrEnv(_native.AbrCore, gym.Env):
     def __init__(self, **kwargs: Any) -> None:
         self.observation_space = _observation_space(self)
         self.action_space = spaces.Discrete(self.num_levels)
-        self.render_mode = None
+        # Accepted and ignored (render() draws nothing; info holds each chunk's record).
+        self.render_mode = kwargs.get("render_mode")
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         gym.Env.reset(self, seed=seed)

@@ -228,12 +228,9 @@ impl World {
                 "num_envs must be 1 to 65536, got {num_envs}"
             )));
         }
-        let render_mode: Option<String> = get(kwargs, "render_mode", None)?;
-        if let Some(r) = render_mode {
-            return Err(ns_msg(format!(
-                "render_mode={r:?}: the environments do not render (their info holds each chunk's record)"
-            )));
-        }
+        // `render_mode` is accepted (SB3's `make_vec_env` passes one) and ignored: `render()`
+        // draws nothing; the info holds each chunk's record.
+        let _: Option<String> = get(kwargs, "render_mode", None)?;
         Ok(World {
             random_start: mode == "train",
             traces,
