@@ -3,7 +3,12 @@
 a NeuralStream policy file and scored by `neuralstream bench` on Pensieve's test traces beside the
 rules.
 
-    python examples/rllib_ppo.py --iterations 40 --env-runners 2 --out out/rllib
+    python examples/rllib_ppo.py --iterations 5 --env-runners 2 --out out/rllib
+
+The actor is first fitted to a rule's decisions (`--teacher robustmpc`, behaviour cloning on
+states of `AbrEnv` labelled by `neuralstream.Rule`; `--teacher none` starts from scratch), then
+PPO trains it on Pensieve's training traces; the env runners step `AbrVectorEnv`s (32 sessions
+each, RLlib's `vector_entry_point` mode).
 
 Ray: without `--address` it starts a one-node cluster in this process (`ray.init`), pinned to
 127.0.0.1, and stops it at the end; on a real cluster (`ray start --head` on one machine,
@@ -149,13 +154,15 @@ def train_rllib(env_config: dict, iterations: int, env_runners: int, seed: int, 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--iterations", type=int, default=40)
+    p.add_argument("--iterations", type=int, default=5)
     p.add_argument("--env-runners", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--teacher", default="robustmpc",
                    help="rule whose decisions warm-start the actor by behaviour cloning, or none")
     p.add_argument("--address", default=None, help="Ray cluster address (default: start a local one)")
     p.add_argument("--out", type=Path, default=Path("out/rllib"))
+    p.add_argument("--check-beats", default=None, metavar="RULE",
+                   help="exit 1 unless the policy's mean QoE on the test traces beats RULE's (CI)")
     args = p.parse_args()
     data = pensieve_data()
     if args.address:
@@ -172,6 +179,9 @@ def main() -> None:
     learned = next(v for k, v in means.items() if k.startswith("learned:"))
     print(f"RLlib PPO ({args.env_runners} env runners, {facts['train_s']:.0f} s of training): "
           f"{learned:.2f} mean QoE on Pensieve's test traces; bb {means['bb']:.2f}")
+    if args.check_beats and not learned > means[args.check_beats]:
+        raise SystemExit(f"the RLlib policy ({learned:.2f}) does not beat {args.check_beats} "
+                         f"({means[args.check_beats]:.2f})")
 
 
 if __name__ == "__main__":
