@@ -104,3 +104,24 @@ def test_policy_written_in_python_runs_in_bench(inputs, binary, tmp_path):
         if i < 2:
             by_numpy = ns.play(env, numpy_forward, trace_index=i)["episode_qoe"]
             assert by_numpy == pytest.approx(expected[(algo, name)], abs=1e-9)
+
+
+def test_policy_trained_by_neuralstream_train_loads_and_plays_as_in_bench(inputs, binary, tmp_path):
+    """A policy file written by `neuralstream train` (a tiny imitation run) loads in Python, and
+    played on the environment it decides as `bench --abr learned:PATH` does."""
+    import subprocess
+
+    out = tmp_path / "train"
+    subprocess.run([binary, "train", "--algo", "imitation", "--synthetic-traces", "8", "--epochs", "1",
+                    "--dagger-rounds", "1", "--dagger-sessions", "2", "--dagger-states", "2",
+                    "--hidden", "8", "--out", out], check=True, capture_output=True)
+    path = out / "policy.safetensors"
+    policy = ns.Policy.load(path)
+    assert policy.num_levels == 6 and [w.shape for w, _ in policy.layers] == [(8, 30), (6, 8)]
+    assert policy.qoe.startswith("lin")
+    expected = bench(binary, inputs, f"learned:{path}", tmp_path / "out")
+    algo = next(a for a, _ in expected)
+    env = ns.AbrEnv(**env_kwargs(inputs))
+    for i, name in enumerate(env.trace_names):
+        got = ns.play(env, policy, trace_index=i)["episode_qoe"]
+        assert got == pytest.approx(expected[(algo, name)], abs=1e-9)
