@@ -1,10 +1,10 @@
 //! # neuralstream (Python binding)
 //!
 //! The Python package `neuralstream`'s native module (`neuralstream._native`), built with maturin
-//! and PyO3: Gymnasium environments over NeuralStream's exact simulator ([`env::AbrCore`], one
-//! session; [`vector::AbrVectorCore`], many sessions stepped per call), the rule algorithms and the
-//! offline optimum as baselines and teachers ([`algorithms`]), and NeuralStream's policy files read
-//! and written from Python ([`policy`]).
+//! and PyO3: Gymnasium environments over NeuralStream's exact simulator (`env::AbrCore`, one
+//! session; `vector::AbrVectorCore`, many sessions stepped per call), the rule algorithms and the
+//! offline optimum as baselines and teachers (`algorithms`), and NeuralStream's policy files read
+//! and written from Python (`policy`).
 //!
 //! **Key design decision:** the environments are Rust classes that Python subclasses together with
 //! `gymnasium.Env` / `gymnasium.vector.VectorEnv` (`neuralstream/__init__.py`), so `check_env`,
