@@ -1,0 +1,179 @@
+"""NeuralStream from Python: Gymnasium environments over the exact adaptive-bitrate simulator.
+
+- ``AbrEnv`` (``gymnasium.make("NeuralStream/Abr-v0", traces=PATH, video=PATH, ...)``): one
+  streaming session per episode; observation = the learned-policy feature vector (or a dict of raw
+  observations), action = the level of the next chunk, reward = that chunk's QoE term, ``info``
+  = the chunk's record (and ``episode_qoe``, the QoE ``neuralstream bench`` reports, at the end).
+- ``AbrVectorEnv`` (``gymnasium.make_vec("NeuralStream/Abr-v0", num_envs=N,
+  vectorization_mode="vector_entry_point")``): ``N`` sessions stepped in Rust per call.
+- ``Rule`` / ``algorithms()`` / ``optimum_plan(env)``: the rule algorithms and the offline
+  optimum, as baselines and teachers.
+- ``save_policy`` / ``Policy``: NeuralStream policy files (``bench --abr learned:PATH``) written
+  from and read into Python.
+
+Every environment, algorithm and file function is Rust (``neuralstream._native``); bad arguments
+raise ``NeuralStreamError`` (a ``ValueError``) or ``TypeError`` with NeuralStream's message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from . import _native
+from ._native import (
+    NeuralStreamError,
+    Policy,
+    Rule,
+    algorithms,
+    optimum_plan,
+    save_policy,
+)
+
+__all__ = [
+    "AbrEnv",
+    "AbrVectorEnv",
+    "NeuralStreamError",
+    "Policy",
+    "Rule",
+    "algorithms",
+    "optimum_plan",
+    "save_policy",
+    "play",
+]
+__version__ = _native.__version__
+
+_SEED_BOUND = 2**63
+
+
+def _observation_space(core: Any) -> spaces.Space:
+    if core.observation_kind == "features":
+        return spaces.Box(0.0, core.feature_high, (core.feature_len,), np.float32)
+    h, levels = core.history_len, core.num_levels
+    return spaces.Dict(
+        {
+            "buffer_s": spaces.Box(0.0, core.buffer_cap_s, (1,), np.float32),
+            "last_level": spaces.Discrete(levels),
+            "chunks_left": spaces.Discrete(core.total_chunks + 1),
+            "throughput_kbps": spaces.Box(0.0, np.inf, (h,), np.float32),
+            "delay_ms": spaces.Box(0.0, np.inf, (h,), np.float32),
+            "next_sizes_bytes": spaces.Box(0.0, np.inf, (levels,), np.float32),
+        }
+    )
+
+
+class AbrEnv(_native.AbrCore, gym.Env):
+    """One adaptive-bitrate streaming session per episode, over NeuralStream's exact simulator.
+
+    Keyword arguments (``neuralstream bench``'s flags, same defaults):
+    ``traces`` (file or folder; default: ``synthetic_traces`` synthetic ones from ``trace_seed``),
+    ``trace_format`` (auto/cooked/mahimahi), ``video`` (video.json, a folder holding one, or
+    Pensieve's ``video_size_*`` folder; default: the built-in VBR video), ``qoe`` (lin, log, hd,
+    ssim, vmaf, psnr, ``MODEL:MU``), ``rtt_ms``, ``buffer_cap_s``, ``payload_fraction``,
+    ``max_chunks`` (48; 0 = all), ``mode`` (``"test"``: each episode plays a trace from its
+    start, Pensieve's ``fixed_env.py``; ``"train"``: random start and delay noise, its
+    ``env.py``), ``observation`` (``"features"`` or ``"dict"``), ``history_len`` (8),
+    ``skip_chunks`` (1: chunks left out of ``episode_qoe``), ``reward_scale`` (1.0).
+
+    ``reset(seed=..., options={"trace_index": i})`` plays trace ``i`` (default: a random one
+    drawn from the seeded generator); chunk 0 is played at the start-up level, so every action
+    chooses a chunk ``k >= 1`` and the undiscounted return equals ``bench``'s QoE of the session.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.observation_space = _observation_space(self)
+        self.action_space = spaces.Discrete(self.num_levels)
+        # Accepted and ignored (render() draws nothing; info holds each chunk's record).
+        self.render_mode = kwargs.get("render_mode")
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        gym.Env.reset(self, seed=seed)
+        trace_index = None
+        if options:
+            unknown = set(options) - {"trace_index"}
+            if unknown:
+                raise NeuralStreamError(
+                    f"unknown reset option(s) {sorted(unknown)}; the only option is trace_index"
+                )
+            trace_index = options.get("trace_index")
+            if trace_index is not None:
+                trace_index = int(trace_index)
+                if trace_index < 0:
+                    raise NeuralStreamError(
+                        f"options trace_index={trace_index} is out of range: it counts traces from 0"
+                    )
+        return self._reset(int(self.np_random.integers(_SEED_BOUND)), trace_index)
+
+    def render(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class AbrVectorEnv(_native.AbrVectorCore, VectorEnv):
+    """``num_envs`` sessions stepped in Rust per call (Gymnasium's vector API, next-step autoreset).
+
+    Takes ``AbrEnv``'s keyword arguments plus ``num_envs``; observations are the feature vectors,
+    shaped ``(num_envs, feature_len)``. ``infos`` holds ``episode_qoe`` (with its mask
+    ``_episode_qoe``) on the steps where sessions finish.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.single_observation_space = spaces.Box(
+            0.0, self.feature_high, (self.feature_len,), np.float32
+        )
+        self.single_action_space = spaces.Discrete(self.num_levels)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.render_mode = None
+        self.closed = False
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if isinstance(seed, (list, tuple)):
+            if len(seed) != self.num_envs:
+                raise NeuralStreamError(f"{len(seed)} seeds for num_envs={self.num_envs}")
+            seeds = [int(np.random.default_rng(s).integers(_SEED_BOUND)) for s in seed]
+            VectorEnv.reset(self, seed=seed[0])
+        else:
+            VectorEnv.reset(self, seed=seed)
+            seeds = [int(s) for s in self.np_random.integers(_SEED_BOUND, size=self.num_envs)]
+        if options:
+            raise NeuralStreamError("the vector environment takes no reset options")
+        return self._reset(seeds)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        return None
+
+
+def play(env: AbrEnv, chooser: Any, *, trace_index: int, seed: int = 0) -> dict:
+    """Plays one episode of ``env`` on trace ``trace_index``, each level chosen by
+    ``chooser.choose(env)`` (a ``Rule`` or a ``Policy``) or ``chooser(obs)``; returns the final
+    ``info`` (with ``episode_qoe`` and ``score``)."""
+    obs, info = env.reset(seed=seed, options={"trace_index": trace_index})
+    pick = chooser.choose if hasattr(chooser, "choose") else None
+    while True:
+        action = pick(env) if pick else chooser(obs)
+        obs, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            return info
+
+
+def _vector_entry_point(num_envs: int = 1, **kwargs: Any) -> AbrVectorEnv:
+    return AbrVectorEnv(num_envs=num_envs, **kwargs)
+
+
+gym.register(
+    id="NeuralStream/Abr-v0",
+    entry_point="neuralstream:AbrEnv",
+    vector_entry_point="neuralstream:_vector_entry_point",
+)
