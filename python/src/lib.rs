@@ -23,6 +23,7 @@ mod errors;
 mod inputs;
 mod policy;
 mod records;
+mod rt_env;
 mod vector;
 
 use pyo3::prelude::*;
@@ -39,6 +40,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<algorithms::Rule>()?;
     m.add_function(wrap_pyfunction!(algorithms::algorithms, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::optimum_plan, m)?)?;
+    m.add_class::<rt_env::RtCore>()?;
+    m.add_class::<rt_env::RtController>()?;
+    m.add_function(wrap_pyfunction!(rt_env::rt_controllers, m)?)?;
     m.add_class::<policy::Policy>()?;
     m.add_function(wrap_pyfunction!(policy::save_policy, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
