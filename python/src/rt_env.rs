@@ -23,8 +23,10 @@
 //! with a dict `{"target_bps", "height", "fps"}` (what `RtController.decide` returns).
 //! **Reward** (`reward=`): `"dqn"` (default), the reward `rt train` optimises for the decision in
 //! force during the report ([`reward`], default weights), dense and computed from what the sender
-//! sees; `"onl_qoe"`, zero per report and the session's combined score (onl-emu's, 0..100, the
-//! `onl_qoe` column of `rt bench`) on the last step, so the undiscounted return equals it exactly.
+//! sees; `"onl_qoe"`, onl-emu's combined score per report ([`interval_score`]: its bitrate, jitter
+//! and freeze terms measured on the report, weighted by one report's share of the session) and, on
+//! the last step, the session's true score (`rt bench`'s `onl_qoe`, 0..100) minus what the reports
+//! already paid, so the undiscounted return equals `rt bench`'s `onl_qoe` exactly.
 
 use crate::errors::{ns_err, ns_msg};
 use crate::inputs::get;
@@ -119,7 +121,7 @@ impl Controller for ChannelController {
 enum RewardKind {
     /// `rt train`'s per-report reward.
     Dqn,
-    /// The session's combined score on the last step.
+    /// onl-emu's score per report, corrected on the last step to the session's.
     OnlQoe,
 }
 
@@ -252,6 +254,8 @@ struct Running {
     /// The report the worker waits to have answered (`None` before the start decision).
     last_report: Option<Feedback>,
     reports_seen: usize,
+    /// Reward paid so far (`reward="onl_qoe"` corrects the last step by it).
+    paid: f64,
     /// Whether the worker waits for a decision.
     waiting: bool,
     score: Option<SessionScore>,
@@ -308,6 +312,35 @@ fn features(run: &Running, out: &mut [f32]) {
     let action = grid.index(height_index(run.decision.resolution), f, 0);
     run.tracker
         .features(&grid, action, run.decision.target_bps, out);
+}
+
+/// onl-emu's combined score ([`neuralstream_rt::score`]) as one report measures it, weighted by
+/// `interval_ms / duration_ms` so that a session's reports add up to about its score:
+/// `100 x (bitrate + jitter + freeze) / 3` with `bitrate = min(1, received / min(capacity,
+/// max_bps))` over the receiver's interval the report covers (the environment knows the trace's
+/// capacity; 1 when the link carries nothing), `jitter = max(0, 1 - queueing delay / 150 ms)` (the sender's view of
+/// the receiver's jitter-buffer delay) and `freeze = 0` for a report with a loss or no packet (an
+/// undecodable frame, as `rt train`'s reward counts it), else 1.
+pub fn interval_score(
+    s: &Signals,
+    capacity_bps: f64,
+    max_bps: f64,
+    interval_ms: f64,
+    duration_ms: f64,
+) -> f64 {
+    let cap = capacity_bps.min(max_bps);
+    let bitrate = if cap > 0.0 {
+        (s.recv_bps / cap).min(1.0)
+    } else {
+        1.0
+    };
+    let jitter = (1.0 - s.queue_delay_ms / neuralstream_rt::score::ONL_JITTER_SCALE_MS).max(0.0);
+    let freeze = if s.packets == 0 || s.loss > 0.0 {
+        0.0
+    } else {
+        1.0
+    };
+    100.0 * (bitrate + jitter + freeze) / 3.0 * (interval_ms / duration_ms)
 }
 
 fn clamp_target(target_bps: f64, cfg: &RtConfig) -> f64 {
@@ -540,6 +573,7 @@ impl RtCore {
             switch_penalty: 0.0,
             last_report: None,
             reports_seen: 0,
+            paid: 0.0,
             waiting: false,
             score: None,
             config,
@@ -616,6 +650,13 @@ impl RtCore {
             Some(ToPython::Report(fb)) => {
                 let s = run.tracker.observe(&fb);
                 run.signals = s;
+                // The receiver's interval the report covers: report k is cut at k x 50 ms.
+                let interval_ms = run.config.feedback_interval_ms;
+                let to_ms = (run.reports_seen + 1) as f64 * interval_ms;
+                let capacity_bps = self.world.traces[run.trace_index]
+                    .capacity_bytes_between(to_ms - interval_ms, to_ms)
+                    * 8000.0
+                    / interval_ms;
                 run.last_report = Some(fb);
                 run.reports_seen += 1;
                 run.waiting = true;
@@ -628,8 +669,15 @@ impl RtCore {
                         applied.fps,
                         run.switch_penalty,
                     ),
-                    RewardKind::OnlQoe => 0.0,
+                    RewardKind::OnlQoe => interval_score(
+                        &s,
+                        capacity_bps,
+                        run.config.max_bps,
+                        run.config.feedback_interval_ms,
+                        run.config.duration_ms,
+                    ),
                 };
+                run.paid += r;
                 (r, false)
             }
             Some(ToPython::Done(log)) => {
@@ -638,7 +686,7 @@ impl RtCore {
                 let s = score(&log, run.config.max_bps);
                 let r = match reward_kind {
                     RewardKind::Dqn => 0.0,
-                    RewardKind::OnlQoe => s.onl_qoe,
+                    RewardKind::OnlQoe => s.onl_qoe - run.paid,
                 };
                 run.score = Some(s);
                 (r, true)

@@ -150,7 +150,28 @@ def test_episode_from_python_equals_rt_bench(binary, rt_traces, tmp_path, contro
         for col in ("onl_qoe", "p95_frame_delay_ms", "frozen_ratio", "received_kbps", "loss_rate",
                     "mean_quality", "jitter_buffer_ms", "duration_s"):
             assert info["score"][col] == pytest.approx(float(row[col]), abs=1e-9), (name, col)
-        assert total == info["onl_qoe"]  # reward="onl_qoe": the return is the session's score
+        # reward="onl_qoe": the return is the session's score.
+        assert total == pytest.approx(info["onl_qoe"], abs=1e-9)
+    env.close()
+
+
+def test_onl_qoe_reward_is_dense_and_adds_up_to_the_session_score(rt_traces):
+    env = ns.RtEnv(traces=rt_traces, duration_s=10, reward="onl_qoe")
+    env.reset(seed=0, options={"trace_index": 0})
+    gcc = ns.RtController("gcc")
+    rewards = []
+    while True:
+        _, r, term, _, info = env.step(gcc.decide(env))
+        rewards.append(r)
+        if term:
+            break
+    per_report = np.array(rewards[:-1])
+    # One report's share of the session (50 ms of 10 s) of a score in 0..100.
+    assert (per_report >= 0).all() and (per_report <= 100 * 50 / 10_000 + 1e-12).all()
+    assert per_report.sum() > 0.5 * info["onl_qoe"]
+    assert sum(rewards) == pytest.approx(info["onl_qoe"], abs=1e-9)
+    # The last step's correction is what the reports' view of the session missed.
+    assert abs(rewards[-1]) < 0.5 * info["onl_qoe"]
     env.close()
 
 
