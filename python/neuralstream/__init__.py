@@ -62,6 +62,26 @@ __version__ = _native.__version__
 _SEED_BOUND = 2**63
 
 
+def _trace_index_option(options: dict | None) -> int | None:
+    """The ``trace_index`` of ``reset``'s options (the only option), checked."""
+    if not options:
+        return None
+    unknown = set(options) - {"trace_index"}
+    if unknown:
+        raise NeuralStreamError(
+            f"unknown reset option(s) {sorted(unknown)}; the only option is trace_index"
+        )
+    trace_index = options.get("trace_index")
+    if trace_index is None:
+        return None
+    trace_index = int(trace_index)
+    if trace_index < 0:
+        raise NeuralStreamError(
+            f"options trace_index={trace_index} is out of range: it counts traces from 0"
+        )
+    return trace_index
+
+
 def _observation_space(core: Any) -> spaces.Space:
     if core.observation_kind == "features":
         return spaces.Box(0.0, core.feature_high, (core.feature_len,), np.float32)
@@ -78,7 +98,22 @@ def _observation_space(core: Any) -> spaces.Space:
     )
 
 
-class AbrEnv(_native.AbrCore, gym.Env):
+class _TraceEpisodes(gym.Env):
+    """What both single environments share: ``reset(seed, options={"trace_index": i})`` seeds
+    Gymnasium's generator and hands a seed drawn from it to the Rust ``_reset``; nothing to render
+    (``info`` holds the records)."""
+
+    metadata = {"render_modes": []}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        gym.Env.reset(self, seed=seed)
+        return self._reset(int(self.np_random.integers(_SEED_BOUND)), _trace_index_option(options))
+
+    def render(self) -> None:
+        return None
+
+
+class AbrEnv(_native.AbrCore, _TraceEpisodes):
     """One adaptive-bitrate streaming session per episode, over NeuralStream's exact simulator.
 
     Keyword arguments (``neuralstream bench``'s flags, same defaults):
@@ -96,34 +131,11 @@ class AbrEnv(_native.AbrCore, gym.Env):
     chooses a chunk ``k >= 1`` and the undiscounted return equals ``bench``'s QoE of the session.
     """
 
-    metadata = {"render_modes": []}
-
     def __init__(self, **kwargs: Any) -> None:
         self.observation_space = _observation_space(self)
         self.action_space = spaces.Discrete(self.num_levels)
         # Accepted and ignored (render() draws nothing; info holds each chunk's record).
         self.render_mode = kwargs.get("render_mode")
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        gym.Env.reset(self, seed=seed)
-        trace_index = None
-        if options:
-            unknown = set(options) - {"trace_index"}
-            if unknown:
-                raise NeuralStreamError(
-                    f"unknown reset option(s) {sorted(unknown)}; the only option is trace_index"
-                )
-            trace_index = options.get("trace_index")
-            if trace_index is not None:
-                trace_index = int(trace_index)
-                if trace_index < 0:
-                    raise NeuralStreamError(
-                        f"options trace_index={trace_index} is out of range: it counts traces from 0"
-                    )
-        return self._reset(int(self.np_random.integers(_SEED_BOUND)), trace_index)
-
-    def render(self) -> None:
-        return None
 
     def close(self) -> None:
         return None
@@ -170,16 +182,20 @@ def play(env: AbrEnv, chooser: Any, *, trace_index: int, seed: int = 0) -> dict:
     """Plays one episode of ``env`` on trace ``trace_index``, each level chosen by
     ``chooser.choose(env)`` (a ``Rule`` or a ``Policy``) or ``chooser(obs)``; returns the final
     ``info`` (with ``episode_qoe`` and ``score``)."""
+    choose = (lambda _obs: chooser.choose(env)) if hasattr(chooser, "choose") else chooser
+    return _play(env, choose, trace_index=trace_index, seed=seed)
+
+
+def _play(env: gym.Env, choose: Any, *, trace_index: int, seed: int) -> dict:
+    """One episode on trace ``trace_index``, each action ``choose(obs)``; the final ``info``."""
     obs, info = env.reset(seed=seed, options={"trace_index": trace_index})
-    pick = chooser.choose if hasattr(chooser, "choose") else None
     while True:
-        action = pick(env) if pick else chooser(obs)
-        obs, _, terminated, truncated, info = env.step(action)
+        obs, _, terminated, truncated, info = env.step(choose(obs))
         if terminated or truncated:
             return info
 
 
-class RtEnv(_native.RtCore, gym.Env):
+class RtEnv(_native.RtCore, _TraceEpisodes):
     """One real-time session (live video, cloud gaming) per episode, over ``neuralstream-rt``'s
     frame-level simulator: the very ``run_session`` that ``neuralstream rt bench`` runs, on a worker
     thread, with each 50 ms feedback report handed to Python and the session paused until the
@@ -204,34 +220,11 @@ class RtEnv(_native.RtCore, gym.Env):
     ``close()`` (or dropping the environment) stops a running session and joins its thread.
     """
 
-    metadata = {"render_modes": []}
-
     def __init__(self, **kwargs: Any) -> None:
         high = self.feature_high
         self.observation_space = spaces.Box(-high, high, (self.feature_len,), np.float32)
         self.action_space = spaces.Box(self.min_bps, self.max_bps, (1,), np.float64)
         self.render_mode = kwargs.get("render_mode")
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        gym.Env.reset(self, seed=seed)
-        trace_index = None
-        if options:
-            unknown = set(options) - {"trace_index"}
-            if unknown:
-                raise NeuralStreamError(
-                    f"unknown reset option(s) {sorted(unknown)}; the only option is trace_index"
-                )
-            trace_index = options.get("trace_index")
-            if trace_index is not None:
-                trace_index = int(trace_index)
-                if trace_index < 0:
-                    raise NeuralStreamError(
-                        f"options trace_index={trace_index} is out of range: it counts traces from 0"
-                    )
-        return self._reset(int(self.np_random.integers(_SEED_BOUND)), trace_index)
-
-    def render(self) -> None:
-        return None
 
     def close(self) -> None:
         self._close()
@@ -242,13 +235,8 @@ def play_rt(env: RtEnv, controller: Any, *, trace_index: int, seed: int = 0) -> 
     ``controller.decide(env)`` (an ``RtController``) or ``controller(obs)``; returns the final
     ``info`` (with ``onl_qoe`` and ``score``)."""
     core = env.unwrapped
-    obs, info = env.reset(seed=seed, options={"trace_index": trace_index})
-    decide = controller.decide if hasattr(controller, "decide") else None
-    while True:
-        action = decide(core) if decide else controller(obs)
-        obs, _, terminated, truncated, info = env.step(action)
-        if terminated or truncated:
-            return info
+    choose = (lambda _obs: controller.decide(core)) if hasattr(controller, "decide") else controller
+    return _play(env, choose, trace_index=trace_index, seed=seed)
 
 
 def _vector_entry_point(num_envs: int = 1, **kwargs: Any) -> AbrVectorEnv:
