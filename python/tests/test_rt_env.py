@@ -28,8 +28,9 @@ SHARED_RTC = [
 
 @pytest.fixture(scope="session")
 def rt_traces(tmp_path_factory) -> str:
-    """A folder of 4 real-time traces: onl-emu ones from ../shared when present, else Mahimahi
-    traces written here (a steady link and one whose capacity drops and recovers)."""
+    """A folder of 4 real-time traces: onl-emu ones from ../shared when present, else 3 Mahimahi
+    traces written here (a steady link, one whose capacity drops and recovers, a ramp); either
+    way at least 3 links, so that rt's splits give `rt train` a validation trace."""
     out = tmp_path_factory.mktemp("rt") / "traces"
     out.mkdir()
     for src in SHARED_RTC:
@@ -41,7 +42,8 @@ def rt_traces(tmp_path_factory) -> str:
     if os.environ.get("NEURALSTREAM_REQUIRE_SHARED"):
         pytest.fail("NEURALSTREAM_REQUIRE_SHARED is set but ../shared/data/rtc is missing")
     rng = np.random.default_rng(5)
-    for name, mbps in [("steady", [3.0] * 12), ("drop", [4.0, 4.0, 0.6, 0.6, 2.5, 2.5, 5.0, 1.0])]:
+    for name, mbps in [("steady", [3.0] * 12), ("drop", [4.0, 4.0, 0.6, 0.6, 2.5, 2.5, 5.0, 1.0]),
+                       ("ramp", [0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0])]:
         lines = []
         for second, rate in enumerate(mbps):
             # One 1500-byte delivery opportunity per 12 kbit of capacity, jittered in the second.
@@ -61,6 +63,19 @@ def rt_bench(binary: Path, traces: str, controllers: str, out: Path, *extra: str
     )
     with open(out / "sessions.csv", newline="") as f:
         return {(r["controller"], r["trace"]): r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="session")
+def rt_model(binary, rt_traces, tmp_path_factory) -> str:
+    """A DQN model from `neuralstream rt train` (2 episodes: the weights matter, not their skill)."""
+    out = tmp_path_factory.mktemp("rt-dqn")
+    subprocess.run(
+        [binary, "rt", "train", "--traces", rt_traces, "--out", out, "--episodes", "2",
+         "--validate-every", "1", "--threads", "1"],
+        check=True,
+        capture_output=True,
+    )
+    return str(out / "model.safetensors")
 
 
 def threads() -> int:
@@ -131,12 +146,14 @@ def test_same_seed_same_episode(rt_traces):
         b.close()
 
 
-@pytest.mark.parametrize("controller", ["gcc", "fixed:1500", "oracle"])
-def test_episode_from_python_equals_rt_bench(binary, rt_traces, tmp_path, controller):
+@pytest.mark.parametrize("controller", ["gcc", "fixed:1500", "oracle", "learned"])
+def test_episode_from_python_equals_rt_bench(binary, rt_traces, tmp_path, controller, request):
+    if controller == "learned":
+        controller = "learned:" + request.getfixturevalue("rt_model")
     rows = rt_bench(binary, rt_traces, controller, tmp_path / "rt")
     env = gym.make("NeuralStream/Rt-v0", traces=rt_traces, reward="onl_qoe")
     names = env.unwrapped.trace_names
-    assert len(rows) == len(names) >= 2
+    assert len(rows) == len(names) >= 3
     for i, name in enumerate(names):
         row = next(r for (_, trace), r in rows.items() if trace == name)
         env.reset(seed=0, options={"trace_index": i})
