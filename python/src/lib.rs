@@ -3,8 +3,10 @@
 //! The Python package `neuralstream`'s native module (`neuralstream._native`), built with maturin
 //! and PyO3: Gymnasium environments over NeuralStream's exact simulator (`env::AbrCore`, one
 //! session; `vector::AbrVectorCore`, many sessions stepped per call), the rule algorithms and the
-//! offline optimum as baselines and teachers (`algorithms`), and NeuralStream's policy files read
-//! and written from Python (`policy`).
+//! offline optimum as baselines and teachers (`algorithms`), NeuralStream's policy files read
+//! and written from Python (`policy`), and the real-time mode's environment with `neuralstream-rt`'s
+//! controllers as baselines (`rt_env`: rt's closed-loop session on a worker thread, paused at each
+//! feedback report for Python's decision).
 //!
 //! **Key design decision:** the environments are Rust classes that Python subclasses together with
 //! `gymnasium.Env` / `gymnasium.vector.VectorEnv` (`neuralstream/__init__.py`), so `check_env`,
