@@ -774,6 +774,9 @@ pub struct RtController {
     last: Option<(usize, u64, usize)>,
 }
 
+/// [`ControllerSpec::build`], as a controller a Python object may own (`Send + Sync`; rt's returns
+/// a plain `Box<dyn Controller>`). Kept in step with rt's by the pytest suite, which plays every
+/// kind from Python against `rt bench`; if rt's `build` returned `Send + Sync` this copy could go.
 fn build(spec: &ControllerSpec, trace: &LinkTrace) -> Box<dyn Controller + Send + Sync> {
     use neuralstream_rt::dqn::DqnController;
     use neuralstream_rt::{Fixed, Gcc, Oracle};
