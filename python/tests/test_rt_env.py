@@ -109,7 +109,7 @@ def test_episode_semantics(rt_traces):
         assert info["decision"] == {"target_bps": 1.5e6, "height": 720, "fps": 30}
         if terminated:
             break
-        assert info["reports"] == steps - 1 + 1 and info["report"]["now_ms"] > 50 * (steps - 1)
+        assert info["reports"] == steps and info["report"]["now_ms"] > 50 * (steps - 1)
     # The start decision, then one per 50 ms report that arrives within the 5 s (rtt/2 late).
     assert 95 <= steps <= 101, steps
     assert 0 < info["onl_qoe"] <= 100 and info["score"]["duration_s"] == 5
