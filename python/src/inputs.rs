@@ -76,7 +76,7 @@ pub struct World {
     pub traces_source: String,
 }
 
-fn get<'py, T: FromPyObjectOwned<'py>>(
+pub(crate) fn get<'py, T: FromPyObjectOwned<'py>>(
     kwargs: Option<&Bound<'py, PyDict>>,
     key: &str,
     default: T,

@@ -3,8 +3,10 @@
 //! The Python package `neuralstream`'s native module (`neuralstream._native`), built with maturin
 //! and PyO3: Gymnasium environments over NeuralStream's exact simulator (`env::AbrCore`, one
 //! session; `vector::AbrVectorCore`, many sessions stepped per call), the rule algorithms and the
-//! offline optimum as baselines and teachers (`algorithms`), and NeuralStream's policy files read
-//! and written from Python (`policy`).
+//! offline optimum as baselines and teachers (`algorithms`), NeuralStream's policy files read
+//! and written from Python (`policy`), and the real-time mode's environment with `neuralstream-rt`'s
+//! controllers as baselines (`rt_env`: rt's closed-loop session on a worker thread, paused at each
+//! feedback report for Python's decision).
 //!
 //! **Key design decision:** the environments are Rust classes that Python subclasses together with
 //! `gymnasium.Env` / `gymnasium.vector.VectorEnv` (`neuralstream/__init__.py`), so `check_env`,
@@ -23,6 +25,7 @@ mod errors;
 mod inputs;
 mod policy;
 mod records;
+mod rt_env;
 mod vector;
 
 use pyo3::prelude::*;
@@ -39,6 +42,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<algorithms::Rule>()?;
     m.add_function(wrap_pyfunction!(algorithms::algorithms, m)?)?;
     m.add_function(wrap_pyfunction!(algorithms::optimum_plan, m)?)?;
+    m.add_class::<rt_env::RtCore>()?;
+    m.add_class::<rt_env::RtController>()?;
+    m.add_function(wrap_pyfunction!(rt_env::rt_controllers, m)?)?;
     m.add_class::<policy::Policy>()?;
     m.add_function(wrap_pyfunction!(policy::save_policy, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
