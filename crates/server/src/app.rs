@@ -1,6 +1,7 @@
 //! The router: routes (named by `neuralstream-protocol`), and the layers every request goes
 //! through: CORS, metrics and `nosniff` (`observe`), the handler timeout (tower's
-//! `TimeoutLayer`, answered as a JSON 503), and axum's `DefaultBodyLimit` on the decision route.
+//! `TimeoutLayer`, answered as a JSON 503), and axum's `DefaultBodyLimit` on the decision route
+//! (and on `POST /` in the Pensieve-compatible mode, whose routes `pensieve_compat` adds).
 
 use crate::api;
 use crate::metrics::Route;
@@ -169,7 +170,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         }))
         .layer(TimeoutLayer::new(state.request_timeout));
     let decision = post(api::decision).layer(DefaultBodyLimit::max(state.body_limit_bytes));
-    Router::new()
+    let router = Router::new()
         .route(protocol::DECISION_PATH, decision)
         .route(protocol::VIDEOS_PATH, get(api::videos))
         .route(protocol::ALGORITHMS_PATH, get(api::algorithms))
@@ -180,8 +181,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(protocol::HEALTHZ_PATH, get(api::healthz))
         .route(protocol::METRICS_PATH, get(api::metrics))
-        .route(&format!("{}{{*rest}}", protocol::MEDIA_PREFIX), get(media))
-        .fallback(crate::web::web)
+        .route(&format!("{}{{*rest}}", protocol::MEDIA_PREFIX), get(media));
+    let router = match &state.pensieve {
+        // `POST /` and the client's page (`serve --pensieve-compat`).
+        Some(_) => crate::pensieve_compat::routes(router, state.body_limit_bytes),
+        None => router.fallback(crate::web::web),
+    };
+    router
         .layer(timeout)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state.cors_origins))
