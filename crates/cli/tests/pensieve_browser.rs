@@ -13,10 +13,11 @@
 //! [`CHUNKS`] chunks it sends that table's numbers (ignored by the server) and its `lastRequest`
 //! reaches the served video's last index, which is where `REFRESH` goes: a shorter video works.
 //!
-//! Port 8333 is hard-coded in the client, so a lock file in the temporary folder keeps two runs of
+//! Port 8333 is hard-coded in the client, so a lock (an abstract Unix socket) keeps two runs of
 //! this test (in any process) from overlapping. Skips with a note when Chromium, node, FFmpeg,
 //! `web/node_modules` or the shared client folder is missing, unless `NEURALSTREAM_REQUIRE_BROWSER=1`
 //! (CI sets it). Outputs land in `target/pensieve-e2e/<algorithm>/` (or `$NEURALSTREAM_E2E_OUT`).
+#![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -74,20 +75,30 @@ fn neuralstream(args: &[&str]) {
     );
 }
 
-/// Holds the lock on port 8333 for this test (released when dropped, or when the process dies).
-fn lock_port() -> std::fs::File {
-    let path = std::env::temp_dir().join("neuralstream-pensieve-8333.lock");
-    let file = std::fs::File::create(&path).unwrap();
+/// Holds the lock on port 8333 for this test: an abstract Unix socket only one process can bind,
+/// released when dropped or when the process dies, however it dies (no stale lock file).
+fn lock_port() -> std::os::unix::net::UnixListener {
+    use std::os::linux::net::SocketAddrExt;
+    let name = "neuralstream-pensieve-port-8333";
+    let addr = std::os::unix::net::SocketAddr::from_abstract_name(name).unwrap();
     let waited = Instant::now();
-    file.lock().unwrap();
-    if waited.elapsed() > Duration::from_millis(100) {
-        println!(
-            "waited {:.1} s for {}",
-            waited.elapsed().as_secs_f64(),
-            path.display()
-        );
+    loop {
+        match std::os::unix::net::UnixListener::bind_addr(&addr) {
+            Ok(lock) => {
+                if waited.elapsed() > Duration::from_secs(1) {
+                    println!(
+                        "waited {:.1} s for the lock {name}",
+                        waited.elapsed().as_secs_f64()
+                    );
+                }
+                return lock;
+            }
+            Err(_) if waited.elapsed() < Duration::from_secs(600) => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("another run held the lock {name} (port 8333) for 600 s: {e}"),
+        }
     }
-    file
 }
 
 /// One `pensieve decision` line of the server's log.
