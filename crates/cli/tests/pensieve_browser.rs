@@ -19,11 +19,14 @@
 //! (CI sets it). Outputs land in `target/pensieve-e2e/<algorithm>/` (or `$NEURALSTREAM_E2E_OUT`).
 #![cfg(target_os = "linux")]
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::browser::{browser_required, chromium, on_path, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 /// Chunks of the test video (4 s each): enough for the rules to move, short for CI.
@@ -34,26 +37,6 @@ const THROTTLE_KBPS: &str = "3000";
 /// Pensieve's ladder (`VIDEO_BIT_RATE` of its servers) on tiny frames, so encoding stays cheap
 /// (about 12 s on a loaded 2-core machine, against 30 s at 144p to 360p).
 const LADDER: &str = "90p@300k,108p@750k,126p@1200k,144p@1850k,162p@2850k,180p@4300k";
-
-fn workspace_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("NEURALSTREAM_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
-
-fn runs(program: &str) -> bool {
-    Command::new(program)
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
-}
 
 /// Pensieve's client folder in the shared data, if present.
 fn client_dir(root: &Path) -> Option<PathBuf> {
@@ -109,6 +92,7 @@ fn lock_port() -> std::os::unix::net::UnixListener {
 #[derive(Debug)]
 struct Decision {
     session: String,
+    algorithm: String,
     chunk: u64,
     level: u64,
     next_chunk: u64,
@@ -126,6 +110,7 @@ fn read_log(lines: &[String]) -> (Vec<Decision>, Vec<(u64, u64)>) {
         match f["message"].as_str() {
             Some("pensieve decision") => decisions.push(Decision {
                 session: f["session"].as_str().unwrap_or_default().into(),
+                algorithm: f["algorithm"].as_str().unwrap_or_default().into(),
                 chunk: f["chunk"].as_u64().unwrap_or(u64::MAX),
                 level: f["level"].as_u64().unwrap_or(u64::MAX),
                 next_chunk: f["next_chunk"].as_u64().unwrap_or(u64::MAX),
@@ -149,11 +134,17 @@ fn read_log(lines: &[String]) -> (Vec<Decision>, Vec<(u64, u64)>) {
     (decisions, segments)
 }
 
-/// What the server's log says against the bar: one session, chunks 0..CHUNKS reported in order,
+/// What the server's log says against the bar: one session of `algorithm`, chunks 0..CHUNKS reported in order,
 /// every chunk after the first answered with the level the player then requested (and reported),
 /// `REFRESH` once, for the last chunk. Returns the failures.
-fn check_log(decisions: &[Decision], segments: &[(u64, u64)]) -> Vec<String> {
+fn check_log(decisions: &[Decision], segments: &[(u64, u64)], algorithm: &str) -> Vec<String> {
     let mut failures = Vec::new();
+    if let Some(d) = decisions.iter().find(|d| d.algorithm != algorithm) {
+        failures.push(format!(
+            "chunk {} was decided by {}, not {algorithm}",
+            d.chunk, d.algorithm
+        ));
+    }
     let n = CHUNKS as u64;
     let reported: Vec<u64> = decisions.iter().map(|d| d.chunk).collect();
     if reported != (0..n).collect::<Vec<_>>() {
@@ -271,7 +262,7 @@ fn play(root: &Path, client: &Path, media: &Path, algorithm: &str, out: &Path) {
         out.join("result.json").display()
     );
     let (decisions, segments) = read_log(&lines);
-    let failures = check_log(&decisions, &segments);
+    let failures = check_log(&decisions, &segments, algorithm);
     assert!(
         failures.is_empty(),
         "{algorithm}: the server's log disagrees (see {}):\n - {}",
@@ -298,7 +289,7 @@ fn pensieves_own_client_plays_to_the_end_with_robustmpc_and_a_learned_policy() {
         ));
     }
     for (program, what) in [("node", "node on PATH"), ("ffmpeg", "ffmpeg on PATH")] {
-        if !runs(program) {
+        if !on_path(program) {
             missing.push(what.into());
         }
     }
@@ -309,9 +300,8 @@ fn pensieves_own_client_plays_to_the_end_with_robustmpc_and_a_learned_policy() {
         missing.push("../shared/data/pensieve/client (the shared data)".into());
     }
     if !missing.is_empty() {
-        let required = std::env::var("NEURALSTREAM_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
         assert!(
-            !required,
+            !browser_required(),
             "NEURALSTREAM_REQUIRE_BROWSER=1 but the Pensieve browser test cannot run; missing: {}",
             missing.join(", ")
         );
@@ -344,25 +334,22 @@ fn pensieves_own_client_plays_to_the_end_with_robustmpc_and_a_learned_policy() {
         "--out",
         media_s,
     ]);
-    // A small policy trained by the real command (built-in synthetic traces, tiny budget).
+    // A small policy trained by the real command: imitation of the offline optimum with one DAgger
+    // round on built-in synthetic traces (about 4 s).
     neuralstream(&[
         "train",
         "--out",
         &train_s,
+        "--algo",
+        "imitation",
         "--synthetic-traces",
-        "8",
+        "6",
         "--epochs",
-        "2",
+        "3",
         "--dagger-rounds",
         "1",
-        "--api-iters",
-        "2",
-        "--api-sessions",
+        "--dagger-sessions",
         "8",
-        "--api-states",
-        "4",
-        "--val-fraction",
-        "0.25",
     ]);
     let learned = format!("learned:{train_s}/policy.safetensors");
     let out = std::env::var_os("NEURALSTREAM_E2E_OUT")
