@@ -7,7 +7,7 @@
 //! next chunk's quality index, or `REFRESH`. This module answers that route:
 //!
 //! - **Same decisions as the JSON API.** The body is translated once by the protocol crate into the
-//!   project's [`DecisionRequest`] and handed to the same [`SessionStore::decide`] the JSON API
+//!   project's [`DecisionRequest`] and handed to the same [`SessionStore::decide`](crate::sessions::SessionStore::decide) the JSON API
 //!   uses, so a report sequence gets exactly the levels the same reports would get through
 //!   `POST /api/v1/sessions/{id}/decision` on a fresh session id (tested over every algorithm).
 //! - **An implied session per client.** The client sends no id; the session is keyed by a hash of
