@@ -99,7 +99,7 @@ pub struct ServeArgs {
     // --- Pensieve-compatible mode (issue 24) ---
     /// Also answer Pensieve's dash.js client (its `rl_server` protocol): `POST /` with its flat
     /// report, a plain-text level or REFRESH, decided by the default --abr algorithm. Implies plain
-    /// HTTP (--http) and port 8333 unless --port is given. See README, "Pensieve's client".
+    /// HTTP (--http) and port 8333 unless --port is given. See docs/pensieve_client.md.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub pensieve_compat: bool,
     /// With --pensieve-compat: the folder of Pensieve's client (myindex_RL.html, dash.all.min.js),
