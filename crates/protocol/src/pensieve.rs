@@ -195,26 +195,23 @@ mod tests {
             ProtocolError::Invalid { field, .. } => field,
             e => panic!("expected a field error, got {e}"),
         };
-        assert_eq!(
-            field_of(with(r#""buffer":11.814299"#, r#""buffer":-1"#)),
-            "buffer"
-        );
-        assert_eq!(
-            field_of(with(r#""buffer":11.814299"#, r#""buffer":1e8"#)),
-            "buffer"
-        );
-        assert_eq!(
-            field_of(with(r#""RebufferTime":26"#, r#""RebufferTime":1e308"#)),
-            "RebufferTime"
-        );
-        assert_eq!(
-            field_of(with(r#""RebufferTime":26"#, r#""RebufferTime":-26"#)),
-            "RebufferTime"
-        );
-        assert_eq!(
-            field_of(with("1796604954643", "1796604954000")),
-            "lastChunkFinishTime"
-        );
+        for (from, to, field) in [
+            (r#""buffer":11.814299"#, r#""buffer":-1"#, "buffer"),
+            (r#""buffer":11.814299"#, r#""buffer":1e8"#, "buffer"),
+            (
+                r#""RebufferTime":26"#,
+                r#""RebufferTime":1e308"#,
+                "RebufferTime",
+            ),
+            (
+                r#""RebufferTime":26"#,
+                r#""RebufferTime":-26"#,
+                "RebufferTime",
+            ),
+            ("1796604954643", "1796604954000", "lastChunkFinishTime"),
+        ] {
+            assert_eq!(field_of(with(from, to)), field, "{to}");
+        }
         let malformed = |r: Result<DecisionRequest, ProtocolError>| {
             assert!(matches!(r, Err(ProtocolError::Malformed(_))), "{r:?}");
             r.unwrap_err().to_string()
