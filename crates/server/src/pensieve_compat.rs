@@ -249,49 +249,22 @@ pub async fn page(State(state): State<Arc<AppState>>, req: Request<Body>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logging::tests::{capture, Lines};
-    use tower::ServiceExt as _;
 
     /// A report of chunk 0 in the reference client's words.
     const FIRST: &str = r#"{"nextChunkSize":[2123065,1431809,957685,611087,398865,155580],"lastquality":1,"buffer":3.999999,"bufferAdjusted":-0.550001,"bandwidthEst":28113.36,"lastRequest":0,"RebufferTime":26,"lastChunkFinishTime":1796604954508,"lastChunkStartTime":1796604954505,"lastChunkSize":351417}"#;
 
     #[test]
     fn a_flood_of_pensieve_clients_at_the_session_cap_logs_a_burst_and_a_summary() {
-        let dir = tempfile::tempdir().unwrap();
-        let media = dir.path().join("clip");
-        std::fs::create_dir_all(&media).unwrap();
-        let video = neuralstream_data::synthetic::builtin_video();
-        neuralstream_data::descriptor::write_descriptor(&media.join("video.json"), &video).unwrap();
-        let mut config = crate::ServerConfig::new(vec![media], vec!["bb".into()]);
-        config.max_sessions = 0;
-        config.pensieve = Some(crate::PensieveConfig::default());
-        let state = Arc::new(crate::build_state(&config).unwrap());
-        let app = crate::app::router(state.clone());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let lines = Lines::default();
-        let requests = 300;
-        tracing::subscriber::with_default(capture(&lines), || {
-            rt.block_on(async {
-                for i in 0..requests {
-                    let req = Request::post(client::CLIENT_PATH)
-                        .header(USER_AGENT, format!("browser {i}"))
-                        .body(Body::from(FIRST))
-                        .unwrap();
-                    let r = app.clone().oneshot(req).await.unwrap();
-                    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-                    assert_eq!(r.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-                }
-            });
-            state.server_error_warnings.flush(true);
-        });
-        let burst = crate::logging::WARN_BURST as usize;
-        assert_eq!(lines.count("server error answered"), burst + 1);
-        assert_eq!(
-            lines.count(&format!("{} more like it", requests - burst)),
-            1
+        crate::app::tests::assert_a_flood_of_503s_logs_a_burst_and_a_summary(
+            300,
+            |config| config.pensieve = Some(crate::PensieveConfig::default()),
+            |i| {
+                Request::post(client::CLIENT_PATH)
+                    .header(USER_AGENT, format!("browser {i}"))
+                    .body(Body::from(FIRST))
+                    .unwrap()
+            },
+            |r| assert_eq!(r.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], "*"),
         );
     }
 
