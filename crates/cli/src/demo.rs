@@ -266,7 +266,7 @@ mod tests {
         };
         let parsed = ServeCli::try_parse_from(s.args()).unwrap();
         assert_eq!(parsed.serve.media, vec![PathBuf::from("out/demo/clip")]);
-        assert_eq!(parsed.serve.port, 8443);
+        assert_eq!(parsed.serve.port, Some(8443));
         assert_eq!(parsed.serve.web_root, Some(PathBuf::from("web/dist")));
         assert_eq!(s.url(), "https://127.0.0.1:8443/");
         let any = ServeCommand {

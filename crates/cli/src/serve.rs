@@ -36,9 +36,10 @@ pub struct ServeArgs {
     /// serves a policy written by `neuralstream train`. See `neuralstream algorithms`.
     #[arg(long, default_value = "robustmpc", value_name = "LIST")]
     pub abr: String,
-    /// Port to listen on; 0 picks a free one (printed on the `listening on` line).
-    #[arg(long, default_value_t = 8443)]
-    pub port: u16,
+    /// Port to listen on; 0 picks a free one (printed on the `listening on` line). Default: 8443,
+    /// or 8333 with --pensieve-compat (the port Pensieve's client hard-codes).
+    #[arg(long)]
+    pub port: Option<u16>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
     pub bind: IpAddr,
@@ -95,6 +96,17 @@ pub struct ServeArgs {
     /// Log format (logs go to stderr; filter with NEURALSTREAM_LOG, e.g. debug).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormatArg,
+    // --- Pensieve-compatible mode (issue 24) ---
+    /// Also answer Pensieve's dash.js client (its `rl_server` protocol): `POST /` with its flat
+    /// report, a plain-text level or REFRESH, decided by the default --abr algorithm. Implies plain
+    /// HTTP (--http) and port 8333 unless --port is given. See docs/pensieve_client.md.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub pensieve_compat: bool,
+    /// With --pensieve-compat: the folder of Pensieve's client (myindex_RL.html, dash.all.min.js),
+    /// served at / with /Manifest.mpd and its segments from the first --media folder.
+    #[arg(long, value_name = "DIR", requires = "pensieve_compat")]
+    pub pensieve_client: Option<PathBuf>,
+    // --- end of the Pensieve-compatible mode's flags ---
 }
 
 /// Builds the server configuration from the flags.
@@ -132,9 +144,20 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
         );
     }
     let mut config = ServerConfig::new(args.media.clone(), algorithms);
-    config.port = args.port;
+    config.port = match (args.port, args.pensieve_compat) {
+        (Some(port), _) => port,
+        (None, true) => neuralstream_protocol::pensieve::CLIENT_PORT,
+        (None, false) => 8443,
+    };
     config.bind = args.bind;
+    config.pensieve = args
+        .pensieve_compat
+        .then(|| neuralstream_server::PensieveConfig {
+            client_dir: args.pensieve_client.clone(),
+        });
     config.tls = match (&args.tls_cert, &args.tls_key, args.insecure_http) {
+        // Pensieve's client posts to http://localhost:8333 (plain HTTP).
+        _ if args.pensieve_compat => TlsMode::Insecure,
         (_, _, true) => TlsMode::Insecure,
         (Some(cert), Some(key), false) => TlsMode::Files {
             cert: cert.clone(),
@@ -210,5 +233,24 @@ mod tests {
         assert!((64 << 20..=16 << 30).contains(&c.session_budget_bytes));
         let e = config_of(&["--session-memory-mb", "0"]).unwrap_err();
         assert!(e.to_string().contains("--session-memory-mb"), "{e}");
+    }
+
+    #[test]
+    fn pensieve_compat_implies_plain_http_on_8333_unless_told_otherwise() {
+        let c = config_of(&[]).unwrap();
+        assert_eq!((c.port, c.pensieve.is_none()), (8443, true));
+        assert!(matches!(c.tls, TlsMode::SelfSigned { .. }));
+        let c = config_of(&["--pensieve-compat", "--pensieve-client", "client"]).unwrap();
+        assert_eq!((c.port, &c.tls), (8333, &TlsMode::Insecure));
+        assert_eq!(
+            c.pensieve.unwrap().client_dir.as_deref(),
+            Some(Path::new("client"))
+        );
+        let c = config_of(&["--pensieve-compat", "--port", "0"]).unwrap();
+        assert_eq!(c.port, 0);
+        assert_eq!(c.pensieve.unwrap().client_dir, None);
+        // The client speaks plain HTTP only, and the folder means nothing without the mode.
+        assert!(config_of(&["--pensieve-compat", "--tls-cert", "c", "--tls-key", "k"]).is_err());
+        assert!(config_of(&["--pensieve-client", "client"]).is_err());
     }
 }

@@ -10,32 +10,19 @@
 //! Outputs (screenshot.png, decisions.json, chunks.csv, result.json) land in
 //! `target/browser-e2e/` of the workspace, or in `$NEURALSTREAM_E2E_OUT`.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+use support::browser::{browser_required, chromium, on_path, workspace_root};
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 /// Seconds of synthetic clip: long enough for the high (8 s), low (12 s) and high phases of the
 /// throttle plus the chunks RobustMPC needs to trust the recovered throughput again.
 const CLIP_SECONDS: &str = "60";
-
-fn workspace_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
-}
-
-/// True when CI asked for the browser tests to run rather than skip.
-fn browser_required() -> bool {
-    std::env::var("NEURALSTREAM_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
-}
-
-fn chromium() -> PathBuf {
-    std::env::var_os("NEURALSTREAM_CHROMIUM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
-}
 
 /// Runs `neuralstream package` with `args` and fails the test with its output if it fails.
 fn package(args: &[&str], out: &Path) {
@@ -60,15 +47,6 @@ fn package(args: &[&str], out: &Path) {
         args.join(" "),
         started.elapsed().as_secs_f64()
     );
-}
-
-fn on_path(program: &str) -> bool {
-    Command::new(program)
-        .arg("-version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
 }
 
 /// What is missing for the browser test, if anything.

@@ -15,14 +15,14 @@
 //! same bad input with the same message.
 //!
 //! Modules, one concern each: [`routes`] (the API's paths and session ids), [`request`] (the
-//! decision request and its checks), `pensieve` (the Pensieve spelling, translated once),
+//! decision request and its checks), [`pensieve`] (the Pensieve spelling, translated once, and the constants of the reference client's protocol),
 //! [`response`] (decisions and refusals), [`catalog`] (the video and algorithm lists), [`names`]
 //! (algorithm names) and [`error`]. Everything is re-exported at the root.
 
 pub mod catalog;
 pub mod error;
 pub mod names;
-mod pensieve;
+pub mod pensieve;
 pub mod request;
 pub mod response;
 pub mod routes;

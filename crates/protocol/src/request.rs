@@ -1,7 +1,7 @@
 //! The decision request in the project's schema ([`DecisionRequest`], [`ChunkReport`]), its parse
 //! from either accepted shape and the value checks both shapes share.
 
-use crate::pensieve::PensieveRequest;
+use crate::pensieve::parse_client_body;
 use crate::ProtocolError;
 use serde::{Deserialize, Serialize};
 
@@ -76,21 +76,18 @@ impl DecisionRequest {
         let looks_pensieve = contains(body, b"\"lastRequest\"")
             || contains(body, b"\"lastquality\"")
             || contains(body, b"\"lastQuality\"");
-        let request = if looks_pensieve {
-            let p = match serde_json::from_slice::<PensieveRequest>(body) {
-                Ok(p) => p,
-                Err(e) => {
+        if looks_pensieve {
+            return match parse_client_body(body) {
+                Err(ProtocolError::Malformed(e)) => {
                     // A project body whose strings merely mention a Pensieve key.
-                    let r = project().map_err(|_| ProtocolError::Malformed(e.to_string()))?;
+                    let r = project().map_err(|_| ProtocolError::Malformed(e))?;
                     r.validate()?;
-                    return Ok(r);
+                    Ok(r)
                 }
+                answer => answer,
             };
-            p.validate()?;
-            p.into_request()
-        } else {
-            project().map_err(|e| ProtocolError::Malformed(e.to_string()))?
-        };
+        }
+        let request = project().map_err(|e| ProtocolError::Malformed(e.to_string()))?;
         request.validate()?;
         Ok(request)
     }

@@ -44,6 +44,17 @@ pub async fn decision(
         Ok(id) => id,
         Err(e) => return Err(drained(req.into_body(), e).await),
     };
+    let bytes = decision_body(&state, req).await?;
+    let started = Instant::now();
+    let answer = decide(&state, &id, &bytes);
+    state.metrics.record_decision(started.elapsed());
+    answer
+}
+
+/// A decision request's body, within the body limit (a declared size over it is refused before
+/// reading, after draining a small body) and the body-read timeout; the read is timed as
+/// `decision_body_read_seconds`. Shared by the JSON API and the Pensieve-compatible mode.
+pub(crate) async fn decision_body(state: &AppState, req: Request) -> Result<Bytes, HttpError> {
     let declared = req
         .headers()
         .get(CONTENT_LENGTH)
@@ -58,12 +69,9 @@ pub async fn decision(
         return Err(drained(req.into_body(), refusal).await);
     }
     let read_started = Instant::now();
-    let bytes = read_body(&state, req).await;
+    let bytes = read_body(state, req).await;
     state.metrics.record_body_read(read_started.elapsed());
-    let started = Instant::now();
-    let answer = decide(&state, &id, &bytes?);
-    state.metrics.record_decision(started.elapsed());
-    answer
+    bytes
 }
 
 /// The session id of the path, checked.

@@ -1,6 +1,7 @@
 //! The router: routes (named by `neuralstream-protocol`), and the layers every request goes
 //! through: CORS, metrics and `nosniff` (`observe`), the handler timeout (tower's
-//! `TimeoutLayer`, answered as a JSON 503), and axum's `DefaultBodyLimit` on the decision route.
+//! `TimeoutLayer`, answered as a JSON 503), and axum's `DefaultBodyLimit` on the decision route
+//! (and on `POST /` in the Pensieve-compatible mode, whose routes `pensieve_compat` adds).
 
 use crate::api;
 use crate::metrics::Route;
@@ -169,7 +170,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         }))
         .layer(TimeoutLayer::new(state.request_timeout));
     let decision = post(api::decision).layer(DefaultBodyLimit::max(state.body_limit_bytes));
-    Router::new()
+    let router = Router::new()
         .route(protocol::DECISION_PATH, decision)
         .route(protocol::VIDEOS_PATH, get(api::videos))
         .route(protocol::ALGORITHMS_PATH, get(api::algorithms))
@@ -180,8 +181,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route(protocol::HEALTHZ_PATH, get(api::healthz))
         .route(protocol::METRICS_PATH, get(api::metrics))
-        .route(&format!("{}{{*rest}}", protocol::MEDIA_PREFIX), get(media))
-        .fallback(crate::web::web)
+        .route(&format!("{}{{*rest}}", protocol::MEDIA_PREFIX), get(media));
+    let router = match &state.pensieve {
+        // `POST /` and the client's page (`serve --pensieve-compat`).
+        Some(_) => crate::pensieve_compat::routes(router, state.body_limit_bytes),
+        None => router.fallback(crate::web::web),
+    };
+    router
         .layer(timeout)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .layer(cors(&state.cors_origins))
@@ -189,13 +195,20 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::logging::tests::{capture, Lines};
     use tower::ServiceExt as _;
 
-    #[test]
-    fn a_flood_of_503s_at_the_session_cap_logs_a_burst_and_a_summary() {
+    /// Sends `requests` requests made by `request(i)` to a router over the built-in video with
+    /// `max_sessions` 0 (and `configure`'s changes); each must be a 503 that passes `check`, and
+    /// the warnings must be a burst and one summary line.
+    pub(crate) fn assert_a_flood_of_503s_logs_a_burst_and_a_summary(
+        requests: usize,
+        configure: impl FnOnce(&mut crate::ServerConfig),
+        request: impl Fn(usize) -> Request,
+        check: impl Fn(&Response),
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let media = dir.path().join("clip");
         std::fs::create_dir_all(&media).unwrap();
@@ -203,6 +216,7 @@ mod tests {
         neuralstream_data::descriptor::write_descriptor(&media.join("video.json"), &video).unwrap();
         let mut config = crate::ServerConfig::new(vec![media], vec!["bb".into()]);
         config.max_sessions = 0;
+        configure(&mut config);
         let state = Arc::new(crate::build_state(&config).unwrap());
         let app = router(state.clone());
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -210,15 +224,12 @@ mod tests {
             .build()
             .unwrap();
         let lines = Lines::default();
-        let requests = 500;
         tracing::subscriber::with_default(capture(&lines), || {
             rt.block_on(async {
                 for i in 0..requests {
-                    let req = Request::post(protocol::decision_path(&format!("s{i}")))
-                        .body(axum::body::Body::from(r#"{"buffer_s": 0}"#))
-                        .unwrap();
-                    let r = app.clone().oneshot(req).await.unwrap();
+                    let r = app.clone().oneshot(request(i)).await.unwrap();
                     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+                    check(&r);
                 }
             });
             state.server_error_warnings.flush(true);
@@ -232,6 +243,20 @@ mod tests {
         assert_eq!(
             lines.count(&format!("{} more like it", requests - burst)),
             1
+        );
+    }
+
+    #[test]
+    fn a_flood_of_503s_at_the_session_cap_logs_a_burst_and_a_summary() {
+        assert_a_flood_of_503s_logs_a_burst_and_a_summary(
+            500,
+            |_| {},
+            |i| {
+                Request::post(protocol::decision_path(&format!("s{i}")))
+                    .body(axum::body::Body::from(r#"{"buffer_s": 0}"#))
+                    .unwrap()
+            },
+            |_| {},
         );
     }
 }

@@ -77,6 +77,17 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed (HTTP/1.1 and HTTP/2).
     pub connection_idle: Duration,
+    /// The Pensieve-compatible mode (`POST /` for Pensieve's dash.js client), off when `None`.
+    pub pensieve: Option<PensieveConfig>,
+}
+
+/// Settings of the Pensieve-compatible mode (see [`crate::pensieve_compat`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PensieveConfig {
+    /// Folder of Pensieve's client (`myindex_RL.html`, `dash.all.min.js`) served at `/`, with
+    /// `/Manifest.mpd` and the segments it names from the first media folder; `None` serves the
+    /// usual page at `/`.
+    pub client_dir: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -106,6 +117,7 @@ impl ServerConfig {
             log_format: LogFormat::Text,
             max_connections: crate::connections::DEFAULT_MAX_CONNECTIONS,
             connection_idle: crate::connections::DEFAULT_IDLE,
+            pensieve: None,
         }
     }
 }

@@ -44,6 +44,14 @@ pub enum ServerError {
         /// What is wrong.
         reason: String,
     },
+    /// The Pensieve client folder (`--pensieve-client`) is unusable.
+    #[error("--pensieve-client {}: {reason}", path.display())]
+    PensieveClient {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// A certificate or key could not be read, parsed or generated.
     #[error("TLS: {}: {reason}", path.display())]
     Tls {

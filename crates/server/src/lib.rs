@@ -21,8 +21,10 @@
 //! them together):
 //!
 //! ```text
-//! app        -> api, web, files, state, metrics, response   (the router and its layers)
+//! app        -> api, web, files, state, metrics, response,
+//!               pensieve_compat                             (the router and its layers)
 //! api        -> state, metrics, response                    (the API handlers)
+//! pensieve_compat -> api, web, files, state, response       (`POST /` for Pensieve's client)
 //! web        -> files, state, response                      (the page at /)
 //! files      -> api (error_response)                        (static files)
 //! state      -> sessions, metrics, logging                  (AppState)
@@ -41,13 +43,14 @@ pub mod files;
 pub mod logging;
 pub mod media;
 pub mod metrics;
+pub mod pensieve_compat;
 pub mod response;
 pub mod sessions;
 pub mod state;
 pub mod tls;
 pub mod web;
 
-pub use config::{LogFormat, ServerConfig, TlsMode};
+pub use config::{LogFormat, PensieveConfig, ServerConfig, TlsMode};
 pub use error::ServerError;
 pub use logging::init_logging;
 pub use tls::TlsSetup;
@@ -154,6 +157,11 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
             Some(canonical)
         }
     };
+    let pensieve = config
+        .pensieve
+        .as_ref()
+        .map(|p| pensieve_compat::resolve(p, &media))
+        .transpose()?;
     let videos: Vec<_> = media.iter().map(|m| m.info.clone()).collect();
     let videos_json = serde_json::to_vec(&videos).unwrap_or_default().into();
     let algorithms_json = serde_json::to_vec(&algorithms.list())
@@ -183,6 +191,7 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
             logging::WARN_BURST,
             logging::WARN_INTERVAL,
         ),
+        pensieve,
     })
 }
 

@@ -361,6 +361,19 @@ impl SessionStore {
         }
     }
 
+    /// Ends session `id` now (its place and bytes are given back); false if there was none.
+    /// For hosts whose clients end sessions without saying so (the Pensieve-compatible mode).
+    pub fn end(&self, id: &str) -> bool {
+        let slot = lock(self.shard(id)).get(id).cloned();
+        match slot {
+            Some(slot) => {
+                self.remove_slot(id, &slot);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Checks what a new session needs; returns its algorithm's name.
     fn check_new_session(
         &self,

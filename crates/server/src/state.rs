@@ -35,4 +35,13 @@ pub struct AppState {
     pub cors_origins: Vec<HeaderValue>,
     /// Rate limit of the "server error answered" warnings (a flood of 503s logs a summary).
     pub server_error_warnings: WarnLimiter,
+    /// The Pensieve-compatible mode, when on.
+    pub pensieve: Option<PensieveMode>,
+}
+
+/// The Pensieve-compatible mode as resolved at start (see [`crate::pensieve_compat`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PensieveMode {
+    /// Canonical folder of Pensieve's client page, served at `/`, if asked for.
+    pub client_root: Option<PathBuf>,
 }

@@ -1,0 +1,34 @@
+//! What the browser end-to-end tests (`browser.rs`, `pensieve_browser.rs`) share: where the
+//! workspace and Chromium are, whether a program runs, and whether CI requires the tests to run.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The workspace root (canonical when possible).
+pub fn workspace_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// True when CI asked for the browser tests to run rather than skip.
+pub fn browser_required() -> bool {
+    std::env::var("NEURALSTREAM_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
+}
+
+/// Debian's Chromium, or `$NEURALSTREAM_CHROMIUM`.
+pub fn chromium() -> PathBuf {
+    std::env::var_os("NEURALSTREAM_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
+
+/// True when `program -version` can be started (node, ffmpeg).
+pub fn on_path(program: &str) -> bool {
+    Command::new(program)
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
