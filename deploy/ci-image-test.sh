@@ -9,7 +9,9 @@
 #   3. makes the Debian bookworm base image with `debootstrap --variant=minbase` + `docker import`
 #      (cached as a tarball in $NEURALSTREAM_DEPLOY_CACHE, default target/deploy, for runs by hand);
 #   4. builds the Dockerfile's `prebuilt` target (the same runtime stage as `runtime`, with the
-#      binary built by cargo outside Docker) with the legacy builder on --network host;
+#      binary built by cargo outside Docker) with the legacy builder on --network host; with
+#      --from-source (not in CI: it compiles the whole workspace cold inside Docker, see
+#      docs/deploy.md for its time) the default `runtime` target from source instead;
 #   5. runs it read-only, non-root, on --network host with the fixture media folder, waits for
 #      /healthz over HTTPS (the server's own certificate, verified), asks one decision through the
 #      JSON API, checks the image's HEALTHCHECK turns "healthy", its labels and its user;
@@ -23,6 +25,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+MODE=prebuilt
+case "${1:-}" in
+  "") ;;
+  --from-source) MODE=source ;;
+  *) echo "usage: $0 [--from-source]" >&2; exit 2 ;;
+esac
 
 say() { echo "[ci-image-test ${SECONDS}s] $*"; }
 fail() { echo "[ci-image-test ${SECONDS}s] FAIL: $*" >&2; exit 1; }
@@ -42,7 +50,7 @@ done
 say "Dockerfile copies all $(echo "$members" | wc -w) member manifests"
 
 BIN=${NEURALSTREAM_BIN:-target/release/neuralstream}
-if [ ! -x "$BIN" ]; then
+if [ "$MODE" = prebuilt ] && [ ! -x "$BIN" ]; then
   say "building $BIN"
   cargo build --release -q -p neuralstream-cli
 fi
@@ -53,6 +61,7 @@ mkdir -p "$CACHE"
 WORK=$(mktemp -d /tmp/nsdk.XXXXXX)
 export DOCKER_HOST="unix://$WORK/docker.sock"
 TAG="neuralstream:ci-$$"
+BUILDER="neuralstream-builder:ci-$$"
 NAME="neuralstream-ci-$$"
 DOCKERD_PID=""
 cleanup() {
@@ -60,7 +69,7 @@ cleanup() {
   set +e
   if [ -n "$DOCKERD_PID" ]; then
     docker rm -f -v "$NAME" >/dev/null 2>&1
-    docker rmi -f "$TAG" debian:bookworm-slim >/dev/null 2>&1
+    docker rmi -f "$TAG" "$BUILDER" debian:bookworm-slim >/dev/null 2>&1
     kill "$DOCKERD_PID" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$DOCKERD_PID" 2>/dev/null
@@ -96,16 +105,34 @@ fi
 docker import "$BASE_TAR" debian:bookworm-slim >/dev/null
 say "base image debian:bookworm-slim imported"
 
-# 4. The image: the Dockerfile's prebuilt target; context = the binary and the web page only.
-CTX="$WORK/context"
-mkdir -p "$CTX/web"
-strip --strip-debug -o "$CTX/neuralstream" "$BIN" 2>/dev/null || cp "$BIN" "$CTX/neuralstream"
-if [ -d web/dist ]; then cp -r web/dist/. "$CTX/web/"; fi
+# 4. The image. Default: the Dockerfile's prebuilt target, the context holding the binary and the
+# web page only. --from-source: the default `runtime` target from the repository root, on a Rust
+# builder image made here from the base image, Debian's gcc and this machine's Rust toolchain.
 COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)
-say "docker build --target prebuilt (commit $COMMIT)"
-DOCKER_BUILDKIT=0 docker build -q --network host --target prebuilt \
-  --build-arg VCS_REF="$COMMIT" --build-arg BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  -f deploy/Dockerfile -t "$TAG" "$CTX" >/dev/null
+BUILD_ARGS=(--build-arg VCS_REF="$COMMIT" --build-arg BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)")
+if [ "$MODE" = source ]; then
+  TOOLCHAIN=$(dirname "$(dirname "$(rustup which cargo 2>/dev/null || command -v cargo)")")
+  say "builder image from $TOOLCHAIN (bin, lib, libexec)"
+  mkdir -p "$WORK/builder"
+  cp -a "$TOOLCHAIN/bin" "$TOOLCHAIN/lib" "$TOOLCHAIN/libexec" "$WORK/builder/" 2>/dev/null \
+    || cp -a "$TOOLCHAIN/bin" "$TOOLCHAIN/lib" "$WORK/builder/"
+  printf '%s\n' 'FROM debian:bookworm-slim' \
+    'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev ca-certificates binutils && rm -rf /var/lib/apt/lists/*' \
+    'COPY . /usr/local/' 'ENV CARGO_HOME=/usr/local/cargo' >"$WORK/builder/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q --network host -t "$BUILDER" "$WORK/builder" >/dev/null
+  rm -rf "$WORK/builder"
+  say "docker build --target runtime from source (commit $COMMIT)"
+  DOCKER_BUILDKIT=0 docker build -q --network host --target runtime "${BUILD_ARGS[@]}" \
+    --build-arg RUST_IMAGE="$BUILDER" -f deploy/Dockerfile -t "$TAG" . >/dev/null
+else
+  CTX="$WORK/context"
+  mkdir -p "$CTX/deploy/prebuilt/web"
+  strip --strip-debug -o "$CTX/deploy/prebuilt/neuralstream" "$BIN" 2>/dev/null || cp "$BIN" "$CTX/deploy/prebuilt/neuralstream"
+  if [ -d web/dist ]; then cp -r web/dist/. "$CTX/deploy/prebuilt/web/"; fi
+  say "docker build --target prebuilt (commit $COMMIT)"
+  DOCKER_BUILDKIT=0 docker build -q --network host --target prebuilt "${BUILD_ARGS[@]}" \
+    -f deploy/Dockerfile -t "$TAG" "$CTX" >/dev/null
+fi
 say "image $TAG: $(docker image inspect --format '{{.Size}}' "$TAG" | awk '{printf "%.0f MB", $1/1e6}')"
 
 label=$(docker image inspect --format '{{index .Config.Labels "org.opencontainers.image.revision"}}' "$TAG")
@@ -128,7 +155,7 @@ docker run -d --name "$NAME" --network host --read-only \
   -v "$ROOT/deploy/testdata/media/demo:/srv/media/video:ro" \
   -e NEURALSTREAM_HEALTH_URL="$URL/healthz" --health-interval 1s --health-start-period 1s \
   "$TAG" serve --bind 127.0.0.1 --port "$PORT" --state-dir /var/lib/neuralstream \
-  --web-root /usr/share/neuralstream/web --media /srv/media/video >/dev/null
+  --web-root /opt/neuralstream/web --media /srv/media/video >/dev/null
 
 up=""
 for _ in $(seq 1 100); do
@@ -170,7 +197,7 @@ say "HEALTHCHECK: healthy"
 
 uid=$(docker exec "$NAME" id -u)
 [ "$uid" = 10001 ] || fail "the server runs as uid $uid, expected 10001"
-if docker exec "$NAME" sh -c 'echo x > /usr/local/bin/probe' 2>/dev/null; then
+if docker exec "$NAME" sh -c 'echo x > /opt/neuralstream/probe' 2>/dev/null; then
   fail "the root filesystem is writable despite --read-only"
 fi
 say "runs as uid 10001 on a read-only root filesystem"
