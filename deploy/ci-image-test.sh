@@ -116,9 +116,13 @@ if [ "$MODE" = source ]; then
   mkdir -p "$WORK/builder"
   cp -a "$TOOLCHAIN/bin" "$TOOLCHAIN/lib" "$TOOLCHAIN/libexec" "$WORK/builder/" 2>/dev/null \
     || cp -a "$TOOLCHAIN/bin" "$TOOLCHAIN/lib" "$WORK/builder/"
+  # The builder trusts what this host trusts (a TLS-inspecting proxy's CA included), so cargo in
+  # it reaches crates.io wherever the host's cargo does.
+  cp "${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}" "$WORK/builder/host-ca.crt"
   printf '%s\n' 'FROM debian:bookworm-slim' \
     'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev ca-certificates binutils && rm -rf /var/lib/apt/lists/*' \
-    'COPY . /usr/local/' 'ENV CARGO_HOME=/usr/local/cargo' >"$WORK/builder/Dockerfile"
+    'COPY . /usr/local/' 'ENV CARGO_HOME=/usr/local/cargo SSL_CERT_FILE=/usr/local/host-ca.crt CARGO_HTTP_CAINFO=/usr/local/host-ca.crt' \
+    >"$WORK/builder/Dockerfile"
   DOCKER_BUILDKIT=0 docker build -q --network host -t "$BUILDER" "$WORK/builder" >/dev/null
   rm -rf "$WORK/builder"
   say "docker build --target runtime from source (commit $COMMIT)"
