@@ -232,13 +232,79 @@ fn every_metric_the_dashboard_uses_is_in_a_real_scrape() {
             }
         }
     }
-    // The panels: decisions/s, latency percentiles, sessions, QoE.
+    // The panels: decisions/s, latency percentiles, sessions, per-algorithm QoE, stalls.
     for needed in [
         "neuralstream_http_requests_total",
         "neuralstream_decision_duration_seconds_bucket",
         "neuralstream_sessions_active",
         "neuralstream_session_qoe",
+        "neuralstream_algorithm_session_qoe",
+        "neuralstream_algorithm_rebuffer_seconds",
+        "neuralstream_algorithm_sessions_stalled",
     ] {
         assert!(used.contains(needed), "no panel uses {needed}");
+    }
+}
+
+#[test]
+fn the_per_algorithm_families_follow_each_sessions_qoe_and_stalls() {
+    let fx = fixture();
+    let rt = runtime();
+    let scrape = rt.block_on(async {
+        let cfg = config(
+            &[&fx.media],
+            &fx.dir.path().join("state"),
+            &["robustmpc", "bola"],
+        );
+        let running = neuralstream_server::start(cfg).await.unwrap();
+        let http = client(&running);
+        let base = running.base_url.clone();
+        let post = |id: &'static str, body: serde_json::Value| {
+            let (http, url) = (http.clone(), format!("{base}api/v1/sessions/{id}/decision"));
+            async move {
+                let r = http.post(url).json(&body).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+            }
+        };
+        let chunk = |index: usize, rebuffer_s: f64| {
+            serde_json::json!({
+                "last_chunk": {"index": index, "level": 0, "size_bytes": 300_000,
+                               "request_start_ms": 0.0, "request_finish_ms": 900.0},
+                "buffer_s": 3.0, "rebuffer_s": rebuffer_s
+            })
+        };
+        post("calm", serde_json::json!({"buffer_s": 0.0})).await;
+        post("calm", chunk(0, 0.0)).await;
+        post(
+            "stalled",
+            serde_json::json!({"buffer_s": 0.0, "algorithm": "bola"}),
+        )
+        .await;
+        post("stalled", chunk(0, 0.7)).await; // start-up: not a stall
+        post("stalled", chunk(1, 1.5)).await;
+        let text = http
+            .get(format!("{base}metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        running.shutdown(Duration::from_secs(1)).await;
+        text
+    });
+    for line in [
+        "neuralstream_algorithm_sessions_active{algorithm=\"robustmpc\"} 1",
+        "neuralstream_algorithm_sessions_active{algorithm=\"bola\"} 1",
+        "neuralstream_algorithm_rebuffer_seconds{algorithm=\"robustmpc\"} 0",
+        "neuralstream_algorithm_rebuffer_seconds{algorithm=\"bola\"} 1.5",
+        "neuralstream_algorithm_sessions_stalled{algorithm=\"robustmpc\"} 0",
+        "neuralstream_algorithm_sessions_stalled{algorithm=\"bola\"} 1",
+        "neuralstream_algorithm_session_qoe_count{algorithm=\"bola\"} 1",
+    ] {
+        assert!(
+            scrape.lines().any(|l| l == line),
+            "no line `{line}` in:\n{scrape}"
+        );
     }
 }
