@@ -184,6 +184,27 @@ fn label_value(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Appends the samples of a summary `name` over `values`: quantiles 0.1, 0.5 and 0.9 (NaN when
+/// empty), `_sum` and `_count`, each with the label pairs `labels` (`k="v",...`, may be empty).
+fn write_summary(out: &mut String, name: &str, labels: &str, mut values: Vec<f64>) {
+    values.sort_by(f64::total_cmp);
+    let sep = if labels.is_empty() { "" } else { "," };
+    for q in [0.1, 0.5, 0.9] {
+        let _ = writeln!(
+            out,
+            "{name}{{{labels}{sep}quantile=\"{q}\"}} {}",
+            quantile(&values, q)
+        );
+    }
+    let braced = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(out, "{name}_sum{braced} {}", values.iter().sum::<f64>());
+    let _ = writeln!(out, "{name}_count{braced} {}", values.len());
+}
+
 /// Appends the per-algorithm families: live sessions, their QoE summary, their stall time and
 /// how many of them stalled, each labelled by algorithm (only algorithms with live sessions).
 fn render_per_algorithm(out: &mut String, live: &[LiveSession]) {
@@ -207,24 +228,12 @@ fn render_per_algorithm(out: &mut String, live: &[LiveSession]) {
     out.push_str("# HELP neuralstream_algorithm_session_qoe QoE so far of the live sessions by algorithm (server's QoE model).\n");
     out.push_str("# TYPE neuralstream_algorithm_session_qoe summary\n");
     for (a, v) in &groups {
-        let mut sorted: Vec<f64> = v.iter().map(|s| s.qoe).collect();
-        sorted.sort_by(f64::total_cmp);
-        for q in [0.1, 0.5, 0.9] {
-            let _ = writeln!(
-                out,
-                "neuralstream_algorithm_session_qoe{{algorithm=\"{a}\",quantile=\"{q}\"}} {}",
-                quantile(&sorted, q)
-            );
-        }
-        let sum: f64 = sorted.iter().sum();
-        let _ = writeln!(
+        let qoe = v.iter().map(|s| s.qoe).collect();
+        write_summary(
             out,
-            "neuralstream_algorithm_session_qoe_sum{{algorithm=\"{a}\"}} {sum}"
-        );
-        let _ = writeln!(
-            out,
-            "neuralstream_algorithm_session_qoe_count{{algorithm=\"{a}\"}} {}",
-            sorted.len()
+            "neuralstream_algorithm_session_qoe",
+            &format!("algorithm=\"{a}\""),
+            qoe,
         );
     }
     out.push_str("# HELP neuralstream_algorithm_rebuffer_seconds Stall time after start-up of the live sessions by algorithm, seconds.\n");
@@ -348,21 +357,12 @@ impl Metrics {
         );
         out.push_str("# HELP neuralstream_session_qoe QoE so far of the live sessions (server's QoE model).\n");
         out.push_str("# TYPE neuralstream_session_qoe summary\n");
-        let mut sorted = sessions.qoe.clone();
-        sorted.sort_by(f64::total_cmp);
-        for q in [0.1, 0.5, 0.9] {
-            let _ = writeln!(
-                out,
-                "neuralstream_session_qoe{{quantile=\"{q}\"}} {}",
-                quantile(&sorted, q)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "neuralstream_session_qoe_sum {}",
-            sorted.iter().sum::<f64>()
+        write_summary(
+            &mut out,
+            "neuralstream_session_qoe",
+            "",
+            sessions.qoe.clone(),
         );
-        let _ = writeln!(out, "neuralstream_session_qoe_count {}", sorted.len());
         render_per_algorithm(&mut out, &sessions.live);
         out
     }

@@ -150,6 +150,13 @@ fn scraped_series(text: &str) -> BTreeMap<String, Vec<BTreeSet<String>>> {
     series
 }
 
+/// The server's `/metrics` text.
+async fn scrape(http: &reqwest::Client, base: &str) -> String {
+    let r = http.get(format!("{base}metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
 fn dashboard() -> serde_json::Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../deploy/grafana/dashboards/neuralstream.json");
@@ -183,14 +190,7 @@ fn every_metric_the_dashboard_uses_is_in_a_real_scrape() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200);
-        let text = http
-            .get(format!("{base}metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = scrape(&http, &base).await;
         running.shutdown(Duration::from_secs(1)).await;
         text
     });
@@ -282,14 +282,7 @@ fn the_per_algorithm_families_follow_each_sessions_qoe_and_stalls() {
         .await;
         post("stalled", chunk(0, 0.7)).await; // start-up: not a stall
         post("stalled", chunk(1, 1.5)).await;
-        let text = http
-            .get(format!("{base}metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = scrape(&http, &base).await;
         running.shutdown(Duration::from_secs(1)).await;
         text
     });
