@@ -178,6 +178,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         qoe: state.sessions.qoe_values(),
         reserved_bytes: state.sessions.reserved_bytes(),
         budget_bytes: state.sessions.budget_bytes(),
+        live: state.sessions.live_sessions(),
     };
     let mut r = (StatusCode::OK, state.metrics.render(&gauges)).into_response();
     r.headers_mut().insert(

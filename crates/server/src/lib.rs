@@ -28,7 +28,7 @@
 //! web        -> files, state, response                      (the page at /)
 //! files      -> api (error_response)                        (static files)
 //! state      -> sessions, metrics, logging                  (AppState)
-//! sessions   -> algorithms, media, response                 (per-client sessions)
+//! sessions   -> algorithms, media, response, metrics        (per-client sessions)
 //! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
 //! response, metrics, error, config -> nothing of the crate
 //! ```

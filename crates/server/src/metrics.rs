@@ -161,6 +161,99 @@ pub struct SessionGauges {
     pub reserved_bytes: u64,
     /// The session budget, bytes.
     pub budget_bytes: u64,
+    /// Every live session's algorithm, QoE so far and stall so far (after start-up, seconds),
+    /// rendered per algorithm (the `neuralstream_algorithm_*` families).
+    pub live: Vec<LiveSession>,
+}
+
+/// What the per-algorithm metrics read of one live session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveSession {
+    /// The session's algorithm (one of `--abr`, so the label set stays bounded).
+    pub algorithm: String,
+    /// QoE so far under the server's QoE model.
+    pub qoe: f64,
+    /// Stall time after start-up so far, seconds.
+    pub rebuffer_s: f64,
+}
+
+/// A Prometheus label value: backslash, double quote and line feed escaped.
+fn label_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Appends the samples of a summary `name` over `values`: quantiles 0.1, 0.5 and 0.9 (NaN when
+/// empty), `_sum` and `_count`, each with the label pairs `labels` (`k="v",...`, may be empty).
+fn write_summary(out: &mut String, name: &str, labels: &str, mut values: Vec<f64>) {
+    values.sort_by(f64::total_cmp);
+    let sep = if labels.is_empty() { "" } else { "," };
+    for q in [0.1, 0.5, 0.9] {
+        let _ = writeln!(
+            out,
+            "{name}{{{labels}{sep}quantile=\"{q}\"}} {}",
+            quantile(&values, q)
+        );
+    }
+    let braced = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
+    };
+    let _ = writeln!(out, "{name}_sum{braced} {}", values.iter().sum::<f64>());
+    let _ = writeln!(out, "{name}_count{braced} {}", values.len());
+}
+
+/// Appends the per-algorithm families: live sessions, their QoE summary, their stall time and
+/// how many of them stalled, each labelled by algorithm (only algorithms with live sessions).
+fn render_per_algorithm(out: &mut String, live: &[LiveSession]) {
+    let mut by: std::collections::BTreeMap<&str, Vec<&LiveSession>> = Default::default();
+    for s in live {
+        by.entry(s.algorithm.as_str()).or_default().push(s);
+    }
+    let groups: Vec<(String, Vec<&LiveSession>)> =
+        by.into_iter().map(|(a, v)| (label_value(a), v)).collect();
+    out.push_str(
+        "# HELP neuralstream_algorithm_sessions_active Live decision sessions by algorithm.\n",
+    );
+    out.push_str("# TYPE neuralstream_algorithm_sessions_active gauge\n");
+    for (a, v) in &groups {
+        let _ = writeln!(
+            out,
+            "neuralstream_algorithm_sessions_active{{algorithm=\"{a}\"}} {}",
+            v.len()
+        );
+    }
+    out.push_str("# HELP neuralstream_algorithm_session_qoe QoE so far of the live sessions by algorithm (server's QoE model).\n");
+    out.push_str("# TYPE neuralstream_algorithm_session_qoe summary\n");
+    for (a, v) in &groups {
+        let qoe = v.iter().map(|s| s.qoe).collect();
+        write_summary(
+            out,
+            "neuralstream_algorithm_session_qoe",
+            &format!("algorithm=\"{a}\""),
+            qoe,
+        );
+    }
+    out.push_str("# HELP neuralstream_algorithm_rebuffer_seconds Stall time after start-up of the live sessions by algorithm, seconds.\n");
+    out.push_str("# TYPE neuralstream_algorithm_rebuffer_seconds gauge\n");
+    for (a, v) in &groups {
+        let total: f64 = v.iter().map(|s| s.rebuffer_s).sum();
+        let _ = writeln!(
+            out,
+            "neuralstream_algorithm_rebuffer_seconds{{algorithm=\"{a}\"}} {total}"
+        );
+    }
+    out.push_str("# HELP neuralstream_algorithm_sessions_stalled Live sessions that stalled after start-up, by algorithm.\n");
+    out.push_str("# TYPE neuralstream_algorithm_sessions_stalled gauge\n");
+    for (a, v) in &groups {
+        let n = v.iter().filter(|s| s.rebuffer_s > 0.0).count();
+        let _ = writeln!(
+            out,
+            "neuralstream_algorithm_sessions_stalled{{algorithm=\"{a}\"}} {n}"
+        );
+    }
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -264,21 +357,13 @@ impl Metrics {
         );
         out.push_str("# HELP neuralstream_session_qoe QoE so far of the live sessions (server's QoE model).\n");
         out.push_str("# TYPE neuralstream_session_qoe summary\n");
-        let mut sorted = sessions.qoe.clone();
-        sorted.sort_by(f64::total_cmp);
-        for q in [0.1, 0.5, 0.9] {
-            let _ = writeln!(
-                out,
-                "neuralstream_session_qoe{{quantile=\"{q}\"}} {}",
-                quantile(&sorted, q)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "neuralstream_session_qoe_sum {}",
-            sorted.iter().sum::<f64>()
+        write_summary(
+            &mut out,
+            "neuralstream_session_qoe",
+            "",
+            sessions.qoe.clone(),
         );
-        let _ = writeln!(out, "neuralstream_session_qoe_count {}", sorted.len());
+        render_per_algorithm(&mut out, &sessions.live);
         out
     }
 }
@@ -302,7 +387,35 @@ mod tests {
             qoe: vec![1.0, 3.0],
             reserved_bytes: 4096,
             budget_bytes: 1 << 20,
+            live: vec![
+                LiveSession {
+                    algorithm: "bola".into(),
+                    qoe: 1.0,
+                    rebuffer_s: 0.0,
+                },
+                LiveSession {
+                    algorithm: "learned:a\"b.safetensors".into(),
+                    qoe: 3.0,
+                    rebuffer_s: 2.5,
+                },
+                LiveSession {
+                    algorithm: "bola".into(),
+                    qoe: 5.0,
+                    rebuffer_s: 1.5,
+                },
+            ],
         });
+        assert!(text.contains("neuralstream_algorithm_sessions_active{algorithm=\"bola\"} 2\n"));
+        assert!(text.contains(
+            "neuralstream_algorithm_session_qoe{algorithm=\"bola\",quantile=\"0.9\"} 5\n"
+        ));
+        assert!(text.contains("neuralstream_algorithm_session_qoe_sum{algorithm=\"bola\"} 6\n"));
+        assert!(text.contains("neuralstream_algorithm_rebuffer_seconds{algorithm=\"bola\"} 1.5\n"));
+        assert!(text.contains("neuralstream_algorithm_sessions_stalled{algorithm=\"bola\"} 1\n"));
+        // Label values are escaped (a policy path may hold a quote).
+        assert!(text.contains(
+            "neuralstream_algorithm_sessions_stalled{algorithm=\"learned:a\\\"b.safetensors\"} 1\n"
+        ));
         assert!(text.contains("neuralstream_sessions_reserved_bytes 4096"));
         assert!(text.contains("neuralstream_sessions_budget_bytes 1048576"));
         assert!(

@@ -200,6 +200,8 @@ struct Slot {
     reserved_bytes: AtomicU64,
     last_seen_ms: AtomicU64,
     qoe_bits: AtomicU64,
+    /// Stall after start-up so far, seconds (f64 bits), for the per-algorithm metrics.
+    rebuffer_bits: AtomicU64,
     state: Mutex<Session>,
 }
 
@@ -323,6 +325,24 @@ impl SessionStore {
         out
     }
 
+    /// Every live session's algorithm, QoE so far and stall so far, for the per-algorithm
+    /// metrics. The slots are collected first and each session locked only after its shard is
+    /// released (no session lock is taken while a shard is locked).
+    pub fn live_sessions(&self) -> Vec<crate::metrics::LiveSession> {
+        let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(self.active());
+        for shard in &self.shards {
+            slots.extend(lock(shard).values().cloned());
+        }
+        slots
+            .iter()
+            .map(|s| crate::metrics::LiveSession {
+                algorithm: lock(&s.state).algorithm.clone(),
+                qoe: f64::from_bits(s.qoe_bits.load(Ordering::Relaxed)),
+                rebuffer_s: f64::from_bits(s.rebuffer_bits.load(Ordering::Relaxed)),
+            })
+            .collect()
+    }
+
     /// Drops sessions idle for longer than the idle limit; returns how many.
     pub fn sweep(&self) -> usize {
         let now = self.now_ms();
@@ -431,6 +451,7 @@ impl SessionStore {
                 slot.reserved_bytes.store(cost, Ordering::Relaxed);
                 *lock(&slot.state) = fresh;
                 slot.qoe_bits.store(0f64.to_bits(), Ordering::Relaxed);
+                slot.rebuffer_bits.store(0f64.to_bits(), Ordering::Relaxed);
                 self.created_total.fetch_add(1, Ordering::Relaxed);
             }
             return Ok(slot);
@@ -474,6 +495,7 @@ impl SessionStore {
             reserved_bytes: AtomicU64::new(cost),
             last_seen_ms: AtomicU64::new(self.now_ms()),
             qoe_bits: AtomicU64::new(0f64.to_bits()),
+            rebuffer_bits: AtomicU64::new(0f64.to_bits()),
             state: Mutex::new(session),
         });
         map.insert(id.to_string(), slot.clone());
@@ -520,12 +542,12 @@ impl SessionStore {
         match outcome {
             Ok((decision, chunk, decision_us)) => {
                 // Bounded inputs keep it finite; the clamp keeps JSON (which has no infinity) valid.
-                let qoe = m
-                    .qoe
-                    .score(&session.history, 1)
-                    .qoe
-                    .clamp(-f64::MAX, f64::MAX);
+                let score = m.qoe.score(&session.history, 1);
+                let qoe = score.qoe.clamp(-f64::MAX, f64::MAX);
                 slot.qoe_bits.store(qoe.to_bits(), Ordering::Relaxed);
+                let rebuffer_s = score.rebuffer_s.clamp(0.0, f64::MAX);
+                slot.rebuffer_bits
+                    .store(rebuffer_s.to_bits(), Ordering::Relaxed);
                 Ok(DecisionResponse {
                     session: id.to_string(),
                     algorithm: session.algorithm.clone(),
