@@ -77,6 +77,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed (HTTP/1.1 and HTTP/2).
     pub connection_idle: Duration,
+    /// Real-time sessions over WebSocket (off unless controllers are given).
+    pub rt: crate::rt_ws::RtServeConfig,
 }
 
 impl ServerConfig {
@@ -106,6 +108,7 @@ impl ServerConfig {
             log_format: LogFormat::Text,
             max_connections: crate::connections::DEFAULT_MAX_CONNECTIONS,
             connection_idle: crate::connections::DEFAULT_IDLE,
+            rt: crate::rt_ws::RtServeConfig::default(),
         }
     }
 }

@@ -28,7 +28,8 @@
 //! state      -> sessions, metrics, logging                  (AppState)
 //! sessions   -> algorithms, media, response                 (per-client sessions)
 //! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
-//! response, metrics, error, config -> nothing of the crate
+//! rt_ws      -> state, metrics, response, error               (real-time WebSocket sessions)
+//! response, metrics, error -> nothing of the crate;  config -> rt_ws (its settings type)
 //! ```
 
 pub mod algorithms;
@@ -42,6 +43,7 @@ pub mod logging;
 pub mod media;
 pub mod metrics;
 pub mod response;
+pub mod rt_ws;
 pub mod sessions;
 pub mod state;
 pub mod tls;
@@ -110,6 +112,9 @@ impl Running {
             Err(e) => tracing::warn!(error = %e, "server task failed"),
         }
         self.sweeper.abort();
+        if let Some(rt) = &self.state.rt {
+            rt.finish_dataset();
+        }
     }
 }
 
@@ -128,7 +133,13 @@ fn base_url(addr: SocketAddr, tls: bool) -> String {
 
 /// Builds the shared state: loads media and algorithms, checks the web root.
 pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
-    let media = media::MediaLibrary::load(&config.media_dirs, &config.qoe)?;
+    let rt = rt_ws::RtState::new(&config.rt)?.map(Arc::new);
+    // Real-time sessions alone need no media.
+    let media = if config.media_dirs.is_empty() && rt.is_some() {
+        media::MediaLibrary::default()
+    } else {
+        media::MediaLibrary::load(&config.media_dirs, &config.qoe)?
+    };
     let algorithms = algorithms::AlgorithmSet::new(&config.algorithms)?;
     let misfits = algorithms.check_fit(&media)?;
     if !misfits.is_empty() {
@@ -183,6 +194,7 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
             logging::WARN_BURST,
             logging::WARN_INTERVAL,
         ),
+        rt,
     })
 }
 
@@ -293,6 +305,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         url = %base_url,
         videos = %state.ctx.media.names(),
         algorithms = %state.ctx.algorithms.names(),
+        rt_controllers = %state.rt.as_ref().map_or(String::new(), |rt| rt.names()),
         "server started"
     );
     Ok(Running {
