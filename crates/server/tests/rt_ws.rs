@@ -360,3 +360,24 @@ async fn a_client_that_never_reads_is_closed_and_the_cap_holds() {
     exchange(&mut good, 2).await;
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_outlives_the_connection_idle_timeout() {
+    let mut cfg = ServerConfig::new(Vec::new(), vec!["bb".into()]);
+    cfg.tls = TlsMode::Insecure;
+    cfg.port = 0;
+    cfg.connection_idle = Duration::from_millis(200);
+    cfg.rt = RtServeConfig {
+        controllers: vec!["gcc".into()],
+        ..Default::default()
+    };
+    let server = neuralstream_server::start(cfg).await.unwrap();
+    let mut ws = open(&server, "session=long").await;
+    next_decision(&mut ws).await;
+    // An upgraded connection is a session, not an idle HTTP connection: 1 s of reports.
+    for seq in 1..=20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        exchange(&mut ws, seq).await;
+    }
+    server.shutdown(Duration::from_secs(1)).await;
+}
