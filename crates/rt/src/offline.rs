@@ -21,13 +21,12 @@
 
 use crate::dataset::{sessions, Record};
 use crate::dqn::{
-    reward, ActionGrid, DqnMeta, DqnModel, RewardWeights, Tracker, FORMAT, N_FEATURES, Q_NET,
+    double_dqn_step, reward, ActionGrid, DqnMeta, DqnModel, RewardWeights, StepBuffers,
+    StepSettings, Tracker, FORMAT, N_FEATURES,
 };
 use crate::error::RtError;
 use crate::sim::RtConfig;
-use neuralstream_nn::{
-    loss, Activation, Adam, AdamConfig, Mlp, QLoss, Replay, Scratch, SplitMix64,
-};
+use neuralstream_nn::{Activation, Adam, AdamConfig, Mlp, Replay, SplitMix64};
 
 /// Settings of [`train_offline`].
 #[derive(Debug, Clone, PartialEq)]
@@ -181,43 +180,20 @@ pub fn train_offline(
         ..AdamConfig::with_lr(cfg.lr)
     });
     let mut rng = SplitMix64::new(cfg.seed);
-    let n_actions = cfg.grid.len();
-    let (mut idx, mut mb_obs, mut mb_next, mut targets, mut actions) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut scratch = Scratch::new();
+    let mut bufs = StepBuffers::default();
+    let settings = StepSettings {
+        batch_size: cfg.batch_size,
+        gamma: cfg.gamma,
+        huber_delta: cfg.huber_delta,
+    };
     let tail_from = cfg.grad_steps - cfg.grad_steps.div_ceil(10);
     let (mut tail_loss, mut tail_n) = (0.0, 0usize);
     for step in 0..cfg.grad_steps {
-        replay.sample(&mut rng, cfg.batch_size, &mut idx);
-        replay.gather(&idx, &mut mb_obs, &mut mb_next);
-        let b = idx.len();
-        let q_next_target = target.forward(&mb_next, b, &mut scratch).to_vec();
-        let q_next_online = q.forward(&mb_next, b, &mut scratch).to_vec();
-        replay.targets(
-            &idx,
-            &q_next_target,
-            Some(&q_next_online),
-            n_actions,
-            cfg.gamma,
-            &mut targets,
+        let loss = double_dqn_step(
+            &mut q, &target, &mut adam, &replay, &mut rng, settings, &mut bufs,
         );
-        actions.clear();
-        actions.extend(idx.iter().map(|&i| replay.actions[i]));
-        let qs = q.forward_train(&mb_obs, b);
-        let l = loss::q_value_loss(
-            qs,
-            n_actions,
-            &actions,
-            &targets,
-            QLoss::Huber {
-                delta: cfg.huber_delta,
-            },
-        );
-        q.zero_grad();
-        q.backward(&l.grad);
-        adam.step(&mut [(Q_NET, &mut q)]);
         if step >= tail_from {
-            tail_loss += l.loss as f64;
+            tail_loss += loss as f64;
             tail_n += 1;
         }
         if (step + 1) % cfg.target_update_every.max(1) == 0 {
