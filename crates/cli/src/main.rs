@@ -31,6 +31,7 @@ mod package;
 mod play;
 mod progress;
 mod rt;
+mod rt_client;
 mod serve;
 mod train;
 

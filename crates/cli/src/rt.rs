@@ -27,18 +27,30 @@ enum RtCommand {
     /// with `rt bench --controllers learned:DIR/model.safetensors`) and DIR/curve.csv.
     #[command(after_help = RT_TRAIN_EXAMPLES)]
     Train(RtTrainArgs),
+    /// Headless real-time senders: the simulator's source, encoder and trace-shaped link paced to
+    /// the wall clock, asking a server's /api/v1/rt/metrics (or a local controller) for their
+    /// settings every interval; writes the files `rt bench` writes.
+    Client(crate::rt_client::RtClientArgs),
 }
 
 const RT_TRAIN_EXAMPLES: &str = "Examples:
   neuralstream rt train --traces ../shared/data/rtc --out out/rt-dqn
-  neuralstream rt bench --traces ../shared/data/rtc --split test --controllers learned:out/rt-dqn/model.safetensors,gcc,oracle";
+  neuralstream rt bench --traces ../shared/data/rtc --split test --controllers learned:out/rt-dqn/model.safetensors,gcc,oracle
+  neuralstream rt train --dataset out/rt-data --out out/rt-offline   (offline, from `serve --rt-dataset`)";
 
 /// Flags of `neuralstream rt train`.
 #[derive(Debug, Args)]
 pub struct RtTrainArgs {
     /// Folder of traces (as for `rt bench`); trains on the train split, selects on validation.
-    #[arg(long, value_name = "DIR")]
-    traces: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "dataset")]
+    traces: Option<PathBuf>,
+    /// Train offline instead, from a metrics dataset recorded by `serve --rt-dataset DIR` (every
+    /// *.jsonl of the folder): double DQN on the logged transitions, no simulator.
+    #[arg(long, value_name = "DIR", conflicts_with = "traces")]
+    dataset: Option<PathBuf>,
+    /// Gradient steps of offline training (--dataset).
+    #[arg(long, default_value_t = neuralstream_rt::offline::OfflineConfig::default().grad_steps, value_name = "N")]
+    grad_steps: u64,
     /// Output folder (model.safetensors, curve.csv).
     #[arg(long, default_value = "out/rt-dqn", value_name = "DIR")]
     out: PathBuf,
@@ -131,6 +143,7 @@ pub fn run(args: RtArgs) -> Result<()> {
         RtCommand::Bench(a) => run_bench(a),
         RtCommand::Predict(a) => run_predict(a),
         RtCommand::Train(a) => run_train(a),
+        RtCommand::Client(a) => crate::rt_client::run_client(a),
     }
 }
 
@@ -251,10 +264,17 @@ fn run_predict(a: RtPredictArgs) -> Result<()> {
 
 fn run_train(a: RtTrainArgs) -> Result<()> {
     use neuralstream_rt::dqn;
+    if let Some(dir) = &a.dataset {
+        return run_train_dataset(dir, &a);
+    }
     anyhow::ensure!(a.fps == 30 || a.fps == 60, "--fps {}: use 30 or 60", a.fps);
     anyhow::ensure!(a.threads >= 1, "--threads must be at least 1");
-    let traces = neuralstream_rt::read_trace_dir(&a.traces, MahimahiOptions::default())
-        .with_context(|| format!("--traces {}", a.traces.display()))?;
+    let traces_dir = a
+        .traces
+        .as_deref()
+        .context("give --traces DIR or --dataset DIR")?;
+    let traces = neuralstream_rt::read_trace_dir(traces_dir, MahimahiOptions::default())
+        .with_context(|| format!("--traces {}", traces_dir.display()))?;
     let pick = |split| -> Vec<_> {
         traces
             .iter()
@@ -319,6 +339,38 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         started.elapsed().as_secs_f64(),
         path.display(),
         curve_path.display()
+    );
+    Ok(())
+}
+
+/// `rt train --dataset DIR`: offline double DQN from a recorded metrics dataset.
+fn run_train_dataset(dir: &std::path::Path, a: &RtTrainArgs) -> Result<()> {
+    use neuralstream_rt::offline;
+    anyhow::ensure!(a.grad_steps >= 1, "--grad-steps must be at least 1");
+    let records = neuralstream_rt::dataset::read_dataset_dir(dir)
+        .with_context(|| format!("--dataset {}", dir.display()))?;
+    let cfg = offline::OfflineConfig {
+        seed: a.seed,
+        grad_steps: a.grad_steps,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let (mut model, report) =
+        offline::train_offline(&records, &cfg).context("rt train --dataset")?;
+    model.meta.git_commit = Some(env!("NEURALSTREAM_GIT_COMMIT").to_owned());
+    std::fs::create_dir_all(&a.out).with_context(|| format!("--out {}", a.out.display()))?;
+    let path = a.out.join("model.safetensors");
+    model.save(&path)?;
+    say!(
+        "{} records, {} sessions, {} transitions (mean logged reward {:.3}); {} steps, final loss {:.4}; {:.1} s; wrote {}",
+        records.len(),
+        report.sessions,
+        report.transitions,
+        report.mean_reward,
+        cfg.grad_steps,
+        report.final_loss,
+        started.elapsed().as_secs_f64(),
+        path.display()
     );
     Ok(())
 }

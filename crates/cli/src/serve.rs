@@ -29,8 +29,9 @@ pub enum LogFormatArg {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Packaged media folder (made by `neuralstream package`, holds video.json and manifests);
-    /// repeat for several videos. Served under /media/FOLDER_NAME/.
-    #[arg(long, value_name = "DIR", required = true)]
+    /// repeat for several videos. Served under /media/FOLDER_NAME/. Optional with
+    /// --rt-controllers (a server for real-time sessions alone).
+    #[arg(long, value_name = "DIR")]
     pub media: Vec<PathBuf>,
     /// Comma-separated algorithms clients may ask for (the first is the default); `learned:PATH`
     /// serves a policy written by `neuralstream train`. See `neuralstream algorithms`.
@@ -107,7 +108,83 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR", requires = "pensieve_compat")]
     pub pensieve_client: Option<PathBuf>,
     // --- end of the Pensieve-compatible mode's flags ---
+    /// Real-time sessions over WebSocket.
+    #[command(flatten)]
+    pub rt: RtServeArgs,
 }
+
+// ---- real-time sessions (issue 21): flags of /api/v1/rt/metrics ----
+
+/// Flags of the real-time WebSocket endpoint (`/api/v1/rt/metrics`, docs/rt_dataset.md).
+#[derive(Debug, Args)]
+pub struct RtServeArgs {
+    /// Comma-separated real-time controllers clients may choose on /api/v1/rt/metrics (the first
+    /// is the default): gcc, fixed[:KBPS], learned:PATH (a model from `rt train`). Without it
+    /// real-time sessions are off.
+    #[arg(long, value_name = "LIST")]
+    pub rt_controllers: Option<String>,
+    /// Record every real-time interval to this folder as JSON lines (one file per UTC hour), the
+    /// input of `rt train --dataset`.
+    #[arg(long, value_name = "DIR", requires = "rt_controllers")]
+    pub rt_dataset: Option<PathBuf>,
+    /// Most real-time sessions live at once (one more is closed with code 1013).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub rt_max_sessions: usize,
+    /// A real-time session with no report for this long is closed (code 4000), seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "S")]
+    pub rt_idle_s: f64,
+    /// Largest real-time message, bytes (larger: code 1009).
+    #[arg(long, default_value_t = 256 * 1024, value_name = "BYTES")]
+    pub rt_max_message_bytes: usize,
+    /// Reports per second a real-time session may send on average (one per 50 ms is 20; more:
+    /// code 1008); bursts of twice this many are allowed.
+    #[arg(long, default_value_t = 100.0, value_name = "N")]
+    pub rt_max_reports_per_s: f64,
+}
+
+/// The real-time part of the server configuration.
+fn rt_config(args: &RtServeArgs) -> Result<neuralstream_server::rt_ws::RtServeConfig> {
+    let controllers: Vec<String> = args
+        .rt_controllers
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if args.rt_controllers.is_some() && controllers.is_empty() {
+        bail!(
+            "--rt-controllers is empty; give e.g. --rt-controllers gcc,learned:model.safetensors"
+        );
+    }
+    if !(MIN_SESSION_IDLE_S..=MAX_SESSION_IDLE_S).contains(&args.rt_idle_s) {
+        bail!(
+            "--rt-idle-s must be between {MIN_SESSION_IDLE_S} and {MAX_SESSION_IDLE_S:e} seconds, got {}",
+            args.rt_idle_s
+        );
+    }
+    if !(args.rt_max_reports_per_s.is_finite() && args.rt_max_reports_per_s >= 1.0) {
+        bail!(
+            "--rt-max-reports-per-s must be at least 1, got {}",
+            args.rt_max_reports_per_s
+        );
+    }
+    if args.rt_max_sessions == 0 || args.rt_max_message_bytes < 256 {
+        bail!("--rt-max-sessions must be at least 1 and --rt-max-message-bytes at least 256");
+    }
+    Ok(neuralstream_server::rt_ws::RtServeConfig {
+        controllers,
+        dataset_dir: args.rt_dataset.clone(),
+        limits: neuralstream_server::rt_ws::RtLimits {
+            max_sessions: args.rt_max_sessions,
+            idle: Duration::from_secs_f64(args.rt_idle_s),
+            max_message_bytes: args.rt_max_message_bytes,
+            max_reports_per_s: args.rt_max_reports_per_s,
+            burst: 2.0 * args.rt_max_reports_per_s,
+            ..Default::default()
+        },
+    })
+}
+// ---- end real-time sessions ----
 
 /// Builds the server configuration from the flags.
 pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
@@ -143,7 +220,11 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
             args.idle_timeout_s
         );
     }
+    if args.media.is_empty() && args.rt.rt_controllers.is_none() {
+        bail!("give --media DIR (a folder made by `neuralstream package`), --rt-controllers gcc, or both");
+    }
     let mut config = ServerConfig::new(args.media.clone(), algorithms);
+    config.rt = rt_config(&args.rt)?;
     config.port = match (args.port, args.pensieve_compat) {
         (Some(port), _) => port,
         (None, true) => neuralstream_protocol::pensieve::CLIENT_PORT,
@@ -252,5 +333,27 @@ mod tests {
         // The client speaks plain HTTP only, and the folder means nothing without the mode.
         assert!(config_of(&["--pensieve-compat", "--tls-cert", "c", "--tls-key", "k"]).is_err());
         assert!(config_of(&["--pensieve-client", "client"]).is_err());
+    }
+
+    #[test]
+    fn real_time_flags_reach_the_config_and_serve_needs_media_or_rt() {
+        let argv = [
+            "serve",
+            "--rt-controllers",
+            "gcc, fixed:800",
+            "--rt-dataset",
+            "d",
+            "--rt-max-reports-per-s",
+            "40",
+        ];
+        let c = config(&Cli::try_parse_from(argv).unwrap().serve).unwrap();
+        assert_eq!(c.rt.controllers, ["gcc", "fixed:800"]);
+        assert_eq!(c.rt.dataset_dir, Some(PathBuf::from("d")));
+        assert_eq!(c.rt.limits.max_reports_per_s, 40.0);
+        assert!(c.media_dirs.is_empty());
+        let e = config(&Cli::try_parse_from(["serve"]).unwrap().serve).unwrap_err();
+        assert!(e.to_string().contains("--rt-controllers"), "{e}");
+        let e = config_of(&["--rt-controllers", "gcc", "--rt-idle-s", "0"]).unwrap_err();
+        assert!(e.to_string().contains("--rt-idle-s"), "{e}");
     }
 }

@@ -36,5 +36,6 @@ pub use request::{ChunkReport, DecisionRequest, MAX_SECONDS};
 pub use response::{ApiError, DecisionResponse, Reasons};
 pub use routes::{
     decision_path, validate_session_id, ALGORITHMS_PATH, API_PREFIX, DECISION_PATH, HEALTHZ_PATH,
-    MAX_SESSION_ID_LEN, MEDIA_PREFIX, METRICS_PATH, OPENAPI_PATH, SESSIONS_PREFIX, VIDEOS_PATH,
+    MAX_SESSION_ID_LEN, MEDIA_PREFIX, METRICS_PATH, OPENAPI_PATH, RT_METRICS_PATH, SESSIONS_PREFIX,
+    VIDEOS_PATH,
 };

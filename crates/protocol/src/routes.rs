@@ -15,6 +15,10 @@ pub const VIDEOS_PATH: &str = "/api/v1/videos";
 /// Path of the list of enabled algorithms (`GET`, answers [`AlgorithmList`](crate::AlgorithmList)).
 pub const ALGORITHMS_PATH: &str = "/api/v1/algorithms";
 
+/// Path of the real-time WebSocket (`GET` with an upgrade; one report in and one decision out
+/// per interval; `docs/rt_dataset.md`).
+pub const RT_METRICS_PATH: &str = "/api/v1/rt/metrics";
+
 /// Path of the OpenAPI 3 document of the API.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 

@@ -219,8 +219,14 @@ pub fn run_bench(
         sessions.push(s);
         logs.extend(log);
     }
+    Ok((report_of(sessions), logs))
+}
+
+/// The report of scored sessions: the sessions and a summary per controller and family (and over
+/// all families when there are several). `rt bench` and `rt client` both end here.
+pub fn report_of(sessions: Vec<SessionScore>) -> BenchReport {
     let mut summary = Vec::new();
-    let mut families: Vec<&str> = traces.iter().map(|t| t.family.as_str()).collect();
+    let mut families: Vec<&str> = sessions.iter().map(|s| s.family.as_str()).collect();
     families.sort_unstable();
     families.dedup();
     let mut names: Vec<&str> = Vec::new();
@@ -243,7 +249,7 @@ pub fn run_bench(
             summary.push(summarise(name, "all", &rows));
         }
     }
-    Ok((BenchReport { sessions, summary }, logs))
+    BenchReport { sessions, summary }
 }
 
 /// The summary as a fixed-width text table.

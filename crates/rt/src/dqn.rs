@@ -759,10 +759,7 @@ pub fn train(
         ..AdamConfig::with_lr(cfg.lr)
     });
     let mut replay = Replay::new(N_FEATURES, cfg.buffer_size);
-    let n_actions = cfg.grid.len();
-    let (mut idx, mut mb_obs, mut mb_next, mut targets, mut actions) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut scratch = Scratch::new();
+    let mut bufs = StepBuffers::default();
     let (mut grad_steps, mut since_update) = (0u64, 0usize);
     let (mut reward_sum, mut reward_n, mut loss_sum, mut loss_n) = (0.0, 0usize, 0.0, 0usize);
     let mut best: Option<(f64, usize, Mlp)> = None;
@@ -799,35 +796,15 @@ pub fn train(
                     continue;
                 }
                 since_update = 0;
-                replay.sample(&mut rng, cfg.batch_size, &mut idx);
-                replay.gather(&idx, &mut mb_obs, &mut mb_next);
-                let b = idx.len();
-                let q_next_target = target.forward(&mb_next, b, &mut scratch).to_vec();
-                let q_next_online = q.forward(&mb_next, b, &mut scratch).to_vec();
-                replay.targets(
-                    &idx,
-                    &q_next_target,
-                    Some(&q_next_online),
-                    n_actions,
-                    cfg.gamma,
-                    &mut targets,
+                let step = StepSettings {
+                    batch_size: cfg.batch_size,
+                    gamma: cfg.gamma,
+                    huber_delta: cfg.huber_delta,
+                };
+                let l = double_dqn_step(
+                    &mut q, &target, &mut adam, &replay, &mut rng, step, &mut bufs,
                 );
-                actions.clear();
-                actions.extend(idx.iter().map(|&i| replay.actions[i]));
-                let qs = q.forward_train(&mb_obs, b);
-                let l = loss::q_value_loss(
-                    qs,
-                    n_actions,
-                    &actions,
-                    &targets,
-                    QLoss::Huber {
-                        delta: cfg.huber_delta,
-                    },
-                );
-                q.zero_grad();
-                q.backward(&l.grad);
-                adam.step(&mut [(Q_NET, &mut q)]);
-                loss_sum += l.loss as f64;
+                loss_sum += l as f64;
                 loss_n += 1;
                 grad_steps += 1;
                 if grad_steps % cfg.target_update_every.max(1) == 0 {
@@ -872,6 +849,72 @@ pub fn train(
         ..meta
     };
     Ok((DqnModel { q, meta }, report))
+}
+
+/// Minibatch buffers reused across [`double_dqn_step`]s.
+#[derive(Debug, Default)]
+pub(crate) struct StepBuffers {
+    idx: Vec<usize>,
+    obs: Vec<f32>,
+    next: Vec<f32>,
+    targets: Vec<f32>,
+    actions: Vec<usize>,
+    scratch: Scratch,
+}
+
+/// The minibatch settings of [`double_dqn_step`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StepSettings {
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Discount.
+    pub gamma: f32,
+    /// Huber loss threshold.
+    pub huber_delta: f32,
+}
+
+/// One Huber-loss Adam step of `q` on a minibatch drawn from `replay`, towards the double-DQN
+/// target (action chosen by `q`, valued by `target`); returns the loss. Shared by training in
+/// simulation ([`train`]) and offline ([`crate::offline`]).
+pub(crate) fn double_dqn_step(
+    q: &mut Mlp,
+    target: &Mlp,
+    adam: &mut Adam,
+    replay: &Replay,
+    rng: &mut SplitMix64,
+    s: StepSettings,
+    b: &mut StepBuffers,
+) -> f32 {
+    let n_actions = q.output_dim();
+    replay.sample(rng, s.batch_size, &mut b.idx);
+    replay.gather(&b.idx, &mut b.obs, &mut b.next);
+    let n = b.idx.len();
+    let q_next_target = target.forward(&b.next, n, &mut b.scratch).to_vec();
+    let q_next_online = q.forward(&b.next, n, &mut b.scratch).to_vec();
+    replay.targets(
+        &b.idx,
+        &q_next_target,
+        Some(&q_next_online),
+        n_actions,
+        s.gamma,
+        &mut b.targets,
+    );
+    b.actions.clear();
+    b.actions.extend(b.idx.iter().map(|&i| replay.actions[i]));
+    let qs = q.forward_train(&b.obs, n);
+    let l = loss::q_value_loss(
+        qs,
+        n_actions,
+        &b.actions,
+        &b.targets,
+        QLoss::Huber {
+            delta: s.huber_delta,
+        },
+    );
+    q.zero_grad();
+    q.backward(&l.grad);
+    adam.step(&mut [(Q_NET, q)]);
+    l.loss
 }
 
 /// `f` over `jobs` on up to `threads` scoped threads; results in job order.

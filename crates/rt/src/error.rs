@@ -46,4 +46,14 @@ pub enum RtError {
         /// Extra advice (e.g. which split was empty).
         hint: String,
     },
+    /// A metrics dataset line is not a record this code reads; `line` is 1-based.
+    #[error("{}:{line}: {message}", path.display())]
+    Dataset {
+        /// The dataset file.
+        path: PathBuf,
+        /// 1-based line of the bad record.
+        line: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
 }

@@ -25,6 +25,8 @@
 //! combined score) and [`bench`](mod@bench) (controllers x traces in parallel, result files).
 //! [`dqn`]: the learned controller, a double DQN over resolution x fps x bitrate relative to a
 //! receive-rate estimate, its training in simulation and its model files.
+//! [`dataset`]: the live wire messages and the JSON-lines metrics dataset the server records.
+//! [`offline`]: the same DQN trained offline from a recorded dataset (`rt train --dataset`).
 //! [`predictor`]: next-interval capacity prediction, an LSTM (from `neuralstream-nn`) against an
 //! EWMA, scored by MAPE on the test split.
 //!
@@ -34,10 +36,12 @@
 
 pub mod bench;
 pub mod controller;
+pub mod dataset;
 pub mod dqn;
 pub mod error;
 pub mod gcc;
 pub mod link;
+pub mod offline;
 pub mod predictor;
 pub mod quality;
 pub mod receiver;

@@ -180,7 +180,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         budget_bytes: state.sessions.budget_bytes(),
         live: state.sessions.live_sessions(),
     };
-    let mut r = (StatusCode::OK, state.metrics.render(&gauges)).into_response();
+    let mut text = state.metrics.render(&gauges);
+    if let Some(rt) = &state.rt {
+        rt.render(&mut text);
+    }
+    let mut r = (StatusCode::OK, text).into_response();
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -175,6 +175,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(protocol::VIDEOS_PATH, get(api::videos))
         .route(protocol::ALGORITHMS_PATH, get(api::algorithms))
         .route(protocol::OPENAPI_PATH, get(api::openapi))
+        .route(protocol::RT_METRICS_PATH, get(crate::rt_ws::upgrade))
         .route(
             &format!("{}{{*rest}}", protocol::API_PREFIX),
             axum::routing::any(api::api_not_found),

@@ -30,6 +30,9 @@ pub enum ServerError {
         /// What is wrong.
         reason: String,
     },
+    /// The real-time settings (`--rt-controllers`, `--rt-dataset`, limits) are unusable.
+    #[error("{0}")]
+    Rt(String),
     /// The QoE model does not fit a video.
     #[error("--qoe: {0}")]
     Qoe(String),

@@ -30,7 +30,8 @@
 //! state      -> sessions, metrics, logging                  (AppState)
 //! sessions   -> algorithms, media, response, metrics        (per-client sessions)
 //! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
-//! response, metrics, error, config -> nothing of the crate
+//! rt_ws      -> state, metrics, response, error               (real-time WebSocket sessions)
+//! response, metrics, error -> nothing of the crate;  config -> rt_ws (its settings type)
 //! ```
 
 pub mod algorithms;
@@ -45,6 +46,7 @@ pub mod media;
 pub mod metrics;
 pub mod pensieve_compat;
 pub mod response;
+pub mod rt_ws;
 pub mod sessions;
 pub mod state;
 pub mod tls;
@@ -113,6 +115,9 @@ impl Running {
             Err(e) => tracing::warn!(error = %e, "server task failed"),
         }
         self.sweeper.abort();
+        if let Some(rt) = &self.state.rt {
+            rt.finish_dataset();
+        }
     }
 }
 
@@ -131,7 +136,13 @@ fn base_url(addr: SocketAddr, tls: bool) -> String {
 
 /// Builds the shared state: loads media and algorithms, checks the web root.
 pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
-    let media = media::MediaLibrary::load(&config.media_dirs, &config.qoe)?;
+    let rt = rt_ws::RtState::new(&config.rt)?.map(Arc::new);
+    // Real-time sessions alone need no media.
+    let media = if config.media_dirs.is_empty() && rt.is_some() {
+        media::MediaLibrary::default()
+    } else {
+        media::MediaLibrary::load(&config.media_dirs, &config.qoe)?
+    };
     let algorithms = algorithms::AlgorithmSet::new(&config.algorithms)?;
     let misfits = algorithms.check_fit(&media)?;
     if !misfits.is_empty() {
@@ -192,6 +203,7 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
             logging::WARN_INTERVAL,
         ),
         pensieve,
+        rt,
     })
 }
 
@@ -302,6 +314,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         url = %base_url,
         videos = %state.ctx.media.names(),
         algorithms = %state.ctx.algorithms.names(),
+        rt_controllers = %state.rt.as_ref().map_or(String::new(), |rt| rt.names()),
         "server started"
     );
     Ok(Running {

@@ -23,7 +23,7 @@ pub struct Media {
 }
 
 /// Every served video, in `--media` order (the first is the default of decision requests).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct MediaLibrary {
     items: Vec<Media>,
 }

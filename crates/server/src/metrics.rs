@@ -85,14 +85,15 @@ const STATUSES: usize = 500; // 100..=599
 
 /// A Prometheus histogram of durations over [`LATENCY_BUCKETS_S`].
 #[derive(Debug, Default)]
-struct Histogram {
+pub(crate) struct Histogram {
     buckets: [AtomicU64; LATENCY_BUCKETS_S.len() + 1],
     sum_ns: AtomicU64,
     count: AtomicU64,
 }
 
 impl Histogram {
-    fn record(&self, elapsed: Duration) {
+    /// Counts one duration.
+    pub(crate) fn record(&self, elapsed: Duration) {
         let s = elapsed.as_secs_f64();
         let b = LATENCY_BUCKETS_S
             .iter()
@@ -105,7 +106,7 @@ impl Histogram {
     }
 
     /// Appends the exposition of this histogram as `name`.
-    fn render(&self, out: &mut String, name: &str, help: &str) {
+    pub(crate) fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} histogram");
         let mut cumulative = 0;
