@@ -160,6 +160,9 @@ pub struct AgnosticPoint {
     pub wall_s: f64,
 }
 
+/// A (trace set, video) group's validation score: `(set, video, score)`.
+pub type GroupScore = (String, String, f64);
+
 /// What [`train_agnostic`] returns.
 #[derive(Debug, Clone)]
 pub struct AgnosticReport {
@@ -169,8 +172,8 @@ pub struct AgnosticReport {
     pub best_val_score: f64,
     /// Every validation measurement.
     pub curve: Vec<AgnosticPoint>,
-    /// Validation score per (set, video) group of the best policy: `(set, video, score)`.
-    pub groups: Vec<(String, String, f64)>,
+    /// Validation score per (set, video) group of the best policy.
+    pub groups: Vec<GroupScore>,
     /// Decisions in the final training data.
     pub samples: usize,
     /// Training environments.
@@ -286,7 +289,7 @@ pub fn train_agnostic(
     let mut cut_short = false;
     let mut validate = |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>| {
         let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
-        let (share, _) = validation_share(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
+        let (share, _) = validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
         let point = AgnosticPoint {
             stage,
             step,
@@ -326,7 +329,7 @@ pub fn train_agnostic(
         }
     }
     let policy = AgnosticAbr::new(best.1, spec, meta);
-    let (_, groups) = validation_share(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
+    let (_, groups) = validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
     Ok(AgnosticReport {
         policy,
         best_val_score: best.0,
@@ -480,7 +483,7 @@ fn optimum_qoes(
 
 /// Plays `policy` on the validation environments; returns the mean over (set, video) groups of
 /// the group's normalised regret (negated), and every group's.
-fn validation_share(
+fn validation_score(
     policy: &AgnosticAbr,
     envs: &[Env],
     optimum: &[f64],
@@ -488,7 +491,7 @@ fn validation_share(
     videos: &[TrainVideo],
     sim: &SimConfig,
     cfg: &AgnosticConfig,
-) -> Result<(f64, Vec<(String, String, f64)>), LearnError> {
+) -> Result<(f64, Vec<GroupScore>), LearnError> {
     let qoes: Vec<(f64, usize)> = envs
         .par_iter()
         .map_init(
