@@ -92,7 +92,7 @@ struct Row {
 }
 
 /// Splits `NAME=VALUE` (a bare `VALUE` is its own name).
-fn named<'a>(entry: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
+pub(crate) fn named<'a>(entry: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
     let (name, value) = entry.split_once('=').unwrap_or((entry, entry));
     let (name, value) = (name.trim(), value.trim());
     anyhow::ensure!(

@@ -60,18 +60,10 @@ pub fn wide_generator() -> TraceGenerator {
     }
 }
 
-/// Splits `NAME=PATH` entries of a comma-separated list.
+/// Splits `NAME=PATH` entries of a comma-separated list (as the grid's flags).
 fn entries<'a>(list: &'a str, flag: &str) -> Result<Vec<(&'a str, &'a str)>> {
     list.split(',')
-        .map(|entry| {
-            let (name, value) = entry.split_once('=').unwrap_or((entry, entry));
-            let (name, value) = (name.trim(), value.trim());
-            anyhow::ensure!(
-                !name.is_empty() && !value.is_empty(),
-                "{flag}: empty entry '{entry}'; write NAME=PATH entries separated by commas"
-            );
-            Ok((name, value))
-        })
+        .map(|entry| crate::grid::named(entry, flag))
         .collect()
 }
 

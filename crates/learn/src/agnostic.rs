@@ -28,7 +28,7 @@
 //! collected in order, and training is single-threaded.
 
 use crate::error::LearnError;
-use crate::imitation::split_traces;
+use crate::imitation::{split_traces, subset};
 use crate::windows::windows;
 use neuralstream_core::qoe::CompiledQoe;
 use neuralstream_core::{Abr, Decision, Observation, Rng, Trace, Video};
@@ -381,18 +381,6 @@ fn environments(sets: &[TraceSet], n_videos: usize, cfg: &AgnosticConfig) -> (Ve
         }
     }
     (train, val)
-}
-
-/// A seeded subset of `count` items (all when there are fewer), in their original order.
-fn subset<T: Clone>(items: &[T], count: usize, seed: u64, round: usize) -> Vec<T> {
-    let mut idx: Vec<usize> = (0..items.len()).collect();
-    let mut rng = SplitMix64::new(seed ^ (round as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    for i in (1..idx.len()).rev() {
-        idx.swap(i, rng.below(i + 1));
-    }
-    idx.truncate(count);
-    idx.sort_unstable();
-    idx.into_iter().map(|i| items[i].clone()).collect()
 }
 
 fn optimum_err(env: &Env) -> impl Fn(neuralstream_optimum::OptimumError) -> LearnError + '_ {
