@@ -7,7 +7,7 @@ use clap::Args;
 use neuralstream_core::{Abr, QoeModel, Trace, Video};
 use neuralstream_eval::EvalError;
 use neuralstream_eval::{output, run_bench, BenchConfig, BenchOutput, OPTIMUM};
-use neuralstream_policy::LearnedAbr;
+use neuralstream_policy::Policy;
 use neuralstream_protocol::{canonical_algorithm_name, learned_policy_path};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -188,20 +188,16 @@ fn load_learned(
     algorithms: &[String],
     video: &Video,
     qoe: &QoeModel,
-) -> Result<HashMap<String, LearnedAbr>> {
+) -> Result<HashMap<String, Policy>> {
     let mut learned = HashMap::new();
     for (name, path) in algorithms
         .iter()
         .filter_map(|n| learned_policy_path(n).map(|p| (n, p)))
     {
-        let policy = LearnedAbr::load(path).with_context(|| format!("in --abr {name}"))?;
-        anyhow::ensure!(
-            policy.spec().num_levels == video.num_levels(),
-            "--abr {name}: the policy was trained for {} levels but the video '{}' has {}",
-            policy.spec().num_levels,
-            video.name,
-            video.num_levels()
-        );
+        let policy = Policy::load(path).with_context(|| format!("in --abr {name}"))?;
+        policy
+            .check_video(video)
+            .map_err(|e| anyhow::anyhow!("--abr {name}: {e}"))?;
         let trained = &policy.meta().qoe;
         if !trained.is_empty() && QoeModel::from_name(trained).ok().as_ref() != Some(qoe) {
             eprintln!(

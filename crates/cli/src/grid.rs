@@ -15,7 +15,7 @@ use clap::Args;
 use neuralstream_core::{Abr, AlgorithmSummary, Ladder, QoeModel, Trace, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
 use neuralstream_eval::{run_bench, BenchConfig, EvalError};
-use neuralstream_policy::LearnedAbr;
+use neuralstream_policy::Policy;
 use neuralstream_protocol::learned_policy_path;
 use neuralstream_report::{heatmap_chart, HeatMap};
 use std::collections::HashMap;
@@ -35,9 +35,10 @@ pub fn fast_generator() -> TraceGenerator {
 }
 
 /// Synthetic ladders of the grid's built-in videos (48 VBR chunks of 4 s each, as the built-in
-/// `builtin` video on Pensieve's ladder), kbit/s: `ladder10` (10 levels, 0.3-12 Mbit/s) and
-/// `ladder35` (6 levels topping at 35 Mbit/s).
-pub const BUILTIN_VIDEOS: [(&str, &[f64]); 2] = [
+/// `builtin` video on Pensieve's ladder), kbit/s: `ladder10` (10 levels, 0.3-12 Mbit/s),
+/// `ladder35` (6 levels topping at 35 Mbit/s) and `h264` (a synthetic descriptor of the 5-level
+/// H.264 ladder `neuralstream package` encodes by default, 0.4-5 Mbit/s).
+pub const BUILTIN_VIDEOS: [(&str, &[f64]); 3] = [
     (
         "ladder10",
         &[
@@ -48,6 +49,7 @@ pub const BUILTIN_VIDEOS: [(&str, &[f64]); 2] = [
         "ladder35",
         &[1000.0, 2500.0, 5000.0, 10000.0, 20000.0, 35000.0],
     ),
+    ("h264", &[400.0, 800.0, 1400.0, 2800.0, 5000.0]),
 ];
 
 /// The grid flags of `bench`.
@@ -60,7 +62,8 @@ pub struct GridArgs {
     #[arg(long, value_name = "LIST", requires = "grid_videos")]
     pub grid_traces: Option<String>,
     /// Videos of the grid: comma-separated `NAME=PATH` (as --video) or a built-in `builtin`
-    /// (Pensieve's ladder), `ladder10` (10 levels, 0.3-12 Mbit/s), `ladder35` (6 levels to 35 Mbit/s).
+    /// (Pensieve's ladder), `ladder10` (10 levels, 0.3-12 Mbit/s), `ladder35` (6 levels to 35 Mbit/s),
+    /// `h264` (package's default 5-level H.264 ladder, 0.4-5 Mbit/s).
     #[arg(long, value_name = "LIST", requires = "grid_traces")]
     pub grid_videos: Option<String>,
 }
@@ -89,7 +92,7 @@ struct Row {
 }
 
 /// Splits `NAME=VALUE` (a bare `VALUE` is its own name).
-fn named<'a>(entry: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
+pub(crate) fn named<'a>(entry: &'a str, flag: &str) -> Result<(&'a str, &'a str)> {
     let (name, value) = entry.split_once('=').unwrap_or((entry, entry));
     let (name, value) = (name.trim(), value.trim());
     anyhow::ensure!(
@@ -157,7 +160,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .iter()
         .filter_map(|n| learned_policy_path(n).map(|p| (n, p)))
     {
-        let policy = LearnedAbr::load(path).with_context(|| format!("in --abr {name}"))?;
+        let policy = Policy::load(path).with_context(|| format!("in --abr {name}"))?;
         learned.insert(name.clone(), policy);
     }
     std::fs::create_dir_all(&args.out).with_context(|| {
@@ -196,7 +199,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 fn cell(
     args: &BenchArgs,
     algorithms: &[String],
-    learned: &HashMap<String, LearnedAbr>,
+    learned: &HashMap<String, Policy>,
     set: &TraceSet,
     video_name: &str,
     video: &Video,
@@ -208,7 +211,7 @@ fn cell(
     let fits = |a: &String| {
         learned
             .get(a)
-            .is_none_or(|p| p.spec().num_levels == video.num_levels())
+            .is_none_or(|p| p.fits_levels(video.num_levels()))
     };
     let playable: Vec<String> = algorithms.iter().filter(|a| fits(a)).cloned().collect();
     let sim = args

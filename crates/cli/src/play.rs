@@ -15,7 +15,7 @@ use neuralstream_player::{
     FleetOutcome, PlayerConfig, Progress, RequestRecord, RunSummary, SessionSummary, TlsTrust,
     TraceClock,
 };
-use neuralstream_policy::LearnedAbr;
+use neuralstream_policy::Policy;
 use neuralstream_sim::SessionLog;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -93,7 +93,7 @@ pub struct PlayArgs {
 }
 
 /// How decisions are made, checked before any network traffic.
-fn decision_source(args: &PlayArgs) -> Result<(DecisionSource, Option<LearnedAbr>)> {
+fn decision_source(args: &PlayArgs) -> Result<(DecisionSource, Option<Policy>)> {
     let name = args.abr.trim();
     anyhow::ensure!(
         !name.is_empty(),
@@ -112,7 +112,7 @@ fn decision_source(args: &PlayArgs) -> Result<(DecisionSource, Option<LearnedAbr
             !path.is_empty(),
             "--abr learned: needs a checkpoint path, e.g. learned:out/train/policy.safetensors"
         );
-        let policy = LearnedAbr::load(path).with_context(|| format!("in --abr {name}"))?;
+        let policy = Policy::load(path).with_context(|| format!("in --abr {name}"))?;
         let p = policy.clone();
         let factory: AbrFactory = Arc::new(move || Box::new(p.clone()) as Box<dyn Abr>);
         return Ok((
@@ -225,14 +225,9 @@ pub fn run(args: PlayArgs) -> Result<()> {
     let mut cfg = cfg;
     cfg.player.qoe = qoe.clone();
     if let Some(policy) = &learned {
-        anyhow::ensure!(
-            policy.spec().num_levels == video.num_levels(),
-            "--abr {}: the policy was trained for {} levels but the video '{}' has {}",
-            args.abr,
-            policy.spec().num_levels,
-            video.name,
-            video.num_levels()
-        );
+        policy
+            .check_video(&video)
+            .map_err(|e| anyhow::anyhow!("--abr {}: {e}", args.abr))?;
     }
     let per_session = player.chunks_for(video.num_chunks());
     crate::inputs::check_skip_chunks(args.skip_chunks, per_session, &video, args.max_chunks)?;

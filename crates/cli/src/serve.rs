@@ -63,7 +63,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub web_root: Option<PathBuf>,
     /// QoE model of the `qoe_so_far` answers and metrics: lin, log or hd, or ssim, vmaf or psnr
-    /// (per-segment quality scores from `package`).
+    /// (per-segment quality scores from `package`). QoE_lin's stall penalty is each served video's
+    /// top bitrate in Mbit/s unless given (`lin:4.3`).
     #[arg(long, default_value = "lin", value_name = "MODEL")]
     pub qoe: String,
     /// A decision session unused for this long is dropped, seconds (0.1 to 1e7).
@@ -253,7 +254,9 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
         None if Path::new("web/dist").is_dir() => Some(PathBuf::from("web/dist")),
         None => None,
     };
-    config.qoe = neuralstream_core::QoeModel::from_name(&args.qoe).context("in --qoe")?;
+    // Checked now; resolved per served video (QoE_lin's penalty is each video's top bitrate).
+    neuralstream_core::QoeModel::from_name(&args.qoe).context("in --qoe")?;
+    config.qoe = args.qoe.clone();
     config.session_idle = Duration::from_secs_f64(args.session_idle_s);
     config.max_sessions = args.max_sessions;
     if let Some(mib) = args.session_memory_mb {

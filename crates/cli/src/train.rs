@@ -162,6 +162,20 @@ pub struct TrainArgs {
     /// used for selection).
     #[arg(long, value_name = "PATH")]
     pub test_traces: Option<PathBuf>,
+    /// Train the ladder-agnostic policy (one network for ladders of 2 to 16 levels, feature
+    /// layout 2) by imitation of the optimum with DAgger over a distribution of trace sets and
+    /// videos (--agnostic-traces, --agnostic-videos; by default Pensieve's train traces, the ucc5g
+    /// and nyumets train splits of ../shared/data, 0.1-100 Mbit/s synthetic traces, and Pensieve's
+    /// video with synthetic ladders of 3 to 12 levels). --traces and --video are not used.
+    #[arg(long)]
+    pub agnostic: bool,
+    /// With --agnostic: comma-separated trace sets `NAME=PATH` (folders) or `NAME=synthetic-wide`.
+    #[arg(long, value_name = "LIST", requires = "agnostic")]
+    pub agnostic_traces: Option<String>,
+    /// With --agnostic: comma-separated videos `NAME=PATH` (as --video), `builtin`, or a training
+    /// ladder: h264-5, vbr-3, vbr-8, vbr-9, vbr-12, top-40.
+    #[arg(long, value_name = "LIST", requires = "agnostic")]
+    pub agnostic_videos: Option<String>,
     /// Output folder: policy.safetensors (selected), last.safetensors (to resume),
     /// training_curve.{csv,png,svg}, stages.{csv,png,svg}.
     #[arg(long, default_value = "out/train", value_name = "DIR")]
@@ -524,8 +538,14 @@ fn print_summary(
     );
 }
 
+#[path = "train_agnostic.rs"]
+mod agnostic;
+
 /// Runs `neuralstream train`.
 pub fn run(args: TrainArgs) -> Result<()> {
+    if args.agnostic {
+        return agnostic::run(&args);
+    }
     let inputs::Inputs {
         qoe,
         video,

@@ -215,8 +215,8 @@ pub fn split_traces(traces: &[Trace], val_fraction: f64, seed: u64) -> (Vec<Trac
 /// Salt that decorrelates the split from the initialisation for equal seeds.
 const SPLIT_SALT: u64 = 0x5eed_0000_5011_7000;
 
-/// A seeded subset of `count` sessions (all when there are fewer), in their original order.
-fn subset(sessions: &[Trace], count: usize, seed: u64, round: usize) -> Vec<Trace> {
+/// A seeded subset of `count` items (all when there are fewer), in their original order.
+pub(crate) fn subset<T: Clone>(sessions: &[T], count: usize, seed: u64, round: usize) -> Vec<T> {
     let mut idx: Vec<usize> = (0..sessions.len()).collect();
     let mut rng = SplitMix64::new(seed ^ (round as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     for i in (1..idx.len()).rev() {

@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod a2c;
+pub mod agnostic;
 pub mod checkpoint;
 pub mod curve;
 pub mod dagger;
@@ -40,6 +41,7 @@ pub mod validation;
 pub mod windows;
 
 pub use a2c::{train_a2c, A2cConfig};
+pub use agnostic::{train_agnostic, AgnosticConfig, AgnosticReport, TraceSet, TrainVideo};
 pub use checkpoint::{Progress, ScheduleDone, TrainingCheckpoint};
 pub use curve::{curve_csv, CurvePoint};
 pub use dagger::{relabel_learner_states, RelabelConfig};

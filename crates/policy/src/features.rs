@@ -41,6 +41,15 @@ pub struct FeatureSpec {
     pub max_delay_ratio: f64,
 }
 
+/// What is wrong with a fixed-ladder spec of layout `version` (not [`FEATURE_VERSION`]).
+pub(crate) fn wrong_version(version: u64) -> String {
+    if version == u64::from(crate::agnostic::AGNOSTIC_VERSION) {
+        format!("feature layout version {version} is the ladder-agnostic layout, not the fixed-ladder {FEATURE_VERSION}; load the file with Policy::load")
+    } else {
+        format!("feature layout version {version} is not the {FEATURE_VERSION} this build reads; use a NeuralStream of the version that trained it, or retrain")
+    }
+}
+
 impl FeatureSpec {
     /// The default spec for a ladder of `num_levels` levels: 8 chunks of history, buffer scaled by
     /// 60 s, throughput ratios clamped at 10, delay ratios at 10.
@@ -95,10 +104,7 @@ impl FeatureSpec {
     /// Returns what is wrong, for the caller to put in its error.
     pub fn validate(&self) -> Result<(), String> {
         if self.version != FEATURE_VERSION {
-            return Err(format!(
-                "feature layout version {} is not the {FEATURE_VERSION} this build reads; use a NeuralStream of the version that trained it, or retrain",
-                self.version
-            ));
+            return Err(wrong_version(u64::from(self.version)));
         }
         if !(1..=Self::MAX_LEVELS).contains(&self.num_levels) {
             return Err(format!(

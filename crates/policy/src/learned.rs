@@ -1,6 +1,6 @@
 //! [`LearnedAbr`]: a trained actor network wrapped as an ordinary [`Abr`], and its policy files.
 
-use crate::features::FeatureSpec;
+use crate::features::{FeatureSpec, FEATURE_VERSION};
 use neuralstream_core::{Abr, Decision, Observation};
 use neuralstream_nn::{load_networks, save_safetensors, CheckpointError, Mlp, Scratch};
 use std::collections::BTreeMap;
@@ -140,14 +140,17 @@ impl LearnedAbr {
     /// under `"actor"` with the same metadata).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyError> {
         let path = path.as_ref();
-        let mut ck = load_networks(path)?;
-        let actor = ck
-            .networks
-            .remove(ACTOR)
-            .ok_or_else(|| PolicyError::MissingActor {
-                path: path.to_owned(),
-            })?;
-        let md = &ck.metadata;
+        let (actor, md) = read_policy_file(path)?;
+        Self::from_parts(path, actor, &md)
+    }
+
+    /// Builds the policy from a file's actor and metadata (`path` only names the file in errors):
+    /// checks the feature spec (layout version 1) and the actor's shape.
+    pub(crate) fn from_parts(
+        path: &Path,
+        actor: Mlp,
+        md: &BTreeMap<String, String>,
+    ) -> Result<Self, PolicyError> {
         let bad = |key: &str, message: String| PolicyError::Metadata {
             path: path.to_owned(),
             key: key.to_owned(),
@@ -156,8 +159,15 @@ impl LearnedAbr {
         let spec_json = md
             .get(META_FEATURES)
             .ok_or_else(|| bad(META_FEATURES, "missing".into()))?;
-        let spec: FeatureSpec =
+        let value: serde_json::Value =
             serde_json::from_str(spec_json).map_err(|e| bad(META_FEATURES, e.to_string()))?;
+        if let Some(v) = value.get("version").and_then(serde_json::Value::as_u64) {
+            if v != u64::from(FEATURE_VERSION) {
+                return Err(bad(META_FEATURES, crate::features::wrong_version(v)));
+            }
+        }
+        let spec: FeatureSpec =
+            serde_json::from_value(value).map_err(|e| bad(META_FEATURES, e.to_string()))?;
         spec.validate().map_err(|e| bad(META_FEATURES, e))?;
         if actor.input_dim() != spec.len() || actor.output_dim() != spec.num_levels {
             return Err(PolicyError::ShapeMismatch {
@@ -168,27 +178,53 @@ impl LearnedAbr {
                 spec_levels: spec.num_levels,
             });
         }
-        let seed = match md.get("learn.seed") {
-            Some(s) => Some(
-                s.parse()
-                    .map_err(|e: std::num::ParseIntError| bad("learn.seed", e.to_string()))?,
-            ),
-            None => None,
-        };
-        let meta = PolicyMeta {
-            qoe: md.get("learn.qoe").cloned().unwrap_or_default(),
-            seed,
-            git_commit: md.get("learn.git_commit").cloned(),
-            extra: md
-                .iter()
-                .filter_map(|(k, v)| {
-                    k.strip_prefix("learn.extra.")
-                        .map(|k| (k.to_owned(), v.clone()))
-                })
-                .collect(),
-        };
+        let meta = read_meta(path, md)?;
         Ok(LearnedAbr::new(actor, spec, meta))
     }
+}
+
+/// Reads a policy file's actor network and metadata.
+pub(crate) fn read_policy_file(
+    path: &Path,
+) -> Result<(Mlp, BTreeMap<String, String>), PolicyError> {
+    let mut ck = load_networks(path)?;
+    let actor = ck
+        .networks
+        .remove(ACTOR)
+        .ok_or_else(|| PolicyError::MissingActor {
+            path: path.to_owned(),
+        })?;
+    Ok((actor, ck.metadata))
+}
+
+/// The provenance of a policy file's metadata (QoE model, seed, commit, extras).
+pub(crate) fn read_meta(
+    path: &Path,
+    md: &BTreeMap<String, String>,
+) -> Result<PolicyMeta, PolicyError> {
+    let seed = match md.get("learn.seed") {
+        Some(s) => Some(
+            s.parse()
+                .map_err(|e: std::num::ParseIntError| PolicyError::Metadata {
+                    path: path.to_owned(),
+                    key: "learn.seed".to_owned(),
+                    message: e.to_string(),
+                })?,
+        ),
+        None => None,
+    };
+    Ok(PolicyMeta {
+        qoe: md.get("learn.qoe").cloned().unwrap_or_default(),
+        seed,
+        git_commit: md.get("learn.git_commit").cloned(),
+        extra: md
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("learn.extra.")
+                    .map(|k| (k.to_owned(), v.clone()))
+            })
+            .collect(),
+    })
 }
 
 // `argmax` (index of the largest value, the first on ties; 0 for an empty slice) is shared with
@@ -198,12 +234,18 @@ pub use neuralstream_nn::argmax;
 /// The safetensors metadata every policy file carries (training checkpoints add their own keys):
 /// the feature spec as JSON, the ladder size, the QoE model, the seed, the git commit and the extras.
 pub fn policy_metadata(spec: &FeatureSpec, meta: &PolicyMeta) -> BTreeMap<String, String> {
-    let mut md = BTreeMap::new();
+    let mut md = provenance_metadata(meta);
     md.insert(
         META_FEATURES.to_owned(),
         serde_json::to_string(spec).expect("FeatureSpec serialises"),
     );
     md.insert(META_NUM_LEVELS.to_owned(), spec.num_levels.to_string());
+    md
+}
+
+/// The provenance entries of a policy file's metadata: QoE model, seed, git commit and extras.
+pub(crate) fn provenance_metadata(meta: &PolicyMeta) -> BTreeMap<String, String> {
+    let mut md = BTreeMap::new();
     md.insert("learn.qoe".to_owned(), meta.qoe.clone());
     if let Some(seed) = meta.seed {
         md.insert("learn.seed".to_owned(), seed.to_string());

@@ -14,13 +14,22 @@
 //! keeps working on other ladders and faster networks) and runs the hand-written network's
 //! allocation-free [`neuralstream_nn::Mlp::infer`]. The [`FeatureSpec`] travels in the
 //! checkpoint's metadata, so a file is self-describing.
+//!
+//! Two feature layouts exist, told apart by the spec's `version`: 1, the fixed-ladder
+//! [`FeatureSpec`] (one network output per level, so a policy runs on one ladder size), and 2, the
+//! ladder-agnostic [`AgnosticSpec`] ([`agnostic`]: one scoring network shared by every level, for
+//! ladders of 2 to 16 levels). [`Policy::load`] reads either.
 
 #![deny(missing_docs)]
 
+pub mod agnostic;
 pub mod features;
+pub mod file;
 pub mod learned;
 
+pub use agnostic::{AgnosticAbr, AgnosticSpec, FeatureError, AGNOSTIC_VERSION};
 pub use features::{FeatureSpec, FEATURE_VERSION};
+pub use file::Policy;
 pub use learned::{
     argmax, policy_metadata, LearnedAbr, PolicyError, PolicyMeta, ACTOR, META_FEATURES,
     META_NUM_LEVELS,

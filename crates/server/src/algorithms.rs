@@ -6,7 +6,7 @@
 use crate::error::ServerError;
 use crate::media::MediaLibrary;
 use neuralstream_core::Abr;
-use neuralstream_policy::LearnedAbr;
+use neuralstream_policy::Policy;
 use neuralstream_protocol::{AlgorithmInfo, AlgorithmList};
 
 /// What an enabled algorithm is built from.
@@ -15,7 +15,7 @@ enum Kind {
     /// A rule-based algorithm of `neuralstream_abr`, by registry name.
     Builtin(String),
     /// A learned policy, loaded once.
-    Learned(Box<LearnedAbr>),
+    Learned(Box<Policy>),
 }
 
 /// One enabled algorithm.
@@ -38,8 +38,8 @@ pub struct AlgorithmSet {
 pub struct Misfit {
     /// The policy's name.
     pub algorithm: String,
-    /// Levels it was trained for.
-    pub levels: usize,
+    /// The ladders it runs on, in words ("6 levels", "2 to 16 levels").
+    pub levels: String,
     /// The video's name.
     pub video: String,
     /// Levels of the video's ladder.
@@ -50,7 +50,7 @@ impl std::fmt::Display for Misfit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} ({} levels) on {} ({} levels)",
+            "{} ({}) on {} ({} levels)",
             self.algorithm, self.levels, self.video, self.video_levels
         )
     }
@@ -74,12 +74,12 @@ impl AlgorithmSet {
                         "needs a checkpoint path, e.g. learned:out/train/policy.safetensors".into(),
                     ));
                 }
-                let policy = LearnedAbr::load(path).map_err(|e| bad(e.to_string()))?;
+                let policy = Policy::load(path).map_err(|e| bad(e.to_string()))?;
                 Entry {
                     name: neuralstream_protocol::canonical_algorithm_name(spec),
                     description: format!(
-                        "learned policy from {path} ({} levels, trained for QoE_{})",
-                        policy.spec().num_levels,
+                        "learned policy from {path} ({}, trained for QoE_{})",
+                        policy.levels_text(),
                         policy.meta().qoe
                     ),
                     kind: Kind::Learned(Box::new(policy)),
@@ -142,13 +142,13 @@ impl AlgorithmSet {
             .join(", ")
     }
 
-    /// Levels a learned policy was trained for; `None` for rule-based algorithms (any ladder).
-    pub fn required_levels(&self, name: &str) -> Option<usize> {
+    /// The learned policy enabled as `name`; `None` for rule-based algorithms (any ladder).
+    pub fn learned(&self, name: &str) -> Option<&Policy> {
         self.entries
             .iter()
             .find(|e| e.name == name)
             .and_then(|e| match &e.kind {
-                Kind::Learned(p) => Some(p.spec().num_levels),
+                Kind::Learned(p) => Some(p.as_ref()),
                 Kind::Builtin(_) => None,
             })
     }
@@ -157,13 +157,16 @@ impl AlgorithmSet {
     pub fn misfits(&self, media: &MediaLibrary) -> Vec<Misfit> {
         let mut out = Vec::new();
         for e in &self.entries {
-            let Some(levels) = self.required_levels(&e.name) else {
+            let Some(policy) = self.learned(&e.name) else {
                 continue;
             };
-            for m in media.iter().filter(|m| m.video.num_levels() != levels) {
+            for m in media
+                .iter()
+                .filter(|m| !policy.fits_levels(m.video.num_levels()))
+            {
                 out.push(Misfit {
                     algorithm: e.name.clone(),
-                    levels,
+                    levels: policy.levels_text(),
                     video: m.name.clone(),
                     video_levels: m.video.num_levels(),
                 });

@@ -1,6 +1,5 @@
 //! [`ServerConfig`]: everything `neuralstream serve` can be told, with safe defaults.
 
-use neuralstream_core::QoeModel;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,8 +49,9 @@ pub struct ServerConfig {
     pub tls: TlsMode,
     /// Folder served at `/` (the web player); `None` serves a built-in page saying how to build it.
     pub web_root: Option<PathBuf>,
-    /// QoE model of `qoe_so_far`.
-    pub qoe: QoeModel,
+    /// QoE model of `qoe_so_far`, as a `--qoe` spec resolved per served video (QoE_lin's stall
+    /// penalty is each video's top bitrate unless the spec gives one, e.g. `lin:4.3`).
+    pub qoe: String,
     /// A session unused for this long is dropped.
     pub session_idle: Duration,
     /// Most sessions kept at once; new ones are refused with 503 beyond it.
@@ -107,7 +107,7 @@ impl ServerConfig {
                 state_dir: PathBuf::from("out/serve"),
             },
             web_root: None,
-            qoe: QoeModel::lin(),
+            qoe: "lin".to_owned(),
             session_idle: Duration::from_secs(300),
             max_sessions: 100_000,
             session_budget_bytes: default_session_budget_bytes(),

@@ -39,8 +39,10 @@ fn is_plain_name(name: &str) -> bool {
 }
 
 impl MediaLibrary {
-    /// Loads every folder: checks it exists, reads its `video.json`, compiles the QoE model.
-    pub fn load(dirs: &[PathBuf], qoe: &QoeModel) -> Result<Self, ServerError> {
+    /// Loads every folder: checks it exists, reads its `video.json`, compiles the QoE model `qoe`
+    /// (a `--qoe` spec) for that video: QoE_lin's stall penalty is the video's own top bitrate
+    /// unless the spec gives one (`lin:4.3`), as in `bench`.
+    pub fn load(dirs: &[PathBuf], qoe: &str) -> Result<Self, ServerError> {
         if dirs.is_empty() {
             return Err(ServerError::NoMedia);
         }
@@ -55,7 +57,7 @@ impl MediaLibrary {
         Ok(MediaLibrary { items })
     }
 
-    fn load_one(dir: &Path, qoe: &QoeModel) -> Result<Media, ServerError> {
+    fn load_one(dir: &Path, qoe: &str) -> Result<Media, ServerError> {
         let bad = |reason: String| ServerError::Media {
             path: dir.to_path_buf(),
             reason,
@@ -85,8 +87,8 @@ impl MediaLibrary {
                 "folder name '{name}' is served as /media/<name>/ and must use only letters, digits, '_', '.', '-'; rename the folder"
             )));
         }
-        let compiled = qoe
-            .compile(&video)
+        let compiled = QoeModel::for_video(qoe, &video)
+            .and_then(|model| model.compile(&video))
             .map_err(|e| ServerError::Qoe(format!("media '{name}': {e}")))?;
         let exists = |file: &str| root.join(file).is_file();
         let info = VideoInfo {
@@ -152,11 +154,38 @@ mod tests {
     #[test]
     fn missing_and_empty_folders_are_refused_with_a_hint() {
         let dir = tempfile::tempdir().unwrap();
-        let e = MediaLibrary::load(&[dir.path().join("nope")], &QoeModel::lin()).unwrap_err();
+        let e = MediaLibrary::load(&[dir.path().join("nope")], "lin").unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
-        let e = MediaLibrary::load(&[dir.path().to_path_buf()], &QoeModel::lin()).unwrap_err();
+        let e = MediaLibrary::load(&[dir.path().to_path_buf()], "lin").unwrap_err();
         assert!(e.to_string().contains("video.json"), "{e}");
-        let e = MediaLibrary::load(&[], &QoeModel::lin()).unwrap_err();
+        let e = MediaLibrary::load(&[], "lin").unwrap_err();
         assert!(matches!(e, ServerError::NoMedia));
+    }
+
+    /// QoE_lin's stall penalty follows each served video's top bitrate (35 on a 35 Mbit/s ladder,
+    /// 4.3 on Pensieve's), unless `--qoe` gives one.
+    #[test]
+    fn qoe_lin_penalty_is_each_videos_top_bitrate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut dirs = Vec::new();
+        for (name, ladder) in [
+            ("pensieve", neuralstream_core::Ladder::pensieve()),
+            (
+                "fast",
+                neuralstream_core::Ladder::from_kbps(&[5000.0, 15000.0, 35000.0]),
+            ),
+        ] {
+            let media = dir.path().join(name);
+            std::fs::create_dir_all(&media).unwrap();
+            let video = neuralstream_data::synthetic::synthetic_video(name, &ladder, 4, 4.0, 1);
+            neuralstream_data::descriptor::write_descriptor(&media.join("video.json"), &video)
+                .unwrap();
+            dirs.push(media);
+        }
+        let lib = MediaLibrary::load(&dirs, "lin").unwrap();
+        let penalties: Vec<f64> = lib.iter().map(|m| m.qoe.rebuffer_penalty).collect();
+        assert_eq!(penalties, vec![4.3, 35.0]);
+        let lib = MediaLibrary::load(&dirs, "lin:4.3").unwrap();
+        assert!(lib.iter().all(|m| m.qoe.rebuffer_penalty == 4.3));
     }
 }

@@ -412,10 +412,11 @@ impl SessionStore {
                 idle_s: self.idle_ms as f64 / 1000.0,
             });
         }
-        if let Some(levels) = ctx.algorithms.required_levels(&algorithm) {
-            if levels != m.video.num_levels() {
+        if let Some(policy) = ctx.algorithms.learned(&algorithm) {
+            if !policy.fits_levels(m.video.num_levels()) {
                 return Err(DecideError::Invalid(format!(
-                    "algorithm '{algorithm}' was trained for {levels} levels but video '{}' has {}; choose another algorithm for this video",
+                    "algorithm '{algorithm}' was trained for {} but video '{}' has {}; choose another algorithm for this video",
+                    policy.levels_text(),
                     m.name,
                     m.video.num_levels()
                 )));
@@ -769,7 +770,6 @@ fn step(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use neuralstream_core::QoeModel;
     use neuralstream_protocol::ChunkReport;
 
     struct Fixture {
@@ -785,7 +785,7 @@ mod tests {
         let video = neuralstream_data::synthetic::builtin_video();
         neuralstream_data::descriptor::write_descriptor(&media.join("video.json"), &video).unwrap();
         let ctx = DecisionContext {
-            media: MediaLibrary::load(&[media], &QoeModel::lin()).unwrap(),
+            media: MediaLibrary::load(&[media], "lin").unwrap(),
             algorithms: AlgorithmSet::new(&["robustmpc".into(), "bb".into()]).unwrap(),
             startup_level: 1,
         };

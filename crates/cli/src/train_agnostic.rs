@@ -1,0 +1,276 @@
+//! `neuralstream train --agnostic`: the ladder-agnostic policy (issue 17) over a distribution of
+//! trace sets and videos. Flags in, `neuralstream_learn::train_agnostic` called, files out.
+//!
+//! Without `--agnostic-traces`, the distribution is the issue's: Pensieve's training traces and the
+//! `ucc5g` and `nyumets` train splits from `../shared/data` (those found), plus synthetic traces of
+//! 0.1 to 100 Mbit/s with regime switches; without `--agnostic-videos`, Pensieve's video (or the
+//! built-in one on its ladder), a synthetic descriptor of `neuralstream package`'s default 5-level
+//! H.264 ladder, and synthetic VBR ladders of 3 to 12 levels with 1 to 10 s chunks (none of them
+//! the grid's `ladder10`/`ladder35`, which are kept for reporting).
+
+use super::TrainArgs;
+use crate::progress::Progress;
+use anyhow::{Context, Result};
+use neuralstream_core::{Ladder, QoeModel, Video};
+use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
+use neuralstream_learn::agnostic::AgnosticPoint;
+use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The synthetic ladders of the default training distribution: name, kbit/s, chunk seconds.
+pub const TRAIN_LADDERS: [(&str, &[f64], f64); 6] = [
+    ("h264-5", &[400.0, 800.0, 1400.0, 2800.0, 5000.0], 2.0),
+    ("vbr-3", &[300.0, 1200.0, 4000.0], 6.0),
+    (
+        "vbr-8",
+        &[200.0, 400.0, 700.0, 1200.0, 2000.0, 4000.0, 8000.0, 16000.0],
+        1.0,
+    ),
+    (
+        "vbr-9",
+        &[
+            250.0, 450.0, 800.0, 1300.0, 2100.0, 3200.0, 4800.0, 7000.0, 10000.0,
+        ],
+        4.0,
+    ),
+    (
+        "vbr-12",
+        &[
+            300.0, 500.0, 800.0, 1300.0, 2000.0, 3000.0, 4500.0, 7000.0, 11000.0, 17000.0, 26000.0,
+            40000.0,
+        ],
+        10.0,
+    ),
+    (
+        "top-40",
+        &[1500.0, 4000.0, 8000.0, 15000.0, 25000.0, 40000.0],
+        4.0,
+    ),
+];
+
+/// The wide synthetic set: per-trace bases of 0.25 to 60 Mbit/s times regimes of x0.4 to x1.7
+/// (about 0.1 to 100 Mbit/s), regime switches and rare outages as the default generator.
+pub fn wide_generator() -> TraceGenerator {
+    TraceGenerator {
+        base_min_mbps: 0.25,
+        base_max_mbps: 60.0,
+        regimes: vec![0.4, 0.7, 1.0, 1.3, 1.7],
+        ..TraceGenerator::default()
+    }
+}
+
+/// Splits `NAME=PATH` entries of a comma-separated list (as the grid's flags).
+fn entries<'a>(list: &'a str, flag: &str) -> Result<Vec<(&'a str, &'a str)>> {
+    list.split(',')
+        .map(|entry| crate::grid::named(entry, flag))
+        .collect()
+}
+
+/// The trace sets: `--agnostic-traces` or the default distribution.
+fn trace_sets(args: &TrainArgs) -> Result<Vec<TraceSet>> {
+    let load = |name: &str, path: &Path| -> Result<TraceSet> {
+        let (traces, _) = crate::inputs::traces(Some(path), args.inputs.trace_format, 0, 0)
+            .with_context(|| format!("in --agnostic-traces {name}={}", path.display()))?;
+        anyhow::ensure!(
+            traces.len() >= 2,
+            "--agnostic-traces {name}={}: needs at least 2 traces (part is held out for validation), found {}",
+            path.display(),
+            traces.len()
+        );
+        Ok(TraceSet {
+            name: name.to_owned(),
+            traces,
+        })
+    };
+    let synthetic = || TraceSet {
+        name: "synthetic-wide".into(),
+        traces: wide_generator().traces(args.seed, args.synthetic_traces),
+    };
+    if let Some(list) = &args.agnostic_traces {
+        return entries(list, "--agnostic-traces")?
+            .into_iter()
+            .map(|(name, value)| {
+                if value.eq_ignore_ascii_case("synthetic-wide") {
+                    Ok(synthetic())
+                } else {
+                    load(name, Path::new(value))
+                }
+            })
+            .collect();
+    }
+    let mut sets = Vec::new();
+    if let Some(shared) = shared_data() {
+        for (name, rel) in [
+            ("pensieve", "pensieve/sim/cooked_traces"),
+            ("ucc5g", "ucc5g/train"),
+            ("nyumets", "nyumets/train"),
+        ] {
+            let path = shared.join(rel);
+            if path.is_dir() {
+                sets.push(load(name, &path)?);
+            }
+        }
+    }
+    sets.push(synthetic());
+    Ok(sets)
+}
+
+/// `../shared/data` when it can be found from the working directory.
+fn shared_data() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    neuralstream_data::find_shared_dir(&cwd).map(|p| p.join("data"))
+}
+
+/// The videos with their QoE models: `--agnostic-videos` or the default distribution.
+fn videos(args: &TrainArgs) -> Result<Vec<TrainVideo>> {
+    let mut list: Vec<Video> = Vec::new();
+    if let Some(spec) = &args.agnostic_videos {
+        for (name, value) in entries(spec, "--agnostic-videos")? {
+            let builtin = TRAIN_LADDERS
+                .iter()
+                .find(|(n, _, _)| n.eq_ignore_ascii_case(value));
+            list.push(match builtin {
+                Some((n, kbps, chunk_s)) => ladder_video(n, kbps, *chunk_s),
+                None if value.eq_ignore_ascii_case("builtin") => builtin_video(),
+                None => crate::inputs::video(Some(Path::new(value)))
+                    .with_context(|| format!("in --agnostic-videos {name}={value}"))?,
+            });
+        }
+    } else {
+        let pensieve = shared_data()
+            .map(|d| d.join("pensieve/sim"))
+            .filter(|d| d.join("video_size_0").is_file());
+        list.push(match pensieve {
+            Some(dir) => crate::inputs::video(Some(&dir))?,
+            None => builtin_video(),
+        });
+        for (n, kbps, chunk_s) in TRAIN_LADDERS {
+            list.push(ladder_video(n, kbps, chunk_s));
+        }
+    }
+    list.into_iter()
+        .map(|video| {
+            let qoe = QoeModel::for_video(&args.inputs.qoe, &video).context("in --qoe")?;
+            crate::inputs::check_qoe_fits(&qoe, &args.inputs.qoe, &video)?;
+            let qoe = qoe
+                .compile(&video)
+                .with_context(|| format!("--qoe {} on video '{}'", args.inputs.qoe, video.name))?;
+            Ok(TrainVideo { video, qoe })
+        })
+        .collect()
+}
+
+/// A synthetic 48-chunk VBR video on a training ladder (seed 31, not the grid's 2017).
+fn ladder_video(name: &str, kbps: &[f64], chunk_s: f64) -> Video {
+    synthetic_video(name, &Ladder::from_kbps(kbps), 48, chunk_s, 31)
+}
+
+/// Runs `neuralstream train --agnostic`.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let sets = trace_sets(args)?;
+    let videos = videos(args)?;
+    let cfg = AgnosticConfig {
+        seed: args.seed,
+        epochs: args.epochs.unwrap_or(AgnosticConfig::default().epochs),
+        dagger_rounds: args
+            .dagger_rounds
+            .unwrap_or(AgnosticConfig::default().dagger_rounds),
+        val_fraction: args.val_fraction,
+        max_wall_s: args.max_wall_s,
+        ..AgnosticConfig::default()
+    };
+    std::fs::create_dir_all(&args.out).with_context(|| {
+        format!(
+            "cannot create the output folder --out {}",
+            args.out.display()
+        )
+    })?;
+    let set_names: Vec<String> = sets
+        .iter()
+        .map(|s| format!("{} ({} traces)", s.name, s.traces.len()))
+        .collect();
+    let video_names: Vec<String> = videos
+        .iter()
+        .map(|v| format!("{} ({} levels)", v.video.name, v.video.num_levels()))
+        .collect();
+    eprintln!(
+        "train --agnostic: trace sets {}; videos {}; seed {}",
+        set_names.join(", "),
+        video_names.join(", "),
+        args.seed
+    );
+    let bar = Progress::new(
+        "train",
+        (cfg.epochs + cfg.dagger_rounds) as u64,
+        "validations",
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+    );
+    bar.set_message("solving the optimum of every training environment".to_string());
+    let meta = PolicyMeta {
+        qoe: args.inputs.qoe.clone(),
+        seed: Some(args.seed),
+        git_commit: Some(env!("NEURALSTREAM_GIT_COMMIT").to_owned()),
+        ..PolicyMeta::default()
+    };
+    let mut best = f64::NEG_INFINITY;
+    let report = train_agnostic(&sets, &videos, &cfg, meta, &mut |p: &AgnosticPoint| {
+        best = best.max(p.val_score);
+        bar.inc(1);
+        bar.set_message(format!(
+            "{} #{}: validation score {:.4} (minus the normalised regret; best {:.4}), loss {:.3}",
+            p.stage, p.step, p.val_score, best, p.loss
+        ));
+    })?;
+    bar.finish_and_clear();
+    write_outputs(args, &report)
+}
+
+/// Writes the policy, the curve and the per-group validation table; prints the summary.
+fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) -> Result<()> {
+    let mut policy = report.policy.clone();
+    policy
+        .meta_mut()
+        .extra
+        .insert("val_score".into(), format!("{:.6}", report.best_val_score));
+    let path = args.out.join("policy.safetensors");
+    policy
+        .save(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let mut curve = String::from("stage,step,loss,val_score,wall_s\n");
+    for p in &report.curve {
+        let _ = writeln!(
+            curve,
+            "{},{},{:.6},{:.6},{:.1}",
+            p.stage, p.step, p.loss, p.val_score, p.wall_s
+        );
+    }
+    let curve_path = args.out.join("training_curve.csv");
+    std::fs::write(&curve_path, curve)
+        .with_context(|| format!("cannot write {}", curve_path.display()))?;
+    let mut groups = String::from("traces,video,val_score_of_optimum\n");
+    for (set, video, share) in &report.groups {
+        let _ = writeln!(groups, "{set},{video},{share:.6}");
+    }
+    let groups_path = args.out.join("validation_groups.csv");
+    std::fs::write(&groups_path, groups)
+        .with_context(|| format!("cannot write {}", groups_path.display()))?;
+    println!(
+        "ladder-agnostic policy: validation score {:.4} (minus the regret to the optimum per top-bitrate chunk; {} decisions from {} environments)",
+        report.best_val_score, report.samples, report.train_envs
+    );
+    if report.cut_short {
+        println!("warning: --max-wall-s cut the run short; the policy is not reproducible");
+    }
+    println!(
+        "wrote {}, {}, {}",
+        path.display(),
+        curve_path.display(),
+        groups_path.display()
+    );
+    println!(
+        "evaluate it: neuralstream bench --grid-traces ... --grid-videos ... --abr learned:{},robustmpc,bola-e,bba0,dynamic,optimum",
+        path.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,720 @@
+//! Training the ladder-agnostic policy ([`neuralstream_policy::AgnosticAbr`], feature layout 2)
+//! over a *distribution* of networks and videos: the imitation + DAgger recipe of
+//! [`crate::imitation`] with a variable number of actions.
+//!
+//! 1. Every trace set is split by whole trace into train / validation ([`split_traces`]); the
+//!    training traces are cut into windows, and every window is paired with
+//!    `videos_per_window` videos drawn (seeded) from the video list, so every trace set meets every
+//!    kind of ladder. Validation pairs each validation window with *every* video.
+//! 2. The offline optimum of every (window, video) environment is solved with that video's own
+//!    QoE model (QoE_lin's stall penalty is its top bitrate), and its plan is replayed with a
+//!    recorder that writes one feature row per level of every decision and the optimal level.
+//! 3. The scoring network is trained with a softmax over each decision's levels
+//!    ([`loss::grouped_cross_entropy`]); after every epoch the greedy policy plays the validation
+//!    environments and the best checkpoint is kept.
+//! 4. DAgger rounds: the learner plays a seeded subset of the training environments, a few of the
+//!    states it visits are labelled with the optimum of the rest of the session from there
+//!    ([`solve_from`]), added to the data and trained on.
+//!
+//! **Selection metric.** Ladders differ in scale (QoE_lin on a 35 Mbit/s ladder is in the
+//! thousands, on Pensieve's in the tens), and a share of the optimum is ill-conditioned where the
+//! optimum itself is near 0 (a 40 Mbit/s ladder on a 3G trace). So validation scores each
+//! (trace set, video) group by its regret to the optimum normalised by the most a session could
+//! earn (the top level's utility times the chunks played), and averages the groups: the score is
+//! 0 at the optimum, -0.1 for a policy that loses a tenth of the top bitrate per chunk, and every
+//! group weighs the same, as every cell of the generalisation grid does.
+//!
+//! Everything is deterministic for a seed: environments are solved and played in parallel but
+//! collected in order, and training is single-threaded.
+
+use crate::error::LearnError;
+use crate::imitation::{split_traces, subset};
+use crate::windows::windows;
+use neuralstream_core::qoe::CompiledQoe;
+use neuralstream_core::{Abr, Decision, Observation, Rng, Trace, Video};
+use neuralstream_nn::{loss, Activation, Adam, AdamConfig, Mlp, SplitMix64};
+use neuralstream_optimum::{solve, solve_from, OptimumParams};
+use neuralstream_policy::agnostic::AGNOSTIC_HIDDEN;
+use neuralstream_policy::{AgnosticAbr, AgnosticSpec, PolicyMeta};
+use neuralstream_sim::{run_session, Session, SessionLog, SimConfig, StartPosition};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Settings of [`train_agnostic`].
+#[derive(Debug, Clone)]
+pub struct AgnosticConfig {
+    /// Seed of the splits, the pairing of windows and videos, the initialisation and minibatches.
+    pub seed: u64,
+    /// Hidden layer widths of the scoring network.
+    pub hidden: Vec<usize>,
+    /// Adam learning rate.
+    pub lr: f32,
+    /// Decisions per minibatch.
+    pub batch_size: usize,
+    /// Behaviour-cloning epochs.
+    pub epochs: usize,
+    /// DAgger rounds after behaviour cloning.
+    pub dagger_rounds: usize,
+    /// Training environments rolled out per round.
+    pub dagger_sessions_per_round: usize,
+    /// Visited states labelled per rolled-out session.
+    pub dagger_states_per_session: usize,
+    /// Epochs over the aggregated data after each round.
+    pub dagger_epochs: usize,
+    /// Videos each training window is paired with.
+    pub videos_per_window: usize,
+    /// Most training windows per trace set (a seeded subset; keeps big sets from dominating).
+    pub max_windows_per_set: usize,
+    /// Most validation windows per trace set.
+    pub max_val_windows_per_set: usize,
+    /// Fraction of each set's traces held out for validation.
+    pub val_fraction: f64,
+    /// Window length, seconds.
+    pub window_s: f64,
+    /// Distance between window starts, seconds.
+    pub hop_s: f64,
+    /// The simulator (delay noise is ignored: solving, recording and validating are exact).
+    pub sim: SimConfig,
+    /// Chunks not scored at the start of a session.
+    pub skip_chunks: usize,
+    /// Search parameters of the optimum that is imitated.
+    pub optimum: OptimumParams,
+    /// Search parameters of DAgger's relabelling teacher.
+    pub teacher: OptimumParams,
+    /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
+    pub max_wall_s: f64,
+}
+
+impl Default for AgnosticConfig {
+    /// 2 x 64 ReLU, lr 1e-3, 128 decisions per batch, 12 epochs, 4 DAgger rounds of 80 sessions x
+    /// 10 states and 3 epochs, 2 videos per window, at most 100 training and 10 validation windows
+    /// per set, 15 % validation, 320 s windows every 160 s, Pensieve's simulator skipping chunk 0.
+    fn default() -> Self {
+        AgnosticConfig {
+            seed: 1,
+            hidden: AGNOSTIC_HIDDEN.to_vec(),
+            lr: 1e-3,
+            batch_size: 128,
+            epochs: 12,
+            dagger_rounds: 4,
+            dagger_sessions_per_round: 80,
+            dagger_states_per_session: 10,
+            dagger_epochs: 3,
+            videos_per_window: 2,
+            max_windows_per_set: 100,
+            max_val_windows_per_set: 10,
+            val_fraction: 0.15,
+            window_s: 320.0,
+            hop_s: 160.0,
+            sim: SimConfig::pensieve(),
+            skip_chunks: 1,
+            optimum: OptimumParams::default(),
+            teacher: OptimumParams {
+                buffer_bucket_s: 1.0,
+                ..OptimumParams::default()
+            },
+            max_wall_s: 3600.0,
+        }
+    }
+}
+
+/// A named set of training traces (its validation split is taken from it).
+#[derive(Debug, Clone)]
+pub struct TraceSet {
+    /// Name, for the report (`pensieve`, `ucc5g`, ...).
+    pub name: String,
+    /// The traces.
+    pub traces: Vec<Trace>,
+}
+
+/// A video of the training distribution with the QoE model it is scored with.
+#[derive(Debug, Clone)]
+pub struct TrainVideo {
+    /// The video.
+    pub video: Video,
+    /// Its QoE model, compiled for it.
+    pub qoe: CompiledQoe,
+}
+
+/// One environment: a window of a trace set's trace played on one video.
+#[derive(Debug, Clone)]
+struct Env {
+    set: usize,
+    video: usize,
+    trace: Trace,
+}
+
+/// One validation measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgnosticPoint {
+    /// `bc` or `dagger`.
+    pub stage: &'static str,
+    /// Epoch (bc) or round (dagger), from 1.
+    pub step: usize,
+    /// Mean training loss of the last epoch.
+    pub loss: f64,
+    /// Validation score: minus the mean normalised regret to the optimum over (set, video) groups
+    /// (0 at the optimum; see the module doc).
+    pub val_score: f64,
+    /// Wall time since the start, seconds.
+    pub wall_s: f64,
+}
+
+/// A (trace set, video) group's validation score: `(set, video, score)`.
+pub type GroupScore = (String, String, f64);
+
+/// What [`train_agnostic`] returns.
+#[derive(Debug, Clone)]
+pub struct AgnosticReport {
+    /// The policy with the best validation score.
+    pub policy: AgnosticAbr,
+    /// Its validation score.
+    pub best_val_score: f64,
+    /// Every validation measurement.
+    pub curve: Vec<AgnosticPoint>,
+    /// Validation score per (set, video) group of the best policy.
+    pub groups: Vec<GroupScore>,
+    /// Decisions in the final training data.
+    pub samples: usize,
+    /// Training environments.
+    pub train_envs: usize,
+    /// True when `max_wall_s` cut the run short (the result is then not reproducible).
+    pub cut_short: bool,
+}
+
+/// Decisions as feature rows: sample `i` owns rows `offsets[i]..offsets[i + 1]`.
+#[derive(Debug, Clone, Default)]
+struct Samples {
+    rows: Vec<f32>,
+    offsets: Vec<usize>,
+    labels: Vec<usize>,
+}
+
+impl Samples {
+    fn new() -> Self {
+        Samples {
+            offsets: vec![0],
+            ..Samples::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    fn push(
+        &mut self,
+        spec: &AgnosticSpec,
+        obs: &Observation<'_>,
+        label: usize,
+        buf: &mut Vec<f32>,
+    ) {
+        // Observations come from the simulator, so their inputs are finite and the ladder is
+        // checked before training starts; a refusal here would be a bug, and skips the state.
+        if let Ok(levels) = spec.write(obs, buf) {
+            self.rows.extend_from_slice(buf);
+            self.offsets
+                .push(self.offsets.last().copied().unwrap_or(0) + levels);
+            self.labels.push(label.min(levels - 1));
+        }
+    }
+
+    fn extend(&mut self, other: Samples) {
+        let base = self.offsets.last().copied().unwrap_or(0);
+        self.rows.extend(other.rows);
+        self.offsets
+            .extend(other.offsets.iter().skip(1).map(|o| o + base));
+        self.labels.extend(other.labels);
+    }
+}
+
+/// Replays a fixed schedule and records every decision.
+struct Recorder<'s> {
+    spec: &'s AgnosticSpec,
+    levels: Vec<usize>,
+    data: Samples,
+    buf: Vec<f32>,
+}
+
+impl Abr for Recorder<'_> {
+    fn name(&self) -> String {
+        "recorder".into()
+    }
+
+    fn choose(&mut self, obs: &Observation<'_>) -> Decision {
+        let level = self.levels.get(obs.next_chunk).copied().unwrap_or(0);
+        self.data.push(self.spec, obs, level, &mut self.buf);
+        Decision::level(level)
+    }
+}
+
+/// Trains a ladder-agnostic policy on `sets` x `videos`; `progress` is called after every
+/// validation. Fails on a video outside 2..=16 levels (naming it) or a simulator/optimum error.
+pub fn train_agnostic(
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    cfg: &AgnosticConfig,
+    meta: PolicyMeta,
+    progress: &mut dyn FnMut(&AgnosticPoint),
+) -> Result<AgnosticReport, LearnError> {
+    let start = Instant::now();
+    for v in videos {
+        AgnosticSpec::check_levels(&v.video.name, v.video.num_levels())
+            .map_err(|e| LearnError::Invalid(e.to_string()))?;
+    }
+    let sim = SimConfig {
+        delay_noise: None,
+        ..cfg.sim.clone()
+    };
+    let spec = AgnosticSpec::default();
+    let (train_envs, val_envs) = environments(sets, videos.len(), cfg);
+    let mut data = collect_demos(&train_envs, videos, &spec, &sim, cfg)?;
+    if data.len() == 0 || val_envs.is_empty() {
+        return Err(LearnError::Empty(format!(
+            "the ladder-agnostic trainer needs training and validation sessions: {} training decisions from {} environments, {} validation environments (more or longer traces?)",
+            data.len(),
+            train_envs.len(),
+            val_envs.len()
+        )));
+    }
+    let val_opt = optimum_qoes(&val_envs, videos, &sim, cfg)?;
+    let mut sizes = vec![spec.row_len()];
+    sizes.extend(&cfg.hidden);
+    sizes.push(1);
+    let mut actor = Mlp::new(&sizes, Activation::Relu, cfg.seed);
+    let mut adam = Adam::new(AdamConfig::with_lr(cfg.lr));
+    let mut rng = SplitMix64::new(cfg.seed ^ 0xa9_0571_c000);
+    let mut best = (f64::NEG_INFINITY, actor.clone());
+    let mut curve = Vec::new();
+    let mut cut_short = false;
+    let mut validate = |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>| {
+        let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
+        let (share, _) = validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
+        let point = AgnosticPoint {
+            stage,
+            step,
+            loss,
+            val_score: share,
+            wall_s: start.elapsed().as_secs_f64(),
+        };
+        progress(&point);
+        curve.push(point);
+        if share > best.0 {
+            best = (share, actor.clone());
+        }
+        Ok::<_, LearnError>(())
+    };
+    for epoch in 1..=cfg.epochs {
+        let loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
+        validate(&actor, "bc", epoch, loss, &mut curve)?;
+        if start.elapsed().as_secs_f64() > cfg.max_wall_s {
+            cut_short = epoch < cfg.epochs || cfg.dagger_rounds > 0;
+            break;
+        }
+    }
+    for round in 1..=cfg.dagger_rounds {
+        if cut_short {
+            break;
+        }
+        let learner = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
+        let envs = subset(&train_envs, cfg.dagger_sessions_per_round, cfg.seed, round);
+        data.extend(relabel(&learner, &envs, videos, &spec, &sim, cfg, round)?);
+        let mut loss = 0.0;
+        for _ in 0..cfg.dagger_epochs {
+            loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
+        }
+        validate(&actor, "dagger", round, loss, &mut curve)?;
+        if start.elapsed().as_secs_f64() > cfg.max_wall_s && round < cfg.dagger_rounds {
+            cut_short = true;
+        }
+    }
+    let policy = AgnosticAbr::new(best.1, spec, meta);
+    let (_, groups) = validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
+    Ok(AgnosticReport {
+        policy,
+        best_val_score: best.0,
+        curve,
+        groups,
+        samples: data.len(),
+        train_envs: train_envs.len(),
+        cut_short,
+    })
+}
+
+/// Training and validation environments, in a fixed order.
+fn environments(sets: &[TraceSet], n_videos: usize, cfg: &AgnosticConfig) -> (Vec<Env>, Vec<Env>) {
+    let mut train = Vec::new();
+    let mut val = Vec::new();
+    for (s, set) in sets.iter().enumerate() {
+        let salt = cfg.seed ^ (s as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let (tr, va) = split_traces(&set.traces, cfg.val_fraction, salt);
+        let cut = |traces: &[Trace], max: usize, round: usize| {
+            let all: Vec<Trace> = traces
+                .iter()
+                .flat_map(|t| windows(t, cfg.window_s, cfg.hop_s))
+                .collect();
+            subset(&all, max, salt, round)
+        };
+        let mut rng = Rng::new(salt).fork(7);
+        for trace in cut(&tr, cfg.max_windows_per_set, 1000) {
+            // Distinct videos for one window: a seeded draw without replacement.
+            let mut order: Vec<usize> = (0..n_videos).collect();
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.below(i + 1));
+            }
+            for &video in order.iter().take(cfg.videos_per_window.max(1)) {
+                train.push(Env {
+                    set: s,
+                    video,
+                    trace: trace.clone(),
+                });
+            }
+        }
+        for trace in cut(&va, cfg.max_val_windows_per_set, 2000) {
+            for video in 0..n_videos {
+                val.push(Env {
+                    set: s,
+                    video,
+                    trace: trace.clone(),
+                });
+            }
+        }
+    }
+    (train, val)
+}
+
+fn optimum_err(env: &Env) -> impl Fn(neuralstream_optimum::OptimumError) -> LearnError + '_ {
+    move |source| LearnError::Optimum {
+        trace: env.trace.name.clone(),
+        source,
+    }
+}
+
+fn sim_err(env: &Env) -> impl Fn(neuralstream_sim::SimError) -> LearnError + '_ {
+    move |source| LearnError::Sim {
+        trace: env.trace.name.clone(),
+        source,
+    }
+}
+
+/// Solves every environment's optimum and records its decisions.
+fn collect_demos(
+    envs: &[Env],
+    videos: &[TrainVideo],
+    spec: &AgnosticSpec,
+    sim: &SimConfig,
+    cfg: &AgnosticConfig,
+) -> Result<Samples, LearnError> {
+    let parts: Vec<Samples> = envs
+        .par_iter()
+        .map(|env| {
+            let v = &videos[env.video];
+            let plan = solve(
+                sim,
+                &env.trace,
+                &v.video,
+                &v.qoe,
+                cfg.skip_chunks,
+                &cfg.optimum,
+            )
+            .map_err(optimum_err(env))?;
+            let mut rec = Recorder {
+                spec,
+                levels: plan.levels,
+                data: Samples::new(),
+                buf: Vec::new(),
+            };
+            let mut log = SessionLog::default();
+            run_session(
+                sim,
+                &env.trace,
+                &v.video,
+                &mut rec,
+                StartPosition::Beginning,
+                None,
+                &mut log,
+            )
+            .map_err(sim_err(env))?;
+            Ok(rec.data)
+        })
+        .collect::<Result<_, LearnError>>()?;
+    let mut data = Samples::new();
+    for p in parts {
+        data.extend(p);
+    }
+    Ok(data)
+}
+
+/// The optimum's QoE of every environment.
+fn optimum_qoes(
+    envs: &[Env],
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    cfg: &AgnosticConfig,
+) -> Result<Vec<f64>, LearnError> {
+    envs.par_iter()
+        .map(|env| {
+            let v = &videos[env.video];
+            solve(
+                sim,
+                &env.trace,
+                &v.video,
+                &v.qoe,
+                cfg.skip_chunks,
+                &cfg.optimum,
+            )
+            .map(|p| p.qoe)
+            .map_err(optimum_err(env))
+        })
+        .collect()
+}
+
+/// Plays `policy` on the validation environments; returns the mean over (set, video) groups of
+/// the group's normalised regret (negated), and every group's.
+fn validation_score(
+    policy: &AgnosticAbr,
+    envs: &[Env],
+    optimum: &[f64],
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    cfg: &AgnosticConfig,
+) -> Result<(f64, Vec<GroupScore>), LearnError> {
+    let qoes: Vec<(f64, usize)> = envs
+        .par_iter()
+        .map_init(
+            || (policy.clone(), SessionLog::default()),
+            |(abr, log), env| {
+                let v = &videos[env.video];
+                run_session(
+                    sim,
+                    &env.trace,
+                    &v.video,
+                    abr,
+                    StartPosition::Beginning,
+                    None,
+                    log,
+                )
+                .map_err(sim_err(env))?;
+                let scored = log.records.len().saturating_sub(cfg.skip_chunks);
+                Ok((v.qoe.score(&log.records, cfg.skip_chunks).qoe, scored))
+            },
+        )
+        .collect::<Result<_, LearnError>>()?;
+    let mut groups = Vec::new();
+    for (s, set) in sets.iter().enumerate() {
+        for (vi, v) in videos.iter().enumerate() {
+            let (mut regret, mut most) = (0.0, 0.0);
+            let top = v.qoe.raw.iter().cloned().fold(0.0, f64::max) / v.qoe.divisor;
+            for (i, env) in envs.iter().enumerate() {
+                if env.set == s && env.video == vi {
+                    regret += optimum[i] - qoes[i].0;
+                    most += top * qoes[i].1 as f64;
+                }
+            }
+            if most > 0.0 {
+                groups.push((set.name.clone(), v.video.name.clone(), -regret / most));
+            }
+        }
+    }
+    let mean = if groups.is_empty() {
+        0.0
+    } else {
+        groups.iter().map(|g| g.2).sum::<f64>() / groups.len() as f64
+    };
+    Ok((mean, groups))
+}
+
+/// DAgger: the learner plays every environment; `dagger_states_per_session` of the states it
+/// visits are labelled with the optimum of the rest of the session from there.
+fn relabel(
+    learner: &AgnosticAbr,
+    envs: &[Env],
+    videos: &[TrainVideo],
+    spec: &AgnosticSpec,
+    sim: &SimConfig,
+    cfg: &AgnosticConfig,
+    round: usize,
+) -> Result<Samples, LearnError> {
+    let parts: Vec<Samples> = envs
+        .par_iter()
+        .enumerate()
+        .map_init(
+            || (learner.clone(), SessionLog::default(), Vec::new()),
+            |(abr, log, buf), (i, env)| {
+                let v = &videos[env.video];
+                run_session(
+                    sim,
+                    &env.trace,
+                    &v.video,
+                    abr,
+                    StartPosition::Beginning,
+                    None,
+                    log,
+                )
+                .map_err(sim_err(env))?;
+                let total = log.records.len();
+                let mut chunks: Vec<usize> = (1..total).collect();
+                let mut rng = Rng::new(cfg.seed ^ (round as u64) << 32).fork(i as u64);
+                for j in (1..chunks.len()).rev() {
+                    chunks.swap(j, rng.below(j + 1));
+                }
+                chunks.truncate(cfg.dagger_states_per_session);
+                chunks.sort_unstable();
+                let mut data = Samples::new();
+                let mut session =
+                    Session::new(sim, &env.trace, &v.video, StartPosition::Beginning, None);
+                let mut played = 0;
+                for k in chunks {
+                    while played < k {
+                        session
+                            .step(log.records[played].level)
+                            .map_err(sim_err(env))?;
+                        played += 1;
+                    }
+                    let last_level = log.records[k - 1].level;
+                    let plan = solve_from(
+                        sim,
+                        &session,
+                        last_level,
+                        &v.qoe,
+                        cfg.skip_chunks,
+                        &cfg.teacher,
+                    )
+                    .map_err(optimum_err(env))?;
+                    let Some(&label) = plan.levels.first() else {
+                        continue;
+                    };
+                    let obs = Observation {
+                        video: &v.video,
+                        next_chunk: k,
+                        total_chunks: total,
+                        buffer_s: session.buffer_s(),
+                        last_level,
+                        history: &log.records[..k],
+                    };
+                    data.push(spec, &obs, label, buf);
+                }
+                Ok(data)
+            },
+        )
+        .collect::<Result<_, LearnError>>()?;
+    let mut data = Samples::new();
+    for p in parts {
+        data.extend(p);
+    }
+    Ok(data)
+}
+
+/// One epoch of minibatch training with a softmax over each decision's levels; the mean loss.
+fn train_epoch(
+    actor: &mut Mlp,
+    adam: &mut Adam,
+    data: &Samples,
+    batch_size: usize,
+    rng: &mut SplitMix64,
+) -> f64 {
+    let n = data.len();
+    let row_len = actor.input_dim();
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.below(i + 1));
+    }
+    let (mut rows, mut offsets, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut loss_sum, mut batches) = (0.0, 0usize);
+    for chunk in order.chunks(batch_size.max(1)) {
+        rows.clear();
+        offsets.clear();
+        labels.clear();
+        offsets.push(0);
+        for &i in chunk {
+            let (lo, hi) = (data.offsets[i], data.offsets[i + 1]);
+            rows.extend_from_slice(&data.rows[lo * row_len..hi * row_len]);
+            offsets.push(offsets.last().copied().unwrap_or(0) + hi - lo);
+            labels.push(data.labels[i]);
+        }
+        let total = offsets.last().copied().unwrap_or(0);
+        let scores = actor.forward_train(&rows, total).to_vec();
+        let out = loss::grouped_cross_entropy(&scores, &offsets, &labels, None);
+        actor.zero_grad();
+        actor.backward(&out.grad);
+        adam.step(&mut [("actor", actor)]);
+        loss_sum += out.loss as f64;
+        batches += 1;
+    }
+    loss_sum / batches.max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neuralstream_core::{Ladder, QoeModel};
+    use neuralstream_data::synthetic::{synthetic_video, TraceGenerator};
+
+    fn video(name: &str, kbps: &[f64], chunk_s: f64) -> TrainVideo {
+        let video = synthetic_video(name, &Ladder::from_kbps(kbps), 12, chunk_s, 3);
+        let qoe = QoeModel::for_video("lin", &video)
+            .unwrap()
+            .compile(&video)
+            .unwrap();
+        TrainVideo { video, qoe }
+    }
+
+    fn tiny() -> AgnosticConfig {
+        AgnosticConfig {
+            epochs: 2,
+            dagger_rounds: 1,
+            dagger_sessions_per_round: 4,
+            dagger_states_per_session: 2,
+            dagger_epochs: 1,
+            max_windows_per_set: 6,
+            max_val_windows_per_set: 2,
+            window_s: 60.0,
+            hop_s: 60.0,
+            hidden: vec![8],
+            ..AgnosticConfig::default()
+        }
+    }
+
+    #[test]
+    fn trains_on_ladders_of_different_sizes_deterministically() {
+        let gen = TraceGenerator {
+            duration_s: 120.0,
+            ..TraceGenerator::default()
+        };
+        let sets = vec![TraceSet {
+            name: "synthetic".into(),
+            traces: gen.traces(5, 6),
+        }];
+        let videos = vec![
+            video("three", &[300.0, 1200.0, 4000.0], 4.0),
+            video("five", &[500.0, 1000.0, 2000.0, 4000.0, 8000.0], 2.0),
+        ];
+        let run =
+            || train_agnostic(&sets, &videos, &tiny(), PolicyMeta::default(), &mut |_| {}).unwrap();
+        let a = run();
+        assert_eq!(a.curve.len(), 3);
+        assert!(a.samples > 0 && a.train_envs == 12);
+        assert!(a.best_val_score.is_finite());
+        assert_eq!(a.groups.len(), 2);
+        let b = run();
+        assert_eq!(
+            a.policy.actor(),
+            b.policy.actor(),
+            "same seed, same weights"
+        );
+    }
+
+    #[test]
+    fn a_one_level_video_is_refused_by_name() {
+        let sets = vec![TraceSet {
+            name: "s".into(),
+            traces: TraceGenerator::default().traces(1, 2),
+        }];
+        let videos = vec![video("single", &[1000.0], 4.0)];
+        let e = train_agnostic(&sets, &videos, &tiny(), PolicyMeta::default(), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("single") && e.contains("1 levels"), "{e}");
+    }
+}
