@@ -26,7 +26,8 @@
 //! [`dqn`]: the learned controller, a double DQN over resolution x fps x bitrate relative to a
 //! receive-rate estimate, its training in simulation and its model files.
 //! [`predictor`]: next-interval capacity prediction, an LSTM (from `neuralstream-nn`) against an
-//! EWMA, scored by MAPE on the test split.
+//! EWMA, scored by MAPE on the test split. [`series`]: a session's plain series (frame delays, a
+//! timeline of capacity, target, delivered rate, delay, resolution and fps) for `rt bench`'s charts.
 //!
 //! [`Rng`]: neuralstream_core::Rng
 
@@ -42,6 +43,7 @@ pub mod predictor;
 pub mod quality;
 pub mod receiver;
 pub mod score;
+pub mod series;
 pub mod sim;
 pub mod source;
 pub mod trace;
