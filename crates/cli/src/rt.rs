@@ -61,6 +61,9 @@ pub struct RtTrainArgs {
     /// bitrate multiplier is capped at 1 (GCC's estimate); 0 turns it off.
     #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().guard_queue_ms.unwrap_or(0.0), value_name = "MS")]
     guard_queue_ms: f64,
+    /// Reward penalty per 100 ms of mean queueing delay above 20 ms.
+    #[arg(long, default_value_t = neuralstream_rt::dqn::RewardWeights::default().delay_per_100ms, value_name = "W")]
+    delay_weight: f64,
 }
 
 /// Flags of `neuralstream rt predict`.
@@ -127,6 +130,10 @@ pub struct RtBenchArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// NACK: re-send a lost packet once, an RTT after the gap is noticed, if it can arrive within
+    /// this many ms of its frame's capture (otherwise the key-frame request path). Off by default.
+    #[arg(long, value_name = "MS")]
+    nack_ms: Option<f64>,
     /// Skip the charts (frame-delay CDF per controller, session timelines).
     #[arg(long)]
     no_charts: bool,
@@ -178,6 +185,7 @@ fn run_bench(a: RtBenchArgs) -> Result<()> {
         source_fps: a.fps,
         duration_ms: a.duration_s.unwrap_or(60.0) * 1000.0,
         seed: a.seed,
+        nack_deadline_ms: a.nack_ms,
         link: LinkConfig {
             queue: match a.queue_ms {
                 Some(ms) => QueueLimit::Ms(ms),
@@ -380,6 +388,11 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         "--guard-queue-ms {}: use a number of ms >= 0 (0: no shield)",
         a.guard_queue_ms
     );
+    anyhow::ensure!(
+        a.delay_weight.is_finite() && a.delay_weight >= 0.0,
+        "--delay-weight {}: use a number >= 0",
+        a.delay_weight
+    );
     let traces = neuralstream_rt::read_trace_dir(&a.traces, MahimahiOptions::default())
         .with_context(|| format!("--traces {}", a.traces.display()))?;
     let pick = |split| -> Vec<_> {
@@ -399,6 +412,10 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         validate_every: a.validate_every,
         threads: a.threads,
         guard_queue_ms: (a.guard_queue_ms > 0.0).then_some(a.guard_queue_ms),
+        reward: dqn::RewardWeights {
+            delay_per_100ms: a.delay_weight,
+            ..Default::default()
+        },
         session: RtConfig {
             source_fps: a.fps,
             ..Default::default()
