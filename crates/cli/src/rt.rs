@@ -23,7 +23,8 @@ enum RtCommand {
     /// with an EWMA's (smoothing chosen on validation) on the test split.
     Predict(RtPredictArgs),
     /// Train the DQN encoder controller in simulation on the train split, keeping the network
-    /// with the best combined score on the validation split; writes DIR/model.safetensors (run it
+    /// that best beats GCC on the validation split with p95 frame delay and frozen ratio no
+    /// worse than GCC's on every family; writes DIR/model.safetensors (run it
     /// with `rt bench --controllers learned:DIR/model.safetensors`) and DIR/curve.csv.
     #[command(after_help = RT_TRAIN_EXAMPLES)]
     Train(RtTrainArgs),
