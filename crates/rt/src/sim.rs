@@ -326,7 +326,6 @@ pub fn run_session(
     let mut source = FrameSource::new(cfg.source, cfg.source_fps, rng.fork(1));
     let mut encoder = Encoder::new(cfg.encoder, cfg.start_bps, rng.fork(2));
     let mut link = Bottleneck::new(trace, cfg.link, rng.fork(3));
-    let mut rx = Receiver::new();
 
     let mut decision = clamp_decision(controller.start(cfg.source_fps), cfg);
     let mut decisions = vec![DecisionRecord {
@@ -335,15 +334,18 @@ pub fn run_session(
     }];
     let frame_ms = 1000.0 / cfg.source_fps as f64;
     let expected = (cfg.duration_ms / frame_ms) as usize + 1;
-    let mut frames: Vec<FrameRecord> = Vec::with_capacity(expected);
+    let mut side = ReceiverSide {
+        rx: Receiver::new(),
+        frames: Vec::with_capacity(expected),
+        waiting_for_key: false,
+        key_request_at_ms: f64::INFINITY,
+    };
     let mut packets: Vec<PacketRecord> = Vec::with_capacity(expected * 4);
 
     let mut pacer_next_ms = 0.0_f64;
     let mut report_cut_ms = cfg.feedback_interval_ms; // receiver time of the next report
     let mut reported = 0usize; // first packet not yet in a report
     let mut key_due = true;
-    let mut key_request_at_ms = f64::INFINITY; // when a PLI reaches the sender
-    let mut waiting_for_key = false; // receiver side: asked for a key frame, none arrived yet
     let mut last_resolution: Option<Resolution> = None;
     let mut last_encode_ms = f64::NEG_INFINITY;
     let mut last_send_ms = 0.0_f64; // the link takes offers in time order
@@ -388,17 +390,7 @@ pub fn run_session(
             });
         }
         // Frames whose fate is known go to the receiver, in order.
-        while in_flight.front().is_some_and(|f| f.rtx_left == 0) {
-            let f = in_flight.pop_front().expect("checked");
-            receive(
-                f,
-                &mut rx,
-                &mut frames,
-                &mut waiting_for_key,
-                &mut key_request_at_ms,
-                trace,
-            );
-        }
+        side.take_ready(&mut in_flight, trace);
         // 1. Feedback the sender has received by t.
         loop {
             let back_ms = trace.at(report_cut_ms).rtt_ms / 2.0;
@@ -440,9 +432,9 @@ pub fn run_session(
             report_cut_ms += cfg.feedback_interval_ms;
         }
         // 2. A key-frame request that has reached the sender.
-        if key_request_at_ms <= t {
+        if side.key_request_at_ms <= t {
             key_due = true;
-            key_request_at_ms = f64::INFINITY;
+            side.key_request_at_ms = f64::INFINITY;
         }
         // 3. Capture; the encoder keeps the frame if the chosen fps asks for one now.
         let complexity = source.next_complexity();
@@ -525,32 +517,16 @@ pub fn run_session(
         // 5. Receiver (once the frame's fate is known, in order): loss -> key-frame request;
         // decode, buffer, render.
         in_flight.push_back(f);
-        while in_flight.front().is_some_and(|f| f.rtx_left == 0) {
-            let f = in_flight.pop_front().expect("checked");
-            receive(
-                f,
-                &mut rx,
-                &mut frames,
-                &mut waiting_for_key,
-                &mut key_request_at_ms,
-                trace,
-            );
-        }
+        side.take_ready(&mut in_flight, trace);
     }
     // Retransmissions still due at the end never arrive.
     for mut f in in_flight {
         if f.rtx_left > 0 {
             f.broken = true;
         }
-        receive(
-            f,
-            &mut rx,
-            &mut frames,
-            &mut waiting_for_key,
-            &mut key_request_at_ms,
-            trace,
-        );
+        side.receive(f, trace);
     }
+    let ReceiverSide { mut rx, frames, .. } = side;
     rx.finish(cfg.duration_ms);
     Ok(SessionLog {
         trace: trace.name.clone(),
@@ -569,32 +545,53 @@ pub fn run_session(
     })
 }
 
-/// Hands a frame whose fate is known to the receiver: a broken frame (a packet lost for good)
-/// makes the receiver ask for a key frame (once, until one arrives), rtt/2 after it noticed.
-fn receive(
-    f: InFlight,
-    rx: &mut Receiver,
-    frames: &mut Vec<FrameRecord>,
-    waiting_for_key: &mut bool,
-    key_request_at_ms: &mut f64,
-    trace: &LinkTrace,
-) {
-    let key = f.record.key;
-    let complete_ms = (!f.broken).then_some(f.last_arrival_ms);
-    if complete_ms.is_none() && (!*waiting_for_key || key) {
-        *waiting_for_key = true;
-        let back_ms = trace.at(f.noticed_ms).rtt_ms / 2.0;
-        *key_request_at_ms = key_request_at_ms.min(f.noticed_ms + back_ms);
+/// The receiver and what it decided: the frames in capture order and the key-frame request.
+struct ReceiverSide {
+    rx: Receiver,
+    frames: Vec<FrameRecord>,
+    /// Asked for a key frame, none arrived yet.
+    waiting_for_key: bool,
+    /// When the key-frame request (PLI) reaches the sender.
+    key_request_at_ms: f64,
+}
+
+impl ReceiverSide {
+    /// Hands a frame whose fate is known to the receiver: a broken frame (a packet lost for
+    /// good) makes the receiver ask for a key frame (once, until one arrives), rtt/2 after it
+    /// noticed.
+    fn receive(&mut self, f: InFlight, trace: &LinkTrace) {
+        let key = f.record.key;
+        let complete_ms = (!f.broken).then_some(f.last_arrival_ms);
+        if complete_ms.is_none() && (!self.waiting_for_key || key) {
+            self.waiting_for_key = true;
+            let back_ms = trace.at(f.noticed_ms).rtt_ms / 2.0;
+            self.key_request_at_ms = self.key_request_at_ms.min(f.noticed_ms + back_ms);
+        }
+        if key && complete_ms.is_some() {
+            self.waiting_for_key = false;
+        }
+        let render_ms = self
+            .rx
+            .on_frame(f.record.capture_ms, complete_ms, key, f.quality);
+        self.frames.push(FrameRecord {
+            complete_ms,
+            render_ms,
+            ..f.record
+        });
     }
-    if key && complete_ms.is_some() {
-        *waiting_for_key = false;
+
+    /// Hands over the frames at the head of `in_flight` that wait for no retransmission, in
+    /// order.
+    fn take_ready(
+        &mut self,
+        in_flight: &mut std::collections::VecDeque<InFlight>,
+        trace: &LinkTrace,
+    ) {
+        while in_flight.front().is_some_and(|f| f.rtx_left == 0) {
+            let f = in_flight.pop_front().expect("checked");
+            self.receive(f, trace);
+        }
     }
-    let render_ms = rx.on_frame(f.record.capture_ms, complete_ms, key, f.quality);
-    frames.push(FrameRecord {
-        complete_ms,
-        render_ms,
-        ..f.record
-    });
 }
 
 #[cfg(test)]
