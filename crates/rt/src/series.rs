@@ -11,7 +11,7 @@ use crate::sim::SessionLog;
 use crate::trace::LinkTrace;
 
 /// Capture-to-display delay of every rendered frame, ms, in render order (what the p50 and p95 of
-/// [`crate::score`] are taken over).
+/// [`score`](mod@crate::score) are taken over).
 pub fn frame_delays_ms(log: &SessionLog) -> Vec<f64> {
     log.rendered
         .iter()
