@@ -23,7 +23,8 @@ enum RtCommand {
     /// with an EWMA's (smoothing chosen on validation) on the test split.
     Predict(RtPredictArgs),
     /// Train the DQN encoder controller in simulation on the train split, keeping the network
-    /// with the best combined score on the validation split; writes DIR/model.safetensors (run it
+    /// that best beats GCC on the validation split with p95 frame delay and frozen ratio no
+    /// worse than GCC's on every family; writes DIR/model.safetensors (run it
     /// with `rt bench --controllers learned:DIR/model.safetensors`) and DIR/curve.csv.
     #[command(after_help = RT_TRAIN_EXAMPLES)]
     Train(RtTrainArgs),
@@ -69,6 +70,13 @@ pub struct RtTrainArgs {
     /// Worker threads (results do not depend on it).
     #[arg(long, default_value_t = 2, value_name = "N")]
     threads: usize,
+    /// The shield: above this mean queueing delay (or with a loss) in the last report, the
+    /// bitrate multiplier is capped at 1 (GCC's estimate); 0 turns it off.
+    #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().guard_queue_ms.unwrap_or(0.0), value_name = "MS")]
+    guard_queue_ms: f64,
+    /// Reward penalty per 100 ms of mean queueing delay above 20 ms.
+    #[arg(long, default_value_t = neuralstream_rt::dqn::RewardWeights::default().delay_per_100ms, value_name = "W")]
+    delay_weight: f64,
 }
 
 /// Flags of `neuralstream rt predict`.
@@ -135,6 +143,17 @@ pub struct RtBenchArgs {
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// NACK: re-send a lost packet once, an RTT after the gap is noticed, if it can arrive within
+    /// this many ms of its frame's capture (otherwise the key-frame request path). Off by default.
+    #[arg(long, value_name = "MS")]
+    nack_ms: Option<f64>,
+    /// Skip the charts (frame-delay CDF per controller, session timelines).
+    #[arg(long)]
+    no_charts: bool,
+    /// Trace whose sessions get a timeline chart, one per controller (a name as in the table's
+    /// sessions.csv, or a part of it); default: the first trace.
+    #[arg(long, value_name = "NAME")]
+    timeline: Option<String>,
 }
 
 /// Runs `neuralstream rt`.
@@ -180,6 +199,7 @@ fn run_bench(a: RtBenchArgs) -> Result<()> {
         source_fps: a.fps,
         duration_ms: a.duration_s.unwrap_or(60.0) * 1000.0,
         seed: a.seed,
+        nack_deadline_ms: a.nack_ms,
         link: LinkConfig {
             queue: match a.queue_ms {
                 Some(ms) => QueueLimit::Ms(ms),
@@ -195,18 +215,21 @@ fn run_bench(a: RtBenchArgs) -> Result<()> {
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let started = std::time::Instant::now();
-    let (report, _) = neuralstream_rt::run_bench(
+    let (report, logs) = neuralstream_rt::run_bench(
         &traces,
         &controllers,
         &config,
         a.duration_s.is_none(),
         threads,
-        false,
+        !a.no_charts,
     )
     .context("rt bench")?;
     let wall = started.elapsed();
     say!("{}", bench::table(&report));
-    let paths = neuralstream_rt::write_results(&report, &a.out)?;
+    let mut paths = neuralstream_rt::write_results(&report, &a.out)?;
+    if !a.no_charts {
+        paths.extend(rt_charts(&traces, &logs, a.timeline.as_deref(), &a.out)?);
+    }
     say!(
         "{} sessions ({} traces x {} controllers) in {:.2} s; wrote {}",
         report.sessions.len(),
@@ -220,6 +243,114 @@ fn run_bench(a: RtBenchArgs) -> Result<()> {
             .join(", ")
     );
     Ok(())
+}
+
+/// A file-name-safe form of a controller or trace name.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `rt bench`'s charts: the frame-delay CDF of every controller (all its sessions' frames
+/// pooled) and one timeline per controller on the chosen trace.
+fn rt_charts(
+    traces: &[neuralstream_rt::LinkTrace],
+    logs: &[neuralstream_rt::SessionLog],
+    timeline: Option<&str>,
+    out: &std::path::Path,
+) -> Result<Vec<PathBuf>> {
+    use neuralstream_report::{cdf_chart, panels_chart, Panel};
+    use neuralstream_rt::series::{frame_delays_ms, TimelineSeries};
+    let mut names: Vec<&str> = Vec::new();
+    for l in logs {
+        if !names.contains(&l.controller.as_str()) {
+            names.push(&l.controller);
+        }
+    }
+    let delays: Vec<Vec<f64>> = names
+        .iter()
+        .map(|n| {
+            logs.iter()
+                .filter(|l| l.controller == *n)
+                .flat_map(frame_delays_ms)
+                .collect()
+        })
+        .collect();
+    let mut pooled: Vec<f64> = delays.iter().flatten().copied().collect();
+    let x_max = neuralstream_rt::score::percentile(&mut pooled, 0.99);
+    let curves: Vec<(&str, &[f64])> = names
+        .iter()
+        .zip(&delays)
+        .map(|(n, d)| (*n, d.as_slice()))
+        .collect();
+    let mut paths = cdf_chart(
+        &format!(
+            "Frame delay, capture to display ({} traces; the tail above the 99th percentile drawn at it)",
+            traces.len()
+        ),
+        "frame delay (ms)",
+        "fraction of frames",
+        x_max,
+        &curves,
+        &out.join("frame_delay_cdf"),
+    )?;
+    let trace = match timeline {
+        Some(want) => traces
+            .iter()
+            .find(|t| t.name == want)
+            .or_else(|| traces.iter().find(|t| t.name.contains(want)))
+            .with_context(|| format!("--timeline {want}: no such trace in this run"))?,
+        None => match traces.first() {
+            Some(t) => t,
+            None => return Ok(paths),
+        },
+    };
+    for log in logs.iter().filter(|l| l.trace == trace.name) {
+        let s = TimelineSeries::of(log, trace, 200.0);
+        let panels = [
+            Panel {
+                y_desc: "Mbit/s".into(),
+                area: Some(("capacity".into(), s.capacity_mbps)),
+                lines: vec![
+                    ("target".into(), s.target_mbps),
+                    ("delivered (200 ms bins)".into(), s.delivered_mbps),
+                ],
+            },
+            Panel {
+                y_desc: "frame delay (ms)".into(),
+                area: None,
+                lines: vec![("largest per 200 ms".into(), s.frame_delay_ms)],
+            },
+            Panel {
+                y_desc: "picture height".into(),
+                area: None,
+                lines: vec![("resolution".into(), s.height)],
+            },
+            Panel {
+                y_desc: "frames/s".into(),
+                area: None,
+                lines: vec![("encoded fps".into(), s.fps)],
+            },
+        ];
+        paths.extend(panels_chart(
+            &format!("{} on {} ({})", log.controller, trace.name, trace.family),
+            "session time (s)",
+            &panels,
+            &out.join(format!(
+                "timeline_{}_{}",
+                file_safe(&log.controller),
+                file_safe(&trace.name)
+            )),
+        )?);
+    }
+    Ok(paths)
 }
 
 fn run_predict(a: RtPredictArgs) -> Result<()> {
@@ -269,6 +400,16 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
     }
     anyhow::ensure!(a.fps == 30 || a.fps == 60, "--fps {}: use 30 or 60", a.fps);
     anyhow::ensure!(a.threads >= 1, "--threads must be at least 1");
+    anyhow::ensure!(
+        a.guard_queue_ms.is_finite() && a.guard_queue_ms >= 0.0,
+        "--guard-queue-ms {}: use a number of ms >= 0 (0: no shield)",
+        a.guard_queue_ms
+    );
+    anyhow::ensure!(
+        a.delay_weight.is_finite() && a.delay_weight >= 0.0,
+        "--delay-weight {}: use a number >= 0",
+        a.delay_weight
+    );
     let traces_dir = a
         .traces
         .as_deref()
@@ -291,6 +432,11 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         episodes: a.episodes,
         validate_every: a.validate_every,
         threads: a.threads,
+        guard_queue_ms: (a.guard_queue_ms > 0.0).then_some(a.guard_queue_ms),
+        reward: dqn::RewardWeights {
+            delay_per_100ms: a.delay_weight,
+            ..Default::default()
+        },
         session: RtConfig {
             source_fps: a.fps,
             ..Default::default()
@@ -308,12 +454,15 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let (mut model, report) = dqn::train(&train, &validation, &cfg, |p| {
         eprintln!(
-            "episodes {:>5}  eps {:.3}  reward {:>7.3}  loss {:>8.4}  validation onl_qoe {:>6.2}  ({:.0} s)",
+            "episodes {:>5}  eps {:.3}  reward {:>7.3}  loss {:>8.4}  validation onl_qoe {:>6.2}  vs gcc: bounded {} min family gain {:>6.2} excess {:.3}  ({:.0} s)",
             p.episodes,
             p.epsilon,
             p.mean_reward,
             p.loss,
             p.validation_onl_qoe,
+            p.selection.bounded,
+            p.selection.min_gain,
+            p.selection.excess,
             started.elapsed().as_secs_f64()
         )
     })
@@ -323,11 +472,18 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
     let path = a.out.join("model.safetensors");
     model.save(&path)?;
     let mut curve =
-        String::from("episodes,epsilon,mean_reward,loss,grad_steps,validation_onl_qoe\n");
+        String::from("episodes,epsilon,mean_reward,loss,grad_steps,validation_onl_qoe,bounded_by_gcc,min_family_gain_over_gcc\n");
     for p in &report.curve {
         curve.push_str(&format!(
-            "{},{},{},{},{},{}\n",
-            p.episodes, p.epsilon, p.mean_reward, p.loss, p.grad_steps, p.validation_onl_qoe
+            "{},{},{},{},{},{},{},{}\n",
+            p.episodes,
+            p.epsilon,
+            p.mean_reward,
+            p.loss,
+            p.grad_steps,
+            p.validation_onl_qoe,
+            p.selection.bounded,
+            p.selection.min_gain
         ));
     }
     let curve_path = a.out.join("curve.csv");

@@ -82,6 +82,59 @@ fn bench_writes_table_and_results() {
         7
     );
     assert!(out.join("summary.csv").is_file());
+    // Charts: the frame-delay CDF and one timeline per controller on the first trace.
+    for ext in ["png", "svg"] {
+        assert!(out.join(format!("frame_delay_cdf.{ext}")).is_file());
+    }
+    let timelines: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("timeline_") && n.ends_with(".png"))
+        .collect();
+    assert_eq!(timelines.len(), 3, "{timelines:?}");
+    let svg = std::fs::read_to_string(out.join("frame_delay_cdf.svg")).unwrap();
+    assert!(svg.contains("fraction of frames") && svg.contains("fixed:1500"));
+}
+
+#[test]
+fn bench_timeline_trace_is_chosen_by_name_and_an_unknown_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_traces(dir.path());
+    // Outputs beside the traces' folder, not in it (traces are searched recursively).
+    let outs = tempfile::tempdir().unwrap();
+    let out = outs.path().join("out");
+    let base = [
+        "bench",
+        "--traces",
+        dir.path().to_str().unwrap(),
+        "--controllers",
+        "gcc",
+    ];
+    let mut args = base.to_vec();
+    args.extend([
+        "--timeline",
+        "no-such-trace",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let o = rt(&args);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--timeline no-such-trace"), "{err}");
+    // The trace is found by a part of its name; --no-charts writes none (into a fresh folder).
+    let out2 = outs.path().join("out2");
+    let mut args = base.to_vec();
+    args.extend(["--timeline", "steps", "--out", out2.to_str().unwrap()]);
+    let o = rt(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out2.join("timeline_gcc_steps_json.png").is_file());
+    let out3 = outs.path().join("out3");
+    let mut args = base.to_vec();
+    args.extend(["--no-charts", "--out", out3.to_str().unwrap()]);
+    let o = rt(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out3.join("results.json").is_file());
+    assert!(!out3.join("frame_delay_cdf.png").exists());
 }
 
 #[test]

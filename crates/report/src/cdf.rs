@@ -1,4 +1,5 @@
-//! Empirical CDF of per-trace QoE, one line per algorithm.
+//! Empirical CDF, one line per algorithm: of per-trace QoE ([`qoe_cdf_chart`]) or of any plain
+//! values ([`cdf_chart`], e.g. the real-time mode's per-frame delays).
 
 use crate::render::{
     axis_desc_style, colour, house_legend, house_mesh, padded_range, render_png_svg, tick,
@@ -13,21 +14,70 @@ use std::path::{Path, PathBuf};
 /// Pixel size of the CDF chart.
 const SIZE: (u32, u32) = (1200, 800);
 
+/// Most steps drawn per curve; a longer one is drawn through this many evenly spaced quantiles
+/// (a per-frame CDF has tens of thousands of values).
+const MAX_STEPS: usize = 2000;
+
 /// One algorithm's sorted per-trace QoE values and the mean shown in the legend.
 struct Curve {
     name: String,
     sorted: Vec<f64>,
     mean: f64,
+    /// Finite values before thinning (the legend's n).
+    n: usize,
 }
 
 /// Everything the CDF figure shows.
 struct CdfFigure {
     title: String,
     x_desc: String,
+    y_desc: String,
+    /// Largest x shown (values beyond are drawn at it); `None`: the data's range.
+    x_max: Option<f64>,
     curves: Vec<Curve>,
 }
 
 impl CdfFigure {
+    /// A figure of plain values: finite ones kept, sorted, thinned to [`MAX_STEPS`] quantiles,
+    /// means over all finite values.
+    fn from_values(
+        title: &str,
+        x_desc: &str,
+        y_desc: &str,
+        x_max: Option<f64>,
+        curves: &[(&str, &[f64])],
+    ) -> Self {
+        let curves = curves
+            .iter()
+            .map(|(name, values)| {
+                let mut sorted: Vec<f64> =
+                    values.iter().copied().filter(|v| v.is_finite()).collect();
+                sorted.sort_by(f64::total_cmp);
+                let mean = sorted.iter().sum::<f64>() / sorted.len().max(1) as f64;
+                let n = sorted.len();
+                if sorted.len() > MAX_STEPS {
+                    let n = sorted.len();
+                    sorted = (0..MAX_STEPS)
+                        .map(|k| sorted[(k * (n - 1)) / (MAX_STEPS - 1)])
+                        .collect();
+                }
+                Curve {
+                    name: name.to_string(),
+                    sorted,
+                    mean,
+                    n,
+                }
+            })
+            .collect();
+        CdfFigure {
+            title: title.to_owned(),
+            x_desc: x_desc.to_owned(),
+            y_desc: y_desc.to_owned(),
+            x_max: x_max.filter(|x| x.is_finite()),
+            curves,
+        }
+    }
+
     fn new(results: &BenchResults) -> Self {
         // Algorithms in the order of the summaries, then any that only appear per trace.
         let mut names: Vec<&str> = results
@@ -62,6 +112,7 @@ impl CdfFigure {
                     });
                 Curve {
                     name: name.to_string(),
+                    n: sorted.len(),
                     sorted,
                     mean,
                 }
@@ -76,6 +127,8 @@ impl CdfFigure {
                 if m.traces == 1 { "" } else { "s" }
             ),
             x_desc: format!("QoE per trace ({})", m.qoe),
+            y_desc: "fraction of traces".into(),
+            x_max: None,
             curves,
         }
     }
@@ -83,8 +136,11 @@ impl CdfFigure {
 
 impl Figure for CdfFigure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let shown = |v: f64| self.x_max.map_or(v, |m| v.min(m));
         let (x_lo, x_hi) = padded_range(
-            self.curves.iter().flat_map(|c| c.sorted.iter().copied()),
+            self.curves
+                .iter()
+                .flat_map(|c| c.sorted.iter().map(|&v| shown(v))),
             0.03,
             (0.0, 1.0),
         );
@@ -99,7 +155,7 @@ impl Figure for CdfFigure {
             chart
                 .configure_mesh()
                 .x_desc(&self.x_desc)
-                .y_desc("fraction of traces")
+                .y_desc(&self.y_desc)
                 .x_labels(10)
                 .y_labels(11)
                 .x_label_formatter(&|v| tick(*v, x_span))
@@ -118,6 +174,7 @@ impl Figure for CdfFigure {
             let mut pts = Vec::with_capacity(2 * c.sorted.len() + 2);
             pts.push((x_lo, 0.0));
             for (k, &q) in c.sorted.iter().enumerate() {
+                let q = shown(q);
                 pts.push((q, k as f64 / n));
                 pts.push((q, (k + 1) as f64 / n));
             }
@@ -133,7 +190,7 @@ impl Figure for CdfFigure {
                     } else {
                         format!("{:.1}", c.mean)
                     },
-                    c.sorted.len()
+                    c.n
                 ))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 28, y)], col.stroke_width(3))
@@ -167,6 +224,28 @@ impl Figure for CdfFigure {
 /// empty chart saying so is drawn. Returns the paths written, PNG first.
 pub fn qoe_cdf_chart(results: &BenchResults, out_stem: &Path) -> Result<Vec<PathBuf>, ReportError> {
     render_png_svg(&CdfFigure::new(results), out_stem, SIZE)
+}
+
+/// Draws the empirical CDF of plain values, one step line per `(name, values)` curve, into
+/// `<out_stem>.png` (1200x800 pixels) and `<out_stem>.svg`, creating the folder if needed.
+///
+/// Same figure as [`qoe_cdf_chart`]: the legend gives each curve's mean and number of values;
+/// non-finite values are left out; a curve of more than 2,000 values is drawn through 2,000
+/// evenly spaced quantiles. `x_max` cuts a long tail: values above it are drawn at it (the curve
+/// reaches 1 there), so the body stays readable. Returns the paths written, PNG first.
+pub fn cdf_chart(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    x_max: Option<f64>,
+    curves: &[(&str, &[f64])],
+    out_stem: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    render_png_svg(
+        &CdfFigure::from_values(title, x_desc, y_desc, x_max, curves),
+        out_stem,
+        SIZE,
+    )
 }
 
 #[cfg(test)]
@@ -228,6 +307,40 @@ mod tests {
         assert_png_svg(&qoe_cdf_chart(&r, &dir.path().join("equal")).unwrap());
         r.per_trace = per_trace("bb", &[f64::NAN]);
         assert_png_svg(&qoe_cdf_chart(&r, &dir.path().join("nan")).unwrap());
+    }
+
+    #[test]
+    fn plain_values_are_thinned_cut_and_drawn() {
+        let dir = tempfile::tempdir().unwrap();
+        let many: Vec<f64> = (0..50_000).map(|i| i as f64 / 10.0).collect();
+        let few = [30.0, f64::NAN, 10.0, 20.0];
+        let curves: [(&str, &[f64]); 3] = [("gcc", &many), ("learned", &few), ("none", &[])];
+        let fig = CdfFigure::from_values(
+            "t",
+            "frame delay (ms)",
+            "fraction of frames",
+            Some(100.0),
+            &curves,
+        );
+        assert_eq!(fig.curves[0].sorted.len(), MAX_STEPS);
+        assert_eq!(fig.curves[0].n, 50_000);
+        assert_eq!(fig.curves[0].sorted[0], 0.0);
+        assert_eq!(*fig.curves[0].sorted.last().unwrap(), 4999.9);
+        assert!((fig.curves[0].mean - 2499.95).abs() < 1e-6);
+        assert_eq!(fig.curves[1].sorted, vec![10.0, 20.0, 30.0]);
+        assert_eq!(fig.curves[1].mean, 20.0);
+        let paths = cdf_chart(
+            "t",
+            "frame delay (ms)",
+            "fraction of frames",
+            Some(100.0),
+            &curves,
+            &dir.path().join("d"),
+        )
+        .unwrap();
+        assert_png_svg(&paths);
+        let svg = std::fs::read_to_string(&paths[1]).unwrap();
+        assert!(svg.contains("fraction of frames") && svg.contains("learned"));
     }
 
     #[test]

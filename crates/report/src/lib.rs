@@ -27,10 +27,10 @@ mod training;
 
 use std::path::PathBuf;
 
-pub use cdf::qoe_cdf_chart;
+pub use cdf::{cdf_chart, qoe_cdf_chart};
 pub use heatmap::{heatmap_chart, HeatMap};
 pub use table::{summary_legend, summary_markdown, summary_table};
-pub use timeline::timeline_chart;
+pub use timeline::{panels_chart, timeline_chart, Panel};
 pub use training::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};
 
 /// Why a chart could not be written. Every variant names the output file concerned.

@@ -1,5 +1,7 @@
 //! Per-session timeline: network throughput and chosen bitrate, buffer level with stalls, and
-//! chosen level, in three stacked panels sharing the session-time axis.
+//! chosen level, in three stacked panels sharing the session-time axis ([`timeline_chart`]); and
+//! the same stacked layout for plain series ([`panels_chart`], e.g. the real-time mode's capacity,
+//! target, delivered rate, frame delay, resolution and fps).
 
 use crate::render::{
     axis_desc_style, colour, house_legend, house_mesh, label_style, padded_range, render_png_svg,
@@ -449,9 +451,216 @@ pub fn timeline_chart(
     render_png_svg(&TimelineFigure::new(trace, sessions), out_stem, SIZE)
 }
 
+/// One panel of [`panels_chart`]: a y-axis description, an optional grey filled reference (such
+/// as the link's capacity) and lines, each `(name, points)` with points `(x, y)` in x order
+/// (repeat an x to draw a step).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Panel {
+    /// y-axis description, with units.
+    pub y_desc: String,
+    /// Drawn first, grey and filled down to 0: `(name, points)`.
+    pub area: Option<(String, Vec<(f64, f64)>)>,
+    /// Lines in the palette's colours, in order.
+    pub lines: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+/// Plain series in stacked panels sharing the x axis.
+struct PanelsFigure<'a> {
+    title: &'a str,
+    x_desc: &'a str,
+    panels: &'a [Panel],
+    x_end: f64,
+}
+
+impl PanelsFigure<'_> {
+    fn draw_panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        panel: &Panel,
+        last: bool,
+    ) -> DrawResult<DB> {
+        let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
+        let all = panel
+            .area
+            .iter()
+            .flat_map(|a| a.1.iter())
+            .chain(panel.lines.iter().flat_map(|l| l.1.iter()))
+            .filter(finite);
+        let y_max = padded_range(all.map(|p| p.1).chain([0.0]), 0.0, (0.0, 1.0)).1;
+        let rows = panel.lines.len() + usize::from(panel.area.is_some());
+        let y_hi = y_top_with_legend(y_max, rows, area.dim_in_pixel().1.saturating_sub(50));
+        let mut chart = ChartBuilder::on(area)
+            .margin_left(20)
+            .margin_right(30)
+            .margin_top(10)
+            .margin_bottom(if last { 10 } else { 0 })
+            .x_label_area_size(if last { 70 } else { 40 })
+            .y_label_area_size(Y_LABEL_AREA)
+            .build_cartesian_2d(0.0..self.x_end, 0.0..y_hi)?;
+        let x_end = self.x_end;
+        let x_fmt = |v: &f64| tick(*v, x_end);
+        let y_fmt = |v: &f64| tick(*v, y_hi);
+        let mut mesh = chart.configure_mesh();
+        house_mesh(
+            mesh.y_desc(&panel.y_desc)
+                .x_labels(12)
+                .y_labels(5)
+                .x_label_formatter(&x_fmt)
+                .y_label_formatter(&y_fmt),
+        );
+        if last {
+            mesh.x_desc(self.x_desc);
+        }
+        mesh.draw()?;
+        if let Some((name, pts)) = &panel.area {
+            let pts: Vec<(f64, f64)> = pts.iter().filter(finite).copied().collect();
+            if let (Some(first), Some(end)) = (pts.first(), pts.last()) {
+                let mut poly = pts.clone();
+                poly.push((end.0, 0.0));
+                poly.push((first.0, 0.0));
+                chart.draw_series(std::iter::once(Polygon::new(
+                    poly,
+                    NETWORK_GREY.mix(0.18).filled(),
+                )))?;
+            }
+            chart
+                .draw_series(LineSeries::new(pts, NETWORK_GREY.stroke_width(2)))?
+                .label(name.as_str())
+                .legend(|(x, y)| {
+                    Rectangle::new(
+                        [(x, y - 7), (x + 28, y + 7)],
+                        NETWORK_GREY.mix(0.4).filled(),
+                    )
+                });
+        }
+        for (i, (name, pts)) in panel.lines.iter().enumerate() {
+            let col = colour(i);
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().filter(finite).copied(),
+                    col.stroke_width(2),
+                ))?
+                .label(name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 28, y)], col.stroke_width(3))
+                });
+        }
+        if rows > 0 {
+            house_legend(
+                &mut chart.configure_series_labels(),
+                SeriesLabelPosition::UpperRight,
+                8,
+            )
+            .draw()?;
+        }
+        Ok(())
+    }
+}
+
+impl Figure for PanelsFigure<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let area = root.margin(12, 0, 0, 0).titled(self.title, title_style())?;
+        if self.panels.is_empty() {
+            return Ok(());
+        }
+        let n = self.panels.len() as u32;
+        let h = area.dim_in_pixel().1;
+        // Equal panels, the last one taller by its x-axis labels and description.
+        let unit = h.saturating_sub(30) / n;
+        let mut rest = area;
+        for (i, panel) in self.panels.iter().enumerate() {
+            let last = i + 1 == self.panels.len();
+            if last {
+                self.draw_panel(&rest, panel, true)?;
+            } else {
+                let (top, below) = rest.split_vertically(unit);
+                self.draw_panel(&top, panel, false)?;
+                rest = below;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Draws `panels` stacked top to bottom, sharing the x axis from 0 to the largest finite x of any
+/// series (1 if none), into `<out_stem>.png` and `<out_stem>.svg` (1200 pixels wide, 300 pixels
+/// per panel), creating the folder if needed. Each panel has its own y axis from 0 and a legend;
+/// the last carries `x_desc`. Non-finite points are skipped; an empty panel draws empty axes.
+/// Returns the paths written, PNG first.
+pub fn panels_chart(
+    title: &str,
+    x_desc: &str,
+    panels: &[Panel],
+    out_stem: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let x_end = panels
+        .iter()
+        .flat_map(|p| {
+            p.area
+                .iter()
+                .map(|a| &a.1)
+                .chain(p.lines.iter().map(|l| &l.1))
+        })
+        .flatten()
+        .map(|p| p.0)
+        .filter(|x| x.is_finite())
+        .fold(0.0_f64, f64::max);
+    let fig = PanelsFigure {
+        title,
+        x_desc,
+        panels,
+        x_end: if x_end > 0.0 { x_end } else { 1.0 },
+    };
+    let height = 100 + 300 * panels.len().clamp(1, 12) as u32;
+    render_png_svg(&fig, out_stem, (1200, height))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panels_of_plain_series_render() {
+        let dir = tempfile::tempdir().unwrap();
+        let panels = vec![
+            Panel {
+                y_desc: "Mbit/s".into(),
+                area: Some((
+                    "capacity".into(),
+                    vec![(0.0, 2.0), (1.0, 2.0), (1.0, 0.5), (3.0, 0.5)],
+                )),
+                lines: vec![
+                    ("target".into(), vec![(0.0, 0.3), (2.0, 1.0)]),
+                    ("delivered".into(), vec![(0.5, 0.2), (2.5, f64::NAN)]),
+                ],
+            },
+            Panel {
+                y_desc: "frame delay (ms)".into(),
+                area: None,
+                lines: vec![("frame delay".into(), vec![(0.1, 60.0), (2.9, 400.0)])],
+            },
+            Panel::default(),
+        ];
+        let paths = panels_chart(
+            "Session on t",
+            "session time (s)",
+            &panels,
+            &dir.path().join("tl"),
+        )
+        .unwrap();
+        assert_png_svg(&paths);
+        let svg = std::fs::read_to_string(&paths[1]).unwrap();
+        for text in [
+            "capacity",
+            "delivered",
+            "frame delay (ms)",
+            "session time (s)",
+        ] {
+            assert!(svg.contains(text), "{text}");
+        }
+        // No series at all still draws.
+        assert_png_svg(&panels_chart("empty", "x", &[], &dir.path().join("e")).unwrap());
+    }
 
     fn rec(
         index: usize,

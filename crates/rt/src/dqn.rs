@@ -2,10 +2,18 @@
 //! Silver, AAAI 2016) that picks resolution x fps x bitrate every 50 ms from the feedback alone.
 //!
 //! **Actions.** A discrete grid ([`ActionGrid`], 3 x 2 x 6 = 36 by default): resolution (480p,
-//! 720p, 1080p) x frame rate (30, 60) x a multiplier of the *throughput estimate* (0.5 .. 1.25).
-//! The estimate is an EWMA of the receive rate the feedback reports (smoothing
-//! [`ESTIMATE_ALPHA`] per report, started at the encoder's start rate), so a multiplier above 1
-//! probes and one below 1 drains the queue; an LSTM prediction can replace it later.
+//! 720p, 1080p) x frame rate (30, 60) x a multiplier of the *throughput estimate* (0.5 .. 1.25),
+//! so a multiplier above 1 probes and one below 1 drains the queue. The estimate ([`Estimate`],
+//! stored in the model file) is by default **GCC's target** ([`Estimate::Gcc`]): a [`Gcc`] runs
+//! inside the controller on the same feedback, and the network scales its output, as HRCC (the
+//! MMSys'21 entry) scales GCC's with PPO. This gives the policy a safe start (GCC's 300 kbit/s
+//! and its start-up probes), GCC's drain after an overuse (its 0.85 x received-rate cut) and, with
+//! the multiplier 1.0 in the grid, GCC itself as one of its policies; what is learned is where to
+//! go above or below it and which resolution and frame rate to use. The older estimate, an EWMA of
+//! the receive rate ([`Estimate::ReceiveRate`], smoothing [`ESTIMATE_ALPHA`] per report), is kept
+//! for model files that name it: alone it cannot leave a standing queue on a link slower than the
+//! start rate (the 199 kbit/s onl-emu test trace, where receive rate = capacity while the queue
+//! stays full, so no multiplier >= 0.8 drains it).
 //!
 //! **Features** ([`N_FEATURES`] = 16, from each 50 ms report, see [`Signals`] and
 //! [`Tracker::features`]): receive rate of the report and its EWMA, send rate of the reported
@@ -28,17 +36,21 @@
 //! into a FIFO replay ([`neuralstream_nn::Replay`]); then one Huber-loss Adam step per
 //! [`TrainConfig::train_every`] new transitions towards the double-DQN target, the target network
 //! refreshed every [`TrainConfig::target_update_every`] steps. Every
-//! [`TrainConfig::validate_every`] iterations the greedy policy plays every validation trace; the
-//! network with the best mean combined score (onl-emu's) is kept. Test traces are never seen.
-//! Same seed, same weights, on any thread count.
+//! [`TrainConfig::validate_every`] iterations the greedy policy plays every validation trace and
+//! is compared with GCC on the same traces, family by family ([`Selection`]): a network is
+//! *bounded* when on every family its mean p95 frame delay and frozen-time ratio are no worse than
+//! GCC's; the kept network is the bounded one whose smallest per-family gain in combined score
+//! (onl-emu's) over GCC is largest (if none is bounded, the one closest to it). Test traces are
+//! never seen. Same seed, same weights, on any thread count.
 //!
 //! **Model file**: safetensors with the Q-network as `"q"` and [`DqnMeta`] as JSON under the
 //! metadata key [`META_KEY`]; [`DqnModel::load`] refuses a file of another format, shape or grid
 //! with the file named.
 
-use crate::bench::{run_bench, ControllerSpec};
+use crate::bench::{run_bench, BenchReport, ControllerSpec, Summary};
 use crate::controller::{Controller, Decision, Feedback, Resolution};
 use crate::error::RtError;
+use crate::gcc::Gcc;
 use crate::quality;
 use crate::sim::{run_session, RtConfig};
 use crate::trace::LinkTrace;
@@ -140,6 +152,18 @@ impl ActionGrid {
     }
 }
 
+/// The throughput estimate the bitrate multiplier scales.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Estimate {
+    /// EWMA of the receive rate the reports show (smoothing [`ESTIMATE_ALPHA`]); what the first
+    /// model files used, hence the default when a file names none.
+    #[default]
+    ReceiveRate,
+    /// The target of a [`Gcc`] run inside the controller on the same feedback (probes included).
+    Gcc,
+}
+
 /// Weights of the reward (see the module documentation for each term).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RewardWeights {
@@ -196,7 +220,9 @@ pub struct Signals {
 /// Folds feedback reports into [`Signals`] and the throughput estimate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tracker {
-    /// Throughput estimate (receive-rate EWMA), bit/s.
+    /// Throughput estimate, bit/s: the receive-rate EWMA that [`Tracker::observe`] updates, which a
+    /// controller with [`Estimate::Gcc`] overwrites with GCC's target after each report (it is
+    /// feature 1 and the base of the multiplier).
     pub estimate_bps: f64,
     loss_ewma: f64,
     min_owd_ms: f64,
@@ -352,6 +378,13 @@ pub struct DqnMeta {
     pub validation_onl_qoe: f64,
     /// Commit of the code that trained it, when known.
     pub git_commit: Option<String>,
+    /// What the multiplier scales; files written before it existed mean [`Estimate::ReceiveRate`].
+    #[serde(default)]
+    pub estimate: Estimate,
+    /// The shield: while the last report shows a mean queueing delay above this many ms, or a
+    /// loss, a multiplier above 1 is applied as 1 (the estimate itself). `None`: no shield.
+    #[serde(default)]
+    pub guard_queue_ms: Option<f64>,
 }
 
 /// A trained Q-network and its metadata.
@@ -436,6 +469,7 @@ pub struct DqnController {
     model: Arc<DqnModel>,
     scratch: Scratch,
     tracker: Tracker,
+    gcc: Option<Gcc>,
     source_fps: u32,
     action: usize,
     target_bps: f64,
@@ -452,6 +486,7 @@ impl DqnController {
             model,
             scratch,
             tracker: Tracker::new(RtConfig::default().start_bps),
+            gcc: None,
             source_fps: 60,
             action: 0,
             target_bps: RtConfig::default().start_bps,
@@ -498,8 +533,16 @@ impl Controller for DqnController {
     }
 
     fn start(&mut self, source_fps: u32) -> Decision {
-        let start_bps = RtConfig::default().start_bps;
+        let mut start_bps = RtConfig::default().start_bps;
         self.source_fps = source_fps;
+        self.gcc = match self.model.meta.estimate {
+            Estimate::ReceiveRate => None,
+            Estimate::Gcc => {
+                let mut gcc = Gcc::new(start_bps);
+                start_bps = gcc.start(source_fps).target_bps;
+                Some(gcc)
+            }
+        };
         self.tracker = Tracker::new(start_bps);
         self.target_bps = start_bps;
         let grid = &self.model.meta.grid;
@@ -520,6 +563,9 @@ impl Controller for DqnController {
 
     fn on_feedback(&mut self, feedback: &Feedback) -> Decision {
         let s = self.tracker.observe(feedback);
+        if let Some(gcc) = &mut self.gcc {
+            self.tracker.estimate_bps = gcc.on_feedback(feedback).target_bps;
+        }
         let before = self.decision();
         let r = reward(
             &self.model.meta.reward,
@@ -541,8 +587,14 @@ impl Controller for DqnController {
         self.action = self.choose();
         let grid = &self.model.meta.grid;
         let (m_idx, w) = (grid.split(self.action).2, &self.model.meta.reward);
-        self.target_bps = (grid.multipliers[m_idx] * self.tracker.estimate_bps)
-            .clamp(TARGET_RANGE_BPS.0, TARGET_RANGE_BPS.1);
+        let mut m = grid.multipliers[m_idx];
+        if let Some(guard_ms) = self.model.meta.guard_queue_ms {
+            if s.queue_delay_ms > guard_ms || s.loss > 0.0 {
+                m = m.min(1.0);
+            }
+        }
+        self.target_bps =
+            (m * self.tracker.estimate_bps).clamp(TARGET_RANGE_BPS.0, TARGET_RANGE_BPS.1);
         let after = self.decision();
         self.switch_penalty = if after.resolution != before.resolution {
             w.resolution_switch
@@ -602,6 +654,10 @@ pub struct TrainConfig {
     pub reward: RewardWeights,
     /// Action grid.
     pub grid: ActionGrid,
+    /// What the multiplier scales. Default [`Estimate::Gcc`].
+    pub estimate: Estimate,
+    /// The shield ([`DqnMeta::guard_queue_ms`]). Default `Some(25.0)`.
+    pub guard_queue_ms: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -628,6 +684,8 @@ impl Default for TrainConfig {
             session: RtConfig::default(),
             reward: RewardWeights::default(),
             grid: ActionGrid::default(),
+            estimate: Estimate::Gcc,
+            guard_queue_ms: Some(25.0),
         }
     }
 }
@@ -682,6 +740,59 @@ pub struct CurvePoint {
     pub grad_steps: u64,
     /// Mean combined score of the greedy policy on the validation split.
     pub validation_onl_qoe: f64,
+    /// How it compares with GCC on the same traces.
+    pub selection: Selection,
+}
+
+/// How a network's greedy policy compares with GCC's on the validation traces, family by family
+/// (the bar of the real-time mode: beat GCC's combined score with p95 frame delay and frozen-time
+/// ratio no worse than GCC's, on every family).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Selection {
+    /// On every family, mean p95 frame delay and mean frozen-time ratio are no worse than GCC's.
+    pub bounded: bool,
+    /// Smallest per-family gain in mean combined score over GCC, points (negative: a loss).
+    pub min_gain: f64,
+    /// How far it is from bounded: the sum over families of `max(0, p95 / GCC's p95 - 1)` and
+    /// `max(0, frozen - GCC's frozen) x 10`; 0 when bounded.
+    pub excess: f64,
+}
+
+impl Selection {
+    /// Compares per-family summaries of the learned controller with GCC's (rows whose family is
+    /// `all` are skipped; a family GCC lacks is skipped).
+    pub fn compare(learned: &[Summary], gcc: &[Summary]) -> Selection {
+        let mut sel = Selection {
+            bounded: true,
+            min_gain: f64::INFINITY,
+            excess: 0.0,
+        };
+        for l in learned.iter().filter(|l| l.family != "all") {
+            let Some(g) = gcc.iter().find(|g| g.family == l.family) else {
+                continue;
+            };
+            sel.min_gain = sel.min_gain.min(l.onl_qoe - g.onl_qoe);
+            let p95_over = (l.p95_frame_delay_ms / g.p95_frame_delay_ms.max(1e-9) - 1.0).max(0.0);
+            let frozen_over = (l.frozen_ratio - g.frozen_ratio).max(0.0) * 10.0;
+            sel.excess += p95_over + frozen_over;
+        }
+        sel.bounded = sel.excess == 0.0;
+        if !sel.min_gain.is_finite() {
+            sel.min_gain = 0.0;
+        }
+        sel
+    }
+
+    /// True when `self` is preferred to `other`: bounded first; among bounded, the larger
+    /// smallest gain; among unbounded, the smaller excess.
+    pub fn better_than(&self, other: &Selection) -> bool {
+        match (self.bounded, other.bounded) {
+            (true, false) => true,
+            (false, true) => false,
+            (true, true) => self.min_gain > other.min_gain,
+            (false, false) => self.excess < other.excess,
+        }
+    }
 }
 
 /// What [`train`] returns besides the model.
@@ -693,6 +804,10 @@ pub struct TrainReport {
     pub best_episodes: usize,
     /// Its validation score.
     pub best_validation_onl_qoe: f64,
+    /// How it compares with GCC on validation.
+    pub best_selection: Option<Selection>,
+    /// GCC's per-family summary on the validation traces (what [`Selection`] compares with).
+    pub gcc_validation: Vec<Summary>,
 }
 
 /// Mean combined score of `model` (greedy) over `traces`, whole traces, sessions in parallel.
@@ -702,10 +817,27 @@ pub fn validation_score(
     session: &RtConfig,
     threads: usize,
 ) -> Result<f64, RtError> {
-    let specs = [ControllerSpec::Learned(model.clone())];
-    let (report, _) = run_bench(traces, &specs, session, true, threads, false)?;
+    Ok(mean_onl_qoe(&validation_report(
+        ControllerSpec::Learned(model.clone()),
+        traces,
+        session,
+        threads,
+    )?))
+}
+
+/// One controller over `traces`, whole traces, sessions in parallel.
+fn validation_report(
+    spec: ControllerSpec,
+    traces: &[LinkTrace],
+    session: &RtConfig,
+    threads: usize,
+) -> Result<BenchReport, RtError> {
+    Ok(run_bench(traces, &[spec], session, true, threads, false)?.0)
+}
+
+fn mean_onl_qoe(report: &BenchReport) -> f64 {
     let n = report.sessions.len().max(1) as f64;
-    Ok(report.sessions.iter().map(|s| s.onl_qoe).sum::<f64>() / n)
+    report.sessions.iter().map(|s| s.onl_qoe).sum::<f64>() / n
 }
 
 /// Plays one exploring episode; returns its transitions.
@@ -751,6 +883,8 @@ pub fn train(
         episodes: 0,
         validation_onl_qoe: f64::NAN,
         git_commit: None,
+        estimate: cfg.estimate,
+        guard_queue_ms: cfg.guard_queue_ms,
     };
     let mut q = Mlp::new(&sizes, Activation::Relu, cfg.seed ^ 0xd9a0_0000_0000_0001);
     let mut target = q.clone();
@@ -762,11 +896,15 @@ pub fn train(
     let mut bufs = StepBuffers::default();
     let (mut grad_steps, mut since_update) = (0u64, 0usize);
     let (mut reward_sum, mut reward_n, mut loss_sum, mut loss_n) = (0.0, 0usize, 0.0, 0usize);
-    let mut best: Option<(f64, usize, Mlp)> = None;
+    let mut best: Option<(Selection, f64, usize, Mlp)> = None;
+    let gcc_validation =
+        validation_report(ControllerSpec::Gcc, validation, &cfg.session, cfg.threads)?.summary;
     let mut report = TrainReport {
         curve: Vec::new(),
         best_episodes: 0,
         best_validation_onl_qoe: f64::NAN,
+        best_selection: None,
+        gcc_validation: gcc_validation.clone(),
     };
     let mut played = 0usize;
     let mut iteration = 0usize;
@@ -819,7 +957,14 @@ pub fn train(
                 q: q.clone(),
                 meta: meta.clone(),
             });
-            let val = validation_score(&model, validation, &cfg.session, cfg.threads)?;
+            let val_report = validation_report(
+                ControllerSpec::Learned(model),
+                validation,
+                &cfg.session,
+                cfg.threads,
+            )?;
+            let val = mean_onl_qoe(&val_report);
+            let selection = Selection::compare(&val_report.summary, &gcc_validation);
             let point = CurvePoint {
                 episodes: played,
                 epsilon,
@@ -831,18 +976,20 @@ pub fn train(
                 },
                 grad_steps,
                 validation_onl_qoe: val,
+                selection,
             };
             (reward_sum, reward_n, loss_sum, loss_n) = (0.0, 0, 0.0, 0);
             progress(&point);
             report.curve.push(point);
-            if best.as_ref().is_none_or(|b| val > b.0) {
-                best = Some((val, played, q.clone()));
+            if best.as_ref().is_none_or(|b| selection.better_than(&b.0)) {
+                best = Some((selection, val, played, q.clone()));
             }
         }
     }
-    let (val, at, q) = best.expect("the last iteration validates");
+    let (selection, val, at, q) = best.expect("the last iteration validates");
     report.best_episodes = at;
     report.best_validation_onl_qoe = val;
+    report.best_selection = Some(selection);
     let meta = DqnMeta {
         episodes: played,
         validation_onl_qoe: val,
@@ -1033,6 +1180,139 @@ mod tests {
         assert!(mean_target > 6e6, "mean target {mean_target}");
         assert!(hd * 10 >= late.len() * 9, "720p in {hd} of {}", late.len());
         assert_eq!(grid.len(), 4);
+    }
+
+    fn summary(family: &str, onl_qoe: f64, p95: f64, frozen: f64) -> Summary {
+        Summary {
+            controller: "c".into(),
+            family: family.into(),
+            sessions: 1,
+            onl_qoe,
+            p50_frame_delay_ms: 0.0,
+            p95_frame_delay_ms: p95,
+            frozen_ratio: frozen,
+            freezes_per_min: 0.0,
+            mean_quality: 0.0,
+            utilisation: 0.0,
+            loss_rate: 0.0,
+            received_kbps: 0.0,
+        }
+    }
+
+    #[test]
+    fn selection_bounds_every_family_by_gcc_then_maximises_the_smallest_gain() {
+        let gcc = [
+            summary("mahimahi", 50.0, 500.0, 0.15),
+            summary("onl-emu", 90.0, 120.0, 0.005),
+            summary("all", 80.0, 200.0, 0.04),
+        ];
+        // Better everywhere, bounded: the smallest gain is onl-emu's; `all` is ignored.
+        let a = Selection::compare(
+            &[
+                summary("mahimahi", 55.0, 480.0, 0.15),
+                summary("onl-emu", 91.0, 120.0, 0.004),
+                summary("all", 0.0, 1e9, 1.0),
+            ],
+            &gcc,
+        );
+        assert!(
+            a.bounded && a.excess == 0.0 && (a.min_gain - 1.0).abs() < 1e-9,
+            "{a:?}"
+        );
+        // A higher score with a worse p95 on one family is not bounded.
+        let b = Selection::compare(
+            &[
+                summary("mahimahi", 70.0, 550.0, 0.15),
+                summary("onl-emu", 95.0, 100.0, 0.0),
+            ],
+            &gcc,
+        );
+        assert!(!b.bounded && (b.excess - 0.1).abs() < 1e-9, "{b:?}");
+        assert!(a.better_than(&b) && !b.better_than(&a));
+        // More frozen time: excess 10 x the difference.
+        let c = Selection::compare(
+            &[
+                summary("mahimahi", 70.0, 400.0, 0.16),
+                summary("onl-emu", 95.0, 100.0, 0.0),
+            ],
+            &gcc,
+        );
+        assert!(!c.bounded && (c.excess - 0.1).abs() < 1e-9, "{c:?}");
+        // Between two unbounded ones, the nearer to bounded; between bounded, the larger gain.
+        let d = Selection { excess: 0.05, ..c };
+        assert!(d.better_than(&c) && !c.better_than(&d));
+        let e = Selection { min_gain: 2.0, ..a };
+        assert!(e.better_than(&a) && !a.better_than(&e));
+    }
+
+    #[test]
+    fn old_model_files_mean_the_receive_rate_estimate_and_no_shield() {
+        let meta = DqnMeta {
+            format: FORMAT.into(),
+            features: N_FEATURES,
+            grid: ActionGrid::default(),
+            reward: RewardWeights::default(),
+            seed: 1,
+            episodes: 0,
+            validation_onl_qoe: 0.0,
+            git_commit: None,
+            estimate: Estimate::Gcc,
+            guard_queue_ms: Some(10.0),
+        };
+        let mut v = serde_json::to_value(&meta).unwrap();
+        assert_eq!(v["estimate"], "gcc");
+        let o = v.as_object_mut().unwrap();
+        o.remove("estimate");
+        o.remove("guard_queue_ms");
+        let old: DqnMeta = serde_json::from_value(v).unwrap();
+        assert_eq!(old.estimate, Estimate::ReceiveRate);
+        assert_eq!(old.guard_queue_ms, None);
+    }
+
+    /// With GCC as the estimate, the neutral multiplier plays GCC's bitrate: on a 199 kbit/s link
+    /// (below the 300 kbit/s start, like the onl-emu test trace that kept the receive-rate
+    /// version in a standing queue) the queue drains as GCC's does.
+    #[test]
+    fn gcc_estimate_drains_a_link_slower_than_the_start_rate() {
+        let trace = LinkTrace::constant(199.0, 40.0, 30_000.0).unwrap();
+        let session = RtConfig {
+            duration_ms: 30_000.0,
+            ..Default::default()
+        };
+        let (cfg, _) = tiny(2, 1);
+        let one = std::slice::from_ref(&trace);
+        let (mut model, _) = train(one, one, &cfg, |_| {}).unwrap();
+        // Zero weights: every action scores the same and the greedy choice is action 0: 480p,
+        // 60 fps, multiplier 1.0 (GCC's own bitrate).
+        let spec = model.q.spec();
+        model.q = Mlp::zeros(&spec);
+        model.meta.grid = ActionGrid {
+            heights: vec![480, 720],
+            fps: vec![60],
+            multipliers: vec![1.0, 1.4],
+        };
+        let mut c = DqnController::new(Arc::new(model.clone()));
+        let log = run_session(&trace, &session, &mut c).unwrap();
+        let mut gcc = Gcc::default();
+        let log_gcc = run_session(&trace, &session, &mut gcc).unwrap();
+        let s = crate::score::score(&log, session.max_bps);
+        let g = crate::score::score(&log_gcc, session.max_bps);
+        assert!(
+            s.p50_frame_delay_ms < 2.0 * g.p50_frame_delay_ms.max(100.0),
+            "learned p50 {} vs gcc {}",
+            s.p50_frame_delay_ms,
+            g.p50_frame_delay_ms
+        );
+        // The receive-rate estimate, same policy: the queue stays (the bug this fixes).
+        model.meta.estimate = Estimate::ReceiveRate;
+        let mut old = DqnController::new(Arc::new(model));
+        let o = crate::score::score(&run_session(&trace, &session, &mut old).unwrap(), 1e7);
+        assert!(
+            o.p50_frame_delay_ms > s.p50_frame_delay_ms,
+            "receive-rate p50 {} vs gcc-estimate p50 {}",
+            o.p50_frame_delay_ms,
+            s.p50_frame_delay_ms
+        );
     }
 
     #[test]

@@ -28,7 +28,8 @@
 //! [`dataset`]: the live wire messages and the JSON-lines metrics dataset the server records.
 //! [`offline`]: the same DQN trained offline from a recorded dataset (`rt train --dataset`).
 //! [`predictor`]: next-interval capacity prediction, an LSTM (from `neuralstream-nn`) against an
-//! EWMA, scored by MAPE on the test split.
+//! EWMA, scored by MAPE on the test split. [`series`]: a session's plain series (frame delays, a
+//! timeline of capacity, target, delivered rate, delay, resolution and fps) for `rt bench`'s charts.
 //!
 //! [`Rng`]: neuralstream_core::Rng
 
@@ -46,6 +47,7 @@ pub mod predictor;
 pub mod quality;
 pub mod receiver;
 pub mod score;
+pub mod series;
 pub mod sim;
 pub mod source;
 pub mod trace;

@@ -21,7 +21,7 @@
 
 use crate::dataset::{sessions, Record};
 use crate::dqn::{
-    double_dqn_step, reward, ActionGrid, DqnMeta, DqnModel, RewardWeights, StepBuffers,
+    double_dqn_step, reward, ActionGrid, DqnMeta, DqnModel, Estimate, RewardWeights, StepBuffers,
     StepSettings, Tracker, FORMAT, N_FEATURES,
 };
 use crate::error::RtError;
@@ -210,6 +210,11 @@ pub fn train_offline(
         // Not validated in the simulator (JSON has no NaN): 0 says so.
         validation_onl_qoe: 0.0,
         git_commit: None,
+        // Logged decisions are mapped onto multipliers of the receive-rate estimate the live
+        // tracker computes, so that is what the model's multipliers mean; no shield is learned
+        // from logs.
+        estimate: Estimate::ReceiveRate,
+        guard_queue_ms: None,
     };
     let report = OfflineReport {
         sessions: sessions(records).len(),

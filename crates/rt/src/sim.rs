@@ -60,6 +60,13 @@ pub struct RtConfig {
     pub encoder: EncoderConfig,
     /// Seed of every random draw.
     pub seed: u64,
+    /// NACK: a lost packet is sent again once, an RTT after the receiver noticed the gap (rtt/2
+    /// for the NACK to reach the sender, then the retransmission's own trip), if it would arrive
+    /// within this many ms of its frame's capture; otherwise, or if the retransmission is lost
+    /// too, the frame is undecodable and the receiver asks for a key frame. `None`: no
+    /// retransmission (every loss costs a key frame). Default `None`, so the results recorded
+    /// before NACK was modelled stay comparable; `rt bench --nack-ms` turns it on.
+    pub nack_deadline_ms: Option<f64>,
 }
 
 impl Default for RtConfig {
@@ -78,6 +85,7 @@ impl Default for RtConfig {
             source: SourceConfig::default(),
             encoder: EncoderConfig::default(),
             seed: 1,
+            nack_deadline_ms: None,
         }
     }
 }
@@ -155,6 +163,15 @@ impl RtConfig {
                     format!("{q:?}"),
                     "at least 1 packet or a positive number of ms",
                 )
+            }
+        }
+        if let Some(ms) = self.nack_deadline_ms {
+            if !(ms.is_finite() && ms > 0.0) {
+                return bad(
+                    "nack_deadline_ms",
+                    ms.to_string(),
+                    "a positive number of ms (or none)",
+                );
             }
         }
         Ok(())
@@ -278,6 +295,25 @@ fn clamp_decision(d: Decision, cfg: &RtConfig) -> Decision {
     }
 }
 
+/// A frame sent but not yet handed to the receiver: it waits for its retransmissions (and frames
+/// behind it wait for it, since the receiver takes frames in order).
+struct InFlight {
+    record: FrameRecord,
+    /// Opinion score of the frame as encoded.
+    quality: f64,
+    /// Latest arrival of its packets so far.
+    last_arrival_ms: f64,
+    /// A packet of it is lost for good.
+    broken: bool,
+    /// When the receiver knows the frame's fate (its last arrival or the notice of a loss).
+    noticed_ms: f64,
+    /// Retransmissions not yet sent.
+    rtx_left: usize,
+}
+
+/// A retransmission waiting for its time: `(resend_ms, frame index, bytes)`.
+type Rtx = (f64, usize, u32);
+
 /// Runs one session of `controller` over `trace`.
 pub fn run_session(
     trace: &LinkTrace,
@@ -290,7 +326,6 @@ pub fn run_session(
     let mut source = FrameSource::new(cfg.source, cfg.source_fps, rng.fork(1));
     let mut encoder = Encoder::new(cfg.encoder, cfg.start_bps, rng.fork(2));
     let mut link = Bottleneck::new(trace, cfg.link, rng.fork(3));
-    let mut rx = Receiver::new();
 
     let mut decision = clamp_decision(controller.start(cfg.source_fps), cfg);
     let mut decisions = vec![DecisionRecord {
@@ -299,23 +334,63 @@ pub fn run_session(
     }];
     let frame_ms = 1000.0 / cfg.source_fps as f64;
     let expected = (cfg.duration_ms / frame_ms) as usize + 1;
-    let mut frames: Vec<FrameRecord> = Vec::with_capacity(expected);
+    let mut side = ReceiverSide {
+        rx: Receiver::new(),
+        frames: Vec::with_capacity(expected),
+        waiting_for_key: false,
+        key_request_at_ms: f64::INFINITY,
+    };
     let mut packets: Vec<PacketRecord> = Vec::with_capacity(expected * 4);
 
     let mut pacer_next_ms = 0.0_f64;
     let mut report_cut_ms = cfg.feedback_interval_ms; // receiver time of the next report
     let mut reported = 0usize; // first packet not yet in a report
     let mut key_due = true;
-    let mut key_request_at_ms = f64::INFINITY; // when a PLI reaches the sender
-    let mut waiting_for_key = false; // receiver side: asked for a key frame, none arrived yet
     let mut last_resolution: Option<Resolution> = None;
     let mut last_encode_ms = f64::NEG_INFINITY;
+    let mut last_send_ms = 0.0_f64; // the link takes offers in time order
+    let mut in_flight: std::collections::VecDeque<InFlight> = Default::default();
+    let mut rtx: Vec<Rtx> = Vec::new(); // in resend order
+    let mut next_frame = 0usize; // index of the next frame encoded
 
     for k in 0.. {
         let t = k as f64 * frame_ms;
         if t >= cfg.duration_ms {
             break;
         }
+        // 0. Retransmissions whose NACK has reached the sender by t (through the pacer).
+        let due = rtx.partition_point(|r| r.0 <= t);
+        for (resend_ms, frame, bytes) in rtx.drain(..due) {
+            let send_ms = last_send_ms.max(resend_ms.max(pacer_next_ms.min(t)));
+            last_send_ms = send_ms;
+            pacer_next_ms = pacer_next_ms.max(send_ms)
+                + bytes as f64 / (cfg.pace_multiplier * decision.target_bps / 8000.0);
+            let propagation_ms = trace.at(send_ms).rtt_ms / 2.0;
+            let fate = link.offer(send_ms, bytes);
+            let first = next_frame - in_flight.len();
+            let f = &mut in_flight[frame - first];
+            f.rtx_left -= 1;
+            match fate {
+                Fate::Delivered { arrival_ms, .. } => {
+                    f.last_arrival_ms = f.last_arrival_ms.max(arrival_ms);
+                    f.noticed_ms = f.noticed_ms.max(arrival_ms);
+                }
+                _ => {
+                    f.broken = true;
+                    f.noticed_ms = f.noticed_ms.max(send_ms + propagation_ms);
+                }
+            }
+            packets.push(PacketRecord {
+                seq: packets.len() as u64,
+                frame,
+                send_ms,
+                bytes,
+                fate,
+                propagation_ms,
+            });
+        }
+        // Frames whose fate is known go to the receiver, in order.
+        side.take_ready(&mut in_flight, trace);
         // 1. Feedback the sender has received by t.
         loop {
             let back_ms = trace.at(report_cut_ms).rtt_ms / 2.0;
@@ -357,9 +432,9 @@ pub fn run_session(
             report_cut_ms += cfg.feedback_interval_ms;
         }
         // 2. A key-frame request that has reached the sender.
-        if key_request_at_ms <= t {
+        if side.key_request_at_ms <= t {
             key_due = true;
-            key_request_at_ms = f64::INFINITY;
+            side.key_request_at_ms = f64::INFINITY;
         }
         // 3. Capture; the encoder keeps the frame if the chosen fps asks for one now.
         let complexity = source.next_complexity();
@@ -373,31 +448,61 @@ pub fn run_session(
         last_resolution = Some(decision.resolution);
         let bytes = encoder.encode(decision.target_bps, decision.fps, complexity, key);
 
-        // 4. Packetize and pace; resolve each packet's path.
-        let frame_index = frames.len();
+        // 4. Packetize and pace; resolve each packet's path; schedule retransmissions.
+        let frame_index = next_frame;
+        next_frame += 1;
         let pacing_bytes_per_ms = cfg.pace_multiplier * decision.target_bps / 8000.0;
         let total = bytes.round().max(1.0) as u32;
         let n_packets = total.div_ceil(cfg.packet_bytes);
-        let mut complete_ms = Some(f64::NEG_INFINITY);
-        let mut noticed_ms = t;
+        let mut f = InFlight {
+            record: FrameRecord {
+                capture_ms: t,
+                bytes: total as f64,
+                key,
+                resolution: decision.resolution,
+                fps: decision.fps,
+                target_bps: decision.target_bps,
+                complete_ms: None,
+                render_ms: None,
+            },
+            quality: quality::mos(encoder.effective_bps(), decision.resolution, decision.fps),
+            last_arrival_ms: f64::NEG_INFINITY,
+            broken: false,
+            noticed_ms: t,
+            rtx_left: 0,
+        };
         for i in 0..n_packets {
             let size = if i + 1 < n_packets {
                 cfg.packet_bytes
             } else {
                 total - cfg.packet_bytes * (n_packets - 1)
             };
-            let send_ms = t.max(pacer_next_ms.min(t + cfg.max_pacer_queue_ms));
+            let send_ms = last_send_ms.max(t.max(pacer_next_ms.min(t + cfg.max_pacer_queue_ms)));
+            last_send_ms = send_ms;
             pacer_next_ms = send_ms + size as f64 / pacing_bytes_per_ms;
             let propagation_ms = trace.at(send_ms).rtt_ms / 2.0;
             let fate = link.offer(send_ms, size);
             match fate {
                 Fate::Delivered { arrival_ms, .. } => {
-                    complete_ms = complete_ms.map(|c| c.max(arrival_ms));
-                    noticed_ms = noticed_ms.max(arrival_ms);
+                    f.last_arrival_ms = f.last_arrival_ms.max(arrival_ms);
+                    f.noticed_ms = f.noticed_ms.max(arrival_ms);
                 }
                 _ => {
-                    complete_ms = None;
-                    noticed_ms = noticed_ms.max(send_ms + propagation_ms);
+                    // The receiver notices the gap when the packet should have arrived; its
+                    // NACK takes rtt/2 back, the retransmission rtt/2 (and any queue) forward.
+                    let gap_ms = send_ms + propagation_ms;
+                    let resend_ms = gap_ms + trace.at(gap_ms).rtt_ms / 2.0;
+                    let in_time = cfg
+                        .nack_deadline_ms
+                        .is_some_and(|d| resend_ms + propagation_ms <= t + d);
+                    if in_time {
+                        f.rtx_left += 1;
+                        let at = rtx.partition_point(|r| r.0 <= resend_ms);
+                        rtx.insert(at, (resend_ms, frame_index, size));
+                    } else {
+                        f.broken = true;
+                    }
+                    f.noticed_ms = f.noticed_ms.max(gap_ms);
                 }
             }
             packets.push(PacketRecord {
@@ -409,28 +514,19 @@ pub fn run_session(
                 propagation_ms,
             });
         }
-        // 5. Receiver: loss -> key-frame request; decode, buffer, render.
-        if complete_ms.is_none() && (!waiting_for_key || key) {
-            waiting_for_key = true;
-            let back_ms = trace.at(noticed_ms).rtt_ms / 2.0;
-            key_request_at_ms = key_request_at_ms.min(noticed_ms + back_ms);
-        }
-        if key && complete_ms.is_some() {
-            waiting_for_key = false;
-        }
-        let q = quality::mos(encoder.effective_bps(), decision.resolution, decision.fps);
-        let render_ms = rx.on_frame(t, complete_ms, key, q);
-        frames.push(FrameRecord {
-            capture_ms: t,
-            bytes: total as f64,
-            key,
-            resolution: decision.resolution,
-            fps: decision.fps,
-            target_bps: decision.target_bps,
-            complete_ms,
-            render_ms,
-        });
+        // 5. Receiver (once the frame's fate is known, in order): loss -> key-frame request;
+        // decode, buffer, render.
+        in_flight.push_back(f);
+        side.take_ready(&mut in_flight, trace);
     }
+    // Retransmissions still due at the end never arrive.
+    for mut f in in_flight {
+        if f.rtx_left > 0 {
+            f.broken = true;
+        }
+        side.receive(f, trace);
+    }
+    let ReceiverSide { mut rx, frames, .. } = side;
     rx.finish(cfg.duration_ms);
     Ok(SessionLog {
         trace: trace.name.clone(),
@@ -449,10 +545,128 @@ pub fn run_session(
     })
 }
 
+/// The receiver and what it decided: the frames in capture order and the key-frame request.
+struct ReceiverSide {
+    rx: Receiver,
+    frames: Vec<FrameRecord>,
+    /// Asked for a key frame, none arrived yet.
+    waiting_for_key: bool,
+    /// When the key-frame request (PLI) reaches the sender.
+    key_request_at_ms: f64,
+}
+
+impl ReceiverSide {
+    /// Hands a frame whose fate is known to the receiver: a broken frame (a packet lost for
+    /// good) makes the receiver ask for a key frame (once, until one arrives), rtt/2 after it
+    /// noticed.
+    fn receive(&mut self, f: InFlight, trace: &LinkTrace) {
+        let key = f.record.key;
+        let complete_ms = (!f.broken).then_some(f.last_arrival_ms);
+        if complete_ms.is_none() && (!self.waiting_for_key || key) {
+            self.waiting_for_key = true;
+            let back_ms = trace.at(f.noticed_ms).rtt_ms / 2.0;
+            self.key_request_at_ms = self.key_request_at_ms.min(f.noticed_ms + back_ms);
+        }
+        if key && complete_ms.is_some() {
+            self.waiting_for_key = false;
+        }
+        let render_ms = self
+            .rx
+            .on_frame(f.record.capture_ms, complete_ms, key, f.quality);
+        self.frames.push(FrameRecord {
+            complete_ms,
+            render_ms,
+            ..f.record
+        });
+    }
+
+    /// Hands over the frames at the head of `in_flight` that wait for no retransmission, in
+    /// order.
+    fn take_ready(
+        &mut self,
+        in_flight: &mut std::collections::VecDeque<InFlight>,
+        trace: &LinkTrace,
+    ) {
+        while in_flight.front().is_some_and(|f| f.rtx_left == 0) {
+            let f = in_flight.pop_front().expect("checked");
+            self.receive(f, trace);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::controller::Fixed;
+
+    /// NACK: with 5 % random loss on an ample link, retransmissions (an RTT of 40 ms, deadline
+    /// 200 ms) recover almost every frame, so far fewer key frames and far less frozen time than
+    /// with every loss costing a key frame; a deadline shorter than an RTT recovers nothing.
+    #[test]
+    fn nack_recovers_losses_that_would_cost_key_frames() {
+        let trace = LinkTrace::constant(4000.0, 40.0, 10_000.0).unwrap();
+        let run = |nack: Option<f64>| {
+            let cfg = RtConfig {
+                duration_ms: 20_000.0,
+                link: LinkConfig {
+                    extra_loss: 0.05,
+                    ..Default::default()
+                },
+                nack_deadline_ms: nack,
+                ..Default::default()
+            };
+            run_session(&trace, &cfg, &mut Fixed::new(1e6)).unwrap()
+        };
+        let (without, with, late) = (run(None), run(Some(200.0)), run(Some(30.0)));
+        let keys = |l: &SessionLog| l.frames.iter().filter(|f| f.key).count();
+        let broken = |l: &SessionLog| l.frames.iter().filter(|f| f.complete_ms.is_none()).count();
+        assert_eq!(with.frames.len(), without.frames.len());
+        assert!(
+            broken(&with) * 10 < broken(&without).max(1),
+            "{} vs {}",
+            broken(&with),
+            broken(&without)
+        );
+        assert!(
+            keys(&with) * 3 < keys(&without),
+            "{} vs {} key frames",
+            keys(&with),
+            keys(&without)
+        );
+        assert!(
+            with.frozen_ms < without.frozen_ms / 2.0,
+            "{} vs {}",
+            with.frozen_ms,
+            without.frozen_ms
+        );
+        // A recovered frame completes about an RTT late: its arrival is after the rtx.
+        let recovered = with
+            .frames
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| {
+                f.complete_ms.is_some()
+                    && with
+                        .packets
+                        .iter()
+                        .any(|p| p.frame == *i && p.arrival_ms().is_none())
+            })
+            .map(|(_, f)| f.complete_ms.unwrap() - f.capture_ms)
+            .collect::<Vec<_>>();
+        assert!(recovered.len() > 20, "{} frames recovered", recovered.len());
+        assert!(
+            recovered.iter().all(|d| (60.0..=200.0).contains(d)),
+            "{recovered:?}"
+        );
+        // Packets stay in send order (the link is fed in time order).
+        assert!(with
+            .packets
+            .windows(2)
+            .all(|w| w[0].send_ms <= w[1].send_ms));
+        // Too short a deadline: no retransmission at all, the same session as without NACK.
+        assert_eq!(late.packets, without.packets);
+        assert_eq!(late.rendered, without.rendered);
+    }
 
     #[test]
     fn fixed_rate_below_capacity_renders_every_frame_quickly() {
