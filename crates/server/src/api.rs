@@ -131,6 +131,9 @@ fn decide(state: &AppState, id: &str, body: &[u8]) -> Result<Response, HttpError
         .inspect_err(|e| {
             tracing::debug!(session = %id, status = e.status(), error = %e, "decision refused");
         })?;
+    if let Some(sink) = &state.telemetry {
+        crate::telemetry::emit_decision(sink, state, &request, &answer);
+    }
     let body = serde_json::to_vec(&answer)
         .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(json_response(StatusCode::OK, body))
@@ -171,7 +174,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         reserved_bytes: state.sessions.reserved_bytes(),
         budget_bytes: state.sessions.budget_bytes(),
     };
-    let mut r = (StatusCode::OK, state.metrics.render(&gauges)).into_response();
+    let mut text = state.metrics.render(&gauges);
+    crate::telemetry::render_metrics(state.telemetry.as_ref(), &mut text);
+    let mut r = (StatusCode::OK, text).into_response();
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -77,6 +77,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed (HTTP/1.1 and HTTP/2).
     pub connection_idle: Duration,
+    /// Telemetry sink the decisions emit to (`--telemetry`); `None` (the default) emits nothing.
+    pub telemetry: Option<neuralstream_telemetry::TelemetryHandle>,
 }
 
 impl ServerConfig {
@@ -106,6 +108,7 @@ impl ServerConfig {
             log_format: LogFormat::Text,
             max_connections: crate::connections::DEFAULT_MAX_CONNECTIONS,
             connection_idle: crate::connections::DEFAULT_IDLE,
+            telemetry: None,
         }
     }
 }

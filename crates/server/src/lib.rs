@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod response;
 pub mod sessions;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 pub mod web;
 
@@ -183,6 +184,7 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
             logging::WARN_BURST,
             logging::WARN_INTERVAL,
         ),
+        telemetry: config.telemetry.clone(),
     })
 }
 

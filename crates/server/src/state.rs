@@ -35,4 +35,6 @@ pub struct AppState {
     pub cors_origins: Vec<HeaderValue>,
     /// Rate limit of the "server error answered" warnings (a flood of 503s logs a summary).
     pub server_error_warnings: WarnLimiter,
+    /// Telemetry sink (`--telemetry`), if on.
+    pub telemetry: Option<neuralstream_telemetry::TelemetryHandle>,
 }
