@@ -41,6 +41,32 @@ fn chunk_events(n: usize) -> Vec<Event> {
         .collect()
 }
 
+/// CPU time this thread has run, from `/proc/thread-self/schedstat` (ns on the CPU): what "on
+/// one core" means on a machine shared with other builds, where wall time counts their share too.
+fn thread_cpu() -> Duration {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(
+        text.split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+    )
+}
+
+/// Runs `f` `iters` times; returns the thread CPU time it used (wall time if /proc is missing).
+fn cpu_timed(iters: u64, mut f: impl FnMut()) -> Duration {
+    let (cpu0, wall0) = (thread_cpu(), Instant::now());
+    for _ in 0..iters {
+        f();
+    }
+    let cpu = thread_cpu().saturating_sub(cpu0);
+    if cpu.is_zero() {
+        wall0.elapsed()
+    } else {
+        cpu
+    }
+}
+
 fn parquet(c: &mut Criterion) {
     const N: usize = 1_000_000;
     let events = chunk_events(N);
