@@ -75,10 +75,19 @@ fn parquet(c: &mut Criterion) {
     let mut g = c.benchmark_group("parquet");
     g.sample_size(10).measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("write_1M_chunk_events", |b| {
+    g.bench_function("write_1M_chunk_events_wall", |b| {
         b.iter(|| write_file(&path, &events).unwrap())
     });
-    g.bench_function("to_arrow_batch_1M", |b| b.iter(|| to_batch(&events)));
+    g.bench_function("write_1M_chunk_events_thread_cpu", |b| {
+        b.iter_custom(|iters| cpu_timed(iters, || write_file(&path, &events).unwrap()))
+    });
+    g.bench_function("to_arrow_batch_1M_thread_cpu", |b| {
+        b.iter_custom(|iters| {
+            cpu_timed(iters, || {
+                std::hint::black_box(to_batch(&events));
+            })
+        })
+    });
     g.finish();
 }
 
