@@ -23,6 +23,8 @@ pub struct BenchArgs {
     /// Traces, video and QoE model.
     #[command(flatten)]
     pub inputs: inputs::InputArgs,
+    #[command(flatten)]
+    pub telemetry: crate::telemetry::TelemetryFlag,
     /// Number of synthetic traces to generate when --traces is not given.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub synthetic_traces: usize,
@@ -314,7 +316,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         qoe,
         skip_chunks: args.skip_chunks,
         algorithms: algorithms.clone(),
-        keep_logs: !(args.no_charts && args.no_chunk_log),
+        keep_logs: !(args.no_charts && args.no_chunk_log) || args.telemetry.telemetry.is_some(),
         ..BenchConfig::default()
     };
     let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -354,6 +356,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
     say!("{}", neuralstream_report::summary_table(&out.results));
     say!("{}", neuralstream_report::summary_legend(&out.results));
     let written = write_outputs(&args, &out, &traces, &algorithms, timeline_index)?;
+    crate::telemetry::record_sessions(
+        &args.telemetry,
+        neuralstream_telemetry::Source::Bench,
+        &video.name,
+        &traces,
+        &out.logs,
+        &out.results,
+    )?;
     let sessions = algorithms.len() * traces.len();
     say!(
         "{sessions} session{} in {:.2} s; wrote {}",

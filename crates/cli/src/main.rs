@@ -33,6 +33,7 @@ mod progress;
 mod rt;
 mod rt_client;
 mod serve;
+mod telemetry;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -123,6 +124,8 @@ enum Command {
     /// Package a synthetic clip (if needed), start the server with the web player, print the URL.
     #[command(after_help = DEMO_EXAMPLES)]
     Demo(Box<demo::DemoArgs>),
+    /// Telemetry: move a Kafka topic into Parquet files (`consume`), read a telemetry folder (`show`).
+    Telemetry(Box<telemetry::TelemetryArgs>),
 }
 
 fn main() -> ExitCode {
@@ -152,6 +155,7 @@ fn main() -> ExitCode {
         Command::Play(args) => play::run(*args),
         Command::Demo(args) => demo::run(*args),
         Command::Rt(args) => rt::run(*args),
+        Command::Telemetry(args) => telemetry::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

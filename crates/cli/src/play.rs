@@ -76,6 +76,8 @@ pub struct PlayArgs {
     /// Link and player settings (`--rtt-ms` is waited before every request, in session time).
     #[command(flatten)]
     pub link: crate::inputs::LinkArgs,
+    #[command(flatten)]
+    pub telemetry: crate::telemetry::TelemetryFlag,
     /// transfer: the trace advances only while bytes flow or the player idles, as in the
     /// simulator; wall: the trace follows session time like a real link.
     #[arg(long, default_value = "transfer", value_name = "CLOCK")]
@@ -427,6 +429,14 @@ fn report(
     );
     written.push(write_file(&out.join("requests.csv"), &requests_csv)?);
     written.push(write_file(&out.join("play.json"), &summary.to_json())?);
+    crate::telemetry::record_sessions(
+        &args.telemetry,
+        neuralstream_telemetry::Source::Play,
+        &video.name,
+        &session_traces,
+        &logs,
+        &results,
+    )?;
     say!(
         "{players} player(s), {} error(s), {} incomplete; {:.2} s wall; {:.1} MB downloaded; decision latency p50 {:.3} ms, p99 {:.3} ms",
         errors.len(),

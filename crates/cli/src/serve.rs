@@ -28,6 +28,8 @@ pub enum LogFormatArg {
 /// Arguments of `neuralstream serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    pub telemetry: crate::telemetry::TelemetryFlag,
     /// Packaged media folder (made by `neuralstream package`, holds video.json and manifests);
     /// repeat for several videos. Served under /media/FOLDER_NAME/. Optional with
     /// --rt-controllers (a server for real-time sessions alone).
@@ -274,10 +276,12 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
 
 /// Runs `neuralstream serve`.
 pub fn run(args: ServeArgs) -> Result<()> {
-    let config = config(&args)?;
+    let mut config = config(&args)?;
     neuralstream_server::init_logging(config.log_format);
+    let sink = args.telemetry.start(0)?;
+    config.telemetry = sink.as_ref().map(|t| t.handle());
     neuralstream_server::run_blocking(config)?;
-    Ok(())
+    crate::telemetry::finish(sink, "serve")
 }
 
 #[cfg(test)]

@@ -139,6 +139,9 @@ fn decide(state: &AppState, id: &str, body: &[u8]) -> Result<Response, HttpError
         .inspect_err(|e| {
             tracing::debug!(session = %id, status = e.status(), error = %e, "decision refused");
         })?;
+    if let Some(sink) = &state.telemetry {
+        crate::telemetry::emit_decision(sink, state, &request, &answer);
+    }
     let body = serde_json::to_vec(&answer)
         .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(json_response(StatusCode::OK, body))
@@ -184,6 +187,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     if let Some(rt) = &state.rt {
         rt.render(&mut text);
     }
+    crate::telemetry::render_metrics(state.telemetry.as_ref(), &mut text);
     let mut r = (StatusCode::OK, text).into_response();
     r.headers_mut().insert(
         CONTENT_TYPE,

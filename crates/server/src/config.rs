@@ -77,6 +77,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed (HTTP/1.1 and HTTP/2).
     pub connection_idle: Duration,
+    /// Telemetry sink the decisions emit to (`--telemetry`); `None` (the default) emits nothing.
+    pub telemetry: Option<neuralstream_telemetry::TelemetryHandle>,
     /// Real-time sessions over WebSocket (off unless controllers are given).
     pub rt: crate::rt_ws::RtServeConfig,
     /// The Pensieve-compatible mode (`POST /` for Pensieve's dash.js client), off when `None`.
@@ -121,6 +123,7 @@ impl ServerConfig {
             connection_idle: crate::connections::DEFAULT_IDLE,
             pensieve: None,
             rt: crate::rt_ws::RtServeConfig::default(),
+            telemetry: None,
         }
     }
 }

@@ -49,6 +49,7 @@ pub mod response;
 pub mod rt_ws;
 pub mod sessions;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 pub mod web;
 
@@ -204,6 +205,7 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
         ),
         pensieve,
         rt,
+        telemetry: config.telemetry.clone(),
     })
 }
 

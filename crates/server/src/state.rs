@@ -35,6 +35,8 @@ pub struct AppState {
     pub cors_origins: Vec<HeaderValue>,
     /// Rate limit of the "server error answered" warnings (a flood of 503s logs a summary).
     pub server_error_warnings: WarnLimiter,
+    /// Telemetry sink (`--telemetry`), if on.
+    pub telemetry: Option<neuralstream_telemetry::TelemetryHandle>,
     /// Real-time sessions (`/api/v1/rt/metrics`); `None` when no `--rt-controllers` are enabled.
     pub rt: Option<std::sync::Arc<crate::rt_ws::RtState>>,
     /// The Pensieve-compatible mode, when on.

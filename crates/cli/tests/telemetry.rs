@@ -1,0 +1,396 @@
+//! Telemetry end to end through the real binary (issue 19's bar): about 100k events from
+//! `neuralstream serve --telemetry kafka://...` through a real broker (tansu, memory storage) and
+//! `neuralstream telemetry consume` into Parquet, with the broker restarted and the consumer
+//! killed (SIGKILL) mid-way; the Parquet rows must equal the events the requests caused, exactly.
+//!
+//! The restarted memory-storage broker has lost its log: the server's sink notices (offsets
+//! start again) and re-sends the events it retains (all of them here: its window is 262,144), and
+//! the consumer notices (the record before its committed offset is not the one it committed) and
+//! reads the new log from the start, skipping what it already wrote. Skips without a tansu binary
+//! unless NEURALSTREAM_REQUIRE_KAFKA=1.
+//!
+//! Also here: `bench --telemetry DIR` and `telemetry show` on what it wrote, and a corrupt file.
+
+#[path = "../../telemetry/tests/support/tansu.rs"]
+mod tansu;
+
+use neuralstream_telemetry::{Event, EventKind, ParquetLayout, Source};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_neuralstream")
+}
+
+/// A child process killed (SIGKILL, by PID) on drop.
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection (the server runs `--http`).
+struct Http {
+    reader: BufReader<TcpStream>,
+}
+
+impl Http {
+    fn connect(addr: &str) -> Http {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.set_nodelay(true).unwrap();
+        Http {
+            reader: BufReader::new(s),
+        }
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let s = self.reader.get_mut();
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body.as_bytes()).unwrap();
+        let mut status_line = String::new();
+        self.reader.read_line(&mut status_line).unwrap();
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut len = 0usize;
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut buf = vec![0u8; len];
+        self.reader.read_exact(&mut buf).unwrap();
+        (status, String::from_utf8(buf).unwrap())
+    }
+}
+
+/// `serve --http --telemetry TARGET` on a free port; returns the process and `HOST:PORT`.
+fn serve(media: &Path, state: &Path, telemetry: &str) -> (Proc, String) {
+    let mut child = Command::new(bin())
+        .args([
+            "serve",
+            "--http",
+            "--port",
+            "0",
+            "--abr",
+            "bb",
+            "--telemetry",
+            telemetry,
+        ])
+        .arg("--media")
+        .arg(media)
+        .arg("--state-dir")
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("serve printed its listening line")
+            .unwrap();
+        if let Some(u) = line.strip_prefix("listening on http://") {
+            break u.trim_end_matches('/').to_string();
+        }
+    };
+    (Proc(child), addr)
+}
+
+fn consumer(from: &str, out: &Path) -> Proc {
+    Proc(
+        Command::new(bin())
+            .args([
+                "telemetry",
+                "consume",
+                "--from",
+                from,
+                "--batch-events",
+                "5000",
+            ])
+            .arg("--out")
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
+}
+
+/// Plays one session's decision requests: start, then a report per chunk. Returns its events'
+/// keys as the server must emit them.
+fn play_session(http: &mut Http, id: &str, chunks: u32) -> Vec<(String, Option<u32>, EventKind)> {
+    let path = format!("/api/v1/sessions/{id}/decision");
+    let (status, body) = http.request("POST", &path, r#"{"buffer_s": 0}"#);
+    assert_eq!(status, 200, "{body}");
+    let mut level = serde_json::from_str::<serde_json::Value>(&body).unwrap()["level"]
+        .as_u64()
+        .unwrap();
+    let mut keys = vec![
+        (id.to_string(), None, EventKind::SessionStart),
+        (id.to_string(), Some(0), EventKind::Decision),
+    ];
+    for k in 0..chunks {
+        let t0 = f64::from(k) * 4000.0;
+        let req = format!(
+            r#"{{"buffer_s": 8.0, "rebuffer_s": 0, "last_chunk": {{"index": {k}, "level": {level}, "size_bytes": {}, "request_start_ms": {t0}, "request_finish_ms": {}}}}}"#,
+            200_000 + k * 1000,
+            t0 + 500.0
+        );
+        let (status, body) = http.request("POST", &path, &req);
+        assert_eq!(status, 200, "{body}");
+        level = serde_json::from_str::<serde_json::Value>(&body).unwrap()["level"]
+            .as_u64()
+            .unwrap();
+        keys.push((id.to_string(), Some(k), EventKind::Chunk));
+        keys.push((id.to_string(), Some(k + 1), EventKind::Decision));
+    }
+    keys.push((id.to_string(), None, EventKind::SessionEnd));
+    keys
+}
+
+fn write_media(dir: &Path) -> u32 {
+    std::fs::create_dir_all(dir).unwrap();
+    let video = neuralstream_data::synthetic::builtin_video();
+    neuralstream_data::descriptor::write_descriptor(&dir.join("video.json"), &video).unwrap();
+    video.num_chunks() as u32
+}
+
+#[test]
+fn serve_to_kafka_to_parquet_loses_and_duplicates_nothing_across_restarts_and_a_killed_consumer() {
+    let Some(mut broker) = tansu::Broker::start() else {
+        return;
+    };
+    broker.create_topic("tel", 2);
+    let tmp = tempfile::tempdir().unwrap();
+    let chunks = write_media(&tmp.path().join("clip"));
+    let topic = format!("kafka://{}/tel", broker.addr());
+    let (server, addr) = serve(&tmp.path().join("clip"), &tmp.path().join("state"), &topic);
+    let out = tmp.path().join("telemetry");
+    let mut consumer_proc = consumer(&topic, &out);
+
+    let per_session = 2 * chunks as usize + 3;
+    let sessions = 100_000usize.div_ceil(per_session);
+    let total_requests = sessions * (chunks as usize + 1);
+    // Clients pause at `allowed` requests, so each fault lands where the test wants it.
+    let done = Arc::new(AtomicUsize::new(0));
+    let allowed = Arc::new(AtomicUsize::new(total_requests * 3 / 10));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (addr, done, allowed) = (addr.clone(), done.clone(), allowed.clone());
+            std::thread::spawn(move || {
+                let mut http = Http::connect(&addr);
+                let mut keys = Vec::new();
+                for s in (t..sessions).step_by(8) {
+                    while done.load(Ordering::SeqCst) >= allowed.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    keys.extend(play_session(&mut http, &format!("s{s:05}"), chunks));
+                    done.fetch_add(chunks as usize + 1, Ordering::SeqCst);
+                }
+                keys
+            })
+        })
+        .collect();
+    let mut http = Http::connect(&addr);
+    let mut settle = |what: &str| -> String {
+        // Clients paused (or finished): wait until the sink has every event acknowledged.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut last = 0;
+        loop {
+            let (_, text) = http.request("GET", "/metrics", "");
+            let emitted = metric(
+                &text,
+                "neuralstream_telemetry_events_total{outcome=\"emitted\"}",
+            );
+            let written = metric(
+                &text,
+                "neuralstream_telemetry_events_total{outcome=\"written\"}",
+            );
+            if emitted == last && written == emitted && emitted > 0 {
+                return text;
+            }
+            last = emitted;
+            assert!(
+                Instant::now() < deadline,
+                "{what}: {emitted} emitted, {written} written"
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let layout = ParquetLayout::new(&out);
+    let wait_for_files = || {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while layout.files().map_or(0, |f| f.len()) == 0 {
+            assert!(Instant::now() < deadline, "the consumer wrote nothing");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    // Fault 1: the broker restarts (its log is gone) after the consumer committed some of it.
+    settle("before the broker restart");
+    wait_for_files();
+    broker.restart();
+    // The server's sink may have re-created the topic already (with the partitions it had).
+    let _ = broker.try_create_topic("tel", 2);
+    allowed.store(total_requests * 6 / 10, Ordering::SeqCst);
+
+    // Fault 2: the consumer is killed (SIGKILL) while the topic still has unread records.
+    let text = settle("after the broker restart");
+    assert!(
+        metric(&text, "neuralstream_telemetry_log_resets_total") >= 1,
+        "the restart went unseen"
+    );
+    drop(consumer_proc);
+    allowed.store(usize::MAX, Ordering::SeqCst);
+    consumer_proc = consumer(&topic, &out);
+    let mut expected = Vec::new();
+    for t in threads {
+        expected.extend(t.join().unwrap());
+    }
+    assert!(expected.len() >= 100_000, "{}", expected.len());
+
+    // Everything the server emitted is acknowledged by the broker, nothing dropped.
+    let metrics = settle("at the end");
+    assert_eq!(
+        metric(
+            &metrics,
+            "neuralstream_telemetry_events_total{outcome=\"emitted\"}"
+        ),
+        expected.len() as u64
+    );
+    for outcome in ["dropped", "rejected", "failed"] {
+        let series = format!("neuralstream_telemetry_events_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(metric(&metrics, &series), 0, "{outcome}");
+    }
+    drop(server);
+    drop(consumer_proc);
+
+    // A last run of the consumer to the end of the topic.
+    let status = Command::new(bin())
+        .args([
+            "telemetry",
+            "consume",
+            "--from",
+            &topic,
+            "--idle-exit-s",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let rows = ParquetLayout::new(&out).read_all().unwrap();
+    assert!(rows.iter().all(|e| e.source == Source::Serve));
+    let got: Vec<_> = rows
+        .iter()
+        .map(|e| (e.session.clone(), e.chunk, e.kind))
+        .collect();
+    let unique: HashSet<_> = got.iter().cloned().collect();
+    assert_eq!(unique.len(), got.len(), "duplicates in the Parquet rows");
+    let want: HashSet<_> = expected.iter().cloned().collect();
+    assert_eq!(want.len(), expected.len());
+    let missing = want.difference(&unique).count();
+    let extra = unique.difference(&want).count();
+    assert_eq!(
+        (missing, extra),
+        (0, 0),
+        "{} rows for {} events",
+        got.len(),
+        expected.len()
+    );
+}
+
+#[test]
+fn bench_writes_parquet_telemetry_that_show_reads_and_a_corrupt_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tel = tmp.path().join("tel");
+    let out = Command::new(bin())
+        .args([
+            "bench",
+            "--synthetic-traces",
+            "3",
+            "--abr",
+            "bb,rate",
+            "--no-charts",
+            "--no-chunk-log",
+        ])
+        .arg("--out")
+        .arg(tmp.path().join("bench"))
+        .arg("--telemetry")
+        .arg(&tel)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = ParquetLayout::new(&tel).read_all().unwrap();
+    let sessions: HashSet<_> = rows.iter().map(|e| e.session.clone()).collect();
+    assert_eq!(sessions.len(), 6);
+    assert!(rows
+        .iter()
+        .all(|e| e.source == Source::Bench && e.validate().is_ok()));
+    let ends: Vec<&Event> = rows
+        .iter()
+        .filter(|e| e.kind == EventKind::SessionEnd)
+        .collect();
+    assert_eq!(ends.len(), 6);
+    assert!(ends.iter().all(|e| e.qoe.is_some_and(f64::is_finite)));
+
+    let show = Command::new(bin())
+        .args(["telemetry", "show"])
+        .arg(&tel)
+        .output()
+        .unwrap();
+    assert!(show.status.success());
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains(&format!("{} events", rows.len())), "{text}");
+
+    let file = ParquetLayout::new(&tel).files().unwrap()[0].clone();
+    std::fs::write(&file, b"PAR1 garbage PAR1").unwrap();
+    let show = Command::new(bin())
+        .args(["telemetry", "show"])
+        .arg(&tel)
+        .output()
+        .unwrap();
+    assert!(!show.status.success());
+    let err = String::from_utf8_lossy(&show.stderr);
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("not a readable"),
+        "{err}"
+    );
+}
