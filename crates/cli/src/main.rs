@@ -32,6 +32,7 @@ mod play;
 mod progress;
 mod rt;
 mod serve;
+mod shared_link;
 mod train;
 
 use clap::{Parser, Subcommand};
