@@ -48,9 +48,9 @@ const DONE_BYTES: f64 = 1e-6;
 /// Where an allocator's capacity comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum CapacitySource {
-    /// Estimated from the link's recent busy periods over this window of busy time, seconds.
+    /// Estimated from the link's busy periods of this recent window of link time, seconds.
     Estimated {
-        /// Busy time the estimate averages over, seconds.
+        /// Link time the estimate looks back over, seconds.
         window_s: f64,
     },
     /// A configured payload capacity, kbit/s (an operator's egress).
@@ -77,7 +77,7 @@ pub struct SharedConfig {
 }
 
 impl SharedConfig {
-    /// Pensieve's player model, the trace's start, QoE_lin, capacity estimated over 8 s.
+    /// Pensieve's player model, the trace's start, QoE_lin, capacity estimated over the last 30 s.
     pub fn pensieve() -> Self {
         SharedConfig {
             sim: SimConfig::pensieve(),
@@ -394,7 +394,7 @@ pub fn run_shared(
         d.stats.delivered_bytes += carried;
         d.stats.busy_s += dt_s;
         d.stats.present_s += dt_s;
-        d.estimator.record(carried, dt_s);
+        d.estimator.record(d.now_s + dt_s, carried, dt_s);
         for (i, p) in ps.iter_mut().enumerate() {
             if let Phase::Transfer {
                 left_bytes,
