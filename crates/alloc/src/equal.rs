@@ -43,7 +43,7 @@ mod tests {
             video: &v,
             buffer_s: 0.0,
             last_level: 0,
-            history: &h,
+            chunks_done: h,
             total_chunks: 48,
             qoe_so_far: 0.0,
             utility: &LIN,

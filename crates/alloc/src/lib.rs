@@ -6,7 +6,7 @@
 //! session a bitrate [`Cap`]: the highest level its own ABR may fetch, with the reason.
 //!
 //! **Key design decision:** allocators see only sessions' observations (the ladder, buffer, last
-//! level, download history and QoE so far: what a server learns from its clients' reports), never
+//! level, chunks downloaded and QoE so far: what a server learns from its clients' reports), never
 //! the network trace, and depend on `neuralstream-core` alone. The shared-link simulator
 //! (`neuralstream_sim::shared`) and `neuralstream serve --egress-mbps` therefore run the same
 //! allocator code. An allocator only *caps* a session's ABR (the final level is
@@ -35,7 +35,7 @@ pub mod utility;
 pub use capacity::CapacityEstimator;
 pub use fairness::jain_index;
 
-use neuralstream_core::{ChunkRecord, Video};
+use neuralstream_core::Video;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -49,8 +49,8 @@ pub struct SessionView<'a> {
     pub buffer_s: f64,
     /// Level of the last downloaded chunk.
     pub last_level: usize,
-    /// Chunks downloaded so far, oldest first.
-    pub history: &'a [ChunkRecord],
+    /// Chunks downloaded so far.
+    pub chunks_done: usize,
     /// Chunks the session plays in all.
     pub total_chunks: usize,
     /// Sum of the session's per-chunk QoE rewards so far (the server's `qoe_so_far`).
@@ -64,7 +64,7 @@ pub struct SessionView<'a> {
 impl SessionView<'_> {
     /// Chunks left to download.
     pub fn chunks_left(&self) -> usize {
-        self.total_chunks.saturating_sub(self.history.len())
+        self.total_chunks.saturating_sub(self.chunks_done)
     }
 }
 
@@ -189,7 +189,7 @@ pub(crate) fn usable(capacity_kbps: f64) -> bool {
 
 #[cfg(test)]
 pub(crate) mod testutil {
-    use neuralstream_core::{ChunkRecord, Ladder, Video};
+    use neuralstream_core::{Ladder, Video};
 
     /// Pensieve's ladder, 48 chunks of 4 s.
     pub fn video() -> Video {
@@ -205,15 +205,9 @@ pub(crate) mod testutil {
     /// QoE_lin utility of Pensieve's ladder.
     pub const LIN: [f64; 6] = [0.3, 0.75, 1.2, 1.85, 2.85, 4.3];
 
-    /// `n` downloaded chunks at `level`.
-    pub fn history(n: usize, level: usize) -> Vec<ChunkRecord> {
-        vec![
-            ChunkRecord {
-                level,
-                ..ChunkRecord::default()
-            };
-            n
-        ]
+    /// `n` downloaded chunks (the level is not used).
+    pub fn history(n: usize, _level: usize) -> usize {
+        n
     }
 }
 

@@ -24,6 +24,8 @@
 //! does); the budget counts the caps, so the link keeps that slack for the others.
 
 use crate::{usable, Allocator, Cap, CapReason, SessionView};
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 
 /// Fraction of the capacity the caps may add up to. Above 1 because caps are ceilings: players
 /// sleep on full buffers and fetch below their caps, so caps adding up to exactly the capacity
@@ -44,6 +46,25 @@ impl Default for MaxMinQoe {
         MaxMinQoe {
             headroom: DEFAULT_HEADROOM,
         }
+    }
+}
+
+/// A projection and its session, ordered by the projection (then the index, so ties go to the
+/// earlier session).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Lowest(f64, usize);
+
+impl Eq for Lowest {}
+
+impl PartialOrd for Lowest {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Lowest {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
     }
 }
 
@@ -72,35 +93,35 @@ impl Allocator for MaxMinQoe {
             .map(|(s, _)| s.video.ladder.kbps(0))
             .sum();
         // Pass 1 raises no session more than a level above the one its ABR last chose (what it
-        // can use next); pass 2 hands what is left of the budget out without that bound.
+        // can use next); pass 2 hands what is left of the budget out without that bound. A heap
+        // keeps the lowest projection on top (O(n log n) per pass); a session whose next level
+        // does not fit now never will (the budget only fills), so it leaves the heap.
         for demand_bound in [true, false] {
-            loop {
-                // The lowest projection among the sessions whose next level fits the budget.
-                let mut pick: Option<(usize, f64)> = None;
-                for (i, s) in sessions.iter().enumerate() {
-                    let l = level[i];
-                    let top = s.video.ladder.top();
-                    let ceiling = if demand_bound {
-                        (s.last_level + 1).min(top)
-                    } else {
-                        top
-                    };
-                    if !active[i] || l >= ceiling {
-                        continue;
-                    }
-                    let extra = s.video.ladder.kbps(l + 1) - s.video.ladder.kbps(l);
-                    if used_kbps + extra > budget_kbps {
-                        continue;
-                    }
-                    let p = projected(s, l);
-                    if pick.is_none_or(|(_, best)| p < best) {
-                        pick = Some((i, p));
-                    }
+            let ceiling = |s: &SessionView<'_>| {
+                let top = s.video.ladder.top();
+                if demand_bound {
+                    (s.last_level + 1).min(top)
+                } else {
+                    top
                 }
-                let Some((i, _)) = pick else { break };
-                let ladder = &sessions[i].video.ladder;
-                used_kbps += ladder.kbps(level[i] + 1) - ladder.kbps(level[i]);
+            };
+            let mut heap: BinaryHeap<Reverse<Lowest>> = sessions
+                .iter()
+                .enumerate()
+                .filter(|&(i, s)| active[i] && level[i] < ceiling(s))
+                .map(|(i, s)| Reverse(Lowest(projected(s, level[i]), i)))
+                .collect();
+            while let Some(Reverse(Lowest(_, i))) = heap.pop() {
+                let (s, l) = (&sessions[i], level[i]);
+                let extra = s.video.ladder.kbps(l + 1) - s.video.ladder.kbps(l);
+                if used_kbps + extra > budget_kbps {
+                    continue;
+                }
+                used_kbps += extra;
                 level[i] += 1;
+                if level[i] < ceiling(s) {
+                    heap.push(Reverse(Lowest(projected(s, level[i]), i)));
+                }
             }
         }
         let floor_qoe = sessions
@@ -132,16 +153,12 @@ mod tests {
     use crate::testutil::{history, video, LIN};
     use proptest::prelude::*;
 
-    fn view<'a>(
-        v: &'a neuralstream_core::Video,
-        h: &'a [neuralstream_core::ChunkRecord],
-        q: f64,
-    ) -> SessionView<'a> {
+    fn view<'a>(v: &'a neuralstream_core::Video, h: usize, q: f64) -> SessionView<'a> {
         SessionView {
             video: v,
             buffer_s: 5.0,
             last_level: 0,
-            history: h,
+            chunks_done: h,
             total_chunks: 48,
             qoe_so_far: q,
             utility: &LIN,
@@ -154,7 +171,7 @@ mod tests {
         let v = video();
         let h = history(24, 2);
         // Same progress, one with 20 less QoE so far (stalls): it gets the higher cap.
-        let s = [view(&v, &h, 30.0), view(&v, &h, 10.0)];
+        let s = [view(&v, h, 30.0), view(&v, h, 10.0)];
         let caps = MaxMinQoe { headroom: 1.0 }.allocate(4700.0, &s);
         assert!(caps[1].level > caps[0].level, "{caps:?}");
         assert!(caps.iter().map(|c| c.kbps).sum::<f64>() <= 4700.0);
@@ -164,7 +181,7 @@ mod tests {
         assert_eq!(caps[0].kbps, 1200.0);
         // A finished session uses nothing of the budget.
         let done = history(48, 2);
-        let caps = MaxMinQoe { headroom: 1.0 }.allocate(1200.0, &[view(&v, &done, 0.0), s[0]]);
+        let caps = MaxMinQoe { headroom: 1.0 }.allocate(1200.0, &[view(&v, done, 0.0), s[0]]);
         assert_eq!(caps[1].kbps, 1200.0);
     }
 
@@ -179,7 +196,7 @@ mod tests {
         ) {
             let v = video();
             let hs: Vec<_> = (0..qs.len()).map(|i| history(done[i], 1)).collect();
-            let s: Vec<_> = qs.iter().zip(&hs).map(|(&q, h)| view(&v, h, q)).collect();
+            let s: Vec<_> = qs.iter().zip(&hs).map(|(&q, &h)| view(&v, h, q)).collect();
             let caps = MaxMinQoe { headroom: 1.0 }.allocate(cap_kbps, &s);
             let used: f64 = caps.iter().map(|c| c.kbps).sum();
             prop_assert!(used <= cap_kbps.max(300.0 * s.len() as f64) + 1e-9);

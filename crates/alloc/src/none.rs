@@ -30,7 +30,7 @@ mod tests {
             video: &v,
             buffer_s: 1.0,
             last_level: 2,
-            history: &h,
+            chunks_done: h,
             total_chunks: 48,
             qoe_so_far: 0.0,
             utility: &LIN,

@@ -45,7 +45,7 @@ impl Allocator for UtilityMax {
             .filter(|(_, &a)| a)
             .map(|(s, _)| s.video.ladder.kbps(0))
             .sum();
-        let so_far = |s: &SessionView<'_>| s.qoe_so_far / s.history.len().max(1) as f64;
+        let so_far = |s: &SessionView<'_>| s.qoe_so_far / s.chunks_done.max(1) as f64;
         loop {
             // (session, gain per kbit/s, tie-break key: QoE so far per chunk, then level).
             let mut pick: Option<(usize, f64, (f64, usize))> = None;
@@ -104,7 +104,7 @@ mod tests {
             video: &v,
             buffer_s,
             last_level: 1,
-            history: &h,
+            chunks_done: h,
             total_chunks: 48,
             qoe_so_far: 10.0,
             utility: &LIN,

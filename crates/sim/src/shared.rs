@@ -536,7 +536,7 @@ impl Driver<'_> {
                         video: p.spec.video,
                         buffer_s: p.buffer_ms / 1000.0,
                         last_level: p.last_level,
-                        history: &p.out.log.records,
+                        chunks_done: p.out.log.records.len(),
                         total_chunks: p.total_chunks,
                         qoe_so_far: p.qoe_so_far,
                         utility: &p.utility,
