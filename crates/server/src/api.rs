@@ -171,7 +171,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         reserved_bytes: state.sessions.reserved_bytes(),
         budget_bytes: state.sessions.budget_bytes(),
     };
-    let mut r = (StatusCode::OK, state.metrics.render(&gauges)).into_response();
+    let mut text = state.metrics.render(&gauges);
+    if let Some(egress) = &state.ctx.egress {
+        text.push_str(&egress.render_metrics());
+    }
+    let mut r = (StatusCode::OK, text).into_response();
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

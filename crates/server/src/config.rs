@@ -77,6 +77,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed (HTTP/1.1 and HTTP/2).
     pub connection_idle: Duration,
+    /// Egress capacity, Mbit/s, that an allocator splits among the sessions by capping their
+    /// levels (issue 22); `None`: no allocation.
+    pub egress_mbps: Option<f64>,
+    /// The allocator of `egress_mbps` (a `neuralstream_alloc` name; default `maxmin`).
+    pub allocator: String,
 }
 
 impl ServerConfig {
@@ -106,6 +111,8 @@ impl ServerConfig {
             log_format: LogFormat::Text,
             max_connections: crate::connections::DEFAULT_MAX_CONNECTIONS,
             connection_idle: crate::connections::DEFAULT_IDLE,
+            egress_mbps: None,
+            allocator: "maxmin".into(),
         }
     }
 }
