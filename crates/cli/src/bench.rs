@@ -68,6 +68,9 @@ pub struct BenchArgs {
     /// The generalisation grid (trace sets x videos) instead of one run.
     #[command(flatten)]
     pub grid: crate::grid::GridArgs,
+    /// Many players on one link instead of one per session (issue 22).
+    #[command(flatten)]
+    pub shared: crate::shared_link::SharedArgs,
 }
 
 pub(crate) fn parse_algorithms(list: &str) -> Result<Vec<String>> {
@@ -284,6 +287,9 @@ fn write_outputs(
 pub fn run(args: BenchArgs) -> Result<()> {
     if args.grid.is_set() {
         return crate::grid::run(&args);
+    }
+    if args.shared.is_set() {
+        return crate::shared_link::run(&args);
     }
     set_threads(args.threads)?;
     let algorithms = parse_algorithms(&args.abr)?;

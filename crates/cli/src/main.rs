@@ -34,6 +34,7 @@ mod rt;
 mod rt_client;
 mod serve;
 mod telemetry;
+mod shared_link;
 mod train;
 
 use clap::{Parser, Subcommand};

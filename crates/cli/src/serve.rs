@@ -114,6 +114,20 @@ pub struct ServeArgs {
     /// Real-time sessions over WebSocket.
     #[command(flatten)]
     pub rt: RtServeArgs,
+    // -- issue 22 (engineer `multi`): server-side bandwidth allocation.
+    /// Egress capacity, Mbit/s: --allocator splits it among the sessions by capping their levels
+    /// (each decision carries its cap and the reason; /metrics reports Jain's fairness index).
+    /// Default: no allocation.
+    #[arg(long, value_name = "MBPS", allow_negative_numbers = true)]
+    pub egress_mbps: Option<f64>,
+    /// Allocator of --egress-mbps: none, equal, maxmin (max-min fairness on QoE) or utility.
+    #[arg(
+        long,
+        default_value = "maxmin",
+        value_name = "NAME",
+        requires = "egress_mbps"
+    )]
+    pub allocator: String,
 }
 
 // ---- real-time sessions (issue 21): flags of /api/v1/rt/metrics ----
@@ -267,6 +281,16 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     config.cors_origins = args.cors.clone();
     config.max_connections = args.max_connections;
     config.connection_idle = Duration::from_secs_f64(args.idle_timeout_s);
+    // -- issue 22: the egress allocator (checked again by the server).
+    if let Some(mbps) = args.egress_mbps {
+        anyhow::ensure!(
+            mbps.is_finite() && mbps > 0.0,
+            "--egress-mbps must be Mbit/s > 0 (the capacity the allocator splits), got {mbps}"
+        );
+        neuralstream_alloc::create(&args.allocator).context("in --allocator")?;
+    }
+    config.egress_mbps = args.egress_mbps;
+    config.allocator = args.allocator.clone();
     config.log_format = match args.log_format {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,

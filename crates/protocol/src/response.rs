@@ -12,6 +12,17 @@ pub struct Reasons {
     /// Buffer level the algorithm aims for, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub buffer_target_s: Option<f64>,
+    /// Highest level the server's egress allocator allows this session (`serve --egress-mbps`);
+    /// `level` is at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_level: Option<usize>,
+    /// That cap's bitrate, kbps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_kbps: Option<f64>,
+    /// Why the allocator set that cap, for people (e.g. `max-min QoE: projected 1.200 per chunk
+    /// (floor 1.100)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_reason: Option<String>,
 }
 
 /// The server's answer.

@@ -1,6 +1,7 @@
 //! Tables and charts of NeuralStream results: plain-text and Markdown summary tables, the CDF of
 //! per-trace QoE, a per-session timeline (throughput, chosen bitrate, buffer, level), training
-//! charts, and a heat-map of shares over a grid (the generalisation report).
+//! charts, a heat-map of shares over a grid (the generalisation report), and each player's bitrate
+//! on a shared link.
 //!
 //! Key design decisions:
 //!
@@ -21,6 +22,7 @@
 mod cdf;
 mod heatmap;
 mod render;
+mod shared_link;
 mod table;
 mod timeline;
 mod training;
@@ -29,6 +31,7 @@ use std::path::PathBuf;
 
 pub use cdf::{cdf_chart, qoe_cdf_chart};
 pub use heatmap::{heatmap_chart, HeatMap};
+pub use shared_link::{shared_link_chart, PlayerSeries};
 pub use table::{summary_legend, summary_markdown, summary_table};
 pub use timeline::{panels_chart, timeline_chart, Panel};
 pub use training::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};

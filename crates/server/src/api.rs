@@ -188,6 +188,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         rt.render(&mut text);
     }
     crate::telemetry::render_metrics(state.telemetry.as_ref(), &mut text);
+    if let Some(egress) = &state.ctx.egress {
+        text.push_str(&egress.render_metrics());
+    }
     let mut r = (StatusCode::OK, text).into_response();
     r.headers_mut().insert(
         CONTENT_TYPE,

@@ -77,6 +77,11 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// A connection with no request in flight for this long is closed (HTTP/1.1 and HTTP/2).
     pub connection_idle: Duration,
+    /// Egress capacity, Mbit/s, that an allocator splits among the sessions by capping their
+    /// levels (issue 22); `None`: no allocation.
+    pub egress_mbps: Option<f64>,
+    /// The allocator of `egress_mbps` (a `neuralstream_alloc` name; default `maxmin`).
+    pub allocator: String,
     /// Telemetry sink the decisions emit to (`--telemetry`); `None` (the default) emits nothing.
     pub telemetry: Option<neuralstream_telemetry::TelemetryHandle>,
     /// Real-time sessions over WebSocket (off unless controllers are given).
@@ -124,6 +129,8 @@ impl ServerConfig {
             pensieve: None,
             rt: crate::rt_ws::RtServeConfig::default(),
             telemetry: None,
+            egress_mbps: None,
+            allocator: "maxmin".into(),
         }
     }
 }

@@ -36,6 +36,9 @@ pub enum ServerError {
     /// The QoE model does not fit a video.
     #[error("--qoe: {0}")]
     Qoe(String),
+    /// The egress allocator's settings (`--egress-mbps`, `--allocator`) are wrong.
+    #[error("{0}")]
+    Egress(String),
     /// A `--cors` origin is malformed.
     #[error("--cors: {0}")]
     Cors(String),

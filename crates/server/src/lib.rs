@@ -28,7 +28,8 @@
 //! web        -> files, state, response                      (the page at /)
 //! files      -> api (error_response)                        (static files)
 //! state      -> sessions, metrics, logging                  (AppState)
-//! sessions   -> algorithms, media, response, metrics        (per-client sessions)
+//! sessions   -> algorithms, media, response, metrics, egress (per-client sessions)
+//! egress     -> media                                       (--egress-mbps allocation)
 //! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
 //! rt_ws      -> state, metrics, response, error               (real-time WebSocket sessions)
 //! response, metrics, error -> nothing of the crate;  config -> rt_ws (its settings type)
@@ -39,6 +40,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod connections;
+pub mod egress;
 pub mod error;
 pub mod files;
 pub mod logging;
@@ -179,11 +181,13 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
     let algorithms_json = serde_json::to_vec(&algorithms.list())
         .unwrap_or_default()
         .into();
+    let egress = egress_allocator(config, &media)?;
     Ok(AppState {
         ctx: sessions::DecisionContext {
             media,
             algorithms,
             startup_level: config.startup_level,
+            egress,
         },
         sessions: sessions::SessionStore::new(
             config.max_sessions,
@@ -207,6 +211,29 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
         rt,
         telemetry: config.telemetry.clone(),
     })
+}
+
+/// The `--egress-mbps` allocator, if one is configured (issue 22).
+fn egress_allocator(
+    config: &ServerConfig,
+    media: &media::MediaLibrary,
+) -> Result<Option<egress::Egress>, ServerError> {
+    let Some(mbps) = config.egress_mbps else {
+        return Ok(None);
+    };
+    if !(mbps.is_finite() && mbps > 0.0) {
+        return Err(ServerError::Egress(format!(
+            "--egress-mbps must be Mbit/s > 0 (the capacity the allocator splits), got {mbps}"
+        )));
+    }
+    let allocator = neuralstream_alloc::create(&config.allocator)
+        .map_err(|e| ServerError::Egress(format!("--allocator: {e}")))?;
+    Ok(Some(egress::Egress::new(
+        mbps * 1000.0,
+        allocator,
+        media,
+        config.session_idle,
+    )))
 }
 
 /// The `--cors` origins as header values: `*`, or `scheme://host[:port]` each.

@@ -161,6 +161,8 @@ pub struct DecisionContext {
     pub algorithms: AlgorithmSet,
     /// Level of chunk 0 before any download.
     pub startup_level: usize,
+    /// The egress allocator (`--egress-mbps`), if any.
+    pub egress: Option<crate::egress::Egress>,
 }
 
 /// One client's session.
@@ -549,17 +551,35 @@ impl SessionStore {
                 let rebuffer_s = score.rebuffer_s.clamp(0.0, f64::MAX);
                 slot.rebuffer_bits
                     .store(rebuffer_s.to_bits(), Ordering::Relaxed);
+                let cap = ctx.egress.as_ref().map(|e| {
+                    let summary = crate::egress::Summary {
+                        media: session.media,
+                        buffer_s: req.buffer_s,
+                        last_level: session
+                            .history
+                            .last()
+                            .map_or(ctx.startup_level, |r| r.level),
+                        chunks_done: session.history.len(),
+                        total_chunks: m.video.num_chunks(),
+                        qoe_so_far: qoe,
+                    };
+                    e.cap(&ctx.media, id, summary, decision.level)
+                });
+                let level = cap.map_or(decision.level, |c| decision.level.min(c.level));
                 Ok(DecisionResponse {
                     session: id.to_string(),
                     algorithm: session.algorithm.clone(),
                     chunk,
-                    level: decision.level,
-                    bitrate_kbps: m.video.ladder.kbps(decision.level),
+                    level,
+                    bitrate_kbps: m.video.ladder.kbps(level),
                     reasons: Reasons {
                         predicted_throughput_kbps: decision
                             .predicted_throughput_kbps
                             .filter(|x| x.is_finite()),
                         buffer_target_s: decision.buffer_target_s.filter(|x| x.is_finite()),
+                        cap_level: cap.map(|c| c.level),
+                        cap_kbps: cap.map(|c| c.kbps),
+                        cap_reason: cap.map(|c| c.reason.to_string()),
                     },
                     qoe_so_far: qoe,
                     decision_us,
@@ -788,6 +808,7 @@ mod tests {
             media: MediaLibrary::load(&[media], "lin").unwrap(),
             algorithms: AlgorithmSet::new(&["robustmpc".into(), "bb".into()]).unwrap(),
             startup_level: 1,
+            egress: None,
         };
         Fixture { _dir: dir, ctx }
     }

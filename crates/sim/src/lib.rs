@@ -14,7 +14,8 @@
 //! model, [`TraceLink`](neuralstream_core::TraceLink), which the native player's shaped downloads
 //! run too; a session adds the player: buffer, RTT, delay noise, sleeping over the buffer cap.
 //! Every Pensieve constant is a documented field of [`SimConfig`]; [`SimConfig::pensieve`] is the
-//! preset. Randomness (training mode: random start, delay noise) comes only from a seeded
+//! preset. [`shared`] runs many players on one link (each a session's player, the link split
+//! among the downloads in flight, capped by an allocator of `neuralstream-alloc`). Randomness (training mode: random start, delay noise) comes only from a seeded
 //! [`Rng`](neuralstream_core::Rng), so runs are reproducible.
 
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@
 mod config;
 mod runner;
 mod session;
+pub mod shared;
 
 pub use config::{SimConfig, StartPosition};
 pub use runner::{run_session, SessionLog};
@@ -69,6 +71,14 @@ pub enum SimError {
         chunk: usize,
         /// Levels in the ladder.
         levels: usize,
+    },
+    /// A player of a shared link ([`shared::SharedPlayer`]) is set up wrong.
+    #[error("shared link, player {player}: {problem}")]
+    InvalidPlayer {
+        /// Index of the player in the list given.
+        player: usize,
+        /// What is wrong and what is expected.
+        problem: String,
     },
     /// A [`SimConfig`] field is out of its range ([`SimConfig::validate`]).
     #[error("simulator setting `{field}`: {problem}")]

@@ -1,0 +1,239 @@
+//! # neuralstream-alloc
+//!
+//! Server-side bandwidth allocation for many players sharing one link (issue 22): an
+//! [`Allocator`] knows the link's capacity (configured, or estimated from recent deliveries by
+//! [`CapacityEstimator`]) and what every session has observed ([`SessionView`]), and gives each
+//! session a bitrate [`Cap`]: the highest level its own ABR may fetch, with the reason.
+//!
+//! **Key design decision:** allocators see only sessions' observations (the ladder, buffer, last
+//! level, chunks downloaded and QoE so far: what a server learns from its clients' reports), never
+//! the network trace, and depend on `neuralstream-core` alone. The shared-link simulator
+//! (`neuralstream_sim::shared`) and `neuralstream serve --egress-mbps` therefore run the same
+//! allocator code. An allocator only *caps* a session's ABR (the final level is
+//! `min(abr's level, cap)`), it never raises one: each player keeps its own algorithm.
+//!
+//! One allocator per file, readable top to bottom:
+//!
+//! | name | file | rule |
+//! |---|---|---|
+//! | `none` | [`none`] | independent ABRs, no cap |
+//! | `equal` | [`equal`] | every session capped at `capacity / sessions` |
+//! | `maxmin` | [`maxmin`] | max-min fairness on projected session QoE (Minerva, SIGCOMM'19) |
+//! | `utility` | [`utility`] | greedy maximum of total utility (log bitrate, with a stall risk term) |
+//!
+//! [`jain_index`] measures fairness (of QoE, of bitrate) for reports and `/metrics`.
+
+#![deny(missing_docs)]
+
+pub mod capacity;
+pub mod equal;
+pub mod fairness;
+pub mod maxmin;
+pub mod none;
+pub mod utility;
+
+pub use capacity::CapacityEstimator;
+pub use fairness::jain_index;
+
+use neuralstream_core::Video;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use thiserror::Error;
+
+/// What an allocator may know of one session: what its player reported, nothing of the network.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionView<'a> {
+    /// The video (ladder and chunk sizes).
+    pub video: &'a Video,
+    /// Buffer level now, seconds.
+    pub buffer_s: f64,
+    /// Level of the last downloaded chunk.
+    pub last_level: usize,
+    /// Chunks downloaded so far.
+    pub chunks_done: usize,
+    /// Chunks the session plays in all.
+    pub total_chunks: usize,
+    /// Sum of the session's per-chunk QoE rewards so far (the server's `qoe_so_far`).
+    pub qoe_so_far: f64,
+    /// Per-level utility of this session's QoE model (`CompiledQoe::utility`), lowest level first.
+    pub utility: &'a [f64],
+    /// Stall penalty per second of this session's QoE model.
+    pub rebuffer_penalty: f64,
+}
+
+impl SessionView<'_> {
+    /// Chunks left to download.
+    pub fn chunks_left(&self) -> usize {
+        self.total_chunks.saturating_sub(self.chunks_done)
+    }
+}
+
+/// The highest level a session may fetch, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cap {
+    /// Highest level allowed (0 = lowest bitrate).
+    pub level: usize,
+    /// That level's bitrate, kbit/s.
+    pub kbps: f64,
+    /// Why this cap.
+    pub reason: CapReason,
+}
+
+impl Cap {
+    /// No cap: the top level of `video`.
+    pub fn uncapped(video: &Video) -> Self {
+        let level = video.ladder.top();
+        Cap {
+            level,
+            kbps: video.ladder.kbps(level),
+            reason: CapReason::Uncapped,
+        }
+    }
+
+    /// Cap at `level` of `video` for `reason`.
+    pub fn at(video: &Video, level: usize, reason: CapReason) -> Self {
+        let level = level.min(video.ladder.top());
+        Cap {
+            level,
+            kbps: video.ladder.kbps(level),
+            reason,
+        }
+    }
+}
+
+/// Why a session got its cap (shown to people in decisions and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CapReason {
+    /// No allocator, or no capacity known yet.
+    Uncapped,
+    /// An equal share of the capacity.
+    EqualShare {
+        /// The share, kbit/s.
+        share_kbps: f64,
+        /// Sessions sharing.
+        sessions: usize,
+    },
+    /// Max-min fairness on projected QoE per chunk.
+    MaxMinQoe {
+        /// The session's projected mean QoE per chunk at its cap.
+        projected_qoe: f64,
+        /// The lowest projected QoE per chunk among the sessions (the max-min level).
+        floor_qoe: f64,
+    },
+    /// Greedy maximum of total utility.
+    Utility {
+        /// The session's utility per chunk at its cap.
+        utility: f64,
+    },
+}
+
+impl fmt::Display for CapReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CapReason::Uncapped => write!(f, "uncapped"),
+            CapReason::EqualShare {
+                share_kbps,
+                sessions,
+            } => write!(
+                f,
+                "equal share: {share_kbps:.0} kbit/s each of {sessions} sessions"
+            ),
+            CapReason::MaxMinQoe {
+                projected_qoe,
+                floor_qoe,
+            } => write!(
+                f,
+                "max-min QoE: projected {projected_qoe:.3} per chunk (floor {floor_qoe:.3})"
+            ),
+            CapReason::Utility { utility } => {
+                write!(f, "utility-maximising: utility {utility:.3} per chunk")
+            }
+        }
+    }
+}
+
+/// A bandwidth allocator: caps for every session from the link's capacity and what they observed.
+pub trait Allocator: Send {
+    /// Name as accepted by `--allocator`.
+    fn name(&self) -> &'static str;
+
+    /// Caps for `sessions` (one per session, in order) sharing `capacity_kbps` of payload
+    /// capacity. `capacity_kbps` of 0 or NaN (unknown yet) leaves every session uncapped.
+    fn allocate(&mut self, capacity_kbps: f64, sessions: &[SessionView<'_>]) -> Vec<Cap>;
+}
+
+/// Names accepted by [`create`].
+pub const ALLOCATORS: [&str; 4] = ["none", "equal", "maxmin", "utility"];
+
+/// An allocator name that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown allocator '{0}'; choose one of none, equal, maxmin, utility")]
+pub struct UnknownAllocator(pub String);
+
+/// The allocator called `name` (case-insensitive; `minerva` is `maxmin`).
+pub fn create(name: &str) -> Result<Box<dyn Allocator>, UnknownAllocator> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "none" => Ok(Box::new(none::NoAllocator)),
+        "equal" => Ok(Box::new(equal::EqualCaps)),
+        "maxmin" | "minerva" => Ok(Box::new(maxmin::MaxMinQoe::default())),
+        "utility" => Ok(Box::new(utility::UtilityMax)),
+        _ => Err(UnknownAllocator(name.to_string())),
+    }
+}
+
+/// Whether `capacity_kbps` is a capacity an allocator can split (finite and positive).
+pub(crate) fn usable(capacity_kbps: f64) -> bool {
+    capacity_kbps.is_finite() && capacity_kbps > 0.0
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use neuralstream_core::{Ladder, Video};
+
+    /// Pensieve's ladder, 48 chunks of 4 s.
+    pub fn video() -> Video {
+        let ladder = Ladder::pensieve();
+        let sizes = ladder
+            .bitrates_kbps()
+            .iter()
+            .map(|k| vec![(k * 1000.0 / 8.0 * 4.0) as u64; 48])
+            .collect();
+        Video::new("v", 4.0, ladder, sizes, vec![]).unwrap()
+    }
+
+    /// QoE_lin utility of Pensieve's ladder.
+    pub const LIN: [f64; 6] = [0.3, 0.75, 1.2, 1.85, 2.85, 4.3];
+
+    /// `n` downloaded chunks (the level is not used).
+    pub fn history(n: usize, _level: usize) -> usize {
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_name_is_created_and_typos_are_named() {
+        for n in ALLOCATORS {
+            assert_eq!(create(n).unwrap().name(), n);
+        }
+        assert_eq!(create("Minerva").unwrap().name(), "maxmin");
+        let e = create("fair").err().unwrap().to_string();
+        assert!(e.contains("'fair'") && e.contains("maxmin"), "{e}");
+    }
+
+    #[test]
+    fn reasons_read_as_text() {
+        let r = CapReason::EqualShare {
+            share_kbps: 1200.0,
+            sessions: 10,
+        };
+        assert_eq!(
+            r.to_string(),
+            "equal share: 1200 kbit/s each of 10 sessions"
+        );
+    }
+}
