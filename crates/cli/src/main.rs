@@ -33,8 +33,8 @@ mod progress;
 mod rt;
 mod rt_client;
 mod serve;
-mod telemetry;
 mod shared_link;
+mod telemetry;
 mod train;
 
 use clap::{Parser, Subcommand};
