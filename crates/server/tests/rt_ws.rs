@@ -253,6 +253,21 @@ async fn metrics_text(server: &Running) -> String {
     text
 }
 
+/// The server's `neuralstream_rt_sessions_active` gauge, read from `/metrics` over plain HTTP.
+async fn rt_sessions_active(addr: std::net::SocketAddr) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("neuralstream_rt_sessions_active "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no rt_sessions_active gauge in /metrics:\n{text}"))
+}
+
 /// A client that speaks WebSocket by hand over a blocking socket with a tiny receive buffer: it
 /// opens a session, writes reports until a write stalls (the server stopped reading), never
 /// reading; then reads everything and returns the close frame's code and reason.
@@ -344,14 +359,27 @@ async fn a_client_that_never_reads_is_closed_and_the_cap_holds() {
     let server = start(limits, None).await;
     let mut good = open(&server, "session=good").await;
     next_decision(&mut good).await;
-    let addr = server.addr;
-    let deaf = tokio::task::spawn_blocking(move || deaf_client(addr));
-    // The cap: good and deaf are live, a third is refused.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The cap, with two well-behaved sessions (a deaf one is closed within a few hundred ms, so
+    // it cannot hold a slot long enough to test the cap on a quiet machine): a third is refused.
+    let mut other = open(&server, "session=other").await;
+    next_decision(&mut other).await;
     let mut third = open(&server, "session=third").await;
     let (c, reason) = close_of(&mut third).await;
     assert_eq!(c, 1013, "{reason}");
     assert!(reason.contains("cap of 2"), "{reason}");
+    other.close(None).await.unwrap();
+    // The slot is free once the server's own gauge says so (no guessed sleep).
+    let addr = server.addr;
+    let mut active = 2.0;
+    for _ in 0..400 {
+        active = rt_sessions_active(addr).await;
+        if active <= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(active, 1.0, "the closed session still holds its slot");
+    let deaf = tokio::task::spawn_blocking(move || deaf_client(addr));
     exchange(&mut good, 1).await;
     let (sent, c, reason) = deaf.await.unwrap();
     assert!(sent > 10, "{sent}");
