@@ -136,7 +136,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct RtServeArgs {
     /// Comma-separated real-time controllers clients may choose on /api/v1/rt/metrics (the first
-    /// is the default): gcc, fixed[:KBPS], learned:PATH (a model from `rt train`). Without it
+    /// is the default): gcc, fixed or fixed:KBPS, learned:PATH (a model from `rt train`). Without it
     /// real-time sessions are off.
     #[arg(long, value_name = "LIST")]
     pub rt_controllers: Option<String>,

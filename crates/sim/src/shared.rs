@@ -11,7 +11,7 @@
 //! ## The model, and why N = 1 is Pensieve's simulator exactly
 //!
 //! Each player is [`Session`](crate::Session)'s player: the same buffer, stall, sleep and
-//! QoE arithmetic, in the same order. The link is one [`TraceLink`] and one [`LinkCursor`], moved
+//! QoE arithmetic, in the same order. The link is one [`TraceLink`] and one [`LinkCursor`](neuralstream_core::LinkCursor), moved
 //! by [`TraceLink::deliver`] (to the next download to finish), [`TraceLink::capacity_bytes`] (to an
 //! event that interrupts the downloads) and [`TraceLink::idle_ms`] (nobody downloading). As in
 //! Pensieve, the link's clock is the trace's clock: a download's round trip (`rtt_ms`) is added to
