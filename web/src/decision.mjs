@@ -70,6 +70,19 @@ export class DecisionClient {
     return `${this.baseUrl}/api/v1/sessions/${encodeURIComponent(this.sessionId)}/decision`;
   }
 
+  /** POSTs one request body; the response, its text and its JSON (null when not JSON). */
+  async post(body) {
+    const res = await this.fetch(this.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* the caller reports it */ }
+    return { res, text, json };
+  }
+
   /**
    * Sends one report; resolves to the response (or null on error). Never throws.
    * @param {Parameters<typeof decisionRequest>[0]} report
@@ -80,14 +93,16 @@ export class DecisionClient {
     this.log.push(entry);
     this.inFlight++;
     try {
-      const res = await this.fetch(this.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      let json = null;
-      try { json = JSON.parse(text); } catch { /* reported below */ }
+      let { res, text, json } = await this.post(body);
+      if (res.status === 404 && json && json.error && body.last_chunk) {
+        // The server does not know this session (it restarted, or the request reached another
+        // replica: docs/deploy.md, "Sessions and affinity"). The same request without the last
+        // chunk's report starts it again there at the chunk about to be fetched, same id.
+        const again = { ...body };
+        delete again.last_chunk;
+        entry.restarted = true;
+        ({ res, text, json } = await this.post(again));
+      }
       entry.receivedMs = this.now();
       entry.rttMs = entry.receivedMs - entry.sentMs;
       if (!res.ok || !json || typeof json.level !== 'number') {

@@ -111,7 +111,16 @@ impl Decider {
                 algorithm,
             } => {
                 let body = request_body(obs, video.clone(), algorithm.clone());
-                let r = ask_server(client, url, &body).await?;
+                let r = match ask_server(client, url, &body).await {
+                    Ok(r) => r,
+                    // The server does not know this session (it restarted, or the request reached
+                    // another replica: docs/deploy.md, "Sessions and affinity"): start it again there
+                    // at the chunk about to be fetched, under the same id.
+                    Err(Refused::UnknownSession(_)) if body.last_chunk.is_some() => {
+                        ask_server(client, url, &restart_request(&body)).await?
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 if r.chunk != obs.next_chunk {
                     return Err(PlayerError::Decision {
                         url: url.to_string(),
@@ -170,8 +179,12 @@ impl Decider {
                     return Ok(None);
                 }
                 let body = request_body(obs, video.clone(), algorithm.clone());
-                let r = ask_server(client, url, &body).await?;
-                Ok(Some(r.qoe_so_far))
+                match ask_server(client, url, &body).await {
+                    Ok(r) => Ok(Some(r.qoe_so_far)),
+                    // A server that lost the session has no running QoE to give.
+                    Err(Refused::UnknownSession(_)) => Ok(None),
+                    Err(Refused::Other(e)) => Err(e),
+                }
             }
         }
     }
@@ -202,11 +215,69 @@ pub fn request_body(
     }
 }
 
+/// The request that starts a session the server lost again, at the chunk `body` asks for: the
+/// same request without the last chunk's report (the server starts a session at `next_chunk`
+/// when no `last_chunk` comes with it).
+pub fn restart_request(body: &DecisionRequest) -> DecisionRequest {
+    DecisionRequest {
+        last_chunk: None,
+        rebuffer_s: 0.0,
+        ..body.clone()
+    }
+}
+
+/// Why the decision API gave no decision.
+enum Refused {
+    /// HTTP 404 with the API's own JSON error: the server does not know this session.
+    UnknownSession(PlayerError),
+    /// Anything else (the error says what).
+    Other(PlayerError),
+}
+
+impl From<Refused> for PlayerError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::UnknownSession(e) | Refused::Other(e) => e,
+        }
+    }
+}
+
+impl From<PlayerError> for Refused {
+    fn from(e: PlayerError) -> Self {
+        Refused::Other(e)
+    }
+}
+
+/// Classifies a non-success answer of the decision API (`text` is its body).
+fn refusal(url: &Url, status: u16, text: &str) -> Refused {
+    let api_error = serde_json::from_str::<ApiError>(text).ok();
+    let problem = match &api_error {
+        Some(e) => format!("HTTP {status}: {}", e.error),
+        None => {
+            let excerpt: String = text.trim().chars().take(300).collect();
+            if status == 404 {
+                format!("HTTP 404 ({excerpt}); does this server have the decision API? Start it with `neuralstream serve`, or play without --server-decisions")
+            } else {
+                format!("HTTP {status}: {excerpt}")
+            }
+        }
+    };
+    let error = PlayerError::Decision {
+        url: url.to_string(),
+        problem,
+    };
+    if status == 404 && api_error.is_some() {
+        Refused::UnknownSession(error)
+    } else {
+        Refused::Other(error)
+    }
+}
+
 async fn ask_server(
     client: &Client,
     url: &Url,
     body: &DecisionRequest,
-) -> Result<DecisionResponse, PlayerError> {
+) -> Result<DecisionResponse, Refused> {
     let resp = client
         .post(url.clone())
         .json(body)
@@ -216,29 +287,72 @@ async fn ask_server(
     if !resp.status().is_success() {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
-        let problem = match serde_json::from_str::<ApiError>(&text) {
-            Ok(e) => format!("HTTP {status}: {}", e.error),
-            Err(_) => {
-                let excerpt: String = text.trim().chars().take(300).collect();
-                if status == 404 {
-                    format!("HTTP 404 ({excerpt}); does this server have the decision API? Start it with `neuralstream serve`, or play without --server-decisions")
-                } else {
-                    format!("HTTP {status}: {excerpt}")
-                }
-            }
-        };
-        return Err(PlayerError::Decision {
-            url: url.to_string(),
-            problem,
-        });
+        return Err(refusal(url, status, &text));
     }
     let resp = check_status(url, resp).await?;
     let text = resp
         .bytes()
         .await
         .map_err(|e| from_reqwest(url.as_str(), &e))?;
-    serde_json::from_slice(&text).map_err(|e| PlayerError::Decision {
-        url: url.to_string(),
-        problem: format!("the answer is not a decision response: {e}"),
+    serde_json::from_slice(&text).map_err(|e| {
+        Refused::Other(PlayerError::Decision {
+            url: url.to_string(),
+            problem: format!("the answer is not a decision response: {e}"),
+        })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> Url {
+        Url::parse("https://127.0.0.1:8443/api/v1/sessions/s1/decision").unwrap()
+    }
+
+    #[test]
+    fn only_the_apis_own_404_means_the_session_is_unknown() {
+        let api_404 = r#"{"error": "unknown session 's1': it never started on this server"}"#;
+        assert!(matches!(
+            refusal(&url(), 404, api_404),
+            Refused::UnknownSession(_)
+        ));
+        // A 404 that is not the API's (no decision API there at all) is not retried.
+        match refusal(&url(), 404, "<html>Not Found</html>") {
+            Refused::Other(PlayerError::Decision { problem, .. }) => {
+                assert!(problem.contains("--server-decisions"), "{problem}")
+            }
+            _ => panic!("a plain 404 must not be taken for a lost session"),
+        }
+        assert!(matches!(
+            refusal(&url(), 503, r#"{"error": "busy"}"#),
+            Refused::Other(_)
+        ));
+    }
+
+    #[test]
+    fn a_restart_asks_for_the_same_chunk_without_the_last_report() {
+        let body = DecisionRequest {
+            video: Some("clip".into()),
+            algorithm: Some("robustmpc".into()),
+            last_chunk: Some(ChunkReport {
+                index: 4,
+                level: 2,
+                size_bytes: 500_000,
+                request_start_ms: 1000.0,
+                request_finish_ms: 1400.0,
+                rtt_ms: None,
+            }),
+            buffer_s: 7.5,
+            rebuffer_s: 0.3,
+            total_rebuffer_s: None,
+            next_chunk: Some(5),
+        };
+        let again = restart_request(&body);
+        assert_eq!(again.last_chunk, None);
+        assert_eq!(again.next_chunk, Some(5));
+        assert_eq!((again.buffer_s, again.rebuffer_s), (7.5, 0.0));
+        assert_eq!(again.video, body.video);
+        assert_eq!(again.algorithm, body.algorithm);
+    }
 }

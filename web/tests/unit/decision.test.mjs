@@ -51,3 +51,24 @@ test('the client keeps the answer for the latest chunk and logs every exchange',
   assert.equal(c.inFlight, 0);
   assert.equal(f.calls[0].body.video, 'clip');
 });
+
+test('a session the server lost is started again at the same chunk, once', async () => {
+  const answer = { session: 's', algorithm: 'bb', chunk: 5, level: 1, bitrate_kbps: 750, reasons: {}, qoe_so_far: 0, decision_us: 5 };
+  const f = fakeFetch([
+    { status: 404, body: { error: "unknown session 's': it never started on this server" } },
+    { status: 200, body: answer },
+    { status: 404, body: { error: 'no such route' } },
+  ]);
+  const errors = [];
+  const c = new DecisionClient({ sessionId: 's', video: 'clip', algorithm: 'bb', fetch: f.fn, onError: (e) => errors.push(e.error) });
+  const r = await c.report({ lastChunk: { index: 4, level: 2, sizeBytes: 10, startMs: 0, endMs: 1 }, bufferS: 6, totalRebufferS: 0 });
+  assert.equal(r.chunk, 5);
+  assert.equal(f.calls.length, 2);
+  assert.equal(f.calls[1].body.last_chunk, undefined, 'the restart carries no last_chunk');
+  assert.equal(f.calls[1].body.next_chunk, 5);
+  assert.equal(c.log[0].restarted, true);
+  // A first request (no last_chunk) that gets a 404 is not retried.
+  assert.equal(await c.report({ lastChunk: null, bufferS: 0, totalRebufferS: 0 }), null);
+  assert.equal(f.calls.length, 3);
+  assert.deepEqual(errors, ['no such route']);
+});
