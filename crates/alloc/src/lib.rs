@@ -187,6 +187,55 @@ pub(crate) fn usable(capacity_kbps: f64) -> bool {
     capacity_kbps.is_finite() && capacity_kbps > 0.0
 }
 
+/// A level-by-level fill of the budget, as `maxmin` and `utility` run it: which sessions still
+/// have chunks to fetch, each one's level (all start at the lowest), and the kbit/s those levels use.
+pub(crate) struct Fill {
+    /// `active[i]`: session `i` has chunks left (the others get no cap).
+    pub active: Vec<bool>,
+    /// The level each session is raised to so far.
+    pub level: Vec<usize>,
+    /// Bitrate of the active sessions' levels, kbit/s.
+    pub used_kbps: f64,
+}
+
+impl Fill {
+    /// Every active session at its lowest level.
+    pub fn from_floor(sessions: &[SessionView<'_>]) -> Self {
+        let active: Vec<bool> = sessions.iter().map(|s| s.chunks_left() > 0).collect();
+        let used_kbps = sessions
+            .iter()
+            .zip(&active)
+            .filter(|(_, &a)| a)
+            .map(|(s, _)| s.video.ladder.kbps(0))
+            .sum();
+        Fill {
+            active,
+            level: vec![0; sessions.len()],
+            used_kbps,
+        }
+    }
+
+    /// The caps the fill ends with: an inactive session uncapped, an active one at its level for
+    /// `reason(i, level)`.
+    pub fn caps(
+        &self,
+        sessions: &[SessionView<'_>],
+        reason: impl Fn(usize, usize) -> CapReason,
+    ) -> Vec<Cap> {
+        sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if self.active[i] {
+                    Cap::at(s.video, self.level[i], reason(i, self.level[i]))
+                } else {
+                    Cap::uncapped(s.video)
+                }
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use neuralstream_core::{Ladder, Video};

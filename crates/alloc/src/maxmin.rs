@@ -23,7 +23,7 @@
 //! The cap is a ceiling for the session's own ABR, which may fetch less (a conservative one
 //! does); the budget counts the caps, so the link keeps that slack for the others.
 
-use crate::{usable, Allocator, Cap, CapReason, SessionView};
+use crate::{usable, Allocator, Cap, CapReason, Fill, SessionView};
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
@@ -84,14 +84,12 @@ impl Allocator for MaxMinQoe {
             return sessions.iter().map(|s| Cap::uncapped(s.video)).collect();
         }
         let budget_kbps = capacity_kbps * self.headroom;
-        let active: Vec<bool> = sessions.iter().map(|s| s.chunks_left() > 0).collect();
-        let mut level = vec![0usize; sessions.len()];
-        let mut used_kbps: f64 = sessions
-            .iter()
-            .zip(&active)
-            .filter(|(_, &a)| a)
-            .map(|(s, _)| s.video.ladder.kbps(0))
-            .sum();
+        let mut fill = Fill::from_floor(sessions);
+        let Fill {
+            active,
+            level,
+            used_kbps,
+        } = &mut fill;
         // Pass 1 raises no session more than a level above the one its ABR last chose (what it
         // can use next); pass 2 hands what is left of the budget out without that bound. A heap
         // keeps the lowest projection on top (O(n log n) per pass); a session whose next level
@@ -114,10 +112,10 @@ impl Allocator for MaxMinQoe {
             while let Some(Reverse(Lowest(_, i))) = heap.pop() {
                 let (s, l) = (&sessions[i], level[i]);
                 let extra = s.video.ladder.kbps(l + 1) - s.video.ladder.kbps(l);
-                if used_kbps + extra > budget_kbps {
+                if *used_kbps + extra > budget_kbps {
                     continue;
                 }
-                used_kbps += extra;
+                *used_kbps += extra;
                 level[i] += 1;
                 if level[i] < ceiling(s) {
                     heap.push(Reverse(Lowest(projected(s, level[i]), i)));
@@ -130,20 +128,10 @@ impl Allocator for MaxMinQoe {
             .filter(|&(i, _)| active[i])
             .map(|(i, s)| projected(s, level[i]))
             .fold(f64::INFINITY, f64::min);
-        sessions
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                if !active[i] {
-                    return Cap::uncapped(s.video);
-                }
-                let reason = CapReason::MaxMinQoe {
-                    projected_qoe: projected(s, level[i]),
-                    floor_qoe,
-                };
-                Cap::at(s.video, level[i], reason)
-            })
-            .collect()
+        fill.caps(sessions, |i, l| CapReason::MaxMinQoe {
+            projected_qoe: projected(&sessions[i], l),
+            floor_qoe,
+        })
     }
 }
 

@@ -13,7 +13,7 @@
 //! ties go to the session with the lower QoE so far per chunk, then to the lower level. A session with an empty buffer is
 //! thus held low (a raise would stall it) and one with a full buffer raised first.
 
-use crate::{usable, Allocator, Cap, CapReason, SessionView};
+use crate::{usable, Allocator, Cap, CapReason, Fill, SessionView};
 
 /// Utility maximisation over next-chunk utility with a stall risk (see the module doc).
 #[derive(Debug, Clone, Copy, Default)]
@@ -32,19 +32,17 @@ impl Allocator for UtilityMax {
     }
 
     fn allocate(&mut self, capacity_kbps: f64, sessions: &[SessionView<'_>]) -> Vec<Cap> {
-        let active: Vec<bool> = sessions.iter().map(|s| s.chunks_left() > 0).collect();
-        let n_active = active.iter().filter(|&&a| a).count();
+        let mut fill = Fill::from_floor(sessions);
+        let n_active = fill.active.iter().filter(|&&a| a).count();
         if !usable(capacity_kbps) || n_active == 0 {
             return sessions.iter().map(|s| Cap::uncapped(s.video)).collect();
         }
         let share_kbps = capacity_kbps / n_active as f64;
-        let mut level = vec![0usize; sessions.len()];
-        let mut used_kbps: f64 = sessions
-            .iter()
-            .zip(&active)
-            .filter(|(_, &a)| a)
-            .map(|(s, _)| s.video.ladder.kbps(0))
-            .sum();
+        let Fill {
+            active,
+            level,
+            used_kbps,
+        } = &mut fill;
         let so_far = |s: &SessionView<'_>| s.qoe_so_far / s.chunks_done.max(1) as f64;
         loop {
             // (session, gain per kbit/s, tie-break key: QoE so far per chunk, then level).
@@ -55,7 +53,7 @@ impl Allocator for UtilityMax {
                     continue;
                 }
                 let extra = s.video.ladder.kbps(l + 1) - s.video.ladder.kbps(l);
-                if used_kbps + extra > capacity_kbps {
+                if *used_kbps + extra > capacity_kbps {
                     continue;
                 }
                 let gain = (utility(s, l + 1, share_kbps) - utility(s, l, share_kbps)) / extra;
@@ -72,22 +70,12 @@ impl Allocator for UtilityMax {
             }
             let Some((i, _, _)) = pick else { break };
             let ladder = &sessions[i].video.ladder;
-            used_kbps += ladder.kbps(level[i] + 1) - ladder.kbps(level[i]);
+            *used_kbps += ladder.kbps(level[i] + 1) - ladder.kbps(level[i]);
             level[i] += 1;
         }
-        sessions
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                if !active[i] {
-                    return Cap::uncapped(s.video);
-                }
-                let reason = CapReason::Utility {
-                    utility: utility(s, level[i], share_kbps),
-                };
-                Cap::at(s.video, level[i], reason)
-            })
-            .collect()
+        fill.caps(sessions, |i, l| CapReason::Utility {
+            utility: utility(&sessions[i], l, share_kbps),
+        })
     }
 }
 
