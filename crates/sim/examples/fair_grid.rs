@@ -19,6 +19,22 @@ use neuralstream_sim::shared::{run_shared, scaled_trace, SharedConfig, SharedPla
 use std::path::Path;
 
 const PLAYERS: usize = 10;
+
+/// `fair`'s caps without its weights: what `serve --egress-mbps --allocator fair` applies.
+struct CapsOnly(FairShare);
+
+impl Allocator for CapsOnly {
+    fn name(&self) -> &'static str {
+        "fair-caps-only"
+    }
+    fn allocate(
+        &mut self,
+        capacity_kbps: f64,
+        sessions: &[neuralstream_alloc::SessionView<'_>],
+    ) -> Vec<neuralstream_alloc::Cap> {
+        self.0.allocate(capacity_kbps, sessions)
+    }
+}
 const MIX: [&str; 5] = ["bba0", "robustmpc", "bola", "rate", "festive"];
 
 /// Mean total QoE per link and mean Jain's index of QoE per chunk of `make`'s allocator.
@@ -95,6 +111,13 @@ fn main() {
         let (mm_total, mm_jain) = run(&traces, &video, &named("maxmin"));
         let change = |t: f64| (t - base_total) / base_total.abs().max(1e-9) * 100.0;
         println!("{set} ({} links): none {base_total:.2} Jain {base_jain:.4}; maxmin {:+.2} % Jain {mm_jain:.4}", traces.len(), change(mm_total));
+        let (t, j) = run(&traces, &video, &|| {
+            Box::new(CapsOnly(FairShare::default()))
+        });
+        println!(
+            "  fair (defaults), caps only  {:+.2} %  Jain {j:.4}",
+            change(t)
+        );
         for f in &grid {
             let (t, j) = run(&traces, &video, &|| Box::new(*f));
             println!(
