@@ -23,6 +23,17 @@ fn report(i: usize, level: usize) -> Value {
     })
 }
 
+/// The server's `/metrics` text.
+async fn metrics(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_session_gets_a_cap_and_metrics_report_fairness() {
     let fx = fixture();
@@ -63,14 +74,7 @@ async fn every_session_gets_a_cap_and_metrics_report_fairness() {
         }
     }
     assert!(capped > 0);
-    let metrics = http
-        .get(format!("{base}metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&http, &base).await;
     assert!(
         metrics.contains("neuralstream_egress_capacity_kbps 3000"),
         "{metrics}"
@@ -118,14 +122,7 @@ async fn the_fair_allocator_caps_and_reports_weights() {
             assert!(reason.starts_with("fair share: weight "), "{reason}");
         }
     }
-    let metrics = http
-        .get(format!("{base}metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&http, &base).await;
     assert!(
         metrics.contains("neuralstream_egress_sessions{allocator=\"fair\"} 3"),
         "{metrics}"

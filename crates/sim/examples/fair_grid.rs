@@ -1,6 +1,6 @@
 //! The tuning grid of the `fair` allocator (`neuralstream_alloc::fair`), as `docs/benchmarks.md`
-//! ("Shared link") ran it on the *training* trace sets: 10 players of `bench --players`'s default
-//! mix on every trace x10, Pensieve's video and player, QoE_lin with the start-up chunk not scored.
+//! ("Shared link: the `fair` allocator") ran it on the *training* trace sets: issue 22's bar
+//! scenario (`tests/support/bar.rs`, shared with the golden test).
 //! Prints, per trace set, `none` and `maxmin`, then every grid point: total QoE change against
 //! `none` and Jain's index of the players' QoE per chunk (both averaged over links).
 //!
@@ -11,14 +11,14 @@
 //!
 //! e.g. `../shared/data/pensieve/sim ../shared/data/pensieve/sim/cooked_traces 0.4:10:2:1.1:0.995`.
 
-use neuralstream_alloc::fair::FairShare;
-use neuralstream_alloc::{jain_index, Allocator};
-use neuralstream_core::{QoeModel, Trace, Video};
-use neuralstream_data::{load_traces, load_video, TraceFormat};
-use neuralstream_sim::shared::{run_shared, scaled_trace, SharedConfig, SharedPlayer};
-use std::path::Path;
+#[path = "../tests/support/bar.rs"]
+mod bar;
 
-const PLAYERS: usize = 10;
+use bar::run;
+use neuralstream_alloc::fair::FairShare;
+use neuralstream_alloc::{Allocator, Cap, SessionView};
+use neuralstream_data::{load_traces, load_video, TraceFormat};
+use std::path::Path;
 
 /// `fair`'s caps without its weights: what `serve --egress-mbps --allocator fair` applies.
 struct CapsOnly(FairShare);
@@ -27,49 +27,9 @@ impl Allocator for CapsOnly {
     fn name(&self) -> &'static str {
         "fair-caps-only"
     }
-    fn allocate(
-        &mut self,
-        capacity_kbps: f64,
-        sessions: &[neuralstream_alloc::SessionView<'_>],
-    ) -> Vec<neuralstream_alloc::Cap> {
+    fn allocate(&mut self, capacity_kbps: f64, sessions: &[SessionView<'_>]) -> Vec<Cap> {
         self.0.allocate(capacity_kbps, sessions)
     }
-}
-const MIX: [&str; 5] = ["bba0", "robustmpc", "bola", "rate", "festive"];
-
-/// Mean total QoE per link and mean Jain's index of QoE per chunk of `make`'s allocator.
-fn run(traces: &[Trace], video: &Video, make: &dyn Fn() -> Box<dyn Allocator>) -> (f64, f64) {
-    let cfg = SharedConfig::pensieve();
-    let qoe = QoeModel::lin()
-        .compile(video)
-        .expect("QoE_lin fits every video");
-    let (mut total, mut jain) = (0.0, 0.0);
-    for t in traces {
-        let link = scaled_trace(t, PLAYERS as f64).expect("x10 is a valid scale");
-        let mut players: Vec<SharedPlayer<'_>> = (0..PLAYERS)
-            .map(|i| SharedPlayer {
-                abr: neuralstream_abr::create(MIX[i % MIX.len()]).expect("a known algorithm"),
-                video,
-                start_s: 0.0,
-                leave_s: None,
-                weight: 1.0,
-            })
-            .collect();
-        let out = run_shared(&cfg, &link, &mut players, make().as_mut())
-            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
-        let per_chunk: Vec<f64> = out
-            .players
-            .iter()
-            .map(|p| {
-                let s = qoe.score(&p.log.records, 1);
-                total += s.qoe;
-                s.qoe / s.chunks_scored.max(1) as f64
-            })
-            .collect();
-        jain += jain_index(&per_chunk).unwrap_or(1.0);
-    }
-    let n = traces.len().max(1) as f64;
-    (total / n, jain / n)
 }
 
 fn main() {

@@ -447,7 +447,7 @@ impl Driver<'_> {
     fn next_timed_ms(&self, ps: &[Player<'_, '_>]) -> Option<f64> {
         let mut next = f64::INFINITY;
         if self.timed_realloc && ps.iter().any(|p| matches!(p.phase, Phase::Transfer { .. })) {
-            next = next.min((self.alloc_due_s - self.now_s) * 1000.0);
+            next = next.min(((self.alloc_due_s - self.now_s) * 1000.0).max(0.0));
         }
         for p in ps {
             match p.phase {

@@ -3,12 +3,15 @@
 //! synthetic ones always), and properties of many players on random links: bytes conserved, clocks
 //! monotonic, buffers in bounds, with every allocator.
 
+#[path = "support/bar.rs"]
+mod bar;
+
 use neuralstream_abr::create;
-use neuralstream_alloc::{jain_index, Allocator, Cap, SessionView, Share};
-use neuralstream_core::{Abr, Decision, Ladder, Observation, QoeModel, Rng, Trace, Video};
+use neuralstream_alloc::{Allocator, Cap, SessionView, Share};
+use neuralstream_core::{Abr, Decision, Ladder, Observation, Rng, Trace, Video};
 use neuralstream_data::{load_pensieve_set, shared_dir_for_tests, synthetic};
 use neuralstream_sim::shared::{
-    poisson_schedule, run_shared, scaled_trace, CapacitySource, SharedConfig, SharedPlayer,
+    poisson_schedule, run_shared, CapacitySource, SharedConfig, SharedPlayer,
 };
 use neuralstream_sim::{run_session, SessionLog, SimError, StartPosition};
 use proptest::prelude::*;
@@ -165,39 +168,6 @@ fn an_allocators_weights_split_the_link_as_player_weights_do() {
     );
 }
 
-/// Pensieve's first 10 test traces (by name), 10 players of `bench --players`'s default mix on
-/// each trace x10: the `fair` allocator against `none`, scored as `bench` scores them (QoE_lin,
-/// the start-up chunk not scored). Returns (mean total QoE per link, mean Jain's QoE index) for
-/// `none` and `fair`.
-fn bar_numbers(traces: &[Trace], video: &Video) -> [(f64, f64); 2] {
-    const MIX: [&str; 5] = ["bba0", "robustmpc", "bola", "rate", "festive"];
-    let cfg = SharedConfig::pensieve();
-    let qoe = QoeModel::lin().compile(video).unwrap();
-    ["none", "fair"].map(|name| {
-        let (mut total, mut jain) = (0.0, 0.0);
-        for t in traces {
-            let link = scaled_trace(t, 10.0).unwrap();
-            let mut players: Vec<_> = (0..10)
-                .map(|i| player(create(MIX[i % 5]).unwrap(), video, 0.0))
-                .collect();
-            let mut alloc = neuralstream_alloc::create(name).unwrap();
-            let out = run_shared(&cfg, &link, &mut players, alloc.as_mut()).unwrap();
-            let per_chunk: Vec<f64> = out
-                .players
-                .iter()
-                .map(|p| {
-                    let s = qoe.score(&p.log.records, 1);
-                    total += s.qoe;
-                    s.qoe / s.chunks_scored as f64
-                })
-                .collect();
-            jain += jain_index(&per_chunk).unwrap();
-        }
-        let n = traces.len() as f64;
-        (total / n, jain / n)
-    })
-}
-
 #[test]
 fn fair_allocator_bar_numbers_on_ten_pensieve_test_traces() {
     let Some(shared) = shared_dir_for_tests(Path::new(env!("CARGO_MANIFEST_DIR"))) else {
@@ -207,7 +177,12 @@ fn fair_allocator_bar_numbers_on_ten_pensieve_test_traces() {
     let (mut traces, video) = load_pensieve_set(&shared, "cooked_test_traces").unwrap();
     traces.sort_by(|a, b| a.name.cmp(&b.name));
     traces.truncate(10);
-    let [(none_total, none_jain), (fair_total, fair_jain)] = bar_numbers(&traces, &video);
+    // 10 players of bench's default mix on each trace x10, scored as bench scores them.
+    let [(none_total, none_jain), (fair_total, fair_jain)] = ["none", "fair"].map(|name| {
+        bar::run(&traces, &video, &|| {
+            neuralstream_alloc::create(name).unwrap()
+        })
+    });
     let change = (fair_total - none_total) / none_total * 100.0;
     eprintln!("none {none_total:?} Jain {none_jain:?}; fair {fair_total:?} ({change:+.4} %) Jain {fair_jain:?}");
     // Recorded (docs/benchmarks.md, "Shared link"); a change to the simulator, the estimator or
