@@ -12,23 +12,27 @@
 //! **Weights.** Every session `i` with chunks left gets
 //!
 //! ```text
-//! q_i = qoe_so_far_i / (scored_chunks_i + PRIOR_CHUNKS)          (QoE per chunk so far, damped)
+//! q_i = qoe_so_far_i / (scored_chunks_i + prior_chunks)          (QoE per chunk so far, damped)
 //! w_i ∝ clamp( exp( qoe_gain * (mean_j q_j - q_i) ), 1 / max_weight, max_weight )
 //! ```
 //!
 //! normalised so that the weights average 1. The prior of `prior_chunks` chunks at 0 damps the
 //! first chunks, where one stall would swing a weight from one extreme to the other; weights that
-//! swing are worse than none, since the throughput-based ABRs then mispredict and stall (on the
-//! training traces, weights from the level a session fetches now cost 5-13 % of total QoE).
+//! swing are worse than none, since the throughput-based ABRs then mispredict and stall (on
+//! Pensieve's training traces, weights from the QoE projected at the level a session fetches now
+//! cost 13 % of total QoE at a gain of 1, 97 % at 2).
 //!
 //! **Caps**, only when they can buy fairness: when the sessions' `q` are already nearly equal
 //! (Jain's index of them at least `cap_below_jain`) nobody is capped, since a cap can then only
-//! lower a QoE (on a 5G link with room to spare, caps cost 4-7 % of QoE for nothing); otherwise
+//! lower a QoE (on ucc5g's training links, with room to spare, they cost 4 % of QoE); otherwise
 //! each session gets `maxmin`'s cap (max-min water filling of projected QoE on a budget of
 //! `cap_headroom x capacity`).
 //!
+//! [`Allocator::allocate`] answers the caps alone: what `serve --egress-mbps` applies, since a
+//! server without a pacer per connection cannot apply weights.
+//!
 //! The parameters were chosen on the *training* traces only (Pensieve's `cooked_traces`,
-//! `nyumets/train`, `ucc5g/train`; `docs/benchmarks.md`, "Shared link").
+//! `nyumets/train`, `ucc5g/train`; `docs/benchmarks.md`, "Shared link: the `fair` allocator").
 
 use crate::maxmin::MaxMinQoe;
 use crate::{jain_index, usable, Allocator, Cap, CapReason, SessionView, Share};

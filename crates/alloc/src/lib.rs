@@ -20,7 +20,7 @@
 //! | `equal` | [`equal`] | every session capped at `capacity / sessions` |
 //! | `maxmin` | [`maxmin`] | max-min fairness on projected session QoE (Minerva, SIGCOMM'19) |
 //! | `utility` | [`utility`] | greedy maximum of total utility (log bitrate, with a stall risk term) |
-//! | `fair` | [`fair`] | link *weights* towards the sessions behind on projected QoE, caps only above the fair level |
+//! | `fair` | [`fair`] | link *weights* towards the sessions behind on QoE so far; max-min caps only while QoE is unequal |
 //!
 //! Besides caps, an allocator may set each session's **weight**: the share of the link its
 //! downloads get while others download too ([`Share`], [`Allocator::allocate_shares`]). Caps can
