@@ -23,6 +23,22 @@ fn report(i: usize, level: usize) -> Value {
     })
 }
 
+/// Posts a decision request; checks it is answered with a cap the level keeps to. Returns the
+/// decision, its cap and the cap's reason.
+async fn capped_decision(
+    http: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> (DecisionResponse, usize, String) {
+    let r = http.post(url).json(body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let d: DecisionResponse = r.json().await.unwrap();
+    let cap = d.reasons.cap_level.expect("every decision carries its cap");
+    assert!(d.level <= cap, "level {} above its cap {cap}", d.level);
+    let reason = d.reasons.cap_reason.clone().unwrap_or_default();
+    (d, cap, reason)
+}
+
 /// The server's `/metrics` text.
 async fn metrics(http: &reqwest::Client, base: &str) -> String {
     http.get(format!("{base}metrics"))
@@ -58,12 +74,7 @@ async fn every_session_gets_a_cap_and_metrics_report_fairness() {
             } else {
                 report(i - 1, *level)
             };
-            let r = http.post(&url).json(&body).send().await.unwrap();
-            assert_eq!(r.status(), 200);
-            let d: DecisionResponse = r.json().await.unwrap();
-            let cap = d.reasons.cap_level.expect("every decision carries its cap");
-            assert!(d.level <= cap, "level {} above its cap {cap}", d.level);
-            let reason = d.reasons.cap_reason.clone().unwrap_or_default();
+            let (d, cap, reason) = capped_decision(&http, &url, &body).await;
             assert!(!reason.is_empty(), "{d:?}");
             // 3 Mbit/s x 1.2 headroom among 4 sessions: nobody may fetch the 4.3 Mbit/s top.
             assert!(d.reasons.cap_kbps.unwrap() < 4300.0, "{d:?}");
@@ -113,12 +124,7 @@ async fn the_fair_allocator_caps_and_reports_weights() {
                 // Session 0 fetches the top level, the others the lowest: unequal QoE.
                 report(i - 1, if s == 0 { 5 } else { 0 })
             };
-            let r = http.post(&url).json(&body).send().await.unwrap();
-            assert_eq!(r.status(), 200);
-            let d: DecisionResponse = r.json().await.unwrap();
-            let cap = d.reasons.cap_level.expect("every decision carries its cap");
-            assert!(d.level <= cap, "level {} above its cap {cap}", d.level);
-            let reason = d.reasons.cap_reason.clone().unwrap_or_default();
+            let (_, _, reason) = capped_decision(&http, &url, &body).await;
             assert!(reason.starts_with("fair share: weight "), "{reason}");
         }
     }
