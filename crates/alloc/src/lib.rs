@@ -20,6 +20,13 @@
 //! | `equal` | [`equal`] | every session capped at `capacity / sessions` |
 //! | `maxmin` | [`maxmin`] | max-min fairness on projected session QoE (Minerva, SIGCOMM'19) |
 //! | `utility` | [`utility`] | greedy maximum of total utility (log bitrate, with a stall risk term) |
+//! | `fair` | [`fair`] | link *weights* towards the sessions behind on QoE so far; max-min caps only while QoE is unequal |
+//!
+//! Besides caps, an allocator may set each session's **weight**: the share of the link its
+//! downloads get while others download too ([`Share`], [`Allocator::allocate_shares`]). Caps can
+//! only lower a level; weights move capacity from the sessions ahead to the sessions behind, as
+//! Minerva moves rates. The shared-link simulator applies both; `serve` applies the caps only (an
+//! HTTPS server does not pace its TCP connections per session; see `crates/server/src/egress.rs`).
 //!
 //! [`jain_index`] measures fairness (of QoE, of bitrate) for reports and `/metrics`.
 
@@ -27,6 +34,7 @@
 
 pub mod capacity;
 pub mod equal;
+pub mod fair;
 pub mod fairness;
 pub mod maxmin;
 pub mod none;
@@ -126,6 +134,18 @@ pub enum CapReason {
         /// The session's utility per chunk at its cap.
         utility: f64,
     },
+    /// The `fair` allocator: a link weight from the session's QoE so far against the others',
+    /// and max-min caps while the sessions' QoE is unequal.
+    FairShare {
+        /// The session's link weight (1 = an equal share).
+        weight: f64,
+        /// The session's QoE per chunk so far (damped over its first chunks).
+        qoe_per_chunk: f64,
+        /// The mean of that over the sessions with chunks left.
+        mean_qoe_per_chunk: f64,
+        /// Whether max-min caps were on (QoE unequal enough), so the cap may bind.
+        capped: bool,
+    },
 }
 
 impl fmt::Display for CapReason {
@@ -149,6 +169,16 @@ impl fmt::Display for CapReason {
             CapReason::Utility { utility } => {
                 write!(f, "utility-maximising: utility {utility:.3} per chunk")
             }
+            CapReason::FairShare {
+                weight,
+                qoe_per_chunk,
+                mean_qoe_per_chunk,
+                capped,
+            } => write!(
+                f,
+                "fair share: weight {weight:.2}, QoE {qoe_per_chunk:.3} per chunk so far (mean {mean_qoe_per_chunk:.3}), max-min caps {}",
+                if *capped { "on" } else { "off" }
+            ),
         }
     }
 }
@@ -161,14 +191,40 @@ pub trait Allocator: Send {
     /// Caps for `sessions` (one per session, in order) sharing `capacity_kbps` of payload
     /// capacity. `capacity_kbps` of 0 or NaN (unknown yet) leaves every session uncapped.
     fn allocate(&mut self, capacity_kbps: f64, sessions: &[SessionView<'_>]) -> Vec<Cap>;
+
+    /// Caps and link weights for `sessions` (one [`Share`] each, in order). The weights of the
+    /// sessions with chunks left average 1 (an equal, TCP-like share is 1). The default is
+    /// [`Allocator::allocate`]'s caps with weight 1 each, for allocators that only cap.
+    fn allocate_shares(&mut self, capacity_kbps: f64, sessions: &[SessionView<'_>]) -> Vec<Share> {
+        self.allocate(capacity_kbps, sessions)
+            .into_iter()
+            .map(|cap| Share { cap, weight: 1.0 })
+            .collect()
+    }
+
+    /// Whether [`Allocator::allocate_shares`] sets weights other than 1, so that a driver must
+    /// redo the allocation while downloads are in flight (a cap only matters at a request).
+    fn sets_weights(&self) -> bool {
+        false
+    }
+}
+
+/// What a session gets of the link: a cap on its level and the weight of its downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    /// The highest level it may fetch.
+    pub cap: Cap,
+    /// The share of the link its downloads get relative to the others' (1 = an equal share;
+    /// the weights of the sessions with chunks left average 1).
+    pub weight: f64,
 }
 
 /// Names accepted by [`create`].
-pub const ALLOCATORS: [&str; 4] = ["none", "equal", "maxmin", "utility"];
+pub const ALLOCATORS: [&str; 5] = ["none", "equal", "maxmin", "utility", "fair"];
 
 /// An allocator name that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("unknown allocator '{0}'; choose one of none, equal, maxmin, utility")]
+#[error("unknown allocator '{0}'; choose one of none, equal, maxmin, utility, fair")]
 pub struct UnknownAllocator(pub String);
 
 /// The allocator called `name` (case-insensitive; `minerva` is `maxmin`).
@@ -178,6 +234,7 @@ pub fn create(name: &str) -> Result<Box<dyn Allocator>, UnknownAllocator> {
         "equal" => Ok(Box::new(equal::EqualCaps)),
         "maxmin" | "minerva" => Ok(Box::new(maxmin::MaxMinQoe::default())),
         "utility" => Ok(Box::new(utility::UtilityMax)),
+        "fair" => Ok(Box::new(fair::FairShare::default())),
         _ => Err(UnknownAllocator(name.to_string())),
     }
 }
@@ -270,8 +327,8 @@ mod tests {
             assert_eq!(create(n).unwrap().name(), n);
         }
         assert_eq!(create("Minerva").unwrap().name(), "maxmin");
-        let e = create("fair").err().unwrap().to_string();
-        assert!(e.contains("'fair'") && e.contains("maxmin"), "{e}");
+        let e = create("fairest").err().unwrap().to_string();
+        assert!(e.contains("'fairest'") && e.contains("maxmin"), "{e}");
     }
 
     #[test]

@@ -48,9 +48,13 @@ pub struct SharedArgs {
         value_name = "LIST"
     )]
     pub mix: String,
-    /// Allocators compared (comma-separated): none, equal, maxmin, utility. The first is the
-    /// baseline of the "vs" column when `none` is not listed.
-    #[arg(long, default_value = "none,equal,maxmin,utility", value_name = "LIST")]
+    /// Allocators compared (comma-separated): none, equal, maxmin, utility, fair. The first is
+    /// the baseline of the "vs" column when `none` is not listed.
+    #[arg(
+        long,
+        default_value = "none,equal,maxmin,utility,fair",
+        value_name = "LIST"
+    )]
     pub allocator: String,
     /// Multiplies every trace's capacity (default: the number of players, so that each player's
     /// equal share is the trace as recorded).

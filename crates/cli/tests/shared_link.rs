@@ -23,7 +23,7 @@ fn players_on_a_shared_link_report_fairness_and_write_their_files() {
         "--mix",
         "bba0,robustmpc",
         "--allocator",
-        "none,maxmin",
+        "none,maxmin,fair",
         "--arrivals",
         "poisson:5",
         "--mean-stay-s",
@@ -39,20 +39,20 @@ fn players_on_a_shared_link_report_fairness_and_write_their_files() {
     );
     assert!(stdout.contains("| allocator | total QoE"), "{stdout}");
     assert!(
-        stdout.contains("| none |") && stdout.contains("| maxmin |"),
+        stdout.contains("| none |") && stdout.contains("| maxmin |") && stdout.contains("| fair |"),
         "{stdout}"
     );
     let players = std::fs::read_to_string(dir.path().join("shared_players.csv")).unwrap();
-    // Header + 2 allocators x 3 traces x 4 players.
-    assert_eq!(players.lines().count(), 1 + 2 * 3 * 4, "{players}");
+    // Header + 3 allocators x 3 traces x 4 players.
+    assert_eq!(players.lines().count(), 1 + 3 * 3 * 4, "{players}");
     assert!(players.lines().nth(1).unwrap().starts_with("none,"));
     let summary = std::fs::read_to_string(dir.path().join("shared_summary.csv")).unwrap();
-    assert_eq!(summary.lines().count(), 1 + 2 * 3);
+    assert_eq!(summary.lines().count(), 1 + 3 * 3);
     for row in summary.lines().skip(1) {
         let jain: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
         assert!((0.25..=1.0).contains(&jain), "{row}");
     }
-    for a in ["none", "maxmin"] {
+    for a in ["none", "maxmin", "fair"] {
         let png = dir.path().join(format!("shared_bitrate_{a}.png"));
         assert!(
             std::fs::metadata(&png).unwrap().len() > 1000,
@@ -66,7 +66,7 @@ fn players_on_a_shared_link_report_fairness_and_write_their_files() {
 fn bad_shared_link_flags_are_named() {
     for (args, expect) in [
         (vec!["--players", "0"], "--players"),
-        (vec!["--players", "2", "--allocator", "fair"], "fair"),
+        (vec!["--players", "2", "--allocator", "fairest"], "fairest"),
         (vec!["--players", "2", "--mix", "bba0,nope"], "nope"),
         (vec!["--players", "2", "--arrivals", "soon"], "--arrivals"),
         (

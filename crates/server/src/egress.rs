@@ -10,6 +10,13 @@
 //! has no cap yet, or [`REALLOC_EVERY`] has passed; summaries of sessions silent for the session
 //! idle time are dropped then. `/metrics` reports the capacity, the sessions allocated, the
 //! decisions lowered by a cap, and Jain's fairness index of the sessions' QoE per chunk so far.
+//!
+//! Link weights (`fair`'s `Share::weight`) are not applied: the server writes every response as
+//! fast as its connection's TCP allows and has no pacer per session, so a weight is only shown in
+//! the decision's cap reason (for a pacing proxy or a client). The server approximates the
+//! weights with `fair`'s caps alone: max-min caps while the sessions' QoE so far is unequal (the
+//! session behind keeps the higher cap), none while it is equal. In the simulator those caps
+//! alone are measured beside caps and weights together (`docs/benchmarks.md`, "Shared link").
 
 use crate::media::MediaLibrary;
 use neuralstream_alloc::{jain_index, Allocator, Cap, SessionView};

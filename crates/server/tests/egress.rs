@@ -23,6 +23,33 @@ fn report(i: usize, level: usize) -> Value {
     })
 }
 
+/// Posts a decision request; checks it is answered with a cap the level keeps to. Returns the
+/// decision, its cap and the cap's reason.
+async fn capped_decision(
+    http: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> (DecisionResponse, usize, String) {
+    let r = http.post(url).json(body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let d: DecisionResponse = r.json().await.unwrap();
+    let cap = d.reasons.cap_level.expect("every decision carries its cap");
+    assert!(d.level <= cap, "level {} above its cap {cap}", d.level);
+    let reason = d.reasons.cap_reason.clone().unwrap_or_default();
+    (d, cap, reason)
+}
+
+/// The server's `/metrics` text.
+async fn metrics(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_session_gets_a_cap_and_metrics_report_fairness() {
     let fx = fixture();
@@ -47,12 +74,7 @@ async fn every_session_gets_a_cap_and_metrics_report_fairness() {
             } else {
                 report(i - 1, *level)
             };
-            let r = http.post(&url).json(&body).send().await.unwrap();
-            assert_eq!(r.status(), 200);
-            let d: DecisionResponse = r.json().await.unwrap();
-            let cap = d.reasons.cap_level.expect("every decision carries its cap");
-            assert!(d.level <= cap, "level {} above its cap {cap}", d.level);
-            let reason = d.reasons.cap_reason.clone().unwrap_or_default();
+            let (d, cap, reason) = capped_decision(&http, &url, &body).await;
             assert!(!reason.is_empty(), "{d:?}");
             // 3 Mbit/s x 1.2 headroom among 4 sessions: nobody may fetch the 4.3 Mbit/s top.
             assert!(d.reasons.cap_kbps.unwrap() < 4300.0, "{d:?}");
@@ -63,14 +85,7 @@ async fn every_session_gets_a_cap_and_metrics_report_fairness() {
         }
     }
     assert!(capped > 0);
-    let metrics = http
-        .get(format!("{base}metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&http, &base).await;
     assert!(
         metrics.contains("neuralstream_egress_capacity_kbps 3000"),
         "{metrics}"
@@ -89,13 +104,45 @@ async fn every_session_gets_a_cap_and_metrics_report_fairness() {
     running.shutdown(std::time::Duration::from_secs(1)).await;
 }
 
+/// `--allocator fair`: the server applies its caps (its link weights need a pacer per connection,
+/// which the server does not have) and every decision's reason carries the session's weight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fair_allocator_caps_and_reports_weights() {
+    let fx = fixture();
+    let mut cfg = config(&[&fx.media], &fx.dir.path().join("state"), &["bb"]);
+    cfg.egress_mbps = Some(3.0);
+    cfg.allocator = "fair".into();
+    let running = neuralstream_server::start(cfg).await.unwrap();
+    let http = client(&running);
+    let base = running.base_url.clone();
+    for i in 0..4 {
+        for s in 0..3usize {
+            let url = format!("{base}api/v1/sessions/fair-{s}/decision");
+            let body = if i == 0 {
+                json!({"buffer_s": 0, "algorithm": "bb"})
+            } else {
+                // Session 0 fetches the top level, the others the lowest: unequal QoE.
+                report(i - 1, if s == 0 { 5 } else { 0 })
+            };
+            let (_, _, reason) = capped_decision(&http, &url, &body).await;
+            assert!(reason.starts_with("fair share: weight "), "{reason}");
+        }
+    }
+    let metrics = metrics(&http, &base).await;
+    assert!(
+        metrics.contains("neuralstream_egress_sessions{allocator=\"fair\"} 3"),
+        "{metrics}"
+    );
+    running.shutdown(std::time::Duration::from_secs(1)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_egress_settings_are_refused_at_start() {
     let fx = fixture();
     for (mbps, allocator, needle) in [
         (0.0, "maxmin", "--egress-mbps"),
         (f64::NAN, "maxmin", "--egress-mbps"),
-        (5.0, "fair", "--allocator"),
+        (5.0, "fairest", "--allocator"),
     ] {
         let mut cfg = config(&[&fx.media], &fx.dir.path().join("state"), &["bb"]);
         cfg.egress_mbps = Some(mbps);

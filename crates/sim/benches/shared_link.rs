@@ -1,6 +1,6 @@
 //! Shared-link speed (issue 22's bar: 100 players on one link simulate in under 1 s): 100 players
 //! of five algorithms on one Pensieve test trace (scaled x100), 48 chunks each, under no allocator
-//! and under max-min QoE.
+//! and under max-min QoE and `fair` (caps and link weights, reallocated every second of link time).
 //!
 //! `cargo bench -p neuralstream-sim --bench shared_link`
 
@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
     let cfg = SharedConfig::pensieve();
     let mut g = c.benchmark_group("shared_link");
     g.sample_size(10);
-    for allocator in ["none", "maxmin"] {
+    for allocator in ["none", "maxmin", "fair"] {
         g.bench_function(format!("{PLAYERS}_players/{allocator}/{label}"), |b| {
             b.iter(|| {
                 let mut players: Vec<SharedPlayer<'_>> = (0..PLAYERS)

@@ -28,7 +28,10 @@
 //!
 //! Allocation is recomputed when a player arrives, leaves or finishes, and otherwise every
 //! [`SharedConfig::realloc_every_s`] of link time, from the capacity the config names:
-//! configured, or estimated from the link's recent busy periods ([`CapacityEstimator`]).
+//! configured, or estimated from the link's recent busy periods ([`CapacityEstimator`]). An
+//! allocator that also sets link weights ([`Allocator::sets_weights`], e.g. `fair`) is asked
+//! again every `realloc_every_s` while downloads are in flight (a timed event like a sleep's end),
+//! and a player's share is its own [`SharedPlayer::weight`] times the allocator's weight.
 
 use crate::config::{SimConfig, StartPosition};
 use crate::runner::SessionLog;
@@ -325,6 +328,8 @@ pub fn run_shared(
         cfg,
         now_s: 0.0,
         caps: vec![None; ps.len()],
+        weights: vec![1.0; ps.len()],
+        timed_realloc: allocator.sets_weights(),
         alloc_due_s: f64::NEG_INFINITY,
         estimator: match cfg.capacity {
             CapacitySource::Estimated { window_s } => CapacityEstimator::new(window_s),
@@ -337,12 +342,15 @@ pub fn run_shared(
         if ps.iter().all(|p| p.phase == Phase::Done) {
             break;
         }
+        if d.timed_realloc && d.now_s >= d.alloc_due_s {
+            d.reallocate(&ps, None, allocator);
+        }
         let next_ms = d.next_timed_ms(&ps);
         let present = ps.iter().any(Player::present);
-        let weight_sum: f64 = ps
-            .iter()
-            .filter(|p| matches!(p.phase, Phase::Transfer { .. }))
-            .map(|p| p.spec.weight)
+        let weight = |i: usize| ps[i].spec.weight * d.weights[i];
+        let weight_sum: f64 = (0..ps.len())
+            .filter(|&i| matches!(ps[i].phase, Phase::Transfer { .. }))
+            .map(weight)
             .sum();
         if weight_sum == 0.0 {
             // Nobody downloads: the link idles to the next timed event.
@@ -362,7 +370,7 @@ pub fn run_shared(
             .enumerate()
             .filter_map(|(i, p)| match p.phase {
                 Phase::Transfer { left_bytes, .. } => {
-                    Some((i, left_bytes / (p.spec.weight / weight_sum)))
+                    Some((i, left_bytes / (weight(i) / weight_sum)))
                 }
                 _ => None,
             })
@@ -396,6 +404,7 @@ pub fn run_shared(
         d.stats.present_s += dt_s;
         d.estimator.record(d.now_s + dt_s, carried, dt_s);
         for (i, p) in ps.iter_mut().enumerate() {
+            let share = p.spec.weight * d.weights[i] / weight_sum;
             if let Phase::Transfer {
                 left_bytes,
                 spent_s,
@@ -403,7 +412,7 @@ pub fn run_shared(
             } = &mut p.phase
             {
                 *spent_s += dt_s;
-                *left_bytes -= carried * (p.spec.weight / weight_sum);
+                *left_bytes -= carried * share;
                 if i == first && !interrupted {
                     *left_bytes = 0.0;
                 }
@@ -418,20 +427,28 @@ pub fn run_shared(
     })
 }
 
-/// The run's clock, caps and totals.
+/// The run's clock, caps, weights and totals.
 struct Driver<'c> {
     cfg: &'c SharedConfig,
     now_s: f64,
     caps: Vec<Option<Cap>>,
+    /// The allocator's link weight of every player (1 until it sets one).
+    weights: Vec<f64>,
+    /// Whether the allocator sets weights, so allocation is also a timed event.
+    timed_realloc: bool,
     alloc_due_s: f64,
     estimator: CapacityEstimator,
     stats: LinkStats,
 }
 
 impl Driver<'_> {
-    /// Time to the next arrival, departure or sleep's end, ms.
+    /// Time to the next arrival, departure, sleep's end or (for an allocator that sets weights,
+    /// while a download is in flight) allocation, ms.
     fn next_timed_ms(&self, ps: &[Player<'_, '_>]) -> Option<f64> {
         let mut next = f64::INFINITY;
+        if self.timed_realloc && ps.iter().any(|p| matches!(p.phase, Phase::Transfer { .. })) {
+            next = next.min(((self.alloc_due_s - self.now_s) * 1000.0).max(0.0));
+        }
         for p in ps {
             match p.phase {
                 Phase::Waiting => next = next.min((p.spec.start_s - self.now_s) * 1000.0),
@@ -521,36 +538,55 @@ impl Driver<'_> {
     /// The cap of player `i` now, redoing the allocation when it is due.
     fn cap(&mut self, ps: &[Player<'_, '_>], i: usize, allocator: &mut dyn Allocator) -> Cap {
         if self.now_s >= self.alloc_due_s || self.caps[i].is_none() {
-            let capacity_kbps = match self.cfg.capacity {
-                CapacitySource::Configured { kbps } => kbps,
-                CapacitySource::Estimated { .. } => self.estimator.kbps().unwrap_or(f64::NAN),
-            };
-            let present: Vec<usize> = (0..ps.len())
-                .filter(|&j| ps[j].present() || j == i)
-                .collect();
-            let views: Vec<SessionView<'_>> = present
-                .iter()
-                .map(|&j| {
-                    let p = &ps[j];
-                    SessionView {
-                        video: p.spec.video,
-                        buffer_s: p.buffer_ms / 1000.0,
-                        last_level: p.last_level,
-                        chunks_done: p.out.log.records.len(),
-                        total_chunks: p.total_chunks,
-                        qoe_so_far: p.qoe_so_far,
-                        utility: &p.utility,
-                        rebuffer_penalty: p.qoe.rebuffer_penalty,
-                    }
-                })
-                .collect();
-            let caps = allocator.allocate(capacity_kbps, &views);
-            for (&j, c) in present.iter().zip(caps) {
-                self.caps[j] = Some(c);
-            }
-            self.alloc_due_s = self.now_s + self.cfg.realloc_every_s;
+            self.reallocate(ps, Some(i), allocator);
         }
         self.caps[i].unwrap_or_else(|| Cap::uncapped(ps[i].spec.video))
+    }
+
+    /// Asks the allocator for the caps and weights of the players present (and `also`, a player
+    /// arriving), and sets when the next allocation is due.
+    fn reallocate(
+        &mut self,
+        ps: &[Player<'_, '_>],
+        also: Option<usize>,
+        allocator: &mut dyn Allocator,
+    ) {
+        let capacity_kbps = match self.cfg.capacity {
+            CapacitySource::Configured { kbps } => kbps,
+            CapacitySource::Estimated { .. } => self.estimator.kbps().unwrap_or(f64::NAN),
+        };
+        let present: Vec<usize> = (0..ps.len())
+            .filter(|&j| ps[j].present() || Some(j) == also)
+            .collect();
+        let views: Vec<SessionView<'_>> = present
+            .iter()
+            .map(|&j| {
+                let p = &ps[j];
+                SessionView {
+                    video: p.spec.video,
+                    buffer_s: p.buffer_ms / 1000.0,
+                    last_level: p.last_level,
+                    chunks_done: p.out.log.records.len(),
+                    total_chunks: p.total_chunks,
+                    qoe_so_far: p.qoe_so_far,
+                    utility: &p.utility,
+                    rebuffer_penalty: p.qoe.rebuffer_penalty,
+                }
+            })
+            .collect();
+        // An allocator that only caps answers weight 1 (the trait's default).
+        for (&j, s) in present
+            .iter()
+            .zip(allocator.allocate_shares(capacity_kbps, &views))
+        {
+            self.caps[j] = Some(s.cap);
+            self.weights[j] = if s.weight.is_finite() && s.weight > 0.0 {
+                s.weight
+            } else {
+                1.0
+            };
+        }
+        self.alloc_due_s = self.now_s + self.cfg.realloc_every_s;
     }
 
     /// Player `i` asks its ABR for its next chunk and starts downloading it (or is done).
