@@ -144,6 +144,9 @@ impl Tree {
     }
 }
 
+/// Quantiles of the held-out residuals stored per horizon: at probabilities `(i + 0.5) / N`.
+pub const RESIDUAL_QUANTILES: usize = 20;
+
 /// The forest of one horizon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Horizon {
@@ -151,6 +154,11 @@ pub struct Horizon {
     pub horizon_chunks: usize,
     /// The trees.
     pub trees: Vec<Tree>,
+    /// Calibration: [`RESIDUAL_QUANTILES`] quantiles (ascending) of `ln(measured) - ln(predicted)`
+    /// on sessions held out of the fit; empty when the fitter had none (the trees' spread is then
+    /// the only distribution).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub residual_ln: Vec<f64>,
 }
 
 /// A random-forest throughput predictor (the model file).
@@ -249,6 +257,16 @@ impl ForestModel {
             if h.trees.is_empty() {
                 return Err(format!("horizons[{k}].trees is empty"));
             }
+            let r = &h.residual_ln;
+            if !r.is_empty()
+                && (r.len() != RESIDUAL_QUANTILES
+                    || r.iter().any(|v| !v.is_finite())
+                    || r.windows(2).any(|w| w[0] > w[1]))
+            {
+                return Err(format!(
+                    "horizons[{k}].residual_ln must be {RESIDUAL_QUANTILES} finite ascending values or empty"
+                ));
+            }
             for (j, t) in h.trees.iter().enumerate() {
                 check_tree(t).map_err(|p| format!("horizons[{k}].trees[{j}]: {p}"))?;
             }
@@ -267,6 +285,39 @@ impl ForestModel {
         let h = &self.horizons[horizon_chunks.clamp(1, self.horizons.len()) - 1];
         out.clear();
         out.extend(h.trees.iter().map(|t| t.predict(x).exp()));
+    }
+
+    /// The predicted distribution `horizon_chunks` ahead at each probability of `probabilities`,
+    /// kbit/s, into `out`: the point prediction times the held-out residual quantile when the
+    /// model is calibrated, else the trees' own predictions at that quantile.
+    pub fn quantiles_kbps(
+        &self,
+        horizon_chunks: usize,
+        x: &[f64],
+        probabilities: &[f64],
+        out: &mut Vec<f64>,
+    ) {
+        let h = &self.horizons[horizon_chunks.clamp(1, self.horizons.len()) - 1];
+        if h.residual_ln.len() == RESIDUAL_QUANTILES {
+            let centre = self.predict_kbps(horizon_chunks, x).ln();
+            out.clear();
+            out.extend(probabilities.iter().map(|p| {
+                let i = (p.clamp(0.0, 1.0) * RESIDUAL_QUANTILES as f64 - 0.5).round();
+                let i = (i.max(0.0) as usize).min(RESIDUAL_QUANTILES - 1);
+                (centre + h.residual_ln[i]).exp()
+            }));
+        } else {
+            let mut trees = Vec::with_capacity(h.trees.len());
+            self.predict_trees_kbps(horizon_chunks, x, &mut trees);
+            trees.sort_by(f64::total_cmp);
+            let n = trees.len();
+            out.clear();
+            out.extend(
+                probabilities
+                    .iter()
+                    .map(|p| trees[((p.clamp(0.0, 1.0) * n as f64) as usize).min(n - 1)]),
+            );
+        }
     }
 
     /// The forest's point prediction, kbit/s: exp of the trees' mean ln prediction.
@@ -325,7 +376,10 @@ mod tests {
         let x = features(&[s(1000.0), s(4000.0)], 5000.0).unwrap();
         assert!((x[0] - 4000f64.ln()).abs() < 1e-12);
         assert!((x[1] - 1000f64.ln()).abs() < 1e-12);
-        assert!((x[5] - 1000f64.ln()).abs() < 1e-12, "padded with the oldest");
+        assert!(
+            (x[5] - 1000f64.ln()).abs() < 1e-12,
+            "padded with the oldest"
+        );
         assert!((x[6] - 1600f64.ln()).abs() < 1e-12);
         assert!((x[11] - 5000f64.ln()).abs() < 1e-12);
         assert!(x.iter().all(|v| v.is_finite()));
@@ -365,6 +419,7 @@ mod tests {
             vec![Horizon {
                 horizon_chunks: 1,
                 trees: vec![stump(6.0, 8.0), stump(7.0, 9.0)],
+                residual_ln: vec![],
             }],
             serde_json::json!({}),
         );
@@ -376,7 +431,25 @@ mod tests {
         back.predict_trees_kbps(3, &x, &mut out);
         assert_eq!(out, vec![6f64.exp(), 7f64.exp()]);
         assert!((back.predict_kbps(1, &x) - 6.5f64.exp()).abs() < 1e-9);
-        let e = ForestModel::from_json("{", "m.json").unwrap_err().to_string();
+        let mut q = Vec::new();
+        back.quantiles_kbps(1, &x, &[0.0, 1.0], &mut q);
+        assert_eq!(q, vec![6f64.exp(), 7f64.exp()], "the trees' spread");
+        let mut cal = back.clone();
+        cal.horizons[0].residual_ln = (0..RESIDUAL_QUANTILES)
+            .map(|i| i as f64 * 0.1 - 1.0)
+            .collect();
+        cal.check().unwrap();
+        cal.quantiles_kbps(1, &x, &[0.0, 0.5, 1.0], &mut q);
+        let centre = 6.5f64;
+        let want = [centre - 1.0, centre + 0.0, centre + 0.9];
+        for (a, b) in q.iter().zip(want) {
+            assert!((a.ln() - b).abs() < 1e-9, "{q:?}");
+        }
+        cal.horizons[0].residual_ln.swap(0, 1);
+        assert!(cal.check().unwrap_err().contains("residual_ln"));
+        let e = ForestModel::from_json("{", "m.json")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("m.json"), "{e}");
     }
 
@@ -386,6 +459,7 @@ mod tests {
             vec![Horizon {
                 horizon_chunks: 1,
                 trees: vec![stump(6.0, 8.0)],
+                residual_ln: vec![],
             }],
             serde_json::Value::Null,
         );

@@ -129,9 +129,8 @@ pub fn run(args: DatasetArgs) -> Result<()> {
                 seed: a.seed,
                 ..ForestParams::default()
             };
-            let (scores, model) =
-                neuralstream_insitu::eval_predictors(&a.train, &a.test, &params)
-                    .context("dataset eval-predictors")?;
+            let (scores, model) = neuralstream_insitu::eval_predictors(&a.train, &a.test, &params)
+                .context("dataset eval-predictors")?;
             std::fs::create_dir_all(&a.out)
                 .with_context(|| format!("cannot create --out {}", a.out.display()))?;
             let table = predictors::scores_table(&scores);
@@ -142,7 +141,8 @@ pub fn run(args: DatasetArgs) -> Result<()> {
             ];
             for (name, text) in files {
                 let p = a.out.join(name);
-                std::fs::write(&p, text).with_context(|| format!("cannot write {}", p.display()))?;
+                std::fs::write(&p, text)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
             }
             say!("{table}");
             say!(

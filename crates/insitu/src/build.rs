@@ -152,8 +152,8 @@ pub fn load_model(path: &Path) -> Result<ForestModel, InsituError> {
             problem: format!("{len} bytes, over the {MAX_MODEL_BYTES}-byte limit of a model"),
         });
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| InsituError::io(path, "reading the model", e))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| InsituError::io(path, "reading the model", e))?;
     Ok(ForestModel::from_json(&text, &path.display().to_string())?)
 }
 

@@ -151,7 +151,9 @@ pub fn read_and_clean(
                 };
                 *report.invalid_by_field.entry(field).or_default() += 1;
                 if report.invalid_examples.len() < MAX_EXAMPLES {
-                    report.invalid_examples.push(format!("{shown}:{row}: {err}"));
+                    report
+                        .invalid_examples
+                        .push(format!("{shown}:{row}: {err}"));
                 }
                 continue;
             }
@@ -260,10 +262,7 @@ fn plausible_chunk(e: &Event, report: &mut CleanReport) -> Option<ChunkObs> {
 /// Step 4: client times onto the producer's clock through the session's median offset; chunks
 /// whose offset strays more than [`SKEW_TOLERANCE_MS`] are re-anchored at their own `time_ms`.
 fn correct_skew(stamped: Vec<(i64, ChunkObs)>, report: &mut CleanReport) -> Vec<ChunkObs> {
-    let offsets: Vec<f64> = stamped
-        .iter()
-        .map(|(t, c)| *t as f64 - c.end_ms)
-        .collect();
+    let offsets: Vec<f64> = stamped.iter().map(|(t, c)| *t as f64 - c.end_ms).collect();
     let median = median(&offsets);
     stamped
         .into_iter()
@@ -356,7 +355,11 @@ mod tests {
         // On the producer's clock: chunk k starts at 1e12 + 4000 k (+ the constant report delay).
         for (k, obs) in c.iter().enumerate() {
             let expect = 1e12 + 4000.0 * k as f64 + 20.0;
-            assert!((obs.start_ms - expect).abs() < 1e-6, "{k}: {}", obs.start_ms);
+            assert!(
+                (obs.start_ms - expect).abs() < 1e-6,
+                "{k}: {}",
+                obs.start_ms
+            );
             assert!((obs.end_ms - obs.start_ms - 1000.0).abs() < 1e-6);
         }
     }

@@ -10,7 +10,9 @@ pub enum InsituError {
     #[error(transparent)]
     Telemetry(#[from] neuralstream_telemetry::TelemetryError),
     /// An event with an impossible value, under `--strict`.
-    #[error("{file}: event {row}: {problem} (drop --strict to skip and count such events instead)")]
+    #[error(
+        "{file}: event {row}: {problem} (drop --strict to skip and count such events instead)"
+    )]
     InvalidEvent {
         /// The telemetry file.
         file: String,

@@ -8,6 +8,10 @@
 //! tried per split (about a third, the usual choice for regression), at most 60,000 windows per
 //! horizon (a seeded subset above that, so fitting stays within a minute on one core).
 //!
+//! About a fifth of the sessions (by a hash of the id) are held out of the fit; the quantiles of
+//! the forest's errors on them (`ln measured - ln predicted`) are stored per horizon, so the model
+//! gives a calibrated distribution, not only the trees' spread.
+//!
 //! `smartcore` keeps its trees private; its `serde` form is the only public view of them, so the
 //! export reads that form (`forest_regressor.trees[].nodes[]`: `split_feature`, `split_value`,
 //! `true_child` taken when `x <= split_value`, `false_child`, `output`). A test checks the exported
@@ -16,7 +20,9 @@
 
 use crate::error::InsituError;
 use crate::windows::{Window, HORIZONS};
-use neuralstream_abr::predictor::{ForestModel, Horizon, Node, Tree, NUM_FEATURES};
+use neuralstream_abr::predictor::{
+    ForestModel, Horizon, Node, Tree, NUM_FEATURES, RESIDUAL_QUANTILES,
+};
 use neuralstream_core::Rng;
 use serde_json::Value;
 use smartcore::ensemble::random_forest_regressor::{
@@ -66,6 +72,18 @@ pub fn fit(
     meta: Value,
 ) -> Result<ForestModel, InsituError> {
     let mut horizons = Vec::with_capacity(params.horizons);
+    // About a fifth of the sessions calibrate the predicted distribution; with too few sessions
+    // for that, every window is fitted and the model has the trees' spread only.
+    let (fit_part, held): (Vec<Window>, Vec<Window>) = windows
+        .iter()
+        .cloned()
+        .partition(|w| !crate::select::held_out(&w.session));
+    let (windows, held) = if held.len() >= MIN_CALIBRATION_WINDOWS && !fit_part.is_empty() {
+        (fit_part, held)
+    } else {
+        (windows.to_vec(), Vec::new())
+    };
+    let (windows, held) = (&windows[..], &held[..]);
     for h in 1..=params.horizons.clamp(1, HORIZONS) {
         let (x, y) = rows(windows, h, params.max_rows, params.seed);
         if x.len() < 2 * params.min_samples_leaf.max(1) {
@@ -78,15 +96,40 @@ pub fn fit(
             });
         }
         let rf = fit_smartcore(&x, &y, params, h)?;
+        let trees = export(&rf).map_err(|message| InsituError::Forest {
+            what: format!("exporting horizon {h}"),
+            message,
+        })?;
+        let residual_ln = residual_quantiles(&trees, held, h);
         horizons.push(Horizon {
             horizon_chunks: h,
-            trees: export(&rf).map_err(|message| InsituError::Forest {
-                what: format!("exporting horizon {h}"),
-                message,
-            })?,
+            trees,
+            residual_ln,
         });
     }
     Ok(ForestModel::new(horizons, meta))
+}
+
+/// Fewest held-out windows that calibrate the residual quantiles.
+pub const MIN_CALIBRATION_WINDOWS: usize = 200;
+
+/// [`RESIDUAL_QUANTILES`] quantiles of `ln(measured) - ln(predicted)` over the `held` windows with
+/// a target `h` ahead (empty with fewer than [`MIN_CALIBRATION_WINDOWS`]).
+fn residual_quantiles(trees: &[Tree], held: &[Window], h: usize) -> Vec<f64> {
+    let (x, y) = rows(held, h, usize::MAX, 0);
+    if x.len() < MIN_CALIBRATION_WINDOWS {
+        return Vec::new();
+    }
+    let mut r: Vec<f64> = x
+        .iter()
+        .zip(&y)
+        .map(|(row, y)| y - trees.iter().map(|t| t.predict(row)).sum::<f64>() / trees.len() as f64)
+        .collect();
+    r.sort_by(f64::total_cmp);
+    let n = r.len();
+    (0..RESIDUAL_QUANTILES)
+        .map(|i| r[(((i as f64 + 0.5) / RESIDUAL_QUANTILES as f64) * n as f64) as usize])
+        .collect()
 }
 
 /// (features, ln throughput) of the windows with a target `h` chunks ahead, at most `max_rows`.
@@ -207,6 +250,7 @@ mod tests {
             vec![Horizon {
                 horizon_chunks: 1,
                 trees,
+                residual_ln: vec![],
             }],
             Value::Null,
         );

@@ -96,8 +96,14 @@ fn interpolate(a: &ChunkObs, b: &ChunkObs, k: u32, steps: u32) -> ChunkObs {
 /// The session's link as a cooked trace: `(time_s, throughput_mbps)` on a regular grid starting
 /// at 0 (the first request). `None` with fewer than two grid cells measured.
 pub fn trace_points(chunks: &[ChunkObs]) -> Option<Vec<(f64, f64)>> {
-    let t0 = chunks.iter().map(|c| c.start_ms).fold(f64::INFINITY, f64::min);
-    let t1 = chunks.iter().map(|c| c.end_ms).fold(f64::NEG_INFINITY, f64::max);
+    let t0 = chunks
+        .iter()
+        .map(|c| c.start_ms)
+        .fold(f64::INFINITY, f64::min);
+    let t1 = chunks
+        .iter()
+        .map(|c| c.end_ms)
+        .fold(f64::NEG_INFINITY, f64::max);
     if !(t0.is_finite() && t1 > t0) {
         return None;
     }
@@ -208,8 +214,8 @@ mod tests {
     #[test]
     fn idle_cells_are_interpolated_in_time() {
         // 1 Mbit/s over [0, 2) s, idle [2, 4), 3 Mbit/s over [4, 6) s.
-        let p = trace_points(&[obs(0, 0.0, 2000.0, 1000.0), obs(1, 4000.0, 2000.0, 3000.0)])
-            .unwrap();
+        let p =
+            trace_points(&[obs(0, 0.0, 2000.0, 1000.0), obs(1, 4000.0, 2000.0, 3000.0)]).unwrap();
         let v: Vec<f64> = p.iter().map(|x| x.1).collect();
         assert_eq!(p.len(), 6);
         assert_eq!(p[5].0, 5.0);

@@ -100,7 +100,8 @@ pub fn score(predictor: &Predictor<'_>, windows: &[Window]) -> Vec<Score> {
 
 /// The scores as CSV.
 pub fn scores_csv(scores: &[Score]) -> String {
-    let mut s = String::from("predictor,horizon_chunks,windows,mape_pct,rmse_kbps,p90_abs_error_kbps\n");
+    let mut s =
+        String::from("predictor,horizon_chunks,windows,mape_pct,rmse_kbps,p90_abs_error_kbps\n");
     for r in scores {
         writeln!(
             s,
@@ -126,12 +127,7 @@ pub fn scores_table(scores: &[Score]) -> String {
         writeln!(
             s,
             "| {} | {} | {} | {:.2} | {:.0} | {:.0} |",
-            r.predictor,
-            r.horizon_chunks,
-            r.windows,
-            r.mape_pct,
-            r.rmse_kbps,
-            r.p90_abs_error_kbps
+            r.predictor, r.horizon_chunks, r.windows, r.mape_pct, r.rmse_kbps, r.p90_abs_error_kbps
         )
         .unwrap();
     }

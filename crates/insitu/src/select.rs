@@ -112,7 +112,10 @@ pub fn feature_scores(windows: &[Window], seed: u64) -> Result<Vec<FeatureScore>
             permutation_importance: rise / PERMUTATION_REPEATS as f64,
         });
     }
-    out.sort_by(|a, b| b.permutation_importance.total_cmp(&a.permutation_importance));
+    out.sort_by(|a, b| {
+        b.permutation_importance
+            .total_cmp(&a.permutation_importance)
+    });
     Ok(out)
 }
 
