@@ -335,4 +335,25 @@ mod tests {
         // next_chunk == total: no horizon, keeps the last level.
         assert_eq!(m.choose(&obs(&v, &h, 4.0, 1)).level, 1);
     }
+
+    #[test]
+    fn a_volatile_session_is_discounted_by_the_forest_s_own_errors() {
+        let v = video_with_sizes();
+        // The forest always predicts 2500 kbit/s; a steady session matches it, a volatile one
+        // measured 800 kbit/s once (a 213 % error).
+        let steady = [rec(2, 2500.0, 1000.0); 4];
+        let mut volatile = steady;
+        volatile[2] = rec(2, 800.0, 1000.0);
+        let model = constant_model(&[2500.0; 4]);
+        let mut m = MpcRf::new(model.clone(), "m", MpcRfParams::default());
+        let a = m.choose(&obs(&v, &steady, 8.0, 2)).level;
+        let b = m.choose(&obs(&v, &volatile, 8.0, 2)).level;
+        assert!(b < a, "steady {a}, volatile {b}");
+        let plain = MpcRfParams {
+            robust_discount: false,
+            ..MpcRfParams::default()
+        };
+        let mut m = MpcRf::new(model, "m", plain);
+        assert_eq!(m.choose(&obs(&v, &volatile, 8.0, 2)).level, a);
+    }
 }

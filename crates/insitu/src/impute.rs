@@ -226,4 +226,34 @@ mod tests {
         assert_eq!(cooked_text(&p[..2]), "0 1\n1 1\n");
         assert!(trace_points(&[]).is_none());
     }
+
+    proptest::proptest! {
+        /// Whatever the downloads, a trace is a regular 1 s grid from 0 whose throughputs stay
+        /// within the measured ones (overlap means and interpolation never leave that range).
+        #[test]
+        fn traces_stay_within_the_measured_range(
+            spec in proptest::collection::vec((0.0f64..20_000.0, 50.0f64..5_000.0, 100.0f64..50_000.0), 2..30)
+        ) {
+            let mut t = 0.0;
+            let chunks: Vec<ChunkObs> = spec
+                .iter()
+                .enumerate()
+                .map(|(i, &(gap, dur, kbps))| {
+                    t += gap;
+                    let c = obs(i as u32, t, dur, kbps);
+                    t += dur;
+                    c
+                })
+                .collect();
+            let lo = chunks.iter().map(|c| c.throughput_kbps).fold(f64::INFINITY, f64::min);
+            let hi = chunks.iter().map(|c| c.throughput_kbps).fold(0.0, f64::max);
+            if let Some(points) = trace_points(&chunks) {
+                for (i, (time_s, mbps)) in points.iter().enumerate() {
+                    proptest::prop_assert_eq!(*time_s, i as f64 * TRACE_STEP_S);
+                    proptest::prop_assert!(*mbps * 1000.0 >= lo * (1.0 - 1e-9));
+                    proptest::prop_assert!(*mbps * 1000.0 <= hi * (1.0 + 1e-9));
+                }
+            }
+        }
+    }
 }
