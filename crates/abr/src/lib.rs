@@ -18,6 +18,8 @@ pub mod bola_e;
 pub mod dynamic;
 pub mod festive;
 pub mod mpc;
+pub mod mpc_rf;
+pub mod predictor;
 pub mod rate_based;
 pub mod registry;
 pub mod throughput;

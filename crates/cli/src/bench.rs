@@ -30,7 +30,8 @@ pub struct BenchArgs {
     pub synthetic_traces: usize,
     /// Comma-separated algorithms (see `neuralstream algorithms`); `all` runs every one plus the
     /// offline optimum; `optimum` is the dynamic-programming upper bound; `learned:PATH` runs a
-    /// policy checkpoint written by `neuralstream train`.
+    /// policy checkpoint written by `neuralstream train`; `mpc-rf:MODEL` plans over a random
+    /// forest written by `neuralstream dataset eval-predictors`.
     #[arg(long, default_value = DEFAULT_ALGORITHMS, value_name = "LIST")]
     pub abr: String,
     /// Chunks not scored at the start of each session (Pensieve scores chunks 1..47: skip 1).
@@ -98,6 +99,10 @@ pub(crate) fn parse_algorithms(list: &str) -> Result<Vec<String>> {
                 "--abr learned: needs a checkpoint path, e.g. learned:out/train/policy.safetensors"
             );
             names.push(canonical_algorithm_name(raw));
+            continue;
+        }
+        if let Some(name) = crate::dataset::mpc_rf_name(raw) {
+            names.push(name);
             continue;
         }
         let name = raw.to_ascii_lowercase();
@@ -346,7 +351,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} sessions ({per_sec}, eta {eta})",
     );
     let learned = load_learned(&algorithms, &video, &cfg.qoe)?;
+    let forests = crate::dataset::load_mpc_rf(&algorithms)?;
     let factory = |name: &str| -> Result<Box<dyn Abr>, EvalError> {
+        if let Some(abr) = crate::dataset::mpc_rf(&forests, name) {
+            return Ok(abr);
+        }
         match learned.get(name) {
             Some(p) => Ok(Box::new(p.clone())),
             None => neuralstream_eval::builtin_factory(name),

@@ -24,6 +24,7 @@ macro_rules! say {
 }
 
 mod bench;
+mod dataset;
 mod demo;
 mod grid;
 mod inputs;
@@ -127,6 +128,9 @@ enum Command {
     Demo(Box<demo::DemoArgs>),
     /// Telemetry: move a Kafka topic into Parquet files (`consume`), read a telemetry folder (`show`).
     Telemetry(Box<telemetry::TelemetryArgs>),
+    /// Telemetry into training data (`build`: windows, traces) and throughput predictors compared
+    /// on held-out sessions (`eval-predictors`: harmonic mean, EWMA, random forest).
+    Dataset(Box<dataset::DatasetArgs>),
 }
 
 fn main() -> ExitCode {
@@ -147,6 +151,10 @@ fn main() -> ExitCode {
                 "{:<26} a policy trained by `neuralstream train`, e.g. learned:out/train/policy.safetensors",
                 "learned:PATH"
             );
+            say!(
+                "{:<26} MPC over a random forest's throughput distribution (Fugu-like), e.g. mpc-rf:out/predictors/rf.json",
+                "mpc-rf:MODEL"
+            );
             Ok(())
         }
         Command::Traces(args) => inputs::write_synthetic_traces(args),
@@ -157,6 +165,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(*args),
         Command::Rt(args) => rt::run(*args),
         Command::Telemetry(args) => telemetry::run(*args),
+        Command::Dataset(args) => dataset::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

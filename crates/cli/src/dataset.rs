@@ -1,0 +1,216 @@
+//! `neuralstream dataset build|eval-predictors` (issue 19, items 4-5) and the `mpc-rf:MODEL`
+//! algorithms of `bench`: flags in, calls into `neuralstream-insitu`, errors out.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use neuralstream_abr::mpc_rf::{MpcRf, MpcRfParams, PREFIX};
+use neuralstream_abr::predictor::ForestModel;
+use neuralstream_core::Abr;
+use neuralstream_insitu::{predictors, ForestParams};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const DATASET_EXAMPLES: &str = "Examples:
+  neuralstream bench --traces ../shared/data/pensieve/sim/cooked_traces --video ../shared/data/pensieve/sim \\
+      --abr bb,rate,robustmpc --telemetry out/tel-train --no-charts
+  neuralstream dataset build --telemetry out/tel-train --out out/dataset
+  neuralstream train --traces out/dataset/traces --out out/insitu-policy
+  neuralstream dataset eval-predictors --train out/tel-train --test out/tel-test --out out/predictors
+  neuralstream bench --abr mpc-rf:out/predictors/rf.json,robustmpc ...";
+
+/// `neuralstream dataset ...`.
+#[derive(Args, Debug)]
+#[command(after_help = DATASET_EXAMPLES)]
+pub struct DatasetArgs {
+    #[command(subcommand)]
+    command: DatasetCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum DatasetCommand {
+    /// Clean the telemetry (duplicates, impossible values, clock skew), impute short gaps, and
+    /// write supervised windows (normalised, statistics beside them), a feature selection report
+    /// and network traces in Pensieve's cooked format (OUT/traces, for `neuralstream train`).
+    Build(BuildArgs),
+    /// Fit the random forest on one telemetry folder and compare it with the harmonic mean and
+    /// EWMA on another (held-out sessions): MAPE, RMSE, p90 error per horizon 1-5; writes the
+    /// table, the CSV and the model (OUT/rf.json, for `bench --abr mpc-rf:OUT/rf.json`).
+    EvalPredictors(EvalArgs),
+}
+
+#[derive(Args, Debug)]
+struct BuildArgs {
+    /// Telemetry folder (Parquet layout written by --telemetry DIR or `telemetry consume`).
+    #[arg(long, value_name = "DIR")]
+    telemetry: PathBuf,
+    /// Output folder.
+    #[arg(long, value_name = "DIR", default_value = "out/dataset")]
+    out: PathBuf,
+    /// Stop at the first invalid event (NaN, negative time, ...) instead of dropping and counting it.
+    #[arg(long)]
+    strict: bool,
+    /// Seed of the feature report's split and shuffles.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// Telemetry the forest is fitted on.
+    #[arg(long, value_name = "DIR")]
+    train: PathBuf,
+    /// Telemetry of held-out sessions the predictors are scored on.
+    #[arg(long, value_name = "DIR")]
+    test: PathBuf,
+    /// Output folder (predictors.csv, predictors.md, rf.json).
+    #[arg(long, value_name = "DIR", default_value = "out/predictors")]
+    out: PathBuf,
+    /// Trees per horizon.
+    #[arg(long, default_value_t = ForestParams::default().trees)]
+    trees: usize,
+    /// Deepest split of a tree.
+    #[arg(long, default_value_t = ForestParams::default().max_depth)]
+    max_depth: u16,
+    /// Seed of the forest.
+    #[arg(long, default_value_t = ForestParams::default().seed)]
+    seed: u64,
+}
+
+/// Runs `neuralstream dataset ...`.
+pub fn run(args: DatasetArgs) -> Result<()> {
+    match args.command {
+        DatasetCommand::Build(a) => {
+            std::fs::create_dir_all(&a.out)
+                .with_context(|| format!("cannot create --out {}", a.out.display()))?;
+            let s = neuralstream_insitu::build(&a.telemetry, &a.out, a.strict, a.seed)
+                .with_context(|| format!("dataset build --telemetry {}", a.telemetry.display()))?;
+            let r = &s.report;
+            say!(
+                "{} events in {} files: {} chunk events, {} invalid, {} impossible, {} duplicates, \
+                 {} clock-skew corrections, {} throughputs recomputed, {} chunks imputed, {} sessions split",
+                r.events,
+                r.files,
+                r.chunk_events,
+                r.invalid_by_field.values().sum::<usize>(),
+                r.impossible.values().sum::<usize>(),
+                r.duplicates,
+                r.skew_corrected,
+                r.throughput_recomputed,
+                r.chunks_imputed,
+                r.sessions_split
+            );
+            for e in &r.invalid_examples {
+                eprintln!("note: dropped {e}");
+            }
+            say!(
+                "{} sessions -> {} windows, {} traces",
+                r.sessions,
+                s.windows,
+                s.traces
+            );
+            if !s.features.is_empty() {
+                say!("{}", neuralstream_insitu::select::scores_table(&s.features));
+            }
+            say!(
+                "wrote {}",
+                s.written
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+        DatasetCommand::EvalPredictors(a) => {
+            let params = ForestParams {
+                trees: a.trees,
+                max_depth: a.max_depth,
+                seed: a.seed,
+                ..ForestParams::default()
+            };
+            let (scores, model) = neuralstream_insitu::eval_predictors(&a.train, &a.test, &params)
+                .context("dataset eval-predictors")?;
+            std::fs::create_dir_all(&a.out)
+                .with_context(|| format!("cannot create --out {}", a.out.display()))?;
+            let table = predictors::scores_table(&scores);
+            let files = [
+                ("predictors.csv", predictors::scores_csv(&scores)),
+                ("predictors.md", table.clone()),
+                ("rf.json", model.to_json()),
+            ];
+            for (name, text) in files {
+                let p = a.out.join(name);
+                std::fs::write(&p, text)
+                    .with_context(|| format!("cannot write {}", p.display()))?;
+            }
+            say!("{table}");
+            say!(
+                "wrote {0}/predictors.csv, {0}/predictors.md, {0}/rf.json",
+                a.out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The model path of an `mpc-rf:PATH` algorithm name (prefix in any case).
+pub fn mpc_rf_path(name: &str) -> Option<&str> {
+    let head = name.get(..PREFIX.len())?;
+    head.eq_ignore_ascii_case(PREFIX)
+        .then(|| &name[PREFIX.len()..])
+}
+
+/// The canonical spelling of an `mpc-rf:PATH` name (prefix lower case, path as given).
+pub fn mpc_rf_name(name: &str) -> Option<String> {
+    mpc_rf_path(name).map(|p| format!("{PREFIX}{p}"))
+}
+
+/// The `mpc-rf:PATH` models among `algorithms`, each read and checked once.
+pub fn load_mpc_rf(algorithms: &[String]) -> Result<HashMap<String, Arc<ForestModel>>> {
+    let mut out = HashMap::new();
+    for name in algorithms {
+        if let Some(path) = mpc_rf_path(name) {
+            anyhow::ensure!(
+                !path.is_empty(),
+                "--abr mpc-rf: needs a model file, e.g. mpc-rf:out/predictors/rf.json \
+                 (written by `neuralstream dataset eval-predictors`)"
+            );
+            let model = neuralstream_insitu::load_model(std::path::Path::new(path))
+                .with_context(|| format!("in --abr {name}"))?;
+            out.insert(name.clone(), Arc::new(model));
+        }
+    }
+    Ok(out)
+}
+
+/// A fresh `mpc-rf` controller for `name`, if it is one of `models`.
+pub fn mpc_rf(models: &HashMap<String, Arc<ForestModel>>, name: &str) -> Option<Box<dyn Abr>> {
+    let model = models.get(name)?;
+    let path = mpc_rf_path(name)?;
+    Some(Box::new(MpcRf::new(
+        model.clone(),
+        path,
+        MpcRfParams::default(),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mpc_rf_names_keep_the_path_case() {
+        assert_eq!(mpc_rf_path("MPC-RF:Out/rf.json"), Some("Out/rf.json"));
+        assert_eq!(mpc_rf_name("Mpc-Rf:a").as_deref(), Some("mpc-rf:a"));
+        assert_eq!(mpc_rf_path("mpc"), None);
+        assert_eq!(mpc_rf_path("robustmpc"), None);
+        let e = load_mpc_rf(&["mpc-rf:".into()]).unwrap_err().to_string();
+        assert!(e.contains("needs a model file"), "{e}");
+        let e = format!(
+            "{:#}",
+            load_mpc_rf(&["mpc-rf:/nonexistent/rf.json".into()]).unwrap_err()
+        );
+        assert!(e.contains("/nonexistent/rf.json"), "{e}");
+    }
+}
