@@ -32,6 +32,10 @@ enum RtCommand {
     /// the wall clock, asking a server's /api/v1/rt/metrics (or a local controller) for their
     /// settings every interval; writes the files `rt bench` writes.
     Client(crate::rt_client::RtClientArgs),
+    /// Encode game-like synthetic content over resolution x fps x bitrate with FFmpeg, measure
+    /// SSIM/PSNR against the source and write the table rt's opinion model reads
+    /// (crates/rt/data/quality_table.json).
+    QualityFit(crate::rt_quality::RtQualityFitArgs),
 }
 
 const RT_TRAIN_EXAMPLES: &str = "Examples:
@@ -163,6 +167,7 @@ pub fn run(args: RtArgs) -> Result<()> {
         RtCommand::Predict(a) => run_predict(a),
         RtCommand::Train(a) => run_train(a),
         RtCommand::Client(a) => crate::rt_client::run_client(a),
+        RtCommand::QualityFit(a) => crate::rt_quality::run_quality_fit(a),
     }
 }
 

@@ -1108,7 +1108,7 @@ mod tests {
             ..Default::default()
         };
         let r0 = reward(&w, &good, 3e6, Resolution::P720, 60, 0.0);
-        assert!(r0 > 0.5, "{r0}");
+        assert!(r0 > 0.2, "{r0}");
         // Asking for more than arrives earns nothing more.
         assert_eq!(reward(&w, &good, 6e6, Resolution::P720, 60, 0.0), r0);
         let slow = Signals {
