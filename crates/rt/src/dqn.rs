@@ -1287,9 +1287,13 @@ mod tests {
         assert!(e.better_than(&a) && !a.better_than(&e));
     }
 
-    #[test]
-    fn shield_caps_probes_on_a_queue_and_cuts_on_a_long_one_or_a_loss() {
-        let meta = |cap, free| DqnMeta {
+    /// Metadata of a default grid with GCC's estimate and the given shield.
+    fn meta_with_shield(
+        guard_queue_ms: Option<f64>,
+        cap: Option<f64>,
+        free: Option<f64>,
+    ) -> DqnMeta {
+        DqnMeta {
             format: FORMAT.into(),
             features: N_FEATURES,
             grid: ActionGrid::default(),
@@ -1299,10 +1303,15 @@ mod tests {
             validation_onl_qoe: 0.0,
             git_commit: None,
             estimate: Estimate::Gcc,
-            guard_queue_ms: Some(25.0),
+            guard_queue_ms,
             guard_cap: cap,
             guard_free_ms: free,
-        };
+        }
+    }
+
+    #[test]
+    fn shield_caps_probes_on_a_queue_and_cuts_on_a_long_one_or_a_loss() {
+        let meta = |cap, free| meta_with_shield(Some(25.0), cap, free);
         let at = |q: f64, loss: f64| Signals {
             queue_delay_ms: q,
             loss,
@@ -1336,20 +1345,7 @@ mod tests {
 
     #[test]
     fn old_model_files_mean_the_receive_rate_estimate_and_no_shield() {
-        let meta = DqnMeta {
-            format: FORMAT.into(),
-            features: N_FEATURES,
-            grid: ActionGrid::default(),
-            reward: RewardWeights::default(),
-            seed: 1,
-            episodes: 0,
-            validation_onl_qoe: 0.0,
-            git_commit: None,
-            estimate: Estimate::Gcc,
-            guard_queue_ms: Some(10.0),
-            guard_cap: Some(0.8),
-            guard_free_ms: Some(5.0),
-        };
+        let meta = meta_with_shield(Some(10.0), Some(0.8), Some(5.0));
         let mut v = serde_json::to_value(&meta).unwrap();
         assert_eq!(v["estimate"], "gcc");
         let o = v.as_object_mut().unwrap();
