@@ -33,6 +33,7 @@ mod play;
 mod progress;
 mod rt;
 mod rt_client;
+mod rt_quality;
 mod serve;
 mod shared_link;
 mod telemetry;

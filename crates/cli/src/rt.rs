@@ -32,6 +32,10 @@ enum RtCommand {
     /// the wall clock, asking a server's /api/v1/rt/metrics (or a local controller) for their
     /// settings every interval; writes the files `rt bench` writes.
     Client(crate::rt_client::RtClientArgs),
+    /// Encode game-like synthetic content over resolution x fps x bitrate with FFmpeg, measure
+    /// SSIM/PSNR against the source and write the table rt's opinion model reads
+    /// (crates/rt/data/quality_table.json).
+    QualityFit(crate::rt_quality::RtQualityFitArgs),
 }
 
 const RT_TRAIN_EXAMPLES: &str = "Examples:
@@ -71,9 +75,15 @@ pub struct RtTrainArgs {
     #[arg(long, default_value_t = 2, value_name = "N")]
     threads: usize,
     /// The shield: above this mean queueing delay (or with a loss) in the last report, the
-    /// bitrate multiplier is capped at 1 (GCC's estimate); 0 turns it off.
+    /// bitrate multiplier is capped at --guard-cap (below GCC's estimate); 0 turns it off.
     #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().guard_queue_ms.unwrap_or(0.0), value_name = "MS")]
     guard_queue_ms: f64,
+    /// The shield's cap above --guard-queue-ms or on a loss (1: never below GCC's estimate).
+    #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().guard_cap.unwrap_or(1.0), value_name = "X")]
+    guard_cap: f64,
+    /// Queueing delay below which the multiplier may exceed 1 (0: up to --guard-queue-ms).
+    #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().guard_free_ms.unwrap_or(0.0), value_name = "MS")]
+    guard_free_ms: f64,
     /// Reward penalty per 100 ms of mean queueing delay above 20 ms.
     #[arg(long, default_value_t = neuralstream_rt::dqn::RewardWeights::default().delay_per_100ms, value_name = "W")]
     delay_weight: f64,
@@ -163,6 +173,7 @@ pub fn run(args: RtArgs) -> Result<()> {
         RtCommand::Predict(a) => run_predict(a),
         RtCommand::Train(a) => run_train(a),
         RtCommand::Client(a) => crate::rt_client::run_client(a),
+        RtCommand::QualityFit(a) => crate::rt_quality::run_quality_fit(a),
     }
 }
 
@@ -406,6 +417,16 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         a.guard_queue_ms
     );
     anyhow::ensure!(
+        a.guard_cap.is_finite() && a.guard_cap > 0.0 && a.guard_cap <= 1.0,
+        "--guard-cap {}: use a multiplier in (0, 1]",
+        a.guard_cap
+    );
+    anyhow::ensure!(
+        a.guard_free_ms.is_finite() && a.guard_free_ms >= 0.0,
+        "--guard-free-ms {}: use a number of ms >= 0 (0: probing allowed up to --guard-queue-ms)",
+        a.guard_free_ms
+    );
+    anyhow::ensure!(
         a.delay_weight.is_finite() && a.delay_weight >= 0.0,
         "--delay-weight {}: use a number >= 0",
         a.delay_weight
@@ -433,6 +454,8 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         validate_every: a.validate_every,
         threads: a.threads,
         guard_queue_ms: (a.guard_queue_ms > 0.0).then_some(a.guard_queue_ms),
+        guard_cap: Some(a.guard_cap),
+        guard_free_ms: (a.guard_free_ms > 0.0).then_some(a.guard_free_ms),
         reward: dqn::RewardWeights {
             delay_per_100ms: a.delay_weight,
             ..Default::default()

