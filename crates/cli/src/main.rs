@@ -30,6 +30,7 @@ mod inputs;
 mod package;
 mod play;
 mod progress;
+mod report_cmd;
 mod rt;
 mod rt_client;
 mod serve;
@@ -127,7 +128,17 @@ enum Command {
     Demo(Box<demo::DemoArgs>),
     /// Telemetry: move a Kafka topic into Parquet files (`consume`), read a telemetry folder (`show`).
     Telemetry(Box<telemetry::TelemetryArgs>),
+    /// Evaluation report from telemetry or bench results: quality, startup and decision latency,
+    /// buffering ratio, stalls per hour, QoE and a satisfaction estimate, per session, algorithm
+    /// and network class (Markdown, CSV, JSON, charts).
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(Box<report_cmd::ReportArgs>),
 }
+
+const REPORT_EXAMPLES: &str = "Examples:
+  neuralstream bench --telemetry out/telemetry && neuralstream report --telemetry out/telemetry
+  neuralstream report --results out/bench --out out/bench-report
+  neuralstream report --telemetry out/telemetry --video media/talk --classes-kbps 1500,3000,6000";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -157,6 +168,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(*args),
         Command::Rt(args) => rt::run(*args),
         Command::Telemetry(args) => telemetry::run(*args),
+        Command::Report(args) => report_cmd::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
