@@ -122,21 +122,10 @@ fn results_rows(dir: &Path) -> Result<Vec<EventRow>> {
 
 /// Runs `neuralstream report`.
 pub fn run(args: ReportArgs) -> Result<()> {
-    let (mut rows, input) = match (&args.telemetry, &args.results) {
-        (Some(dir), _) => (telemetry_rows(dir)?, format!("telemetry {}", dir.display())),
-        (None, Some(dir)) => (
-            results_rows(dir)?,
-            format!("bench results {}", dir.display()),
-        ),
-        (None, None) => anyhow::bail!("give --telemetry DIR or --results DIR"),
-    };
     let video = match &args.video {
         Some(p) => Some(crate::inputs::video(Some(p))?),
         None => None,
     };
-    if let Some(v) = &video {
-        attach_quality(&mut rows, v);
-    }
     let config = EvalConfig {
         chunk_s: args
             .chunk_s
@@ -145,6 +134,17 @@ pub fn run(args: ReportArgs) -> Result<()> {
         class_bounds_kbps: args.classes_kbps.clone(),
     };
     config.validate().map_err(anyhow::Error::msg)?;
+    let (mut rows, input) = match (&args.telemetry, &args.results) {
+        (Some(dir), _) => (telemetry_rows(dir)?, format!("telemetry {}", dir.display())),
+        (None, Some(dir)) => (
+            results_rows(dir)?,
+            format!("bench results {}", dir.display()),
+        ),
+        (None, None) => anyhow::bail!("give --telemetry DIR or --results DIR"),
+    };
+    if let Some(v) = &video {
+        attach_quality(&mut rows, v);
+    }
     let evaluation = evaluate(&rows, &config);
     let paths = output::write_report(&evaluation, &args.out, &input)?;
     say!(
