@@ -3,9 +3,12 @@
 //! schema of another version, a folder with nothing in it, a broken chunks.csv) is refused with
 //! the file named, never a panic.
 
+mod support;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::telemetry_files::with_schema_version;
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_neuralstream"))
@@ -51,6 +54,12 @@ fn bench(dir: &Path) -> (PathBuf, PathBuf) {
     (tel, res)
 }
 
+/// `report FLAG INPUT --out OUT`.
+fn report_args<'a>(flag: &'a str, input: &'a Path, out: &'a Path) -> [&'a str; 5] {
+    let s = |p: &'a Path| p.to_str().expect("a UTF-8 temporary path");
+    ["report", flag, s(input), "--out", s(out)]
+}
+
 fn groups(report: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(report.join("report.json")).unwrap();
     let json: Value = serde_json::from_str(&text).expect("report.json is JSON");
@@ -63,21 +72,9 @@ fn telemetry_and_results_of_one_bench_run_agree() {
     let (tel, res) = bench(dir.path());
     let from_tel = dir.path().join("report-telemetry");
     let from_res = dir.path().join("report-results");
-    let out = ok(&[
-        "report",
-        "--telemetry",
-        tel.to_str().unwrap(),
-        "--out",
-        from_tel.to_str().unwrap(),
-    ]);
+    let out = ok(&report_args("--telemetry", &tel, &from_tel));
     assert!(out.contains("8 sessions"), "{out}");
-    ok(&[
-        "report",
-        "--results",
-        res.to_str().unwrap(),
-        "--out",
-        from_res.to_str().unwrap(),
-    ]);
+    ok(&report_args("--results", &res, &from_res));
     let (a, b) = (groups(&from_tel), groups(&from_res));
     assert_eq!(a.len(), b.len());
     // algorithms x (their classes + all), plus the all rows: at least 2 + 1 + 2 classes.
@@ -129,21 +126,8 @@ fn corrupt_and_other_version_files_are_refused_by_name() {
     let bytes = std::fs::read(&file).unwrap();
 
     // Another schema version: the footer's version value `1` becomes `2`.
-    let key = b"neuralstream.telemetry.version\x18\x011";
-    let at = bytes
-        .windows(key.len())
-        .position(|w| w == key)
-        .expect("the version tag");
-    let mut v2 = bytes.clone();
-    v2[at + key.len() - 1] = b'2';
-    std::fs::write(&file, &v2).unwrap();
-    let args = [
-        "report",
-        "--telemetry",
-        tel.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    std::fs::write(&file, with_schema_version(&bytes, b'2')).unwrap();
+    let args = report_args("--telemetry", &tel, &out);
     let err = refused(&args);
     assert!(
         err.contains(file.file_name().unwrap().to_str().unwrap())
@@ -179,25 +163,13 @@ fn corrupt_and_other_version_files_are_refused_by_name() {
     lines[1] = fields.join(",");
     let broken = lines.join("\n");
     std::fs::write(&chunks, broken).unwrap();
-    let err = refused(&[
-        "report",
-        "--results",
-        res.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let err = refused(&report_args("--results", &res, &out));
     assert!(
         err.contains("chunks.csv, line 2") && err.contains("delay_ms"),
         "{err}"
     );
     std::fs::remove_file(&chunks).unwrap();
-    let err = refused(&[
-        "report",
-        "--results",
-        res.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let err = refused(&report_args("--results", &res, &out));
     assert!(err.contains("--no-chunk-log"), "{err}");
 
     // Bad flags.

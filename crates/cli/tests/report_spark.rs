@@ -10,10 +10,13 @@
 //! (`spark/requirements.txt`; CI makes one); without it the test says so and checks the Rust half
 //! only, unless `NEURALSTREAM_REQUIRE_SPARK` is set, when it fails.
 
+mod support;
+
 use neuralstream_telemetry::{Event, EventKind, ParquetLayout, Source};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::telemetry_files::with_schema_version;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -227,10 +230,7 @@ fn spark_job_refuses_other_versions_and_corrupt_files_by_name() {
         .unwrap()
         .remove(0);
     let bytes = std::fs::read(&file).unwrap();
-    let key = b"neuralstream.telemetry.version\x18\x011";
-    let at = bytes.windows(key.len()).position(|w| w == key).unwrap();
-    let mut v2 = bytes.clone();
-    v2[at + key.len() - 1] = b'2';
+    let v2 = with_schema_version(&bytes, b'2');
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     for (content, expect) in [
         (v2, "schema version 2, this job reads version 1"),
