@@ -431,10 +431,7 @@ pub fn write_report(e: &Evaluation, dir: &Path, input: &str) -> Result<Vec<PathB
             .and_then(|g| g.satisfied_share)
     };
     let map = HeatMap {
-        title: format!(
-            "Share of satisfied sessions (predicted MOS >= {}) per network class",
-            satisfaction::SATISFIED_MOS
-        ),
+        title: format!("Satisfied (MOS >= {})", satisfaction::SATISFIED_MOS),
         rows: classes.iter().map(|c| c.to_string()).collect(),
         columns: algorithms.iter().map(|a| a.to_string()).collect(),
         values: classes
