@@ -128,10 +128,16 @@ def check_version(path):
         )
 
 
+PENSIEVE_CHUNK_S = 4.0  # crates/data's PENSIEVE_CHUNK_S: Pensieve's video_size_* files carry no duration
+
+
 def load_video(path):
-    """(chunk duration s, [(metric, level, chunk, score)]) of a NeuralStream video.json."""
+    """(chunk duration s, [(metric, level, chunk, score)]) of a NeuralStream video.json, a folder
+    holding one, or a folder of Pensieve's video_size_* files (4 s chunks, no quality tables)."""
     p = Path(path)
     if p.is_dir():
+        if not (p / "video.json").is_file() and (p / "video_size_0").is_file():
+            return PENSIEVE_CHUNK_S, []
         p = p / "video.json"
     try:
         d = json.loads(p.read_text(encoding="utf-8-sig"))
@@ -336,7 +342,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--telemetry", required=True, type=Path, help="telemetry folder (Parquet layout)")
     p.add_argument("--out", type=Path, default=Path("out/spark-report"), help="output folder")
-    p.add_argument("--video", help="video.json (chunk duration; SSIM/VMAF tables)")
+    p.add_argument("--video", help="video.json, a folder holding one, or Pensieve's video_size_* folder (chunk duration; SSIM/VMAF tables)")
     p.add_argument("--chunk-s", type=float, help="chunk duration, s (default: the video's, else 4)")
     p.add_argument("--classes-kbps", default="1000,2500,5000", help="network class bounds, kbit/s, increasing")
     a = p.parse_args(argv)
