@@ -42,8 +42,9 @@ pub const DEFAULT_CHUNK_S: f64 = 4.0;
 /// Mbit/s ladder only), 1-2.5, 2.5-5, and 5 Mbit/s or more (the top rung with room to spare).
 pub const DEFAULT_CLASS_BOUNDS_KBPS: [f64; 3] = [1000.0, 2500.0, 5000.0];
 
-/// Name of the class of sessions with no measurable throughput.
-pub const UNKNOWN_CLASS: &str = "unknown";
+/// What stands for a missing algorithm or video, and the class of sessions with no measurable
+/// throughput.
+pub const UNKNOWN: &str = "unknown";
 
 /// The value of the `algorithm` or `network_class` column of a group that spans all of them.
 pub const ALL: &str = "all";
@@ -273,10 +274,10 @@ pub struct Evaluation {
 }
 
 /// The class of a session's mean throughput: `<B0 kbps`, `B0-B1 kbps`, ..., `>=Bn kbps`, or
-/// [`UNKNOWN_CLASS`] without one.
+/// [`UNKNOWN`] without one.
 pub fn network_class(throughput_kbps: Option<f64>, bounds_kbps: &[f64]) -> String {
     let Some(t) = throughput_kbps.filter(|t| t.is_finite()) else {
-        return UNKNOWN_CLASS.to_string();
+        return UNKNOWN.to_string();
     };
     let k = bounds_kbps.iter().take_while(|b| t >= **b).count();
     match (k, bounds_kbps.len()) {
@@ -404,8 +405,8 @@ fn session_metrics(
     SessionMetrics {
         source: source.to_string(),
         session: session.to_string(),
-        algorithm: s.algorithm.unwrap_or(UNKNOWN_CLASS).to_string(),
-        video: s.video.unwrap_or(UNKNOWN_CLASS).to_string(),
+        algorithm: s.algorithm.unwrap_or(UNKNOWN).to_string(),
+        video: s.video.unwrap_or(UNKNOWN).to_string(),
         chunks: chunks.len(),
         bitrate_mean_kbps: mean(chunks.iter().map(|c| c.bitrate_kbps)),
         ssim_mean: mean(chunks.iter().map(|c| c.ssim)),
@@ -446,7 +447,7 @@ fn final_qoe(s: &SessionRows) -> Option<f64> {
         .reduce(f64::max)
 }
 
-/// The class names of `bounds_kbps` from the lowest throughput up, then [`UNKNOWN_CLASS`] and
+/// The class names of `bounds_kbps` from the lowest throughput up, then [`UNKNOWN`] and
 /// [`ALL`]: the order of the report's rows.
 pub fn class_order(bounds_kbps: &[f64]) -> Vec<String> {
     let mut out: Vec<String> = std::iter::once(0.0)
@@ -454,7 +455,7 @@ pub fn class_order(bounds_kbps: &[f64]) -> Vec<String> {
         .map(|t| network_class(Some(t), bounds_kbps))
         .collect();
     out.dedup();
-    out.extend([UNKNOWN_CLASS.to_string(), ALL.to_string()]);
+    out.extend([UNKNOWN.to_string(), ALL.to_string()]);
     out
 }
 

@@ -104,7 +104,7 @@ fn sessions_match_hand_computed_numbers() {
         (b.source.as_str(), b.algorithm.as_str()),
         ("serve", "robustmpc")
     );
-    assert_eq!(b.video, UNKNOWN_CLASS);
+    assert_eq!(b.video, UNKNOWN);
     assert_eq!((b.chunks, b.stalls, b.stall_s), (2, 0, 0.0));
     close(b.throughput_kbps, 8000.0);
     assert_eq!(b.network_class, ">=5000 kbps");
@@ -158,8 +158,8 @@ fn network_classes_take_the_lower_bound_inclusive() {
     assert_eq!(network_class(Some(1000.0), &b), "1000-2500 kbps");
     assert_eq!(network_class(Some(4999.0), &b), "2500-5000 kbps");
     assert_eq!(network_class(Some(5000.0), &b), ">=5000 kbps");
-    assert_eq!(network_class(None, &b), UNKNOWN_CLASS);
-    assert_eq!(network_class(Some(f64::NAN), &b), UNKNOWN_CLASS);
+    assert_eq!(network_class(None, &b), UNKNOWN);
+    assert_eq!(network_class(Some(f64::NAN), &b), UNKNOWN);
     assert_eq!(network_class(Some(1.5), &[0.5]), ">=0.5 kbps");
     assert_eq!(
         class_order(&b),
@@ -209,7 +209,7 @@ fn quality_scores_and_a_missing_chunk_zero() {
     assert_eq!(s.startup_s, None, "no chunk 0, no startup delay");
     assert_eq!(s.abandonment_pct, None);
     assert_eq!(s.throughput_kbps, None, "no download time");
-    assert_eq!(s.network_class, UNKNOWN_CLASS);
+    assert_eq!(s.network_class, UNKNOWN);
     assert_eq!(s.stalls, 2);
 }
 
