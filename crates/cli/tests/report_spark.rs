@@ -143,6 +143,10 @@ fn rust_report_and_spark_job_agree_on_the_same_files() {
     match traces(d) {
         Some(t) => bench.arg("--traces").arg(t),
         None => {
+            assert!(
+                std::env::var_os("NEURALSTREAM_REQUIRE_SHARED").is_none(),
+                "NEURALSTREAM_REQUIRE_SHARED is set but ../shared's Pensieve test traces are missing"
+            );
             eprintln!("../shared is missing: synthetic traces instead of Pensieve's");
             bench.args(["--synthetic-traces", "6"])
         }
