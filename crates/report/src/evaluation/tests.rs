@@ -308,3 +308,88 @@ fn quality_comes_from_the_video_at_the_level_and_chunk_played() {
     assert_eq!(rows[3].ssim, None, "chunk 3 is past the table");
     assert!(rows.iter().all(|r| r.vmaf.is_none()));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Chunk rows of a few sessions: (session, chunk, bitrate, bytes, download ms, stall s).
+    fn sessions() -> impl Strategy<Value = Vec<EventRow>> {
+        proptest::collection::vec(
+            (
+                0u8..4,
+                0u32..20,
+                0.0f64..10_000.0,
+                0u64..5_000_000,
+                0.0f64..10_000.0,
+                prop_oneof![Just(0.0), 0.0f64..30.0],
+            ),
+            0..60,
+        )
+        .prop_map(|chunks| {
+            chunks
+                .into_iter()
+                .map(|(s, c, kbps, bytes, ms, stall)| {
+                    let mut r = chunk(
+                        "play",
+                        &format!("s{s}"),
+                        c,
+                        kbps,
+                        bytes,
+                        (5.0, 5.0 + ms),
+                        stall,
+                    );
+                    r.algorithm = Some(format!("algo{}", s % 2));
+                    r
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn metrics_stay_in_their_ranges_and_groups_count_every_session(rows in sessions()) {
+            let e = evaluate(&rows, &EvalConfig::default());
+            for s in &e.sessions {
+                prop_assert!((0.0..1.0).contains(&s.buffering_ratio), "{}", s.buffering_ratio);
+                prop_assert!(s.stalls_per_hour >= 0.0 && s.stalls_per_hour.is_finite());
+                prop_assert!((satisfaction::MOS_FLOOR..=5.0).contains(&s.mos), "{}", s.mos);
+                prop_assert!(s.abandonment_pct.is_none_or(|a| (0.0..=100.0).contains(&a)));
+                prop_assert!(s.stalls <= s.chunks && s.play_s > 0.0);
+                prop_assert!(s.throughput_kbps.is_none_or(|t| t.is_finite() && t >= 0.0));
+            }
+            let all = e.groups.iter().find(|g| g.algorithm == ALL && g.network_class == ALL);
+            prop_assert_eq!(all.map_or(0, |g| g.sessions), e.sessions.len());
+            let per_algorithm: usize = e.groups.iter()
+                .filter(|g| g.algorithm != ALL && g.network_class == ALL)
+                .map(|g| g.sessions)
+                .sum();
+            prop_assert_eq!(per_algorithm, e.sessions.len());
+            let per_class: usize = e.groups.iter()
+                .filter(|g| g.algorithm == ALL && g.network_class != ALL)
+                .map(|g| g.sessions)
+                .sum();
+            prop_assert_eq!(per_class, e.sessions.len());
+            let kept: usize = e.sessions.iter().map(|s| s.chunks).sum();
+            prop_assert_eq!(kept + e.skipped.duplicate_chunks, rows.len());
+        }
+
+        #[test]
+        fn row_order_does_not_matter_without_repeats(rows in sessions(), seed in 0u64..1000) {
+            let mut seen = std::collections::HashSet::new();
+            let unique: Vec<EventRow> = rows
+                .into_iter()
+                .filter(|r| seen.insert((r.session.clone(), r.chunk)))
+                .collect();
+            let mut shuffled = unique.clone();
+            let n = shuffled.len();
+            for i in 0..n {
+                let j = (i as u64 * 7919 + seed) as usize % n;
+                shuffled.swap(i, j);
+            }
+            let a = evaluate(&unique, &EvalConfig::default());
+            let b = evaluate(&shuffled, &EvalConfig::default());
+            prop_assert_eq!(a.sessions, b.sessions);
+        }
+    }
+}
