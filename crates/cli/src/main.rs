@@ -31,6 +31,7 @@ mod inputs;
 mod package;
 mod play;
 mod progress;
+mod report_cmd;
 mod rt;
 mod rt_client;
 mod rt_quality;
@@ -132,7 +133,17 @@ enum Command {
     /// Telemetry into training data (`build`: windows, traces) and throughput predictors compared
     /// on held-out sessions (`eval-predictors`: harmonic mean, EWMA, random forest).
     Dataset(Box<dataset::DatasetArgs>),
+    /// Evaluation report from telemetry or bench results: quality, startup and decision latency,
+    /// buffering ratio, stalls per hour, QoE and a satisfaction estimate, per session, algorithm
+    /// and network class (Markdown, CSV, JSON, charts).
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(Box<report_cmd::ReportArgs>),
 }
+
+const REPORT_EXAMPLES: &str = "Examples:
+  neuralstream bench --telemetry out/telemetry && neuralstream report --telemetry out/telemetry
+  neuralstream report --results out/bench --out out/bench-report
+  neuralstream report --telemetry out/telemetry --video media/talk --classes-kbps 1500,3000,6000";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -167,6 +178,7 @@ fn main() -> ExitCode {
         Command::Rt(args) => rt::run(*args),
         Command::Telemetry(args) => telemetry::run(*args),
         Command::Dataset(args) => dataset::run(*args),
+        Command::Report(args) => report_cmd::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,9 @@
 //! Tables and charts of NeuralStream results: plain-text and Markdown summary tables, the CDF of
 //! per-trace QoE, a per-session timeline (throughput, chosen bitrate, buffer, level), training
-//! charts, a heat-map of shares over a grid (the generalisation report), and each player's bitrate
-//! on a shared link.
+//! charts, a heat-map of shares over a grid (the generalisation report), each player's bitrate
+//! on a shared link, and the evaluation report of sessions ([`evaluation`]: quality, latency,
+//! buffering, QoE and a user-satisfaction estimate per session, per algorithm and per network
+//! class, from telemetry or bench results).
 //!
 //! Key design decisions:
 //!
@@ -20,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod cdf;
+pub mod evaluation;
 mod heatmap;
 mod render;
 mod shared_link;
@@ -36,7 +39,8 @@ pub use table::{summary_legend, summary_markdown, summary_table};
 pub use timeline::{panels_chart, timeline_chart, Panel};
 pub use training::{stage_chart, training_curve_chart, Reference, StageBar, TrainingPoint};
 
-/// Why a chart could not be written. Every variant names the output file concerned.
+/// Why a chart or report could not be written, or its input read. Every variant names the file
+/// concerned.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// The folder that should hold the output file could not be created.
@@ -55,6 +59,34 @@ pub enum ReportError {
         path: PathBuf,
         /// What the drawing backend reported.
         message: String,
+    },
+    /// A text output file (table, JSON) could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The output file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file (a results folder's `chunks.csv`) could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The input file.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file holds something the report cannot use.
+    #[error("{path}, line {line}: {problem}")]
+    Input {
+        /// The input file.
+        path: PathBuf,
+        /// 1-based line (0: the file as a whole).
+        line: usize,
+        /// What is wrong and what was expected.
+        problem: String,
     },
     /// The embedded font could not be loaded (it is checked by this crate's tests).
     #[error("cannot draw {path}: the embedded font could not be loaded")]
