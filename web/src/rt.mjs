@@ -96,7 +96,7 @@ function draw() {
   $('t-receive').textContent = last ? fmtKbps(last.receive_kbps) : '-';
   $('t-target').textContent = last ? fmtKbps(last.target_kbps) : '-';
   $('t-delay').textContent = last && Number.isFinite(last.delay_ms) ? `${last.delay_ms.toFixed(0)} ms` : '-';
-  $('t-picture').textContent = last ? `${last.height}p @ ${last.fps} fps` : '-';
+  $('t-picture').textContent = last ? `${last.height}p${last.fps}` : '-';
   if (state.message) setMessage(state.message, state.status !== 'live');
   else if (state.status === 'live' && state.total === 0) setMessage('no real-time session is live');
   else setMessage('');
