@@ -6,7 +6,8 @@
 // (the caller starts its `rt client`s then), and checks what a viewer would: the session list
 // shows at least --sessions sessions, the server's /api/v1/rt/sessions lists the same ids, the
 // watched session's charts gain points between two reads --gap-s apart while the clients stream,
-// and once every session has ended the page says none is live and its charts are empty. Writes
+// after the feed is dropped (a routed WebSocket closed under the page) the page reconnects and
+// shows the sessions again, and once every session has ended the page says none is live and its charts are empty. Writes
 // into --out: rt_dashboard.png (while streaming), rt_dashboard_empty.png (after), console.log and
 // result.json. Exit status 0 only if all checks pass.
 //
@@ -67,13 +68,17 @@ async function main() {
     const page = ctx.pages()[0] || (await ctx.newPage());
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+    // Every feed connection goes through a route that forwards it to the server untouched, so the
+    // test can drop one as a network would.
+    const feedRoutes = [];
+    await page.routeWebSocket(/\/api\/v1\/rt\/live/, (ws) => { ws.connectToServer(); feedRoutes.push(ws); });
     await page.goto(new URL('rt', o.url).href);
     const read = () => page.evaluate(() => {
       const s = globalThis.neuralstream && globalThis.neuralstream.rt;
       const c = document.getElementById('c-rate');
       const rows = [...document.querySelectorAll('#sessions tbody tr')].map((tr) => tr.dataset.session);
       return s ? {
-        status: s.status, total: s.total, watch: s.watch, live: s.live, points: s.points.length,
+        status: s.status, total: s.total, connects: s.connects, drops: s.drops, watch: s.watch, live: s.live, points: s.points.length,
         canvasPoints: Number(c.dataset.points || 0), canvasLastT: Number(c.dataset.lastT || 0), rows,
         message: document.getElementById('message').textContent, emptyShown: !document.getElementById('empty').hidden,
       } : null;
@@ -107,6 +112,12 @@ async function main() {
       `the charts update while the clients stream: ${a.canvasPoints} -> ${b.canvasPoints} points, last at ${a.canvasLastT} -> ${b.canvasLastT} s`);
     check(b.rows.length >= o.sessions, `the session list shows ${b.rows.length} >= ${o.sessions} sessions`);
     await page.screenshot({ path: join(out, 'rt_dashboard.png') });
+    // The feed drops: the page reconnects by itself and shows the sessions again.
+    await feedRoutes[feedRoutes.length - 1].close({ code: 4002, reason: 'test: the feed drops' });
+    result.reads.reconnected = await waitFor('the page to reconnect after the feed dropped',
+      (r) => r.drops >= 1 && r.connects >= 2 && r.status === 'live' && r.rows.length > 0 && r.canvasPoints > 0);
+    const rc = result.reads.reconnected;
+    check(true, `after the feed dropped the page reconnected (${rc.connects} connections, ${rc.drops} drop) and shows ${rc.rows.length} sessions and ${rc.canvasPoints} points again`);
     result.reads.empty = await waitFor('every session to end', (r) => r.status === 'live' && r.total === 0);
     const e = result.reads.empty;
     check(e.points === 0 && e.canvasPoints === 0 && e.rows.length === 0, 'with no session live, the list and the charts are empty');
