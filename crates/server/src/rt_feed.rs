@@ -880,6 +880,35 @@ mod tests {
     }
 
     #[test]
+    fn the_openapi_document_describes_every_field_and_path() {
+        let doc: serde_json::Value = serde_json::from_str(crate::api::OPENAPI_JSON).unwrap();
+        let feed = LiveFeed::new(limits());
+        let mut s = feed.open("a", "gcc", 60);
+        for seq in 1..=5 {
+            s.observe(&report(seq), &settings(900.0));
+        }
+        let (summary, points) = feed.series("a").unwrap();
+        for (schema, value) in [
+            ("RtPoint", serde_json::to_value(points[0]).unwrap()),
+            ("RtSessionSummary", serde_json::to_value(&summary).unwrap()),
+        ] {
+            let documented = doc["components"]["schemas"][schema]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{schema} missing"));
+            let fields = value.as_object().unwrap();
+            assert_eq!(
+                documented.keys().collect::<Vec<_>>(),
+                fields.keys().collect::<Vec<_>>(),
+                "{schema}"
+            );
+        }
+        use neuralstream_protocol as p;
+        for path in [p::RT_SESSIONS_PATH, p::RT_SESSION_PATH, p::RT_LIVE_PATH] {
+            assert!(doc["paths"][path]["get"].is_object(), "{path} undocumented");
+        }
+    }
+
+    #[test]
     fn limits_out_of_range_are_named() {
         assert!(FeedLimits::default().validate().is_ok());
         for (l, want) in [
