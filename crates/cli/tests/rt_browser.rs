@@ -106,7 +106,14 @@ fn live_dashboard_lists_sessions_and_its_charts_update_in_chromium() {
     let work = tempfile::tempdir().unwrap();
     traces(&work.path().join("traces"));
     let mut server = Command::new(BIN)
-        .args(["serve", "--rt-controllers", "gcc", "--port", "0", "--state-dir"])
+        .args([
+            "serve",
+            "--rt-controllers",
+            "gcc",
+            "--port",
+            "0",
+            "--state-dir",
+        ])
         .arg(work.path().join("serve"))
         .arg("--web-root")
         .arg(root.join("web/dist"))
