@@ -13,65 +13,18 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::browser::{browser_required, chromium, on_path, workspace_root};
+use support::browser::{
+    browser_required, chromium, missing_browser_basics, workspace_root, KillOnDrop,
+};
+use support::rt::onl_emu_traces;
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 /// Clients streaming at once (the page must list them all).
 const CLIENTS: usize = 3;
-
-/// What is missing for the browser test, if anything.
-fn missing_prerequisites(root: &Path) -> Vec<String> {
-    let mut missing = Vec::new();
-    if !chromium().is_file() {
-        missing.push(format!(
-            "{} (apt-get install chromium)",
-            chromium().display()
-        ));
-    }
-    if !on_path("node") {
-        missing.push("node on PATH".into());
-    }
-    if !root.join("web/node_modules/playwright-core").is_dir() {
-        missing.push("web/node_modules (cd web && npm ci)".into());
-    }
-    if !root.join("web/dist/rt.html").is_file() {
-        missing.push("web/dist/rt.html (cd web && npm run build)".into());
-    }
-    missing
-}
-
-/// Kills a child process when the test ends, however it ends.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Three onl-emu traces of 24 s (12 s of wall time each at `--speed 2`).
-fn traces(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (i, caps) in [[3000, 1200, 2500], [2000, 800, 3500], [1500, 3000, 900]]
-        .iter()
-        .enumerate()
-    {
-        let steps: Vec<String> = caps
-            .iter()
-            .map(|c| format!(r#"{{"duration": 8000, "capacity": {c}, "loss": 0, "rtt": 40}}"#))
-            .collect();
-        let json = format!(
-            r#"{{"uplink": {{"trace_pattern": [{}]}}}}"#,
-            steps.join(",")
-        );
-        std::fs::write(dir.join(format!("link{i}.json")), json).unwrap();
-    }
-}
 
 /// Forwards a child's stdout lines to the test's output and to a channel.
 fn lines_of(child: &mut Child, prefix: &'static str) -> mpsc::Receiver<String> {
@@ -89,7 +42,7 @@ fn lines_of(child: &mut Child, prefix: &'static str) -> mpsc::Receiver<String> {
 #[test]
 fn live_dashboard_lists_sessions_and_its_charts_update_in_chromium() {
     let root = workspace_root();
-    let missing = missing_prerequisites(&root);
+    let missing = missing_browser_basics(&root, "rt.html");
     if !missing.is_empty() {
         assert!(
             !browser_required(),
@@ -104,7 +57,8 @@ fn live_dashboard_lists_sessions_and_its_charts_update_in_chromium() {
     }
     let started = Instant::now();
     let work = tempfile::tempdir().unwrap();
-    traces(&work.path().join("traces"));
+    // 24 s sessions: 12 s of wall time at --speed 2.
+    onl_emu_traces(&work.path().join("traces"), 8000);
     let mut server = Command::new(BIN)
         .args([
             "serve",
