@@ -18,7 +18,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::browser::{
-    browser_required, chromium, missing_browser_basics, on_path, workspace_root, KillOnDrop,
+    browser_required, chromium, missing_browser_basics, on_path, skip_browser_test, workspace_root,
+    KillOnDrop,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
@@ -63,17 +64,7 @@ fn missing_prerequisites(root: &Path) -> Vec<String> {
 #[test]
 fn web_player_adapts_to_a_throttled_network_in_chromium() {
     let root = workspace_root();
-    let missing = missing_prerequisites(&root);
-    if !missing.is_empty() {
-        assert!(
-            !browser_required(),
-            "NEURALSTREAM_REQUIRE_BROWSER=1 but the browser test cannot run; missing: {}",
-            missing.join(", ")
-        );
-        println!(
-            "note: skipping the browser end-to-end test; missing: {}",
-            missing.join(", ")
-        );
+    if skip_browser_test("browser end-to-end test", &missing_prerequisites(&root)) {
         return;
     }
     let started = Instant::now();

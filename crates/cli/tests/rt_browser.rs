@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::browser::{
-    browser_required, chromium, missing_browser_basics, workspace_root, KillOnDrop,
+    chromium, missing_browser_basics, skip_browser_test, workspace_root, KillOnDrop,
 };
 use support::rt::onl_emu_traces;
 
@@ -42,17 +42,10 @@ fn lines_of(child: &mut Child, prefix: &'static str) -> mpsc::Receiver<String> {
 #[test]
 fn live_dashboard_lists_sessions_and_its_charts_update_in_chromium() {
     let root = workspace_root();
-    let missing = missing_browser_basics(&root, "rt.html");
-    if !missing.is_empty() {
-        assert!(
-            !browser_required(),
-            "NEURALSTREAM_REQUIRE_BROWSER=1 but the dashboard browser test cannot run; missing: {}",
-            missing.join(", ")
-        );
-        println!(
-            "note: skipping the dashboard browser test; missing: {}",
-            missing.join(", ")
-        );
+    if skip_browser_test(
+        "dashboard browser test",
+        &missing_browser_basics(&root, "rt.html"),
+    ) {
         return;
     }
     let started = Instant::now();

@@ -64,3 +64,18 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// True when a browser test must skip, after printing why: something is `missing` and CI does not
+/// require browser tests. Fails the test when CI requires them (`NEURALSTREAM_REQUIRE_BROWSER=1`).
+pub fn skip_browser_test(test: &str, missing: &[String]) -> bool {
+    if missing.is_empty() {
+        return false;
+    }
+    assert!(
+        !browser_required(),
+        "NEURALSTREAM_REQUIRE_BROWSER=1 but the {test} cannot run; missing: {}",
+        missing.join(", ")
+    );
+    println!("note: skipping the {test}; missing: {}", missing.join(", "));
+    true
+}
