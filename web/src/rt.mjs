@@ -129,18 +129,26 @@ function connect() {
   state.connects += 1;
   const ws = new WebSocket(feedUrl(location, state.watch));
   socket = ws;
+  let greeted = false;
   ws.onmessage = (e) => {
     let msg;
     try { msg = JSON.parse(e.data); } catch { return; }
-    if (msg.type === 'hello') attempt = 0;
+    if (msg.type === 'hello') { attempt = 0; greeted = true; }
     const ask = applyMessage(state, msg, Date.now());
     if (ask) send({ watch: ask });
     scheduleDraw();
   };
-  ws.onclose = (e) => {
+  ws.onclose = async (e) => {
     if (socket !== ws) return;
     socket = null;
-    const why = e.code === 1013 || e.code === 4001 ? `the server closed the feed (${e.code}: ${e.reason})` : 'the feed dropped';
+    let why = e.code === 1013 || e.code === 4001 ? `the server closed the feed (${e.code}: ${e.reason})` : 'the feed dropped';
+    if (!greeted) {
+      // Refused before it started: the JSON snapshot says why (e.g. real-time sessions are off).
+      try {
+        const r = await fetch('/api/v1/rt/sessions');
+        if (!r.ok) why = `${(await r.json()).error || `the feed is refused (HTTP ${r.status})`}`;
+      } catch { /* the server is unreachable: keep the generic reason */ }
+    }
     scheduleReconnect(why);
   };
   ws.onerror = () => { /* onclose follows */ };
