@@ -21,8 +21,9 @@ export function niceTicks(min, max, count = 5) {
 export class TimeChart {
   /**
    * @param {HTMLCanvasElement} canvas
-   * @param {{title:string, unit:string, minYMax?:number, yCap?:number}} opts  `yCap`: the y axis
-   *        never goes above this; larger values are marked on the top edge
+   * @param {{title:string, unit:string, minYMax?:number, yCap?:number, windowS?:number}} opts
+   *        `yCap`: the y axis never goes above this; larger values are marked on the top edge.
+   *        `windowS`: show only the last this many seconds (the live dashboard); default all
    */
   constructor(canvas, opts) {
     this.canvas = canvas;
@@ -61,16 +62,17 @@ export class TimeChart {
     const pw = w - pad.l - pad.r;
     const ph = h - pad.t - pad.b;
     let xMax = Math.max(10, this.nowS);
+    for (const s of this.series) for (const [t] of s.points) xMax = Math.max(xMax, t);
+    const xMin = this.opts.windowS > 0 ? Math.max(0, xMax - this.opts.windowS) : 0;
     let yMax = this.opts.minYMax || 1;
     for (const s of this.series) for (const [t, y] of s.points) {
-      if (Number.isFinite(y)) yMax = Math.max(yMax, y);
-      xMax = Math.max(xMax, t);
+      if (Number.isFinite(y) && t >= xMin) yMax = Math.max(yMax, y);
     }
     for (const r of this.rules) yMax = Math.max(yMax, r.y);
     const capped = Number.isFinite(this.opts.yCap) && yMax > this.opts.yCap;
     if (capped) yMax = this.opts.yCap;
     yMax *= 1.08;
-    const X = (t) => pad.l + (t / xMax) * pw;
+    const X = (t) => pad.l + ((t - xMin) / (xMax - xMin)) * pw;
     const Y = (v) => pad.t + ph - (Math.min(v, yMax) / yMax) * ph;
 
     g.font = '11px system-ui, sans-serif';
@@ -91,7 +93,7 @@ export class TimeChart {
       g.beginPath(); g.moveTo(pad.l, Y(v)); g.lineTo(pad.l + pw, Y(v)); g.stroke();
       g.fillText(String(v), 4, Y(v) + 4);
     }
-    for (const t of niceTicks(0, xMax, 8)) {
+    for (const t of niceTicks(xMin, xMax, 8)) {
       g.fillText(`${t}s`, X(t) - 8, h - 6);
     }
     let lastLabelY = Infinity;
@@ -109,7 +111,9 @@ export class TimeChart {
     }
     g.strokeStyle = '#999';
     g.strokeRect(pad.l, pad.t, pw, ph);
-    // series
+    // series (clipped to the plot: a window leaves older points to its left)
+    g.save();
+    g.beginPath(); g.rect(pad.l, 0, pw, h); g.clip();
     let legendX = pad.l + 200;
     for (const s of this.series) {
       g.strokeStyle = s.color;
@@ -146,5 +150,6 @@ export class TimeChart {
       g.fillText(s.name, legendX + 13, 13);
       legendX += 20 + g.measureText(s.name).width;
     }
+    g.restore();
   }
 }

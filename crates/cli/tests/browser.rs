@@ -14,10 +14,13 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use support::browser::{browser_required, chromium, on_path, workspace_root};
+use support::browser::{
+    browser_required, chromium, missing_browser_basics, on_path, skip_browser_test, workspace_root,
+    KillOnDrop,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 /// Seconds of synthetic clip: long enough for the high (8 s), low (12 s) and high phases of the
@@ -51,52 +54,17 @@ fn package(args: &[&str], out: &Path) {
 
 /// What is missing for the browser test, if anything.
 fn missing_prerequisites(root: &Path) -> Vec<String> {
-    let mut missing = Vec::new();
-    if !chromium().is_file() {
-        missing.push(format!(
-            "{} (apt-get install chromium)",
-            chromium().display()
-        ));
-    }
-    if !on_path("node") {
-        missing.push("node on PATH".into());
-    }
+    let mut missing = missing_browser_basics(root, "index.html");
     if !on_path("ffmpeg") {
         missing.push("ffmpeg on PATH (apt-get install ffmpeg)".into());
     }
-    if !root.join("web/node_modules/playwright-core").is_dir() {
-        missing.push("web/node_modules (cd web && npm ci)".into());
-    }
-    if !root.join("web/dist/index.html").is_file() {
-        missing.push("web/dist (cd web && npm run build)".into());
-    }
     missing
-}
-
-/// Kills the server when the test ends, however it ends.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
 fn web_player_adapts_to_a_throttled_network_in_chromium() {
     let root = workspace_root();
-    let missing = missing_prerequisites(&root);
-    if !missing.is_empty() {
-        assert!(
-            !browser_required(),
-            "NEURALSTREAM_REQUIRE_BROWSER=1 but the browser test cannot run; missing: {}",
-            missing.join(", ")
-        );
-        println!(
-            "note: skipping the browser end-to-end test; missing: {}",
-            missing.join(", ")
-        );
+    if skip_browser_test("browser end-to-end test", &missing_prerequisites(&root)) {
         return;
     }
     let started = Instant::now();

@@ -3,6 +3,8 @@
 //! learned) answered at every interval, then the dataset the server wrote trains a model with
 //! `rt train --dataset` that `rt bench` loads and runs.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -24,25 +26,6 @@ fn run(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Three short onl-emu traces (a family needs three links to have a validation split).
-fn traces(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    for (i, caps) in [[3000, 1200, 2500], [2000, 800, 3500], [1500, 3000, 900]]
-        .iter()
-        .enumerate()
-    {
-        let steps: Vec<String> = caps
-            .iter()
-            .map(|c| format!(r#"{{"duration": 1500, "capacity": {c}, "loss": 0, "rtt": 40}}"#))
-            .collect();
-        let json = format!(
-            r#"{{"uplink": {{"trace_pattern": [{}]}}}}"#,
-            steps.join(",")
-        );
-        std::fs::write(dir.join(format!("link{i}.json")), json).unwrap();
-    }
 }
 
 struct Server(Child);
@@ -119,7 +102,7 @@ fn serve(model: &Path, dataset: &Path, state: &Path) -> (Server, String, PathBuf
 fn serve_and_four_wss_clients_record_a_dataset_that_trains_a_model() {
     let tmp = tempfile::tempdir().unwrap();
     let p = |name: &str| tmp.path().join(name);
-    traces(&p("traces"));
+    support::rt::onl_emu_traces(&p("traces"), 1500);
     let s = |path: PathBuf| path.display().to_string();
     // A (barely trained) learned controller for the server to serve.
     run(&[

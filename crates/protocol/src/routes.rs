@@ -19,6 +19,21 @@ pub const ALGORITHMS_PATH: &str = "/api/v1/algorithms";
 /// per interval; `docs/rt_dataset.md`).
 pub const RT_METRICS_PATH: &str = "/api/v1/rt/metrics";
 
+// ---- live dashboard (docs/rt_dashboard.md) ----
+/// Path of the live real-time sessions (`GET`, a JSON snapshot of the list).
+pub const RT_SESSIONS_PATH: &str = "/api/v1/rt/sessions";
+
+/// Path of one live real-time session's series (`GET`, `{id}` the client's session id).
+pub const RT_SESSION_PATH: &str = "/api/v1/rt/sessions/{id}";
+
+/// Path of the live dashboard's read-only WebSocket feed (`GET` with an upgrade,
+/// `?watch=ID` optional).
+pub const RT_LIVE_PATH: &str = "/api/v1/rt/live";
+
+/// Path of the live dashboard page.
+pub const RT_PAGE_PATH: &str = "/rt";
+// ---- end live dashboard ----
+
 /// Path of the OpenAPI 3 document of the API.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 

@@ -176,6 +176,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(protocol::ALGORITHMS_PATH, get(api::algorithms))
         .route(protocol::OPENAPI_PATH, get(api::openapi))
         .route(protocol::RT_METRICS_PATH, get(crate::rt_ws::upgrade))
+        // ---- live dashboard (rt_feed) ----
+        .route(protocol::RT_SESSIONS_PATH, get(crate::rt_feed::sessions))
+        .route(protocol::RT_SESSION_PATH, get(crate::rt_feed::session))
+        .route(protocol::RT_LIVE_PATH, get(crate::rt_feed::live))
+        .route(protocol::RT_PAGE_PATH, get(crate::rt_feed::page))
+        // ---- end live dashboard ----
         .route(
             &format!("{}{{*rest}}", protocol::API_PREFIX),
             axum::routing::any(api::api_not_found),

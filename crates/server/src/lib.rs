@@ -31,7 +31,8 @@
 //! sessions   -> algorithms, media, response, metrics, egress (per-client sessions)
 //! egress     -> media                                       (--egress-mbps allocation)
 //! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
-//! rt_ws      -> state, metrics, response, error               (real-time WebSocket sessions)
+//! rt_ws      -> state, metrics, response, error, rt_feed      (real-time WebSocket sessions)
+//! rt_feed    -> state, files, response, rt_ws (limits)        (the live dashboard's feed, /rt)
 //! response, metrics, error -> nothing of the crate;  config -> rt_ws (its settings type)
 //! ```
 
@@ -48,6 +49,7 @@ pub mod media;
 pub mod metrics;
 pub mod pensieve_compat;
 pub mod response;
+pub mod rt_feed;
 pub mod rt_ws;
 pub mod sessions;
 pub mod state;

@@ -84,6 +84,8 @@ pub struct RtLimits {
     /// Longest an answer may wait for the client to read; past it the session closes with 4001.
     /// Default 5 s.
     pub send_timeout: Duration,
+    /// The live dashboard feed's limits (`/api/v1/rt/live`, [`crate::rt_feed`]).
+    pub feed: crate::rt_feed::FeedLimits,
 }
 
 impl Default for RtLimits {
@@ -95,6 +97,7 @@ impl Default for RtLimits {
             max_reports_per_s: 100.0,
             burst: 200.0,
             send_timeout: Duration::from_secs(5),
+            feed: crate::rt_feed::FeedLimits::default(),
         }
     }
 }
@@ -138,6 +141,8 @@ pub struct RtState {
     live: Mutex<HashSet<String>>,
     metrics: RtMetrics,
     dataset: Option<DatasetSink>,
+    /// The live dashboard feed of these sessions ([`crate::rt_feed`]).
+    pub feed: Arc<crate::rt_feed::LiveFeed>,
 }
 
 /// Why a real-time configuration is refused.
@@ -181,6 +186,9 @@ impl RtState {
                 "real-time limits out of range: sessions and rate must be positive, a message at least 256 bytes, burst at least 1, timeouts above 0 (got {l:?})"
             )));
         }
+        l.feed
+            .validate()
+            .map_err(|e| config_error(format!("real-time limits: {e}")))?;
         let dataset = match &config.dataset_dir {
             None => None,
             Some(dir) => {
@@ -218,6 +226,7 @@ impl RtState {
             live: Mutex::new(HashSet::new()),
             metrics,
             dataset,
+            feed: Arc::new(crate::rt_feed::LiveFeed::new(l.feed.clone())),
         }))
     }
 
@@ -337,6 +346,7 @@ impl RtState {
             "Real-time intervals not recorded because the dataset queue was full or closed.",
             m.dataset_dropped.load(Ordering::Relaxed),
         );
+        self.feed.render(out);
     }
 }
 
@@ -550,6 +560,8 @@ async fn serve_reports(rt: &RtState, socket: &mut WebSocket, opening: &Opening) 
     let (name, spec) = &rt.controllers[opening.controller];
     let mut controller = build(spec);
     let mut decision = controller.start(opening.source_fps);
+    // The live dashboard's view of this session (removed when this function returns).
+    let mut feed = rt.feed.open(&opening.session, name, opening.source_fps);
     let limits = &rt.limits;
     let answer = |seq: u64, next: Settings| {
         let msg = DecisionMessage {
@@ -657,6 +669,7 @@ async fn serve_reports(rt: &RtState, socket: &mut WebSocket, opening: &Opening) 
         decision = controller.on_feedback(&report.feedback());
         let next = Settings::of(&decision);
         let reply = answer(report.seq, next);
+        feed.observe(&report, &next);
         rt.record(Record {
             v: SCHEMA_VERSION,
             session: opening.session.clone(),

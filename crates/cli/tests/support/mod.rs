@@ -1,2 +1,3 @@
 pub mod browser;
 pub mod telemetry_files;
+pub mod rt;
