@@ -33,6 +33,7 @@ mod progress;
 mod rt;
 mod rt_client;
 mod serve;
+mod serve_rt_train;
 mod shared_link;
 mod telemetry;
 mod train;

@@ -31,7 +31,8 @@
 //! sessions   -> algorithms, media, response, metrics, egress (per-client sessions)
 //! egress     -> media                                       (--egress-mbps allocation)
 //! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
-//! rt_ws      -> state, metrics, response, error               (real-time WebSocket sessions)
+//! rt_ws      -> state, metrics, response, error, rt_train     (real-time WebSocket sessions)
+//! rt_train   -> rt_ws (the state it attaches to), error        (--rt-train: online training)
 //! response, metrics, error -> nothing of the crate;  config -> rt_ws (its settings type)
 //! ```
 
@@ -48,6 +49,7 @@ pub mod media;
 pub mod metrics;
 pub mod pensieve_compat;
 pub mod response;
+pub mod rt_train;
 pub mod rt_ws;
 pub mod sessions;
 pub mod state;
@@ -120,6 +122,9 @@ impl Running {
         self.sweeper.abort();
         if let Some(rt) = &self.state.rt {
             rt.finish_dataset();
+            if let Some(t) = rt.trainer() {
+                t.finish();
+            }
         }
     }
 }
@@ -139,7 +144,8 @@ fn base_url(addr: SocketAddr, tls: bool) -> String {
 
 /// Builds the shared state: loads media and algorithms, checks the web root.
 pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
-    let rt = rt_ws::RtState::new(&config.rt)?.map(Arc::new);
+    let rt =
+        rt_train::attach(rt_ws::RtState::new(&config.rt)?, config.rt_train.as_ref())?.map(Arc::new);
     // Real-time sessions alone need no media.
     let media = if config.media_dirs.is_empty() && rt.is_some() {
         media::MediaLibrary::default()

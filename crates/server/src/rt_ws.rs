@@ -138,6 +138,8 @@ pub struct RtState {
     live: Mutex<HashSet<String>>,
     metrics: RtMetrics,
     dataset: Option<DatasetSink>,
+    // ---- online training (`--rt-train`, crate::rt_train) ----
+    train: Option<crate::rt_train::RtTrainer>,
 }
 
 /// Why a real-time configuration is refused.
@@ -218,6 +220,7 @@ impl RtState {
             live: Mutex::new(HashSet::new()),
             metrics,
             dataset,
+            train: None,
         }))
     }
 
@@ -226,6 +229,26 @@ impl RtState {
         let names: Vec<&str> = self.controllers.iter().map(|(n, _)| n.as_str()).collect();
         names.join(",")
     }
+
+    // ---- online training (`--rt-train`, crate::rt_train) ----
+    /// The enabled controllers, by name.
+    pub fn controller_specs(&self) -> &[(String, ControllerSpec)] {
+        &self.controllers
+    }
+
+    /// These sessions, with their learned controller trained online by `trainer`.
+    pub fn with_trainer(self, trainer: crate::rt_train::RtTrainer) -> Self {
+        RtState {
+            train: Some(trainer),
+            ..self
+        }
+    }
+
+    /// The online trainer, when `--rt-train` is on.
+    pub fn trainer(&self) -> Option<&crate::rt_train::RtTrainer> {
+        self.train.as_ref()
+    }
+    // ---- end online training ----
 
     /// Sessions live now.
     pub fn active(&self) -> usize {
@@ -245,6 +268,9 @@ impl RtState {
     }
 
     fn record(&self, record: Record) {
+        if let Some(t) = &self.train {
+            t.submit(&record);
+        }
         let Some(d) = &self.dataset else { return };
         let queue = d.queue.lock().unwrap_or_else(|e| e.into_inner());
         let sent = queue.as_ref().is_some_and(|q| q.try_send(record).is_ok());
@@ -337,6 +363,9 @@ impl RtState {
             "Real-time intervals not recorded because the dataset queue was full or closed.",
             m.dataset_dropped.load(Ordering::Relaxed),
         );
+        if let Some(t) = &self.train {
+            t.render(out);
+        }
     }
 }
 
@@ -538,6 +567,9 @@ async fn session(rt: Arc<RtState>, mut socket: WebSocket, query: Option<String>)
     let end = serve_reports(&rt, &mut socket, &opening).await;
     // The session is over once it stops being served, closing handshake or not.
     drop(guard);
+    if let Some(t) = &rt.train {
+        t.end_session(&opening.session);
+    }
     if let Some(end) = end {
         close(&rt, &mut socket, end).await;
     } else {
@@ -548,7 +580,11 @@ async fn session(rt: Arc<RtState>, mut socket: WebSocket, query: Option<String>)
 /// Answers reports until the client closes (`None`) or misbehaves (the close to send).
 async fn serve_reports(rt: &RtState, socket: &mut WebSocket, opening: &Opening) -> Option<Close> {
     let (name, spec) = &rt.controllers[opening.controller];
-    let mut controller = build(spec);
+    let trained = rt
+        .train
+        .as_ref()
+        .and_then(|t| t.controller_for(opening.controller));
+    let mut controller = trained.unwrap_or_else(|| build(spec));
     let mut decision = controller.start(opening.source_fps);
     let limits = &rt.limits;
     let answer = |seq: u64, next: Settings| {
