@@ -564,3 +564,352 @@ pub fn read_checkpoint_info(path: &Path) -> Result<CheckpointInfo, RtError> {
         message: format!("metadata key '{ONLINE_META_KEY}': {e}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::{Controller, Decision, Feedback};
+    use crate::dataset::{IntervalReport, Settings, SCHEMA_VERSION};
+    use crate::dqn::{ActionGrid, DqnController, DqnMeta, Estimate, RewardWeights, FORMAT};
+    use neuralstream_nn::Activation;
+
+    /// A model whose greedy choice is always `action` (hidden layers random, output layer zero
+    /// but its bias): a fixed policy that is still a trainable network.
+    pub(crate) fn fixed_action_model(action: usize) -> DqnModel {
+        let grid = ActionGrid::default();
+        let mut q = Mlp::new(&[N_FEATURES, 32, 32, grid.len()], Activation::Relu, 7);
+        q.visit_params_mut(&mut |name, p, _| {
+            if name.starts_with("2.") {
+                p.fill(0.0);
+                if name == "2.bias" {
+                    p[action] = 1.0;
+                }
+            }
+        });
+        DqnModel {
+            q,
+            meta: DqnMeta {
+                format: FORMAT.into(),
+                features: N_FEATURES,
+                grid,
+                reward: RewardWeights::default(),
+                seed: 0,
+                episodes: 0,
+                validation_onl_qoe: 0.0,
+                git_commit: None,
+                estimate: Estimate::Gcc,
+                guard_queue_ms: Some(25.0),
+            },
+        }
+    }
+
+    /// Wraps a controller and keeps the records a server would have written of its session.
+    struct Recorder<C> {
+        inner: C,
+        session: String,
+        applied: Decision,
+        seq: u64,
+        out: Vec<Record>,
+    }
+
+    impl<C: Controller> Controller for Recorder<C> {
+        fn name(&self) -> String {
+            self.inner.name()
+        }
+        fn start(&mut self, fps: u32) -> Decision {
+            self.applied = self.inner.start(fps);
+            self.applied
+        }
+        fn on_feedback(&mut self, fb: &Feedback) -> Decision {
+            self.seq += 1;
+            let d = self.inner.on_feedback(fb);
+            self.out.push(Record {
+                v: SCHEMA_VERSION,
+                session: self.session.clone(),
+                controller: "learned".into(),
+                source_fps: 60,
+                unix_ms: 0,
+                report: IntervalReport::new(self.seq, fb, &self.applied),
+                decision: Settings::of(&d),
+            });
+            self.applied = d;
+            d
+        }
+    }
+
+    /// Links the sessions stream over (not the validation ones).
+    fn training_links() -> Vec<LinkTrace> {
+        vec![
+            LinkTrace::from_steps("t1", "train", &[(15_000.0, 3000.0, 0.0, 40.0)]).unwrap(),
+            LinkTrace::from_steps(
+                "t2",
+                "train",
+                &[(7_000.0, 1500.0, 0.0, 50.0), (8_000.0, 4500.0, 0.0, 50.0)],
+            )
+            .unwrap(),
+        ]
+    }
+
+    /// One live session of the serving policy, exploring; its records.
+    fn live_session(learner: &OnlineLearner, link: &LinkTrace, id: &str, seed: u64) -> Vec<Record> {
+        let mut c = Recorder {
+            inner: DqnController::exploring_live(learner.serving().clone(), 0.3, seed),
+            session: id.into(),
+            applied: Decision {
+                target_bps: 1.0,
+                resolution: crate::Resolution::P480,
+                fps: 60,
+            },
+            seq: 0,
+            out: Vec::new(),
+        };
+        let cfg = RtConfig {
+            duration_ms: link.duration_ms(),
+            seed,
+            ..Default::default()
+        };
+        crate::run_session(link, &cfg, &mut c).unwrap();
+        c.out
+    }
+
+    fn quick() -> OnlineConfig {
+        OnlineConfig {
+            learning_starts: 300,
+            updates_per_transition: 1.0,
+            evaluate_every: 400,
+            target_update_every: 200,
+            lr: 1e-3,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn live_records_train_a_policy_that_beats_a_weak_start_and_only_better_ones_serve() {
+        let dir = tempfile::tempdir().unwrap();
+        // Action 0: 480p, 30 fps, half the estimate (which drags GCC's own estimate down).
+        let start = Arc::new(fixed_action_model(0));
+        let mut learner =
+            OnlineLearner::new(start.clone(), dir.path(), builtin_validation(), quick()).unwrap();
+        let initial = learner.serving_score();
+        let mut evaluations = Vec::new();
+        for round in 0..6u64 {
+            for (i, link) in training_links().iter().enumerate() {
+                let id = format!("s{round}-{i}");
+                for r in live_session(&learner, link, &id, 100 * round + i as u64) {
+                    learner.observe(&r);
+                    while learner.update().is_some() {
+                        if learner.evaluation_due() {
+                            evaluations.push(learner.evaluate().unwrap());
+                        }
+                    }
+                }
+                learner.end_session(&id);
+            }
+        }
+        assert!(!evaluations.is_empty());
+        let swaps = evaluations
+            .iter()
+            .filter(|e| e.outcome == Outcome::Swapped)
+            .count();
+        eprintln!(
+            "validation score: start {initial:.2}, after {:.2} ({swaps} swaps in {} evaluations, {} updates)",
+            learner.serving_score(),
+            evaluations.len(),
+            learner.updates()
+        );
+        assert!(
+            learner.serving_score() > initial && swaps >= 1,
+            "serving {} vs start {initial}; {evaluations:#?}",
+            learner.serving_score()
+        );
+        // The gate: every swap scored at least the policy it replaced; the serving score never fell.
+        let mut bar = initial;
+        for e in &evaluations {
+            assert_eq!(e.serving_score, bar);
+            if e.outcome == Outcome::Swapped {
+                assert!(e.candidate_score.unwrap() >= bar);
+                bar = e.candidate_score.unwrap();
+            }
+        }
+        let served = DqnModel::load(&dir.path().join(POLICY_FILE)).unwrap();
+        assert_eq!(served.meta.validation_onl_qoe, learner.serving_score());
+        assert!(
+            read_checkpoint_info(&dir.path().join(POLICY_FILE))
+                .unwrap()
+                .accepted
+        );
+        let info = read_checkpoint_info(&dir.path().join(CANDIDATE_FILE)).unwrap();
+        assert_eq!(info.updates, evaluations.last().unwrap().updates);
+        let stray: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(stray.is_empty(), "temporary files left: {stray:?}");
+    }
+
+    #[test]
+    fn broken_updates_are_rejected_and_never_serve() {
+        let links = training_links();
+        // Serving: multiplier 1.0 at 480p/30 (GCC's own bitrate).
+        let start = Arc::new(fixed_action_model(3));
+        for (hook, why) in [
+            (
+                UpdateHook(Arc::new(|q: &mut Mlp| {
+                    q.visit_params_mut(&mut |_, p, _| p[0] = f32::NAN)
+                })),
+                "non-finite",
+            ),
+            (
+                // Always the lowest setting: 480p, 30 fps, half the estimate.
+                UpdateHook(Arc::new(|q: &mut Mlp| {
+                    q.visit_params_mut(&mut |name, p, _| {
+                        if name.starts_with("2.") {
+                            p.fill(0.0);
+                            if name == "2.bias" {
+                                p[0] = 1.0;
+                            }
+                        }
+                    })
+                })),
+                "below the serving policy",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let cfg = OnlineConfig {
+                after_update: Some(hook),
+                learning_starts: 100,
+                evaluate_every: 50,
+                ..quick()
+            };
+            let mut learner =
+                OnlineLearner::new(start.clone(), dir.path(), builtin_validation(), cfg).unwrap();
+            let before = learner.serving_score();
+            for r in live_session(&learner, &links[0], "a", 1) {
+                learner.observe(&r);
+                while learner.update().is_some() {}
+            }
+            assert!(learner.evaluation_due());
+            let e = learner.evaluate().unwrap();
+            match &e.outcome {
+                Outcome::Rejected(reason) => assert!(reason.contains(why), "{reason}"),
+                Outcome::Swapped => panic!("a broken update was swapped in: {e:?}"),
+            }
+            assert!(Arc::ptr_eq(learner.serving(), &start));
+            assert_eq!(learner.serving_score(), before);
+            assert!(!dir.path().join(POLICY_FILE).exists());
+            if why == "non-finite" {
+                // Training restarts from the serving network.
+                assert!(all_finite(&learner.q) && learner.q == start.q);
+                assert!(!dir.path().join(CANDIDATE_FILE).exists());
+            } else {
+                let info = read_checkpoint_info(&dir.path().join(CANDIDATE_FILE)).unwrap();
+                assert!(!info.accepted && info.score < before, "{info:?}");
+            }
+        }
+    }
+
+    fn record(session: &str, seq: u64) -> Record {
+        let fb = Feedback {
+            now_ms: 50.0 * seq as f64,
+            rtt_ms: Some(40.0),
+            packets: vec![crate::PacketReport {
+                seq,
+                send_ms: 50.0 * seq as f64 - 30.0,
+                arrival_ms: Some(50.0 * seq as f64 - 10.0),
+                bytes: 1200,
+            }],
+        };
+        let d = Decision {
+            target_bps: 1e6,
+            resolution: crate::Resolution::P720,
+            fps: 30,
+        };
+        Record {
+            v: SCHEMA_VERSION,
+            session: session.into(),
+            controller: "gcc".into(),
+            source_fps: 60,
+            unix_ms: 0,
+            report: IntervalReport::new(seq, &fb, &d),
+            decision: Settings::of(&d),
+        }
+    }
+
+    #[test]
+    fn sessions_are_followed_by_seq_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = OnlineConfig {
+            max_sessions: 2,
+            ..quick()
+        };
+        let mut l = OnlineLearner::new(
+            Arc::new(fixed_action_model(3)),
+            dir.path(),
+            builtin_validation(),
+            cfg,
+        )
+        .unwrap();
+        // The first record makes no transition; each next one makes one.
+        assert_eq!(l.observe(&record("a", 1)), 0);
+        assert_eq!(l.observe(&record("a", 2)), 1);
+        // Joined mid-session: ignored.
+        assert_eq!(l.observe(&record("b", 5)), 0);
+        assert_eq!(l.sessions_tracked(), 1);
+        // A gap: nothing more from that session...
+        assert_eq!(l.observe(&record("a", 4)), 0);
+        assert_eq!(l.observe(&record("a", 5)), 0);
+        // ...until its id starts a new session.
+        assert_eq!(l.observe(&record("a", 1)), 0);
+        assert_eq!(l.observe(&record("a", 2)), 1);
+        // At most two sessions: the least recently seen is forgotten.
+        l.observe(&record("c", 1));
+        l.observe(&record("d", 1));
+        assert_eq!(l.sessions_tracked(), 2);
+        assert_eq!(l.observe(&record("a", 3)), 0, "'a' was evicted");
+        l.end_session("d");
+        assert_eq!(l.sessions_tracked(), 1);
+        assert_eq!(l.transitions(), 2);
+        // Too few transitions for an update.
+        assert!(!l.can_update() && l.update().is_none());
+    }
+
+    #[test]
+    fn settings_out_of_range_name_the_field() {
+        for (cfg, field) in [
+            (
+                OnlineConfig {
+                    batch_size: 0,
+                    ..Default::default()
+                },
+                "batch_size",
+            ),
+            (
+                OnlineConfig {
+                    gamma: 1.0,
+                    ..Default::default()
+                },
+                "gamma",
+            ),
+            (
+                OnlineConfig {
+                    updates_per_transition: f64::NAN,
+                    ..Default::default()
+                },
+                "updates_per_transition",
+            ),
+        ] {
+            let e = cfg.validate().unwrap_err().to_string();
+            assert!(e.contains(field), "{e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let e = OnlineLearner::new(
+            Arc::new(fixed_action_model(0)),
+            dir.path(),
+            Vec::new(),
+            OnlineConfig::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("validation trace"), "{e}");
+    }
+}
