@@ -38,13 +38,14 @@
 
 use crate::dataset::Record;
 use crate::dqn::{
-    double_dqn_step, validation_score, DqnModel, StepBuffers, StepSettings, N_FEATURES,
+    double_dqn_step, validation_score, ActionGrid, DqnMeta, DqnModel, RewardWeights, StepBuffers,
+    StepSettings, TrainConfig, FORMAT, N_FEATURES,
 };
 use crate::error::RtError;
 use crate::offline::TransitionBuilder;
 use crate::sim::RtConfig;
 use crate::trace::LinkTrace;
-use neuralstream_nn::{Adam, AdamConfig, Mlp, Replay, SplitMix64};
+use neuralstream_nn::{Activation, Adam, AdamConfig, Mlp, Replay, SplitMix64};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -187,6 +188,48 @@ pub fn builtin_validation() -> Vec<LinkTrace> {
             LinkTrace::from_steps(name, "validation", steps).expect("built-in steps are valid")
         })
         .collect()
+}
+
+/// Makes `q` choose `action` in every state: its output layer is zeroed but for a bias of 1 on
+/// `action`; the hidden layers are left as they are, so the network still learns from there.
+pub fn pin_action(q: &mut Mlp, action: usize) {
+    let last = format!("{}.", q.layers().len().saturating_sub(1));
+    q.visit_params_mut(&mut |name, p, _| {
+        if name.starts_with(&last) {
+            p.fill(0.0);
+            if name.ends_with("bias") {
+                if let Some(b) = p.get_mut(action) {
+                    *b = 1.0;
+                }
+            }
+        }
+    });
+}
+
+/// A trainable model (hidden 32, 32; weights from `seed`) that starts as the fixed policy
+/// `action` of the default grid ([`pin_action`]), with `rt train`'s estimate (GCC's target) and
+/// shield (25 ms): a deliberately simple start for online training. Action 0 (480p, 30 fps, half
+/// the estimate) is the weakest.
+pub fn fixed_action_model(action: usize, seed: u64) -> DqnModel {
+    let grid = ActionGrid::default();
+    let mut q = Mlp::new(&[N_FEATURES, 32, 32, grid.len()], Activation::Relu, seed);
+    pin_action(&mut q, action);
+    let defaults = TrainConfig::default();
+    DqnModel {
+        q,
+        meta: DqnMeta {
+            format: FORMAT.into(),
+            features: N_FEATURES,
+            grid,
+            reward: RewardWeights::default(),
+            seed,
+            episodes: 0,
+            validation_onl_qoe: 0.0,
+            git_commit: None,
+            estimate: defaults.estimate,
+            guard_queue_ms: defaults.guard_queue_ms,
+        },
+    }
 }
 
 /// What a checkpoint records of the training that produced it (metadata key
@@ -570,38 +613,7 @@ mod tests {
     use super::*;
     use crate::controller::{Controller, Decision, Feedback};
     use crate::dataset::{IntervalReport, Settings, SCHEMA_VERSION};
-    use crate::dqn::{ActionGrid, DqnController, DqnMeta, Estimate, RewardWeights, FORMAT};
-    use neuralstream_nn::Activation;
-
-    /// A model whose greedy choice is always `action` (hidden layers random, output layer zero
-    /// but its bias): a fixed policy that is still a trainable network.
-    pub(crate) fn fixed_action_model(action: usize) -> DqnModel {
-        let grid = ActionGrid::default();
-        let mut q = Mlp::new(&[N_FEATURES, 32, 32, grid.len()], Activation::Relu, 7);
-        q.visit_params_mut(&mut |name, p, _| {
-            if name.starts_with("2.") {
-                p.fill(0.0);
-                if name == "2.bias" {
-                    p[action] = 1.0;
-                }
-            }
-        });
-        DqnModel {
-            q,
-            meta: DqnMeta {
-                format: FORMAT.into(),
-                features: N_FEATURES,
-                grid,
-                reward: RewardWeights::default(),
-                seed: 0,
-                episodes: 0,
-                validation_onl_qoe: 0.0,
-                git_commit: None,
-                estimate: Estimate::Gcc,
-                guard_queue_ms: Some(25.0),
-            },
-        }
-    }
+    use crate::dqn::DqnController;
 
     /// Wraps a controller and keeps the records a server would have written of its session.
     struct Recorder<C> {
@@ -687,7 +699,7 @@ mod tests {
     fn live_records_train_a_policy_that_beats_a_weak_start_and_only_better_ones_serve() {
         let dir = tempfile::tempdir().unwrap();
         // Action 0: 480p, 30 fps, half the estimate (which drags GCC's own estimate down).
-        let start = Arc::new(fixed_action_model(0));
+        let start = Arc::new(fixed_action_model(0, 7));
         let mut learner =
             OnlineLearner::new(start.clone(), dir.path(), builtin_validation(), quick()).unwrap();
         let initial = learner.serving_score();
@@ -752,7 +764,7 @@ mod tests {
     fn broken_updates_are_rejected_and_never_serve() {
         let links = training_links();
         // Serving: multiplier 1.0 at 480p/30 (GCC's own bitrate).
-        let start = Arc::new(fixed_action_model(3));
+        let start = Arc::new(fixed_action_model(3, 7));
         for (hook, why) in [
             (
                 UpdateHook(Arc::new(|q: &mut Mlp| {
@@ -762,16 +774,7 @@ mod tests {
             ),
             (
                 // Always the lowest setting: 480p, 30 fps, half the estimate.
-                UpdateHook(Arc::new(|q: &mut Mlp| {
-                    q.visit_params_mut(&mut |name, p, _| {
-                        if name.starts_with("2.") {
-                            p.fill(0.0);
-                            if name == "2.bias" {
-                                p[0] = 1.0;
-                            }
-                        }
-                    })
-                })),
+                UpdateHook(Arc::new(|q: &mut Mlp| pin_action(q, 0))),
                 "below the serving policy",
             ),
         ] {
@@ -844,7 +847,7 @@ mod tests {
             ..quick()
         };
         let mut l = OnlineLearner::new(
-            Arc::new(fixed_action_model(3)),
+            Arc::new(fixed_action_model(3, 7)),
             dir.path(),
             builtin_validation(),
             cfg,
@@ -904,7 +907,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let e = OnlineLearner::new(
-            Arc::new(fixed_action_model(0)),
+            Arc::new(fixed_action_model(0, 7)),
             dir.path(),
             Vec::new(),
             OnlineConfig::default(),

@@ -243,6 +243,11 @@ impl RtTrainer {
         self.shared.updates.load(Ordering::Relaxed)
     }
 
+    /// Transitions learned from so far.
+    pub fn transitions(&self) -> u64 {
+        self.shared.transitions.load(Ordering::Relaxed)
+    }
+
     /// A controller for a new session of controller `index`, when it is the trained one: the
     /// serving policy, exploring at the configured rate with a stream seeded per session.
     pub fn controller_for(&self, index: usize) -> Option<Box<dyn Controller + Send>> {
