@@ -273,57 +273,19 @@ pub fn train_offline(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::{Controller, Feedback};
-    use crate::dataset::{IntervalReport, Settings, SCHEMA_VERSION};
     use crate::dqn::DqnController;
-    use crate::gcc::Gcc;
     use crate::trace::LinkTrace;
     use std::sync::Arc;
 
     /// Records of GCC sessions on a simulated link, as a live server would have logged them.
     fn gcc_records() -> Vec<Record> {
-        struct Logger {
-            inner: Gcc,
-            applied: crate::Decision,
-            seq: u64,
-            out: Vec<Record>,
-        }
-        impl Controller for Logger {
-            fn name(&self) -> String {
-                "gcc".into()
-            }
-            fn start(&mut self, fps: u32) -> crate::Decision {
-                self.applied = self.inner.start(fps);
-                self.applied
-            }
-            fn on_feedback(&mut self, fb: &Feedback) -> crate::Decision {
-                self.seq += 1;
-                let d = self.inner.on_feedback(fb);
-                self.out.push(Record {
-                    v: SCHEMA_VERSION,
-                    session: "s".into(),
-                    controller: "gcc".into(),
-                    source_fps: 60,
-                    unix_ms: 0,
-                    report: IntervalReport::new(self.seq, fb, &self.applied),
-                    decision: Settings::of(&d),
-                });
-                self.applied = d;
-                d
-            }
-        }
         let trace = LinkTrace::from_steps(
             "t",
             "synthetic",
             &[(3000.0, 3000.0, 0.0, 40.0), (3000.0, 800.0, 0.01, 40.0)],
         )
         .unwrap();
-        let mut l = Logger {
-            inner: Gcc::default(),
-            applied: Gcc::default().start(60),
-            seq: 0,
-            out: Vec::new(),
-        };
+        let mut l = crate::online::tests::Recorder::new(Gcc::default(), "s");
         let cfg = RtConfig {
             duration_ms: 6000.0,
             ..Default::default()

@@ -167,7 +167,9 @@ impl OnlineConfig {
 /// Mbit/s, 40 ms RTT; `step-down`: 4 Mbit/s for 8 s then 1 Mbit/s, 60 ms RTT; `varying`: 1, 3,
 /// 1.5 and 5 Mbit/s for 5 s each, 50 ms RTT, 0.5% random loss.
 pub fn builtin_validation() -> Vec<LinkTrace> {
-    let sets: [(&str, &[(f64, f64, f64, f64)]); 3] = [
+    /// `(duration_ms, capacity_kbps, loss, rtt_ms)`, as [`LinkTrace::from_steps`] takes them.
+    type Steps = &'static [(f64, f64, f64, f64)];
+    let sets: [(&str, Steps); 3] = [
         ("steady", &[(20_000.0, 2500.0, 0.0, 40.0)]),
         (
             "step-down",
@@ -609,19 +611,37 @@ pub fn read_checkpoint_info(path: &Path) -> Result<CheckpointInfo, RtError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::controller::{Controller, Decision, Feedback};
     use crate::dataset::{IntervalReport, Settings, SCHEMA_VERSION};
     use crate::dqn::DqnController;
 
-    /// Wraps a controller and keeps the records a server would have written of its session.
-    struct Recorder<C> {
+    /// Wraps a controller and keeps the records a server would have written of its session (also
+    /// `offline`'s tests' source of records).
+    pub(crate) struct Recorder<C> {
         inner: C,
         session: String,
         applied: Decision,
         seq: u64,
-        out: Vec<Record>,
+        /// The records so far.
+        pub(crate) out: Vec<Record>,
+    }
+
+    impl<C: Controller> Recorder<C> {
+        pub(crate) fn new(inner: C, session: &str) -> Self {
+            Recorder {
+                inner,
+                session: session.into(),
+                applied: Decision {
+                    target_bps: 1.0,
+                    resolution: crate::Resolution::P480,
+                    fps: 60,
+                },
+                seq: 0,
+                out: Vec::new(),
+            }
+        }
     }
 
     impl<C: Controller> Controller for Recorder<C> {
@@ -638,7 +658,7 @@ mod tests {
             self.out.push(Record {
                 v: SCHEMA_VERSION,
                 session: self.session.clone(),
-                controller: "learned".into(),
+                controller: self.inner.name(),
                 source_fps: 60,
                 unix_ms: 0,
                 report: IntervalReport::new(self.seq, fb, &self.applied),
@@ -664,17 +684,8 @@ mod tests {
 
     /// One live session of the serving policy, exploring; its records.
     fn live_session(learner: &OnlineLearner, link: &LinkTrace, id: &str, seed: u64) -> Vec<Record> {
-        let mut c = Recorder {
-            inner: DqnController::exploring_live(learner.serving().clone(), 0.3, seed),
-            session: id.into(),
-            applied: Decision {
-                target_bps: 1.0,
-                resolution: crate::Resolution::P480,
-                fps: 60,
-            },
-            seq: 0,
-            out: Vec::new(),
-        };
+        let inner = DqnController::exploring_live(learner.serving().clone(), 0.3, seed);
+        let mut c = Recorder::new(inner, id);
         let cfg = RtConfig {
             duration_ms: link.duration_ms(),
             seed,
@@ -813,30 +824,7 @@ mod tests {
     }
 
     fn record(session: &str, seq: u64) -> Record {
-        let fb = Feedback {
-            now_ms: 50.0 * seq as f64,
-            rtt_ms: Some(40.0),
-            packets: vec![crate::PacketReport {
-                seq,
-                send_ms: 50.0 * seq as f64 - 30.0,
-                arrival_ms: Some(50.0 * seq as f64 - 10.0),
-                bytes: 1200,
-            }],
-        };
-        let d = Decision {
-            target_bps: 1e6,
-            resolution: crate::Resolution::P720,
-            fps: 30,
-        };
-        Record {
-            v: SCHEMA_VERSION,
-            session: session.into(),
-            controller: "gcc".into(),
-            source_fps: 60,
-            unix_ms: 0,
-            report: IntervalReport::new(seq, &fb, &d),
-            decision: Settings::of(&d),
-        }
+        crate::dataset::tests::record(session, seq, 0)
     }
 
     #[test]

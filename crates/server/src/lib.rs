@@ -32,8 +32,8 @@
 //! egress     -> media                                       (--egress-mbps allocation)
 //! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
 //! rt_ws      -> state, metrics, response, error, rt_train     (real-time WebSocket sessions)
-//! rt_train   -> rt_ws (the state it attaches to), error        (--rt-train: online training)
-//! response, metrics, error -> nothing of the crate;  config -> rt_ws (its settings type)
+//! rt_train   -> error                                         (--rt-train: online training)
+//! response, metrics, error -> nothing of the crate;  config -> rt_ws, rt_train (settings types)
 //! ```
 
 pub mod algorithms;
@@ -144,8 +144,8 @@ fn base_url(addr: SocketAddr, tls: bool) -> String {
 
 /// Builds the shared state: loads media and algorithms, checks the web root.
 pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
-    let rt =
-        rt_train::attach(rt_ws::RtState::new(&config.rt)?, config.rt_train.as_ref())?.map(Arc::new);
+    let rt = rt_ws::RtState::new(&config.rt)?;
+    let rt = rt_ws::RtState::attach_training(rt, config.rt_train.as_ref())?.map(Arc::new);
     // Real-time sessions alone need no media.
     let media = if config.media_dirs.is_empty() && rt.is_some() {
         media::MediaLibrary::default()

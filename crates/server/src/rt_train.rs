@@ -18,7 +18,6 @@
 //! scenario) and is paid back by the sleep after it. When records come faster than the share lets
 //! the thread fold them in, the queue fills and records are dropped (counted), never waited for.
 
-use crate::rt_ws::RtState;
 use crate::ServerError;
 use neuralstream_rt::dataset::Record;
 use neuralstream_rt::dqn::{DqnController, DqnModel};
@@ -301,47 +300,50 @@ impl RtTrainer {
     /// The Prometheus exposition of online training.
     pub fn render(&self, out: &mut String) {
         let s = &self.shared;
-        let mut counter = |name: &str, help: &str, v: u64| {
+        let counters = [
+            (
+                "neuralstream_rt_train_transitions_total",
+                "Transitions learned from (one per pair of consecutive live intervals).",
+                &s.transitions,
+            ),
+            (
+                "neuralstream_rt_train_records_dropped_total",
+                "Live intervals not handed to training because its queue was full.",
+                &s.records_dropped,
+            ),
+            (
+                "neuralstream_rt_train_updates_total",
+                "Double-DQN updates (minibatch gradient steps).",
+                &s.updates,
+            ),
+            (
+                "neuralstream_rt_train_evaluations_total",
+                "Candidates evaluated on the validation scenario.",
+                &s.evaluations,
+            ),
+            (
+                "neuralstream_rt_train_swaps_total",
+                "Candidates that scored at least the serving policy and now serve new sessions.",
+                &s.swaps,
+            ),
+            (
+                "neuralstream_rt_train_rejected_total",
+                "Candidates that did not serve (lower score, non-finite weights, or files not written).",
+                &s.rejected,
+            ),
+            (
+                "neuralstream_rt_train_checkpoint_errors_total",
+                "Evaluations whose checkpoint could not be written (the serving policy was kept).",
+                &s.checkpoint_errors,
+            ),
+        ];
+        for (name, help, v) in counters {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
             );
-        };
-        counter(
-            "neuralstream_rt_train_transitions_total",
-            "Transitions learned from (one per pair of consecutive live intervals).",
-            s.transitions.load(Ordering::Relaxed),
-        );
-        counter(
-            "neuralstream_rt_train_records_dropped_total",
-            "Live intervals not handed to training because its queue was full.",
-            s.records_dropped.load(Ordering::Relaxed),
-        );
-        counter(
-            "neuralstream_rt_train_updates_total",
-            "Double-DQN updates (minibatch gradient steps).",
-            s.updates.load(Ordering::Relaxed),
-        );
-        counter(
-            "neuralstream_rt_train_evaluations_total",
-            "Candidates evaluated on the validation scenario.",
-            s.evaluations.load(Ordering::Relaxed),
-        );
-        counter(
-            "neuralstream_rt_train_swaps_total",
-            "Candidates that scored at least the serving policy and now serve new sessions.",
-            s.swaps.load(Ordering::Relaxed),
-        );
-        counter(
-            "neuralstream_rt_train_rejected_total",
-            "Candidates that did not serve (lower score or non-finite weights).",
-            s.rejected.load(Ordering::Relaxed),
-        );
-        counter(
-            "neuralstream_rt_train_checkpoint_errors_total",
-            "Evaluations whose checkpoint could not be written (the serving policy was kept).",
-            s.checkpoint_errors.load(Ordering::Relaxed),
-        );
+        }
         let _ = writeln!(
             out,
             "# HELP neuralstream_rt_train_busy_seconds_total Time the training thread worked (it sleeps the rest, to stay within --rt-train-cpu).\n# TYPE neuralstream_rt_train_busy_seconds_total counter\nneuralstream_rt_train_busy_seconds_total {}",
@@ -463,23 +465,6 @@ fn evaluate(learner: &mut OnlineLearner, shared: &Shared) {
     }
 }
 
-/// Attaches online training to the real-time state, when asked for (`--rt-train`).
-pub fn attach(
-    rt: Option<RtState>,
-    cfg: Option<&RtTrainConfig>,
-) -> Result<Option<RtState>, ServerError> {
-    match (rt, cfg) {
-        (None, Some(_)) => Err(rt_error(
-            "--rt-train needs real-time sessions: add --rt-controllers gcc,learned:PATH".into(),
-        )),
-        (Some(rt), Some(cfg)) => {
-            let trainer = RtTrainer::start(rt.controller_specs(), cfg)?;
-            Ok(Some(rt.with_trainer(trainer)))
-        }
-        (rt, None) => Ok(rt),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,7 +488,7 @@ mod tests {
         let cfg = RtTrainConfig::new(std::env::temp_dir());
         let e = RtTrainer::start(&[("gcc".into(), ControllerSpec::Gcc)], &cfg).unwrap_err();
         assert!(e.to_string().contains("--rt-controllers"), "{e}");
-        let e = attach(None, Some(&cfg)).unwrap_err();
+        let e = crate::rt_ws::RtState::attach_training(None, Some(&cfg)).unwrap_err();
         assert!(e.to_string().contains("--rt-train needs"), "{e}");
     }
 }

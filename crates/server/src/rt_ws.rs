@@ -231,16 +231,24 @@ impl RtState {
     }
 
     // ---- online training (`--rt-train`, crate::rt_train) ----
-    /// The enabled controllers, by name.
-    pub fn controller_specs(&self) -> &[(String, ControllerSpec)] {
-        &self.controllers
-    }
-
-    /// These sessions, with their learned controller trained online by `trainer`.
-    pub fn with_trainer(self, trainer: crate::rt_train::RtTrainer) -> Self {
-        RtState {
-            train: Some(trainer),
-            ..self
+    /// Attaches online training to the real-time sessions, when asked for (`--rt-train`): its
+    /// trainer takes the one `learned:PATH` controller.
+    pub fn attach_training(
+        rt: Option<Self>,
+        cfg: Option<&crate::rt_train::RtTrainConfig>,
+    ) -> Result<Option<Self>, crate::ServerError> {
+        match (rt, cfg) {
+            (None, Some(_)) => Err(config_error(
+                "--rt-train needs real-time sessions: add --rt-controllers gcc,learned:PATH".into(),
+            )),
+            (Some(rt), Some(cfg)) => {
+                let trainer = crate::rt_train::RtTrainer::start(&rt.controllers, cfg)?;
+                Ok(Some(RtState {
+                    train: Some(trainer),
+                    ..rt
+                }))
+            }
+            (rt, None) => Ok(rt),
         }
     }
 

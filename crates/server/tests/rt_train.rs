@@ -141,14 +141,10 @@ async fn session(server: &Running, id: String, controller: &str, link: LinkTrace
 
 /// Links the senders stream over (the validation scenario is the built-in one, not these).
 fn links() -> Vec<LinkTrace> {
+    let steps = [(7_000.0, 1500.0, 0.0, 50.0), (8_000.0, 4500.0, 0.0, 50.0)];
     vec![
-        LinkTrace::from_steps("t1", "train", &[(15_000.0, 3000.0, 0.0, 40.0)]).unwrap(),
-        LinkTrace::from_steps(
-            "t2",
-            "train",
-            &[(7_000.0, 1500.0, 0.0, 50.0), (8_000.0, 4500.0, 0.0, 50.0)],
-        )
-        .unwrap(),
+        LinkTrace::constant(3000.0, 40.0, 15_000.0).unwrap(),
+        LinkTrace::from_steps("up", "train", &steps).unwrap(),
     ]
 }
 
