@@ -22,7 +22,7 @@
 //! **Gate** ([`OnlineLearner::evaluate`], every [`OnlineConfig::evaluate_every`] updates): the
 //! candidate (the network being trained, greedy) plays every validation trace whole with the
 //! validation session settings (fixed seed: the same policy always gets the same score); its
-//! score is the mean of onl-emu's combined score ([`crate::score`]). A candidate with a
+//! score is the mean of onl-emu's combined score ([`crate::score`](mod@crate::score)). A candidate with a
 //! non-finite weight is rejected without playing, and training restarts from the serving network
 //! (fresh optimiser state): a diverged network cannot recover by itself. A finite candidate is
 //! written to `candidate.safetensors` with its score; it becomes the serving policy (written to
