@@ -483,6 +483,78 @@ mod tests {
         }
     }
 
+    /// Interval `seq` of a steady synthetic session: 4 packets, all delivered, 20 ms one-way.
+    fn record(seq: u64) -> Record {
+        use neuralstream_rt::dataset::{IntervalReport, Settings, SCHEMA_VERSION};
+        use neuralstream_rt::{Decision, Feedback, PacketReport, Resolution};
+        let now = 50.0 * seq as f64;
+        let fb = Feedback {
+            now_ms: now,
+            rtt_ms: Some(40.0),
+            packets: (0..4)
+                .map(|i| PacketReport {
+                    seq: 4 * seq + i,
+                    send_ms: now - 45.0 + 10.0 * i as f64,
+                    arrival_ms: Some(now - 25.0 + 10.0 * i as f64),
+                    bytes: 1200,
+                })
+                .collect(),
+        };
+        let d = Decision {
+            target_bps: 1e6,
+            resolution: Resolution::P720,
+            fps: 30,
+        };
+        Record {
+            v: SCHEMA_VERSION,
+            session: "s".into(),
+            controller: "learned".into(),
+            source_fps: 60,
+            unix_ms: 0,
+            report: IntervalReport::new(seq, &fb, &d),
+            decision: Settings::of(&d),
+        }
+    }
+
+    /// The thread's measured work stays within its share of the wall-clock time it takes.
+    #[test]
+    fn training_keeps_to_its_cpu_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = Arc::new(neuralstream_rt::online::fixed_action_model(3, 7));
+        let mut cfg = RtTrainConfig::new(dir.path().to_path_buf());
+        cfg.cpu_share = 0.25;
+        cfg.online = OnlineConfig {
+            learning_starts: 200,
+            updates_per_transition: 1.0,
+            evaluate_every: 100_000,
+            ..OnlineConfig::default()
+        };
+        let t =
+            RtTrainer::start(&[("learned".into(), ControllerSpec::Learned(model))], &cfg).unwrap();
+        let started = Instant::now();
+        for seq in 1..=6000 {
+            t.submit(&record(seq));
+        }
+        while t.updates() < 5799 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{}",
+                t.updates()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Stopping waits for the last slice's pause, so the wall time includes it.
+        t.finish();
+        let wall = started.elapsed().as_secs_f64();
+        let busy = t.shared.busy_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        assert_eq!(t.transitions(), 5999);
+        eprintln!("busy {busy:.3} s in {wall:.3} s at a share of 0.25");
+        assert!(
+            busy > 0.0 && busy <= 0.25 * wall + 0.002,
+            "busy {busy:.3} s in {wall:.3} s"
+        );
+    }
+
     #[test]
     fn a_server_without_a_learned_controller_cannot_train() {
         let cfg = RtTrainConfig::new(std::env::temp_dir());
