@@ -36,6 +36,7 @@ mod rt;
 mod rt_client;
 mod rt_quality;
 mod serve;
+mod serve_rt_train;
 mod shared_link;
 mod telemetry;
 mod train;

@@ -114,6 +114,9 @@ pub struct ServeArgs {
     /// Real-time sessions over WebSocket.
     #[command(flatten)]
     pub rt: RtServeArgs,
+    /// Online training of the real-time learned controller (`--rt-train`, crate::serve_rt_train).
+    #[command(flatten)]
+    pub rt_train: crate::serve_rt_train::RtTrainArgs,
     // -- issue 22 (engineer `multi`): server-side bandwidth allocation.
     /// Egress capacity, Mbit/s: --allocator splits it among the sessions by capping their levels
     /// (each decision carries its cap and the reason; /metrics reports Jain's fairness index).
@@ -243,6 +246,7 @@ pub fn config(args: &ServeArgs) -> Result<ServerConfig> {
     }
     let mut config = ServerConfig::new(args.media.clone(), algorithms);
     config.rt = rt_config(&args.rt)?;
+    config.rt_train = crate::serve_rt_train::config(&args.rt_train)?;
     config.port = match (args.port, args.pensieve_compat) {
         (Some(port), _) => port,
         (None, true) => neuralstream_protocol::pensieve::CLIENT_PORT,

@@ -474,11 +474,13 @@ impl Drop for DatasetWriter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::gcc::Gcc;
 
-    fn record(session: &str, seq: u64, unix_ms: u64) -> Record {
+    /// A record of interval `seq` (two packets, one lost) at `unix_ms`; also used by `online`'s
+    /// tests.
+    pub(crate) fn record(session: &str, seq: u64, unix_ms: u64) -> Record {
         let fb = Feedback {
             now_ms: 50.0 * seq as f64,
             rtt_ms: Some(40.0),

@@ -436,12 +436,22 @@ pub struct DqnModel {
 impl DqnModel {
     /// Writes the model (safetensors, metadata under [`META_KEY`]).
     pub fn save(&self, path: &Path) -> Result<(), RtError> {
+        self.save_with(path, BTreeMap::new())
+    }
+
+    /// [`DqnModel::save`] with more metadata keys beside [`META_KEY`] (readers ignore them; the
+    /// online trainer records its counters this way).
+    pub fn save_with(
+        &self,
+        path: &Path,
+        mut metadata: BTreeMap<String, String>,
+    ) -> Result<(), RtError> {
         let json = serde_json::to_string(&self.meta).map_err(|e| RtError::Model {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let md = BTreeMap::from([(META_KEY.to_owned(), json)]);
-        save_safetensors(path, &[(Q_NET, &self.q)], None, &md)?;
+        metadata.insert(META_KEY.to_owned(), json);
+        save_safetensors(path, &[(Q_NET, &self.q)], None, &metadata)?;
         Ok(())
     }
 
@@ -498,6 +508,9 @@ struct Explore {
     epsilon: f64,
     rng: SplitMix64,
     steps: Vec<Step>,
+    /// Whether `steps` collects the transitions (training in simulation) or stays empty (live
+    /// sessions, whose transitions the server builds from the records).
+    record: bool,
 }
 
 /// The learned controller: greedy on the Q-network (or epsilon-greedy while training).
@@ -539,6 +552,22 @@ impl DqnController {
             epsilon,
             rng: SplitMix64::new(seed),
             steps: Vec::new(),
+            record: true,
+        });
+        c
+    }
+
+    /// A controller that explores: with probability `epsilon` (clamped to [0, 1]) a decision is
+    /// a uniformly drawn action instead of the greedy one, from a stream seeded by `seed`. It
+    /// keeps nothing per decision, so it can serve a live session of any length (the server's
+    /// online training, `serve --rt-train`, learns from the session's records instead).
+    pub fn exploring_live(model: Arc<DqnModel>, epsilon: f64, seed: u64) -> Self {
+        let mut c = DqnController::new(model);
+        c.explore = Some(Explore {
+            epsilon: epsilon.clamp(0.0, 1.0),
+            rng: SplitMix64::new(seed),
+            steps: Vec::new(),
+            record: false,
         });
         c
     }
@@ -617,7 +646,7 @@ impl Controller for DqnController {
         self.tracker
             .features(grid, self.action, self.target_bps, &mut self.obs);
         let prev_action = self.action;
-        if let Some(e) = &mut self.explore {
+        if let Some(e) = self.explore.as_mut().filter(|e| e.record) {
             e.steps
                 .push((prev_obs, prev_action, r as f32, self.obs.clone()));
         }

@@ -27,6 +27,8 @@
 //! receive-rate estimate, its training in simulation and its model files.
 //! [`dataset`]: the live wire messages and the JSON-lines metrics dataset the server records.
 //! [`offline`]: the same DQN trained offline from a recorded dataset (`rt train --dataset`).
+//! [`online`]: the same DQN trained online from a live server's records (`serve --rt-train`),
+//! a new network serving only when it scores at least as well on a validation scenario.
 //! [`predictor`]: next-interval capacity prediction, an LSTM (from `neuralstream-nn`) against an
 //! EWMA, scored by MAPE on the test split. [`series`]: a session's plain series (frame delays, a
 //! timeline of capacity, target, delivered rate, delay, resolution and fps) for `rt bench`'s charts.
@@ -43,6 +45,7 @@ pub mod error;
 pub mod gcc;
 pub mod link;
 pub mod offline;
+pub mod online;
 pub mod predictor;
 pub mod quality;
 pub mod receiver;

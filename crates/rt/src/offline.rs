@@ -19,12 +19,14 @@
 //! near those actions (no conservative penalty is applied); validate the model in `rt bench`
 //! before serving it.
 
-use crate::dataset::{sessions, Record};
+use crate::controller::Controller;
+use crate::dataset::{sessions, Record, Settings};
 use crate::dqn::{
     double_dqn_step, reward, ActionGrid, DqnMeta, DqnModel, Estimate, RewardWeights, StepBuffers,
     StepSettings, Tracker, FORMAT, N_FEATURES,
 };
 use crate::error::RtError;
+use crate::gcc::Gcc;
 use crate::sim::RtConfig;
 use neuralstream_nn::{Activation, Adam, AdamConfig, Mlp, Replay, SplitMix64};
 
@@ -99,44 +101,87 @@ fn nearest<T: Copy>(values: &[T], x: f64, f: impl Fn(T) -> f64) -> usize {
         .unwrap_or(0)
 }
 
-/// The transitions of every recorded session (see the module documentation).
+/// Builds one session's transitions from its records, one record at a time: what [`transitions`]
+/// runs over every session of a dataset, and what the live server's online training
+/// ([`crate::online`]) runs over each session as its reports arrive. It folds each report into
+/// the same [`Tracker`] (and, for [`Estimate::Gcc`], the same GCC) the learned controller runs
+/// live, so features and the estimate the multipliers scale are the live ones.
+#[derive(Debug, Clone)]
+pub struct TransitionBuilder {
+    tracker: Tracker,
+    gcc: Option<Gcc>,
+    prev: Option<(Vec<f32>, usize, Settings)>,
+}
+
+impl TransitionBuilder {
+    /// A builder for a session captured at `source_fps` whose multipliers scale `estimate` (as
+    /// [`crate::dqn::DqnController`] starts one).
+    pub fn new(estimate: Estimate, source_fps: u32) -> Self {
+        let mut start_bps = RtConfig::default().start_bps;
+        let gcc = match estimate {
+            Estimate::ReceiveRate => None,
+            Estimate::Gcc => {
+                let mut gcc = Gcc::new(start_bps);
+                start_bps = gcc.start(source_fps).target_bps;
+                Some(gcc)
+            }
+        };
+        TransitionBuilder {
+            tracker: Tracker::new(start_bps),
+            gcc,
+            prev: None,
+        }
+    }
+
+    /// Folds the session's next record in; returns the transition it completes (none for the
+    /// first record, or when the settings applied are not on the grid's resolutions).
+    pub fn push(&mut self, r: &Record, grid: &ActionGrid, w: &RewardWeights) -> Option<Transition> {
+        let fb = r.report.feedback();
+        let signals = self.tracker.observe(&fb);
+        if let Some(gcc) = &mut self.gcc {
+            self.tracker.estimate_bps = gcc.on_feedback(&fb).target_bps;
+        }
+        let applied = r.report.applied;
+        let action_of = |s: &Settings, estimate: f64| {
+            let h = nearest(&grid.heights, s.height as f64, |h| h as f64);
+            let f = nearest(&grid.fps, s.fps as f64, |f| f as f64);
+            let m = nearest(&grid.multipliers, s.target_bps / estimate.max(1.0), |m| m);
+            grid.index(h, f, m)
+        };
+        let in_force = action_of(&applied, self.tracker.estimate_bps);
+        let mut obs = vec![0.0; N_FEATURES];
+        self.tracker
+            .features(grid, in_force, applied.target_bps, &mut obs);
+        let mut out = None;
+        if let Some((prev_obs, prev_action, prev_applied)) = self.prev.take() {
+            if let Some(d) = applied.decision() {
+                let switch = if applied.height != prev_applied.height {
+                    w.resolution_switch
+                } else {
+                    0.0
+                } + if applied.fps != prev_applied.fps {
+                    w.fps_switch
+                } else {
+                    0.0
+                };
+                let rew = reward(w, &signals, d.target_bps, d.resolution, d.fps, switch);
+                out = Some((prev_obs, prev_action, rew as f32, obs.clone()));
+            }
+        }
+        let action = action_of(&r.decision, self.tracker.estimate_bps);
+        self.prev = Some((obs, action, applied));
+        out
+    }
+}
+
+/// The transitions of every recorded session (see the module documentation), with the
+/// receive-rate estimate [`train_offline`] models are written with.
 pub fn transitions(records: &[Record], grid: &ActionGrid, w: &RewardWeights) -> Vec<Transition> {
     let mut out = Vec::new();
-    let start_bps = RtConfig::default().start_bps;
     for session in sessions(records) {
-        let mut tracker = Tracker::new(start_bps);
-        let mut prev: Option<(Vec<f32>, usize, crate::dataset::Settings)> = None;
-        for r in session {
-            let fb = r.report.feedback();
-            let signals = tracker.observe(&fb);
-            let applied = r.report.applied;
-            let action_of = |s: &crate::dataset::Settings, estimate: f64| {
-                let h = nearest(&grid.heights, s.height as f64, |h| h as f64);
-                let f = nearest(&grid.fps, s.fps as f64, |f| f as f64);
-                let m = nearest(&grid.multipliers, s.target_bps / estimate.max(1.0), |m| m);
-                grid.index(h, f, m)
-            };
-            let in_force = action_of(&applied, tracker.estimate_bps);
-            let mut obs = vec![0.0; N_FEATURES];
-            tracker.features(grid, in_force, applied.target_bps, &mut obs);
-            if let Some((prev_obs, prev_action, prev_applied)) = prev.take() {
-                if let Some(d) = applied.decision() {
-                    let switch = if applied.height != prev_applied.height {
-                        w.resolution_switch
-                    } else {
-                        0.0
-                    } + if applied.fps != prev_applied.fps {
-                        w.fps_switch
-                    } else {
-                        0.0
-                    };
-                    let rew = reward(w, &signals, d.target_bps, d.resolution, d.fps, switch);
-                    out.push((prev_obs, prev_action, rew as f32, obs.clone()));
-                }
-            }
-            let action = action_of(&r.decision, tracker.estimate_bps);
-            prev = Some((obs, action, applied));
-        }
+        let fps = session.first().map_or(60, |r| r.source_fps);
+        let mut builder = TransitionBuilder::new(Estimate::ReceiveRate, fps);
+        out.extend(session.iter().filter_map(|r| builder.push(r, grid, w)));
     }
     out
 }
@@ -230,57 +275,19 @@ pub fn train_offline(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::{Controller, Feedback};
-    use crate::dataset::{IntervalReport, Settings, SCHEMA_VERSION};
     use crate::dqn::DqnController;
-    use crate::gcc::Gcc;
     use crate::trace::LinkTrace;
     use std::sync::Arc;
 
     /// Records of GCC sessions on a simulated link, as a live server would have logged them.
     fn gcc_records() -> Vec<Record> {
-        struct Logger {
-            inner: Gcc,
-            applied: crate::Decision,
-            seq: u64,
-            out: Vec<Record>,
-        }
-        impl Controller for Logger {
-            fn name(&self) -> String {
-                "gcc".into()
-            }
-            fn start(&mut self, fps: u32) -> crate::Decision {
-                self.applied = self.inner.start(fps);
-                self.applied
-            }
-            fn on_feedback(&mut self, fb: &Feedback) -> crate::Decision {
-                self.seq += 1;
-                let d = self.inner.on_feedback(fb);
-                self.out.push(Record {
-                    v: SCHEMA_VERSION,
-                    session: "s".into(),
-                    controller: "gcc".into(),
-                    source_fps: 60,
-                    unix_ms: 0,
-                    report: IntervalReport::new(self.seq, fb, &self.applied),
-                    decision: Settings::of(&d),
-                });
-                self.applied = d;
-                d
-            }
-        }
         let trace = LinkTrace::from_steps(
             "t",
             "synthetic",
             &[(3000.0, 3000.0, 0.0, 40.0), (3000.0, 800.0, 0.01, 40.0)],
         )
         .unwrap();
-        let mut l = Logger {
-            inner: Gcc::default(),
-            applied: Gcc::default().start(60),
-            seq: 0,
-            out: Vec::new(),
-        };
+        let mut l = crate::online::tests::Recorder::new(Gcc::default(), "s");
         let cfg = RtConfig {
             duration_ms: 6000.0,
             ..Default::default()

@@ -86,6 +86,8 @@ pub struct ServerConfig {
     pub telemetry: Option<neuralstream_telemetry::TelemetryHandle>,
     /// Real-time sessions over WebSocket (off unless controllers are given).
     pub rt: crate::rt_ws::RtServeConfig,
+    /// Online training of the real-time learned controller (`--rt-train`); off when `None`.
+    pub rt_train: Option<crate::rt_train::RtTrainConfig>,
     /// The Pensieve-compatible mode (`POST /` for Pensieve's dash.js client), off when `None`.
     pub pensieve: Option<PensieveConfig>,
 }
@@ -128,6 +130,7 @@ impl ServerConfig {
             connection_idle: crate::connections::DEFAULT_IDLE,
             pensieve: None,
             rt: crate::rt_ws::RtServeConfig::default(),
+            rt_train: None,
             telemetry: None,
             egress_mbps: None,
             allocator: "maxmin".into(),

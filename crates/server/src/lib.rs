@@ -31,9 +31,10 @@
 //! sessions   -> algorithms, media, response, metrics, egress (per-client sessions)
 //! egress     -> media                                       (--egress-mbps allocation)
 //! algorithms -> media, error;  media -> error;  tls -> config, error;  logging -> config
-//! rt_ws      -> state, metrics, response, error, rt_feed      (real-time WebSocket sessions)
+//! rt_ws      -> state, metrics, response, error, rt_feed, rt_train (real-time WebSocket sessions)
 //! rt_feed    -> state, files, response, rt_ws (limits)        (the live dashboard's feed, /rt)
-//! response, metrics, error -> nothing of the crate;  config -> rt_ws (its settings type)
+//! rt_train   -> error                                         (--rt-train: online training)
+//! response, metrics, error -> nothing of the crate;  config -> rt_ws, rt_train (settings types)
 //! ```
 
 pub mod algorithms;
@@ -50,6 +51,7 @@ pub mod metrics;
 pub mod pensieve_compat;
 pub mod response;
 pub mod rt_feed;
+pub mod rt_train;
 pub mod rt_ws;
 pub mod sessions;
 pub mod state;
@@ -122,6 +124,9 @@ impl Running {
         self.sweeper.abort();
         if let Some(rt) = &self.state.rt {
             rt.finish_dataset();
+            if let Some(t) = rt.trainer() {
+                t.finish();
+            }
         }
     }
 }
@@ -141,7 +146,8 @@ fn base_url(addr: SocketAddr, tls: bool) -> String {
 
 /// Builds the shared state: loads media and algorithms, checks the web root.
 pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
-    let rt = rt_ws::RtState::new(&config.rt)?.map(Arc::new);
+    let rt = rt_ws::RtState::new(&config.rt)?;
+    let rt = rt_ws::RtState::attach_training(rt, config.rt_train.as_ref())?.map(Arc::new);
     // Real-time sessions alone need no media.
     let media = if config.media_dirs.is_empty() && rt.is_some() {
         media::MediaLibrary::default()

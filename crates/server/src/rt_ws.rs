@@ -143,6 +143,8 @@ pub struct RtState {
     dataset: Option<DatasetSink>,
     /// The live dashboard feed of these sessions ([`crate::rt_feed`]).
     pub feed: Arc<crate::rt_feed::LiveFeed>,
+    // ---- online training (`--rt-train`, crate::rt_train) ----
+    train: Option<crate::rt_train::RtTrainer>,
 }
 
 /// Why a real-time configuration is refused.
@@ -227,6 +229,7 @@ impl RtState {
             metrics,
             dataset,
             feed: Arc::new(crate::rt_feed::LiveFeed::new(l.feed.clone())),
+            train: None,
         }))
     }
 
@@ -235,6 +238,34 @@ impl RtState {
         let names: Vec<&str> = self.controllers.iter().map(|(n, _)| n.as_str()).collect();
         names.join(",")
     }
+
+    // ---- online training (`--rt-train`, crate::rt_train) ----
+    /// Attaches online training to the real-time sessions, when asked for (`--rt-train`): its
+    /// trainer takes the one `learned:PATH` controller.
+    pub fn attach_training(
+        rt: Option<Self>,
+        cfg: Option<&crate::rt_train::RtTrainConfig>,
+    ) -> Result<Option<Self>, crate::ServerError> {
+        match (rt, cfg) {
+            (None, Some(_)) => Err(config_error(
+                "--rt-train needs real-time sessions: add --rt-controllers gcc,learned:PATH".into(),
+            )),
+            (Some(rt), Some(cfg)) => {
+                let trainer = crate::rt_train::RtTrainer::start(&rt.controllers, cfg)?;
+                Ok(Some(RtState {
+                    train: Some(trainer),
+                    ..rt
+                }))
+            }
+            (rt, None) => Ok(rt),
+        }
+    }
+
+    /// The online trainer, when `--rt-train` is on.
+    pub fn trainer(&self) -> Option<&crate::rt_train::RtTrainer> {
+        self.train.as_ref()
+    }
+    // ---- end online training ----
 
     /// Sessions live now.
     pub fn active(&self) -> usize {
@@ -254,6 +285,9 @@ impl RtState {
     }
 
     fn record(&self, record: Record) {
+        if let Some(t) = &self.train {
+            t.submit(&record);
+        }
         let Some(d) = &self.dataset else { return };
         let queue = d.queue.lock().unwrap_or_else(|e| e.into_inner());
         let sent = queue.as_ref().is_some_and(|q| q.try_send(record).is_ok());
@@ -347,6 +381,9 @@ impl RtState {
             m.dataset_dropped.load(Ordering::Relaxed),
         );
         self.feed.render(out);
+        if let Some(t) = &self.train {
+            t.render(out);
+        }
     }
 }
 
@@ -548,6 +585,9 @@ async fn session(rt: Arc<RtState>, mut socket: WebSocket, query: Option<String>)
     let end = serve_reports(&rt, &mut socket, &opening).await;
     // The session is over once it stops being served, closing handshake or not.
     drop(guard);
+    if let Some(t) = &rt.train {
+        t.end_session(&opening.session);
+    }
     if let Some(end) = end {
         close(&rt, &mut socket, end).await;
     } else {
@@ -558,7 +598,11 @@ async fn session(rt: Arc<RtState>, mut socket: WebSocket, query: Option<String>)
 /// Answers reports until the client closes (`None`) or misbehaves (the close to send).
 async fn serve_reports(rt: &RtState, socket: &mut WebSocket, opening: &Opening) -> Option<Close> {
     let (name, spec) = &rt.controllers[opening.controller];
-    let mut controller = build(spec);
+    let trained = rt
+        .train
+        .as_ref()
+        .and_then(|t| t.controller_for(opening.controller));
+    let mut controller = trained.unwrap_or_else(|| build(spec));
     let mut decision = controller.start(opening.source_fps);
     // The live dashboard's view of this session (removed when this function returns).
     let mut feed = rt.feed.open(&opening.session, name, opening.source_fps);
