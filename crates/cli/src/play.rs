@@ -79,7 +79,9 @@ pub struct PlayArgs {
     #[command(flatten)]
     pub telemetry: crate::telemetry::TelemetryFlag,
     /// transfer: the trace advances only while bytes flow or the player idles, as in the
-    /// simulator; wall: the trace follows session time like a real link.
+    /// simulator; wall: the trace follows session time like a real link; network: no pacing, the
+    /// network itself is the link (`neuralstream emulate` shapes it with tc; --rtt-ms is still
+    /// waited before each request).
     #[arg(long, default_value = "transfer", value_name = "CLOCK")]
     pub trace_clock: String,
     /// Fetch each level's init segment once (like dash.js) instead of on every level switch.
@@ -147,7 +149,8 @@ fn player_config(args: &PlayArgs, qoe: QoeModel) -> Result<PlayerConfig> {
     let trace_clock = match args.trace_clock.to_ascii_lowercase().as_str() {
         "transfer" => TraceClock::Transfer,
         "wall" => TraceClock::Wall,
-        other => bail!("--trace-clock must be `transfer` or `wall`, got '{other}'"),
+        "network" => TraceClock::Network,
+        other => bail!("--trace-clock must be `transfer`, `wall` or `network`, got '{other}'"),
     };
     let cfg = PlayerConfig {
         speed: args.speed,
