@@ -25,6 +25,8 @@ macro_rules! say {
 
 mod bench;
 mod demo;
+// issue 22, item 3 (engineer `netns`): real TCP through emulated links.
+mod emulate;
 mod grid;
 mod inputs;
 mod package;
@@ -127,7 +129,18 @@ enum Command {
     Demo(Box<demo::DemoArgs>),
     /// Telemetry: move a Kafka topic into Parquet files (`consume`), read a telemetry folder (`show`).
     Telemetry(Box<telemetry::TelemetryArgs>),
+    // -- issue 22, item 3 (engineer `netns`).
+    /// Real TCP through emulated links (root): `serve` and players in network namespaces, each
+    /// link shaped by tc from a trace; `--cleanup` removes a killed run's leftovers.
+    #[command(after_help = EMULATE_EXAMPLES)]
+    Emulate(Box<emulate::EmulateArgs>),
 }
+
+const EMULATE_EXAMPLES: &str = "Examples:
+  neuralstream emulate --media media/pensieve --trace TRACE --abr robustmpc,bba,bola-e --speed 4
+  neuralstream emulate --media media/clip --trace TRACE --client chromium --abr robustmpc
+  neuralstream emulate --media media/pensieve --trace TRACE --players 20 --egress-mbps 20
+  neuralstream emulate --cleanup";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -157,6 +170,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(*args),
         Command::Rt(args) => rt::run(*args),
         Command::Telemetry(args) => telemetry::run(*args),
+        Command::Emulate(args) => emulate::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
