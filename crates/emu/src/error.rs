@@ -11,7 +11,9 @@ pub enum EmuError {
     )]
     NotRoot,
     /// `ip` or `tc` is not installed.
-    #[error("`{0}` was not found on PATH; install iproute2 (apt-get install iproute2)")]
+    #[error(
+        "`{0}` was not found on PATH; install iproute2 (apt-get install iproute2), or add /usr/sbin to PATH"
+    )]
     MissingTool(&'static str),
     /// A command failed.
     #[error("`{command}` failed: {stderr}")]

@@ -45,15 +45,16 @@ pub fn run_id() -> String {
     s
 }
 
-/// Checks that this process is root and that `ip` and `tc` exist, before anything is created.
+/// Checks that this process is root and that `ip` and `tc` are on PATH, before anything is
+/// created.
 pub fn preflight() -> Result<(), EmuError> {
+    if !is_root() {
+        return Err(EmuError::NotRoot);
+    }
     for tool in ["ip", "tc"] {
         if find_tool(tool).is_none() {
             return Err(EmuError::MissingTool(tool));
         }
-    }
-    if !is_root() {
-        return Err(EmuError::NotRoot);
     }
     Ok(())
 }
@@ -68,11 +69,10 @@ fn is_root() -> bool {
     })
 }
 
-/// `tool` on PATH, or in /usr/sbin and /sbin (not on a normal user's PATH).
+/// `tool` on PATH (where every command here is looked up).
 fn find_tool(tool: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(Into::into))
         .map(|d| d.join(tool))
         .find(|p| p.is_file())
 }
