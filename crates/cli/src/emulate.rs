@@ -788,13 +788,16 @@ fn summary_json(
         .collect();
     let links: Vec<serde_json::Value> = (0..plan.links.len())
         .map(|i| {
-            let q: Vec<f64> = rows.iter().filter(|r| r.link == i).map(|r| r.qoe).collect();
-            let b: Vec<f64> = rows.iter().filter(|r| r.link == i).map(|r| r.bitrate_kbps).collect();
+            // Over the players that finished (a failed one has no score).
+            let done = || rows.iter().filter(|r| r.link == i && r.error.is_empty());
+            let q: Vec<f64> = done().map(|r| r.qoe).collect();
+            let b: Vec<f64> = done().map(|r| r.bitrate_kbps).collect();
             serde_json::json!({
                 "link": i,
                 "trace": plan.links[i].trace.name,
                 "algorithm": plan.links[i].algorithm,
-                "players": q.len(),
+                "players": rows.iter().filter(|r| r.link == i).count(),
+                "players_finished": q.len(),
                 "jain_qoe": neuralstream_alloc::jain_index(&q).and_then(|j| j.is_finite().then_some(j)),
                 "jain_bitrate": neuralstream_alloc::jain_index(&b).and_then(|j| j.is_finite().then_some(j)),
             })
