@@ -50,6 +50,11 @@ pub struct EmulateArgs {
     /// does) and Chromium gets none; the run says which.
     #[arg(long, default_value_t = 80.0, value_name = "MS")]
     pub rtt_ms: f64,
+    /// TCP congestion control in every namespace (e.g. cubic, bbr, reno; see
+    /// net.ipv4.tcp_available_congestion_control). Default: the kernel's default for a new
+    /// namespace.
+    #[arg(long, value_name = "NAME")]
+    pub congestion_control: Option<String>,
     /// Drop-tail queue of each link, bytes (tbf's limit).
     #[arg(long, default_value_t = 150_000, value_name = "BYTES")]
     pub queue_bytes: u64,
@@ -132,7 +137,17 @@ pub fn run(args: EmulateArgs) -> Result<()> {
         args.rtt_ms / args.speed,
     )
     .context("cannot create the emulated links")?;
-    let delay = delay_note(&args, &topo, plan.client);
+    if let Some(cc) = &args.congestion_control {
+        topo.set_congestion_control(cc)
+            .context("in --congestion-control")?;
+    }
+    let cc = topo
+        .congestion_control()
+        .unwrap_or_else(|_| "unknown".into());
+    let delay = format!(
+        "TCP congestion control {cc}; {}",
+        delay_note(&args, &topo, plan.client)
+    );
     eprintln!(
         "emulate: run {}, {} link(s) x {} player(s), {} players, speed x{}; {delay}",
         topo.id,

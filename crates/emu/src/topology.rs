@@ -239,6 +239,42 @@ impl Topology {
         Ok(())
     }
 
+    /// Sets TCP's congestion control (`reno`, `cubic`, `bbr`, ... as the kernel offers in
+    /// `net.ipv4.tcp_available_congestion_control`) in every namespace of the run; the server's
+    /// choice governs the downloads. Without this, a new namespace uses the kernel's default.
+    pub fn set_congestion_control(&self, name: &str) -> Result<(), EmuError> {
+        let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !ok {
+            return Err(EmuError::Config(format!(
+                "--congestion-control must be a kernel algorithm name such as cubic or bbr, got '{name}'"
+            )));
+        }
+        let setting = format!("net.ipv4.tcp_congestion_control={name}");
+        for ns in self.namespaces() {
+            run(
+                "ip",
+                &["netns", "exec", &ns, "sysctl", "-q", "-w", &setting],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The congestion control TCP uses in the server namespace.
+    pub fn congestion_control(&self) -> Result<String, EmuError> {
+        let out = run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.server_ns,
+                "sysctl",
+                "-n",
+                "net.ipv4.tcp_congestion_control",
+            ],
+        )?;
+        Ok(out.trim().to_string())
+    }
+
     /// `ip netns exec NS program`: a command that runs `program` inside namespace `ns`.
     pub fn command_in(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new("ip");

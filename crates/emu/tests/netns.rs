@@ -71,6 +71,14 @@ fn links_follow_their_traces_and_nothing_is_left_behind() {
     let second = qdisc(&topo.server_ns, &topo.links[0].server_dev);
     assert!(second.contains("rate 30Mbit"), "{second}");
     let stats = shaper.stop().unwrap();
+    // Congestion control per run: reno is allowed in every namespace.
+    topo.set_congestion_control("reno").unwrap();
+    assert_eq!(topo.congestion_control().unwrap(), "reno");
+    let e = topo
+        .set_congestion_control("reno; rm")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("--congestion-control"), "{e}");
     assert!(stats.updates >= 2, "{stats:?}");
     drop(topo);
     assert_eq!(leftovers(&id).unwrap(), Vec::<String>::new());
