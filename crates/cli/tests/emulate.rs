@@ -15,10 +15,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use support::browser::{browser_required, chromium, on_path, workspace_root};
-use support::media::write_media;
+use support::media::small_media;
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 /// One emulation at a time: the leftover checks look at every `nsemu-` name.
@@ -38,6 +38,13 @@ fn can_emulate(test: &str) -> bool {
             false
         }
     }
+}
+
+/// Takes the one-at-a-time lock and checks the machine; `None` (after a note) when it cannot
+/// emulate.
+fn begin(test: &str) -> Option<MutexGuard<'static, ()>> {
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    can_emulate(test).then_some(one)
 }
 
 /// Every namespace, device and qdisc of the harness on this machine (names `nsemu-*`, `nse*`).
@@ -70,20 +77,6 @@ fn harness_objects() -> Vec<String> {
 fn assert_nothing_left(after: &str) {
     let left = harness_objects();
     assert!(left.is_empty(), "left behind after {after}: {left:?}");
-}
-
-/// A small VBR video: 3 levels x `chunks` chunks of 4 s (filler bytes; native players only).
-fn small_media(dir: &Path, chunks: usize) {
-    let kbps = [300.0, 1200.0, 2850.0];
-    let sizes: Vec<Vec<u64>> = kbps
-        .iter()
-        .map(|k| {
-            (0..chunks)
-                .map(|c| (k * 500.0 * (0.8 + 0.1 * (c * 7 % 5) as f64)) as u64)
-                .collect()
-        })
-        .collect();
-    write_media(dir, "clip", 4.0, &kbps, &sizes);
 }
 
 /// A cooked trace of one sample per second cycling through `mbps` every 8 s, `secs` long.
@@ -184,10 +177,9 @@ fn browser_missing(root: &Path) -> Vec<String> {
 
 #[test]
 fn one_trace_three_algorithms_native_then_chromium() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    if !can_emulate("the native/Chromium emulation test") {
+    let Some(_one) = begin("the native/Chromium emulation test") else {
         return;
-    }
+    };
     let fx = fixture(10);
     let out = fx.dir.path().join("native");
     let abr = "robustmpc,bb,bola-e";
@@ -283,10 +275,9 @@ fn one_trace_three_algorithms_native_then_chromium() {
 
 #[test]
 fn four_players_share_one_link() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    if !can_emulate("the shared-link emulation test") {
+    let Some(_one) = begin("the shared-link emulation test") else {
         return;
-    }
+    };
     let fx = fixture(8);
     let out = fx.dir.path().join("shared");
     let j = emulate_ok(
@@ -322,10 +313,9 @@ fn four_players_share_one_link() {
 
 #[test]
 fn the_server_allocator_caps_twenty_players_on_an_emulated_link() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    if !can_emulate("the egress-allocator emulation test") {
+    let Some(_one) = begin("the egress-allocator emulation test") else {
         return;
-    }
+    };
     let fx = fixture(8);
     let trace = fx.dir.path().join("flat");
     write_trace(&trace, &[12.0], 200);
@@ -370,10 +360,9 @@ fn the_server_allocator_caps_twenty_players_on_an_emulated_link() {
 
 #[test]
 fn bad_input_is_refused_clearly_and_leaves_nothing() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    if !can_emulate("the bad-input emulation test") {
+    let Some(_one) = begin("the bad-input emulation test") else {
         return;
-    }
+    };
     let fx = fixture(4);
     let zero = fx.dir.path().join("zero");
     write_trace(&zero, &[0.0], 20);
@@ -457,10 +446,9 @@ fn bad_input_is_refused_clearly_and_leaves_nothing() {
 
 #[test]
 fn ctrl_c_removes_the_links_and_the_processes_in_them() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    if !can_emulate("the Ctrl-C emulation test") {
+    let Some(_one) = begin("the Ctrl-C emulation test") else {
         return;
-    }
+    };
     let fx = fixture(40);
     let out = fx.dir.path().join("interrupted");
     let mut child = Command::new(BIN)
@@ -505,10 +493,9 @@ fn ctrl_c_removes_the_links_and_the_processes_in_them() {
 
 #[test]
 fn cleanup_removes_what_a_killed_run_left() {
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    if !can_emulate("the --cleanup test") {
+    let Some(_one) = begin("the --cleanup test") else {
         return;
-    }
+    };
     // What a SIGKILLed run leaves: its namespaces, with a veth pair between them.
     let id = "zzzzz";
     let srv = format!("{}{id}-srv", neuralstream_emu::NETNS_PREFIX);

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-use support::media::{pensieve_media, write_media};
+use support::media::{pensieve_media, small_media};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_neuralstream")
@@ -167,20 +167,6 @@ fn serve_small_clip(chunks: usize, abr: &str) -> (tempfile::TempDir, Server) {
 fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
-
-/// A small VBR video: 3 levels x `chunks` chunks of 4 s.
-fn small_media(dir: &Path, chunks: usize) {
-    let kbps = [300.0, 1200.0, 2850.0];
-    let sizes: Vec<Vec<u64>> = kbps
-        .iter()
-        .map(|k| {
-            (0..chunks)
-                .map(|c| (k * 1000.0 * 4.0 / 8.0 * (0.8 + 0.4 * ((c * 7 % 5) as f64 / 4.0))) as u64)
-                .collect()
-        })
-        .collect();
-    write_media(dir, "clip", 4.0, &kbps, &sizes);
 }
 
 /// A cooked trace: `mbps` pattern repeated, one sample per second, `secs` long.

@@ -87,3 +87,17 @@ pub fn pensieve_media(sim: &Path, dir: &Path) {
         .collect();
     write_media(dir, "pensieve", 4.0, &kbps, &sizes);
 }
+
+/// A small VBR video: 3 levels x `chunks` chunks of 4 s.
+pub fn small_media(dir: &Path, chunks: usize) {
+    let kbps = [300.0, 1200.0, 2850.0];
+    let sizes: Vec<Vec<u64>> = kbps
+        .iter()
+        .map(|k| {
+            (0..chunks)
+                .map(|c| (k * 1000.0 * 4.0 / 8.0 * (0.8 + 0.4 * ((c * 7 % 5) as f64 / 4.0))) as u64)
+                .collect()
+        })
+        .collect();
+    write_media(dir, "clip", 4.0, &kbps, &sizes);
+}
