@@ -87,6 +87,9 @@ pub struct PlayArgs {
     /// Fetch each level's init segment once (like dash.js) instead of on every level switch.
     #[arg(long)]
     pub cache_init: bool,
+    /// Speak HTTP/1.1 only (default: HTTP/2 where the server offers it).
+    #[arg(long)]
+    pub http1: bool,
     /// Session id (prefix, with several players) for the decision API; default: `play-` and a
     /// value unique to this run, so runs against the same server never share a session.
     #[arg(long, value_name = "ID")]
@@ -160,6 +163,7 @@ fn player_config(args: &PlayArgs, qoe: QoeModel) -> Result<PlayerConfig> {
         max_chunks: (args.max_chunks > 0).then_some(args.max_chunks),
         trace_clock,
         cache_init: args.cache_init,
+        http1_only: args.http1,
         qoe,
         skip_chunks: args.skip_chunks,
         ..PlayerConfig::default()
