@@ -58,6 +58,10 @@ pub struct EmulateArgs {
     /// Drop-tail queue of each link, bytes (tbf's limit).
     #[arg(long, default_value_t = 150_000, value_name = "BYTES")]
     pub queue_bytes: u64,
+    /// Native players speak HTTP/1.1 only (`play --http1`): no HTTP/2 keep-alive pings, which the
+    /// server times out when a slow shared link queues them (docs/sim_to_real.md).
+    #[arg(long)]
+    pub http1: bool,
     /// Decisions from the server's API (always for Chromium).
     #[arg(long)]
     pub server_decisions: bool,
@@ -522,6 +526,9 @@ fn spawn_players(
             if args.server_decisions || args.egress_mbps.is_some() {
                 c.arg("--server-decisions");
             }
+            if args.http1 {
+                c.arg("--http1");
+            }
             c
         }
         Client::Chromium => {
@@ -831,6 +838,7 @@ fn summary_json(
         "delay": delay,
         "queue_bytes": args.queue_bytes,
         "players_per_link": args.players,
+        "http1": args.http1,
         "egress_mbps": args.egress_mbps,
         "shaper": shaped,
         "wall_s": started.elapsed().as_secs_f64(),

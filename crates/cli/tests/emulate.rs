@@ -292,11 +292,13 @@ fn four_players_share_one_link() {
             "4",
             "--speed",
             "8",
+            "--http1",
         ],
         &out,
     );
     assert_nothing_left("the shared-link run");
     assert_eq!(rows(&out).len(), 4);
+    assert_eq!(j["http1"], true, "{j}");
     let link = &j["links"][0];
     assert_eq!(link["players"], 4, "{j}");
     let jain = link["jain_bitrate"]
