@@ -165,6 +165,8 @@ pub fn run(args: EmulateArgs) -> Result<()> {
         args.speed
     );
     let outcome = run_links(&args, &plan, &topo);
+    // On Ctrl-C the watcher removes everything and exits with 130; nothing to report here.
+    neuralstream_emu::interrupt::park_if_interrupted();
     let problems = topo.teardown();
     let left = neuralstream_emu::topology::leftovers(&topo.id).unwrap_or_default();
     ensure!(

@@ -490,6 +490,8 @@ fn ctrl_c_removes_the_links_and_the_processes_in_them() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("Ctrl-C: removing the emulated links"), "{err}");
+    // One teardown, not two racing (the main thread's and the watcher's).
+    assert!(!err.contains("cleanup"), "{err}");
     assert_nothing_left("Ctrl-C");
 }
 

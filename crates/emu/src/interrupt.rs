@@ -29,6 +29,15 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::Relaxed)
 }
 
+/// After Ctrl-C or SIGTERM, blocks for good: the watcher is removing the links and then exits the
+/// process with status 130, so the caller must not report a half-removed run meanwhile. Returns
+/// at once otherwise.
+pub fn park_if_interrupted() {
+    while interrupted() {
+        std::thread::park();
+    }
+}
+
 fn watch_signals() {
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -51,8 +60,8 @@ fn watch_signals() {
             _ = term.recv() => "SIGTERM",
         }
     });
-    INTERRUPTED.store(true, Ordering::Relaxed);
     eprintln!("{name}: removing the emulated links");
+    INTERRUPTED.store(true, Ordering::Relaxed);
     for p in teardown_registered() {
         eprintln!("warning: emulation cleanup: {p}");
     }

@@ -297,9 +297,15 @@ impl Topology {
         self.removed = true;
         let mut names = self.namespaces();
         names.extend(self.links.iter().map(|l| l.server_dev.clone()));
-        let problems = remove(&names);
-        registry().retain(|n| !names.contains(n));
-        problems
+        // Claim them from the registry first: what the signal watcher or the panic hook took
+        // already is theirs to remove, so the two never delete the same name.
+        let claimed: Vec<String> = {
+            let mut r = registry();
+            let claimed = r.iter().filter(|n| names.contains(n)).cloned().collect();
+            r.retain(|n| !names.contains(n));
+            claimed
+        };
+        remove(&claimed)
     }
 }
 
