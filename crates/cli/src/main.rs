@@ -26,6 +26,8 @@ macro_rules! say {
 mod bench;
 mod dataset;
 mod demo;
+// issue 22, item 3 (engineer `netns`): real TCP through emulated links.
+mod emulate;
 mod grid;
 mod inputs;
 mod package;
@@ -139,12 +141,23 @@ enum Command {
     /// and network class (Markdown, CSV, JSON, charts).
     #[command(after_help = REPORT_EXAMPLES)]
     Report(Box<report_cmd::ReportArgs>),
+    // -- issue 22, item 3 (engineer `netns`).
+    /// Real TCP through emulated links (root): `serve` and players in network namespaces, each
+    /// link shaped by tc from a trace; `--cleanup` removes a killed run's leftovers.
+    #[command(after_help = EMULATE_EXAMPLES)]
+    Emulate(Box<emulate::EmulateArgs>),
 }
 
 const REPORT_EXAMPLES: &str = "Examples:
   neuralstream bench --telemetry out/telemetry && neuralstream report --telemetry out/telemetry
   neuralstream report --results out/bench --out out/bench-report
   neuralstream report --telemetry out/telemetry --video media/talk --classes-kbps 1500,3000,6000";
+
+const EMULATE_EXAMPLES: &str = "Examples:
+  neuralstream emulate --media media/pensieve --trace TRACE --abr robustmpc,bba,bola-e --speed 4
+  neuralstream emulate --media media/clip --trace TRACE --client chromium --abr robustmpc
+  neuralstream emulate --media media/pensieve --trace TRACE --players 20 --egress-mbps 20
+  neuralstream emulate --cleanup";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -180,6 +193,7 @@ fn main() -> ExitCode {
         Command::Telemetry(args) => telemetry::run(*args),
         Command::Dataset(args) => dataset::run(*args),
         Command::Report(args) => report_cmd::run(*args),
+        Command::Emulate(args) => emulate::run(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

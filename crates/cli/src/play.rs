@@ -79,12 +79,17 @@ pub struct PlayArgs {
     #[command(flatten)]
     pub telemetry: crate::telemetry::TelemetryFlag,
     /// transfer: the trace advances only while bytes flow or the player idles, as in the
-    /// simulator; wall: the trace follows session time like a real link.
+    /// simulator; wall: the trace follows session time like a real link; network: no pacing, the
+    /// network itself is the link (`neuralstream emulate` shapes it with tc; --rtt-ms is still
+    /// waited before each request).
     #[arg(long, default_value = "transfer", value_name = "CLOCK")]
     pub trace_clock: String,
     /// Fetch each level's init segment once (like dash.js) instead of on every level switch.
     #[arg(long)]
     pub cache_init: bool,
+    /// Speak HTTP/1.1 only (default: HTTP/2 where the server offers it).
+    #[arg(long)]
+    pub http1: bool,
     /// Session id (prefix, with several players) for the decision API; default: `play-` and a
     /// value unique to this run, so runs against the same server never share a session.
     #[arg(long, value_name = "ID")]
@@ -147,7 +152,8 @@ fn player_config(args: &PlayArgs, qoe: QoeModel) -> Result<PlayerConfig> {
     let trace_clock = match args.trace_clock.to_ascii_lowercase().as_str() {
         "transfer" => TraceClock::Transfer,
         "wall" => TraceClock::Wall,
-        other => bail!("--trace-clock must be `transfer` or `wall`, got '{other}'"),
+        "network" => TraceClock::Network,
+        other => bail!("--trace-clock must be `transfer`, `wall` or `network`, got '{other}'"),
     };
     let cfg = PlayerConfig {
         speed: args.speed,
@@ -157,6 +163,7 @@ fn player_config(args: &PlayArgs, qoe: QoeModel) -> Result<PlayerConfig> {
         max_chunks: (args.max_chunks > 0).then_some(args.max_chunks),
         trace_clock,
         cache_init: args.cache_init,
+        http1_only: args.http1,
         qoe,
         skip_chunks: args.skip_chunks,
         ..PlayerConfig::default()

@@ -17,6 +17,9 @@ pub struct Decided {
     pub from_server: bool,
     /// The server's running QoE for the session, when it answered.
     pub server_qoe_so_far: Option<f64>,
+    /// The level cap the server's egress allocator set for this decision (`serve
+    /// --egress-mbps`), when it answered with one.
+    pub cap_level: Option<usize>,
 }
 
 /// The decision maker of one player.
@@ -92,6 +95,7 @@ impl Decider {
                         decision: Decision::level(l.min(levels - 1)),
                         algorithm: "startup".into(),
                         from_server: false,
+                        cap_level: None,
                         server_qoe_so_far: None,
                     }
                 } else {
@@ -100,6 +104,7 @@ impl Decider {
                         decision,
                         algorithm: abr.name(),
                         from_server: false,
+                        cap_level: None,
                         server_qoe_so_far: None,
                     }
                 }
@@ -139,6 +144,7 @@ impl Decider {
                     algorithm: r.algorithm,
                     from_server: true,
                     server_qoe_so_far: Some(r.qoe_so_far),
+                    cap_level: r.reasons.cap_level,
                 }
             }
         };

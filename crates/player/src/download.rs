@@ -22,6 +22,11 @@ pub enum TraceClock {
     /// The trace is a function of session time, like a real link (mahimahi): everything the player
     /// spends (RTTs, decisions, overhead) also moves the trace on.
     Wall,
+    /// No pacing at all: bodies are read as fast as the network delivers them, because a real
+    /// (emulated) link shapes them (`neuralstream emulate`). The RTT wait before each request is
+    /// kept (an application-layer stand-in for a propagation delay the link does not add; 0 turns
+    /// it off), and `link_s` is the measured time from request sent to last byte.
+    Network,
 }
 
 /// Timing of one shaped request, session seconds.
@@ -82,6 +87,9 @@ pub async fn fetch_shaped(
         }
         first_byte_s.get_or_insert_with(|| clock.now_s());
         bytes += frame.len() as u64;
+        if mode == TraceClock::Network {
+            continue;
+        }
         link_s += link.deliver(cursor, frame.len() as f64, chunk, &mut spent)?;
         clock.sleep_until_s(sent_s + link_s).await;
     }
@@ -93,6 +101,9 @@ pub async fn fetch_shaped(
         });
     }
     let finish_s = clock.now_s();
+    if mode == TraceClock::Network {
+        link_s = finish_s - sent_s;
+    }
     Ok(Transfer {
         url: url.to_string(),
         bytes,

@@ -3,7 +3,7 @@
 
 use crate::decider::Decider;
 use crate::error::PlayerError;
-use crate::http::{build_client, TlsTrust};
+use crate::http::{build_client_with, TlsTrust};
 use crate::media::{load_media, Media};
 use crate::player::{play, PlayOutcome, PlayerConfig};
 use neuralstream_core::{Abr, Trace};
@@ -152,7 +152,7 @@ pub async fn load_fleet_media(cfg: &FleetConfig) -> Result<Media, PlayerError> {
     if cfg.traces.is_empty() {
         return Err(PlayerError::Config("no trace to play; pass --trace".into()));
     }
-    let setup = build_client(&cfg.trust)?;
+    let setup = build_client_with(&cfg.trust, cfg.player.http1_only)?;
     let media = load_media(&setup, &cfg.mpd_url).await?;
     if let DecisionSource::Server {
         algorithm: Some(name),
@@ -212,7 +212,7 @@ pub async fn run_fleet_with(cfg: FleetConfig, media: Media) -> Result<FleetOutco
                 let session = task_session;
                 let progress = cfg.progress.clone();
                 let r = async {
-                    let client = build_client(&cfg.trust)?;
+                    let client = build_client_with(&cfg.trust, cfg.player.http1_only)?;
                     // Like a real player, fetch the MPD on this player's own connection before
                     // playback starts: the TLS handshake is then not part of chunk 0's delay.
                     crate::http::get(&client, &cfg.mpd_url).await?;

@@ -19,9 +19,19 @@ pub enum TlsTrust {
 
 /// Builds a client. Each player has its own, so `--clients N` opens N connections like N viewers.
 pub fn build_client(trust: &TlsTrust) -> Result<Client, PlayerError> {
+    build_client_with(trust, false)
+}
+
+/// [`build_client`], speaking HTTP/1.1 only when `http1_only` (otherwise HTTP/2 where the
+/// server offers it).
+pub fn build_client_with(trust: &TlsTrust, http1_only: bool) -> Result<Client, PlayerError> {
     // reqwest is built without a default crypto provider; ring is the one the server uses too.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut b = Client::builder()
+    let mut b = Client::builder();
+    if http1_only {
+        b = b.http1_only();
+    }
+    let mut b = b
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(4)

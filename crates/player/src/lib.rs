@@ -13,6 +13,9 @@
 //! report (`docs/sim_to_real.md`) measures. Results come out as the simulator's [`ChunkRecord`]s,
 //! so `bench`'s writers and QoE scoring apply unchanged.
 //!
+//! Under `neuralstream emulate` the network itself is the trace (tc-shaped links in network
+//! namespaces), and [`TraceClock::Network`] turns the pacing off.
+//!
 //! [`ChunkRecord`]: neuralstream_core::ChunkRecord
 
 pub mod clock;

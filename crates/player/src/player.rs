@@ -40,6 +40,8 @@ pub struct PlayerConfig {
     pub qoe: QoeModel,
     /// Chunks left out of the tally at the start (Pensieve: 1).
     pub skip_chunks: usize,
+    /// Speak HTTP/1.1 only (no HTTP/2, so no HTTP/2 keep-alive pings; `play --http1`).
+    pub http1_only: bool,
 }
 
 impl Default for PlayerConfig {
@@ -55,6 +57,7 @@ impl Default for PlayerConfig {
             cache_init: false,
             qoe: QoeModel::lin(),
             skip_chunks: 1,
+            http1_only: false,
         }
     }
 }

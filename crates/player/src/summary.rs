@@ -40,6 +40,11 @@ pub struct PlayedSession {
     pub all_decisions_from_server: bool,
     /// Decisions the server made.
     pub decisions_from_server: usize,
+    /// Decisions that carried a level cap from the server's egress allocator (`serve
+    /// --egress-mbps`).
+    pub decisions_with_cap: usize,
+    /// Decisions whose level was above the cap they carried (0 when the server kept its caps).
+    pub decisions_above_cap: usize,
     /// QoE of the per-chunk log, scored like `bench` (what results.csv says).
     pub qoe: f64,
     /// The player's running QoE tally.
@@ -80,6 +85,12 @@ impl SessionSummary {
             chunks_expected: expected,
             all_decisions_from_server: o.all_from_server(),
             decisions_from_server: o.decisions.iter().filter(|d| d.from_server).count(),
+            decisions_with_cap: o.decisions.iter().filter(|d| d.cap_level.is_some()).count(),
+            decisions_above_cap: o
+                .decisions
+                .iter()
+                .filter(|d| d.cap_level.is_some_and(|c| d.decision.level > c))
+                .count(),
             qoe,
             qoe_player_running: o.qoe_running,
             qoe_server: o.server_qoe,

@@ -1,3 +1,4 @@
 pub mod browser;
 pub mod telemetry_files;
 pub mod rt;
+pub mod media;
