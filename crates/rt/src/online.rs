@@ -230,6 +230,8 @@ pub fn fixed_action_model(action: usize, seed: u64) -> DqnModel {
             git_commit: None,
             estimate: defaults.estimate,
             guard_queue_ms: defaults.guard_queue_ms,
+            guard_cap: defaults.guard_cap,
+            guard_free_ms: defaults.guard_free_ms,
         },
     }
 }
