@@ -13,7 +13,7 @@ use crate::progress::Progress;
 use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
-use neuralstream_learn::agnostic::AgnosticPoint;
+use neuralstream_learn::agnostic::{AgnosticPiConfig, AgnosticPoint};
 use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -176,6 +176,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         dagger_rounds: args
             .dagger_rounds
             .unwrap_or(AgnosticConfig::default().dagger_rounds),
+        pi: AgnosticPiConfig {
+            iterations: args
+                .api_iters
+                .unwrap_or(AgnosticPiConfig::default().iterations),
+            ..AgnosticPiConfig::default()
+        },
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
         ..AgnosticConfig::default()
@@ -202,7 +208,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     );
     let bar = Progress::new(
         "train",
-        (cfg.epochs + cfg.dagger_rounds) as u64,
+        (cfg.epochs + cfg.dagger_rounds + cfg.pi.iterations) as u64,
         "validations",
         "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
     );

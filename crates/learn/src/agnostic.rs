@@ -38,7 +38,11 @@ use neuralstream_policy::agnostic::AGNOSTIC_HIDDEN;
 use neuralstream_policy::{AgnosticAbr, AgnosticSpec, PolicyMeta};
 use neuralstream_sim::{run_session, Session, SessionLog, SimConfig, StartPosition};
 use rayon::prelude::*;
+use std::collections::VecDeque;
 use std::time::Instant;
+
+pub mod pi;
+pub use pi::AgnosticPiConfig;
 
 /// Settings of [`train_agnostic`].
 #[derive(Debug, Clone)]
@@ -81,6 +85,8 @@ pub struct AgnosticConfig {
     pub optimum: OptimumParams,
     /// Search parameters of DAgger's relabelling teacher.
     pub teacher: OptimumParams,
+    /// The policy-iteration stage after DAgger ([`pi`]; `iterations: 0` turns it off).
+    pub pi: AgnosticPiConfig,
     /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
     pub max_wall_s: f64,
 }
@@ -113,6 +119,7 @@ impl Default for AgnosticConfig {
                 buffer_bucket_s: 1.0,
                 ..OptimumParams::default()
             },
+            pi: AgnosticPiConfig::default(),
             max_wall_s: 3600.0,
         }
     }
@@ -147,9 +154,9 @@ struct Env {
 /// One validation measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgnosticPoint {
-    /// `bc` or `dagger`.
+    /// `bc`, `dagger` or `pi`.
     pub stage: &'static str,
-    /// Epoch (bc) or round (dagger), from 1.
+    /// Epoch (bc), round (dagger) or iteration (pi), from 1.
     pub step: usize,
     /// Mean training loss of the last epoch.
     pub loss: f64,
@@ -287,28 +294,30 @@ pub fn train_agnostic(
     let mut best = (f64::NEG_INFINITY, actor.clone());
     let mut curve = Vec::new();
     let mut cut_short = false;
-    let mut validate = |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>| {
-        let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
-        let (share, _) = validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
-        let point = AgnosticPoint {
-            stage,
-            step,
-            loss,
-            val_score: share,
-            wall_s: start.elapsed().as_secs_f64(),
+    let mut validate =
+        |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>, best: &mut (f64, Mlp)| {
+            let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
+            let (share, _) =
+                validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
+            let point = AgnosticPoint {
+                stage,
+                step,
+                loss,
+                val_score: share,
+                wall_s: start.elapsed().as_secs_f64(),
+            };
+            progress(&point);
+            curve.push(point);
+            if share > best.0 {
+                *best = (share, actor.clone());
+            }
+            Ok::<_, LearnError>(())
         };
-        progress(&point);
-        curve.push(point);
-        if share > best.0 {
-            best = (share, actor.clone());
-        }
-        Ok::<_, LearnError>(())
-    };
     for epoch in 1..=cfg.epochs {
         let loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
-        validate(&actor, "bc", epoch, loss, &mut curve)?;
+        validate(&actor, "bc", epoch, loss, &mut curve, &mut best)?;
         if start.elapsed().as_secs_f64() > cfg.max_wall_s {
-            cut_short = epoch < cfg.epochs || cfg.dagger_rounds > 0;
+            cut_short = epoch < cfg.epochs || cfg.dagger_rounds > 0 || cfg.pi.iterations > 0;
             break;
         }
     }
@@ -323,8 +332,41 @@ pub fn train_agnostic(
         for _ in 0..cfg.dagger_epochs {
             loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
         }
-        validate(&actor, "dagger", round, loss, &mut curve)?;
-        if start.elapsed().as_secs_f64() > cfg.max_wall_s && round < cfg.dagger_rounds {
+        validate(&actor, "dagger", round, loss, &mut curve, &mut best)?;
+        if start.elapsed().as_secs_f64() > cfg.max_wall_s
+            && (round < cfg.dagger_rounds || cfg.pi.iterations > 0)
+        {
+            cut_short = true;
+        }
+    }
+    // Policy iteration continues from the best policy so far.
+    actor = best.1.clone();
+    let mut pi_adam = Adam::new(AdamConfig::with_lr(cfg.pi.lr));
+    let mut kept = VecDeque::new();
+    for it in 1..=cfg.pi.iterations {
+        if cut_short {
+            break;
+        }
+        let base = Rng::new(cfg.seed ^ 0x0a91_5e55_0000_0000).fork(it as u64);
+        kept.push_back(pi::collect(
+            &actor,
+            &train_envs,
+            videos,
+            &spec,
+            &cfg.sim,
+            &cfg.pi,
+            base,
+        )?);
+        while kept.len() > cfg.pi.keep_iters.max(1) {
+            kept.pop_front();
+        }
+        let all = pi::merged(&kept);
+        let mut loss = 0.0;
+        for _ in 0..cfg.pi.epochs {
+            loss = pi::regress_epoch(&mut actor, &mut pi_adam, &all, cfg.pi.minibatch, &mut rng);
+        }
+        validate(&actor, "pi", it, loss, &mut curve, &mut best)?;
+        if start.elapsed().as_secs_f64() > cfg.max_wall_s && it < cfg.pi.iterations {
             cut_short = true;
         }
     }
@@ -672,6 +714,13 @@ mod tests {
             window_s: 60.0,
             hop_s: 60.0,
             hidden: vec![8],
+            pi: AgnosticPiConfig {
+                iterations: 1,
+                sessions_per_iter: 4,
+                states_per_session: 2,
+                epochs: 1,
+                ..AgnosticPiConfig::default()
+            },
             ..AgnosticConfig::default()
         }
     }
@@ -693,7 +742,8 @@ mod tests {
         let run =
             || train_agnostic(&sets, &videos, &tiny(), PolicyMeta::default(), &mut |_| {}).unwrap();
         let a = run();
-        assert_eq!(a.curve.len(), 3);
+        assert_eq!(a.curve.len(), 4);
+        assert_eq!(a.curve[3].stage, "pi");
         assert!(a.samples > 0 && a.train_envs == 12);
         assert!(a.best_val_score.is_finite());
         assert_eq!(a.groups.len(), 2);
