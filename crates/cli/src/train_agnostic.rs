@@ -166,6 +166,23 @@ fn ladder_video(name: &str, kbps: &[f64], chunk_s: f64) -> Video {
     synthetic_video(name, &Ladder::from_kbps(kbps), 48, chunk_s, 31)
 }
 
+/// The policy-iteration stage's settings: the defaults, overridden by the `--api-*` flags (the
+/// clip in top-utility units here, not QoE points).
+fn pi_config(args: &TrainArgs) -> AgnosticPiConfig {
+    let d = AgnosticPiConfig::default();
+    AgnosticPiConfig {
+        iterations: args.api_iters.unwrap_or(d.iterations),
+        sessions_per_iter: args.api_sessions.unwrap_or(d.sessions_per_iter),
+        states_per_session: args.api_states.unwrap_or(d.states_per_session),
+        explore_eps: args.api_explore.unwrap_or(d.explore_eps),
+        epochs: args.api_epochs.unwrap_or(d.epochs),
+        lr: args.api_lr.unwrap_or(d.lr),
+        keep_iters: args.api_keep.unwrap_or(d.keep_iters),
+        clip: args.api_clip.unwrap_or(d.clip),
+        ..d
+    }
+}
+
 /// Runs `neuralstream train --agnostic`.
 pub fn run(args: &TrainArgs) -> Result<()> {
     let sets = trace_sets(args)?;
@@ -176,12 +193,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         dagger_rounds: args
             .dagger_rounds
             .unwrap_or(AgnosticConfig::default().dagger_rounds),
-        pi: AgnosticPiConfig {
-            iterations: args
-                .api_iters
-                .unwrap_or(AgnosticPiConfig::default().iterations),
-            ..AgnosticPiConfig::default()
-        },
+        pi: pi_config(args),
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
         ..AgnosticConfig::default()

@@ -41,7 +41,9 @@ use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::time::Instant;
 
+pub mod curriculum;
 pub mod pi;
+pub use curriculum::CurriculumConfig;
 pub use pi::AgnosticPiConfig;
 
 /// Settings of [`train_agnostic`].
@@ -87,13 +89,16 @@ pub struct AgnosticConfig {
     pub teacher: OptimumParams,
     /// The policy-iteration stage after DAgger ([`pi`]; `iterations: 0` turns it off).
     pub pi: AgnosticPiConfig,
+    /// Which environments policy iteration rolls in ([`curriculum`]).
+    pub curriculum: CurriculumConfig,
     /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
     pub max_wall_s: f64,
 }
 
 impl Default for AgnosticConfig {
-    /// 2 x 64 ReLU, lr 1e-3, 128 decisions per batch, 12 epochs, 4 DAgger rounds of 80 sessions x
-    /// 10 states and 3 epochs, 2 videos per window, at most 100 training and 10 validation windows
+    /// 2 x 64 ReLU, lr 1e-3, 128 decisions per batch, 12 epochs, no DAgger round (policy
+    /// iteration does its work for less: see `docs/benchmarks.md`; a round is 80 sessions x 10
+    /// states and 3 epochs), [`AgnosticPiConfig::default`] policy iteration, 2 videos per window, at most 100 training and 10 validation windows
     /// per set, 15 % validation, 320 s windows every 160 s, Pensieve's simulator skipping chunk 0.
     fn default() -> Self {
         AgnosticConfig {
@@ -102,7 +107,7 @@ impl Default for AgnosticConfig {
             lr: 1e-3,
             batch_size: 128,
             epochs: 12,
-            dagger_rounds: 4,
+            dagger_rounds: 0,
             dagger_sessions_per_round: 80,
             dagger_states_per_session: 10,
             dagger_epochs: 3,
@@ -120,6 +125,7 @@ impl Default for AgnosticConfig {
                 ..OptimumParams::default()
             },
             pi: AgnosticPiConfig::default(),
+            curriculum: CurriculumConfig::default(),
             max_wall_s: 3600.0,
         }
     }
@@ -343,14 +349,36 @@ pub fn train_agnostic(
     actor = best.1.clone();
     let mut pi_adam = Adam::new(AdamConfig::with_lr(cfg.pi.lr));
     let mut kept = VecDeque::new();
+    let focus = cfg.curriculum.focus;
+    let best_rule = if cfg.pi.iterations > 0 && focus > 0.0 && !cut_short {
+        curriculum::best_rule_qoes(&train_envs, videos, &sim, cfg.skip_chunks)?
+    } else {
+        Vec::new()
+    };
+    let mut draw_rng = Rng::new(cfg.seed ^ 0x0c2c_0000_0000_0000).fork(1);
     for it in 1..=cfg.pi.iterations {
         if cut_short {
             break;
         }
+        let gaps = if best_rule.is_empty() {
+            vec![0.0; train_envs.len()]
+        } else {
+            let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
+            curriculum::gaps(
+                &policy,
+                &train_envs,
+                &best_rule,
+                videos,
+                &sim,
+                cfg.skip_chunks,
+            )?
+        };
+        let picks = curriculum::draw(&gaps, cfg.pi.sessions_per_iter, focus, &mut draw_rng);
         let base = Rng::new(cfg.seed ^ 0x0a91_5e55_0000_0000).fork(it as u64);
         kept.push_back(pi::collect(
             &actor,
             &train_envs,
+            &picks,
             videos,
             &spec,
             &cfg.sim,

@@ -4,9 +4,9 @@
 //!
 //! Each iteration:
 //!
-//! 1. **Roll in:** `sessions_per_iter` training environments (a seeded draw, with replacement, of
-//!    the (window, video) pairs; delay noise seeded per session) are played by the current greedy
-//!    policy, with an `explore_eps` chance of a random level so nearby states are visited too.
+//! 1. **Roll in:** `sessions_per_iter` training environments (drawn with replacement from the
+//!    (window, video) pairs by the [`super::curriculum`]; delay noise seeded per session) are
+//!    played by the current greedy policy, with an `explore_eps` chance of a random level so nearby states are visited too.
 //! 2. **Roll out:** at `states_per_session` random decisions of each session, every level of
 //!    *that video* is played from a clone of the session (same future, same noise stream), then
 //!    the current policy to the end; `Q(s, a)` is the QoE collected from the decision on.
@@ -55,18 +55,18 @@ pub struct AgnosticPiConfig {
 }
 
 impl Default for AgnosticPiConfig {
-    /// 12 iterations of 320 sessions x 6 rolled-out decisions, 10 % exploration, 6 epochs of
-    /// minibatch 128 at lr 3e-4 over the last 3 iterations' data, advantages clipped at 2.5 top
+    /// 16 iterations of 400 sessions x 8 rolled-out decisions, 10 % exploration, 6 epochs of
+    /// minibatch 128 at lr 5e-4 over the last 3 iterations' data, advantages clipped at 2.5 top
     /// utilities and scaled by 4 (a Pensieve-video advantage of 1 QoE is about 1 logit).
     fn default() -> Self {
         AgnosticPiConfig {
-            iterations: 12,
-            sessions_per_iter: 320,
-            states_per_session: 6,
+            iterations: 16,
+            sessions_per_iter: 400,
+            states_per_session: 8,
             explore_eps: 0.1,
             epochs: 6,
             minibatch: 128,
-            lr: 3e-4,
+            lr: 5e-4,
             keep_iters: 3,
             clip: 2.5,
             temperature: 0.25,
@@ -218,11 +218,13 @@ fn collect_session(
     Ok(out)
 }
 
-/// Rolls in `cfg.sessions_per_iter` seeded draws of `envs` with the greedy `actor`; the
-/// iteration's rolled-out decisions, in session order.
+/// Rolls in `envs[picks[j]]` for every `j` with the greedy `actor` (session `j` seeded by
+/// `base.fork(j)`); the iteration's rolled-out decisions, in session order.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn collect(
     actor: &Mlp,
     envs: &[Env],
+    picks: &[usize],
     videos: &[TrainVideo],
     spec: &AgnosticSpec,
     sim: &SimConfig,
@@ -230,15 +232,15 @@ pub(super) fn collect(
     base: Rng,
 ) -> Result<QRows, LearnError> {
     let policy = AgnosticAbr::new(actor.clone(), spec.clone(), Default::default());
-    let parts: Vec<QRows> = (0..cfg.sessions_per_iter)
-        .into_par_iter()
+    let parts: Vec<QRows> = picks
+        .par_iter()
+        .enumerate()
         .map_init(
             || policy.clone(),
-            |policy, j| {
-                let mut rng = base.fork(j as u64);
-                let env = &envs[rng.below(envs.len())];
+            |policy, (j, &pick)| {
+                let env = &envs[pick];
                 let v = &videos[env.video];
-                collect_session(policy, env, v, spec, sim, cfg, rng)
+                collect_session(policy, env, v, spec, sim, cfg, base.fork(j as u64))
             },
         )
         .collect::<Result<_, LearnError>>()?;
