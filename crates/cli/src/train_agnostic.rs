@@ -183,6 +183,17 @@ fn pi_config(args: &TrainArgs) -> AgnosticPiConfig {
     }
 }
 
+/// The flag that sets each policy-iteration field an `AgnosticPiConfig::validate` error names.
+const PI_FLAGS: &[(&str, &str)] = &[
+    ("pi.sessions_per_iter", "--api-sessions"),
+    ("pi.states_per_session", "--api-states"),
+    ("pi.epochs", "--api-epochs"),
+    ("pi.keep_iters", "--api-keep"),
+    ("pi.explore_eps", "--api-explore"),
+    ("pi.clip", "--api-clip"),
+    ("pi.lr", "--api-lr"),
+];
+
 /// Runs `neuralstream train --agnostic`.
 pub fn run(args: &TrainArgs) -> Result<()> {
     let sets = trace_sets(args)?;
@@ -198,6 +209,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         max_wall_s: args.max_wall_s,
         ..AgnosticConfig::default()
     };
+    if let Err(e) = cfg.pi.validate() {
+        let e = e.within("pi");
+        let flag = PI_FLAGS.iter().find(|(f, _)| *f == e.field).map(|p| p.1);
+        anyhow::bail!("{} {}", flag.unwrap_or(&e.field), e.problem);
+    }
     std::fs::create_dir_all(&args.out).with_context(|| {
         format!(
             "cannot create the output folder --out {}",

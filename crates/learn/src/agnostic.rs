@@ -271,6 +271,7 @@ pub fn train_agnostic(
     progress: &mut dyn FnMut(&AgnosticPoint),
 ) -> Result<AgnosticReport, LearnError> {
     let start = Instant::now();
+    cfg.pi.validate().map_err(|e| e.within("pi"))?;
     for v in videos {
         AgnosticSpec::check_levels(&v.video.name, v.video.num_levels())
             .map_err(|e| LearnError::Invalid(e.to_string()))?;

@@ -22,7 +22,7 @@
 //! and gathered in order; the regression is single-threaded.
 
 use super::{sim_err, Env, TrainVideo};
-use crate::error::LearnError;
+use crate::error::{check, ConfigError, LearnError};
 use neuralstream_core::{Abr, ChunkRecord, Observation, Rng};
 use neuralstream_nn::{loss, Adam, Mlp, SplitMix64};
 use neuralstream_policy::{AgnosticAbr, AgnosticSpec};
@@ -71,6 +71,28 @@ impl Default for AgnosticPiConfig {
             clip: 2.5,
             temperature: 0.25,
         }
+    }
+}
+
+impl AgnosticPiConfig {
+    /// Checks every setting's range; the error names the field (`explore_eps`, ...).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, count) in [
+            ("sessions_per_iter", self.sessions_per_iter),
+            ("states_per_session", self.states_per_session),
+            ("epochs", self.epochs),
+            ("minibatch", self.minibatch),
+            ("keep_iters", self.keep_iters),
+        ] {
+            check::at_least_one(field, count)?;
+        }
+        let e = self.explore_eps;
+        check::ensure((0.0..=1.0).contains(&e), "explore_eps", "be in [0, 1]", e)?;
+        let c = self.clip;
+        check::ensure(c.is_finite() && c > 0.0, "clip", "be a positive number", c)?;
+        let t = self.temperature;
+        check::ensure(t.is_finite() && t > 0.0, "temperature", "be positive", t)?;
+        check::learning_rate("lr", self.lr)
     }
 }
 
@@ -301,6 +323,26 @@ mod tests {
     use neuralstream_core::{Ladder, QoeModel, Trace};
     use neuralstream_data::synthetic::synthetic_video;
     use neuralstream_nn::Activation;
+
+    #[test]
+    fn settings_out_of_range_are_named() {
+        assert!(AgnosticPiConfig::default().validate().is_ok());
+        let bad = AgnosticPiConfig {
+            explore_eps: 1.5,
+            ..AgnosticPiConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "explore_eps");
+        let bad = AgnosticPiConfig {
+            clip: f32::NAN,
+            ..AgnosticPiConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "clip");
+        let bad = AgnosticPiConfig {
+            sessions_per_iter: 0,
+            ..AgnosticPiConfig::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "sessions_per_iter");
+    }
 
     #[test]
     fn rollouts_rank_levels_by_what_the_network_can_carry() {
