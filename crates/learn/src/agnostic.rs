@@ -149,6 +149,14 @@ pub struct TrainVideo {
     pub qoe: CompiledQoe,
 }
 
+impl TrainVideo {
+    /// The video's top utility per chunk (QoE_lin: its top bitrate in Mbit/s): the unit of the
+    /// normalised regrets, gaps and advantages.
+    pub fn top_utility(&self) -> f64 {
+        self.qoe.raw.iter().cloned().fold(0.0, f64::max) / self.qoe.divisor
+    }
+}
+
 /// One environment: a window of a trace set's trace played on one video.
 #[derive(Debug, Clone)]
 struct Env {
@@ -551,36 +559,21 @@ fn validation_score(
     sim: &SimConfig,
     cfg: &AgnosticConfig,
 ) -> Result<(f64, Vec<GroupScore>), LearnError> {
-    let qoes: Vec<(f64, usize)> = envs
+    let qoes: Vec<(f64, f64)> = envs
         .par_iter()
         .map_init(
             || (policy.clone(), SessionLog::default()),
-            |(abr, log), env| {
-                let v = &videos[env.video];
-                run_session(
-                    sim,
-                    &env.trace,
-                    &v.video,
-                    abr,
-                    StartPosition::Beginning,
-                    None,
-                    log,
-                )
-                .map_err(sim_err(env))?;
-                let scored = log.records.len().saturating_sub(cfg.skip_chunks);
-                Ok((v.qoe.score(&log.records, cfg.skip_chunks).qoe, scored))
-            },
+            |(abr, log), env| curriculum::play(abr, env, videos, sim, cfg.skip_chunks, log),
         )
         .collect::<Result<_, LearnError>>()?;
     let mut groups = Vec::new();
     for (s, set) in sets.iter().enumerate() {
         for (vi, v) in videos.iter().enumerate() {
             let (mut regret, mut most) = (0.0, 0.0);
-            let top = v.qoe.raw.iter().cloned().fold(0.0, f64::max) / v.qoe.divisor;
             for (i, env) in envs.iter().enumerate() {
                 if env.set == s && env.video == vi {
                     regret += optimum[i] - qoes[i].0;
-                    most += top * qoes[i].1 as f64;
+                    most += qoes[i].1;
                 }
             }
             if most > 0.0 {

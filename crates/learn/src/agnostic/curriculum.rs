@@ -38,9 +38,9 @@ impl Default for CurriculumConfig {
     }
 }
 
-/// The QoE of a session of `abr` on `env`, and the scale of a normalised gap there (the video's
-/// top utility times the chunks scored).
-fn play(
+/// The QoE of a session of `abr` on `env` (noise-free `sim`), and the scale of a normalised gap
+/// there (the video's top utility times the chunks scored; validation's too).
+pub(super) fn play(
     abr: &mut dyn Abr,
     env: &Env,
     videos: &[TrainVideo],
@@ -59,9 +59,8 @@ fn play(
         log,
     )
     .map_err(sim_err(env))?;
-    let top = v.qoe.raw.iter().cloned().fold(0.0, f64::max) / v.qoe.divisor;
     let scored = log.records.len().saturating_sub(skip_chunks) as f64;
-    let scale = (top * scored).max(1e-9);
+    let scale = (v.top_utility() * scored).max(1e-9);
     Ok((v.qoe.score(&log.records, skip_chunks).qoe, scale))
 }
 

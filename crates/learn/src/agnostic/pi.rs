@@ -175,7 +175,7 @@ fn collect_session(
 ) -> Result<QRows, LearnError> {
     let video = &v.video;
     let levels = video.num_levels();
-    let top = v.qoe.raw.iter().cloned().fold(0.0, f64::max) / v.qoe.divisor;
+    let top = v.top_utility();
     let top = if top > 0.0 { top } else { 1.0 };
     let noise = rng.fork(0x0015e);
     let mut player = Player {
