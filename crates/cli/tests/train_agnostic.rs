@@ -35,5 +35,8 @@ fn out_of_range_policy_iteration_flags_are_named() {
     let e = refused("--api-lr", "0");
     assert!(e.contains("--api-lr") && e.contains("learning rate"), "{e}");
     let e = refused("--api-sessions", "0");
-    assert!(e.contains("--api-sessions") && e.contains("at least 1"), "{e}");
+    assert!(
+        e.contains("--api-sessions") && e.contains("at least 1"),
+        "{e}"
+    );
 }
