@@ -1,6 +1,6 @@
 //! Training the ladder-agnostic policy ([`neuralstream_policy::AgnosticAbr`], feature layout 2)
-//! over a *distribution* of networks and videos: the imitation + DAgger recipe of
-//! [`crate::imitation`] with a variable number of actions.
+//! over a *distribution* of networks and videos: the imitation + policy-iteration recipe of
+//! [`crate::imitation`] and [`crate::policy_iteration`] with a variable number of actions.
 //!
 //! 1. Every trace set is split by whole trace into train / validation ([`split_traces`]); the
 //!    training traces are cut into windows, and every window is paired with
@@ -14,7 +14,13 @@
 //!    environments and the best checkpoint is kept.
 //! 4. DAgger rounds: the learner plays a seeded subset of the training environments, a few of the
 //!    states it visits are labelled with the optimum of the rest of the session from there
-//!    ([`solve_from`]), added to the data and trained on.
+//!    ([`solve_from`]), added to the data and trained on. Off by default: the clone on its own
+//!    is a copycat (the optimum mostly keeps its level, so "stay" explains most labels and the
+//!    clone stays at its startup level wherever the optimum never was), and step 5 undoes that
+//!    for less time than DAgger.
+//! 5. Policy iteration with all-action rollouts ([`pi`]) from the best policy so far, on sessions
+//!    drawn by a Genet-style [`curriculum`] (where the policy's gap to the best rule is largest),
+//!    still selected on validation.
 //!
 //! **Selection metric.** Ladders differ in scale (QoE_lin on a 35 Mbit/s ladder is in the
 //! thousands, on Pensieve's in the tens), and a share of the optimum is ill-conditioned where the
