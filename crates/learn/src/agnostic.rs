@@ -482,6 +482,27 @@ fn sim_err(env: &Env) -> impl Fn(neuralstream_sim::SimError) -> LearnError + '_ 
     }
 }
 
+/// Plays `abr` on `env` from the window's start (`sim` as given: noise-free here) into `log`.
+fn run_env(
+    abr: &mut dyn Abr,
+    env: &Env,
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    log: &mut SessionLog,
+) -> Result<(), LearnError> {
+    let v = &videos[env.video];
+    run_session(
+        sim,
+        &env.trace,
+        &v.video,
+        abr,
+        StartPosition::Beginning,
+        None,
+        log,
+    )
+    .map_err(sim_err(env))
+}
+
 /// Solves every environment's optimum and records its decisions.
 fn collect_demos(
     envs: &[Env],
@@ -509,17 +530,7 @@ fn collect_demos(
                 data: Samples::new(),
                 buf: Vec::new(),
             };
-            let mut log = SessionLog::default();
-            run_session(
-                sim,
-                &env.trace,
-                &v.video,
-                &mut rec,
-                StartPosition::Beginning,
-                None,
-                &mut log,
-            )
-            .map_err(sim_err(env))?;
+            run_env(&mut rec, env, videos, sim, &mut SessionLog::default())?;
             Ok(rec.data)
         })
         .collect::<Result<_, LearnError>>()?;
@@ -613,16 +624,7 @@ fn relabel(
             || (learner.clone(), SessionLog::default(), Vec::new()),
             |(abr, log, buf), (i, env)| {
                 let v = &videos[env.video];
-                run_session(
-                    sim,
-                    &env.trace,
-                    &v.video,
-                    abr,
-                    StartPosition::Beginning,
-                    None,
-                    log,
-                )
-                .map_err(sim_err(env))?;
+                run_env(abr, env, videos, sim, log)?;
                 let total = log.records.len();
                 let mut chunks: Vec<usize> = (1..total).collect();
                 let mut rng = Rng::new(cfg.seed ^ (round as u64) << 32).fork(i as u64);

@@ -15,10 +15,10 @@
 //! Deterministic: environments are played in parallel and collected in order; the draws come from
 //! the seeded [`Rng`] the caller gives.
 
-use super::{sim_err, Env, TrainVideo};
+use super::{run_env, Env, TrainVideo};
 use crate::error::LearnError;
 use neuralstream_core::{Abr, Rng};
-use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
+use neuralstream_sim::{SessionLog, SimConfig};
 use rayon::prelude::*;
 
 /// The rules whose best QoE per environment the policy is measured against (the bar).
@@ -49,16 +49,7 @@ pub(super) fn play(
     log: &mut SessionLog,
 ) -> Result<(f64, f64), LearnError> {
     let v = &videos[env.video];
-    run_session(
-        sim,
-        &env.trace,
-        &v.video,
-        abr,
-        StartPosition::Beginning,
-        None,
-        log,
-    )
-    .map_err(sim_err(env))?;
+    run_env(abr, env, videos, sim, log)?;
     let scored = log.records.len().saturating_sub(skip_chunks) as f64;
     let scale = (v.top_utility() * scored).max(1e-9);
     Ok((v.qoe.score(&log.records, skip_chunks).qoe, scale))
