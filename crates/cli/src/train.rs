@@ -163,7 +163,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "PATH")]
     pub test_traces: Option<PathBuf>,
     /// Train the ladder-agnostic policy (one network for ladders of 2 to 16 levels, feature
-    /// layout 2) by imitation of the optimum with DAgger over a distribution of trace sets and
+    /// layout 2) by imitation of the optimum then policy iteration (--api-* flags) with a
+    /// curriculum over a distribution of trace sets and
     /// videos (--agnostic-traces, --agnostic-videos; by default Pensieve's train traces, the ucc5g
     /// and nyumets train splits of ../shared/data, 0.1-100 Mbit/s synthetic traces, and Pensieve's
     /// video with synthetic ladders of 3 to 12 levels). --traces and --video are not used.

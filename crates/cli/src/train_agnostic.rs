@@ -13,7 +13,7 @@ use crate::progress::Progress;
 use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
-use neuralstream_learn::agnostic::AgnosticPoint;
+use neuralstream_learn::agnostic::{AgnosticPiConfig, AgnosticPoint};
 use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -166,6 +166,34 @@ fn ladder_video(name: &str, kbps: &[f64], chunk_s: f64) -> Video {
     synthetic_video(name, &Ladder::from_kbps(kbps), 48, chunk_s, 31)
 }
 
+/// The policy-iteration stage's settings: the defaults, overridden by the `--api-*` flags (the
+/// clip in top-utility units here, not QoE points).
+fn pi_config(args: &TrainArgs) -> AgnosticPiConfig {
+    let d = AgnosticPiConfig::default();
+    AgnosticPiConfig {
+        iterations: args.api_iters.unwrap_or(d.iterations),
+        sessions_per_iter: args.api_sessions.unwrap_or(d.sessions_per_iter),
+        states_per_session: args.api_states.unwrap_or(d.states_per_session),
+        explore_eps: args.api_explore.unwrap_or(d.explore_eps),
+        epochs: args.api_epochs.unwrap_or(d.epochs),
+        lr: args.api_lr.unwrap_or(d.lr),
+        keep_iters: args.api_keep.unwrap_or(d.keep_iters),
+        clip: args.api_clip.unwrap_or(d.clip),
+        ..d
+    }
+}
+
+/// The flag that sets each policy-iteration field an `AgnosticPiConfig::validate` error names.
+const PI_FLAGS: &[(&str, &str)] = &[
+    ("pi.sessions_per_iter", "--api-sessions"),
+    ("pi.states_per_session", "--api-states"),
+    ("pi.epochs", "--api-epochs"),
+    ("pi.keep_iters", "--api-keep"),
+    ("pi.explore_eps", "--api-explore"),
+    ("pi.clip", "--api-clip"),
+    ("pi.lr", "--api-lr"),
+];
+
 /// Runs `neuralstream train --agnostic`.
 pub fn run(args: &TrainArgs) -> Result<()> {
     let sets = trace_sets(args)?;
@@ -176,10 +204,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         dagger_rounds: args
             .dagger_rounds
             .unwrap_or(AgnosticConfig::default().dagger_rounds),
+        pi: pi_config(args),
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
         ..AgnosticConfig::default()
     };
+    if let Err(e) = cfg.pi.validate() {
+        let e = e.within("pi");
+        let flag = PI_FLAGS.iter().find(|(f, _)| *f == e.field).map(|p| p.1);
+        anyhow::bail!("{} {}", flag.unwrap_or(&e.field), e.problem);
+    }
     std::fs::create_dir_all(&args.out).with_context(|| {
         format!(
             "cannot create the output folder --out {}",
@@ -202,7 +236,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     );
     let bar = Progress::new(
         "train",
-        (cfg.epochs + cfg.dagger_rounds) as u64,
+        (cfg.epochs + cfg.dagger_rounds + cfg.pi.iterations) as u64,
         "validations",
         "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
     );

@@ -1,6 +1,6 @@
 //! Training the ladder-agnostic policy ([`neuralstream_policy::AgnosticAbr`], feature layout 2)
-//! over a *distribution* of networks and videos: the imitation + DAgger recipe of
-//! [`crate::imitation`] with a variable number of actions.
+//! over a *distribution* of networks and videos: the imitation + policy-iteration recipe of
+//! [`crate::imitation`] and [`crate::policy_iteration`] with a variable number of actions.
 //!
 //! 1. Every trace set is split by whole trace into train / validation ([`split_traces`]); the
 //!    training traces are cut into windows, and every window is paired with
@@ -14,7 +14,13 @@
 //!    environments and the best checkpoint is kept.
 //! 4. DAgger rounds: the learner plays a seeded subset of the training environments, a few of the
 //!    states it visits are labelled with the optimum of the rest of the session from there
-//!    ([`solve_from`]), added to the data and trained on.
+//!    ([`solve_from`]), added to the data and trained on. Off by default: the clone on its own
+//!    is a copycat (the optimum mostly keeps its level, so "stay" explains most labels and the
+//!    clone stays at its startup level wherever the optimum never was), and step 5 undoes that
+//!    for less time than DAgger.
+//! 5. Policy iteration with all-action rollouts ([`pi`]) from the best policy so far, on sessions
+//!    drawn by a Genet-style [`curriculum`] (where the policy's gap to the best rule is largest),
+//!    still selected on validation.
 //!
 //! **Selection metric.** Ladders differ in scale (QoE_lin on a 35 Mbit/s ladder is in the
 //! thousands, on Pensieve's in the tens), and a share of the optimum is ill-conditioned where the
@@ -38,7 +44,13 @@ use neuralstream_policy::agnostic::AGNOSTIC_HIDDEN;
 use neuralstream_policy::{AgnosticAbr, AgnosticSpec, PolicyMeta};
 use neuralstream_sim::{run_session, Session, SessionLog, SimConfig, StartPosition};
 use rayon::prelude::*;
+use std::collections::VecDeque;
 use std::time::Instant;
+
+pub mod curriculum;
+pub mod pi;
+pub use curriculum::CurriculumConfig;
+pub use pi::AgnosticPiConfig;
 
 /// Settings of [`train_agnostic`].
 #[derive(Debug, Clone)]
@@ -81,13 +93,18 @@ pub struct AgnosticConfig {
     pub optimum: OptimumParams,
     /// Search parameters of DAgger's relabelling teacher.
     pub teacher: OptimumParams,
+    /// The policy-iteration stage after DAgger ([`pi`]; `iterations: 0` turns it off).
+    pub pi: AgnosticPiConfig,
+    /// Which environments policy iteration rolls in ([`curriculum`]).
+    pub curriculum: CurriculumConfig,
     /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
     pub max_wall_s: f64,
 }
 
 impl Default for AgnosticConfig {
-    /// 2 x 64 ReLU, lr 1e-3, 128 decisions per batch, 12 epochs, 4 DAgger rounds of 80 sessions x
-    /// 10 states and 3 epochs, 2 videos per window, at most 100 training and 10 validation windows
+    /// 2 x 64 ReLU, lr 1e-3, 128 decisions per batch, 12 epochs, no DAgger round (policy
+    /// iteration does its work for less: see `docs/benchmarks.md`; a round is 80 sessions x 10
+    /// states and 3 epochs), [`AgnosticPiConfig::default`] policy iteration, 2 videos per window, at most 100 training and 10 validation windows
     /// per set, 15 % validation, 320 s windows every 160 s, Pensieve's simulator skipping chunk 0.
     fn default() -> Self {
         AgnosticConfig {
@@ -96,7 +113,7 @@ impl Default for AgnosticConfig {
             lr: 1e-3,
             batch_size: 128,
             epochs: 12,
-            dagger_rounds: 4,
+            dagger_rounds: 0,
             dagger_sessions_per_round: 80,
             dagger_states_per_session: 10,
             dagger_epochs: 3,
@@ -113,6 +130,8 @@ impl Default for AgnosticConfig {
                 buffer_bucket_s: 1.0,
                 ..OptimumParams::default()
             },
+            pi: AgnosticPiConfig::default(),
+            curriculum: CurriculumConfig::default(),
             max_wall_s: 3600.0,
         }
     }
@@ -136,6 +155,14 @@ pub struct TrainVideo {
     pub qoe: CompiledQoe,
 }
 
+impl TrainVideo {
+    /// The video's top utility per chunk (QoE_lin: its top bitrate in Mbit/s): the unit of the
+    /// normalised regrets, gaps and advantages.
+    pub fn top_utility(&self) -> f64 {
+        self.qoe.raw.iter().cloned().fold(0.0, f64::max) / self.qoe.divisor
+    }
+}
+
 /// One environment: a window of a trace set's trace played on one video.
 #[derive(Debug, Clone)]
 struct Env {
@@ -147,9 +174,9 @@ struct Env {
 /// One validation measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgnosticPoint {
-    /// `bc` or `dagger`.
+    /// `bc`, `dagger` or `pi`.
     pub stage: &'static str,
-    /// Epoch (bc) or round (dagger), from 1.
+    /// Epoch (bc), round (dagger) or iteration (pi), from 1.
     pub step: usize,
     /// Mean training loss of the last epoch.
     pub loss: f64,
@@ -258,6 +285,7 @@ pub fn train_agnostic(
     progress: &mut dyn FnMut(&AgnosticPoint),
 ) -> Result<AgnosticReport, LearnError> {
     let start = Instant::now();
+    cfg.pi.validate().map_err(|e| e.within("pi"))?;
     for v in videos {
         AgnosticSpec::check_levels(&v.video.name, v.video.num_levels())
             .map_err(|e| LearnError::Invalid(e.to_string()))?;
@@ -287,28 +315,30 @@ pub fn train_agnostic(
     let mut best = (f64::NEG_INFINITY, actor.clone());
     let mut curve = Vec::new();
     let mut cut_short = false;
-    let mut validate = |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>| {
-        let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
-        let (share, _) = validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
-        let point = AgnosticPoint {
-            stage,
-            step,
-            loss,
-            val_score: share,
-            wall_s: start.elapsed().as_secs_f64(),
+    let mut validate =
+        |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>, best: &mut (f64, Mlp)| {
+            let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
+            let (share, _) =
+                validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
+            let point = AgnosticPoint {
+                stage,
+                step,
+                loss,
+                val_score: share,
+                wall_s: start.elapsed().as_secs_f64(),
+            };
+            progress(&point);
+            curve.push(point);
+            if share > best.0 {
+                *best = (share, actor.clone());
+            }
+            Ok::<_, LearnError>(())
         };
-        progress(&point);
-        curve.push(point);
-        if share > best.0 {
-            best = (share, actor.clone());
-        }
-        Ok::<_, LearnError>(())
-    };
     for epoch in 1..=cfg.epochs {
         let loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
-        validate(&actor, "bc", epoch, loss, &mut curve)?;
+        validate(&actor, "bc", epoch, loss, &mut curve, &mut best)?;
         if start.elapsed().as_secs_f64() > cfg.max_wall_s {
-            cut_short = epoch < cfg.epochs || cfg.dagger_rounds > 0;
+            cut_short = epoch < cfg.epochs || cfg.dagger_rounds > 0 || cfg.pi.iterations > 0;
             break;
         }
     }
@@ -323,8 +353,63 @@ pub fn train_agnostic(
         for _ in 0..cfg.dagger_epochs {
             loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
         }
-        validate(&actor, "dagger", round, loss, &mut curve)?;
-        if start.elapsed().as_secs_f64() > cfg.max_wall_s && round < cfg.dagger_rounds {
+        validate(&actor, "dagger", round, loss, &mut curve, &mut best)?;
+        if start.elapsed().as_secs_f64() > cfg.max_wall_s
+            && (round < cfg.dagger_rounds || cfg.pi.iterations > 0)
+        {
+            cut_short = true;
+        }
+    }
+    // Policy iteration continues from the best policy so far.
+    actor = best.1.clone();
+    let mut pi_adam = Adam::new(AdamConfig::with_lr(cfg.pi.lr));
+    let mut kept = VecDeque::new();
+    let focus = cfg.curriculum.focus;
+    let best_rule = if cfg.pi.iterations > 0 && focus > 0.0 && !cut_short {
+        curriculum::best_rule_qoes(&train_envs, videos, &sim, cfg.skip_chunks)?
+    } else {
+        Vec::new()
+    };
+    let mut draw_rng = Rng::new(cfg.seed ^ 0x0c2c_0000_0000_0000).fork(1);
+    for it in 1..=cfg.pi.iterations {
+        if cut_short {
+            break;
+        }
+        let gaps = if best_rule.is_empty() {
+            vec![0.0; train_envs.len()]
+        } else {
+            let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
+            curriculum::gaps(
+                &policy,
+                &train_envs,
+                &best_rule,
+                videos,
+                &sim,
+                cfg.skip_chunks,
+            )?
+        };
+        let picks = curriculum::draw(&gaps, cfg.pi.sessions_per_iter, focus, &mut draw_rng);
+        let base = Rng::new(cfg.seed ^ 0x0a91_5e55_0000_0000).fork(it as u64);
+        kept.push_back(pi::collect(
+            &actor,
+            &train_envs,
+            &picks,
+            videos,
+            &spec,
+            &cfg.sim,
+            &cfg.pi,
+            base,
+        )?);
+        while kept.len() > cfg.pi.keep_iters.max(1) {
+            kept.pop_front();
+        }
+        let all = pi::merged(&kept);
+        let mut loss = 0.0;
+        for _ in 0..cfg.pi.epochs {
+            loss = pi::regress_epoch(&mut actor, &mut pi_adam, &all, cfg.pi.minibatch, &mut rng);
+        }
+        validate(&actor, "pi", it, loss, &mut curve, &mut best)?;
+        if start.elapsed().as_secs_f64() > cfg.max_wall_s && it < cfg.pi.iterations {
             cut_short = true;
         }
     }
@@ -397,6 +482,27 @@ fn sim_err(env: &Env) -> impl Fn(neuralstream_sim::SimError) -> LearnError + '_ 
     }
 }
 
+/// Plays `abr` on `env` from the window's start (`sim` as given: noise-free here) into `log`.
+fn run_env(
+    abr: &mut dyn Abr,
+    env: &Env,
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    log: &mut SessionLog,
+) -> Result<(), LearnError> {
+    let v = &videos[env.video];
+    run_session(
+        sim,
+        &env.trace,
+        &v.video,
+        abr,
+        StartPosition::Beginning,
+        None,
+        log,
+    )
+    .map_err(sim_err(env))
+}
+
 /// Solves every environment's optimum and records its decisions.
 fn collect_demos(
     envs: &[Env],
@@ -424,17 +530,7 @@ fn collect_demos(
                 data: Samples::new(),
                 buf: Vec::new(),
             };
-            let mut log = SessionLog::default();
-            run_session(
-                sim,
-                &env.trace,
-                &v.video,
-                &mut rec,
-                StartPosition::Beginning,
-                None,
-                &mut log,
-            )
-            .map_err(sim_err(env))?;
+            run_env(&mut rec, env, videos, sim, &mut SessionLog::default())?;
             Ok(rec.data)
         })
         .collect::<Result<_, LearnError>>()?;
@@ -480,36 +576,21 @@ fn validation_score(
     sim: &SimConfig,
     cfg: &AgnosticConfig,
 ) -> Result<(f64, Vec<GroupScore>), LearnError> {
-    let qoes: Vec<(f64, usize)> = envs
+    let qoes: Vec<(f64, f64)> = envs
         .par_iter()
         .map_init(
             || (policy.clone(), SessionLog::default()),
-            |(abr, log), env| {
-                let v = &videos[env.video];
-                run_session(
-                    sim,
-                    &env.trace,
-                    &v.video,
-                    abr,
-                    StartPosition::Beginning,
-                    None,
-                    log,
-                )
-                .map_err(sim_err(env))?;
-                let scored = log.records.len().saturating_sub(cfg.skip_chunks);
-                Ok((v.qoe.score(&log.records, cfg.skip_chunks).qoe, scored))
-            },
+            |(abr, log), env| curriculum::play(abr, env, videos, sim, cfg.skip_chunks, log),
         )
         .collect::<Result<_, LearnError>>()?;
     let mut groups = Vec::new();
     for (s, set) in sets.iter().enumerate() {
         for (vi, v) in videos.iter().enumerate() {
             let (mut regret, mut most) = (0.0, 0.0);
-            let top = v.qoe.raw.iter().cloned().fold(0.0, f64::max) / v.qoe.divisor;
             for (i, env) in envs.iter().enumerate() {
                 if env.set == s && env.video == vi {
                     regret += optimum[i] - qoes[i].0;
-                    most += top * qoes[i].1 as f64;
+                    most += qoes[i].1;
                 }
             }
             if most > 0.0 {
@@ -543,16 +624,7 @@ fn relabel(
             || (learner.clone(), SessionLog::default(), Vec::new()),
             |(abr, log, buf), (i, env)| {
                 let v = &videos[env.video];
-                run_session(
-                    sim,
-                    &env.trace,
-                    &v.video,
-                    abr,
-                    StartPosition::Beginning,
-                    None,
-                    log,
-                )
-                .map_err(sim_err(env))?;
+                run_env(abr, env, videos, sim, log)?;
                 let total = log.records.len();
                 let mut chunks: Vec<usize> = (1..total).collect();
                 let mut rng = Rng::new(cfg.seed ^ (round as u64) << 32).fork(i as u64);
@@ -672,6 +744,13 @@ mod tests {
             window_s: 60.0,
             hop_s: 60.0,
             hidden: vec![8],
+            pi: AgnosticPiConfig {
+                iterations: 1,
+                sessions_per_iter: 4,
+                states_per_session: 2,
+                epochs: 1,
+                ..AgnosticPiConfig::default()
+            },
             ..AgnosticConfig::default()
         }
     }
@@ -693,7 +772,8 @@ mod tests {
         let run =
             || train_agnostic(&sets, &videos, &tiny(), PolicyMeta::default(), &mut |_| {}).unwrap();
         let a = run();
-        assert_eq!(a.curve.len(), 3);
+        assert_eq!(a.curve.len(), 4);
+        assert_eq!(a.curve[3].stage, "pi");
         assert!(a.samples > 0 && a.train_envs == 12);
         assert!(a.best_val_score.is_finite());
         assert_eq!(a.groups.len(), 2);
