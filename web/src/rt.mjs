@@ -24,8 +24,10 @@ const charts = {
   height: new TimeChart($('c-height'), { title: 'Resolution', unit: 'lines', minYMax: 1080, windowS: WINDOW_S }),
 };
 const lines = {
-  receive: charts.rate.addSeries({ name: 'receive rate (capacity estimate)', color: '#2563eb' }),
+  estimate: charts.rate.addSeries({ name: 'capacity estimate (controller)', color: '#16a34a' }),
+  receive: charts.rate.addSeries({ name: 'receive rate', color: '#2563eb', dash: [4, 3] }),
   target: charts.rate.addSeries({ name: 'target', color: '#dc2626', step: true }),
+  frameDelay: charts.delay.addSeries({ name: 'frame delay (capture to display)', color: '#db2777' }),
   delay: charts.delay.addSeries({ name: 'largest packet delay', color: '#7c3aed' }),
   rtt: charts.delay.addSeries({ name: 'RTT', color: '#059669', dash: [4, 3] }),
   fps: charts.fps.addSeries({ name: 'fps', color: '#d97706', step: true }),
@@ -95,6 +97,8 @@ function draw() {
   const last = state.points[state.points.length - 1];
   $('t-receive').textContent = last ? fmtKbps(last.receive_kbps) : '-';
   $('t-target').textContent = last ? fmtKbps(last.target_kbps) : '-';
+  $('t-estimate').textContent = last ? fmtKbps(last.estimate_kbps ?? NaN) : '-';
+  $('t-frame-delay').textContent = last && Number.isFinite(last.frame_delay_ms) ? `${last.frame_delay_ms.toFixed(0)} ms` : '-';
   $('t-delay').textContent = last && Number.isFinite(last.delay_ms) ? `${last.delay_ms.toFixed(0)} ms` : '-';
   $('t-picture').textContent = last ? `${last.height}p${last.fps}` : '-';
   if (state.message) setMessage(state.message, state.status !== 'live');
@@ -102,8 +106,10 @@ function draw() {
   else setMessage('');
   drawList();
   const series = chartSeries(state.points);
+  lines.estimate.points = series.estimateKbps;
   lines.receive.points = series.receiveKbps;
   lines.target.points = series.targetKbps;
+  lines.frameDelay.points = series.frameDelayMs;
   lines.delay.points = series.delayMs;
   lines.rtt.points = series.rttMs;
   lines.fps.points = series.fps;

@@ -149,8 +149,10 @@ export function chartSeries(points) {
   const num = (v) => (v === null || v === undefined ? NaN : v);
   return {
     receiveKbps: pick((p) => p.receive_kbps),
+    estimateKbps: pick((p) => num(p.estimate_kbps)),
     targetKbps: pick((p) => p.target_kbps),
     delayMs: pick((p) => num(p.delay_ms)),
+    frameDelayMs: pick((p) => num(p.frame_delay_ms)),
     rttMs: pick((p) => num(p.rtt_ms)),
     lossPct: pick((p) => p.loss_pct),
     fps: pick((p) => p.fps),

@@ -12,6 +12,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use neuralstream_rt::dataset::{DecisionMessage, IntervalReport, SCHEMA_VERSION};
+use neuralstream_rt::receiver::RenderedFrame;
 use neuralstream_rt::{
     bench, Controller, Decision, Feedback, LinkTrace, MahimahiOptions, RtConfig,
 };
@@ -103,6 +104,9 @@ impl Controller for Paced {
         self.pacer.wait(feedback.now_ms);
         self.inner.on_feedback(feedback)
     }
+    fn estimate_kbps(&self) -> Option<f64> {
+        self.inner.estimate_kbps()
+    }
 }
 
 /// A byte stream a WebSocket can run over (TCP or TLS over TCP).
@@ -119,6 +123,9 @@ struct Remote {
     seq: u64,
     answered: u64,
     error: Option<anyhow::Error>,
+    /// Capture-to-display delays of the frames the simulated receiver displayed since the last
+    /// report, ms (sent as the report's `frame_delay_p50_ms` / `frame_delay_max_ms`).
+    frame_delays_ms: Vec<f64>,
 }
 
 /// `%XX`-encodes a query value (letters, digits and `-._~:/` stay).
@@ -244,12 +251,15 @@ impl Remote {
             seq: 0,
             answered: 0,
             error: None,
+            frame_delays_ms: Vec::new(),
         })
     }
 
     fn exchange(&mut self, feedback: &Feedback) -> Result<Decision> {
         self.seq += 1;
-        let report = IntervalReport::new(self.seq, feedback, &self.applied);
+        let report = IntervalReport::new(self.seq, feedback, &self.applied)
+            .with_frame_delays(&self.frame_delays_ms);
+        self.frame_delays_ms.clear();
         self.ws
             .send(Message::text(serde_json::to_string(&report)?))
             .context("sending a report")?;
@@ -274,6 +284,10 @@ impl Controller for Remote {
     fn start(&mut self, _source_fps: u32) -> Decision {
         self.pacer.start = Instant::now();
         self.opening
+    }
+    fn on_displayed(&mut self, frames: &[RenderedFrame]) {
+        self.frame_delays_ms
+            .extend(frames.iter().map(|f| f.render_ms - f.capture_ms));
     }
     fn on_feedback(&mut self, feedback: &Feedback) -> Decision {
         if self.error.is_none() {

@@ -187,6 +187,29 @@ fn serve_and_four_wss_clients_record_a_dataset_that_trains_a_model() {
             .all(|f| f.to_string_lossy().ends_with(".jsonl")),
         "only finished hour files remain: {files:?}"
     );
+    // The clients report their receiver's frame delays, and the dataset keeps them.
+    let reports: Vec<serde_json::Value> = files
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(p("data").join(f)).unwrap();
+            text.lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["report"].clone())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let with_delays = reports
+        .iter()
+        .filter(|r| {
+            let (p50, max) = (&r["frame_delay_p50_ms"], &r["frame_delay_max_ms"]);
+            p50.as_f64()
+                .is_some_and(|p| p > 0.0 && p <= max.as_f64().unwrap())
+        })
+        .count();
+    assert!(
+        with_delays * 10 >= reports.len() * 9,
+        "{with_delays} of {} reports carry frame delays",
+        reports.len()
+    );
     let trained = run(&[
         "rt",
         "train",

@@ -2,6 +2,7 @@
 //! resolution/fps ladder, and the two simple controllers: a fixed bitrate and an oracle that reads
 //! the trace ahead. GCC lives in [`crate::gcc`].
 
+use crate::receiver::RenderedFrame;
 use crate::trace::LinkTrace;
 
 /// Encoded picture size.
@@ -78,6 +79,17 @@ pub trait Controller {
     fn start(&mut self, source_fps: u32) -> Decision;
     /// The decision after one feedback message.
     fn on_feedback(&mut self, feedback: &Feedback) -> Decision;
+    /// The controller's own estimate of the link's capacity after its latest decision, kbit/s:
+    /// the rate it computes before mapping it to a resolution and fps (GCC's delay- and
+    /// loss-based estimate, the learned controller's throughput estimate, the oracle's coming
+    /// capacity). `None` (the default): it keeps none (the fixed bitrate).
+    fn estimate_kbps(&self) -> Option<f64> {
+        None
+    }
+    /// The frames the receiver displayed since the previous feedback message, in display order;
+    /// the simulator calls it just before each [`Controller::on_feedback`]. Senders that report
+    /// the receiver's frame delay (`rt client`) keep them; the default ignores them.
+    fn on_displayed(&mut self, _frames: &[RenderedFrame]) {}
 }
 
 /// Maps a target bitrate to a resolution and fps, like WebRTC's *balanced* degradation preference:
@@ -213,6 +225,7 @@ pub struct Oracle {
     /// Share of the coming capacity to target. Default 0.9 (headroom for encoder overshoot).
     pub share: f64,
     position: LadderPosition,
+    coming_kbps: Option<f64>,
 }
 
 impl Oracle {
@@ -222,13 +235,16 @@ impl Oracle {
             trace,
             share: 0.9,
             position: LadderPosition::default(),
+            coming_kbps: None,
         }
     }
 
     fn decide(&mut self, now_ms: f64) -> Decision {
         let mean_kbps =
             |span: f64| self.trace.capacity_bytes_between(now_ms, now_ms + span) * 8.0 / span;
-        let target_bps = self.share * mean_kbps(200.0).min(mean_kbps(1000.0)) * 1000.0;
+        let coming_kbps = mean_kbps(200.0).min(mean_kbps(1000.0));
+        self.coming_kbps = Some(coming_kbps);
+        let target_bps = self.share * coming_kbps * 1000.0;
         self.position.decide(target_bps)
     }
 }
@@ -243,6 +259,9 @@ impl Controller for Oracle {
     }
     fn on_feedback(&mut self, feedback: &Feedback) -> Decision {
         self.decide(feedback.now_ms)
+    }
+    fn estimate_kbps(&self) -> Option<f64> {
+        self.coming_kbps
     }
 }
 
@@ -280,5 +299,9 @@ mod tests {
         let late = o.on_feedback(&fb).target_bps;
         assert!((early - 3.6e6).abs() < 1.0, "{early}");
         assert!(late < early * 0.7, "{late}");
+        // Its estimate is the capacity it read ahead, before the 0.9 share.
+        let est = o.estimate_kbps().unwrap();
+        assert!((est * 900.0 - late).abs() < 1.0, "{est} {late}");
+        assert_eq!(Fixed::new(800e3).estimate_kbps(), None);
     }
 }

@@ -115,6 +115,15 @@ pub struct IntervalReport {
     pub packets: Vec<WirePacket>,
     /// Settings the encoder ran with during the interval.
     pub applied: Settings,
+    /// Median capture-to-display delay of the frames the receiver displayed in the interval, ms.
+    /// Optional (added without a version bump): absent in old reports and datasets, and when no
+    /// frame was displayed or the sender does not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_delay_p50_ms: Option<f64>,
+    /// Largest capture-to-display delay of the frames displayed in the interval, ms; optional as
+    /// [`IntervalReport::frame_delay_p50_ms`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_delay_max_ms: Option<f64>,
 }
 
 impl IntervalReport {
@@ -131,7 +140,20 @@ impl IntervalReport {
                 .map(|p| (p.seq, p.send_ms, p.arrival_ms, p.bytes))
                 .collect(),
             applied: Settings::of(applied),
+            frame_delay_p50_ms: None,
+            frame_delay_max_ms: None,
         }
+    }
+
+    /// The report with the frame delays of the frames the receiver displayed in the interval
+    /// (capture to display, ms, in display order): their median and largest; none when
+    /// `delays_ms` is empty.
+    pub fn with_frame_delays(mut self, delays_ms: &[f64]) -> Self {
+        let mut sorted = delays_ms.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        self.frame_delay_p50_ms = sorted.get(sorted.len() / 2).copied();
+        self.frame_delay_max_ms = sorted.last().copied();
+        self
     }
 
     /// Checks every field; the message names the field and the bad value.
@@ -170,6 +192,14 @@ impl IntervalReport {
                 return Err(format!(
                     "packets[{i}] bytes must be between 1 and 65535, got {bytes}"
                 ));
+            }
+        }
+        for (name, d) in [
+            ("frame_delay_p50_ms", self.frame_delay_p50_ms),
+            ("frame_delay_max_ms", self.frame_delay_max_ms),
+        ] {
+            if let Some(d) = d {
+                time(name, d)?;
             }
         }
         self.applied.validate("applied")
@@ -596,6 +626,37 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string()
             .contains("none.jsonl"));
+    }
+
+    #[test]
+    fn frame_delays_are_optional_on_the_wire() {
+        // A line written before the frame delays existed still parses, as None.
+        let old = serde_json::to_string(&record("a", 1, 0)).unwrap();
+        assert!(
+            !old.contains("frame_delay"),
+            "absent fields are not written"
+        );
+        let r: Record = serde_json::from_str(&old).unwrap();
+        assert_eq!(
+            (r.report.frame_delay_p50_ms, r.report.frame_delay_max_ms),
+            (None, None)
+        );
+        // With them: median and largest, and they round-trip.
+        let mut with = record("a", 1, 0);
+        with.report = with.report.with_frame_delays(&[90.0, 40.0, 60.0, 50.0]);
+        assert_eq!(with.report.frame_delay_p50_ms, Some(60.0));
+        assert_eq!(with.report.frame_delay_max_ms, Some(90.0));
+        let line = serde_json::to_string(&with).unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), with);
+        assert!(with.report.validate().is_ok());
+        with.report.frame_delay_max_ms = Some(-1.0);
+        assert!(with
+            .report
+            .validate()
+            .unwrap_err()
+            .contains("frame_delay_max_ms"));
+        let none = record("a", 1, 0).report.with_frame_delays(&[]);
+        assert_eq!(none.frame_delay_p50_ms, None);
     }
 
     #[test]

@@ -668,6 +668,12 @@ impl Controller for DqnController {
         };
         after
     }
+
+    /// The throughput estimate the multiplier scales (its inner GCC's estimate, or the receive
+    /// rate's EWMA, as the model was trained).
+    fn estimate_kbps(&self) -> Option<f64> {
+        Some(self.tracker.estimate_bps / 1000.0)
+    }
 }
 
 /// Training settings of [`train`].

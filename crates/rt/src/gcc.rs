@@ -759,6 +759,7 @@ pub struct Gcc {
     /// Start-up and ALR probing (public for inspection in tests).
     pub prober: Prober,
     probing: bool,
+    estimate_bps: f64,
 }
 
 impl Default for Gcc {
@@ -783,6 +784,7 @@ impl Gcc {
             position: LadderPosition::default(),
             prober: Prober::default(),
             probing: true,
+            estimate_bps: start_bps,
         }
     }
 
@@ -889,7 +891,14 @@ impl Controller for Gcc {
         if self.probing {
             self.prober.check_alr(fb.now_ms, target);
         }
+        self.estimate_bps = target;
         self.decision(target, fb.now_ms)
+    }
+
+    /// The smaller of the delay- and loss-based estimates (or a probe's result that replaced
+    /// them), before the ladder and before a probe cluster raises the encoder target.
+    fn estimate_kbps(&self) -> Option<f64> {
+        Some(self.estimate_bps / 1000.0)
     }
 }
 
@@ -962,6 +971,52 @@ mod tests {
         // Under 2 %: grows, but never above the delay-based estimate.
         assert!(l.update(0.0, 3000.0, 50.0, 1e7) > r);
         assert_eq!(l.update(0.0, 4000.0, 50.0, 0.5e6), 0.5e6);
+    }
+
+    /// GCC without probing, fed 3 s of 50 ms reports of packets sent every 5 ms and arriving
+    /// every `arrival_gap_ms` (6 ms: the queue grows). Returns the estimates after start and
+    /// after every report, kbit/s.
+    fn estimates(arrival_gap_ms: f64) -> Vec<f64> {
+        let mut g = Gcc::without_probing(2e6);
+        g.start(60);
+        let mut out = vec![g.estimate_kbps().unwrap()];
+        let mut seq = 0u64;
+        for k in 1..=60 {
+            let now = 50.0 * k as f64;
+            let packets = (0..10)
+                .map(|_| {
+                    let p = PacketReport {
+                        seq,
+                        send_ms: 5.0 * seq as f64,
+                        arrival_ms: Some(20.0 + arrival_gap_ms * seq as f64),
+                        bytes: 1200,
+                    };
+                    seq += 1;
+                    p
+                })
+                .collect();
+            g.on_feedback(&Feedback {
+                now_ms: now,
+                packets,
+                rtt_ms: Some(60.0),
+            });
+            out.push(g.estimate_kbps().unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn the_estimate_falls_with_overuse_and_not_without() {
+        let queued = estimates(6.0);
+        assert_eq!(queued[0], 2000.0, "the start rate");
+        let last = *queued.last().unwrap();
+        // Received 1200 bytes per 6 ms = 1.6 Mbit/s: cut to about 0.85 x that.
+        assert!(last < 1600.0, "{queued:?}");
+        let steady = estimates(5.0);
+        assert!(
+            steady.iter().all(|&e| e >= 2000.0),
+            "no queue, no cut: {steady:?}"
+        );
     }
 
     #[test]

@@ -345,6 +345,7 @@ pub fn run_session(
     let mut pacer_next_ms = 0.0_f64;
     let mut report_cut_ms = cfg.feedback_interval_ms; // receiver time of the next report
     let mut reported = 0usize; // first packet not yet in a report
+    let mut displayed = 0usize; // first rendered frame not yet handed to on_displayed
     let mut key_due = true;
     let mut last_resolution: Option<Resolution> = None;
     let mut last_encode_ms = f64::NEG_INFINITY;
@@ -424,6 +425,12 @@ pub fn run_session(
                 });
                 reported += 1;
             }
+            // The frames the receiver displayed by the report's cut (display order is capture
+            // order: a frame is never shown before the one captured before it).
+            let shown = &side.rx.frames[displayed..];
+            let n = shown.partition_point(|f| f.render_ms <= report_cut_ms);
+            controller.on_displayed(&shown[..n]);
+            displayed += n;
             decision = clamp_decision(controller.on_feedback(&fb), cfg);
             decisions.push(DecisionRecord {
                 at_ms: now_ms,
@@ -666,6 +673,55 @@ mod tests {
         // Too short a deadline: no retransmission at all, the same session as without NACK.
         assert_eq!(late.packets, without.packets);
         assert_eq!(late.rendered, without.rendered);
+    }
+
+    /// A fixed controller that keeps what `on_displayed` hands it, with the time of the report
+    /// that follows.
+    struct Watching {
+        inner: Fixed,
+        pending: Vec<RenderedFrame>,
+        seen: Vec<(f64, RenderedFrame)>,
+    }
+
+    impl Controller for Watching {
+        fn name(&self) -> String {
+            self.inner.name()
+        }
+        fn start(&mut self, fps: u32) -> Decision {
+            self.inner.start(fps)
+        }
+        fn on_displayed(&mut self, frames: &[RenderedFrame]) {
+            self.pending.extend_from_slice(frames);
+        }
+        fn on_feedback(&mut self, fb: &Feedback) -> Decision {
+            self.seen
+                .extend(self.pending.drain(..).map(|f| (fb.now_ms, f)));
+            self.inner.on_feedback(fb)
+        }
+    }
+
+    #[test]
+    fn each_displayed_frame_is_handed_over_once_after_its_display() {
+        let trace = LinkTrace::constant(4000.0, 40.0, 10_000.0).unwrap();
+        let cfg = RtConfig {
+            duration_ms: 5_000.0,
+            ..Default::default()
+        };
+        let mut c = Watching {
+            inner: Fixed::new(1e6),
+            pending: Vec::new(),
+            seen: Vec::new(),
+        };
+        let log = run_session(&trace, &cfg, &mut c).unwrap();
+        assert!(c.seen.len() > 200, "{}", c.seen.len());
+        // In display order, the same frames the log keeps, each once ...
+        let frames: Vec<RenderedFrame> = c.seen.iter().map(|s| s.1).collect();
+        assert_eq!(frames[..], log.rendered[..frames.len()]);
+        // ... and never before it was shown (the report is cut after it, and travels rtt/2).
+        assert!(c
+            .seen
+            .iter()
+            .all(|(now, f)| f.render_ms + 20.0 <= *now + 1e-9));
     }
 
     #[test]

@@ -118,14 +118,20 @@ pub struct Point {
     pub i: u64,
     /// End of the bin, s of session time (the sender's clock).
     pub t_s: f64,
-    /// Bytes that arrived in the bin over the bin's span, kbit/s: the capacity estimate a
-    /// viewer can see (a sender that sends less than the link carries shows less).
+    /// Bytes that arrived in the bin over the bin's span, kbit/s (a sender that sends less than
+    /// the link carries shows less).
     pub receive_kbps: f64,
+    /// The controller's own capacity estimate at the end of the bin, kbit/s
+    /// (`rt::Controller::estimate_kbps`); `null` for a controller that keeps none.
+    pub estimate_kbps: Option<f64>,
     /// Encoder target the controller asked for at the end of the bin, kbit/s.
     pub target_kbps: f64,
     /// Largest one-way packet delay (send to arrival) in the bin, ms; `null` when no packet
     /// arrived.
     pub delay_ms: Option<f64>,
+    /// Largest capture-to-display frame delay the sender reported in the bin
+    /// (`frame_delay_max_ms` of its reports), ms; `null` when its reports carry none.
+    pub frame_delay_ms: Option<f64>,
     /// Packets reported lost in the bin over packets reported, percent.
     pub loss_pct: f64,
     /// Newest round-trip time reported in the bin, ms.
@@ -403,6 +409,7 @@ struct Bin {
     reported: u64,
     lost: u64,
     max_delay_ms: Option<f64>,
+    max_frame_delay_ms: Option<f64>,
     rtt_ms: Option<f64>,
 }
 
@@ -419,9 +426,15 @@ pub struct FeedSession<'a> {
 }
 
 impl FeedSession<'_> {
-    /// Folds one answered report and the decision it got; makes a point once the bin's span of
-    /// session time is reached (a short lock on this session's own series).
-    pub fn observe(&mut self, report: &IntervalReport, decision: &Settings) {
+    /// Folds one answered report, the decision it got and the controller's capacity estimate
+    /// after it; makes a point once the bin's span of session time is reached (a short lock on
+    /// this session's own series).
+    pub fn observe(
+        &mut self,
+        report: &IntervalReport,
+        decision: &Settings,
+        estimate_kbps: Option<f64>,
+    ) {
         self.reports += 1;
         let b = &mut self.bin;
         if report.now_ms < b.start_ms {
@@ -445,6 +458,9 @@ impl FeedSession<'_> {
         if report.rtt_ms.is_some() {
             b.rtt_ms = report.rtt_ms;
         }
+        if let Some(d) = report.frame_delay_max_ms {
+            b.max_frame_delay_ms = Some(b.max_frame_delay_ms.map_or(d, |m| m.max(d)));
+        }
         let span_ms = report.now_ms - b.start_ms;
         if span_ms < self.feed.limits.bin_ms {
             return;
@@ -455,8 +471,10 @@ impl FeedSession<'_> {
             t_s: report.now_ms / 1000.0,
             // bits per ms is kbit/s
             receive_kbps: b.arrived_bytes as f64 * 8.0 / span_ms,
+            estimate_kbps: estimate_kbps.filter(|e| e.is_finite()),
             target_kbps: decision.target_bps / 1000.0,
             delay_ms: b.max_delay_ms,
+            frame_delay_ms: b.max_frame_delay_ms,
             loss_pct: if b.reported == 0 {
                 0.0
             } else {
@@ -750,6 +768,8 @@ mod tests {
                 })
                 .collect(),
             applied: settings(800.0),
+            frame_delay_p50_ms: None,
+            frame_delay_max_ms: None,
         }
     }
 
@@ -765,7 +785,7 @@ mod tests {
         let feed = LiveFeed::new(limits());
         let mut s = feed.open("a", "gcc", 60);
         for seq in 1..=10 {
-            s.observe(&report(seq), &settings(900.0));
+            s.observe(&report(seq), &settings(900.0), None);
         }
         let (summary, points) = feed.series("a").unwrap();
         // 500 ms of session time in 250 ms bins.
@@ -787,6 +807,36 @@ mod tests {
     }
 
     #[test]
+    fn a_point_carries_the_estimate_and_the_largest_frame_delay() {
+        let feed = LiveFeed::new(limits());
+        let mut s = feed.open("a", "gcc", 60);
+        for seq in 1..=5 {
+            let r = report(seq).with_frame_delays(&[40.0, 10.0 * seq as f64 + 50.0]);
+            s.observe(&r, &settings(900.0), Some(1000.0 + seq as f64));
+        }
+        // An old client's report (no frame delays) adds nothing to the bin's frame delay.
+        for seq in 6..=10 {
+            s.observe(&report(seq), &settings(900.0), None);
+        }
+        let (_, points) = feed.series("a").unwrap();
+        assert_eq!(points.len(), 2);
+        // The estimate after the bin's last report; the largest frame delay of its reports.
+        assert_eq!(points[0].estimate_kbps, Some(1005.0));
+        assert_eq!(points[0].frame_delay_ms, Some(100.0));
+        assert_eq!(
+            points[0].delay_ms,
+            Some(30.0),
+            "network delay kept beside it"
+        );
+        assert_eq!(
+            (points[1].estimate_kbps, points[1].frame_delay_ms),
+            (None, None)
+        );
+        let json = serde_json::to_value(points[1]).unwrap();
+        assert!(json["estimate_kbps"].is_null() && json["frame_delay_ms"].is_null());
+    }
+
+    #[test]
     fn a_session_holds_at_most_its_ring_and_the_list_is_capped() {
         let feed = LiveFeed::new(FeedLimits {
             max_listed: 3,
@@ -794,7 +844,7 @@ mod tests {
         });
         let mut s = feed.open("a", "gcc", 60);
         for seq in 1..=200 {
-            s.observe(&report(seq), &settings(900.0));
+            s.observe(&report(seq), &settings(900.0), None);
         }
         let (_, points) = feed.series("a").unwrap();
         assert_eq!(points.len(), 8);
@@ -818,7 +868,7 @@ mod tests {
         let mut a = feed.open("a", "gcc", 60);
         let b = feed.open("b", "fixed:800", 60);
         for seq in 1..=5 {
-            a.observe(&report(seq), &settings(900.0));
+            a.observe(&report(seq), &settings(900.0), None);
         }
         let t1 = feed.collect(&mut known);
         assert_eq!(t1.points["a"].1.len(), 1);
@@ -826,7 +876,7 @@ mod tests {
         let t2 = feed.collect(&mut known);
         assert!(t2.points.is_empty(), "nothing new");
         for seq in 6..=400 {
-            a.observe(&report(seq), &settings(900.0));
+            a.observe(&report(seq), &settings(900.0), None);
         }
         // 79 new points, but the ring holds 8: only those are sent.
         let t3 = feed.collect(&mut known);
@@ -867,10 +917,10 @@ mod tests {
     fn a_sender_clock_going_back_restarts_the_bin() {
         let feed = LiveFeed::new(limits());
         let mut s = feed.open("a", "gcc", 60);
-        s.observe(&report(10), &settings(900.0));
-        s.observe(&report(2), &settings(900.0));
+        s.observe(&report(10), &settings(900.0), None);
+        s.observe(&report(2), &settings(900.0), None);
         for seq in 3..=7 {
-            s.observe(&report(seq), &settings(900.0));
+            s.observe(&report(seq), &settings(900.0), None);
         }
         let (_, points) = feed.series("a").unwrap();
         assert!(points
@@ -885,7 +935,7 @@ mod tests {
         let feed = LiveFeed::new(limits());
         let mut s = feed.open("a", "gcc", 60);
         for seq in 1..=5 {
-            s.observe(&report(seq), &settings(900.0));
+            s.observe(&report(seq), &settings(900.0), None);
         }
         let (summary, points) = feed.series("a").unwrap();
         for (schema, value) in [

@@ -713,7 +713,7 @@ async fn serve_reports(rt: &RtState, socket: &mut WebSocket, opening: &Opening) 
         decision = controller.on_feedback(&report.feedback());
         let next = Settings::of(&decision);
         let reply = answer(report.seq, next);
-        feed.observe(&report, &next);
+        feed.observe(&report, &next, controller.estimate_kbps());
         rt.record(Record {
             v: SCHEMA_VERSION,
             session: opening.session.clone(),

@@ -4,7 +4,7 @@ import {
   applyMessage, chartSeries, createState, feedDropped, feedUrl, isStale, mergePoints, reconnectDelayMs, watchSession,
 } from '../../src/rtfeed.mjs';
 
-const point = (i, extra = {}) => ({ i, t_s: i * 0.25, receive_kbps: 900, target_kbps: 1000, delay_ms: 30, loss_pct: 0, rtt_ms: 60, fps: 30, height: 720, ...extra });
+const point = (i, extra = {}) => ({ i, t_s: i * 0.25, receive_kbps: 900, estimate_kbps: 1100, target_kbps: 1000, delay_ms: 30, frame_delay_ms: 80, loss_pct: 0, rtt_ms: 60, fps: 30, height: 720, ...extra });
 const summary = (id, key) => ({ key, id, controller: 'gcc', source_fps: 60, started_unix_ms: 1, reports: 5, points: 1, last: point(0) });
 const hello = { type: 'hello', v: 1, bin_ms: 250, tick_ms: 250, points_per_session: 4, max_listed: 100 };
 
@@ -86,8 +86,10 @@ test('a feed of another version is named, and chart series carry gaps as NaN', (
   applyMessage(s, { type: 'hello', v: 2 });
   assert.match(s.message, /version 2/);
   assert.equal(s.status, 'connecting');
-  const c = chartSeries([point(0), point(1, { delay_ms: null, rtt_ms: null })]);
+  const c = chartSeries([point(0), point(1, { delay_ms: null, rtt_ms: null, estimate_kbps: null, frame_delay_ms: undefined })]);
   assert.deepEqual(c.targetKbps, [[0, 1000], [0.25, 1000]]);
   assert.ok(Number.isNaN(c.delayMs[1][1]) && Number.isNaN(c.rttMs[1][1]));
+  assert.deepEqual([c.estimateKbps[0], c.frameDelayMs[0]], [[0, 1100], [0, 80]]);
+  assert.ok(Number.isNaN(c.estimateKbps[1][1]) && Number.isNaN(c.frameDelayMs[1][1]));
   assert.deepEqual(c.height.map((p) => p[1]), [720, 720]);
 });
