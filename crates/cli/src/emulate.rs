@@ -540,7 +540,9 @@ fn spawn_players(
                 .args(["--video", &plan.media_name, "--abr", &p.algorithm])
                 .arg("--chromium")
                 .arg(&args.chromium)
-                .args(["--timeout-s", &args.timeout_s.to_string()])
+                // The page stops a little before the harness does, so it still writes what
+                // state it was stuck in (result.json) instead of being killed silently.
+                .args(["--timeout-s", &page_timeout_s(args.timeout_s).to_string()])
                 .arg("--out")
                 .arg(&p.dir);
             c
@@ -552,6 +554,11 @@ fn spawn_players(
         .spawn()
         .with_context(|| format!("cannot start the players of link {}", link.index))?;
     Ok(KillOnDrop(child))
+}
+
+/// The page's own time limit under the harness's `timeout_s`: 10 s (or a tenth) earlier.
+fn page_timeout_s(timeout_s: f64) -> f64 {
+    (timeout_s - 10.0).max(timeout_s * 0.9)
 }
 
 /// Waits for every link's players; their exit codes (None: killed by a signal). Fails after

@@ -1,4 +1,4 @@
 pub mod browser;
-pub mod telemetry_files;
-pub mod rt;
 pub mod media;
+pub mod rt;
+pub mod telemetry_files;
