@@ -215,16 +215,6 @@ fn one_trace_three_algorithms_native_then_chromium() {
         "{j}"
     );
 
-    // The Chromium half is opt-in for now: at real time (speed x1) the page's first large
-    // download (vendor/dash.all.min.js, 800 kB) stalls inside the namespaces on this kernel and the
-    // page stays idle (reproduced 5 of 5 on the merged main; curl over the same link fetches it in
-    // 2.3 s). Set NEURALSTREAM_EMULATE_CHROMIUM=1 to run it; docs/sim_to_real.md has the details.
-    if std::env::var_os("NEURALSTREAM_EMULATE_CHROMIUM").is_none() {
-        println!(
-            "note: skipping the Chromium half (known stall at real time; set NEURALSTREAM_EMULATE_CHROMIUM=1 to run it)"
-        );
-        return;
-    }
     let root = workspace_root();
     let missing = browser_missing(&root);
     if !missing.is_empty() {
