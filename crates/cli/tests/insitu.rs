@@ -3,8 +3,10 @@
 //! `serve` runs the trained policy and answers a decision. Also `dataset build`'s errors on a
 //! corrupt file, another schema version and NaN events, and `bench --abr mpc-rf:MODEL`.
 
+mod support;
+
 use neuralstream_telemetry::{parquet_sink, Event, EventKind, ParquetLayout, Source};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -50,16 +52,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("serve printed its listening line")
-                .unwrap();
-            if let Some(u) = line.strip_prefix("listening on http://") {
-                break u.trim_end_matches('/').to_string();
-            }
-        };
+        let addr = support::serve::http_address(&mut child);
         Server { child, addr }
     }
 

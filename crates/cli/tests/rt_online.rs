@@ -2,6 +2,8 @@
 //! server starts, with the flag named. (Training itself is tested through the real server in
 //! `crates/server/tests/rt_train.rs`.)
 
+mod support;
+
 use std::process::Command;
 
 /// Runs `neuralstream ARGS`, expecting failure; returns stderr.
@@ -83,7 +85,6 @@ fn misused_rt_train_flags_are_refused_with_the_flag_named() {
 /// 200x real time, the server learns from them and writes a candidate checkpoint with its score.
 #[test]
 fn serve_trains_online_from_rt_clients() {
-    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     let tmp = tempfile::tempdir().unwrap();
@@ -119,13 +120,10 @@ fn serve_trains_online_from_rt_clients() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("serve prints `listening on`").unwrap();
-        if let Some(u) = line.strip_prefix("listening on http://") {
-            break format!("ws://{}/api/v1/rt/metrics", u.trim().trim_end_matches('/'));
-        }
-    };
+    let url = format!(
+        "ws://{}/api/v1/rt/metrics",
+        support::serve::http_address(&mut server)
+    );
     let client = Command::new(env!("CARGO_BIN_EXE_neuralstream"))
         .args([
             "rt",

@@ -11,6 +11,7 @@
 //!
 //! Also here: `bench --telemetry DIR` and `telemetry show` on what it wrote, and a corrupt file.
 
+mod support;
 #[path = "../../telemetry/tests/support/tansu.rs"]
 mod tansu;
 
@@ -108,16 +109,7 @@ fn serve(media: &Path, state: &Path, telemetry: &str) -> (Proc, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("serve printed its listening line")
-            .unwrap();
-        if let Some(u) = line.strip_prefix("listening on http://") {
-            break u.trim_end_matches('/').to_string();
-        }
-    };
+    let addr = support::serve::http_address(&mut child);
     (Proc(child), addr)
 }
 

@@ -1,4 +1,5 @@
 pub mod browser;
 pub mod media;
 pub mod rt;
+pub mod serve;
 pub mod telemetry_files;
