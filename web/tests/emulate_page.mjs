@@ -59,21 +59,7 @@ async function main() {
     page.on('pageerror', (e) => errors.push(e.message));
     const q = new URLSearchParams({ autoplay: '1', buffer: String(o.bufferS), video: o.video });
     if (o.abr) q.set('abr', o.abr);
-    // A fresh network namespace settles for a second or two after its links come up (IPv6
-    // link-local addresses finish duplicate-address detection); Chromium sees that as a network
-    // change and aborts what is in flight (net::ERR_NETWORK_CHANGED), which can leave the page
-    // without dash.js. So: load again, up to 5 times, until the page has dash.js.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await page.goto(`${o.url}?${q}`);
-        if (await page.evaluate(() => !!globalThis.dashjs)) break;
-        if (attempt >= 5) break; // the page itself says dash.js did not load
-      } catch (e) {
-        if (attempt >= 5 || !String(e).includes('ERR_NETWORK_CHANGED')) throw e;
-      }
-      console.error(`emulate_page: the page loaded without dash.js (attempt ${attempt}); loading it again`);
-      await sleep(1000);
-    }
+    await page.goto(`${o.url}?${q}`);
     let s = null;
     for (;;) {
       s = await page.evaluate(() => { const st = globalThis.neuralstream && globalThis.neuralstream.state; return st ? { status: st.status, currentTimeS: st.currentTimeS } : null; });

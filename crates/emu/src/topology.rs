@@ -325,7 +325,22 @@ fn add_namespace(name: &str) -> Result<(), EmuError> {
         .map(|_| ())
         .inspect_err(|_| {
             registry().retain(|n| n != name);
-        })
+        })?;
+    // The links are IPv4 only. With IPv6 on, each device's link-local address finishes
+    // duplicate-address detection a second or two after the link comes up: an address change that
+    // Chromium takes for a network change, aborting what it has in flight
+    // (net::ERR_NETWORK_CHANGED) while a page loads. Off before any device exists, nothing changes
+    // once the run starts.
+    for setting in [
+        "net.ipv6.conf.all.disable_ipv6=1",
+        "net.ipv6.conf.default.disable_ipv6=1",
+    ] {
+        run(
+            "ip",
+            &["netns", "exec", name, "sysctl", "-q", "-w", setting],
+        )?;
+    }
+    Ok(())
 }
 
 /// Tries a netem qdisc on the loopback of `ns` (and removes it).
