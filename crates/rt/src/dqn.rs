@@ -406,6 +406,25 @@ pub struct DqnMeta {
 }
 
 impl DqnMeta {
+    /// What a network trained with `cfg` declares before any episode: its grid, reward, seed,
+    /// estimate and shield; no episodes played and no validation score (NaN) yet.
+    pub fn for_training(cfg: &TrainConfig) -> DqnMeta {
+        DqnMeta {
+            format: FORMAT.into(),
+            features: N_FEATURES,
+            grid: cfg.grid.clone(),
+            reward: cfg.reward,
+            seed: cfg.seed,
+            episodes: 0,
+            validation_onl_qoe: f64::NAN,
+            git_commit: None,
+            estimate: cfg.estimate,
+            guard_queue_ms: cfg.guard_queue_ms,
+            guard_cap: cfg.guard_cap,
+            guard_free_ms: cfg.guard_free_ms,
+        }
+    }
+
     /// The multiplier the shield lets through for the network's choice `m` after report `s`.
     pub fn shield(&self, m: f64, s: &Signals) -> f64 {
         let Some(guard_ms) = self.guard_queue_ms else {
@@ -949,20 +968,7 @@ pub fn train(
     let mut sizes = vec![N_FEATURES];
     sizes.extend(&cfg.hidden);
     sizes.push(cfg.grid.len());
-    let meta = DqnMeta {
-        format: FORMAT.into(),
-        features: N_FEATURES,
-        grid: cfg.grid.clone(),
-        reward: cfg.reward,
-        seed: cfg.seed,
-        episodes: 0,
-        validation_onl_qoe: f64::NAN,
-        git_commit: None,
-        estimate: cfg.estimate,
-        guard_queue_ms: cfg.guard_queue_ms,
-        guard_cap: cfg.guard_cap,
-        guard_free_ms: cfg.guard_free_ms,
-    };
+    let meta = DqnMeta::for_training(cfg);
     let mut q = Mlp::new(&sizes, Activation::Relu, cfg.seed ^ 0xd9a0_0000_0000_0001);
     let mut target = q.clone();
     let mut adam = Adam::new(AdamConfig {

@@ -38,8 +38,8 @@
 
 use crate::dataset::Record;
 use crate::dqn::{
-    double_dqn_step, validation_score, ActionGrid, DqnMeta, DqnModel, RewardWeights, StepBuffers,
-    StepSettings, TrainConfig, FORMAT, N_FEATURES,
+    double_dqn_step, validation_score, DqnMeta, DqnModel, StepBuffers, StepSettings, TrainConfig,
+    N_FEATURES,
 };
 use crate::error::RtError;
 use crate::offline::TransitionBuilder;
@@ -213,25 +213,22 @@ pub fn pin_action(q: &mut Mlp, action: usize) {
 /// shield (25 ms): a deliberately simple start for online training. Action 0 (480p, 30 fps, half
 /// the estimate) is the weakest.
 pub fn fixed_action_model(action: usize, seed: u64) -> DqnModel {
-    let grid = ActionGrid::default();
-    let mut q = Mlp::new(&[N_FEATURES, 32, 32, grid.len()], Activation::Relu, seed);
+    let cfg = TrainConfig {
+        seed,
+        ..TrainConfig::default()
+    };
+    let mut q = Mlp::new(
+        &[N_FEATURES, 32, 32, cfg.grid.len()],
+        Activation::Relu,
+        seed,
+    );
     pin_action(&mut q, action);
-    let defaults = TrainConfig::default();
     DqnModel {
         q,
+        // Not validated in the simulator yet (JSON has no NaN): 0 says so.
         meta: DqnMeta {
-            format: FORMAT.into(),
-            features: N_FEATURES,
-            grid,
-            reward: RewardWeights::default(),
-            seed,
-            episodes: 0,
             validation_onl_qoe: 0.0,
-            git_commit: None,
-            estimate: defaults.estimate,
-            guard_queue_ms: defaults.guard_queue_ms,
-            guard_cap: defaults.guard_cap,
-            guard_free_ms: defaults.guard_free_ms,
+            ..DqnMeta::for_training(&cfg)
         },
     }
 }
