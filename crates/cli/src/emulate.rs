@@ -55,11 +55,13 @@ pub struct EmulateArgs {
     /// namespace.
     #[arg(long, value_name = "NAME")]
     pub congestion_control: Option<String>,
-    /// Drop-tail queue of each link, bytes (tbf's limit).
+    /// Drop-tail queue of each link, bytes (tbf's limit). The default is about 100 full frames;
+    /// Pensieve's Mahimahi link had an unbounded queue (docs/sim_to_real.md, "Queue").
     #[arg(long, default_value_t = 150_000, value_name = "BYTES")]
     pub queue_bytes: u64,
     /// Native players speak HTTP/1.1 only (`play --http1`): no HTTP/2 keep-alive pings, which the
-    /// server times out when a slow shared link queues them (docs/sim_to_real.md).
+    /// server times out when a zero-capacity stretch of more than about 30 s holds them in the
+    /// link's queue (docs/sim_to_real.md, "Shared link in both").
     #[arg(long)]
     pub http1: bool,
     /// Decisions from the server's API (always for Chromium).

@@ -313,6 +313,115 @@ fn four_players_share_one_link() {
     assert!(kbps < 4.0 * 2850.0, "{kbps}");
 }
 
+/// The shaped queue of `dev` in namespace `ns`: (bytes sent so far, packets queued), from
+/// `tc -s qdisc show`; None once the namespace is gone.
+fn queue_counters(ns: &str, dev: &str) -> Option<(u64, u64)> {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "tc", "-s", "qdisc", "show", "dev", dev])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let sent = text
+        .split("Sent ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()?;
+    let backlog = text.split("backlog ").nth(1)?.split(' ').nth(1)?;
+    Some((sent, backlog.strip_suffix('p')?.parse().ok()?))
+}
+
+/// Issue 22's shared-link bug, at real time: four players on one link whose rate falls from
+/// 48 Mbit/s to 2 Mbit/s and to zero. The token bucket shrinks with the rate; a packet of several
+/// TCP segments queued under the large bucket could then never be sent, so the link stalled with
+/// its queue full until the rate rose again, and on the Pensieve traces the players' connections
+/// timed out. Now every shaped packet is one segment: the link never holds packets without sending
+/// for longer than a zero-capacity sample's trickle allows, and every player finishes.
+#[test]
+fn a_falling_rate_never_stalls_a_shared_link_at_real_time() {
+    let Some(_one) = begin("the falling-rate shared-link emulation test") else {
+        return;
+    };
+    let fx = fixture(6);
+    // Per 16 s: 1 s at 48 Mbit/s, 5 s at 2, 4 s of zero capacity, 1 s at 48, 5 s at 2.
+    let cycle = [
+        48.0, 2.0, 2.0, 2.0, 2.0, 2.0, 0.0, 0.0, 0.0, 0.0, 48.0, 2.0, 2.0, 2.0, 2.0, 2.0,
+    ];
+    let trace = fx.dir.path().join("falling");
+    let text: String = (0..=2 * cycle.len())
+        .map(|t| format!("{t}\t{}\n", cycle[(t + cycle.len() - 1) % cycle.len()]))
+        .collect();
+    std::fs::write(&trace, text).unwrap();
+    let out = fx.dir.path().join("falling-out");
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(["emulate", "--media", s(&fx.media), "--trace", s(&trace)])
+        .args(["--abr", "robustmpc", "--players", "4", "--speed", "1"])
+        .args(["--timeout-s", "120", "--out", s(&out)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first line names the run (`emulate: run ID, ...`); the rest is kept for the report.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if let Some(id) = line.strip_prefix("emulate: run ") {
+                let _ = tx.send(id.split(',').next().unwrap_or_default().to_string());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let id = rx.recv_timeout(Duration::from_secs(60)).ok();
+    // Watch the link's queue: the longest time it held packets without sending a byte.
+    let (mut longest_stall_s, mut samples) = (0.0f64, 0);
+    if let Some(id) = &id {
+        let (ns, dev) = (format!("nsemu-{id}-srv"), format!("nse{id}s0"));
+        // Bytes sent, and since when they have not changed with packets queued.
+        let mut last: Option<(u64, Instant)> = None;
+        while child.try_wait().unwrap().is_none() {
+            if let Some((sent, queued)) = queue_counters(&ns, &dev) {
+                samples += 1;
+                match last {
+                    Some((before, since)) if queued > 0 && sent == before => {
+                        longest_stall_s = longest_stall_s.max(since.elapsed().as_secs_f64());
+                    }
+                    _ => last = Some((sent, Instant::now())),
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let err = reader.join().unwrap();
+    println!(
+        "emulate ({:.1} s), {samples} queue samples, longest stall {longest_stall_s:.2} s:\n{stdout}{err}",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(id.is_some(), "emulate never named its run: {err}");
+    assert!(samples > 20, "the queue was sampled {samples} times");
+    // A zero-capacity sample trickles at 8 kbit/s: a full frame about every 1.5 s.
+    assert!(
+        longest_stall_s < 2.5,
+        "the link held packets without sending for {longest_stall_s:.2} s"
+    );
+    assert!(status.success(), "emulate failed: {err}");
+    let r = rows(&out);
+    assert_eq!(r.len(), 4, "{r:?}");
+    for row in &r {
+        assert_eq!(row["chunks"], "6", "{row:?}");
+        assert!(row["error"].is_empty(), "{row:?}");
+    }
+    assert_nothing_left("the falling-rate run");
+}
+
 #[test]
 fn the_server_allocator_caps_twenty_players_on_an_emulated_link() {
     let Some(_one) = begin("the egress-allocator emulation test") else {

@@ -5,7 +5,10 @@
 //! that *ends* at its time, as Pensieve and the simulator read a cooked trace (sample `i`'s rate
 //! from time `t[i-1]` to `t[i]`), and the trace loops when it ends, as the simulator's does. The
 //! queue is drop-tail: `tbf`'s `limit` in bytes. The bucket holds 5 ms of the rate, and at least two
-//! full-size frames (`tbf` cannot pass a packet larger than its bucket).
+//! full-size frames: `tbf` cannot pass a packet larger than its bucket, and the bucket follows the
+//! rate down, so the shaped device sends one TCP segment per packet
+//! ([`crate::topology::ONE_SEGMENT_PER_PACKET`]); a packet queued under a large bucket then still
+//! fits the smallest one.
 //!
 //! One `tc -force -batch -` process in the server namespace takes every change of every link on its
 //! standard input, so a change costs a line, not a process; its error output is collected and
@@ -114,6 +117,8 @@ struct Walk {
     period_s: f64,
     next: usize,
     lap: u64,
+    /// `tbf`'s parameters in force on the link.
+    applied: String,
 }
 
 impl Walk {
@@ -154,6 +159,7 @@ impl Shaper {
                 period_s,
                 next: 0,
                 lap: 0,
+                applied: params,
             };
             w.advance();
             walks.push(w);
@@ -243,21 +249,7 @@ fn follow(
     };
     while !stop.load(Ordering::Relaxed) {
         let now_s = origin.elapsed().as_secs_f64() * cfg.speed;
-        let mut lines = String::new();
-        for w in &mut walks {
-            while w.due_s() <= now_s {
-                let late_ms = (now_s - w.due_s()) / cfg.speed * 1000.0;
-                stats.max_late_ms = stats.max_late_ms.max(late_ms);
-                let kbps = w.steps[w.next].kbps;
-                lines.push_str(&format!(
-                    "qdisc change dev {} root tbf {}\n",
-                    w.dev,
-                    cfg.tbf_params(kbps)
-                ));
-                stats.updates += 1;
-                w.advance();
-            }
-        }
+        let lines = due_changes(&mut walks, now_s, cfg, &mut stats);
         if !lines.is_empty() {
             stdin.write_all(lines.as_bytes()).map_err(broken)?;
             stdin.flush().map_err(broken)?;
@@ -267,6 +259,33 @@ fn follow(
         std::thread::sleep(Duration::from_secs_f64(wait_s));
     }
     Ok(stats)
+}
+
+/// The `tc -batch` lines of every change due by `now_s` (session seconds), advancing the walks.
+/// A sample whose parameters equal those in force writes nothing: `tbf` refills its bucket on
+/// every change, so rewriting an unchanged rate would hand out an extra bucket per sample (in a
+/// zero-capacity stretch, more than the trickle itself).
+fn due_changes(
+    walks: &mut [Walk],
+    now_s: f64,
+    cfg: &ShaperConfig,
+    stats: &mut ShaperStats,
+) -> String {
+    let mut lines = String::new();
+    for w in walks {
+        while w.due_s() <= now_s {
+            let late_ms = (now_s - w.due_s()) / cfg.speed * 1000.0;
+            stats.max_late_ms = stats.max_late_ms.max(late_ms);
+            let params = cfg.tbf_params(w.steps[w.next].kbps);
+            if params != w.applied {
+                lines.push_str(&format!("qdisc change dev {} root tbf {params}\n", w.dev));
+                stats.updates += 1;
+                w.applied = params;
+            }
+            w.advance();
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -330,6 +349,7 @@ mod tests {
             period_s: 3.0,
             next: 0,
             lap: 0,
+            applied: String::new(),
         };
         let mut due = Vec::new();
         for _ in 0..5 {
@@ -337,5 +357,38 @@ mod tests {
             w.advance();
         }
         assert_eq!(due, vec![0.0, 1.0, 3.0, 4.0, 6.0]);
+    }
+
+    #[test]
+    fn an_unchanged_rate_is_not_rewritten() {
+        // Zero capacity for three samples, then 2 Mbit/s: one change into the trickle, one out.
+        let t = trace(&[0.0, 1.0, 2.0, 3.0, 4.0], &[5.0, 0.0, 0.0, 0.0, 2.0]);
+        let cfg = ShaperConfig {
+            speed: 1.0,
+            queue_bytes: 150_000,
+        };
+        let steps = rate_schedule(&t);
+        let mut walks = vec![Walk {
+            dev: "d".into(),
+            applied: cfg.tbf_params(steps[0].kbps),
+            steps,
+            period_s: 4.0,
+            next: 1,
+            lap: 0,
+        }];
+        let mut stats = ShaperStats::default();
+        let lines = due_changes(&mut walks, 3.5, &cfg, &mut stats);
+        assert_eq!(
+            lines,
+            "qdisc change dev d root tbf rate 2000000bit burst 3028 limit 150000\n"
+        );
+        assert_eq!(stats.updates, 1);
+        assert!(due_changes(&mut walks, 3.9, &cfg, &mut stats).is_empty());
+        // Sample 0 closes the lap: the schedule wraps to its first rate, 0 Mbit/s again.
+        let wrap = due_changes(&mut walks, 4.0, &cfg, &mut stats);
+        assert_eq!(
+            wrap,
+            "qdisc change dev d root tbf rate 8000bit burst 3028 limit 150000\n"
+        );
     }
 }

@@ -20,6 +20,18 @@ use std::time::{Duration, Instant};
 pub const NETNS_PREFIX: &str = "nsemu-";
 /// Prefix of every veth device this crate creates.
 const DEV_PREFIX: &str = "nse";
+/// `gso_max_segs` of every shaped (server-side) device: each packet the TCP stack hands to the
+/// token bucket is one segment, at most one full frame. With segmentation offload on, the stack
+/// builds packets of several segments, sized for the sender's pacing rate (up to 64 kB). `tbf`
+/// admits one whole when it fits the bucket of the moment, but when the trace's rate then falls,
+/// the bucket shrinks with it, and a queued packet larger than the new bucket can never gather
+/// enough tokens: the link sends nothing, with its queue full, until the rate rises again. Measured
+/// on 4 players x 5 links at `--speed 1`: stalls of 2 to 14 s (and one to the end of the run) at
+/// 6 to 19 Mbit/s, which TCP answered with retransmission timeouts backed off to 8 to 34 s, and the
+/// players' 60 s read timeouts killed their connections (docs/sim_to_real.md, "Shared link in both").
+/// With one segment per packet, the bucket's floor of two full frames always holds the packet at
+/// the head of the queue.
+pub const ONE_SEGMENT_PER_PACKET: &str = "1";
 /// Links per run at most (addresses and device names are sized for it).
 pub const MAX_LINKS: usize = 4096;
 
@@ -205,6 +217,19 @@ impl Topology {
                 ],
             )?;
             registry().retain(|n| n != &l.server_dev);
+            // One TCP segment per packet on the shaped side (see [`ONE_SEGMENT_PER_PACKET`]).
+            run(
+                "ip",
+                &[
+                    "-n",
+                    &self.server_ns,
+                    "link",
+                    "set",
+                    &l.server_dev,
+                    "gso_max_segs",
+                    ONE_SEGMENT_PER_PACKET,
+                ],
+            )?;
             for (ns, dev, ip) in [
                 (&self.server_ns, &l.server_dev, l.server_ip),
                 (&l.client_ns, &l.client_dev, l.client_ip),

@@ -50,6 +50,21 @@ fn links_follow_their_traces_and_nothing_is_left_behind() {
         .unwrap();
     let said = String::from_utf8_lossy(&probe.stderr);
     assert!(said.contains("Connection refused"), "{said}");
+    // The shaped end sends one TCP segment per packet, so every packet fits the smallest bucket.
+    let details = Command::new("ip")
+        .args([
+            "-n",
+            &topo.server_ns,
+            "-d",
+            "link",
+            "show",
+            "dev",
+            &l.server_dev,
+        ])
+        .output()
+        .unwrap();
+    let details = String::from_utf8_lossy(&details.stdout);
+    assert!(details.contains("gso_max_segs 1 "), "{details}");
     // 1 and then 3 Mbit/s at speed 10: the change is due 0.1 s after the start.
     let t = Arc::new(Trace::new("t", vec![0.0, 1.0, 2.0], vec![0.0, 1.0, 3.0]).unwrap());
     let links: Vec<(String, Arc<Trace>)> = topo
