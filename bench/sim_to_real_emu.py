@@ -2,14 +2,21 @@
 """Sim to real over emulated links (issue 22, item 4): helpers of bench/sim_to_real_emu.sh.
 
   prepare OUT SIM N        Pensieve's video as a DASH folder (OUT/pensieve, segments of exactly
-                           video_size_* bytes, filler content), N of Pensieve's test traces evenly
-                           spread (OUT/traces/{all,cal,check}: alternate traces into the calibration
-                           and the held-back half) and the shared-link traces (OUT/traces/shared: the
-                           first 5 of them with capacity x4, for 4 players).
-  analyze OUT              Reads OUT/emu (emulate.csv) and every OUT/sim/rtt*-pf* (bench results.csv),
-                           fits the simulator's RTT and payload fraction on the calibration half
-                           (least squares on per-algorithm mean QoE, relative), checks on the held-back
-                           half (per-algorithm gap, Kendall tau), prints Markdown, writes OUT/report.md.
+                           video_size_* bytes, filler content, 900-byte init segments), N of
+                           Pensieve's test traces evenly spread (OUT/traces/{all,cal,check}:
+                           alternate traces into the calibration and the held-back half;
+                           OUT/traces/batchK: 20 traces per emulation run) and the shared-link traces
+                           (OUT/traces/shared: the first 5 of them with capacity x4, for 4 players).
+  linkcheck OUT            Per emulated link (OUT/emu/run*/batch*/links/*/requests.csv): the trace
+                           time at the player's first request and the payload fraction TCP achieved;
+                           writes OUT/linkcheck.md and OUT/linkcheck.json (their quantiles).
+  analyze OUT              Reads the emulations (every run's emulate.csv; a trace's QoE is its mean
+                           over the runs) and every simulator setting OUT/sim/MODE-rttR-pfP (bench
+                           results.csv, or the mean of its off*/ runs), reports the emulation's
+                           run-to-run spread, fits the setting on the calibration half (least
+                           squares of the per-rule relative gaps of mean QoE), checks it on the
+                           held-back half (per-rule gap, Kendall tau), prints Markdown and writes
+                           OUT/report.md.
 Pure Python 3 (no packages).
 """
 import csv, json, os, sys
@@ -140,7 +147,7 @@ def analyze(out):
     sims = {}
     for d in sorted((out / 'sim').iterdir()):
         # One run, or one per trace offset (off*/): their mean per session.
-        parts = [d] if (d / 'results.csv').is_file() else sorted(d.glob('off*'))
+        parts = [d] if (d / 'results.csv').is_file() else sorted(x for x in d.glob('off*') if x.is_dir())
         runs_ = [{(r['algorithm'], r['trace']): float(r['qoe']) for r in read_csv(x / 'results.csv')}
                  for x in parts if (x / 'results.csv').is_file()]
         if runs_ and len(runs_) == len(parts):

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Sim to real over emulated links (issue 22, item 4; docs/sim_to_real.md): the simulator (`bench`)
-# against real TCP (`emulate`, root) on TRACES of Pensieve's test traces and ALGOS, a grid of the
-# simulator's RTT and payload fraction fitted on half the traces and checked on the other half, and
-# the shared-link scenario in both. From the repository root after
-# `cargo build --release -p neuralstream-cli`. Knobs: TRACES (60), REPEATS (2 emulations of every
-# trace), QUEUE_BYTES (150000), ALGOS, SPEED (emulation's time compression, 1 = real time), RTTS,
-# PFS (the grid), TRACE_OFFSETS_S (default: measured), SHARED_CC (the shared link's TCP congestion
-# control, default the kernel's; SHARED=0 skips the shared link), OUT, SIM (Pensieve's sim folder). EMU_ONLY=1 stops after the
-# emulations, SIM_ONLY=1 skips them. What exists in OUT is reused.
+# against real TCP (`emulate`, root) on TRACES of Pensieve's test traces and ALGOS; a grid of the
+# simulator's request model (Pensieve's, or the emulated player's: --rtt-advances-trace,
+# --init-segment-bytes, --trace-offset-s), RTT and payload fraction fitted on half the traces and
+# checked on the other half; and the shared-link scenario in both. From the repository root after
+# `cargo build --release -p neuralstream-cli`. What exists in OUT is reused. Knobs:
+#   TRACES (60), REPEATS (emulations of every trace, 3), QUEUE_BYTES (150000, the link's queue),
+#   ALGOS, SPEED (the emulation's time compression, 1 = real time), RTTS and PFS (the grid),
+#   TRACE_OFFSETS_S (default: the measured starts), SHARED=0 (skip the shared link), SHARED_CC
+#   (its TCP congestion control, default the kernel's), SHARED_HTTP1=1, OUT, SIM (Pensieve's sim
+#   folder), EMU_ONLY=1 (stop after the emulations), SIM_ONLY=1 (skip them).
 set -euo pipefail
 BIN=${NEURALSTREAM_BIN:-target/release/neuralstream}
 OUT=${OUT:-out/sim_to_real_emu}
 SIM=${SIM:-../shared/data/pensieve/sim}
 TRACES=${TRACES:-60}
-REPEATS=${REPEATS:-2}
+REPEATS=${REPEATS:-3}
 QUEUE_BYTES=${QUEUE_BYTES:-150000}
 ALGOS=${ALGOS:-bb,rate,festive,bola-e,robustmpc}
 SPEED=${SPEED:-1}
@@ -68,6 +70,11 @@ for mode in pensieve pensieve+offsets real real+offsets; do
   esac
   for rtt in $RTTS; do
     for pf in $PFS; do
+      # A setting's runs over other offsets (an earlier link check) would be averaged in: drop them.
+      base="$OUT/sim/$mode-rtt$rtt-pf$pf"
+      if [ "$offsets" != 0 ] && [ "$(cat "$base/offsets.txt" 2>/dev/null)" != "$offsets" ]; then
+        rm -rf "$base" && mkdir -p "$base" && echo "$offsets" >"$base/offsets.txt"
+      fi
       for off in $offsets; do
         d="$OUT/sim/$mode-rtt$rtt-pf$pf"
         [ "$off" = 0 ] || d="$d/off$off"
