@@ -82,6 +82,22 @@ fn the_real_link_model_changes_delays_and_reduces_to_pensieve() {
         .concat(),
     );
     assert_ne!(pensieve, real);
+    // results.json says how each was made; Pensieve's runs write what they always wrote.
+    let simulator = |out: &Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["meta"]["simulator"].clone()
+    };
+    let (plain, model) = (simulator(&a), simulator(&b));
+    for key in [
+        "rtt_advances_trace",
+        "init_segment_bytes",
+        "trace_offset_ms",
+    ] {
+        assert!(plain.get(key).is_none(), "{key} in {plain}");
+    }
+    assert_eq!(model["rtt_advances_trace"], true);
+    assert_eq!(model["init_segment_bytes"], 900);
+    assert_eq!(model["trace_offset_ms"], 1500.0);
     assert!(delays_ms(&a).iter().all(|&d| (80.0..100.0).contains(&d)));
     let after = delays_ms(&b);
     let levels = column(&b, "level");
