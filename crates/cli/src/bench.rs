@@ -72,7 +72,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "BYTES")]
     pub init_segment_bytes: Option<u64>,
     /// The trace has run this long, carrying nothing, when a session's first request goes out
-    /// (the link started before the player: `emulate` starts its players 0.5 to 2 s after its
+    /// (the link started before the player: `emulate` starts its players 0.6 to 2.25 s after its
     /// shaper). Default 0 (Pensieve). Single-player runs only.
     #[arg(
         long,
