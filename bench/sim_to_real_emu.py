@@ -2,20 +2,29 @@
 """Sim to real over emulated links (issue 22, item 4): helpers of bench/sim_to_real_emu.sh.
 
   prepare OUT SIM N        Pensieve's video as a DASH folder (OUT/pensieve, segments of exactly
-                           video_size_* bytes, filler content), N of Pensieve's test traces evenly
-                           spread (OUT/traces/{all,cal,check}: alternate traces into the calibration
-                           and the held-back half) and the shared-link traces (OUT/traces/shared: the
-                           first 5 of them with capacity x4, for 4 players).
-  analyze OUT              Reads OUT/emu (emulate.csv) and every OUT/sim/rtt*-pf* (bench results.csv),
-                           fits the simulator's RTT and payload fraction on the calibration half
-                           (least squares on per-algorithm mean QoE, relative), checks on the held-back
-                           half (per-algorithm gap, Kendall tau), prints Markdown, writes OUT/report.md.
+                           video_size_* bytes, filler content, 900-byte init segments), N of
+                           Pensieve's test traces evenly spread (OUT/traces/{all,cal,check}:
+                           alternate traces into the calibration and the held-back half;
+                           OUT/traces/batchK: 20 traces per emulation run) and the shared-link traces
+                           (OUT/traces/shared: the first 5 of them with capacity x4, for 4 players).
+  linkcheck OUT            Per emulated link (OUT/emu/run*/batch*/links/*/requests.csv): the trace
+                           time at the player's first request and the payload fraction TCP achieved;
+                           writes OUT/linkcheck.md and OUT/linkcheck.json (their quantiles).
+  analyze OUT              Reads the emulations (every run's emulate.csv; a trace's QoE is its mean
+                           over the runs) and every simulator setting OUT/sim/MODE-rttR-pfP (bench
+                           results.csv, or the mean of its off*/ runs), reports the emulation's
+                           run-to-run spread, fits the setting on the calibration half (least
+                           squares of the per-rule relative gaps of mean QoE), checks it on the
+                           held-back half (per-rule gap, Kendall tau), prints Markdown and writes
+                           OUT/report.md.
 Pure Python 3 (no packages).
 """
 import csv, json, os, sys
 from pathlib import Path
 
 KBPS = [300, 750, 1200, 1850, 2850, 4300]
+# Traces per emulation run (x 5 rules = 100 links at once, the size that finished 100 of 100).
+BATCH_TRACES = 20
 
 
 def prepare(out, sim, n):
@@ -45,13 +54,16 @@ def prepare(out, sim, n):
     (media / 'video.json').write_text(json.dumps({'format': 'neuralstream-video', 'version': 1, 'name': 'pensieve',
                                                   'chunk_duration_s': 4.0, 'ladder': ladder, 'chunk_bytes': sizes}))
     names = sorted(p for p in (sim / 'cooked_test_traces').iterdir() if p.is_file())
-    step = max(1, len(names) // n)
-    picked = names[::step][:n]
+    n = min(n, len(names))
+    picked = [names[i * len(names) // n] for i in range(n)]
     for sub in ['all', 'cal', 'check', 'shared']:
         (out / 'traces' / sub).mkdir(parents=True, exist_ok=True)
     for i, p in enumerate(picked):
         text = p.read_text()
         (out / 'traces' / 'all' / p.name).write_text(text)
+        batch = out / 'traces' / f'batch{i // BATCH_TRACES + 1}'
+        batch.mkdir(exist_ok=True)
+        (batch / p.name).write_text(text)
         (out / 'traces' / ('cal' if i % 2 == 0 else 'check') / p.name).write_text(text)
         if i < 5:
             rows = [l.split() for l in text.splitlines() if l.strip()]
@@ -82,37 +94,108 @@ def means(per_trace, traces):
     return {a: sum(per_trace[(a, t)] for t in traces) / len(traces) for a in algos}
 
 
+def read_emulation(out):
+    """{run: {(algo, trace): qoe}} over OUT/emu/run*/batch*/emulate.csv, failed players left out,
+    and the number of players that failed."""
+    runs, failed = {}, 0
+    for f in sorted(out.glob('emu/run*/batch*/emulate.csv')):
+        run = runs.setdefault(f.parent.parent.name, {})
+        for r in read_csv(f):
+            if r['error']:
+                failed += 1
+            else:
+                run[(r['algorithm'], r['trace'])] = float(r['qoe'])
+    return runs, failed
+
+
+def gaps(emu, sim, traces):
+    e, s = means(emu, traces), means(sim, traces)
+    return {a: (s[a] - e[a]) / abs(e[a]) for a in e}
+
+
 def analyze(out):
     out = Path(out)
-    cal = sorted(p.name for p in (out / 'traces' / 'cal').iterdir())
-    check = sorted(p.name for p in (out / 'traces' / 'check').iterdir())
-    emu = {(r['algorithm'], r['trace']): float(r['qoe']) for r in read_csv(out / 'emu' / 'emulate.csv')}
+    runs, failed = read_emulation(out)
+    algos = sorted({a for run in runs.values() for a, _ in run})
+    # A run counts for a trace when every algorithm's session on it finished; a trace's emulated
+    # QoE is the mean over the runs that count for it.
+    ok = lambda run, t: all((a, t) in run for a in algos)
+    names = lambda half: sorted(p.name for p in (out / 'traces' / half).iterdir())
+    cal = [t for t in names('cal') if any(ok(r, t) for r in runs.values())]
+    check = [t for t in names('check') if any(ok(r, t) for r in runs.values())]
+    emu = {}
+    for t in cal + check:
+        good = [r for r in runs.values() if ok(r, t)]
+        for a in algos:
+            emu[(a, t)] = sum(r[(a, t)] for r in good) / len(good)
+    say = (lines := []).append
+    say(f'Emulation: {len(runs)} run(s), {len(cal) + len(check)} traces ({len(cal)} calibration, {len(check)} held '
+        f'back) x {len(algos)} rules; {failed} player(s) failed (their trace counts from the other runs).\n')
+    if len(runs) > 1:
+        every = lambda traces: [t for t in traces if all(ok(r, t) for r in runs.values())]
+        say('Run-to-run spread of the emulation (per-rule mean QoE of each run over the traces complete in every '
+            'run; spread = (max - min) / mean):\n')
+        say('| algorithm | half | ' + ' | '.join(runs) + ' | spread |')
+        say('|---|---|' + '---|' * len(runs) + '---|')
+        for a in algos:
+            for half, traces in [('calibration', every(cal)), ('held back', every(check))]:
+                m = [sum(run[(a, t)] for t in traces) / len(traces) for run in runs.values()]
+                avg = sum(m) / len(m)
+                say(f'| {a} | {half} | ' + ' | '.join(f'{x:.2f}' for x in m) + f' | {100 * (max(m) - min(m)) / abs(avg):.1f}% |')
+        say('')
+
     sims = {}
     for d in sorted((out / 'sim').iterdir()):
-        if (d / 'results.csv').is_file():
-            sims[d.name] = {(r['algorithm'], r['trace']): float(r['qoe']) for r in read_csv(d / 'results.csv')}
-    lines = []
-    say = lines.append
-
-    def err(sim, traces):
-        e, s = means(emu, traces), means(sim, traces)
-        return sum(((s[a] - e[a]) / abs(e[a])) ** 2 for a in e)
-
-    default = 'rtt80-pf0.95'
-    best = min(sims, key=lambda k: err(sims[k], cal))
-    say(f'Simulator settings tried: {len(sims)} ({", ".join(sims)}); fitted on the calibration half: **{best}**.\n')
-    for title, key in [('before calibration (Pensieve\'s constants: ' + default + ')', default), ('after calibration (' + best + ')', best)]:
+        # One run, or one per trace offset (off*/): their mean per session.
+        parts = [d] if (d / 'results.csv').is_file() else sorted(x for x in d.glob('off*') if x.is_dir())
+        runs_ = [{(r['algorithm'], r['trace']): float(r['qoe']) for r in read_csv(x / 'results.csv')}
+                 for x in parts if (x / 'results.csv').is_file()]
+        if runs_ and len(runs_) == len(parts):
+            sims[d.name] = {k: sum(r[k] for r in runs_) / len(runs_) for k in runs_[0]}
+    cost = lambda k: sum(g * g for g in gaps(emu, sims[k], cal).values())
+    worst = lambda k, traces: max(abs(g) for g in gaps(emu, sims[k], traces).values())
+    tau = lambda k, traces: kendall_tau(means(emu, traces), means(sims[k], traces))
+    best = min(sims, key=cost)
+    modes = sorted({k.split('-rtt')[0] for k in sims})
+    best_per_mode = {m: min((k for k in sims if k.startswith(m + '-rtt')), key=cost) for m in modes}
+    default = 'pensieve-rtt80-pf0.95'
+    physical = [k for k in sims if k.startswith('real+offsets-rtt80-pf0.95')]
+    say(f'Simulator settings tried: {len(sims)} ({", ".join(modes)} x RTT x payload fraction); fitted on the '
+        f'calibration half (least squares of the per-rule relative gaps of mean QoE): **{best}**.\n')
+    say('| setting | why | calibration: worst gap | held back: worst gap | held back: Kendall tau |')
+    say('|---|---|---|---|---|')
+    rows = [(default, "Pensieve's constants")] + [(k, 'the emulation\'s own constants, not fitted') for k in physical]
+    rows += [(k, f'best fit in mode {m}') for m, k in best_per_mode.items()]
+    for k, why in rows:
+        if k in sims:
+            say(f'| {k} | {why}{" (overall fit)" if k == best else ""} | {100 * worst(k, cal):.1f}% | '
+                f'{100 * worst(k, check):.1f}% | {tau(k, check):.2f} |')
+    say('')
+    rtts = sorted({int(k.split('-rtt')[1].split('-pf')[0]) for k in sims})
+    pfs = sorted({k.split('-pf')[1] for k in sims}, key=float)
+    say('Worst per-rule gap of mean QoE, calibration half / held-back half, over the whole grid:\n')
+    say('| mode | payload fraction | ' + ' | '.join(f'RTT {r} ms' for r in rtts) + ' |')
+    say('|---|---|' + '---|' * len(rtts))
+    for m in modes:
+        for pf in pfs:
+            cells = [f'{m}-rtt{r}-pf{pf}' for r in rtts]
+            say(f'| {m} | {pf} | ' + ' | '.join(f'{100 * worst(k, cal):.0f} / {100 * worst(k, check):.0f}' if k in sims else '-'
+                                                 for k in cells) + ' |')
+    say('')
+    tables = [('before calibration (' + default + ')', default), ('after calibration (' + best + ')', best)]
+    tables += [(f'the emulation\'s own constants ({k})', k) for k in physical]
+    tables += [(f'best fit in mode {m} ({k})', k) for m, k in best_per_mode.items() if k != best]
+    for title, key in tables:
         if key not in sims:
             continue
-        for half, traces in [('calibration half', cal), ('held-back half', check)]:
-            e, s = means(emu, traces), means(sims[key], traces)
-            tau = kendall_tau(e, s)
-            say(f'**{title}, {half}** ({len(traces)} traces): Kendall tau {tau:.2f}\n')
-            say('| algorithm | emulation mean QoE | simulator mean QoE | gap | gap % |')
-            say('|---|---|---|---|---|')
-            for a in sorted(e, key=lambda a: -e[a]):
-                say(f'| {a} | {e[a]:.2f} | {s[a]:.2f} | {s[a] - e[a]:+.2f} | {100 * (s[a] - e[a]) / abs(e[a]):+.1f}% |')
-            say('')
+        say(f'**{title}**\n')
+        say('| algorithm | calibration: emulation | simulator | gap | held back: emulation | simulator | gap |')
+        say('|---|---|---|---|---|---|---|')
+        ec, sc, ek, sk = means(emu, cal), means(sims[key], cal), means(emu, check), means(sims[key], check)
+        for a in sorted(ek, key=lambda a: -ek[a]):
+            say(f'| {a} | {ec[a]:.2f} | {sc[a]:.2f} | {100 * (sc[a] - ec[a]) / abs(ec[a]):+.1f}% | '
+                f'{ek[a]:.2f} | {sk[a]:.2f} | {100 * (sk[a] - ek[a]) / abs(ek[a]):+.1f}% |')
+        say(f'| Kendall tau | | | {tau(key, cal):.2f} | | | {tau(key, check):.2f} |\n')
     shared = out / 'emu-shared' / 'emulate.csv'
     sim_shared = out / 'sim-shared' / 'shared_players.csv'
     if shared.is_file() and sim_shared.is_file():
@@ -135,10 +218,82 @@ def analyze(out):
     (out / 'report.md').write_text(text)
     print(text)
 
+def load_cooked(path):
+    rows = [l.split() for l in Path(path).read_text().splitlines() if l.strip()]
+    return [float(r[0]) for r in rows], [float(r[1]) for r in rows]
+
+
+class TraceLink:
+    """The simulator's link for a diagnostic: sample i holds over (t[i-1], t[i]], looping."""
+
+    def __init__(self, t, bw):
+        self.t, self.bw, self.d = t, bw, t[-1]
+        self.cum = [0.0]
+        for i in range(1, len(t)):
+            self.cum.append(self.cum[-1] + bw[i] * (t[i] - t[i - 1]))
+
+    def mbit_until(self, x):
+        """Mbit the looping link carries from trace time 0 to x."""
+        loops, r = divmod(x, self.d)
+        lo, hi = 1, len(self.t) - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.t[mid] < r:
+                lo = mid + 1
+            else:
+                hi = mid
+        return loops * self.cum[-1] + self.cum[lo - 1] + self.bw[lo] * (r - self.t[lo - 1])
+
+
+def linkcheck(out):
+    """Per emulated link: the trace time at the player's session start (the shaper starts before
+    the players) and the payload fraction TCP achieved. For offsets 0..6 s, every media request of
+    100 kB or more is set against the link's capacity over [sent, finish]; the offset where the
+    bytes / capacity ratios agree best (least variance of their logarithms) is taken, and the
+    link's payload fraction is all their bytes over all their capacity there."""
+    import math
+    out = Path(out)
+    rows = []
+    for req in sorted(out.glob('emu/run*/batch*/links/*/requests.csv')):
+        reqs = [r for r in read_csv(req) if r['kind'] == 'media' and int(r['bytes']) >= 100_000]
+        if len(reqs) < 5:
+            continue
+        link = TraceLink(*load_cooked(out / 'traces' / 'all' / reqs[0]['trace']))
+        best = None
+        for k in range(0, 121):
+            o = k * 0.05
+            caps = [(link.mbit_until(float(r['finish_s']) + o) - link.mbit_until(float(r['sent_s']) + o)) * 1e6 / 8
+                    for r in reqs]
+            if min(caps) <= 0:
+                continue
+            logs = [math.log(int(r['bytes']) / c) for r, c in zip(reqs, caps)]
+            m = sum(logs) / len(logs)
+            var = sum((x - m) ** 2 for x in logs) / len(logs)
+            if best is None or var < best[0]:
+                best = (var, o, sum(int(r['bytes']) for r in reqs) / sum(caps))
+        if best:
+            rows.append((req.parent.name, best[1], best[2], math.sqrt(best[0])))
+    if not rows:
+        print('no emulated links found')
+        return
+    offs = sorted(r[1] for r in rows)
+    pfs = sorted(r[2] for r in rows)
+    q = lambda v, f: v[min(len(v) - 1, int(f * len(v)))]
+    text = (f'Link check over {len(rows)} emulated links (media requests >= 100 kB): trace time at the session start '
+            f'p10/p50/p90 {q(offs, .1):.2f}/{q(offs, .5):.2f}/{q(offs, .9):.2f} s; payload fraction achieved '
+            f'p10/p50/p90 {q(pfs, .1):.3f}/{q(pfs, .5):.3f}/{q(pfs, .9):.3f}\n')
+    (out / 'linkcheck.md').write_text(text)
+    (out / 'linkcheck.json').write_text(json.dumps({
+        'links': len(rows), 'payload_fraction_p50': q(pfs, .5),
+        'trace_offset_s_quantiles': {f'p{int(100 * f)}': round(q(offs, f), 2) for f in (.1, .3, .5, .7, .9)}}))
+    print(text)
+
 
 if __name__ == '__main__':
     if len(sys.argv) >= 5 and sys.argv[1] == 'prepare':
         prepare(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) >= 3 and sys.argv[1] == 'linkcheck':
+        linkcheck(sys.argv[2])
     elif len(sys.argv) >= 3 and sys.argv[1] == 'analyze':
         analyze(sys.argv[2])
     else:

@@ -60,6 +60,28 @@ pub struct BenchArgs {
     /// Link and player settings.
     #[command(flatten)]
     pub link: inputs::LinkArgs,
+    // -- The real link's request model (issue 22, docs/sim_to_real.md; off: Pensieve's). --
+    /// The trace keeps running during every request's round trip (--rtt-ms), carrying nothing,
+    /// as on a real link (`emulate`, `play --trace-clock network`). Off: Pensieve's simulator,
+    /// where the trace stands still during the RTT. Single-player runs only.
+    #[arg(long)]
+    pub rtt_advances_trace: bool,
+    /// Fetch an init segment of this many bytes (a request of its own: a round trip and its bytes
+    /// on the link) before chunk 0 and every level switch, as `play` does without --cache-init
+    /// (the emulation's DASH folder: 900). Default: none (Pensieve). Single-player runs only.
+    #[arg(long, value_name = "BYTES")]
+    pub init_segment_bytes: Option<u64>,
+    /// The trace has run this long, carrying nothing, when a session's first request goes out
+    /// (the link started before the player: `emulate` starts its players 0.6 to 2.25 s after its
+    /// shaper). Default 0 (Pensieve). Single-player runs only.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "S",
+        allow_negative_numbers = true
+    )]
+    pub trace_offset_s: f64,
+    // -- end of the real link's request model. --
     /// Chunks played per session at most (Pensieve: 48); 0 plays every chunk of the video.
     #[arg(long, default_value_t = 48, value_name = "N")]
     pub max_chunks: usize,
@@ -288,8 +310,37 @@ fn write_outputs(
     Ok(written)
 }
 
+/// The simulator's settings: the link flags, then the real link's request model (off by default).
+fn sim_config(args: &BenchArgs, video: &Video) -> Result<neuralstream_sim::SimConfig> {
+    let mut sim = args.link.sim_config(video, args.max_chunks)?;
+    sim.rtt_advances_trace = args.rtt_advances_trace;
+    sim.init_segment_bytes = args.init_segment_bytes;
+    sim.trace_offset_ms = args.trace_offset_s * 1000.0;
+    sim.validate().map_err(|e| match e {
+        neuralstream_sim::SimError::InvalidConfig { field, problem } => {
+            let flag = match field {
+                "trace_offset_ms" => "--trace-offset-s (in ms)",
+                _ => "--init-segment-bytes",
+            };
+            anyhow::anyhow!("{flag} {problem}")
+        }
+        other => other.into(),
+    })?;
+    Ok(sim)
+}
+
 /// Runs the benchmark described by `args`.
 pub fn run(args: BenchArgs) -> Result<()> {
+    if (args.grid.is_set() || args.shared.is_set())
+        && (args.rtt_advances_trace
+            || args.init_segment_bytes.is_some()
+            || args.trace_offset_s != 0.0)
+    {
+        bail!(
+            "--rtt-advances-trace, --init-segment-bytes and --trace-offset-s apply to \
+             single-player runs only; drop them, or --players/--grid-traces"
+        );
+    }
     if args.grid.is_set() {
         return crate::grid::run(&args);
     }
@@ -319,7 +370,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         )
     })?;
 
-    let sim = args.link.sim_config(&video, args.max_chunks)?;
+    let sim = sim_config(&args, &video)?;
     let played = sim.chunks_for(video.num_chunks());
     inputs::check_skip_chunks(args.skip_chunks, played, &video, args.max_chunks)?;
     let cfg = BenchConfig {

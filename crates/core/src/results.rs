@@ -101,6 +101,20 @@ pub struct SimulatorSettings {
     pub startup_level: Option<usize>,
     /// Multiplicative delay noise range, when on (training mode).
     pub delay_noise: Option<(f64, f64)>,
+    /// The trace ran during every round trip (`bench --rtt-advances-trace`); absent: it did not.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rtt_advances_trace: bool,
+    /// Init segment fetched before chunk 0 and every level switch, bytes; absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_segment_bytes: Option<u64>,
+    /// Trace time passed before each session's first request, ms; absent: 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trace_offset_ms: f64,
+}
+
+/// `skip_serializing_if` of a setting whose default is 0.
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// Everything a benchmark run produced.

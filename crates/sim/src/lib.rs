@@ -25,7 +25,7 @@ mod runner;
 mod session;
 pub mod shared;
 
-pub use config::{SimConfig, StartPosition};
+pub use config::{SimConfig, StartPosition, MAX_INIT_SEGMENT_BYTES, MAX_TRACE_OFFSET_MS};
 pub use runner::{run_session, SessionLog};
 pub use session::Session;
 

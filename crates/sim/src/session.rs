@@ -22,6 +22,8 @@ pub struct Session<'a> {
     clock_s: f64,
     noise: Option<Rng>,
     chunk_ms: f64,
+    /// Level whose init segment the player holds (`cfg.init_segment_bytes` only).
+    init_level: Option<usize>,
 }
 
 impl<'a> Session<'a> {
@@ -35,10 +37,13 @@ impl<'a> Session<'a> {
     ) -> Self {
         let link =
             TraceLink::new(trace, cfg.payload_fraction).with_max_trace_loops(cfg.max_trace_loops);
-        let cursor = match start {
+        let mut cursor = match start {
             StartPosition::Beginning => link.start(),
             StartPosition::Sample(i) => link.at_sample(i),
         };
+        if cfg.trace_offset_ms > 0.0 {
+            link.idle_ms(&mut cursor, cfg.trace_offset_ms);
+        }
         Session {
             cfg,
             trace,
@@ -55,6 +60,7 @@ impl<'a> Session<'a> {
                 None
             },
             chunk_ms: video.chunk_duration_s * 1000.0,
+            init_level: None,
         }
     }
 
@@ -123,21 +129,16 @@ impl<'a> Session<'a> {
         }
         let size_bytes = self.video.size_bytes(level, chunk);
 
-        // Transfer: the link walks the trace until the chunk's bytes fit (Pensieve's inner loop).
-        let delay_s = self
-            .link
-            .deliver(
-                &mut self.cursor,
-                size_bytes as f64,
-                &mut DeliverySpent::default(),
-            )
-            .map_err(|e| SimError::Stalled {
-                trace: self.trace.name.clone(),
-                chunk,
-                loops: e.loops,
-                seconds: e.trace_s,
-            })?;
-        let mut delay_ms = delay_s * 1000.0 + self.cfg.rtt_ms;
+        // The init segment, a request of its own, when the level changes (off by default).
+        let mut init_ms = 0.0;
+        if let Some(init_bytes) = self.cfg.init_segment_bytes {
+            if self.init_level != Some(level) {
+                init_ms = self.request_ms(init_bytes as f64, chunk)?;
+                self.init_level = Some(level);
+            }
+        }
+        // The chunk: round trip plus the link's walk over the trace until its bytes fit.
+        let mut delay_ms = self.request_ms(size_bytes as f64, chunk)? + init_ms;
         if let (Some((lo, hi)), Some(rng)) = (self.cfg.delay_noise, self.noise.as_mut()) {
             delay_ms *= rng.uniform_range(lo, hi);
         }
@@ -170,5 +171,25 @@ impl<'a> Session<'a> {
             request_s,
             finish_s,
         })
+    }
+
+    /// One request of `bytes`: its round trip (trace time too when `cfg.rtt_advances_trace`),
+    /// then the link walks the trace until the bytes fit (Pensieve's inner loop); returns the
+    /// delay, ms, in Pensieve's order of operations (`transfer * 1000 + rtt`).
+    #[inline]
+    fn request_ms(&mut self, bytes: f64, chunk: usize) -> Result<f64, SimError> {
+        if self.cfg.rtt_advances_trace {
+            self.link.idle_ms(&mut self.cursor, self.cfg.rtt_ms);
+        }
+        let delay_s = self
+            .link
+            .deliver(&mut self.cursor, bytes, &mut DeliverySpent::default())
+            .map_err(|e| SimError::Stalled {
+                trace: self.trace.name.clone(),
+                chunk,
+                loops: e.loops,
+                seconds: e.trace_s,
+            })?;
+        Ok(delay_s * 1000.0 + self.cfg.rtt_ms)
     }
 }

@@ -239,6 +239,20 @@ fn validate(
                 .into(),
         });
     }
+    let real_link = [
+        ("rtt_advances_trace", cfg.sim.rtt_advances_trace),
+        ("init_segment_bytes", cfg.sim.init_segment_bytes.is_some()),
+        ("trace_offset_ms", cfg.sim.trace_offset_ms != 0.0),
+    ];
+    if let Some(&(field, _)) = real_link.iter().find(|(_, on)| *on) {
+        return Err(SimError::InvalidConfig {
+            field,
+            problem: "the shared-link driver models Pensieve's requests only (round trips take \
+                      no link time, no init segments, the link starts with the players); turn it \
+                      off (arrivals have start_s)"
+                .into(),
+        });
+    }
     if !(cfg.realloc_every_s.is_finite() && cfg.realloc_every_s > 0.0) {
         return Err(SimError::InvalidConfig {
             field: "realloc_every_s",
