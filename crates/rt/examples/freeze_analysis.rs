@@ -17,8 +17,8 @@
 //! otherwise only those where the two controllers' frozen time differs by more than 50 ms.
 //! SEEDS (default 1) runs that many simulator seeds and sums.
 //!
-//! Environment: `LADDER_FPS=1` (or `0`) runs the learned controller with (without) the shield's
-//! frame-rate ceiling whatever the file says; `DUMP=TRACE:FROM_MS:TO_MS` prints the frames (and
+//! Environment: `FPS_CAP_BELOW_KBPS=300` (or `0`) runs the learned controller with that
+//! frame-rate ceiling (without one) whatever the file says; `DUMP=TRACE:FROM_MS:TO_MS` prints the frames (and
 //! their packets) captured in that window of that trace, seed 1, for both controllers.
 
 use neuralstream_rt::dqn::DqnModel;
@@ -234,9 +234,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let seeds: u64 = args.get(2).map_or(Ok(1), |s| s.parse())?;
     let mut model = DqnModel::load(Path::new(model.as_str()))?;
-    // The shield's frame-rate ceiling other than the file's, to compare: LADDER_FPS=1 or 0.
-    if let Ok(v) = std::env::var("LADDER_FPS") {
-        model.meta.ladder_fps = v == "1";
+    // The shield's frame-rate ceiling other than the file's, to compare: FPS_CAP_BELOW_KBPS=300
+    // (or 0: off).
+    if let Ok(v) = std::env::var("FPS_CAP_BELOW_KBPS") {
+        model.meta.fps_cap_below_kbps = v.parse().ok().filter(|&k: &f64| k > 0.0);
     }
     let model = Arc::new(model);
     let traces: Vec<LinkTrace> =

@@ -1,6 +1,7 @@
 //! The shield's frame-rate ceiling on a trained network, on the train and validation splits only
-//! (never test): GCC and the learned controller as trained, with the ceiling off and on, per
-//! family, means over simulator seeds (default 3). Issue 18's probe of `ladder_fps`.
+//! (never test): GCC and the learned controller as trained, without the ceiling and with 30 fps
+//! below 100 to 805 kbit/s (805: GCC's ladder with its climbing margin), per family, means over
+//! simulator seeds (default 3). How `fps_cap_below_kbps` was probed (issue 18).
 //!
 //! ```text
 //! cargo run --release -p neuralstream-rt --example shield_probe -- \
@@ -28,19 +29,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cloned()
             .collect()
     };
-    let variants: Vec<(&str, bool)> = vec![
-        ("as trained", base.meta.ladder_fps),
-        ("ladder fps off", false),
-        ("ladder fps on", true),
-    ];
+    let variants: Vec<(String, Option<f64>)> =
+        std::iter::once(("as trained".to_owned(), base.meta.fps_cap_below_kbps))
+            .chain(
+                [
+                    None,
+                    Some(100.0),
+                    Some(200.0),
+                    Some(300.0),
+                    Some(500.0),
+                    Some(805.0),
+                ]
+                .map(|k| {
+                    (
+                        k.map_or("no fps cap".to_owned(), |k| {
+                            format!("30 fps below {k} kbps")
+                        }),
+                        k,
+                    )
+                }),
+            )
+            .collect();
     for (split_name, traces) in [
         ("validation", of(Split::Validation)),
         ("train", of(Split::Train)),
     ] {
         let mut specs = vec![ControllerSpec::Gcc];
-        for (_, ladder_fps) in &variants {
+        for (_, kbps) in &variants {
             let mut m = base.clone();
-            m.meta.ladder_fps = *ladder_fps;
+            m.meta.fps_cap_below_kbps = *kbps;
             specs.push(ControllerSpec::Learned(Arc::new(m)));
         }
         // Per spec and family: sums over seeds of (onl_qoe, p95, frozen).
@@ -82,7 +99,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         let n = seeds as f64;
         for (i, rows) in sums.iter().enumerate() {
-            let name = if i == 0 { "gcc" } else { variants[i - 1].0 };
+            let name = if i == 0 {
+                "gcc"
+            } else {
+                variants[i - 1].0.as_str()
+            };
             for (fam, q, p, f) in rows {
                 println!(
                     "{name:<26} {fam:<9} {:>8.2} {:>9.1} {:>8.4}",

@@ -21,12 +21,12 @@
 //! `guard_free_ms` (10 ms) and 25 ms at 1; only on a nearly empty queue may the network probe
 //! above GCC's estimate. The network learns, inside these bounds, how far to go and which
 //! resolution and frame rate to use. Model files written before the cap and the free zone existed
-//! keep their shield (cap 1, probing up to 25 ms). The shield also caps the frame rate at what
-//! GCC's ladder gives at the applied target ([`DqnMeta::fps_ceiling`], `ladder_fps`: 30 fps below
-//! 700 kbit/s), because WebRTC's freeze rule makes LTE's frequent 120-180 ms outages freezes at
-//! 60 fps and not at 30 (what the freeze analysis, `examples/freeze_analysis.rs`, found behind the
-//! learned controller's extra frozen time on Mahimahi); files written before it keep the
-//! network's frame rate.
+//! keep their shield (cap 1, probing up to 25 ms). The shield can also cap the frame rate at 30 fps
+//! below an applied target ([`DqnMeta::fps_ceiling`], `fps_cap_below_kbps`, off by default; GCC's
+//! ladder plays 30 fps below 700 kbit/s): WebRTC's freeze rule makes LTE's frequent 120-180 ms
+//! outages freezes at 60 fps and not at 30, which the freeze analysis
+//! (`examples/freeze_analysis.rs`) found behind the learned controller's extra frozen time on
+//! Mahimahi; files written before it keep the network's frame rate.
 //!
 //! **Features** ([`N_FEATURES`] = 16, from each 50 ms report, see [`Signals`] and
 //! [`Tracker::features`]): receive rate of the report and its EWMA, send rate of the reported
@@ -76,6 +76,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Frame rate the shield allows below [`DqnMeta::fps_cap_below_kbps`].
+pub const LOW_RATE_FPS: u32 = 30;
 
 /// Features per decision.
 pub const N_FEATURES: usize = 16;
@@ -409,11 +412,11 @@ pub struct DqnMeta {
     /// (files written before it existed): allowed up to `guard_queue_ms`.
     #[serde(default)]
     pub guard_free_ms: Option<f64>,
-    /// Frame-rate ceiling of the ladder ([`DqnMeta::fps_ceiling`]): the frame rate is at most what
-    /// GCC's ladder (WebRTC's balanced degradation) gives at the applied target. `false` (files
-    /// written before it existed): the network's frame rate stands.
+    /// The shield's frame-rate ceiling ([`DqnMeta::fps_ceiling`]): below this applied target,
+    /// kbit/s, the frame rate is at most [`LOW_RATE_FPS`]. `None` (files written before it
+    /// existed): the network's frame rate stands.
     #[serde(default)]
-    pub ladder_fps: bool,
+    pub fps_cap_below_kbps: Option<f64>,
 }
 
 impl DqnMeta {
@@ -433,7 +436,7 @@ impl DqnMeta {
             guard_queue_ms: cfg.guard_queue_ms,
             guard_cap: cfg.guard_cap,
             guard_free_ms: cfg.guard_free_ms,
-            ladder_fps: cfg.ladder_fps,
+            fps_cap_below_kbps: cfg.fps_cap_below_kbps,
         }
     }
 
@@ -454,23 +457,20 @@ impl DqnMeta {
         }
     }
 
-    /// The frame-rate ceiling at `target_bps` (`source_fps` when [`DqnMeta::ladder_fps`] is off):
-    /// the ladder's frame rate there, which keeps 60 fps for targets of 700 kbit/s and more.
+    /// The frame-rate ceiling at `target_bps`: [`LOW_RATE_FPS`] below
+    /// [`DqnMeta::fps_cap_below_kbps`], else `source_fps`.
     ///
     /// Why: WebRTC's freeze rule counts a render gap of `max(3 x mean interval, mean + 150 ms)`,
-    /// 167 ms at 60 fps but 183 ms at 30 fps; LTE links pause for 120-180 ms many times a minute,
-    /// so at 60 fps the same gap that GCC (30 fps below 700 kbit/s by its ladder) shows as a
-    /// stutter counts as a freeze. On the train and validation LTE traces this was most of the
-    /// learned controller's extra frozen time; at the rates where it happens (tens to hundreds of
-    /// kbit/s) 60 fps also halves each frame's bits.
+    /// 167 ms at 60 fps but 183 ms at 30 fps, and LTE links pause for 120-180 ms many times a
+    /// minute. At 60 fps such a pause is a freeze; at 30 fps (what GCC's ladder, WebRTC's balanced
+    /// degradation, plays below 700 kbit/s) the same pause is a stutter. The freeze analysis
+    /// (`examples/freeze_analysis.rs`) found this behind most of the learned controller's extra
+    /// frozen time on the train and validation LTE traces, at targets of tens to a few hundred
+    /// kbit/s, where 60 fps also halves each frame's bits.
     pub fn fps_ceiling(&self, target_bps: f64, source_fps: u32) -> u32 {
-        if self.ladder_fps {
-            crate::controller::Ladder::default()
-                .choose(target_bps, 0, source_fps)
-                .1
-                .fps
-        } else {
-            source_fps
+        match self.fps_cap_below_kbps {
+            Some(kbps) if target_bps < kbps * 1000.0 => LOW_RATE_FPS.min(source_fps),
+            _ => source_fps,
         }
     }
 }
@@ -790,8 +790,10 @@ pub struct TrainConfig {
     /// Queueing delay below which probing above 1 is allowed ([`DqnMeta::guard_free_ms`]).
     /// Default `Some(10.0)`.
     pub guard_free_ms: Option<f64>,
-    /// The ladder's frame-rate ceiling ([`DqnMeta::ladder_fps`]). Default `true`.
-    pub ladder_fps: bool,
+    /// The shield's frame-rate ceiling ([`DqnMeta::fps_cap_below_kbps`]). Default `None` (off: on
+    /// the validation split it cost p95 frame delay and did not lower the frozen time, see
+    /// docs/benchmarks.md).
+    pub fps_cap_below_kbps: Option<f64>,
     /// Simulator seeds each validation plays every validation trace with (`session.seed` and
     /// the next ones); [`Selection`] compares means over them. Default 3.
     pub validation_seeds: usize,
@@ -825,7 +827,7 @@ impl Default for TrainConfig {
             guard_queue_ms: Some(25.0),
             guard_cap: Some(0.8),
             guard_free_ms: Some(10.0),
-            ladder_fps: true,
+            fps_cap_below_kbps: None,
             validation_seeds: 3,
         }
     }
@@ -1306,7 +1308,7 @@ mod tests {
                 fps: vec![60],
                 multipliers: vec![0.6, 1.4],
             },
-            ladder_fps: false,
+            fps_cap_below_kbps: None,
             validation_seeds: 2,
             ..Default::default()
         };
@@ -1427,7 +1429,7 @@ mod tests {
             guard_queue_ms,
             guard_cap: cap,
             guard_free_ms: free,
-            ladder_fps: false,
+            fps_cap_below_kbps: None,
         }
     }
 
@@ -1475,34 +1477,33 @@ mod tests {
         o.remove("guard_queue_ms");
         o.remove("guard_cap");
         o.remove("guard_free_ms");
-        o.remove("ladder_fps");
+        o.remove("fps_cap_below_kbps");
         let old: DqnMeta = serde_json::from_value(v).unwrap();
-        assert!(!old.ladder_fps);
+        assert_eq!(old.fps_cap_below_kbps, None);
         assert_eq!((old.guard_cap, old.guard_free_ms), (None, None));
         assert_eq!(old.estimate, Estimate::ReceiveRate);
         assert_eq!(old.guard_queue_ms, None);
     }
 
     #[test]
-    fn fps_ceiling_follows_the_ladder_only_when_asked() {
+    fn fps_ceiling_caps_low_rates_only_when_asked() {
         let mut meta = meta_with_shield(Some(25.0), Some(0.8), Some(10.0));
+        assert_eq!(meta.fps_ceiling(100e3, 60), 60);
+        meta.fps_cap_below_kbps = Some(300.0);
+        assert_eq!(meta.fps_ceiling(100e3, 60), 30);
+        assert_eq!(meta.fps_ceiling(299e3, 60), 30);
         assert_eq!(meta.fps_ceiling(300e3, 60), 60);
-        meta.ladder_fps = true;
-        assert_eq!(meta.fps_ceiling(300e3, 60), 30);
-        assert_eq!(meta.fps_ceiling(700e3, 60), 30); // climbing needs the ladder's margin
-        assert_eq!(meta.fps_ceiling(900e3, 60), 60);
-        assert_eq!(meta.fps_ceiling(900e3, 30), 30);
-        assert_eq!(meta.fps_ceiling(1.5e6, 60), 30); // 720p's 30 fps rung
-        assert_eq!(meta.fps_ceiling(3e6, 60), 60);
+        assert_eq!(meta.fps_ceiling(2e6, 60), 60);
+        assert_eq!(meta.fps_ceiling(100e3, 30), 30);
     }
 
     /// The mechanism the ceiling fixes (issue 18's Mahimahi frozen time): a 300 kbit/s link that
     /// pauses for 130 ms every 1.5 s, as LTE does. At 60 fps each pause is a render gap above
-    /// WebRTC's freeze threshold (167 ms there); at the ladder's 30 fps (threshold 183 ms) almost
+    /// WebRTC's freeze threshold (167 ms there); at the ceiling's 30 fps (threshold 183 ms) almost
     /// none is. A network that always asks for 60 fps freezes on the pauses without the ceiling
     /// (19 of 20) and not with it (1).
     #[test]
-    fn ladder_fps_ceiling_keeps_short_outages_from_counting_as_freezes() {
+    fn fps_ceiling_keeps_short_outages_from_counting_as_freezes() {
         let steps: Vec<(f64, f64, f64, f64)> = (0..20)
             .flat_map(|_| [(1370.0, 300.0, 0.0, 40.0), (130.0, 0.0, 0.0, 40.0)])
             .collect();
@@ -1521,18 +1522,18 @@ mod tests {
             sizes: vec![N_FEATURES, 4, 1],
             hidden_activation: Activation::Relu,
         });
-        let run = |ladder_fps: bool| {
+        let run = |fps_cap_below_kbps: Option<f64>| {
             let model = DqnModel {
                 q: q.clone(),
                 meta: DqnMeta {
-                    ladder_fps,
+                    fps_cap_below_kbps,
                     ..meta.clone()
                 },
             };
             let mut c = DqnController::new(Arc::new(model));
             run_session(&trace, &session, &mut c).unwrap()
         };
-        let (free, capped) = (run(false), run(true));
+        let (free, capped) = (run(None), run(Some(300.0)));
         let fps =
             |l: &crate::sim::SessionLog| l.decisions.iter().skip(20).map(|d| d.decision.fps).max();
         assert_eq!(fps(&free), Some(60));

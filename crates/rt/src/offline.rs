@@ -262,7 +262,7 @@ pub fn train_offline(
         guard_queue_ms: None,
         guard_cap: None,
         guard_free_ms: None,
-        ladder_fps: false,
+        fps_cap_below_kbps: None,
     };
     let report = OfflineReport {
         sessions: sessions(records).len(),
