@@ -87,6 +87,13 @@ pub struct RtTrainArgs {
     /// Reward penalty per 100 ms of mean queueing delay above 20 ms.
     #[arg(long, default_value_t = neuralstream_rt::dqn::RewardWeights::default().delay_per_100ms, value_name = "W")]
     delay_weight: f64,
+    /// The shield's frame-rate ceiling: below this applied target the frame rate is at most
+    /// 30 fps, so LTE's short outages are not freezes at 60 fps (0 turns it off).
+    #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().fps_cap_below_kbps.unwrap_or(0.0), value_name = "KBPS")]
+    fps_cap_below_kbps: f64,
+    /// Simulator seeds per validation (selection compares means over them).
+    #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().validation_seeds, value_name = "N")]
+    validation_seeds: usize,
 }
 
 /// Flags of `neuralstream rt predict`.
@@ -456,6 +463,8 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         guard_queue_ms: (a.guard_queue_ms > 0.0).then_some(a.guard_queue_ms),
         guard_cap: Some(a.guard_cap),
         guard_free_ms: (a.guard_free_ms > 0.0).then_some(a.guard_free_ms),
+        fps_cap_below_kbps: (a.fps_cap_below_kbps > 0.0).then_some(a.fps_cap_below_kbps),
+        validation_seeds: a.validation_seeds,
         reward: dqn::RewardWeights {
             delay_per_100ms: a.delay_weight,
             ..Default::default()

@@ -21,7 +21,12 @@
 //! `guard_free_ms` (10 ms) and 25 ms at 1; only on a nearly empty queue may the network probe
 //! above GCC's estimate. The network learns, inside these bounds, how far to go and which
 //! resolution and frame rate to use. Model files written before the cap and the free zone existed
-//! keep their shield (cap 1, probing up to 25 ms).
+//! keep their shield (cap 1, probing up to 25 ms). The shield can also cap the frame rate at 30 fps
+//! below an applied target ([`DqnMeta::fps_ceiling`], `fps_cap_below_kbps`, off by default; GCC's
+//! ladder plays 30 fps below 700 kbit/s): WebRTC's freeze rule makes LTE's frequent 120-180 ms
+//! outages freezes at 60 fps and not at 30, which the freeze analysis
+//! (`examples/freeze_analysis.rs`) found behind the learned controller's extra frozen time on
+//! Mahimahi; files written before it keep the network's frame rate.
 //!
 //! **Features** ([`N_FEATURES`] = 16, from each 50 ms report, see [`Signals`] and
 //! [`Tracker::features`]): receive rate of the report and its EWMA, send rate of the reported
@@ -44,8 +49,9 @@
 //! into a FIFO replay ([`neuralstream_nn::Replay`]); then one Huber-loss Adam step per
 //! [`TrainConfig::train_every`] new transitions towards the double-DQN target, the target network
 //! refreshed every [`TrainConfig::target_update_every`] steps. Every
-//! [`TrainConfig::validate_every`] iterations the greedy policy plays every validation trace and
-//! is compared with GCC on the same traces, family by family ([`Selection`]): a network is
+//! [`TrainConfig::validate_every`] iterations the greedy policy plays every validation trace, once
+//! per simulator seed ([`TrainConfig::validation_seeds`], 3), and is compared with GCC on the same
+//! traces and seeds, family by family, on the means over seeds ([`Selection`]): a network is
 //! *bounded* when on every family its mean p95 frame delay and frozen-time ratio are no worse than
 //! GCC's; the kept network is the bounded one whose smallest per-family gain in combined score
 //! (onl-emu's) over GCC is largest (if none is bounded, the one closest to it). Test traces are
@@ -70,6 +76,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Frame rate the shield allows below [`DqnMeta::fps_cap_below_kbps`].
+pub const LOW_RATE_FPS: u32 = 30;
 
 /// Features per decision.
 pub const N_FEATURES: usize = 16;
@@ -403,6 +412,11 @@ pub struct DqnMeta {
     /// (files written before it existed): allowed up to `guard_queue_ms`.
     #[serde(default)]
     pub guard_free_ms: Option<f64>,
+    /// The shield's frame-rate ceiling ([`DqnMeta::fps_ceiling`]): below this applied target,
+    /// kbit/s, the frame rate is at most [`LOW_RATE_FPS`]. `None` (files written before it
+    /// existed): the network's frame rate stands.
+    #[serde(default)]
+    pub fps_cap_below_kbps: Option<f64>,
 }
 
 impl DqnMeta {
@@ -422,6 +436,7 @@ impl DqnMeta {
             guard_queue_ms: cfg.guard_queue_ms,
             guard_cap: cfg.guard_cap,
             guard_free_ms: cfg.guard_free_ms,
+            fps_cap_below_kbps: cfg.fps_cap_below_kbps,
         }
     }
 
@@ -439,6 +454,23 @@ impl DqnMeta {
             m.min(1.0)
         } else {
             m
+        }
+    }
+
+    /// The frame-rate ceiling at `target_bps`: [`LOW_RATE_FPS`] below
+    /// [`DqnMeta::fps_cap_below_kbps`], else `source_fps`.
+    ///
+    /// Why: WebRTC's freeze rule counts a render gap of `max(3 x mean interval, mean + 150 ms)`,
+    /// 167 ms at 60 fps but 183 ms at 30 fps, and LTE links pause for 120-180 ms many times a
+    /// minute. At 60 fps such a pause is a freeze; at 30 fps (what GCC's ladder, WebRTC's balanced
+    /// degradation, plays below 700 kbit/s) the same pause is a stutter. The freeze analysis
+    /// (`examples/freeze_analysis.rs`) found this behind most of the learned controller's extra
+    /// frozen time on the train and validation LTE traces, at targets of tens to a few hundred
+    /// kbit/s, where 60 fps also halves each frame's bits.
+    pub fn fps_ceiling(&self, target_bps: f64, source_fps: u32) -> u32 {
+        match self.fps_cap_below_kbps {
+            Some(kbps) if target_bps < kbps * 1000.0 => LOW_RATE_FPS.min(source_fps),
+            _ => source_fps,
         }
     }
 }
@@ -542,6 +574,8 @@ pub struct DqnController {
     source_fps: u32,
     action: usize,
     target_bps: f64,
+    /// Frame rate the shield allows ([`DqnMeta::fps_ceiling`]).
+    fps_cap: u32,
     switch_penalty: f64,
     obs: Vec<f32>,
     explore: Option<Explore>,
@@ -559,6 +593,7 @@ impl DqnController {
             source_fps: 60,
             action: 0,
             target_bps: RtConfig::default().start_bps,
+            fps_cap: u32::MAX,
             switch_penalty: 0.0,
             obs: vec![0.0; N_FEATURES],
             explore: None,
@@ -597,7 +632,7 @@ impl DqnController {
         Decision {
             target_bps: self.target_bps,
             resolution: resolution_of(grid.heights[r]).unwrap_or(Resolution::P480),
-            fps: grid.fps[f].min(self.source_fps),
+            fps: grid.fps[f].min(self.source_fps).min(self.fps_cap),
         }
     }
 
@@ -640,6 +675,7 @@ impl Controller for DqnController {
             })
             .unwrap_or(0);
         self.action = grid.index(0, 0, m);
+        self.fps_cap = self.model.meta.fps_ceiling(self.target_bps, source_fps);
         self.switch_penalty = 0.0;
         self.tracker
             .features(grid, self.action, self.target_bps, &mut self.obs);
@@ -675,6 +711,10 @@ impl Controller for DqnController {
         let m = self.model.meta.shield(grid.multipliers[m_idx], &s);
         self.target_bps =
             (m * self.tracker.estimate_bps).clamp(TARGET_RANGE_BPS.0, TARGET_RANGE_BPS.1);
+        self.fps_cap = self
+            .model
+            .meta
+            .fps_ceiling(self.target_bps, self.source_fps);
         let after = self.decision();
         self.switch_penalty = if after.resolution != before.resolution {
             w.resolution_switch
@@ -750,6 +790,13 @@ pub struct TrainConfig {
     /// Queueing delay below which probing above 1 is allowed ([`DqnMeta::guard_free_ms`]).
     /// Default `Some(10.0)`.
     pub guard_free_ms: Option<f64>,
+    /// The shield's frame-rate ceiling ([`DqnMeta::fps_cap_below_kbps`]). Default `None` (off: on
+    /// the validation split it cost p95 frame delay and did not lower the frozen time, see
+    /// docs/benchmarks.md).
+    pub fps_cap_below_kbps: Option<f64>,
+    /// Simulator seeds each validation plays every validation trace with (`session.seed` and
+    /// the next ones); [`Selection`] compares means over them. Default 3.
+    pub validation_seeds: usize,
 }
 
 impl Default for TrainConfig {
@@ -780,6 +827,8 @@ impl Default for TrainConfig {
             guard_queue_ms: Some(25.0),
             guard_cap: Some(0.8),
             guard_free_ms: Some(10.0),
+            fps_cap_below_kbps: None,
+            validation_seeds: 3,
         }
     }
 }
@@ -794,6 +843,7 @@ impl TrainConfig {
             ("batch_size", self.batch_size),
             ("train_every", self.train_every),
             ("validate_every", self.validate_every),
+            ("validation_seeds", self.validation_seeds),
             ("threads", self.threads),
         ] {
             if v == 0 {
@@ -916,17 +966,40 @@ pub fn validation_score(
         traces,
         session,
         threads,
+        1,
     )?))
 }
 
-/// One controller over `traces`, whole traces, sessions in parallel.
+/// One controller over `traces`, whole traces, sessions in parallel, once per simulator seed
+/// `session.seed .. session.seed + seeds`: the summary is the mean over traces and seeds, so a
+/// network is not judged on one draw of the simulator's noise (loss, content, encoder).
 fn validation_report(
     spec: ControllerSpec,
     traces: &[LinkTrace],
     session: &RtConfig,
     threads: usize,
+    seeds: usize,
 ) -> Result<BenchReport, RtError> {
-    Ok(run_bench(traces, &[spec], session, true, threads, false)?.0)
+    let mut sessions = Vec::new();
+    for k in 0..seeds.max(1) as u64 {
+        let cfg = RtConfig {
+            seed: session.seed.wrapping_add(k),
+            ..session.clone()
+        };
+        sessions.extend(
+            run_bench(
+                traces,
+                std::slice::from_ref(&spec),
+                &cfg,
+                true,
+                threads,
+                false,
+            )?
+            .0
+            .sessions,
+        );
+    }
+    Ok(crate::bench::report_of(sessions))
 }
 
 fn mean_onl_qoe(report: &BenchReport) -> f64 {
@@ -980,8 +1053,14 @@ pub fn train(
     let (mut grad_steps, mut since_update) = (0u64, 0usize);
     let (mut reward_sum, mut reward_n, mut loss_sum, mut loss_n) = (0.0, 0usize, 0.0, 0usize);
     let mut best: Option<(Selection, f64, usize, Mlp)> = None;
-    let gcc_validation =
-        validation_report(ControllerSpec::Gcc, validation, &cfg.session, cfg.threads)?.summary;
+    let gcc_validation = validation_report(
+        ControllerSpec::Gcc,
+        validation,
+        &cfg.session,
+        cfg.threads,
+        cfg.validation_seeds,
+    )?
+    .summary;
     let mut report = TrainReport {
         curve: Vec::new(),
         best_episodes: 0,
@@ -1045,6 +1124,7 @@ pub fn train(
                 validation,
                 &cfg.session,
                 cfg.threads,
+                cfg.validation_seeds,
             )?;
             let val = mean_onl_qoe(&val_report);
             let selection = Selection::compare(&val_report.summary, &gcc_validation);
@@ -1228,6 +1308,8 @@ mod tests {
                 fps: vec![60],
                 multipliers: vec![0.6, 1.4],
             },
+            fps_cap_below_kbps: None,
+            validation_seeds: 2,
             ..Default::default()
         };
         (cfg, trace)
@@ -1347,6 +1429,7 @@ mod tests {
             guard_queue_ms,
             guard_cap: cap,
             guard_free_ms: free,
+            fps_cap_below_kbps: None,
         }
     }
 
@@ -1394,10 +1477,105 @@ mod tests {
         o.remove("guard_queue_ms");
         o.remove("guard_cap");
         o.remove("guard_free_ms");
+        o.remove("fps_cap_below_kbps");
         let old: DqnMeta = serde_json::from_value(v).unwrap();
+        assert_eq!(old.fps_cap_below_kbps, None);
         assert_eq!((old.guard_cap, old.guard_free_ms), (None, None));
         assert_eq!(old.estimate, Estimate::ReceiveRate);
         assert_eq!(old.guard_queue_ms, None);
+    }
+
+    #[test]
+    fn fps_ceiling_caps_low_rates_only_when_asked() {
+        let mut meta = meta_with_shield(Some(25.0), Some(0.8), Some(10.0));
+        assert_eq!(meta.fps_ceiling(100e3, 60), 60);
+        meta.fps_cap_below_kbps = Some(300.0);
+        assert_eq!(meta.fps_ceiling(100e3, 60), 30);
+        assert_eq!(meta.fps_ceiling(299e3, 60), 30);
+        assert_eq!(meta.fps_ceiling(300e3, 60), 60);
+        assert_eq!(meta.fps_ceiling(2e6, 60), 60);
+        assert_eq!(meta.fps_ceiling(100e3, 30), 30);
+    }
+
+    /// The mechanism the ceiling fixes (issue 18's Mahimahi frozen time): a 300 kbit/s link that
+    /// pauses for 130 ms every 1.5 s, as LTE does. At 60 fps each pause is a render gap above
+    /// WebRTC's freeze threshold (167 ms there); at the ceiling's 30 fps (threshold 183 ms) almost
+    /// none is. A network that always asks for 60 fps freezes on the pauses without the ceiling
+    /// (19 of 20) and not with it (1).
+    #[test]
+    fn fps_ceiling_keeps_short_outages_from_counting_as_freezes() {
+        let steps: Vec<(f64, f64, f64, f64)> = (0..20)
+            .flat_map(|_| [(1370.0, 300.0, 0.0, 40.0), (130.0, 0.0, 0.0, 40.0)])
+            .collect();
+        let trace = LinkTrace::from_steps("pauses", "synthetic", &steps).unwrap();
+        let session = RtConfig {
+            duration_ms: 30_000.0,
+            ..Default::default()
+        };
+        let mut meta = meta_with_shield(Some(25.0), Some(0.8), Some(10.0));
+        meta.grid = ActionGrid {
+            heights: vec![480],
+            fps: vec![60],
+            multipliers: vec![1.0],
+        };
+        let q = Mlp::zeros(&neuralstream_nn::MlpSpec {
+            sizes: vec![N_FEATURES, 4, 1],
+            hidden_activation: Activation::Relu,
+        });
+        let run = |fps_cap_below_kbps: Option<f64>| {
+            let model = DqnModel {
+                q: q.clone(),
+                meta: DqnMeta {
+                    fps_cap_below_kbps,
+                    ..meta.clone()
+                },
+            };
+            let mut c = DqnController::new(Arc::new(model));
+            run_session(&trace, &session, &mut c).unwrap()
+        };
+        let (free, capped) = (run(None), run(Some(300.0)));
+        let fps =
+            |l: &crate::sim::SessionLog| l.decisions.iter().skip(20).map(|d| d.decision.fps).max();
+        assert_eq!(fps(&free), Some(60));
+        assert_eq!(fps(&capped), Some(30));
+        assert!(
+            free.freezes >= 15 && capped.freezes * 5 <= free.freezes,
+            "freezes: {} at 60 fps, {} with the ceiling",
+            free.freezes,
+            capped.freezes
+        );
+    }
+
+    /// Selection's validation averages several simulator seeds: the summary over seeds 1 and 2
+    /// is the mean of the two single-seed summaries.
+    #[test]
+    fn validation_over_seeds_is_the_mean_of_the_seeds() {
+        let trace = LinkTrace::from_steps(
+            "lossy",
+            "synthetic",
+            &[(4000.0, 1500.0, 0.02, 40.0), (4000.0, 600.0, 0.02, 40.0)],
+        )
+        .unwrap();
+        let session = RtConfig {
+            duration_ms: 8_000.0,
+            ..Default::default()
+        };
+        let one = std::slice::from_ref(&trace);
+        let run = |seed: u64, seeds: usize| {
+            let cfg = RtConfig {
+                seed,
+                ..session.clone()
+            };
+            validation_report(ControllerSpec::Gcc, one, &cfg, 2, seeds)
+                .unwrap()
+                .summary[0]
+                .clone()
+        };
+        let (a, b, both) = (run(1, 1), run(2, 1), run(1, 2));
+        assert_ne!(a.onl_qoe, b.onl_qoe, "the seeds should differ");
+        assert!((both.onl_qoe - (a.onl_qoe + b.onl_qoe) / 2.0).abs() < 1e-9);
+        assert!((both.frozen_ratio - (a.frozen_ratio + b.frozen_ratio) / 2.0).abs() < 1e-12);
+        assert_eq!(both.sessions, 2);
     }
 
     /// With GCC as the estimate, the neutral multiplier plays GCC's bitrate: on a 199 kbit/s link

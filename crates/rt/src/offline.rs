@@ -262,6 +262,7 @@ pub fn train_offline(
         guard_queue_ms: None,
         guard_cap: None,
         guard_free_ms: None,
+        fps_cap_below_kbps: None,
     };
     let report = OfflineReport {
         sessions: sessions(records).len(),
