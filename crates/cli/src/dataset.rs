@@ -180,7 +180,7 @@ pub fn run(args: DatasetArgs) -> Result<()> {
                  {} candidates trained in {:.1} s",
                 c.steps,
                 if c.residual { "change" } else { "level" },
-                lstm.sessions.1,
+                lstm.validation_sessions,
                 c.validation_mape_pct,
                 lstm.candidates.len(),
                 lstm.train_s

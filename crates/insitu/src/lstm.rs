@@ -136,8 +136,10 @@ pub struct LstmReport {
     pub candidates: Vec<LstmCandidate>,
     /// Index of the kept one.
     pub chosen: usize,
-    /// Training sessions the LSTM was fitted on, and validation sessions.
-    pub sessions: (usize, usize),
+    /// Training sessions the LSTM was fitted on.
+    pub fit_sessions: usize,
+    /// Training sessions held out to choose among the candidates.
+    pub validation_sessions: usize,
     /// Wall time of every training and validation together, seconds.
     pub train_s: f64,
 }
@@ -207,7 +209,8 @@ pub fn fit(
     let report = LstmReport {
         candidates,
         chosen,
-        sessions: (fit.len(), val.len()),
+        fit_sessions: fit.len(),
+        validation_sessions: val.len(),
         train_s: started.elapsed().as_secs_f64(),
     };
     Ok((model, report))
@@ -261,7 +264,7 @@ mod tests {
         };
         let (model, report) = fit(&train, &params).unwrap();
         assert_eq!(report.candidates.len(), 4);
-        assert!(report.sessions.1 > 0, "some sessions validate");
+        assert!(report.validation_sessions > 0, "some sessions validate");
         let scorer = LstmScorer::new(model, &test);
         let w = windows(&test);
         let lstm = score(&Predictor::Lstm(&scorer), &w)[0].mape_pct;
