@@ -16,7 +16,8 @@ const DATASET_EXAMPLES: &str = "Examples:
       --abr bb,rate,robustmpc --telemetry out/tel-train --no-charts
   neuralstream dataset build --telemetry out/tel-train --out out/dataset
   neuralstream train --traces out/dataset/traces --out out/insitu-policy
-  neuralstream dataset eval-predictors --train out/tel-train --test out/tel-test --out out/predictors
+  neuralstream dataset eval-predictors --train out/tel-train --test out/tel-test --out out/predictors \\
+      --harmonic-blend 0.5
   neuralstream bench --abr mpc-rf:out/predictors/rf.json,robustmpc ...";
 
 /// `neuralstream dataset ...`.
@@ -82,7 +83,9 @@ struct EvalArgs {
     /// Fit the trees to ln(throughput / harmonic mean of the last 5) instead of ln kbit/s.
     #[arg(long)]
     relative_target: bool,
-    /// Weight of the harmonic mean in the point prediction, ln units, 0 to 1.
+    /// Weight of the harmonic mean in the point prediction, ln units, 0 to 1 (0: the forest
+    /// alone, as compared in the table; 0.5: the model `mpc-rf` was chosen with on validation,
+    /// docs/telemetry.md).
     #[arg(long, default_value_t = ForestParams::default().harmonic_blend)]
     harmonic_blend: f64,
 }
