@@ -19,6 +19,11 @@
 //! volatile; the discount does. Chosen on Pensieve's training traces (never the test traces):
 //! quantiles alone 27.93, the median with the discount 26.59, both 29.43 (RobustMPC 26.13).
 //!
+//! The model it is run with is fitted with a blend towards the harmonic mean
+//! ([`ForestModel::harmonic_blend`] 0.5, `dataset eval-predictors --harmonic-blend 0.5`), chosen by
+//! 4-fold cross-validation over the training traces (docs/telemetry.md, "Choosing mpc-rf's
+//! predictor"); the planner reads the blend from the model file and needs no setting of its own.
+//!
 //! Planning: the distribution of each (step, level) is summarised by its [`MpcRfParams::quantiles`]
 //! (equal weights), taken comonotone across steps (scenario `s` is quantile `s` at every step: a
 //! slow link tends to stay slow). Every level sequence of the horizon is played against every

@@ -20,6 +20,13 @@
 //! and the simulator never build the trainer. Each tree's own prediction is kept
 //! ([`ForestModel::predict_trees_kbps`]): their spread is the predicted distribution the MPC plans
 //! over.
+//!
+//! **Target** ([`ForestModel::target`]): the leaves predict either the ln throughput itself
+//! ([`TARGET_LN_KBPS`]) or its ln ratio to the harmonic mean of the last 5 samples
+//! ([`TARGET_LN_RATIO_HARMONIC`], feature `ln_thr_harmonic5`): in relative units a leaf learned on
+//! a 10 Mbit/s broadband session applies to a 1 Mbit/s 3G one, where an absolute leaf can only
+//! answer with throughputs it has seen. Optionally ([`ForestModel::harmonic_blend`]) the point
+//! prediction is shrunk towards the harmonic mean in ln units, by a weight chosen on validation.
 
 use neuralstream_core::ChunkRecord;
 use serde::{Deserialize, Serialize};
@@ -48,6 +55,15 @@ pub const NUM_FEATURES: usize = FEATURE_NAMES.len();
 
 /// Weight of the newest sample in the EWMA feature (`ewma = a * x + (1 - a) * ewma`).
 pub const EWMA_ALPHA: f64 = 0.3;
+
+/// Target of a model whose leaves predict ln kbit/s.
+pub const TARGET_LN_KBPS: &str = "ln_throughput_kbps";
+
+/// Target of a model whose leaves predict `ln(throughput / harmonic mean of the last 5)`.
+pub const TARGET_LN_RATIO_HARMONIC: &str = "ln_throughput_over_harmonic5";
+
+/// Index of `ln_thr_harmonic5` in the features.
+pub const HARMONIC_FEATURE: usize = 6;
 
 /// Format tag of the model file.
 pub const MODEL_FORMAT: &str = "neuralstream.throughput-forest";
@@ -170,8 +186,12 @@ pub struct ForestModel {
     pub version: u32,
     /// Feature names, equal to [`FEATURE_NAMES`].
     pub features: Vec<String>,
-    /// What a leaf predicts (`ln_throughput_kbps`).
+    /// What a leaf predicts: [`TARGET_LN_KBPS`] or [`TARGET_LN_RATIO_HARMONIC`].
     pub target: String,
+    /// Weight of the harmonic mean in the point prediction, in ln units:
+    /// `ln p = (1 - w) ln forest + w ln harmonic` (0, the default, is the forest alone).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub harmonic_blend: f64,
     /// One forest per horizon, 1, 2, ... chunks ahead.
     pub horizons: Vec<Horizon>,
     /// Free-form provenance (training data, parameters), a JSON object.
@@ -192,17 +212,40 @@ pub enum ModelError {
     },
 }
 
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
 impl ForestModel {
-    /// A model over this build's features.
+    /// A model over this build's features whose leaves predict ln kbit/s, no blend.
     pub fn new(horizons: Vec<Horizon>, meta: serde_json::Value) -> Self {
         ForestModel {
             format: MODEL_FORMAT.into(),
             version: MODEL_VERSION,
             features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
-            target: "ln_throughput_kbps".into(),
+            target: TARGET_LN_KBPS.into(),
+            harmonic_blend: 0.0,
             horizons,
             meta,
         }
+    }
+
+    /// Whether the leaves predict the ln ratio to the harmonic mean.
+    fn relative(&self) -> bool {
+        self.target == TARGET_LN_RATIO_HARMONIC
+    }
+
+    /// A leaf value (or the trees' mean) as the predicted ln kbit/s for features `x`: the
+    /// harmonic mean added back for a relative target, then the blend applied.
+    #[inline]
+    pub fn ln_kbps_of_leaf(&self, leaf: f64, x: &[f64]) -> f64 {
+        let harmonic = x[HARMONIC_FEATURE];
+        let forest = if self.relative() {
+            harmonic + leaf
+        } else {
+            leaf
+        };
+        (1.0 - self.harmonic_blend) * forest + self.harmonic_blend * harmonic
     }
 
     /// Parses and checks a model's JSON text; `origin` (the file) names it in errors. Reading the
@@ -241,6 +284,18 @@ impl ForestModel {
             return Err(format!(
                 "`features` {:?} differ from this build's {:?}; retrain it",
                 self.features, FEATURE_NAMES
+            ));
+        }
+        if self.target != TARGET_LN_KBPS && self.target != TARGET_LN_RATIO_HARMONIC {
+            return Err(format!(
+                "`target` is `{}`, expected `{TARGET_LN_KBPS}` or `{TARGET_LN_RATIO_HARMONIC}`",
+                self.target
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.harmonic_blend) {
+            return Err(format!(
+                "`harmonic_blend` is {}, expected a weight in 0..=1",
+                self.harmonic_blend
             ));
         }
         if self.horizons.is_empty() {
@@ -284,7 +339,11 @@ impl ForestModel {
     pub fn predict_trees_kbps(&self, horizon_chunks: usize, x: &[f64], out: &mut Vec<f64>) {
         let h = &self.horizons[horizon_chunks.clamp(1, self.horizons.len()) - 1];
         out.clear();
-        out.extend(h.trees.iter().map(|t| t.predict(x).exp()));
+        out.extend(
+            h.trees
+                .iter()
+                .map(|t| self.ln_kbps_of_leaf(t.predict(x), x).exp()),
+        );
     }
 
     /// The predicted distribution `horizon_chunks` ahead at each probability of `probabilities`,
@@ -320,11 +379,12 @@ impl ForestModel {
         }
     }
 
-    /// The forest's point prediction, kbit/s: exp of the trees' mean ln prediction.
+    /// The forest's point prediction, kbit/s: exp of the trees' mean ln prediction (relative to
+    /// the harmonic mean for that target, blended with it by [`ForestModel::harmonic_blend`]).
     pub fn predict_kbps(&self, horizon_chunks: usize, x: &[f64]) -> f64 {
         let h = &self.horizons[horizon_chunks.clamp(1, self.horizons.len()) - 1];
         let mean = h.trees.iter().map(|t| t.predict(x)).sum::<f64>() / h.trees.len() as f64;
-        mean.exp()
+        self.ln_kbps_of_leaf(mean, x).exp()
     }
 }
 
@@ -475,8 +535,50 @@ mod tests {
         let mut m = good.clone();
         m.horizons[0].trees[0].nodes[1].v = f64::NAN;
         assert!(m.check().unwrap_err().contains("nodes[1].v"));
-        let mut m = good;
+        let mut m = good.clone();
         m.horizons[0].trees[0].nodes[0].f = 99;
         assert!(m.check().unwrap_err().contains("feature 99"));
+        let mut m = good.clone();
+        m.target = "throughput".into();
+        assert!(m.check().unwrap_err().contains("`target`"));
+        let mut m = good;
+        m.harmonic_blend = 1.5;
+        assert!(m.check().unwrap_err().contains("harmonic_blend"));
+    }
+
+    #[test]
+    fn a_relative_target_adds_the_harmonic_mean_back_and_the_blend_shrinks_towards_it() {
+        let mut m = ForestModel::new(
+            vec![Horizon {
+                horizon_chunks: 1,
+                trees: vec![stump(0.5, 0.5), stump(-0.1, -0.1)],
+                residual_ln: vec![],
+            }],
+            serde_json::Value::Null,
+        );
+        m.target = TARGET_LN_RATIO_HARMONIC.into();
+        let mut x = [0.0; NUM_FEATURES];
+        x[HARMONIC_FEATURE] = 1000f64.ln();
+        // Trees' mean ratio e^0.2 over the harmonic mean's 1000 kbit/s.
+        assert!((m.predict_kbps(1, &x) - 1000.0 * 0.2f64.exp()).abs() < 1e-9);
+        let mut out = Vec::new();
+        m.predict_trees_kbps(1, &x, &mut out);
+        assert!((out[0] - 1000.0 * 0.5f64.exp()).abs() < 1e-9);
+        m.harmonic_blend = 0.5;
+        assert!((m.predict_kbps(1, &x) - 1000.0 * 0.1f64.exp()).abs() < 1e-9);
+        m.harmonic_blend = 1.0;
+        assert!((m.predict_kbps(1, &x) - 1000.0).abs() < 1e-9);
+        m.check().unwrap();
+        // The blend and target survive the file; an old file (no blend) reads as 0.
+        let back = ForestModel::from_json(&m.to_json(), "m.json").unwrap();
+        assert_eq!(back, m);
+        let old = ForestModel::new(m.horizons.clone(), serde_json::Value::Null);
+        assert!(!old.to_json().contains("harmonic_blend"));
+        assert_eq!(
+            ForestModel::from_json(&old.to_json(), "o")
+                .unwrap()
+                .harmonic_blend,
+            0.0
+        );
     }
 }

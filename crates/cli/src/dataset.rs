@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use neuralstream_abr::mpc_rf::{MpcRf, MpcRfParams, PREFIX};
 use neuralstream_abr::predictor::ForestModel;
 use neuralstream_core::Abr;
-use neuralstream_insitu::{predictors, ForestParams};
+use neuralstream_insitu::{predictors, ForestParams, LstmParams};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,7 +16,8 @@ const DATASET_EXAMPLES: &str = "Examples:
       --abr bb,rate,robustmpc --telemetry out/tel-train --no-charts
   neuralstream dataset build --telemetry out/tel-train --out out/dataset
   neuralstream train --traces out/dataset/traces --out out/insitu-policy
-  neuralstream dataset eval-predictors --train out/tel-train --test out/tel-test --out out/predictors
+  neuralstream dataset eval-predictors --train out/tel-train --test out/tel-test --out out/predictors \\
+      --harmonic-blend 0.5
   neuralstream bench --abr mpc-rf:out/predictors/rf.json,robustmpc ...";
 
 /// `neuralstream dataset ...`.
@@ -33,9 +34,10 @@ enum DatasetCommand {
     /// write supervised windows (normalised, statistics beside them), a feature selection report
     /// and network traces in Pensieve's cooked format (OUT/traces, for `neuralstream train`).
     Build(BuildArgs),
-    /// Fit the random forest on one telemetry folder and compare it with the harmonic mean and
-    /// EWMA on another (held-out sessions): MAPE, RMSE, p90 error per horizon 1-5; writes the
-    /// table, the CSV and the model (OUT/rf.json, for `bench --abr mpc-rf:OUT/rf.json`).
+    /// Fit the random forest and the LSTM on one telemetry folder and compare them with the
+    /// harmonic mean and EWMA on another (held-out sessions): MAPE, RMSE, p90 error per horizon
+    /// 1-5; writes the table, the CSV, the model (OUT/rf.json, for `bench --abr
+    /// mpc-rf:OUT/rf.json`) and the LSTM's training choices (OUT/lstm.json).
     EvalPredictors(EvalArgs),
 }
 
@@ -63,7 +65,7 @@ struct EvalArgs {
     /// Telemetry of held-out sessions the predictors are scored on.
     #[arg(long, value_name = "DIR")]
     test: PathBuf,
-    /// Output folder (predictors.csv, predictors.md, rf.json).
+    /// Output folder (predictors.csv, predictors.md, rf.json, lstm.json).
     #[arg(long, value_name = "DIR", default_value = "out/predictors")]
     out: PathBuf,
     /// Trees per horizon.
@@ -72,9 +74,20 @@ struct EvalArgs {
     /// Deepest split of a tree.
     #[arg(long, default_value_t = ForestParams::default().max_depth)]
     max_depth: u16,
-    /// Seed of the forest.
+    /// Fewest windows in a leaf.
+    #[arg(long, default_value_t = ForestParams::default().min_samples_leaf)]
+    min_samples_leaf: usize,
+    /// Seed of the forest and the LSTM.
     #[arg(long, default_value_t = ForestParams::default().seed)]
     seed: u64,
+    /// Fit the trees to ln(throughput / harmonic mean of the last 5) instead of ln kbit/s.
+    #[arg(long)]
+    relative_target: bool,
+    /// Weight of the harmonic mean in the point prediction, ln units, 0 to 1 (0: the forest
+    /// alone, as compared in the table; 0.5: the model `mpc-rf` was chosen with on validation,
+    /// docs/telemetry.md).
+    #[arg(long, default_value_t = ForestParams::default().harmonic_blend)]
+    harmonic_blend: f64,
 }
 
 /// Runs `neuralstream dataset ...`.
@@ -123,21 +136,40 @@ pub fn run(args: DatasetArgs) -> Result<()> {
             Ok(())
         }
         DatasetCommand::EvalPredictors(a) => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&a.harmonic_blend),
+                "--harmonic-blend {} is not a weight; give a value from 0 to 1",
+                a.harmonic_blend
+            );
             let params = ForestParams {
                 trees: a.trees,
                 max_depth: a.max_depth,
+                min_samples_leaf: a.min_samples_leaf,
                 seed: a.seed,
+                relative_target: a.relative_target,
+                harmonic_blend: a.harmonic_blend,
                 ..ForestParams::default()
             };
-            let (scores, model) = neuralstream_insitu::eval_predictors(&a.train, &a.test, &params)
-                .context("dataset eval-predictors")?;
+            let lstm_params = LstmParams {
+                seed: a.seed,
+                ..LstmParams::default()
+            };
+            let summary =
+                neuralstream_insitu::eval_predictors(&a.train, &a.test, &params, &lstm_params)
+                    .context("dataset eval-predictors")?;
+            let scores = &summary.scores;
             std::fs::create_dir_all(&a.out)
                 .with_context(|| format!("cannot create --out {}", a.out.display()))?;
-            let table = predictors::scores_table(&scores);
+            let table = predictors::scores_table(scores);
+            let lstm = &summary.lstm;
             let files = [
-                ("predictors.csv", predictors::scores_csv(&scores)),
+                ("predictors.csv", predictors::scores_csv(scores)),
                 ("predictors.md", table.clone()),
-                ("rf.json", model.to_json()),
+                ("rf.json", summary.model.to_json()),
+                (
+                    "lstm.json",
+                    serde_json::to_string_pretty(lstm).context("LSTM report")? + "\n",
+                ),
             ];
             for (name, text) in files {
                 let p = a.out.join(name);
@@ -145,8 +177,19 @@ pub fn run(args: DatasetArgs) -> Result<()> {
                     .with_context(|| format!("cannot write {}", p.display()))?;
             }
             say!("{table}");
+            let c = &lstm.candidates[lstm.chosen];
             say!(
-                "wrote {0}/predictors.csv, {0}/predictors.md, {0}/rf.json",
+                "LSTM: {} Adam steps, {} head, chosen on {} validation sessions (1-chunk MAPE {:.2} %); \
+                 {} candidates trained in {:.1} s",
+                c.steps,
+                if c.residual { "change" } else { "level" },
+                lstm.validation_sessions,
+                c.validation_mape_pct,
+                lstm.candidates.len(),
+                lstm.train_s
+            );
+            say!(
+                "wrote {0}/predictors.csv, {0}/predictors.md, {0}/rf.json, {0}/lstm.json",
                 a.out.display()
             );
             Ok(())

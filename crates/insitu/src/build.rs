@@ -5,6 +5,7 @@ use crate::clean::{read_and_clean, CleanReport, SessionSeries};
 use crate::error::InsituError;
 use crate::forest::{self, ForestParams};
 use crate::impute::{cooked_text, fill_gaps, trace_points};
+use crate::lstm::{self, LstmParams, LstmReport, LstmScorer};
 use crate::predictors::{score, Predictor, Score};
 use crate::select::{self, FeatureScore};
 use crate::windows::{windows, windows_csv, Normalisation, Window};
@@ -105,13 +106,25 @@ pub fn build(
     })
 }
 
-/// Fits the forests on the windows of `train` and scores harmonic mean, EWMA and the forest on
-/// those of `test` (held-out sessions); returns the scores and the fitted model.
+/// What `eval-predictors` produced.
+#[derive(Debug)]
+pub struct EvalSummary {
+    /// Every predictor's scores per horizon on the test sessions.
+    pub scores: Vec<Score>,
+    /// The fitted forest (the model file `mpc-rf` plans with).
+    pub model: ForestModel,
+    /// The LSTM's training candidates, its choice and its training time.
+    pub lstm: LstmReport,
+}
+
+/// Fits the forests and the LSTM on the sessions of `train` and scores harmonic mean, EWMA, the
+/// forest and the LSTM on the windows of `test` (held-out sessions).
 pub fn eval_predictors(
     train: &Path,
     test: &Path,
     params: &ForestParams,
-) -> Result<(Vec<Score>, ForestModel), InsituError> {
+    lstm_params: &LstmParams,
+) -> Result<EvalSummary, InsituError> {
     let (train_series, train_report) = load_series(train, false)?;
     let (test_series, _) = load_series(test, false)?;
     let train_w = windows(&train_series);
@@ -131,13 +144,22 @@ pub fn eval_predictors(
         "min_samples_leaf": params.min_samples_leaf,
         "features_per_split": params.features_per_split,
         "seed": params.seed,
+        "relative_target": params.relative_target,
+        "harmonic_blend": params.harmonic_blend,
         "fitter": "smartcore 0.7 RandomForestRegressor",
     });
     let model = forest::fit(&train_w, params, meta)?;
+    let (lstm_model, lstm) = lstm::fit(&train_series, lstm_params)?;
+    let lstm_scorer = LstmScorer::new(lstm_model, &test_series);
     let mut scores = score(&Predictor::HarmonicMean, &test_w);
     scores.extend(score(&Predictor::Ewma, &test_w));
     scores.extend(score(&Predictor::Forest(&model), &test_w));
-    Ok((scores, model))
+    scores.extend(score(&Predictor::Lstm(&lstm_scorer), &test_w));
+    Ok(EvalSummary {
+        scores,
+        model,
+        lstm,
+    })
 }
 
 /// Reads a model file written by `eval-predictors` / `fit`.

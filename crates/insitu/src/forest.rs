@@ -8,6 +8,11 @@
 //! tried per split (about a third, the usual choice for regression), at most 60,000 windows per
 //! horizon (a seeded subset above that, so fitting stays within a minute on one core).
 //!
+//! Two options, chosen on validation sessions (docs/telemetry.md, "Choosing mpc-rf's predictor"):
+//! [`ForestParams::relative_target`] fits the trees to `ln(throughput / harmonic mean of the last
+//! 5)` instead (relative units carry over between networks of different speeds), and
+//! [`ForestParams::harmonic_blend`] shrinks the point prediction towards the harmonic mean.
+//!
 //! About a fifth of the sessions (by a hash of the id) are held out of the fit; the quantiles of
 //! the forest's errors on them (`ln measured - ln predicted`) are stored per horizon, so the model
 //! gives a calibrated distribution, not only the trees' spread.
@@ -21,7 +26,8 @@
 use crate::error::InsituError;
 use crate::windows::{Window, HORIZONS};
 use neuralstream_abr::predictor::{
-    ForestModel, Horizon, Node, Tree, NUM_FEATURES, RESIDUAL_QUANTILES,
+    ForestModel, Horizon, Node, Tree, HARMONIC_FEATURE, NUM_FEATURES, RESIDUAL_QUANTILES,
+    TARGET_LN_RATIO_HARMONIC,
 };
 use neuralstream_core::Rng;
 use serde_json::Value;
@@ -47,6 +53,10 @@ pub struct ForestParams {
     pub horizons: usize,
     /// Seed of the subset and of the forest.
     pub seed: u64,
+    /// Fit the ln ratio to the harmonic mean of the last 5 samples instead of ln kbit/s.
+    pub relative_target: bool,
+    /// Weight of the harmonic mean in the point prediction (ln units, 0..=1).
+    pub harmonic_blend: f64,
 }
 
 impl Default for ForestParams {
@@ -59,6 +69,8 @@ impl Default for ForestParams {
             max_rows: 60_000,
             horizons: HORIZONS,
             seed: 1,
+            relative_target: false,
+            harmonic_blend: 0.0,
         }
     }
 }
@@ -85,7 +97,7 @@ pub fn fit(
     };
     let (windows, held) = (&windows[..], &held[..]);
     for h in 1..=params.horizons.clamp(1, HORIZONS) {
-        let (x, y) = rows(windows, h, params.max_rows, params.seed);
+        let (x, mut y) = rows(windows, h, params.max_rows, params.seed);
         if x.len() < 2 * params.min_samples_leaf.max(1) {
             return Err(InsituError::NotEnoughData {
                 what: format!("random forest, horizon {h}"),
@@ -95,27 +107,44 @@ pub fn fit(
                 ),
             });
         }
+        if params.relative_target {
+            for (y, row) in y.iter_mut().zip(&x) {
+                *y -= row[HARMONIC_FEATURE];
+            }
+        }
         let rf = fit_smartcore(&x, &y, params, h)?;
         let trees = export(&rf).map_err(|message| InsituError::Forest {
             what: format!("exporting horizon {h}"),
             message,
         })?;
-        let residual_ln = residual_quantiles(&trees, held, h);
         horizons.push(Horizon {
             horizon_chunks: h,
             trees,
-            residual_ln,
+            residual_ln: Vec::new(),
         });
     }
-    Ok(ForestModel::new(horizons, meta))
+    let mut model = ForestModel::new(horizons, meta);
+    if params.relative_target {
+        model.target = TARGET_LN_RATIO_HARMONIC.into();
+    }
+    model.harmonic_blend = params.harmonic_blend;
+    model.check().map_err(|message| InsituError::Forest {
+        what: "the fitted model".into(),
+        message,
+    })?;
+    for h in 1..=model.max_horizon() {
+        model.horizons[h - 1].residual_ln = residual_quantiles(&model, held, h);
+    }
+    Ok(model)
 }
 
 /// Fewest held-out windows that calibrate the residual quantiles.
 pub const MIN_CALIBRATION_WINDOWS: usize = 200;
 
-/// [`RESIDUAL_QUANTILES`] quantiles of `ln(measured) - ln(predicted)` over the `held` windows with
-/// a target `h` ahead (empty with fewer than [`MIN_CALIBRATION_WINDOWS`]).
-fn residual_quantiles(trees: &[Tree], held: &[Window], h: usize) -> Vec<f64> {
+/// [`RESIDUAL_QUANTILES`] quantiles of `ln(measured) - ln(predicted)` (the model's point
+/// prediction, target and blend included) over the `held` windows with a target `h` ahead (empty
+/// with fewer than [`MIN_CALIBRATION_WINDOWS`]).
+fn residual_quantiles(model: &ForestModel, held: &[Window], h: usize) -> Vec<f64> {
     let (x, y) = rows(held, h, usize::MAX, 0);
     if x.len() < MIN_CALIBRATION_WINDOWS {
         return Vec::new();
@@ -123,7 +152,7 @@ fn residual_quantiles(trees: &[Tree], held: &[Window], h: usize) -> Vec<f64> {
     let mut r: Vec<f64> = x
         .iter()
         .zip(&y)
-        .map(|(row, y)| y - trees.iter().map(|t| t.predict(row)).sum::<f64>() / trees.len() as f64)
+        .map(|(row, y)| y - model.predict_kbps(h, row).ln())
         .collect();
     r.sort_by(f64::total_cmp);
     let n = r.len();

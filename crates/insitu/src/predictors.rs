@@ -9,9 +9,14 @@
 //! * **Random forest** ([`crate::forest`]): one per horizon, its point prediction is exp of the
 //!   trees' mean ln throughput, with the target chunk's size among the features.
 //!
+//! * **LSTM** ([`crate::lstm`]): `neuralstream-rt`'s LSTM predictor over each session's chunk
+//!   series, early-stopped on validation sessions; a one-step predictor, the same value for every
+//!   horizon.
+//!
 //! The baselines read their value off the features (`ln_thr_harmonic5`, `ln_thr_ewma`), so all
 //! three see exactly the same history.
 
+use crate::lstm::LstmScorer;
 use crate::windows::{csv_field, Window, HORIZONS};
 use neuralstream_abr::predictor::ForestModel;
 use serde::Serialize;
@@ -25,6 +30,8 @@ pub enum Predictor<'a> {
     Ewma,
     /// A fitted forest.
     Forest(&'a ForestModel),
+    /// A trained LSTM over the scored sessions' series.
+    Lstm(&'a LstmScorer),
 }
 
 impl Predictor<'_> {
@@ -34,6 +41,7 @@ impl Predictor<'_> {
             Predictor::HarmonicMean => "harmonic_mean",
             Predictor::Ewma => "ewma",
             Predictor::Forest(_) => "random_forest",
+            Predictor::Lstm(_) => "lstm",
         }
     }
 
@@ -44,6 +52,7 @@ impl Predictor<'_> {
             Predictor::HarmonicMean => x[6].exp(),
             Predictor::Ewma => x[7].exp(),
             Predictor::Forest(m) => m.predict_kbps(h, &x),
+            Predictor::Lstm(s) => s.predict_kbps(w)?,
         })
     }
 }
