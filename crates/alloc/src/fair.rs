@@ -167,35 +167,19 @@ impl FairShare {
         (w, q, mean)
     }
 
-    /// The floor of session `s` (QoE per chunk `q`, the mean `mean`, link weight `weight`, one of
-    /// `active` sessions with chunks left sharing `capacity_kbps`) under the cap `cap`, if it gets
-    /// one: behind the mean, a buffer of at least `floor_min_buffer_s`, and its share of the
-    /// capacity above the floor's bitrate by `floor_margin`. The floor is the highest such level,
-    /// at most `floor_step` above its last level.
-    #[allow(clippy::too_many_arguments)]
-    fn floor(
-        &self,
-        s: &SessionView<'_>,
-        q: f64,
-        mean: f64,
-        weight: f64,
-        active: usize,
-        capacity_kbps: f64,
-        cap: Cap,
-    ) -> Cap {
-        // Comparisons with NaN are false: an unknown mean or buffer gives no floor.
+    /// The floor of session `s` (QoE per chunk `q`, the mean `mean`, its share of the capacity
+    /// `share_kbps`) under the cap `cap`, if it gets one: behind the mean, a buffer of at least
+    /// `floor_min_buffer_s`, and its share above the floor's bitrate by `floor_margin`. The floor
+    /// is the highest such level, at most `floor_step` above its last level.
+    fn floor(&self, s: &SessionView<'_>, q: f64, mean: f64, share_kbps: f64, cap: Cap) -> Cap {
+        // Comparisons with NaN are false: an unknown mean, buffer or share gives no floor.
         let behind = q < mean;
         let deep_buffer = s.buffer_s >= self.floor_min_buffer_s;
-        let eligible = usable(capacity_kbps) && s.chunks_left() > 0 && active > 0;
+        let eligible = usable(share_kbps) && s.chunks_left() > 0 && self.floor_margin.is_finite();
         if !(eligible && behind && deep_buffer) {
             return cap;
         }
-        let share_kbps = capacity_kbps * weight / active as f64;
-        let margin = if self.floor_margin.is_finite() {
-            1.0 + self.floor_margin.max(0.0)
-        } else {
-            return cap;
-        };
+        let margin = 1.0 + self.floor_margin.max(0.0);
         let ladder = &s.video.ladder;
         let highest = s.last_level.saturating_add(self.floor_step).min(cap.level);
         let Some(level) = (1..=highest)
@@ -258,8 +242,10 @@ impl Allocator for FairShare {
                     capped,
                 };
                 let cap = Cap::at(s.video, c.level, reason);
+                // Its weight's part of the capacity (NaN when the capacity is unknown).
+                let share_kbps = capacity_kbps * weights[i] / n_active.max(1) as f64;
                 Share {
-                    cap: self.floor(s, q[i], mean, weights[i], n_active, capacity_kbps, cap),
+                    cap: self.floor(s, q[i], mean, share_kbps, cap),
                     weight: weights[i],
                 }
             })
