@@ -1,4 +1,4 @@
-//! `fair`: QoE fairness by link weights first, caps second, after Minerva (Nathan et al.,
+//! `fair`: QoE fairness by link weights first, caps and floors second, after Minerva (Nathan et al.,
 //! "End-to-end transport for video QoE fairness", SIGCOMM 2019), which equalises players' QoE by
 //! changing the *rates* their congestion controllers get rather than by capping their bitrates.
 //!
@@ -28,14 +28,33 @@
 //! each session gets `maxmin`'s cap (max-min water filling of projected QoE on a budget of
 //! `cap_headroom x capacity`).
 //!
-//! [`Allocator::allocate`] answers the caps alone: what `serve --egress-mbps` applies, since a
-//! server without a pacer per connection cannot apply weights.
+//! **Floors**, to lift the conservative. Neither a weight nor a cap raises a player whose ABR
+//! fetches low whatever the link (FESTIVE climbs one level per several chunks and falls back on
+//! its switch penalty): it stays behind, and fairness could only come from lowering the others. So
+//! a session gets a floor (the lowest level it may fetch; its ABR's choice is clamped up to it)
+//! when all of these hold:
+//!
+//! ```text
+//! q_i < mean_j q_j                                  (behind the others so far)
+//! buffer_i >= floor_min_buffer_s                    (a slow chunk will not stall it)
+//! kbps(floor) * (1 + floor_margin) <= C * w_i / n   (its share of the capacity carries it)
+//! floor <= last_level_i + floor_step, floor <= cap_i
+//! ```
+//!
+//! the floor being the highest such level (`C` the capacity, `w_i` its weight, `n` the sessions
+//! with chunks left; the share counts sleeping sessions, so it is a conservative one). The step
+//! bound raises a session one level at a time, as a cautious ABR would climb: each step is
+//! re-checked against the buffer the last one left. A floor is never above the cap.
+//!
+//! [`Allocator::allocate`] answers the caps (with their floors) alone: what `serve --egress-mbps`
+//! applies, since a server without a pacer per connection cannot apply weights.
 //!
 //! The parameters were chosen on the *training* traces only (Pensieve's `cooked_traces`,
-//! `nyumets/train`, `ucc5g/train`; `docs/benchmarks.md`, "Shared link: the `fair` allocator").
+//! `nyumets/train`, `ucc5g/train`; `docs/benchmarks.md`, "Shared link: the `fair` allocator" and
+//! "Shared link: floors").
 
 use crate::maxmin::MaxMinQoe;
-use crate::{jain_index, usable, Allocator, Cap, CapReason, SessionView, Share};
+use crate::{jain_index, usable, Allocator, Cap, CapReason, FloorReason, SessionView, Share};
 
 /// Weight per unit of QoE per chunk below the mean (log scale).
 pub const DEFAULT_QOE_GAIN: f64 = 0.4;
@@ -47,9 +66,15 @@ pub const DEFAULT_MAX_WEIGHT: f64 = 2.0;
 pub const DEFAULT_CAP_HEADROOM: f64 = 1.1;
 /// Caps apply only while Jain's index of the sessions' QoE per chunk so far is below this.
 pub const DEFAULT_CAP_BELOW_JAIN: f64 = 0.995;
+/// A session behind gets a floor only with at least this much buffer, seconds.
+pub const DEFAULT_FLOOR_MIN_BUFFER_S: f64 = 14.0;
+/// A floor's bitrate times `1 + margin` must fit the session's share of the capacity.
+pub const DEFAULT_FLOOR_MARGIN: f64 = 0.05;
+/// A floor is at most this many levels above the level the session fetched last.
+pub const DEFAULT_FLOOR_STEP: usize = 1;
 
-/// Link weights towards the sessions behind; max-min caps only while QoE is unequal (see the
-/// module doc).
+/// Link weights towards the sessions behind; max-min caps only while QoE is unequal; floors for
+/// the sessions behind with a deep buffer and room in their share (see the module doc).
 #[derive(Debug, Clone, Copy)]
 pub struct FairShare {
     /// Weight per unit of QoE per chunk below the mean (log scale, >= 0; 0 = equal weights).
@@ -63,6 +88,13 @@ pub struct FairShare {
     /// Caps apply only while Jain's index of the sessions' QoE per chunk is below this (0 never
     /// caps, above 1 always caps).
     pub cap_below_jain: f64,
+    /// A session behind gets a floor only with at least this much buffer, seconds (infinite:
+    /// no floors).
+    pub floor_min_buffer_s: f64,
+    /// A floor's bitrate times `1 + floor_margin` must fit the session's share (>= 0).
+    pub floor_margin: f64,
+    /// A floor is at most this many levels above the session's last level.
+    pub floor_step: usize,
 }
 
 impl Default for FairShare {
@@ -73,6 +105,9 @@ impl Default for FairShare {
             max_weight: DEFAULT_MAX_WEIGHT,
             cap_headroom: DEFAULT_CAP_HEADROOM,
             cap_below_jain: DEFAULT_CAP_BELOW_JAIN,
+            floor_min_buffer_s: DEFAULT_FLOOR_MIN_BUFFER_S,
+            floor_margin: DEFAULT_FLOOR_MARGIN,
+            floor_step: DEFAULT_FLOOR_STEP,
         }
     }
 }
@@ -131,6 +166,39 @@ impl FairShare {
         }
         (w, q, mean)
     }
+
+    /// The floor of session `s` (QoE per chunk `q`, the mean `mean`, its share of the capacity
+    /// `share_kbps`) under the cap `cap`, if it gets one: behind the mean, a buffer of at least
+    /// `floor_min_buffer_s`, and its share above the floor's bitrate by `floor_margin`. The floor
+    /// is the highest such level, at most `floor_step` above its last level.
+    fn floor(&self, s: &SessionView<'_>, q: f64, mean: f64, share_kbps: f64, cap: Cap) -> Cap {
+        // Comparisons with NaN are false: an unknown mean, buffer or share gives no floor.
+        let behind = q < mean;
+        let deep_buffer = s.buffer_s >= self.floor_min_buffer_s;
+        let eligible = usable(share_kbps) && s.chunks_left() > 0 && self.floor_margin.is_finite();
+        if !(eligible && behind && deep_buffer) {
+            return cap;
+        }
+        let margin = 1.0 + self.floor_margin.max(0.0);
+        let ladder = &s.video.ladder;
+        let highest = s.last_level.saturating_add(self.floor_step).min(cap.level);
+        let Some(level) = (1..=highest)
+            .rev()
+            .find(|&l| ladder.kbps(l) * margin <= share_kbps)
+        else {
+            return cap;
+        };
+        cap.with_floor(
+            s.video,
+            level,
+            FloorReason::BehindWithRoom {
+                qoe_per_chunk: q,
+                mean_qoe_per_chunk: mean,
+                buffer_s: s.buffer_s,
+                share_kbps,
+            },
+        )
+    }
 }
 
 impl Allocator for FairShare {
@@ -161,6 +229,7 @@ impl Allocator for FairShare {
         } else {
             sessions.iter().map(|s| Cap::uncapped(s.video)).collect()
         };
+        let n_active = active_q.len();
         sessions
             .iter()
             .zip(caps)
@@ -172,8 +241,11 @@ impl Allocator for FairShare {
                     mean_qoe_per_chunk: mean,
                     capped,
                 };
+                let cap = Cap::at(s.video, c.level, reason);
+                // Its weight's part of the capacity (NaN when the capacity is unknown).
+                let share_kbps = capacity_kbps * weights[i] / n_active.max(1) as f64;
                 Share {
-                    cap: Cap::at(s.video, c.level, reason),
+                    cap: self.floor(s, q[i], mean, share_kbps, cap),
                     weight: weights[i],
                 }
             })
@@ -321,6 +393,136 @@ mod tests {
         assert!((mean_active(&shares, &s) - 1.0).abs() < 1e-12);
     }
 
+    /// A session that fetched `last_level` last, with `buffer_s` of buffer, 30 chunks done.
+    fn behind(
+        v: &neuralstream_core::Video,
+        qoe_so_far: f64,
+        buffer_s: f64,
+        last_level: usize,
+    ) -> SessionView<'_> {
+        SessionView {
+            buffer_s,
+            last_level,
+            ..view(v, 31, qoe_so_far)
+        }
+    }
+
+    fn shares_of(mut f: FairShare, capacity_kbps: f64, s: &[SessionView<'_>]) -> Vec<Share> {
+        f.allocate_shares(capacity_kbps, s)
+    }
+
+    fn floor_of(share: &Share) -> Option<(usize, f64)> {
+        share.cap.floor.map(|f| match f.reason {
+            FloorReason::BehindWithRoom { share_kbps, .. } => (f.level, share_kbps),
+        })
+    }
+
+    #[test]
+    fn a_session_behind_with_a_deep_buffer_and_room_gets_a_floor_one_level_up() {
+        let v = video();
+        // Two sessions: one ahead (1.5 per chunk), one behind (0.5) at level 1 with 20 s of
+        // buffer; 6000 kbit/s between them.
+        let s = [behind(&v, 60.0, 20.0, 4), behind(&v, 20.0, 20.0, 1)];
+        let f = FairShare::default();
+        let shares = shares_of(f, 6000.0, &s);
+        assert_eq!(shares[0].cap.floor, None, "the session ahead gets none");
+        let (level, share_kbps) = floor_of(&shares[1]).expect("a floor");
+        // Its share is 6000 x its weight / 2 (> 3000, it is behind); levels 3 (1850) and above
+        // would fit, but the floor climbs one level over its last: level 2.
+        assert!(share_kbps > 3000.0 && share_kbps < 6000.0, "{share_kbps}");
+        assert_eq!(level, 2);
+        assert_eq!(shares[1].cap.apply(0), 2);
+        assert_eq!(shares[1].cap.apply(4), shares[1].cap.level.min(4));
+        // A step of 3 reaches the highest level the share carries with the margin.
+        let wide = FairShare { floor_step: 3, ..f };
+        let wide_shares = shares_of(wide, 6000.0, &s);
+        let (level, share_kbps) = floor_of(&wide_shares[1]).unwrap();
+        let ladder = &v.ladder;
+        assert!(ladder.kbps(level) * (1.0 + f.floor_margin) <= share_kbps);
+        let next_fits = ladder.kbps(level + 1) * (1.0 + f.floor_margin) <= share_kbps;
+        assert!(
+            level > 2 && (level == wide_shares[1].cap.level || !next_fits),
+            "{level} {wide_shares:?}"
+        );
+    }
+
+    #[test]
+    fn no_floor_without_buffer_room_or_capacity() {
+        let v = video();
+        let f = FairShare::default();
+        let floors = |s: &[SessionView<'_>], c: f64| {
+            shares_of(f, c, s)
+                .iter()
+                .map(|x| x.cap.floor_level())
+                .collect::<Vec<_>>()
+        };
+        // A shallow buffer (below 14 s): no floor, however much room.
+        assert_eq!(
+            floors(
+                &[behind(&v, 60.0, 20.0, 4), behind(&v, 20.0, 13.9, 1)],
+                50_000.0
+            ),
+            [0, 0]
+        );
+        // A share that does not carry even level 1 (750 kbit/s) with the margin: none (its share of
+        // 1200 kbit/s is about 720).
+        assert_eq!(
+            floors(
+                &[behind(&v, 60.0, 20.0, 4), behind(&v, 20.0, 20.0, 1)],
+                1200.0
+            ),
+            [0, 0]
+        );
+        // Unknown capacity: none.
+        assert_eq!(
+            floors(
+                &[behind(&v, 60.0, 20.0, 4), behind(&v, 20.0, 20.0, 1)],
+                f64::NAN
+            ),
+            [0, 0]
+        );
+        // Equal QoE: nobody is behind, nobody gets a floor.
+        assert_eq!(
+            floors(
+                &[behind(&v, 30.0, 20.0, 1), behind(&v, 30.0, 20.0, 1)],
+                50_000.0
+            ),
+            [0, 0]
+        );
+        // A finished session: none.
+        let done = SessionView {
+            chunks_done: 48,
+            ..behind(&v, 0.0, 20.0, 0)
+        };
+        assert_eq!(floors(&[behind(&v, 60.0, 20.0, 4), done], 50_000.0), [0, 0]);
+        // Floors off (an infinite buffer threshold).
+        let off = FairShare {
+            floor_min_buffer_s: f64::INFINITY,
+            ..f
+        };
+        let s = [behind(&v, 60.0, 20.0, 4), behind(&v, 20.0, 20.0, 1)];
+        assert!(shares_of(off, 50_000.0, &s)
+            .iter()
+            .all(|x| x.cap.floor.is_none()));
+    }
+
+    #[test]
+    fn a_floor_is_never_above_the_cap() {
+        let v = video();
+        // Unequal QoE on a scarce link: max-min caps are on and the session behind is capped low;
+        // with a step of 5 its floor would be higher than the cap and is lowered to it.
+        let f = FairShare {
+            floor_step: 5,
+            ..FairShare::default()
+        };
+        let s = [behind(&v, 60.0, 20.0, 4), behind(&v, 20.0, 30.0, 0)];
+        let shares = shares_of(f, 2000.0, &s);
+        for x in &shares {
+            assert!(x.cap.floor_level() <= x.cap.level, "{x:?}");
+        }
+        assert!(shares[1].cap.floor.is_some(), "{shares:?}");
+    }
+
     proptest! {
         /// Whatever the sessions: one share each; weights finite and > 0, averaging 1 over the
         /// sessions with chunks left, within max_weight^2 of each other; no cap above the top
@@ -356,6 +558,17 @@ mod tests {
                 prop_assert!(x.weight.is_finite() && x.weight > 0.0);
                 prop_assert!(x.cap.level <= view.video.ladder.top());
                 prop_assert_eq!(x.cap.kbps, view.video.ladder.kbps(x.cap.level));
+                // A floor: at most the cap, at most a step over the last level, only for a session
+                // with chunks left and a deep buffer, and its share carries it.
+                if let Some(fl) = x.cap.floor {
+                    prop_assert!(fl.level >= 1 && fl.level <= x.cap.level);
+                    prop_assert!(fl.level <= view.last_level + f.floor_step);
+                    prop_assert!(view.chunks_left() > 0 && view.buffer_s >= f.floor_min_buffer_s);
+                    prop_assert_eq!(fl.kbps, view.video.ladder.kbps(fl.level));
+                    let FloorReason::BehindWithRoom { share_kbps, qoe_per_chunk, mean_qoe_per_chunk, .. } = fl.reason;
+                    prop_assert!(fl.kbps * (1.0 + f.floor_margin) <= share_kbps * (1.0 + 1e-12));
+                    prop_assert!(qoe_per_chunk < mean_qoe_per_chunk);
+                }
                 if let CapReason::FairShare { capped, .. } = x.cap.reason {
                     if capped {
                         prop_assert_eq!(x.cap.level, m.level);

@@ -3,14 +3,18 @@
 //! Server-side bandwidth allocation for many players sharing one link (issue 22): an
 //! [`Allocator`] knows the link's capacity (configured, or estimated from recent deliveries by
 //! [`CapacityEstimator`]) and what every session has observed ([`SessionView`]), and gives each
-//! session a bitrate [`Cap`]: the highest level its own ABR may fetch, with the reason.
+//! session a bitrate [`Cap`]: the highest level its own ABR may fetch, with the reason, and
+//! optionally a [`Floor`]: the lowest.
 //!
 //! **Key design decision:** allocators see only sessions' observations (the ladder, buffer, last
 //! level, chunks downloaded and QoE so far: what a server learns from its clients' reports), never
 //! the network trace, and depend on `neuralstream-core` alone. The shared-link simulator
 //! (`neuralstream_sim::shared`) and `neuralstream serve --egress-mbps` therefore run the same
-//! allocator code. An allocator only *caps* a session's ABR (the final level is
-//! `min(abr's level, cap)`), it never raises one: each player keeps its own algorithm.
+//! allocator code. Each player keeps its own algorithm: an allocator gives it a range
+//! `[floor, cap]` and the level fetched is the ABR's choice clamped into it ([`Cap::apply`]). Most
+//! allocators only cap (no floor); `fair` also raises a session that is behind on QoE to a floor
+//! where its buffer and its share of the capacity allow it, since a conservative ABR (FESTIVE)
+//! fetches low whatever capacity a cap or a weight frees for it.
 //!
 //! One allocator per file, readable top to bottom:
 //!
@@ -20,13 +24,14 @@
 //! | `equal` | [`equal`] | every session capped at `capacity / sessions` |
 //! | `maxmin` | [`maxmin`] | max-min fairness on projected session QoE (Minerva, SIGCOMM'19) |
 //! | `utility` | [`utility`] | greedy maximum of total utility (log bitrate, with a stall risk term) |
-//! | `fair` | [`fair`] | link *weights* towards the sessions behind on QoE so far; max-min caps only while QoE is unequal |
+//! | `fair` | [`fair`] | link *weights* towards the sessions behind on QoE so far; max-min caps only while QoE is unequal; floors for the sessions behind with a deep buffer and room in their share |
 //!
 //! Besides caps, an allocator may set each session's **weight**: the share of the link its
 //! downloads get while others download too ([`Share`], [`Allocator::allocate_shares`]). Caps can
 //! only lower a level; weights move capacity from the sessions ahead to the sessions behind, as
-//! Minerva moves rates. The shared-link simulator applies both; `serve` applies the caps only (an
-//! HTTPS server does not pace its TCP connections per session; see `crates/server/src/egress.rs`).
+//! Minerva moves rates. The shared-link simulator applies both; `serve` applies the caps and
+//! floors only (an HTTPS server does not pace its TCP connections per session; see
+//! `crates/server/src/egress.rs`).
 //!
 //! [`jain_index`] measures fairness (of QoE, of bitrate) for reports and `/metrics`.
 
@@ -76,7 +81,9 @@ impl SessionView<'_> {
     }
 }
 
-/// The highest level a session may fetch, and why.
+/// The range of levels a session may fetch, `[floor, cap]`, and why: the highest level
+/// (`level`), and optionally the lowest ([`Floor`]). The level fetched is the session's own
+/// ABR's choice clamped into that range ([`Cap::apply`]); the floor is never above the cap.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Cap {
     /// Highest level allowed (0 = lowest bitrate).
@@ -85,6 +92,9 @@ pub struct Cap {
     pub kbps: f64,
     /// Why this cap.
     pub reason: CapReason,
+    /// Lowest level the session must fetch, when the allocator raises it (at most `level`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Floor>,
 }
 
 impl Cap {
@@ -95,16 +105,89 @@ impl Cap {
             level,
             kbps: video.ladder.kbps(level),
             reason: CapReason::Uncapped,
+            floor: None,
         }
     }
 
-    /// Cap at `level` of `video` for `reason`.
+    /// Cap at `level` of `video` for `reason`, no floor.
     pub fn at(video: &Video, level: usize, reason: CapReason) -> Self {
         let level = level.min(video.ladder.top());
         Cap {
             level,
             kbps: video.ladder.kbps(level),
             reason,
+            floor: None,
+        }
+    }
+
+    /// This cap with a floor at `level` of `video` for `reason`, lowered to the cap when above
+    /// it; a floor at level 0 is none.
+    pub fn with_floor(self, video: &Video, level: usize, reason: FloorReason) -> Self {
+        let level = level.min(self.level).min(video.ladder.top());
+        Cap {
+            floor: (level > 0).then(|| Floor {
+                level,
+                kbps: video.ladder.kbps(level),
+                reason,
+            }),
+            ..self
+        }
+    }
+
+    /// The floor's level (0 without a floor).
+    pub fn floor_level(&self) -> usize {
+        self.floor.map_or(0, |f| f.level.min(self.level))
+    }
+
+    /// The level a session fetches when its ABR chose `abr_level`: that choice clamped into
+    /// `[floor, cap]`.
+    pub fn apply(&self, abr_level: usize) -> usize {
+        abr_level.min(self.level).max(self.floor_level())
+    }
+}
+
+/// The lowest level a session must fetch, set where the allocator knows the session's share of
+/// the link and its buffer allow it (a conservative ABR that would fetch lower is raised).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Floor {
+    /// Lowest level allowed.
+    pub level: usize,
+    /// That level's bitrate, kbit/s.
+    pub kbps: f64,
+    /// Why this floor.
+    pub reason: FloorReason,
+}
+
+/// Why a session got its floor (shown to people in decisions and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FloorReason {
+    /// The session is behind the others on QoE, its buffer is deep and its share of the
+    /// capacity covers the floor's bitrate with a margin.
+    BehindWithRoom {
+        /// The session's QoE per chunk so far (damped as `fair` damps it).
+        qoe_per_chunk: f64,
+        /// The mean of that over the sessions with chunks left.
+        mean_qoe_per_chunk: f64,
+        /// The session's buffer, seconds.
+        buffer_s: f64,
+        /// The session's share of the capacity (its weight's part), kbit/s.
+        share_kbps: f64,
+    },
+}
+
+impl fmt::Display for FloorReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FloorReason::BehindWithRoom {
+                qoe_per_chunk,
+                mean_qoe_per_chunk,
+                buffer_s,
+                share_kbps,
+            } => write!(
+                f,
+                "behind with room: QoE {qoe_per_chunk:.3} per chunk (mean {mean_qoe_per_chunk:.3}), buffer {buffer_s:.1} s, share {share_kbps:.0} kbit/s"
+            ),
         }
     }
 }
@@ -329,6 +412,64 @@ mod tests {
         assert_eq!(create("Minerva").unwrap().name(), "maxmin");
         let e = create("fairest").err().unwrap().to_string();
         assert!(e.contains("'fairest'") && e.contains("maxmin"), "{e}");
+    }
+
+    fn reason() -> FloorReason {
+        FloorReason::BehindWithRoom {
+            qoe_per_chunk: 0.5,
+            mean_qoe_per_chunk: 1.0,
+            buffer_s: 20.0,
+            share_kbps: 1500.0,
+        }
+    }
+
+    #[test]
+    fn a_floor_clamps_from_below_and_never_exceeds_the_cap() {
+        let v = testutil::video();
+        let cap = Cap::at(&v, 3, CapReason::Uncapped);
+        assert_eq!(cap.floor_level(), 0);
+        assert_eq!(
+            (0..6).map(|l| cap.apply(l)).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 3, 3]
+        );
+        let floored = cap.with_floor(&v, 2, reason());
+        assert_eq!(floored.floor.unwrap().kbps, 1200.0);
+        assert_eq!(
+            (0..6).map(|l| floored.apply(l)).collect::<Vec<_>>(),
+            [2, 2, 2, 3, 3, 3]
+        );
+        // A floor above the cap is lowered to it; a floor at level 0 is none.
+        let above = cap.with_floor(&v, 5, reason());
+        assert_eq!(above.floor_level(), 3);
+        assert_eq!(above.apply(0), 3);
+        assert_eq!(cap.with_floor(&v, 0, reason()).floor, None);
+        assert!(reason()
+            .to_string()
+            .starts_with("behind with room: QoE 0.500"));
+    }
+
+    proptest::proptest! {
+        /// Whatever the cap, floor and choice: the floor is at most the cap, and the level applied
+        /// is within `[floor, cap]` and equals the choice when the choice is.
+        #[test]
+        fn the_applied_level_is_within_floor_and_cap(
+            cap_level in 0usize..8,
+            floor_level in proptest::option::of(0usize..8),
+            choice in 0usize..8,
+        ) {
+            let v = testutil::video();
+            let mut cap = Cap::at(&v, cap_level, CapReason::Uncapped);
+            if let Some(f) = floor_level {
+                cap = cap.with_floor(&v, f, reason());
+            }
+            let (lo, hi) = (cap.floor_level(), cap.level);
+            proptest::prop_assert!(lo <= hi && hi <= v.ladder.top());
+            let got = cap.apply(choice);
+            proptest::prop_assert!(lo <= got && got <= hi, "{} not in [{}, {}]", got, lo, hi);
+            if (lo..=hi).contains(&choice) {
+                proptest::prop_assert_eq!(got, choice);
+            }
+        }
     }
 
     #[test]

@@ -124,7 +124,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MBPS", allow_negative_numbers = true)]
     pub egress_mbps: Option<f64>,
     /// Allocator of --egress-mbps: none, equal, maxmin (max-min fairness on QoE), utility or
-    /// fair (its caps; its link weights are shown in the cap reason, not applied).
+    /// fair (its caps and floors: it raises a session behind whose buffer and share allow it;
+    /// its link weights are shown in the cap reason, not applied).
     #[arg(
         long,
         default_value = "maxmin",

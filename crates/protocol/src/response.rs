@@ -23,6 +23,20 @@ pub struct Reasons {
     /// (floor 1.100)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cap_reason: Option<String>,
+    /// Lowest level the server's egress allocator has this session fetch, when it raises it
+    /// (`serve --egress-mbps --allocator fair`: the session is behind, its buffer deep and its
+    /// share of the egress carries the level); `level` is at least this and at most `cap_level`.
+    /// Added after `cap_level`; a client that does not know it obeys it all the same by fetching
+    /// `level`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_level: Option<usize>,
+    /// That floor's bitrate, kbps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_kbps: Option<f64>,
+    /// Why the allocator set that floor, for people (e.g. `behind with room: QoE 0.500 per chunk
+    /// (mean 1.000), buffer 20.0 s, share 1500 kbit/s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor_reason: Option<String>,
 }
 
 /// The server's answer.

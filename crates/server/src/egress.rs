@@ -1,22 +1,26 @@
 //! `serve --egress-mbps`: server-side bandwidth allocation (issue 22). The server knows its
 //! egress capacity (configured) and every session's reported state, and caps each session's level
 //! with an allocator of `neuralstream-alloc`, the same code the shared-link simulator runs
-//! (`neuralstream bench --players`). The level answered is `min(algorithm's level, cap)`; the
-//! decision's reasons carry the cap and why.
+//! (`neuralstream bench --players`). The level answered is the algorithm's level clamped into the
+//! allocator's `[floor, cap]` (`Cap::apply`; only `fair` sets floors: it raises a session behind on
+//! QoE whose buffer and share of the egress allow it); the decision's reasons carry the cap, the
+//! floor and why. Clients fetch the level answered, so they obey both.
 //!
 //! Sessions are summarised here ([`Summary`]: video, buffer, last level, chunks done, QoE so far)
 //! when they ask for a decision, so an allocation never locks a session: the lock order is always
 //! session, then this module's one mutex. Allocation is redone when a session appears, a session
 //! has no cap yet, or [`REALLOC_EVERY`] has passed; summaries of sessions silent for the session
 //! idle time are dropped then. `/metrics` reports the capacity, the sessions allocated, the
-//! decisions lowered by a cap, and Jain's fairness index of the sessions' QoE per chunk so far.
+//! decisions lowered by a cap and those raised by a floor, and Jain's fairness index of the
+//! sessions' QoE per chunk so far.
 //!
 //! Link weights (`fair`'s `Share::weight`) are not applied: the server writes every response as
 //! fast as its connection's TCP allows and has no pacer per session, so a weight is only shown in
 //! the decision's cap reason (for a pacing proxy or a client). The server approximates the
-//! weights with `fair`'s caps alone: max-min caps while the sessions' QoE so far is unequal (the
-//! session behind keeps the higher cap), none while it is equal. In the simulator those caps
-//! alone are measured beside caps and weights together (`docs/benchmarks.md`, "Shared link").
+//! weights with `fair`'s caps and floors alone: max-min caps while the sessions' QoE so far is
+//! unequal (the session behind keeps the higher cap), none while it is equal. In the simulator
+//! those caps and floors alone are measured beside caps, floors and weights together
+//! (`docs/benchmarks.md`, "Shared link").
 
 use crate::media::MediaLibrary;
 use neuralstream_alloc::{jain_index, Allocator, Cap, SessionView};
@@ -56,6 +60,7 @@ struct State {
     sessions: HashMap<String, Entry>,
     allocated_at: Option<Instant>,
     capped_total: u64,
+    floored_total: u64,
 }
 
 impl State {
@@ -120,12 +125,13 @@ impl Egress {
                 sessions: HashMap::new(),
                 allocated_at: None,
                 capped_total: 0,
+                floored_total: 0,
             }),
         }
     }
 
-    /// The cap of session `id`, whose state is now `summary`; counts a decision of
-    /// `level` the cap lowers.
+    /// The cap (and floor) of session `id`, whose state is now `summary`; counts a decision of
+    /// `level` the cap lowers or the floor raises.
     pub fn cap(&self, media: &MediaLibrary, id: &str, summary: Summary, level: usize) -> Cap {
         let now = Instant::now();
         let mut st = lock(&self.state);
@@ -160,6 +166,9 @@ impl Egress {
             .unwrap_or_else(|| Cap::uncapped(&media.at(summary.media).video));
         if cap.level < level {
             st.capped_total += 1;
+        }
+        if cap.floor_level() > level {
+            st.floored_total += 1;
         }
         cap
     }
@@ -230,6 +239,13 @@ impl Egress {
              # TYPE neuralstream_egress_capped_decisions_total counter\n\
              neuralstream_egress_capped_decisions_total {}",
             st.capped_total
+        );
+        let _ = writeln!(
+            s,
+            "# HELP neuralstream_egress_floored_decisions_total Decisions whose level the allocator's floor raised.\n\
+             # TYPE neuralstream_egress_floored_decisions_total counter\n\
+             neuralstream_egress_floored_decisions_total {}",
+            st.floored_total
         );
         if let Some(j) = st.jain_qoe() {
             let _ = writeln!(

@@ -565,7 +565,8 @@ impl SessionStore {
                     };
                     e.cap(&ctx.media, id, summary, decision.level)
                 });
-                let level = cap.map_or(decision.level, |c| decision.level.min(c.level));
+                // The algorithm's level clamped into the allocator's [floor, cap] (issue 22).
+                let level = cap.map_or(decision.level, |c| c.apply(decision.level));
                 Ok(DecisionResponse {
                     session: id.to_string(),
                     algorithm: session.algorithm.clone(),
@@ -580,6 +581,9 @@ impl SessionStore {
                         cap_level: cap.map(|c| c.level),
                         cap_kbps: cap.map(|c| c.kbps),
                         cap_reason: cap.map(|c| c.reason.to_string()),
+                        floor_level: cap.and_then(|c| c.floor).map(|f| f.level),
+                        floor_kbps: cap.and_then(|c| c.floor).map(|f| f.kbps),
+                        floor_reason: cap.and_then(|c| c.floor).map(|f| f.reason.to_string()),
                     },
                     qoe_so_far: qoe,
                     decision_us,

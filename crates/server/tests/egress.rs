@@ -1,5 +1,5 @@
-//! `serve --egress-mbps` (issue 22): the egress allocator caps every session's level, each
-//! decision carries its cap and the reason, `/metrics` reports Jain's fairness index; bad
+//! `serve --egress-mbps` (issue 22): the egress allocator caps every session's level (and `fair`
+//! sets floors), each decision carries its cap, floor and the reasons, `/metrics` reports Jain's fairness index; bad
 //! settings are refused at start with the flag named.
 
 mod common;
@@ -35,6 +35,10 @@ async fn capped_decision(
     let d: DecisionResponse = r.json().await.unwrap();
     let cap = d.reasons.cap_level.expect("every decision carries its cap");
     assert!(d.level <= cap, "level {} above its cap {cap}", d.level);
+    if let Some(floor) = d.reasons.floor_level {
+        assert!(floor <= cap && d.level >= floor, "{d:?}");
+        assert!(d.reasons.floor_reason.is_some() && d.reasons.floor_kbps.is_some());
+    }
     let reason = d.reasons.cap_reason.clone().unwrap_or_default();
     (d, cap, reason)
 }
@@ -104,8 +108,9 @@ async fn every_session_gets_a_cap_and_metrics_report_fairness() {
     running.shutdown(std::time::Duration::from_secs(1)).await;
 }
 
-/// `--allocator fair`: the server applies its caps (its link weights need a pacer per connection,
-/// which the server does not have) and every decision's reason carries the session's weight.
+/// `--allocator fair`: the server applies its caps and floors (its link weights need a pacer per
+/// connection, which the server does not have), every decision's reason carries the session's
+/// weight, and the sessions behind get floors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_fair_allocator_caps_and_reports_weights() {
     let fx = fixture();
@@ -116,6 +121,10 @@ async fn the_fair_allocator_caps_and_reports_weights() {
     let http = client(&running);
     let base = running.base_url.clone();
     for i in 0..4 {
+        if i == 3 {
+            // The sessions' QoE so far is known now; the next request reallocates.
+            tokio::time::sleep(neuralstream_server::egress::REALLOC_EVERY).await;
+        }
         for s in 0..3usize {
             let url = format!("{base}api/v1/sessions/fair-{s}/decision");
             let body = if i == 0 {
@@ -124,13 +133,27 @@ async fn the_fair_allocator_caps_and_reports_weights() {
                 // Session 0 fetches the top level, the others the lowest: unequal QoE.
                 report(i - 1, if s == 0 { 5 } else { 0 })
             };
-            let (_, _, reason) = capped_decision(&http, &url, &body).await;
+            let (d, _, reason) = capped_decision(&http, &url, &body).await;
             assert!(reason.starts_with("fair share: weight "), "{reason}");
+            // Allocated after their QoE is known, the sessions behind (at level 0, 20 s of
+            // buffer, more than 1 Mbit/s each of the egress) get a floor of level 1; the one
+            // ahead does not.
+            if i == 3 {
+                let want = (s > 0).then_some(1);
+                assert_eq!(d.reasons.floor_level, want, "session {s}: {d:?}");
+            }
+            if let Some(r) = &d.reasons.floor_reason {
+                assert!(r.starts_with("behind with room"), "{r}");
+            }
         }
     }
     let metrics = metrics(&http, &base).await;
     assert!(
         metrics.contains("neuralstream_egress_sessions{allocator=\"fair\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("neuralstream_egress_floored_decisions_total "),
         "{metrics}"
     );
     running.shutdown(std::time::Duration::from_secs(1)).await;

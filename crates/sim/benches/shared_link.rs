@@ -1,6 +1,7 @@
 //! Shared-link speed (issue 22's bar: 100 players on one link simulate in under 1 s): 100 players
 //! of five algorithms on one Pensieve test trace (scaled x100), 48 chunks each, under no allocator
-//! and under max-min QoE and `fair` (caps and link weights, reallocated every second of link time).
+//! and under max-min QoE and `fair` (caps, floors and link weights, reallocated every second of
+//! link time).
 //!
 //! `cargo bench -p neuralstream-sim --bench shared_link`
 

@@ -6,10 +6,12 @@
 //!
 //! ```text
 //! cargo run --release -p neuralstream-sim --example fair_grid -- VIDEO SET[,SET...] \
-//!     GAIN:PRIOR:MAX_WEIGHT:HEADROOM:CAP_BELOW_JAIN ...
+//!     GAIN:PRIOR:MAX_WEIGHT:HEADROOM:CAP_BELOW_JAIN[:FLOOR_BUFFER_S:FLOOR_MARGIN:FLOOR_STEP] ...
 //! ```
 //!
-//! e.g. `../shared/data/pensieve/sim ../shared/data/pensieve/sim/cooked_traces 0.4:10:2:1.1:0.995`.
+//! e.g. `../shared/data/pensieve/sim ../shared/data/pensieve/sim/cooked_traces
+//! 0.4:10:2:1.1:0.995:14:0.05:1` (the defaults; the floor fields default to `fair`'s, and a
+//! `FLOOR_BUFFER_S` of `inf` turns floors off).
 
 #[path = "../tests/support/bar.rs"]
 mod bar;
@@ -20,7 +22,8 @@ use neuralstream_alloc::{Allocator, Cap, SessionView};
 use neuralstream_data::{load_traces, load_video, TraceFormat};
 use std::path::Path;
 
-/// `fair`'s caps without its weights: what `serve --egress-mbps --allocator fair` applies.
+/// `fair`'s caps and floors without its weights: what `serve --egress-mbps --allocator fair`
+/// applies.
 struct CapsOnly(FairShare);
 
 impl Allocator for CapsOnly {
@@ -36,7 +39,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     assert!(
         args.len() >= 2,
-        "usage: fair_grid VIDEO SET[,SET...] GAIN:PRIOR:MAX_WEIGHT:HEADROOM:CAP_BELOW_JAIN ..."
+        "usage: fair_grid VIDEO SET[,SET...] GAIN:PRIOR:MAX_WEIGHT:HEADROOM:CAP_BELOW_JAIN[:FLOOR_BUFFER_S:FLOOR_MARGIN:FLOOR_STEP] ..."
     );
     let video = load_video(Path::new(&args[0])).unwrap_or_else(|e| panic!("{e}"));
     let grid: Vec<FairShare> = args[2..]
@@ -49,17 +52,20 @@ fn main() {
                         .unwrap_or_else(|_| panic!("{g}: numbers separated by ':'"))
                 })
                 .collect();
-            assert_eq!(
-                v.len(),
-                5,
-                "{g}: GAIN:PRIOR:MAX_WEIGHT:HEADROOM:CAP_BELOW_JAIN"
+            assert!(
+                v.len() == 5 || v.len() == 8,
+                "{g}: GAIN:PRIOR:MAX_WEIGHT:HEADROOM:CAP_BELOW_JAIN[:FLOOR_BUFFER_S:FLOOR_MARGIN:FLOOR_STEP]"
             );
+            let d = FairShare::default();
             FairShare {
                 qoe_gain: v[0],
                 prior_chunks: v[1],
                 max_weight: v[2],
                 cap_headroom: v[3],
                 cap_below_jain: v[4],
+                floor_min_buffer_s: v.get(5).copied().unwrap_or(d.floor_min_buffer_s),
+                floor_margin: v.get(6).copied().unwrap_or(d.floor_margin),
+                floor_step: v.get(7).map_or(d.floor_step, |&x| x as usize),
             }
         })
         .collect();
@@ -81,12 +87,15 @@ fn main() {
         for f in &grid {
             let (t, j) = run(&traces, &video, &|| Box::new(*f));
             println!(
-                "  fair {}:{}:{}:{}:{}  {:+.2} %  Jain {j:.4}",
+                "  fair {}:{}:{}:{}:{}:{}:{}:{}  {:+.2} %  Jain {j:.4}",
                 f.qoe_gain,
                 f.prior_chunks,
                 f.max_weight,
                 f.cap_headroom,
                 f.cap_below_jain,
+                f.floor_min_buffer_s,
+                f.floor_margin,
+                f.floor_step,
                 change(t)
             );
         }

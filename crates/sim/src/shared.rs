@@ -6,7 +6,8 @@
 //! proportion to their weights (all 1 by default: TCP-like equal shares); a player that is not
 //! downloading (sleeping on a full buffer, not yet arrived, gone) frees its share. An
 //! [`Allocator`] (from `neuralstream-alloc`, the same code `neuralstream serve --egress-mbps` runs)
-//! caps each player's level: the level fetched is `min(abr's level, cap)`.
+//! gives each player a range of levels, a cap and optionally a floor: the level fetched is the
+//! ABR's choice clamped into `[floor, cap]` ([`Cap::apply`]).
 //!
 //! ## The model, and why N = 1 is Pensieve's simulator exactly
 //!
@@ -120,9 +121,10 @@ pub struct PlayerLog {
     pub end_s: f64,
     /// True when it left before its last chunk.
     pub left_early: bool,
-    /// Its chunk records (session clock from its arrival) and its ABR's decisions (before the cap).
+    /// Its chunk records (session clock from its arrival) and its ABR's decisions (before the
+    /// cap and floor).
     pub log: SessionLog,
-    /// The cap each chunk was fetched under.
+    /// The cap (and floor) each chunk was fetched under.
     pub caps: Vec<Cap>,
     /// Link time each chunk's last byte arrived, seconds.
     pub link_finish_s: Vec<f64>,
@@ -642,7 +644,7 @@ impl Driver<'_> {
                 levels,
             });
         }
-        let level = decision.level.min(cap.level);
+        let level = cap.apply(decision.level);
         let size_bytes = video.size_bytes(level, chunk);
         p.out.log.decisions.push(decision);
         p.out.caps.push(cap);
