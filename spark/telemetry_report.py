@@ -39,7 +39,8 @@ READABLE_VERSIONS = ("1", "2")
 COMPLETED, ABANDONED_REASON = "completed", "idle-timeout"
 VERSION_KEY = b"neuralstream.telemetry.version"
 
-# Satisfaction model constants (crates/report/src/evaluation/satisfaction.rs).
+# Satisfaction model constants (crates/report/src/evaluation/satisfaction.rs, whose module doc
+# cites the papers and says how each constant was checked against them).
 MOS_SPAN, MOS_FLOOR, MOS_PER_STALL_S, MOS_PER_STALL = 3.50, 1.50, 0.15, 0.19
 SATISFIED_MOS = 4.0
 ABANDON_AFTER_S, ABANDON_PCT_PER_S = 2.0, 5.8
