@@ -6,21 +6,8 @@ mod support;
 
 use neuralstream_abr::predictor::{ForestModel, Horizon, Node, Tree};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use support::serve::Http;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_neuralstream")
-}
-
-/// A child process killed on drop.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::{Command, Stdio};
+use support::serve::{bin, Http, Proc};
 
 /// A tiny forest on the public model API: per horizon, two one-leaf trees and one split on the
 /// last throughput (feature 0: ln kbit/s of the newest download).

@@ -20,24 +20,11 @@ mod tansu;
 use neuralstream_telemetry::{EndReason, Event, EventKind, ParquetLayout, Source};
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::serve::Http;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_neuralstream")
-}
-
-/// A child process killed (SIGKILL, by PID) on drop.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::serve::{bin, Http, Proc};
 
 /// `serve --http --telemetry TARGET` on a free port; returns the process and `HOST:PORT`.
 fn serve(media: &Path, state: &Path, telemetry: &str) -> (Proc, String) {

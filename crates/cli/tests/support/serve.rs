@@ -20,6 +20,20 @@ pub fn http_address(server: &mut Child) -> String {
     panic!("serve exited before printing its `listening on http://` line");
 }
 
+/// The `neuralstream` binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_neuralstream")
+}
+
+/// A child process killed (SIGKILL, by PID) on drop.
+pub struct Proc(pub Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One keep-alive HTTP/1.1 connection (the server runs `--http`).
 pub struct Http {
     reader: BufReader<TcpStream>,
