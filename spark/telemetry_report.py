@@ -1,10 +1,11 @@
 """The evaluation report of NeuralStream telemetry at scale: a PySpark job (issue 19, item 6).
 
-Reads the Parquet telemetry layout (`DIR/date=YYYY-MM-DD/hour=HH/part-*.parquet`, schema version 1,
-written by `--telemetry DIR` or `neuralstream telemetry consume`) and computes, formula for formula,
+Reads the Parquet telemetry layout (`DIR/date=YYYY-MM-DD/hour=HH/part-*.parquet`, schema version 1
+or 2, written by `--telemetry DIR` or `neuralstream telemetry consume`) and computes, formula for formula,
 what `neuralstream report --telemetry DIR` computes (crates/report/src/evaluation): per session
 quality, startup and decision latency, buffering ratio, stalls per hour, QoE and the satisfaction
-estimate (Hoßfeld et al. 2011 stall MOS, Krishnan & Sitaraman 2012 abandonment), then the means per
+estimate (Hoßfeld et al. 2011 stall MOS, Krishnan & Sitaraman 2012 abandonment) and how each session
+ended (`end_reason`, abandoned or not), then the means per
 algorithm, per network class and per both. It writes `report.json` in the Rust report's layout
 (`compare.py` checks the two agree to 1e-9) plus `sessions.csv` and `groups.csv`.
 
@@ -32,10 +33,14 @@ DEFAULT_CHUNK_S = 4.0
 DEFAULT_CLASS_BOUNDS_KBPS = [1000.0, 2500.0, 5000.0]
 UNKNOWN = "unknown"
 ALL = "all"
-SCHEMA_VERSION = "1"
+# Schema versions this job reads (crates/telemetry: OLDEST_READABLE_VERSION to SCHEMA_VERSION);
+# version 1 is version 2 without the last column, `end_reason`.
+READABLE_VERSIONS = ("1", "2")
+COMPLETED, ABANDONED_REASON = "completed", "idle-timeout"
 VERSION_KEY = b"neuralstream.telemetry.version"
 
-# Satisfaction model constants (crates/report/src/evaluation/satisfaction.rs).
+# Satisfaction model constants (crates/report/src/evaluation/satisfaction.rs, whose module doc
+# cites the papers and says how each constant was checked against them).
 MOS_SPAN, MOS_FLOOR, MOS_PER_STALL_S, MOS_PER_STALL = 3.50, 1.50, 0.15, 0.19
 SATISFIED_MOS = 4.0
 ABANDON_AFTER_S, ABANDON_PCT_PER_S = 2.0, 5.8
@@ -44,12 +49,13 @@ SESSION_COLUMNS = [
     "source", "session", "algorithm", "video", "network_class", "chunks", "bitrate_mean_kbps",
     "ssim_mean", "vmaf_mean", "startup_s", "stall_s", "stalls", "play_s", "buffering_ratio",
     "stalls_per_hour", "download_ms_mean", "throughput_kbps", "decision_us_mean",
-    "decision_us_max", "qoe", "mos", "abandonment_pct", "satisfied",
+    "decision_us_max", "qoe", "mos", "abandonment_pct", "satisfied", "end_reason", "abandoned",
 ]
 GROUP_COLUMNS = [
     "algorithm", "network_class", "sessions", "bitrate_mean_kbps", "ssim_mean", "vmaf_mean",
     "startup_s_mean", "buffering_ratio_mean", "stalls_per_hour_mean", "decision_us_mean",
     "throughput_kbps_mean", "qoe_mean", "mos_mean", "satisfied_share", "abandonment_pct_mean",
+    "abandoned_share",
 ]
 
 
@@ -94,7 +100,7 @@ def varint(data, at):
 
 
 def check_version(path):
-    """Refuses a file whose footer is not Parquet or whose schema version tag is not 1.
+    """Refuses a file whose footer is not Parquet or whose schema version tag is not 1 or 2.
 
     The tag is a key-value pair of the Parquet footer (Thrift compact protocol): the key string,
     then field 2 (`value`, a binary: header byte 0x18), its varint length and its bytes. Spark does
@@ -121,9 +127,10 @@ def check_version(path):
             found = footer[start:start + min(n, 20)].decode("utf-8", "replace")
         except ValueError:
             pass
-    if found != SCHEMA_VERSION:
+    if found not in READABLE_VERSIONS:
         raise InputError(
-            f"{path}: telemetry schema version {found}, this job reads version {SCHEMA_VERSION}; "
+            f"{path}: telemetry schema version {found}, this job reads version "
+            f"{READABLE_VERSIONS[0]} to {READABLE_VERSIONS[-1]}; "
             "read it with the NeuralStream build that wrote it, or re-export it"
         )
 
@@ -179,7 +186,11 @@ def evaluate(spark, files, chunk_s, bounds, quality):
     """(sessions, groups, skipped) as lists of dicts, computed by Spark."""
     from pyspark.sql import functions as F
 
-    ev = spark.read.parquet(*[str(f) for f in files])
+    # Files of version 1 lack `end_reason`: merge the schemas (their rows read it as null), and
+    # add the column when no file has it.
+    ev = spark.read.option("mergeSchema", "true").parquet(*[str(f) for f in files])
+    if "end_reason" not in ev.columns:
+        ev = ev.withColumn("end_reason", F.lit(None).cast("string"))
     key = ["source", "session"]
     names = ev.groupBy(*key).agg(F.min("algorithm").alias("algorithm"), F.min("video").alias("video"))
 
@@ -227,7 +238,16 @@ def evaluate(spark, files, chunk_s, bounds, quality):
     per_decisions = decisions.groupBy(*key).agg(
         F.avg("decision_us").alias("decision_us_mean"), F.max("decision_us").alias("decision_us_max")
     )
-    end_qoe = ev.filter(F.col("kind") == "session_end").groupBy(*key).agg(F.max("qoe").alias("end_qoe"))
+    # The end reason: `completed` wins and a session_end without a reason counts as completed
+    # (it sorts first), else the first reason in alphabetical order; `unknown` without an end.
+    end_qoe = (
+        ev.filter(F.col("kind") == "session_end")
+        .groupBy(*key)
+        .agg(
+            F.max("qoe").alias("end_qoe"),
+            F.min(F.coalesce(F.col("end_reason"), F.lit(COMPLETED))).alias("end_reason"),
+        )
+    )
     with_qoe = decisions.filter(F.col("qoe").isNotNull() & F.col("chunk").isNotNull())
     last = with_qoe.groupBy(*key).agg(F.max("chunk").alias("last_chunk"))
     last_qoe = (
@@ -275,6 +295,8 @@ def evaluate(spark, files, chunk_s, bounds, quality):
         .withColumn("mos", mos)
         .withColumn("abandonment_pct", F.when(F.col("startup_s").isNotNull(), abandonment))
         .withColumn("satisfied", F.when(F.col("mos") >= SATISFIED_MOS, 1).otherwise(0))
+        .withColumn("end_reason", F.coalesce("end_reason", F.lit(UNKNOWN)))
+        .withColumn("abandoned", F.when(F.col("end_reason") == ABANDONED_REASON, 1).otherwise(0))
     ).cache()
 
     aggregates = [
@@ -291,6 +313,7 @@ def evaluate(spark, files, chunk_s, bounds, quality):
         F.avg("mos").alias("mos_mean"),
         F.avg(F.col("satisfied").cast("double")).alias("satisfied_share"),
         F.avg("abandonment_pct").alias("abandonment_pct_mean"),
+        F.avg(F.col("abandoned").cast("double")).alias("abandoned_share"),
     ]
     both = s.groupBy("algorithm", "network_class").agg(*aggregates)
     per_algorithm = s.groupBy("algorithm").agg(*aggregates).withColumn("network_class", F.lit(ALL))

@@ -67,6 +67,7 @@ fn row_of(e: Event) -> EventRow {
     r.rebuffer_s = e.rebuffer_s;
     r.decision_us = e.decision_us;
     r.qoe = e.qoe;
+    r.end_reason = e.end_reason.map(|reason| reason.as_str().to_string());
     r
 }
 

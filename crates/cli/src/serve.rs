@@ -36,7 +36,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub media: Vec<PathBuf>,
     /// Comma-separated algorithms clients may ask for (the first is the default); `learned:PATH`
-    /// serves a policy written by `neuralstream train`. See `neuralstream algorithms`.
+    /// serves a policy written by `neuralstream train`, `mpc-rf:MODEL` MPC over a random forest
+    /// written by `neuralstream dataset eval-predictors`. See `neuralstream algorithms`.
     #[arg(long, default_value = "robustmpc", value_name = "LIST")]
     pub abr: String,
     /// Port to listen on; 0 picks a free one (printed on the `listening on` line). Default: 8443,

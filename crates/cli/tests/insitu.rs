@@ -347,12 +347,9 @@ fn dataset_build_names_corrupt_files_other_versions_and_nan_events() {
 
     // Another schema version: refused naming the file and both versions.
     let mut text = std::fs::read(&files[0]).unwrap();
-    let at = text
-        .windows(26)
-        .position(|w| w == b"neuralstream.telemetry.ver")
-        .unwrap();
-    let v = text[at..].windows(1).position(|w| w == b"1").unwrap() + at;
-    text[v] = b'7';
+    let key = b"neuralstream.telemetry.version\x18\x01";
+    let at = text.windows(key.len()).position(|w| w == key).unwrap();
+    text[at + key.len()] = b'7';
     let other = files[0].with_file_name("part-other.parquet");
     std::fs::write(&other, &text).unwrap();
     let o3 = run(&["dataset", "build", "--telemetry", d, "--out", o]);

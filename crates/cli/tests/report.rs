@@ -125,14 +125,14 @@ fn corrupt_and_other_version_files_are_refused_by_name() {
     let file = walk(&tel).into_iter().next().expect("a telemetry file");
     let bytes = std::fs::read(&file).unwrap();
 
-    // Another schema version: the footer's version value `1` becomes `2`.
-    std::fs::write(&file, with_schema_version(&bytes, b'2')).unwrap();
+    // Another schema version: the footer's version value becomes `9`.
+    std::fs::write(&file, with_schema_version(&bytes, b'9')).unwrap();
     let args = report_args("--telemetry", &tel, &out);
     let err = refused(&args);
     assert!(
         err.contains(file.file_name().unwrap().to_str().unwrap())
-            && err.contains("version 2")
-            && err.contains("reads version 1"),
+            && err.contains("version 9")
+            && err.contains("reads version 1 to 2"),
         "{err}"
     );
 

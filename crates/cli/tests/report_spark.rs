@@ -12,7 +12,7 @@
 
 mod support;
 
-use neuralstream_telemetry::{Event, EventKind, ParquetLayout, Source};
+use neuralstream_telemetry::{EndReason, Event, EventKind, ParquetLayout, Source};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -71,7 +71,8 @@ fn video(path: &Path) {
 
 /// Served sessions by hand: `b` (robustmpc) with chunks 0 and 1 (chunk 1 reported twice),
 /// startup 3 s, 2 MB in 2 s, decisions of 10 and 30 us with QoE so far 1.0 then 2.5, no end;
-/// `c` with a start only.
+/// `c` with a start only; `d` and `e`, one chunk each, ended by the server's idle timeout
+/// (abandoned) and by its shutdown.
 fn served_events() -> Vec<Event> {
     let t = 1_796_605_323_000; // 2026-12-07T01:02:03Z
     let mut out = vec![];
@@ -99,6 +100,22 @@ fn served_events() -> Vec<Event> {
         out.push(e);
     }
     out.push(Event::new(EventKind::SessionStart, Source::Serve, t, "c"));
+    for (session, reason) in [
+        ("d", EndReason::IdleTimeout),
+        ("e", EndReason::ServerShutdown),
+    ] {
+        let mut e = Event::new(EventKind::Chunk, Source::Serve, t + 30, session);
+        e.chunk = Some(0);
+        e.bitrate_kbps = Some(300.0);
+        e.size_bytes = Some(100_000);
+        e.request_start_ms = Some(0.0);
+        e.response_end_ms = Some(400.0);
+        e.rebuffer_s = Some(0.4);
+        out.push(e);
+        let mut end = Event::new(EventKind::SessionEnd, Source::Serve, t + 40, session);
+        end.end_reason = Some(reason);
+        out.push(end);
+    }
     out
 }
 
@@ -167,7 +184,7 @@ fn rust_report_and_spark_job_agree_on_the_same_files() {
     assert_eq!(r["skipped"]["sessions_without_chunks"], 1);
     assert_eq!(r["skipped"]["duplicate_chunks"], 1);
     let sessions = r["sessions"].as_array().unwrap();
-    assert_eq!(sessions.len(), 3 * 6 + 1);
+    assert_eq!(sessions.len(), 3 * 6 + 3);
     let b = sessions.iter().find(|s| s["session"] == "b").unwrap();
     assert_eq!(b["decision_us_mean"], 20.0);
     assert_eq!(b["decision_us_max"], 30.0);
@@ -179,6 +196,24 @@ fn rust_report_and_spark_job_agree_on_the_same_files() {
     assert_eq!(b["vmaf_mean"], 40.5);
     let bench_session = sessions.iter().find(|s| s["source"] == "bench").unwrap();
     assert!(bench_session["ssim_mean"].is_number() && bench_session["qoe"].is_number());
+    let end = |id: &str| {
+        let s = sessions.iter().find(|s| s["session"] == id).unwrap();
+        (
+            s["end_reason"].as_str().unwrap().to_string(),
+            s["abandoned"].as_u64().unwrap(),
+        )
+    };
+    assert_eq!(end("b"), ("unknown".into(), 0));
+    assert_eq!(end("d"), ("idle-timeout".into(), 1));
+    assert_eq!(end("e"), ("server-shutdown".into(), 0));
+    assert_eq!(bench_session["end_reason"], "completed");
+    let all = &r["groups"][r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|g| g["algorithm"] == "all" && g["network_class"] == "all")
+        .unwrap()];
+    assert!((all["abandoned_share"].as_f64().unwrap() - 1.0 / 21.0).abs() < 1e-12);
 
     let Some(python) = std::env::var_os("NEURALSTREAM_SPARK_PYTHON") else {
         assert!(
@@ -203,7 +238,7 @@ fn rust_report_and_spark_job_agree_on_the_same_files() {
         .arg(spark.join("compare.py"))
         .arg(rust_out.join("report.json"))
         .arg(spark_out.join("report.json")));
-    assert!(out.contains("agree to 1e-09: 19 sessions"), "{out}");
+    assert!(out.contains("agree to 1e-09: 21 sessions"), "{out}");
 
     // The comparison is not vacuous: one number moved by 1e-6 is found.
     let mut moved = report(&spark_out);
@@ -234,10 +269,10 @@ fn spark_job_refuses_other_versions_and_corrupt_files_by_name() {
         .unwrap()
         .remove(0);
     let bytes = std::fs::read(&file).unwrap();
-    let v2 = with_schema_version(&bytes, b'2');
+    let v9 = with_schema_version(&bytes, b'9');
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     for (content, expect) in [
-        (v2, "schema version 2, this job reads version 1"),
+        (v9, "schema version 9, this job reads version 1 to 2"),
         (bytes[..bytes.len() - 3].to_vec(), "no Parquet footer"),
     ] {
         std::fs::write(&file, content).unwrap();

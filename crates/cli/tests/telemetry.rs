@@ -9,87 +9,30 @@
 //! reads the new log from the start, skipping what it already wrote. Skips without a tansu binary
 //! unless NEURALSTREAM_REQUIRE_KAFKA=1.
 //!
-//! Also here: `bench --telemetry DIR` and `telemetry show` on what it wrote, and a corrupt file.
+//! Also here: `bench --telemetry DIR` and `telemetry show` on what it wrote, and a corrupt file;
+//! `serve --telemetry DIR` giving every session exactly one `session_end` with its reason
+//! (completed, abandoned by the client, ended by the shutdown) and `report` counting them.
 
 mod support;
 #[path = "../../telemetry/tests/support/tansu.rs"]
 mod tansu;
 
-use neuralstream_telemetry::{Event, EventKind, ParquetLayout, Source};
+use neuralstream_telemetry::{EndReason, Event, EventKind, ParquetLayout, Source};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_neuralstream")
-}
-
-/// A child process killed (SIGKILL, by PID) on drop.
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One keep-alive HTTP/1.1 connection (the server runs `--http`).
-struct Http {
-    reader: BufReader<TcpStream>,
-}
-
-impl Http {
-    fn connect(addr: &str) -> Http {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        s.set_nodelay(true).unwrap();
-        Http {
-            reader: BufReader::new(s),
-        }
-    }
-
-    fn request(&mut self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
-        let s = self.reader.get_mut();
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(body.as_bytes()).unwrap();
-        let mut status_line = String::new();
-        self.reader.read_line(&mut status_line).unwrap();
-        let status: u16 = status_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
-        let mut len = 0usize;
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-        }
-        let mut buf = vec![0u8; len];
-        self.reader.read_exact(&mut buf).unwrap();
-        (status, String::from_utf8(buf).unwrap())
-    }
-}
+use support::serve::{bin, Http, Proc};
 
 /// `serve --http --telemetry TARGET` on a free port; returns the process and `HOST:PORT`.
 fn serve(media: &Path, state: &Path, telemetry: &str) -> (Proc, String) {
+    serve_with(media, state, telemetry, &[])
+}
+
+/// [`serve`] with `extra` flags.
+fn serve_with(media: &Path, state: &Path, telemetry: &str, extra: &[&str]) -> (Proc, String) {
     let mut child = Command::new(bin())
         .args([
             "serve",
@@ -101,6 +44,7 @@ fn serve(media: &Path, state: &Path, telemetry: &str) -> (Proc, String) {
             "--telemetry",
             telemetry,
         ])
+        .args(extra)
         .arg("--media")
         .arg(media)
         .arg("--state-dir")
@@ -384,5 +328,121 @@ fn bench_writes_parquet_telemetry_that_show_reads_and_a_corrupt_file_is_named() 
     assert!(
         err.contains(&file.display().to_string()) && err.contains("not a readable"),
         "{err}"
+    );
+}
+
+#[test]
+fn every_served_session_ends_once_with_its_reason_and_the_report_counts_the_abandoned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let chunks = write_media(&tmp.path().join("clip"));
+    let tel = tmp.path().join("tel");
+    let (mut server, addr) = serve_with(
+        &tmp.path().join("clip"),
+        &tmp.path().join("state"),
+        tel.to_str().unwrap(),
+        &["--session-idle-s", "1"],
+    );
+    let mut http = Http::connect(&addr);
+    // `done` plays the whole video, then retries its last report (one end, not two).
+    play_session(&mut http, "done", chunks);
+    let last = chunks - 1;
+    let retry = format!(
+        r#"{{"buffer_s": 8.0, "last_chunk": {{"index": {last}, "level": 0, "size_bytes": 1000, "request_start_ms": 0, "request_finish_ms": 100}}}}"#
+    );
+    let (status, body) = http.request("POST", "/api/v1/sessions/done/decision", &retry);
+    assert_eq!(status, 200, "{body}");
+    // `gone` stops after three chunks and is dropped by the 1 s idle timeout.
+    play_session(&mut http, "gone", 3);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, text) = http.request("GET", "/metrics", "");
+        if metric(&text, "neuralstream_sessions_evicted_total") >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the idle sessions were never evicted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // `live` is mid-video when the server is stopped (SIGTERM: a graceful shutdown).
+    play_session(&mut http, "live", 2);
+    drop(http);
+    let pid = server.0.id().to_string();
+    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+
+    let rows = ParquetLayout::new(&tel).read_all().unwrap();
+    let ends = |id: &str| -> Vec<&Event> {
+        rows.iter()
+            .filter(|e| e.kind == EventKind::SessionEnd && e.session == id)
+            .collect()
+    };
+    for (id, reason) in [
+        ("done", EndReason::Completed),
+        ("gone", EndReason::IdleTimeout),
+        ("live", EndReason::ServerShutdown),
+    ] {
+        let e = ends(id);
+        assert_eq!(e.len(), 1, "{id}: {e:?}");
+        assert_eq!(e[0].end_reason, Some(reason), "{id}");
+        assert_eq!(e[0].algorithm.as_deref(), Some("bb"), "{id}");
+        assert_eq!(e[0].video.as_deref(), Some("clip"), "{id}");
+        assert!(e[0].qoe.is_some_and(f64::is_finite), "{id}: {:?}", e[0]);
+    }
+    assert_eq!(
+        rows.iter()
+            .filter(|e| e.kind == EventKind::SessionEnd)
+            .count(),
+        3
+    );
+
+    let out = tmp.path().join("report");
+    let o = Command::new(bin())
+        .arg("report")
+        .arg("--telemetry")
+        .arg(&tel)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("sessions.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (session, reason, abandoned) =
+        (column("session"), column("end_reason"), column("abandoned"));
+    let mut table: Vec<(String, String, String)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[session].into(), f[reason].into(), f[abandoned].into())
+        })
+        .collect();
+    table.sort();
+    let expected = [
+        ("done", "completed", "0"),
+        ("gone", "idle-timeout", "1"),
+        ("live", "server-shutdown", "0"),
+    ]
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()));
+    assert_eq!(table, expected);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("Session ends: 1 completed, 1 idle-timeout (abandoned by the client), 1 server-shutdown."),
+        "{md}"
     );
 }

@@ -1,13 +1,22 @@
 //! The algorithms a server enables (`--abr`), and a fresh instance of one per session.
 //!
 //! A learned policy's checkpoint is read once at start; every session gets a clone of it (weights
-//! and scratch buffers), so sessions never share mutable state and never touch the disk.
+//! and scratch buffers), so sessions never share mutable state and never touch the disk. An
+//! `mpc-rf:MODEL` entry (MPC over a random forest's throughput distribution, issue 19) reads and
+//! checks its model file once at start too; the forest, read-only, is shared by every session
+//! (`Arc`), and each session's controller keeps its own history and scratch.
 
 use crate::error::ServerError;
 use crate::media::MediaLibrary;
+use neuralstream_abr::mpc_rf::{MpcRf, MpcRfParams, PREFIX as MPC_RF_PREFIX};
+use neuralstream_abr::predictor::ForestModel;
 use neuralstream_core::Abr;
 use neuralstream_policy::Policy;
 use neuralstream_protocol::{AlgorithmInfo, AlgorithmList};
+use std::sync::Arc;
+
+/// Largest `mpc-rf` model file read, bytes (a 40-tree, depth-12 forest per horizon is a few MB).
+pub const MAX_MODEL_BYTES: u64 = 512 * 1024 * 1024;
 
 /// What an enabled algorithm is built from.
 #[derive(Debug)]
@@ -16,6 +25,13 @@ enum Kind {
     Builtin(String),
     /// A learned policy, loaded once.
     Learned(Box<Policy>),
+    /// MPC over a random forest (`mpc-rf:PATH`): the model, loaded once and shared.
+    MpcRf {
+        /// The forest.
+        model: Arc<ForestModel>,
+        /// The model file as given.
+        path: String,
+    },
 }
 
 /// One enabled algorithm.
@@ -84,6 +100,19 @@ impl AlgorithmSet {
                     ),
                     kind: Kind::Learned(Box::new(policy)),
                 }
+            } else if let Some(path) = mpc_rf_path(spec) {
+                let model = load_forest(path).map_err(bad)?;
+                Entry {
+                    name: format!("{MPC_RF_PREFIX}{path}"),
+                    description: format!(
+                        "MPC over a random forest's throughput distribution (Fugu-like), model {path} ({} horizons)",
+                        model.max_horizon()
+                    ),
+                    kind: Kind::MpcRf {
+                        model: Arc::new(model),
+                        path: path.to_string(),
+                    },
+                }
             } else {
                 let lower = spec.to_ascii_lowercase();
                 if TRACE_ONLY.contains(&lower.as_str()) {
@@ -149,7 +178,7 @@ impl AlgorithmSet {
             .find(|e| e.name == name)
             .and_then(|e| match &e.kind {
                 Kind::Learned(p) => Some(p.as_ref()),
-                Kind::Builtin(_) => None,
+                Kind::Builtin(_) | Kind::MpcRf { .. } => None,
             })
     }
 
@@ -205,6 +234,11 @@ impl AlgorithmSet {
         match &entry.kind {
             Kind::Builtin(n) => neuralstream_abr::create(n).ok(),
             Kind::Learned(p) => Some(Box::new(p.as_ref().clone())),
+            Kind::MpcRf { model, path } => Some(Box::new(MpcRf::new(
+                model.clone(),
+                path,
+                MpcRfParams::default(),
+            ))),
         }
     }
 
@@ -222,6 +256,31 @@ impl AlgorithmSet {
                 .collect(),
         }
     }
+}
+
+/// The model path of an `mpc-rf:PATH` entry (prefix in any case).
+fn mpc_rf_path(spec: &str) -> Option<&str> {
+    let head = spec.get(..MPC_RF_PREFIX.len())?;
+    head.eq_ignore_ascii_case(MPC_RF_PREFIX)
+        .then(|| &spec[MPC_RF_PREFIX.len()..])
+}
+
+/// Reads and checks an `mpc-rf` model file; the reason names the file and what is wrong.
+fn load_forest(path: &str) -> Result<ForestModel, String> {
+    if path.is_empty() {
+        return Err("needs a model file, e.g. mpc-rf:out/predictors/rf.json (written by `neuralstream dataset eval-predictors`)".into());
+    }
+    let unreadable = |e: std::io::Error| {
+        format!("cannot read the model file {path}: {e}; train one with `neuralstream dataset eval-predictors`")
+    };
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
+    if len > MAX_MODEL_BYTES {
+        return Err(format!(
+            "model file {path}: {len} bytes, over the {MAX_MODEL_BYTES}-byte limit of a model"
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    ForestModel::from_json(&text, path).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -250,5 +309,65 @@ mod tests {
         let e = set(&["learned:/no/such/file.safetensors"]).unwrap_err();
         assert!(e.to_string().contains("/no/such/file"), "{e}");
         assert!(set(&[]).is_err());
+    }
+
+    #[test]
+    fn mpc_rf_models_load_once_and_bad_ones_are_refused_naming_the_file() {
+        use neuralstream_abr::predictor::{Horizon, Node, Tree};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rf.json");
+        let leaf = |kbps: f64| Tree {
+            nodes: vec![Node {
+                f: 0,
+                t: 0.0,
+                l: None,
+                r: None,
+                v: kbps.ln(),
+            }],
+        };
+        let horizons = (1..=5)
+            .map(|h| Horizon {
+                horizon_chunks: h,
+                trees: vec![leaf(1000.0), leaf(3000.0)],
+                residual_ln: vec![],
+            })
+            .collect();
+        std::fs::write(
+            &path,
+            ForestModel::new(horizons, serde_json::Value::Null).to_json(),
+        )
+        .unwrap();
+        let spec = format!("MPC-RF:{}", path.display());
+        let s = set(&["bb", &spec]).unwrap();
+        let name = format!("mpc-rf:{}", path.display());
+        assert_eq!(s.resolve(Some(&spec)), Some(name.as_str()));
+        let a = s.instantiate(&name).unwrap();
+        let b = s.instantiate(&name).unwrap();
+        assert_eq!(a.name(), b.name());
+        assert!(s.learned(&name).is_none());
+        assert!(s.list().algorithms[1].description.contains("random forest"));
+
+        for (spec, expect) in [
+            ("mpc-rf:".to_string(), "needs a model file".to_string()),
+            (
+                "mpc-rf:/no/such/rf.json".to_string(),
+                "cannot read the model file /no/such/rf.json".to_string(),
+            ),
+        ] {
+            let e = set(&[&spec]).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("--abr {spec}")) && e.contains(&expect),
+                "{e}"
+            );
+        }
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{\"format\": \"something else\"}").unwrap();
+        let e = set(&[&format!("mpc-rf:{}", bad.display())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&bad.display().to_string()) && e.contains("not a usable throughput model"),
+            "{e}"
+        );
     }
 }

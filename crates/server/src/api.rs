@@ -133,14 +133,14 @@ async fn read_body(state: &AppState, req: Request) -> Result<Bytes, HttpError> {
 /// Parses the request, decides, serialises the answer.
 fn decide(state: &AppState, id: &str, body: &[u8]) -> Result<Response, HttpError> {
     let request = DecisionRequest::from_json(body)?;
-    let answer = state
+    let (answer, completed_now) = state
         .sessions
-        .decide(&state.ctx, id, &request)
+        .decide_tracked(&state.ctx, id, &request)
         .inspect_err(|e| {
             tracing::debug!(session = %id, status = e.status(), error = %e, "decision refused");
         })?;
     if let Some(sink) = &state.telemetry {
-        crate::telemetry::emit_decision(sink, state, &request, &answer);
+        crate::telemetry::emit_decision(sink, state, &request, &answer, completed_now);
     }
     let body = serde_json::to_vec(&answer)
         .map_err(|e| HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

@@ -122,6 +122,12 @@ impl Running {
             Err(e) => tracing::warn!(error = %e, "server task failed"),
         }
         self.sweeper.abort();
+        // Sessions still playing end here (a `session_end` each with `--telemetry`, written
+        // before the sink is finished).
+        let ended = self.state.sessions.drain();
+        if ended > 0 {
+            tracing::info!(sessions = ended, "live sessions ended by the shutdown");
+        }
         if let Some(rt) = &self.state.rt {
             rt.finish_dataset();
             if let Some(t) = rt.trainer() {
@@ -190,6 +196,15 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
         .unwrap_or_default()
         .into();
     let egress = egress_allocator(config, &media)?;
+    let mut sessions = sessions::SessionStore::new(
+        config.max_sessions,
+        config.session_budget_bytes,
+        config.session_idle,
+    );
+    if let Some(sink) = &config.telemetry {
+        let names = media.iter().map(|m| m.name.clone()).collect();
+        sessions = sessions.with_end_hook(telemetry::end_hook(sink.clone(), names));
+    }
     Ok(AppState {
         ctx: sessions::DecisionContext {
             media,
@@ -197,11 +212,7 @@ pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
             startup_level: config.startup_level,
             egress,
         },
-        sessions: sessions::SessionStore::new(
-            config.max_sessions,
-            config.session_budget_bytes,
-            config.session_idle,
-        ),
+        sessions,
         metrics: metrics::Metrics::default(),
         web_root,
         body_limit_bytes: config.body_limit_bytes,

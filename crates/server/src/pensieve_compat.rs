@@ -171,12 +171,17 @@ pub fn answer(state: &AppState, id: &str, body: &[u8]) -> Result<Answer, HttpErr
     if report.index == 0 && state.sessions.end(id) {
         tracing::info!(session = %id, "pensieve client reported chunk 0 again (a reloaded page): new session");
     }
-    let decision = state
+    let (decision, completed_now) = state
         .sessions
-        .decide(&state.ctx, id, &request)
+        .decide_tracked(&state.ctx, id, &request)
         .inspect_err(|e| {
             tracing::debug!(session = %id, status = e.status(), error = %e, "pensieve decision refused");
         })?;
+    if let Some(sink) = &state.telemetry {
+        // The same events as the JSON API's (the client's first report is of chunk 0, so no
+        // `session_start`); an unfinished session's `session_end` comes from the store.
+        crate::telemetry::emit_decision(sink, state, &request, &decision, completed_now);
+    }
     let answer = if decision.chunk >= chunks_of(state, &request) {
         state.sessions.end(id);
         Answer::Refresh

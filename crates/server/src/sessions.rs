@@ -20,11 +20,22 @@
 //! `2 n + 9` records, which its history's capacity never exceeds) before it is built, and a new
 //! session that does not fit is refused with 503, so the sum of reservations never passes the
 //! budget whatever the videos' lengths.
+//!
+//! Every session the store forgets before its video's end is reported once to an optional end
+//! hook ([`SessionStore::with_end_hook`], which `serve --telemetry` turns into a `session_end`
+//! event): dropped by the idle sweep ([`EndReason::IdleTimeout`]: the client stopped reporting),
+//! dropped because its algorithm failed ([`EndReason::Evicted`]), or still live when the server
+//! shuts down ([`SessionStore::drain`], [`EndReason::ServerShutdown`]). A session that played its
+//! last chunk was reported as completed by the request that finished it
+//! ([`SessionStore::decide_tracked`]) and is not reported again. A session restarted under the
+//! same id (a reloaded player) or ended by [`SessionStore::end`] is not reported: its client is
+//! still there and carries on under that id.
 
 use crate::algorithms::AlgorithmSet;
 use crate::media::{Media, MediaLibrary};
 use neuralstream_core::{Abr, ChunkRecord, Decision, Observation};
 use neuralstream_protocol::{ChunkReport, DecisionRequest, DecisionResponse, Reasons};
+pub use neuralstream_telemetry::EndReason;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::panic::AssertUnwindSafe;
@@ -165,10 +176,35 @@ pub struct DecisionContext {
     pub egress: Option<crate::egress::Egress>,
 }
 
+/// A session the store forgot before its video's end (see the module doc), as the end hook sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedSession {
+    /// Session id.
+    pub id: String,
+    /// Its algorithm.
+    pub algorithm: String,
+    /// Index of its video in the [`MediaLibrary`].
+    pub media: usize,
+    /// Chunks in its history when it ended.
+    pub chunks: usize,
+    /// QoE so far when it ended.
+    pub qoe: f64,
+    /// Stall after start-up so far, seconds.
+    pub rebuffer_s: f64,
+    /// Why it ended.
+    pub reason: EndReason,
+}
+
+/// What the store calls for each session it forgets before its end; it must not block (it runs
+/// on the sweeper, in a request handler, or at shutdown).
+pub type EndHook = Box<dyn Fn(&EndedSession) + Send + Sync>;
+
 /// One client's session.
 struct Session {
     algorithm: String,
     media: usize,
+    /// The session played its video's last chunk (and was reported as completed).
+    completed: bool,
     abr: Box<dyn Abr>,
     history: Vec<ChunkRecord>,
     last_total_rebuffer_s: Option<f64>,
@@ -187,6 +223,7 @@ impl Session {
         Ok(Session {
             algorithm,
             media,
+            completed: false,
             abr,
             history: Vec::new(),
             last_total_rebuffer_s: None,
@@ -219,6 +256,7 @@ pub struct SessionStore {
     reserved_bytes: AtomicU64,
     idle_ms: u64,
     epoch: Instant,
+    on_end: Option<EndHook>,
 }
 
 impl std::fmt::Debug for SessionStore {
@@ -253,7 +291,36 @@ impl SessionStore {
             reserved_bytes: AtomicU64::new(0),
             idle_ms: idle.as_millis().min(u64::MAX as u128) as u64,
             epoch: Instant::now(),
+            on_end: None,
         }
+    }
+
+    /// The store with `hook` called once for every session it forgets before its video's end
+    /// (see the module doc).
+    pub fn with_end_hook(mut self, hook: EndHook) -> Self {
+        self.on_end = Some(hook);
+        self
+    }
+
+    /// Calls the end hook for `slot` (already out of the map) unless it completed. Takes the
+    /// session's lock: never call it with a shard locked.
+    fn report_end(&self, id: &str, slot: &Slot, reason: EndReason) {
+        let Some(hook) = &self.on_end else { return };
+        let state = lock(&slot.state);
+        if state.completed {
+            return;
+        }
+        let ended = EndedSession {
+            id: id.to_string(),
+            algorithm: state.algorithm.clone(),
+            media: state.media,
+            chunks: state.history.len(),
+            qoe: f64::from_bits(slot.qoe_bits.load(Ordering::Relaxed)),
+            rebuffer_s: f64::from_bits(slot.rebuffer_bits.load(Ordering::Relaxed)),
+            reason,
+        };
+        drop(state);
+        hook(&ended);
     }
 
     fn now_ms(&self) -> u64 {
@@ -345,53 +412,78 @@ impl SessionStore {
             .collect()
     }
 
-    /// Drops sessions idle for longer than the idle limit; returns how many.
+    /// Drops sessions idle for longer than the idle limit (reported to the end hook as
+    /// [`EndReason::IdleTimeout`] unless they completed); returns how many.
     pub fn sweep(&self) -> usize {
         let now = self.now_ms();
-        let mut removed = 0;
+        let idle =
+            |s: &Slot| now.saturating_sub(s.last_seen_ms.load(Ordering::Relaxed)) > self.idle_ms;
+        let removed = self.remove_where(idle);
+        if !removed.is_empty() {
+            self.evicted_total
+                .fetch_add(removed.len() as u64, Ordering::Relaxed);
+        }
+        for (id, slot) in &removed {
+            self.report_end(id, slot, EndReason::IdleTimeout);
+        }
+        removed.len()
+    }
+
+    /// Drops every session (the server is shutting down), reporting each that had not completed
+    /// to the end hook as [`EndReason::ServerShutdown`]; returns how many were dropped.
+    pub fn drain(&self) -> usize {
+        let removed = self.remove_where(|_| true);
+        for (id, slot) in &removed {
+            self.report_end(id, slot, EndReason::ServerShutdown);
+        }
+        removed.len()
+    }
+
+    /// Takes the sessions `drop` selects out of the map (their places and bytes given back) and
+    /// returns them; no session lock is taken while a shard is locked.
+    fn remove_where(&self, drop: impl Fn(&Slot) -> bool) -> Vec<(String, Arc<Slot>)> {
+        let mut removed = Vec::new();
         let mut freed_bytes = 0;
         for shard in &self.shards {
             let mut map = lock(shard);
-            let before = map.len();
-            map.retain(|_, s| {
-                let keep =
-                    now.saturating_sub(s.last_seen_ms.load(Ordering::Relaxed)) <= self.idle_ms;
-                if !keep {
+            map.retain(|id, s| {
+                if drop(s) {
                     freed_bytes += s.reserved_bytes.load(Ordering::Relaxed);
+                    removed.push((id.clone(), s.clone()));
+                    false
+                } else {
+                    true
                 }
-                keep
             });
-            removed += before - map.len();
         }
         self.release(freed_bytes);
-        if removed > 0 {
-            self.active.fetch_sub(removed, Ordering::Relaxed);
-            self.evicted_total
-                .fetch_add(removed as u64, Ordering::Relaxed);
+        if !removed.is_empty() {
+            self.active.fetch_sub(removed.len(), Ordering::Relaxed);
         }
         removed
     }
 
     /// Drops session `id` if the map still holds this very slot (a restart may have replaced
-    /// what the id names since the caller looked it up).
-    fn remove_slot(&self, id: &str, slot: &Arc<Slot>) {
+    /// what the id names since the caller looked it up); returns whether it did.
+    fn remove_slot(&self, id: &str, slot: &Arc<Slot>) -> bool {
         let mut map = lock(self.shard(id));
         if map.get(id).is_some_and(|s| Arc::ptr_eq(s, slot)) {
             map.remove(id);
             self.active.fetch_sub(1, Ordering::Relaxed);
             self.release(slot.reserved_bytes.load(Ordering::Relaxed));
+            return true;
         }
+        false
     }
 
     /// Ends session `id` now (its place and bytes are given back); false if there was none.
-    /// For hosts whose clients end sessions without saying so (the Pensieve-compatible mode).
+    /// For hosts whose clients end sessions without saying so (the Pensieve-compatible mode:
+    /// after the last chunk, or when its page reloads and carries on under the same id), so the
+    /// end hook is not called.
     pub fn end(&self, id: &str) -> bool {
         let slot = lock(self.shard(id)).get(id).cloned();
         match slot {
-            Some(slot) => {
-                self.remove_slot(id, &slot);
-                true
-            }
+            Some(slot) => self.remove_slot(id, &slot),
             None => false,
         }
     }
@@ -514,6 +606,17 @@ impl SessionStore {
         id: &str,
         req: &DecisionRequest,
     ) -> Result<DecisionResponse, DecideError> {
+        self.decide_tracked(ctx, id, req).map(|(answer, _)| answer)
+    }
+
+    /// [`Self::decide`], and whether this request completed the session: the first answer that
+    /// says its video's last chunk is played (a retried final report answers `false`).
+    pub fn decide_tracked(
+        &self,
+        ctx: &DecisionContext,
+        id: &str,
+        req: &DecisionRequest,
+    ) -> Result<(DecisionResponse, bool), DecideError> {
         let media = match req.video.as_deref() {
             None => 0,
             Some(name) => ctx
@@ -567,7 +670,9 @@ impl SessionStore {
                 });
                 // The algorithm's level clamped into the allocator's [floor, cap] (issue 22).
                 let level = cap.map_or(decision.level, |c| c.apply(decision.level));
-                Ok(DecisionResponse {
+                let completed_now = chunk >= m.video.num_chunks() && !session.completed;
+                session.completed |= completed_now;
+                let answer = DecisionResponse {
                     session: id.to_string(),
                     algorithm: session.algorithm.clone(),
                     chunk,
@@ -587,12 +692,15 @@ impl SessionStore {
                     },
                     qoe_so_far: qoe,
                     decision_us,
-                })
+                };
+                Ok((answer, completed_now))
             }
             Err(e) => {
                 if matches!(e, DecideError::AlgorithmFailed(_)) {
                     drop(guard);
-                    self.remove_slot(id, &slot);
+                    if self.remove_slot(id, &slot) {
+                        self.report_end(id, &slot, EndReason::Evicted);
+                    }
                 }
                 Err(e)
             }
@@ -900,6 +1008,67 @@ mod tests {
         store.decide(&fx.ctx, "u", &first()).unwrap();
         store.decide(&fx.ctx, "u", &first()).unwrap();
         assert_eq!(store.created_total(), 3);
+    }
+
+    #[test]
+    fn every_session_forgotten_before_its_end_is_reported_once_with_its_reason() {
+        let fx = fixture();
+        let chunks = fx.ctx.media.at(0).video.num_chunks();
+        let ended: Arc<Mutex<Vec<EndedSession>>> = Arc::default();
+        let seen = ended.clone();
+        let ended_count = |_: &SessionStore| ended.lock().unwrap().len();
+        let store = SessionStore::new(10, u64::MAX, Duration::from_millis(50))
+            .with_end_hook(Box::new(move |e| seen.lock().unwrap().push(e.clone())));
+        // `done` plays the whole video: the last report completes it, once.
+        store.decide(&fx.ctx, "done", &first()).unwrap();
+        for k in 0..chunks {
+            let r = report(&fx.ctx, k, 1, 2000.0, 1000.0 * (k + 1) as f64);
+            let (_, completed) = store.decide_tracked(&fx.ctx, "done", &r).unwrap();
+            assert_eq!(completed, k + 1 == chunks, "chunk {k}");
+        }
+        let last = report(&fx.ctx, chunks - 1, 1, 2000.0, 1000.0 * chunks as f64);
+        assert!(!store.decide_tracked(&fx.ctx, "done", &last).unwrap().1);
+        // `mid` stops after three chunks.
+        store.decide(&fx.ctx, "mid", &first()).unwrap();
+        for k in 0..3 {
+            let mut r = report(&fx.ctx, k, 0, 2000.0, 1000.0 * (k + 1) as f64);
+            r.total_rebuffer_s = Some(0.5 * k as f64);
+            store.decide(&fx.ctx, "mid", &r).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(store.sweep(), 2);
+        {
+            let ended = ended.lock().unwrap();
+            assert_eq!(ended.len(), 1, "{ended:?}");
+            let mid = &ended[0];
+            assert_eq!(
+                (mid.id.as_str(), mid.reason, mid.chunks, mid.media),
+                ("mid", EndReason::IdleTimeout, 3, 0)
+            );
+            assert_eq!(mid.algorithm, "robustmpc");
+            assert_eq!(mid.rebuffer_s, 1.0);
+            assert!(mid.qoe.is_finite());
+        }
+        // Sessions still live at shutdown end with it; a drained store is empty.
+        store.decide(&fx.ctx, "live", &first()).unwrap();
+        store
+            .decide(&fx.ctx, "live", &report(&fx.ctx, 0, 0, 2000.0, 1000.0))
+            .unwrap();
+        assert_eq!(store.drain(), 1);
+        assert_eq!((store.active(), store.reserved_bytes()), (0, 0));
+        assert_eq!(store.sweep() + store.drain(), 0);
+        let ended = ended.lock().unwrap();
+        assert_eq!(ended.len(), 2);
+        assert_eq!(
+            (ended[1].id.as_str(), ended[1].reason, ended[1].chunks),
+            ("live", EndReason::ServerShutdown, 1)
+        );
+        drop(ended);
+        // `end` (the Pensieve mode's: its client carries on) reports nothing.
+        store.decide(&fx.ctx, "p", &first()).unwrap();
+        assert!(store.end("p"));
+        assert_eq!(store.active(), 0);
+        assert_eq!(ended_count(&store), 2);
     }
 
     #[test]

@@ -3,21 +3,27 @@
 //!
 //! A request emits, through a non-blocking [`TelemetryHandle`]: `session_start` when it carries
 //! no chunk (a session's first request), `chunk` for the chunk it reports, `decision` for the
-//! answer, and `session_end` when the answer says the video is finished. A full queue drops the
-//! event and counts it (`neuralstream_telemetry_events_total{outcome="dropped"}`); a decision
-//! never waits on telemetry.
+//! answer, and `session_end` (reason `completed`) when the answer is the first to say the video
+//! is finished. A session the store forgets before that gets its `session_end` from the store's
+//! end hook ([`end_hook`]): `idle-timeout` (the client stopped reporting: abandoned), `evicted`
+//! (its algorithm failed) or `server-shutdown`; so every session that started gets exactly one
+//! `session_end`. A full queue drops the event and counts it
+//! (`neuralstream_telemetry_events_total{outcome="dropped"}`); a decision never waits on telemetry.
 
+use crate::sessions::{EndHook, EndedSession};
 use crate::state::AppState;
 use neuralstream_protocol::{DecisionRequest, DecisionResponse};
-use neuralstream_telemetry::{now_ms, Event, EventKind, Source, TelemetryHandle};
+use neuralstream_telemetry::{now_ms, EndReason, Event, EventKind, Source, TelemetryHandle};
 use std::fmt::Write as _;
 
-/// Emits the events of one answered decision request.
+/// Emits the events of one answered decision request; `completed_now` says that this answer
+/// completed the session ([`crate::sessions::SessionStore::decide_tracked`]).
 pub fn emit_decision(
     sink: &TelemetryHandle,
     state: &AppState,
     request: &DecisionRequest,
     answer: &DecisionResponse,
+    completed_now: bool,
 ) {
     let now = now_ms();
     let media = match request.video.as_deref() {
@@ -44,13 +50,29 @@ pub fn emit_decision(
     d.video = video.clone();
     d.buffer_s = Some(request.buffer_s);
     sink.emit(d);
-    if media.is_some_and(|m| answer.chunk >= m.info.chunks) {
+    if completed_now {
         let mut e = Event::new(EventKind::SessionEnd, Source::Serve, now, &answer.session);
         e.video = video;
         e.algorithm = Some(answer.algorithm.clone());
         e.qoe = Some(answer.qoe_so_far);
+        e.end_reason = Some(EndReason::Completed);
         sink.emit(e);
     }
+}
+
+/// The session store's end hook that emits a `session_end` (with its reason, QoE and stall so
+/// far) for each session the store forgets before its end; `videos` are the served videos'
+/// names in the media library's order.
+pub fn end_hook(sink: TelemetryHandle, videos: Vec<String>) -> EndHook {
+    Box::new(move |ended: &EndedSession| {
+        let mut e = Event::new(EventKind::SessionEnd, Source::Serve, now_ms(), &ended.id);
+        e.video = videos.get(ended.media).cloned();
+        e.algorithm = Some(ended.algorithm.clone());
+        e.qoe = Some(ended.qoe).filter(|q| q.is_finite());
+        e.rebuffer_s = Some(ended.rebuffer_s).filter(|r| r.is_finite() && *r >= 0.0);
+        e.end_reason = Some(ended.reason);
+        sink.emit(e);
+    })
 }
 
 /// The sink's counters in the Prometheus text format (nothing when telemetry is off).

@@ -16,13 +16,13 @@ pub enum TelemetryError {
         problem: String,
     },
     /// A file or record written with another schema version.
-    #[error("{origin}: telemetry schema version {found}, this build reads version {expected}; read it with the NeuralStream build that wrote it, or re-export it")]
+    #[error("{origin}: telemetry schema version {found}, this build reads version {} to {expected}; read it with the NeuralStream build that wrote it, or re-export it", crate::event::OLDEST_READABLE_VERSION)]
     SchemaVersion {
         /// File or Kafka record.
         origin: String,
         /// Version tag found (`none` when missing).
         found: String,
-        /// Version this build reads and writes.
+        /// Version this build writes (the newest it reads).
         expected: u32,
     },
     /// A file or record that is not a telemetry table of this version.

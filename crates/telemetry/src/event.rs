@@ -13,7 +13,15 @@ use serde::{Deserialize, Serialize};
 
 /// Version of the event shape. Bump it when a column is added, removed, renamed or changes
 /// meaning; readers refuse files and records of another version with a message naming both.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2 added `end_reason` (why a `session_end` was written) as the last column; files and
+/// records of version 1 are still read (their `end_reason` is empty, and a version-1
+/// `session_end` always meant a finished session).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest version readers still accept (files and records from
+/// [`OLDEST_READABLE_VERSION`] to [`SCHEMA_VERSION`] are read; writers write [`SCHEMA_VERSION`]).
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// Longest session id accepted (the protocol's session ids are shorter).
 pub const MAX_SESSION_BYTES: usize = 256;
@@ -94,6 +102,44 @@ impl EventKind {
     }
 }
 
+/// Why a session ended (`session_end`'s `end_reason`, schema version 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EndReason {
+    /// The video's last chunk was played (or the simulated or recorded session finished).
+    Completed,
+    /// The client stopped reporting before the end and the server dropped the session after its
+    /// idle limit: the viewer abandoned it (or lost the connection).
+    IdleTimeout,
+    /// The server dropped a live session for another reason (its algorithm failed).
+    Evicted,
+    /// The server shut down while the session was still playing.
+    ServerShutdown,
+}
+
+impl EndReason {
+    /// Name stored in the `end_reason` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Completed => "completed",
+            EndReason::IdleTimeout => "idle-timeout",
+            EndReason::Evicted => "evicted",
+            EndReason::ServerShutdown => "server-shutdown",
+        }
+    }
+
+    /// Parses an `end_reason` column value.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "completed" => EndReason::Completed,
+            "idle-timeout" => EndReason::IdleTimeout,
+            "evicted" => EndReason::Evicted,
+            "server-shutdown" => EndReason::ServerShutdown,
+            _ => return None,
+        })
+    }
+}
+
 /// One telemetry event. Fields a kind does not use are `None`.
 ///
 /// Times named `_ms` without a clock are on the client's clock (any epoch; only differences
@@ -168,6 +214,9 @@ pub struct Event {
     /// Reserved (`interval`): fraction of packets lost, 0..=1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_fraction: Option<f64>,
+    /// Why the session ended (`session_end`; version 2, empty in version-1 data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<EndReason>,
 }
 
 /// What identifies an event for de-duplication: (session, chunk), refined by who wrote it and
@@ -204,6 +253,7 @@ impl Event {
             send_rate_kbps: None,
             rtt_ms: None,
             loss_fraction: None,
+            end_reason: None,
         }
     }
 
@@ -344,7 +394,8 @@ pub struct SessionMeta<'a> {
 }
 
 /// The events of a whole session a player or the simulator recorded: `session_start`, then per
-/// chunk a `decision` (with its reasons) and a `chunk`, then `session_end` with `qoe`.
+/// chunk a `decision` (with its reasons) and a `chunk`, then `session_end` with `qoe` (reason
+/// `completed`: these sessions are recorded when they finish).
 /// `records[k]` and `decisions[k]` describe chunk k; `bitrate_kbps` comes from the record.
 pub fn session_events(
     meta: &SessionMeta<'_>,
@@ -390,6 +441,7 @@ pub fn session_events(
     let mut end = base(EventKind::SessionEnd, end_ms);
     end.rebuffer_s = Some(records.iter().map(|r| r.rebuffer_s).sum());
     end.qoe = qoe.is_finite().then_some(qoe);
+    end.end_reason = Some(EndReason::Completed);
     out.push(end);
     out
 }
@@ -508,5 +560,17 @@ mod tests {
             assert_eq!(Source::parse(s.as_str()), Some(s));
         }
         assert_eq!(EventKind::parse("chunks"), None);
+        for r in [
+            EndReason::Completed,
+            EndReason::IdleTimeout,
+            EndReason::Evicted,
+            EndReason::ServerShutdown,
+        ] {
+            assert_eq!(EndReason::parse(r.as_str()), Some(r));
+            // The JSON (Kafka) spelling is the column's.
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+        assert_eq!(EndReason::parse("abandoned"), None);
     }
 }

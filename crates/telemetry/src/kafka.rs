@@ -194,13 +194,8 @@ pub fn from_record(record: &Record, origin: &str) -> Result<Event, TelemetryErro
         .headers
         .get(VERSION_HEADER)
         .map(|v| String::from_utf8_lossy(v).into_owned());
-    if version.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
-        return Err(TelemetryError::SchemaVersion {
-            origin: origin.to_string(),
-            found: version.unwrap_or_else(|| "none".into()),
-            expected: SCHEMA_VERSION,
-        });
-    }
+    // Version 1 records are version 2's JSON without `end_reason`, which deserialises as `None`.
+    crate::schema::check_version(version.as_deref(), origin)?;
     let value = record.value.as_deref().unwrap_or_default();
     let event: Event = serde_json::from_slice(value).map_err(|e| TelemetryError::Corrupt {
         origin: origin.to_string(),
@@ -399,9 +394,20 @@ mod tests {
         let mut r = to_record(&e, 42);
         assert_eq!(from_record(&r, "t/0@0").unwrap(), e);
         assert_eq!(epoch_of(&r), 42);
-        r.headers.insert(VERSION_HEADER.into(), b"2".to_vec());
+        r.headers.insert(VERSION_HEADER.into(), b"9".to_vec());
         let msg = from_record(&r, "t/0@5").unwrap_err().to_string();
-        assert!(msg.contains("t/0@5") && msg.contains("version 2"), "{msg}");
+        assert!(msg.contains("t/0@5") && msg.contains("version 9"), "{msg}");
+        // A version-1 record (no `end_reason` in its JSON) still reads.
+        let mut end = Event::new(EventKind::SessionEnd, Source::Serve, 5, "s");
+        end.qoe = Some(1.5);
+        let mut old = to_record(&end, 1);
+        old.headers.insert(VERSION_HEADER.into(), b"1".to_vec());
+        assert_eq!(from_record(&old, "t/0@1").unwrap(), end);
+        end.end_reason = Some(crate::event::EndReason::IdleTimeout);
+        let new = to_record(&end, 1);
+        assert!(String::from_utf8_lossy(new.value.as_deref().unwrap())
+            .contains(r#""end_reason":"idle-timeout""#));
+        assert_eq!(from_record(&new, "t/0@2").unwrap(), end);
         r.headers.insert(VERSION_HEADER.into(), b"1".to_vec());
         r.value = Some(br#"{"kind":"chunk","source":"serve","time_ms":-4,"session":"s"}"#.to_vec());
         assert!(from_record(&r, "t/0@6")

@@ -28,7 +28,8 @@ pub mod sink;
 pub use consumer::{consume, ConsumeOptions, ConsumeStats};
 pub use error::TelemetryError;
 pub use event::{
-    now_ms, session_events, Event, EventKey, EventKind, SessionMeta, Source, SCHEMA_VERSION,
+    now_ms, session_events, EndReason, Event, EventKey, EventKind, SessionMeta, Source,
+    OLDEST_READABLE_VERSION, SCHEMA_VERSION,
 };
 pub use kafka::KafkaTarget;
 pub use parquet_sink::ParquetLayout;

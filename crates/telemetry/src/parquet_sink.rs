@@ -252,8 +252,8 @@ pub fn read_file(path: &Path) -> Result<Vec<Event>, TelemetryError> {
         .key_value_metadata()
         .and_then(|kv| kv.iter().find(|k| k.key == VERSION_KEY))
         .and_then(|k| k.value.as_deref());
-    check_version(version, &origin)?;
-    check_columns(builder.schema(), &origin)?;
+    let version = check_version(version, &origin)?;
+    check_columns(builder.schema(), version, &origin)?;
     let reader = builder
         .with_batch_size(64 * 1024)
         .build()
@@ -264,7 +264,7 @@ pub fn read_file(path: &Path) -> Result<Vec<Event>, TelemetryError> {
             origin: origin.clone(),
             problem: e.to_string(),
         })?;
-        out.extend(from_batch(&batch, &origin)?);
+        out.extend(from_batch(&batch, version, &origin)?);
     }
     Ok(out)
 }
@@ -316,12 +316,12 @@ mod tests {
     #[test]
     fn a_file_of_another_version_is_refused_naming_both() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("v2.parquet");
+        let p = dir.path().join("v3.parquet");
         let file = File::create(&p).unwrap();
         let props = WriterProperties::builder()
             .set_key_value_metadata(Some(vec![KeyValue::new(
                 VERSION_KEY.to_string(),
-                "2".to_string(),
+                "3".to_string(),
             )]))
             .build();
         let batch = to_batch(&[Event::new(EventKind::Chunk, Source::Bench, 1, "s")]);
@@ -330,11 +330,38 @@ mod tests {
         w.close().unwrap();
         let msg = read_file(&p).unwrap_err().to_string();
         assert!(
-            msg.contains("v2.parquet")
-                && msg.contains("version 2")
-                && msg.contains("reads version 1"),
+            msg.contains("v3.parquet")
+                && msg.contains("version 3")
+                && msg.contains("reads version 1 to 2"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn a_version_1_file_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v1.parquet");
+        let mut end = Event::new(EventKind::SessionEnd, Source::Serve, 1, "s");
+        end.qoe = Some(2.0);
+        // What a version-1 writer wrote: the first 24 columns, tagged 1.
+        let batch = to_batch(std::slice::from_ref(&end));
+        let fields: Vec<_> = batch.schema().fields()[..24].to_vec();
+        let v1 = arrow_array::RecordBatch::try_new(
+            std::sync::Arc::new(arrow_schema::Schema::new(fields)),
+            batch.columns()[..24].to_vec(),
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_key_value_metadata(Some(vec![KeyValue::new(
+                VERSION_KEY.to_string(),
+                "1".to_string(),
+            )]))
+            .build();
+        let mut w =
+            ArrowWriter::try_new(File::create(&p).unwrap(), v1.schema(), Some(props)).unwrap();
+        w.write(&v1).unwrap();
+        w.close().unwrap();
+        assert_eq!(read_file(&p).unwrap(), vec![end]);
     }
 
     #[test]

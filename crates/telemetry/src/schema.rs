@@ -1,10 +1,12 @@
 //! The Arrow schema of [`Event`] and the conversions between events and record batches.
 //!
 //! The schema carries its version in its metadata ([`VERSION_KEY`]); Parquet files keep it, so a
-//! reader checks it before it reads a row.
+//! reader checks it before it reads a row. Writers write version [`SCHEMA_VERSION`]; readers also
+//! read every older version from [`OLDEST_READABLE_VERSION`] (version 1 is version 2 without the
+//! last column, `end_reason`).
 
 use crate::error::TelemetryError;
-use crate::event::{Event, EventKind, Source, SCHEMA_VERSION};
+use crate::event::{EndReason, Event, EventKind, Source, OLDEST_READABLE_VERSION, SCHEMA_VERSION};
 use arrow_array::builder::{Float64Builder, StringBuilder, UInt32Builder, UInt64Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt32Type, UInt64Type};
@@ -17,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 pub const VERSION_KEY: &str = "neuralstream.telemetry.version";
 
 /// The columns, in order: name, type, nullable.
-const COLUMNS: [(&str, DataType, bool); 24] = [
+const COLUMNS: [(&str, DataType, bool); 25] = [
     ("kind", DataType::Utf8, false),
     ("source", DataType::Utf8, false),
     ("time_ms", DataType::Int64, false),
@@ -42,7 +44,18 @@ const COLUMNS: [(&str, DataType, bool); 24] = [
     ("send_rate_kbps", DataType::Float64, true),
     ("rtt_ms", DataType::Float64, true),
     ("loss_fraction", DataType::Float64, true),
+    // Version 2.
+    ("end_reason", DataType::Utf8, true),
 ];
+
+/// How many of [`COLUMNS`] (the first ones) a file of `version` has.
+fn columns_of(version: u32) -> usize {
+    if version == 1 {
+        24
+    } else {
+        COLUMNS.len()
+    }
+}
 
 /// The Arrow schema of version [`SCHEMA_VERSION`] (built once).
 pub fn schema() -> SchemaRef {
@@ -59,36 +72,45 @@ pub fn schema() -> SchemaRef {
         .clone()
 }
 
-/// Checks that a schema read from `origin` is this version's: same version tag, same columns.
-pub fn check_schema(schema: &Schema, origin: &str) -> Result<(), TelemetryError> {
-    check_version(
+/// Checks that a schema read from `origin` is of a version this build reads, with that version's
+/// columns; returns the version.
+pub fn check_schema(schema: &Schema, origin: &str) -> Result<u32, TelemetryError> {
+    let version = check_version(
         schema.metadata().get(VERSION_KEY).map(String::as_str),
         origin,
     )?;
-    check_columns(schema, origin)
+    check_columns(schema, version, origin)?;
+    Ok(version)
 }
 
-/// Checks a version tag found in `origin` (`None`: there was none).
-pub fn check_version(found: Option<&str>, origin: &str) -> Result<(), TelemetryError> {
-    if found != Some(SCHEMA_VERSION.to_string().as_str()) {
-        return Err(TelemetryError::SchemaVersion {
+/// Checks a version tag found in `origin` (`None`: there was none): one of
+/// [`OLDEST_READABLE_VERSION`]..=[`SCHEMA_VERSION`], which it returns.
+pub fn check_version(found: Option<&str>, origin: &str) -> Result<u32, TelemetryError> {
+    match found.and_then(|v| v.parse::<u32>().ok()) {
+        Some(v) if (OLDEST_READABLE_VERSION..=SCHEMA_VERSION).contains(&v) => Ok(v),
+        _ => Err(TelemetryError::SchemaVersion {
             origin: origin.to_string(),
             found: found.unwrap_or("none").chars().take(20).collect(),
             expected: SCHEMA_VERSION,
-        });
+        }),
     }
-    Ok(())
 }
 
-/// Checks that a schema has this version's columns, names and types, in order.
-pub fn check_columns(schema: &Schema, origin: &str) -> Result<(), TelemetryError> {
+/// Checks that a schema has `version`'s columns, names and types, in order.
+pub fn check_columns(schema: &Schema, version: u32, origin: &str) -> Result<(), TelemetryError> {
     let ours = self::schema();
-    for (want, got) in ours.fields().iter().zip(schema.fields().iter()) {
+    let want_len = columns_of(version);
+    for (want, got) in ours
+        .fields()
+        .iter()
+        .take(want_len)
+        .zip(schema.fields().iter())
+    {
         if want.name() != got.name() || want.data_type() != got.data_type() {
             return Err(TelemetryError::Corrupt {
                 origin: origin.to_string(),
                 problem: format!(
-                    "column `{}` ({}) where version {SCHEMA_VERSION} has `{}` ({})",
+                    "column `{}` ({}) where version {version} has `{}` ({})",
                     got.name(),
                     got.data_type(),
                     want.name(),
@@ -97,13 +119,12 @@ pub fn check_columns(schema: &Schema, origin: &str) -> Result<(), TelemetryError
             });
         }
     }
-    if ours.fields().len() != schema.fields().len() {
+    if want_len != schema.fields().len() {
         return Err(TelemetryError::Corrupt {
             origin: origin.to_string(),
             problem: format!(
-                "{} columns where version {SCHEMA_VERSION} has {}",
+                "{} columns where version {version} has {want_len}",
                 schema.fields().len(),
-                ours.fields().len()
             ),
         });
     }
@@ -147,6 +168,7 @@ pub fn to_batch(events: &[Event]) -> RecordBatch {
     let mut bitrate = Float64Builder::with_capacity(n);
     let mut size = UInt64Builder::with_capacity(n);
     let mut client = StringBuilder::with_capacity(n, 0);
+    let mut end_reason = StringBuilder::with_capacity(n, 0);
     let mut floats: Vec<Float64Builder> =
         (0..13).map(|_| Float64Builder::with_capacity(n)).collect();
     for e in events {
@@ -161,6 +183,7 @@ pub fn to_batch(events: &[Event]) -> RecordBatch {
         bitrate.append_option(e.bitrate_kbps);
         size.append_option(e.size_bytes);
         client.append_option(e.client.as_deref());
+        end_reason.append_option(e.end_reason.map(EndReason::as_str));
         for (b, v) in floats.iter_mut().zip(float_fields(e)) {
             b.append_option(v);
         }
@@ -185,13 +208,18 @@ pub fn to_batch(events: &[Event]) -> RecordBatch {
     columns.extend(floats);
     columns.push(Arc::new(client.finish()));
     columns.extend(after_client);
+    columns.push(Arc::new(end_reason.finish()));
     RecordBatch::try_new(schema(), columns).expect("columns follow COLUMNS")
 }
 
-/// The events of a record batch with this version's columns (checked; the version tag is the
-/// container's to check); `origin` names it in errors.
-pub fn from_batch(batch: &RecordBatch, origin: &str) -> Result<Vec<Event>, TelemetryError> {
-    check_columns(&batch.schema(), origin)?;
+/// The events of a record batch with the columns of `version` (checked; the version tag is the
+/// container's to check, see [`check_version`]); `origin` names it in errors.
+pub fn from_batch(
+    batch: &RecordBatch,
+    version: u32,
+    origin: &str,
+) -> Result<Vec<Event>, TelemetryError> {
+    check_columns(&batch.schema(), version, origin)?;
     let c = |i: usize| batch.column(i);
     let corrupt = |row: usize, problem: String| TelemetryError::Corrupt {
         origin: origin.to_string(),
@@ -214,6 +242,7 @@ pub fn from_batch(batch: &RecordBatch, origin: &str) -> Result<Vec<Event>, Telem
         a.is_valid(row).then(|| a.value(row))
     };
     let size = c(9).as_primitive::<UInt64Type>();
+    let has_end_reason = batch.num_columns() > 24;
     let mut out = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
         if kind.is_null(row) || source.is_null(row) || time.is_null(row) || session.is_null(row) {
@@ -244,6 +273,20 @@ pub fn from_batch(batch: &RecordBatch, origin: &str) -> Result<Vec<Event>, Telem
         e.send_rate_kbps = opt_f(21, row);
         e.rtt_ms = opt_f(22, row);
         e.loss_fraction = opt_f(23, row);
+        if has_end_reason {
+            e.end_reason = match opt_str(24, row) {
+                None => None,
+                Some(r) => Some(EndReason::parse(&r).ok_or_else(|| {
+                    corrupt(
+                        row,
+                        format!(
+                            "unknown end_reason `{}` (completed, idle-timeout, evicted, server-shutdown)",
+                            crate::event::excerpt(&r)
+                        ),
+                    )
+                })?),
+            };
+        }
         out.push(e);
     }
     Ok(out)
@@ -275,12 +318,48 @@ mod tests {
         a.send_rate_kbps = Some(11.0);
         a.rtt_ms = Some(12.0);
         a.loss_fraction = Some(0.5);
+        a.end_reason = Some(EndReason::IdleTimeout);
         let mut b = Event::new(EventKind::SessionStart, Source::Play, 6, "b");
         b.client = Some("{\"player\":\"native\"}".into());
         let events = vec![a, b];
         let batch = to_batch(&events);
         assert_eq!(batch.num_rows(), 2);
-        assert_eq!(from_batch(&batch, "test").unwrap(), events);
+        assert_eq!(from_batch(&batch, SCHEMA_VERSION, "test").unwrap(), events);
+    }
+
+    #[test]
+    fn a_version_1_batch_reads_with_no_end_reason() {
+        let mut e = Event::new(EventKind::SessionEnd, Source::Serve, 5, "a");
+        e.qoe = Some(3.0);
+        e.end_reason = Some(EndReason::Completed);
+        let v2 = to_batch(std::slice::from_ref(&e));
+        // Version 1: the same columns but the last, and the version 1 tag.
+        let fields: Vec<Field> = schema().fields()[..24]
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let meta = HashMap::from([(VERSION_KEY.to_string(), "1".to_string())]);
+        let v1_schema = Arc::new(Schema::new_with_metadata(fields, meta));
+        let v1 = RecordBatch::try_new(v1_schema.clone(), v2.columns()[..24].to_vec()).unwrap();
+        assert_eq!(check_schema(&v1_schema, "old.parquet").unwrap(), 1);
+        let back = from_batch(&v1, 1, "old.parquet").unwrap();
+        e.end_reason = None;
+        assert_eq!(back, vec![e]);
+        // A version-1 tag on version-2 columns (or the reverse) is refused.
+        let msg = from_batch(&v2, 1, "x.parquet").unwrap_err().to_string();
+        assert!(msg.contains("25 columns where version 1 has 24"), "{msg}");
+        assert!(from_batch(&v1, 2, "x.parquet").is_err());
+    }
+
+    #[test]
+    fn an_unknown_end_reason_is_refused_naming_the_row() {
+        let e = Event::new(EventKind::SessionEnd, Source::Serve, 5, "a");
+        let batch = to_batch(&[e]);
+        let mut columns = batch.columns().to_vec();
+        columns[24] = Arc::new(arrow_array::StringArray::from(vec![Some("bored")]));
+        let bad = RecordBatch::try_new(schema(), columns).unwrap();
+        let msg = from_batch(&bad, 2, "f.parquet").unwrap_err().to_string();
+        assert!(msg.contains("row 0") && msg.contains("bored"), "{msg}");
     }
 
     #[test]
@@ -290,8 +369,13 @@ mod tests {
         let other = Schema::new_with_metadata(schema().fields().clone(), meta);
         let msg = check_schema(&other, "f.parquet").unwrap_err().to_string();
         assert!(
-            msg.contains("f.parquet") && msg.contains("99") && msg.contains('1'),
+            msg.contains("f.parquet") && msg.contains("99") && msg.contains("version 1 to 2"),
             "{msg}"
         );
+        assert!(check_version(Some("0"), "f").is_err());
+        assert!(check_version(Some("3"), "f").is_err());
+        assert!(check_version(None, "f").is_err());
+        assert_eq!(check_version(Some("1"), "f").unwrap(), 1);
+        assert_eq!(check_version(Some("2"), "f").unwrap(), 2);
     }
 }

@@ -129,7 +129,7 @@ fn records_of_another_version_or_garbage_are_counted_not_written() {
             .map(|e| neuralstream_telemetry::kafka::to_record(e, 7))
             .collect();
         let mut other = records[0].clone();
-        other.headers.insert("v".into(), b"2".to_vec());
+        other.headers.insert("v".into(), b"9".to_vec());
         let mut garbage = records[0].clone();
         garbage.value = Some(b"{not json".to_vec());
         let mut nan = records[0].clone();

@@ -27,6 +27,10 @@
 //! | `qoe` | the producer's final QoE (`session_end`; the largest if several), else the QoE so far of the decision of the highest chunk |
 //! | `mos`, `abandonment_pct` | [`satisfaction`] |
 //! | `network_class` | by `throughput_kbps` against the class bounds ([`network_class`]) |
+//! | `end_reason` | why the session ended, from its `session_end` rows: `completed` if one says so or gives no reason (schema version 1 and `bench`/`play` wrote one only for finished sessions), else the first in alphabetical order of `evicted`, `idle-timeout`, `server-shutdown`; `unknown` without a `session_end` (still playing, or a version-1 server that wrote none) |
+//! | `abandoned` | 1 when `end_reason` is `idle-timeout` (the client stopped reporting before the video's end), else 0 |
+//!
+//! A group's `abandoned_share` is the mean of its sessions' `abandoned`.
 
 pub mod bench_input;
 pub mod output;
@@ -42,9 +46,15 @@ pub const DEFAULT_CHUNK_S: f64 = 4.0;
 /// Mbit/s ladder only), 1-2.5, 2.5-5, and 5 Mbit/s or more (the top rung with room to spare).
 pub const DEFAULT_CLASS_BOUNDS_KBPS: [f64; 3] = [1000.0, 2500.0, 5000.0];
 
-/// What stands for a missing algorithm or video, and the class of sessions with no measurable
-/// throughput.
+/// What stands for a missing algorithm or video, the class of sessions with no measurable
+/// throughput, and the end reason of a session without a `session_end`.
 pub const UNKNOWN: &str = "unknown";
+
+/// The end reason of a finished session (also assumed for a `session_end` that gives none).
+pub const COMPLETED: &str = "completed";
+
+/// The end reason of a session its client abandoned (stopped reporting before the end).
+pub const ABANDONED_REASON: &str = "idle-timeout";
 
 /// The value of the `algorithm` or `network_class` column of a group that spans all of them.
 pub const ALL: &str = "all";
@@ -134,6 +144,8 @@ pub struct EventRow {
     pub decision_us: Option<f64>,
     /// QoE so far (decision) or final (session end).
     pub qoe: Option<f64>,
+    /// Why the session ended (session end rows of telemetry schema version 2).
+    pub end_reason: Option<String>,
     /// SSIM (0..1) of the chunk at the level played, from the video's quality table.
     pub ssim: Option<f64>,
     /// VMAF (0..100) of the chunk at the level played, from the video's quality table.
@@ -158,6 +170,7 @@ impl EventRow {
             rebuffer_s: None,
             decision_us: None,
             qoe: None,
+            end_reason: None,
             ssim: None,
             vmaf: None,
         }
@@ -211,6 +224,15 @@ pub struct SessionMetrics {
     pub abandonment_pct: Option<f64>,
     /// Network class ([`network_class`]).
     pub network_class: String,
+    /// Why it ended (see the module doc).
+    pub end_reason: String,
+}
+
+impl SessionMetrics {
+    /// Whether its client abandoned it before the end (`end_reason` is `idle-timeout`).
+    pub fn abandoned(&self) -> bool {
+        self.end_reason == ABANDONED_REASON
+    }
 }
 
 /// The aggregate of a group of sessions: means over the sessions that have the value.
@@ -246,6 +268,8 @@ pub struct GroupSummary {
     pub satisfied_share: Option<f64>,
     /// Mean expected abandonment, percent.
     pub abandonment_pct_mean: Option<f64>,
+    /// Share of sessions abandoned before the video's end ([`SessionMetrics::abandoned`]).
+    pub abandoned_share: Option<f64>,
 }
 
 /// What was read but not counted, so that a report says what it left out.
@@ -425,7 +449,18 @@ fn session_metrics(
         mos: satisfaction::stall_mos(stalls, stall_s),
         abandonment_pct: startup_s.map(satisfaction::abandonment_pct),
         network_class: network_class(throughput_kbps, &config.class_bounds_kbps),
+        end_reason: end_reason(s).to_string(),
     }
+}
+
+/// Why the session ended (the module doc's rule): `completed` wins, a `session_end` without a
+/// reason counts as completed, and of the other reasons the first in alphabetical order.
+fn end_reason<'a>(s: &SessionRows<'a>) -> &'a str {
+    s.ends
+        .iter()
+        .map(|e| e.end_reason.as_deref().unwrap_or(COMPLETED))
+        .min()
+        .unwrap_or(UNKNOWN)
 }
 
 /// The session end's QoE (the largest of several), else that of the decision of the highest
@@ -504,6 +539,7 @@ fn summarise(algorithm: &str, class: &str, m: &[&SessionMetrics]) -> GroupSummar
         mos_mean: avg(|s| Some(s.mos)),
         satisfied_share: avg(|s| Some(f64::from(u8::from(s.mos >= satisfaction::SATISFIED_MOS)))),
         abandonment_pct_mean: avg(|s| s.abandonment_pct),
+        abandoned_share: avg(|s| Some(f64::from(u8::from(s.abandoned())))),
     }
 }
 

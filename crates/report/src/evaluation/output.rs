@@ -20,7 +20,7 @@ enum Cell<'a> {
     Number(Option<f64>),
 }
 
-const SESSION_COLUMNS: [&str; 23] = [
+const SESSION_COLUMNS: [&str; 25] = [
     "source",
     "session",
     "algorithm",
@@ -44,9 +44,11 @@ const SESSION_COLUMNS: [&str; 23] = [
     "mos",
     "abandonment_pct",
     "satisfied",
+    "end_reason",
+    "abandoned",
 ];
 
-fn session_cells(s: &SessionMetrics) -> [Cell<'_>; 23] {
+fn session_cells(s: &SessionMetrics) -> [Cell<'_>; 25] {
     use Cell::*;
     [
         Text(&s.source),
@@ -72,10 +74,12 @@ fn session_cells(s: &SessionMetrics) -> [Cell<'_>; 23] {
         Number(Some(s.mos)),
         Number(s.abandonment_pct),
         Count(usize::from(s.mos >= satisfaction::SATISFIED_MOS)),
+        Text(&s.end_reason),
+        Count(usize::from(s.abandoned())),
     ]
 }
 
-const GROUP_COLUMNS: [&str; 15] = [
+const GROUP_COLUMNS: [&str; 16] = [
     "algorithm",
     "network_class",
     "sessions",
@@ -91,9 +95,10 @@ const GROUP_COLUMNS: [&str; 15] = [
     "mos_mean",
     "satisfied_share",
     "abandonment_pct_mean",
+    "abandoned_share",
 ];
 
-fn group_cells(g: &GroupSummary) -> [Cell<'_>; 15] {
+fn group_cells(g: &GroupSummary) -> [Cell<'_>; 16] {
     use Cell::*;
     [
         Text(&g.algorithm),
@@ -111,6 +116,7 @@ fn group_cells(g: &GroupSummary) -> [Cell<'_>; 15] {
         Number(g.mos_mean),
         Number(g.satisfied_share),
         Number(g.abandonment_pct_mean),
+        Number(g.abandoned_share),
     ]
 }
 
@@ -139,7 +145,8 @@ fn csv<'a, const N: usize>(
     out
 }
 
-/// `sessions.csv`: one row per session, the columns of [`SessionMetrics`] plus `satisfied` (0/1).
+/// `sessions.csv`: one row per session, the columns of [`SessionMetrics`] plus `satisfied` and
+/// `abandoned` (0/1).
 pub fn sessions_csv(e: &Evaluation) -> String {
     csv(&SESSION_COLUMNS, e.sessions.iter().map(session_cells))
 }
@@ -256,7 +263,8 @@ fn markdown_table(
         "QoE",
         "MOS",
         "satisfied",
-        "abandon",
+        "abandon (est.)",
+        "abandoned",
     ]);
     let mut out = format!("| {} |\n|", header.join(" | "));
     for i in 0..header.len() {
@@ -282,6 +290,7 @@ fn markdown_table(
             fmt(g.mos_mean, 2),
             pct(g.satisfied_share),
             number(g.abandonment_pct_mean).map_or("-".into(), |v| format!("{v:.1}%")),
+            pct(g.abandoned_share),
         ]);
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
@@ -305,10 +314,11 @@ pub fn report_markdown(e: &Evaluation, input: &str) -> String {
         .map(f64::to_string)
         .collect();
     let mut out = format!(
-        "# Evaluation report\n\n{} sessions from {input}; chunks of {} s; network classes by the session's mean throughput (bounds {} kbit/s).\n\n## Per algorithm\n\n",
+        "# Evaluation report\n\n{} sessions from {input}; chunks of {} s; network classes by the session's mean throughput (bounds {} kbit/s).\n\n{}\n\n## Per algorithm\n\n",
         e.sessions.len(),
         e.config.chunk_s,
         bounds.join(", "),
+        session_ends(e),
     );
     out.push_str(&markdown_table("algorithm", &by_algorithm, |g| {
         g.algorithm.clone()
@@ -328,12 +338,14 @@ pub fn report_markdown(e: &Evaluation, input: &str) -> String {
          SSIM/VMAF: the video's per-chunk scores at the levels played (only with a video that has them); \
          startup: stall before the first chunk played; buffering: stall after the start / (played + stalled time); \
          stalls/h: stalls per hour of watch time; decision: the server's time to decide (served sessions only); \
-         throughput: bytes over download time; QoE: the producer's session QoE.\n\n\
+         throughput: bytes over download time; QoE: the producer's session QoE; \
+         abandoned: share of sessions whose client stopped before the video's end (ended by the server's idle timeout).\n\n\
          **Satisfaction.** MOS (1.5-5) = {span} exp(-({per_s} L + {per_n}) N) + {floor}, N the session's stalls after the start and L their mean \
-         length in seconds (Hoßfeld, Schatz, Seufert, Hirth, Zinner, Tran-Gia, *Quantification of YouTube QoE via Crowdsourcing*, \
+         length in seconds (Hoßfeld, Seufert, Hirth, Zinner, Tran-Gia, Schatz, *Quantification of YouTube QoE via Crowdsourcing*, \
          IEEE ISM 2011; fitted on ~30 s clips, so pessimistic for long sessions; bitrate is not in it). satisfied: share of sessions with \
-         MOS >= {sat}. abandon: expected share of viewers leaving before the start, {pct}% per second of startup delay beyond {after} s \
-         (Krishnan and Sitaraman, *Video Stream Quality Impacts Viewer Behavior*, ACM IMC 2012), capped at 100%.\n",
+         MOS >= {sat}. abandon (est.): expected share of viewers leaving before the start, {pct}% per second of startup delay beyond {after} s \
+         (Krishnan and Sitaraman, *Video Stream Quality Impacts Viewer Behavior*, ACM IMC 2012: \"a 5.8% increase in the abandonment rate\" \
+         per second beyond 2 s, read as percentage points), capped at 100%.\n",
         span = satisfaction::MOS_SPAN,
         per_s = satisfaction::MOS_PER_STALL_S,
         per_n = satisfaction::MOS_PER_STALL,
@@ -351,6 +363,27 @@ pub fn report_markdown(e: &Evaluation, input: &str) -> String {
         );
     }
     out
+}
+
+/// "Session ends: 3 completed, 1 idle-timeout (abandoned)...": the sessions counted by
+/// `end_reason`, in alphabetical order.
+fn session_ends(e: &Evaluation) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in &e.sessions {
+        *counts.entry(s.end_reason.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(reason, n)| {
+            let note = if *reason == super::ABANDONED_REASON {
+                " (abandoned by the client)"
+            } else {
+                ""
+            };
+            format!("{n} {reason}{note}")
+        })
+        .collect();
+    format!("Session ends: {}.", parts.join(", "))
 }
 
 fn write_text(path: PathBuf, text: &str) -> Result<PathBuf, ReportError> {

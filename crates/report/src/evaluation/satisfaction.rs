@@ -2,31 +2,57 @@
 //! share of viewers expected to abandon it before it starts, from its startup delay.
 //!
 //! Two published models, each fitted on measurements of real viewers, with their constants as the
-//! papers give them:
+//! papers give them (checked against the sources below; what could and could not be read is
+//! said with each):
 //!
-//! - **Stalls -> mean opinion score (1..5)**: T. Hoßfeld, R. Schatz, M. Seufert, M. Hirth,
-//!   T. Zinner, P. Tran-Gia, *Quantification of YouTube QoE via Crowdsourcing*, IEEE
-//!   International Symposium on Multimedia (MQoE workshop), 2011. From crowdsourced ratings of
-//!   YouTube clips with N stalling events of L seconds each (the IQX hypothesis, an exponential
-//!   in the impairment):
+//! - **Stalls -> mean opinion score (1..5)**: T. Hoßfeld, M. Seufert, M. Hirth, T. Zinner,
+//!   P. Tran-Gia (University of Würzburg), R. Schatz (FTW Vienna), *Quantification of YouTube
+//!   QoE via Crowdsourcing*, IEEE International Symposium on Multimedia (ISM) 2011 (the venue as
+//!   commonly cited; the stored copy of the paper shows no venue).
+//!   From crowdsourced ratings of YouTube clips of about 30 s, each with N stalling events of
+//!   the same length L seconds (an exponential in the impairment, the IQX hypothesis of Fiedler,
+//!   Hoßfeld and Tran-Gia, IEEE Network 2010):
 //!
 //!   ```text
 //!   MOS = 3.50 * exp(-(0.15 * L + 0.19) * N) + 1.50
 //!   ```
 //!
+//!   Source check: the paper's title page and abstract are public (pdfcookie.com's copy of the
+//!   paper, "Quantification of YouTube QoE via Crowdsourcing"); the stored copies of its text
+//!   stop before the model's section, so the formula was checked against independent
+//!   implementations that cite the paper: a MATLAB function `FTW(l, n)` ("l: length of average
+//!   stalling events, n: number of stalling events", `3.5 * exp(-(0.15*l+0.19)*n) + 1.5`), an
+//!   ns-3 LTE application (`3.5*exp(-(0.15*m_pauseTime+0.19)*m_pauseTotal)+1.5`) and lecture
+//!   slides citing the 2011 paper ("one 3 s stall in a 30 s clip: 3.5 e^{-(0.15*3+0.19)} + 1.5
+//!   = 3.35"). All four constants and the meaning of L (length of one stall, seconds) and N
+//!   (number of stalls) agree with what was written here; nothing changed.
+//!
 //!   A session with no stall scores 5.0. Here N is the number of stalls after playback started
-//!   (chunks after the first with a stall > 0) and L their mean length in seconds. The model was
-//!   fitted on clips of about 30 s, so on longer sessions it judges each stall as harshly as in a
-//!   short clip (a pessimistic reading); bitrate and quality changes are not in it (the session's
-//!   QoE and mean bitrate are reported beside it).
+//!   (chunks after the first with a stall > 0: the paper models stalls during playback, the
+//!   initial delay separately) and L their mean length in seconds (the paper's stalls within a
+//!   clip all had one length). The model was fitted on ~30 s clips, so on longer sessions it
+//!   judges each stall as harshly as in a short clip (a pessimistic reading); bitrate and
+//!   quality changes are not in it (the session's QoE and mean bitrate are reported beside it).
 //! - **Startup delay -> abandonment**: S. S. Krishnan, R. K. Sitaraman, *Video Stream Quality
-//!   Impacts Viewer Behavior: Inferring Causality Using Quasi-Experimental Designs*, ACM IMC
-//!   2012 (23 million views from Akamai): viewers start to abandon a video that takes more than
-//!   2 s to start, and each further second of startup delay adds 5.8 % to the abandonment rate:
+//!   Impacts Viewer Behavior: Inferring Causality Using Quasi-Experimental Designs*, ACM Internet
+//!   Measurement Conference (IMC) 2012, Boston; extended in IEEE/ACM Transactions on Networking
+//!   (2013, doi:10.1109/TNET.2013.2281542). From 23 million views by 6.7 million viewers on
+//!   Akamai, the abstract (read in full: studylib.net and fdocuments.net copies of the IMC
+//!   paper, and the TNET abstract): "viewers start to abandon a video if it takes more than 2
+//!   seconds to start up, with each incremental delay of 1 second resulting in a 5.8% increase
+//!   in the abandonment rate":
 //!
 //!   ```text
 //!   abandonment_pct = min(100, 5.8 * max(0, startup_s - 2))
 //!   ```
+//!
+//!   Source check: 2 s and 5.8 % per second are the abstract's words (UMass's news release
+//!   says "roughly a 5.8% increase"). The abstract does not say whether 5.8 % is percentage
+//!   points of all viewers or relative to the rate; the body of the paper (its regression of
+//!   abandonment on startup delay) was not readable here, so the reading as percentage points,
+//!   linear from 2 s, is ours. It is consistent with the authors' own summary in the press (a
+//!   quarter of viewers gone by 5 s, close to half by 10 s, against 17 % and 46 % here). The
+//!   cap at 100 % is ours: the paper's data reach tens of seconds at most.
 //!
 //! The PySpark job (`spark/telemetry_report.py`) computes the same two formulas; change both
 //! together.

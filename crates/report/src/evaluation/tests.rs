@@ -113,6 +113,80 @@ fn sessions_match_hand_computed_numbers() {
     close(b.qoe, 2.5);
     assert_eq!(b.mos, 5.0);
     close(b.abandonment_pct, 5.8);
+    // `bench/a` ended without a reason (a finished session), `serve/b` has no end yet.
+    assert_eq!((a.end_reason.as_str(), a.abandoned()), (COMPLETED, false));
+    assert_eq!((b.end_reason.as_str(), b.abandoned()), (UNKNOWN, false));
+}
+
+/// A served session with one chunk and `session_end` rows of `reasons` (`None`: no reason).
+fn ended(session: &str, reasons: &[Option<&str>]) -> Vec<EventRow> {
+    let mut rows = vec![chunk("serve", session, 0, 300.0, 1000, (0.0, 100.0), 0.0)];
+    for r in reasons {
+        let mut end = EventRow::new(RowKind::SessionEnd, "serve", session);
+        end.end_reason = r.map(str::to_string);
+        rows.push(end);
+    }
+    rows
+}
+
+#[test]
+fn end_reasons_count_abandoned_sessions() {
+    let rows: Vec<EventRow> = [
+        ended("abandoned", &[Some("idle-timeout")]),
+        ended("done", &[Some("completed")]),
+        ended("v1-done", &[None]),
+        ended("shutdown", &[Some("server-shutdown")]),
+        ended("failed", &[Some("evicted")]),
+        // Completed wins over any other end of the same id (a restarted session).
+        ended("restarted", &[Some("idle-timeout"), Some("completed")]),
+        ended("open", &[]),
+    ]
+    .concat();
+    let e = evaluate(&rows, &EvalConfig::default());
+    let reasons: Vec<(&str, &str, bool)> = e
+        .sessions
+        .iter()
+        .map(|s| (s.session.as_str(), s.end_reason.as_str(), s.abandoned()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("abandoned", "idle-timeout", true),
+            ("done", "completed", false),
+            ("failed", "evicted", false),
+            ("open", "unknown", false),
+            ("restarted", "completed", false),
+            ("shutdown", "server-shutdown", false),
+            ("v1-done", "completed", false),
+        ]
+    );
+    let all = e
+        .groups
+        .iter()
+        .find(|g| g.algorithm == ALL && g.network_class == ALL);
+    close(all.unwrap().abandoned_share, 1.0 / 7.0);
+    let csv = sessions_csv(&e);
+    assert!(csv
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",satisfied,end_reason,abandoned"));
+    assert!(csv.contains(",idle-timeout,1\n"), "{csv}");
+    assert!(report_json(&e).contains("\"end_reason\": \"idle-timeout\", \"abandoned\": 1}"));
+    assert!(groups_csv(&e)
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",abandoned_share"));
+    let md = report_markdown(&e, "test rows");
+    assert!(
+        md.contains("Session ends: 3 completed, 1 evicted, 1 idle-timeout (abandoned by the client), 1 server-shutdown, 1 unknown."),
+        "{md}"
+    );
+    assert!(
+        md.contains("| abandoned |") && md.contains("| 14.3% |"),
+        "{md}"
+    );
 }
 
 #[test]
