@@ -177,6 +177,11 @@ pub struct TrainArgs {
     /// ladder: h264-5, vbr-3, vbr-8, vbr-9, vbr-12, top-40.
     #[arg(long, value_name = "LIST", requires = "agnostic")]
     pub agnostic_videos: Option<String>,
+    /// With --agnostic: train nothing; measure this ladder-agnostic policy file on the validation
+    /// split the same flags would train with (its margins to the bar per group, written to
+    /// --out/validation_groups.csv), to compare policies on equal terms.
+    #[arg(long, value_name = "POLICY", requires = "agnostic")]
+    pub agnostic_validate: Option<PathBuf>,
     /// Output folder: policy.safetensors (selected), last.safetensors (to resume),
     /// training_curve.{csv,png,svg}, stages.{csv,png,svg}.
     #[arg(long, default_value = "out/train", value_name = "DIR")]

@@ -13,8 +13,11 @@ use crate::progress::Progress;
 use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
-use neuralstream_learn::agnostic::{AgnosticPiConfig, AgnosticPoint};
+use neuralstream_learn::agnostic::{
+    validate_agnostic, AgnosticPiConfig, AgnosticPoint, GroupMargin,
+};
 use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
+use neuralstream_policy::Policy;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -220,6 +223,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.out.display()
         )
     })?;
+    if let Some(path) = &args.agnostic_validate {
+        return validate_only(path, &sets, &videos, &cfg, args);
+    }
     let set_names: Vec<String> = sets
         .iter()
         .map(|s| format!("{} ({} traces)", s.name, s.traces.len()))
@@ -252,7 +258,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         best = best.max(p.val_score);
         bar.inc(1);
         bar.set_message(format!(
-            "{} #{}: validation score {:.4} (minus the normalised regret; best {:.4}), loss {:.3}",
+            "{} #{}: validation score {:.4} (margin to the bar, worst groups; best {:.4}), loss {:.3}",
             p.stage, p.step, p.val_score, best, p.loss
         ));
     })?;
@@ -282,15 +288,9 @@ fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) 
     let curve_path = args.out.join("training_curve.csv");
     std::fs::write(&curve_path, curve)
         .with_context(|| format!("cannot write {}", curve_path.display()))?;
-    let mut groups = String::from("traces,video,val_score_of_optimum\n");
-    for (set, video, share) in &report.groups {
-        let _ = writeln!(groups, "{set},{video},{share:.6}");
-    }
-    let groups_path = args.out.join("validation_groups.csv");
-    std::fs::write(&groups_path, groups)
-        .with_context(|| format!("cannot write {}", groups_path.display()))?;
+    let groups_path = write_groups(args, &report.groups)?;
     println!(
-        "ladder-agnostic policy: validation score {:.4} (minus the regret to the optimum per top-bitrate chunk; {} decisions from {} environments)",
+        "ladder-agnostic policy: validation score {:.4} (margin to the bar per top-bitrate chunk, worst groups first; {} decisions from {} environments)",
         report.best_val_score, report.samples, report.train_envs
     );
     if report.cut_short {
@@ -305,6 +305,61 @@ fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) 
     println!(
         "evaluate it: neuralstream bench --grid-traces ... --grid-videos ... --abr learned:{},robustmpc,bola-e,bba0,dynamic,optimum",
         path.display()
+    );
+    Ok(())
+}
+
+/// Writes `--out/validation_groups.csv` (every validation group against the bar) and returns
+/// its path.
+fn write_groups(args: &TrainArgs, groups: &[GroupMargin]) -> Result<PathBuf> {
+    let mut csv = String::from(
+        "traces,video,sessions,qoe_mean,qoe_p10,best_rule,best_rule_qoe_mean,robustmpc_qoe_p10,mean_margin,p10_margin,margin\n",
+    );
+    for g in groups {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{:.4},{:.4},{},{:.4},{:.4},{:.6},{:.6},{:.6}",
+            g.set,
+            g.video,
+            g.sessions,
+            g.mean_qoe,
+            g.p10_qoe,
+            g.best_rule,
+            g.best_rule_mean_qoe,
+            g.robustmpc_p10_qoe,
+            g.mean_margin,
+            g.p10_margin,
+            g.margin()
+        );
+    }
+    let path = args.out.join("validation_groups.csv");
+    std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// `--agnostic-validate POLICY`: measures a policy file on the validation split, trains nothing.
+fn validate_only(
+    path: &Path,
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    cfg: &AgnosticConfig,
+    args: &TrainArgs,
+) -> Result<()> {
+    let policy = match Policy::load(path).with_context(|| format!("in --agnostic-validate {}", path.display()))? {
+        Policy::Agnostic(p) => p,
+        Policy::Fixed(_) => anyhow::bail!(
+            "--agnostic-validate {}: a fixed-ladder policy (layout 1); validation plays ladders of 3 to 12 levels, which needs a ladder-agnostic one (train --agnostic)",
+            path.display()
+        ),
+    };
+    let (score, groups) = validate_agnostic(&policy, sets, videos, cfg)?;
+    let groups_path = write_groups(args, &groups)?;
+    let meeting = groups.iter().filter(|g| g.margin() >= 0.0).count();
+    println!(
+        "{}: validation score {score:.4}; {meeting} of {} groups meet the bar; wrote {}",
+        path.display(),
+        groups.len(),
+        groups_path.display()
     );
     Ok(())
 }
