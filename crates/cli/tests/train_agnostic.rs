@@ -1,5 +1,6 @@
 //! `neuralstream train --agnostic` through the real binary: bad policy-iteration settings are
-//! refused before any training, naming the flag.
+//! refused before any training, naming the flag; `--agnostic-validate` measures a trained policy
+//! against the bar per validation group.
 
 use std::process::Command;
 
@@ -37,6 +38,100 @@ fn out_of_range_policy_iteration_flags_are_named() {
     let e = refused("--api-sessions", "0");
     assert!(
         e.contains("--api-sessions") && e.contains("at least 1"),
+        "{e}"
+    );
+}
+
+/// A tiny run's flags: 4 synthetic traces of 320 s (one window each, one held out), one video.
+const TINY: [&str; 16] = [
+    "--agnostic-traces",
+    "wide=synthetic-wide",
+    "--agnostic-videos",
+    "three=vbr-3",
+    "--synthetic-traces",
+    "4",
+    "--val-fraction",
+    "0.25",
+    "--epochs",
+    "1",
+    "--api-iters",
+    "1",
+    "--api-sessions",
+    "4",
+    "--api-states",
+    "1",
+];
+
+fn run(args: &[&str], out: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["train", "--agnostic"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_trained_policy_is_measured_against_the_bar_on_the_same_validation_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let trained = run(&TINY, &dir.path().join("train"));
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let policy = dir.path().join("train/policy.safetensors");
+    let groups = |folder: &str| {
+        std::fs::read_to_string(dir.path().join(folder).join("validation_groups.csv")).unwrap()
+    };
+    let header = "traces,video,sessions,qoe_mean,qoe_p10,best_rule,best_rule_qoe_mean,robustmpc_qoe_p10,mean_margin,p10_margin,margin";
+    let at_training = groups("train");
+    assert!(at_training.starts_with(header), "{at_training}");
+    assert_eq!(
+        at_training.lines().count(),
+        2,
+        "one (set, video) group: {at_training}"
+    );
+    assert!(
+        at_training
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("synthetic-wide,vbr-3,1,"),
+        "{at_training}"
+    );
+
+    let mut args = TINY.to_vec();
+    args.extend(["--agnostic-validate", policy.to_str().unwrap()]);
+    let measured = run(&args, &dir.path().join("val"));
+    let stdout = String::from_utf8_lossy(&measured.stdout);
+    assert!(
+        measured.status.success(),
+        "{}",
+        String::from_utf8_lossy(&measured.stderr)
+    );
+    assert!(
+        stdout.contains("validation score") && stdout.contains("of 1 groups meet the bar"),
+        "{stdout}"
+    );
+    assert_eq!(
+        groups("val"),
+        at_training,
+        "the same split, the same policy, the same margins"
+    );
+    assert!(
+        !dir.path().join("val/policy.safetensors").exists(),
+        "nothing is trained"
+    );
+
+    let mut args = TINY.to_vec();
+    args.extend(["--agnostic-validate", "no-such-policy.safetensors"]);
+    let missing = run(&args, &dir.path().join("missing"));
+    let e = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        e.contains("--agnostic-validate") && e.contains("no-such-policy"),
         "{e}"
     );
 }
