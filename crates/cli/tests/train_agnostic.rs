@@ -8,23 +8,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 
 fn refused(flag: &str, value: &str) -> String {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "train",
-            "--agnostic",
-            "--agnostic-traces",
-            "wide=synthetic-wide",
-            "--agnostic-videos",
-            "three=vbr-3",
-            "--synthetic-traces",
-            "4",
-            flag,
-            value,
-            "--out",
-        ])
-        .arg(out_dir.path())
-        .output()
-        .unwrap();
+    let mut args = TINY[..6].to_vec();
+    args.extend([flag, value]);
+    let out = run(&args, out_dir.path());
     assert!(!out.status.success(), "{flag} {value} was accepted");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

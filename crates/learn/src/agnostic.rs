@@ -291,14 +291,7 @@ pub fn train_agnostic(
 ) -> Result<AgnosticReport, LearnError> {
     let start = Instant::now();
     cfg.pi.validate().map_err(|e| e.within("pi"))?;
-    for v in videos {
-        AgnosticSpec::check_levels(&v.video.name, v.video.num_levels())
-            .map_err(|e| LearnError::Invalid(e.to_string()))?;
-    }
-    let sim = SimConfig {
-        delay_noise: None,
-        ..cfg.sim.clone()
-    };
+    let sim = checked_sim(videos, cfg)?;
     let spec = AgnosticSpec::default();
     let (train_envs, val_envs) = environments(sets, videos.len(), cfg);
     let mut data = collect_demos(&train_envs, videos, &spec, &sim, cfg)?;
@@ -430,6 +423,19 @@ pub fn train_agnostic(
         samples: data.len(),
         train_envs: train_envs.len(),
         cut_short,
+    })
+}
+
+/// Refuses a video outside 2..=16 levels (naming it); the noise-free simulator that solving,
+/// recording and validation use.
+fn checked_sim(videos: &[TrainVideo], cfg: &AgnosticConfig) -> Result<SimConfig, LearnError> {
+    for v in videos {
+        AgnosticSpec::check_levels(&v.video.name, v.video.num_levels())
+            .map_err(|e| LearnError::Invalid(e.to_string()))?;
+    }
+    Ok(SimConfig {
+        delay_noise: None,
+        ..cfg.sim.clone()
     })
 }
 
@@ -600,14 +606,7 @@ pub fn validate_agnostic(
     videos: &[TrainVideo],
     cfg: &AgnosticConfig,
 ) -> Result<(f64, Vec<GroupMargin>), LearnError> {
-    for v in videos {
-        AgnosticSpec::check_levels(&v.video.name, v.video.num_levels())
-            .map_err(|e| LearnError::Invalid(e.to_string()))?;
-    }
-    let sim = SimConfig {
-        delay_noise: None,
-        ..cfg.sim.clone()
-    };
+    let sim = checked_sim(videos, cfg)?;
     let (_, val_envs) = environments(sets, videos.len(), cfg);
     let rules = curriculum::rule_qoes(&val_envs, videos, &sim, cfg.skip_chunks)?;
     validation_score(policy, &val_envs, &rules, sets, videos, &sim, cfg)
