@@ -182,6 +182,10 @@ pub struct TrainArgs {
     /// --out/validation_groups.csv), to compare policies on equal terms.
     #[arg(long, value_name = "POLICY", requires = "agnostic")]
     pub agnostic_validate: Option<PathBuf>,
+    /// With --agnostic: weight of a session's shortfall below its group's RobustMPC p10 in the
+    /// curriculum's draw (0: only the shortfall to the group's best rule counts).
+    #[arg(long, default_value_t = 1.0, value_name = "W", requires = "agnostic")]
+    pub agnostic_tail_weight: f64,
     /// Output folder: policy.safetensors (selected), last.safetensors (to resume),
     /// training_curve.{csv,png,svg}, stages.{csv,png,svg}.
     #[arg(long, default_value = "out/train", value_name = "DIR")]

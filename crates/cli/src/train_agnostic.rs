@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
 use neuralstream_learn::agnostic::{
-    validate_agnostic, AgnosticPiConfig, AgnosticPoint, GroupMargin,
+    validate_agnostic, AgnosticPiConfig, AgnosticPoint, CurriculumConfig, GroupMargin,
 };
 use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
 use neuralstream_policy::Policy;
@@ -208,10 +208,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             .dagger_rounds
             .unwrap_or(AgnosticConfig::default().dagger_rounds),
         pi: pi_config(args),
+        curriculum: CurriculumConfig {
+            tail_weight: args.agnostic_tail_weight,
+            ..CurriculumConfig::default()
+        },
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
         ..AgnosticConfig::default()
     };
+    let w = args.agnostic_tail_weight;
+    anyhow::ensure!(
+        w.is_finite() && w >= 0.0,
+        "--agnostic-tail-weight {w}: must be a number at least 0 (1 weighs tail shortfalls as mean ones, 0 ignores them)"
+    );
     if let Err(e) = cfg.pi.validate() {
         let e = e.within("pi");
         let flag = PI_FLAGS.iter().find(|(f, _)| *f == e.field).map(|p| p.1);

@@ -21,6 +21,11 @@ fn out_of_range_policy_iteration_flags_are_named() {
     assert!(e.contains("--api-explore") && e.contains("[0, 1]"), "{e}");
     let e = refused("--api-lr", "0");
     assert!(e.contains("--api-lr") && e.contains("learning rate"), "{e}");
+    let e = refused("--agnostic-tail-weight", "NaN");
+    assert!(
+        e.contains("--agnostic-tail-weight") && e.contains("at least 0"),
+        "{e}"
+    );
     let e = refused("--api-sessions", "0");
     assert!(
         e.contains("--api-sessions") && e.contains("at least 1"),
