@@ -14,7 +14,8 @@ use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
 use neuralstream_learn::agnostic::{
-    validate_agnostic, AgnosticPiConfig, AgnosticPoint, CurriculumConfig, GroupMargin,
+    validate_agnostic, AgnosticPiConfig, AgnosticPoint, CurriculumConfig, GroupMargin, GroupScore,
+    Selection,
 };
 use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
 use neuralstream_policy::Policy;
@@ -201,12 +202,15 @@ const PI_FLAGS: &[(&str, &str)] = &[
 pub fn run(args: &TrainArgs) -> Result<()> {
     let sets = trace_sets(args)?;
     let videos = videos(args)?;
+    let selection = match args.agnostic_select.as_str() {
+        "bar" => Selection::Bar,
+        _ => Selection::Regret,
+    };
+    let base = AgnosticConfig::with_selection(selection);
     let cfg = AgnosticConfig {
         seed: args.seed,
-        epochs: args.epochs.unwrap_or(AgnosticConfig::default().epochs),
-        dagger_rounds: args
-            .dagger_rounds
-            .unwrap_or(AgnosticConfig::default().dagger_rounds),
+        epochs: args.epochs.unwrap_or(base.epochs),
+        dagger_rounds: args.dagger_rounds.unwrap_or(base.dagger_rounds),
         pi: pi_config(args),
         curriculum: CurriculumConfig {
             tail_weight: args.agnostic_tail_weight,
@@ -214,7 +218,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         },
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
-        ..AgnosticConfig::default()
+        ..base
     };
     let w = args.agnostic_tail_weight;
     anyhow::ensure!(
@@ -267,16 +271,25 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         best = best.max(p.val_score);
         bar.inc(1);
         bar.set_message(format!(
-            "{} #{}: validation score {:.4} (margin to the bar, worst groups; best {:.4}), loss {:.3}",
-            p.stage, p.step, p.val_score, best, p.loss
+            "{} #{}: validation score {:.4} ({}; best {:.4}), loss {:.3}",
+            p.stage,
+            p.step,
+            p.val_score,
+            score_meaning(cfg.selection),
+            best,
+            p.loss
         ));
     })?;
     bar.finish_and_clear();
-    write_outputs(args, &report)
+    write_outputs(args, &report, cfg.selection)
 }
 
 /// Writes the policy, the curve and the per-group validation table; prints the summary.
-fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) -> Result<()> {
+fn write_outputs(
+    args: &TrainArgs,
+    report: &neuralstream_learn::AgnosticReport,
+    selection: Selection,
+) -> Result<()> {
     let mut policy = report.policy.clone();
     policy
         .meta_mut()
@@ -297,10 +310,13 @@ fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) 
     let curve_path = args.out.join("training_curve.csv");
     std::fs::write(&curve_path, curve)
         .with_context(|| format!("cannot write {}", curve_path.display()))?;
-    let groups_path = write_groups(args, &report.groups)?;
+    let groups_path = write_groups(args, &report.groups, &report.regret_groups)?;
     println!(
-        "ladder-agnostic policy: validation score {:.4} (margin to the bar per top-bitrate chunk, worst groups first; {} decisions from {} environments)",
-        report.best_val_score, report.samples, report.train_envs
+        "ladder-agnostic policy: validation score {:.4} ({} per top-bitrate chunk; {} decisions from {} environments)",
+        report.best_val_score,
+        score_meaning(selection),
+        report.samples,
+        report.train_envs
     );
     if report.cut_short {
         println!("warning: --max-wall-s cut the run short; the policy is not reproducible");
@@ -318,16 +334,34 @@ fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) 
     Ok(())
 }
 
-/// Writes `--out/validation_groups.csv` (every validation group against the bar) and returns
-/// its path.
-fn write_groups(args: &TrainArgs, groups: &[GroupMargin]) -> Result<PathBuf> {
+/// What a validation score measures, for messages.
+fn score_meaning(selection: Selection) -> &'static str {
+    match selection {
+        Selection::Regret => "minus the normalised regret to the optimum",
+        Selection::Bar => "margin to the bar, worst groups first",
+    }
+}
+
+/// Writes `--out/validation_groups.csv` (every validation group against the bar, and its score
+/// by regret to the optimum where measured: `regret_score`, empty with `--agnostic-select bar`)
+/// and returns its path.
+fn write_groups(
+    args: &TrainArgs,
+    groups: &[GroupMargin],
+    regret_groups: &[GroupScore],
+) -> Result<PathBuf> {
     let mut csv = String::from(
-        "traces,video,sessions,qoe_mean,qoe_p10,best_rule,best_rule_qoe_mean,robustmpc_qoe_p10,mean_margin,p10_margin,margin\n",
+        "traces,video,sessions,qoe_mean,qoe_p10,best_rule,best_rule_qoe_mean,robustmpc_qoe_p10,mean_margin,p10_margin,margin,regret_score\n",
     );
     for g in groups {
+        let regret = regret_groups
+            .iter()
+            .find(|r| r.0 == g.set && r.1 == g.video)
+            .map(|r| format!("{:.6}", r.2))
+            .unwrap_or_default();
         let _ = writeln!(
             csv,
-            "{},{},{},{:.4},{:.4},{},{:.4},{:.4},{:.6},{:.6},{:.6}",
+            "{},{},{},{:.4},{:.4},{},{:.4},{:.4},{:.6},{:.6},{:.6},{regret}",
             g.set,
             g.video,
             g.sessions,
@@ -361,13 +395,15 @@ fn validate_only(
             path.display()
         ),
     };
-    let (score, groups) = validate_agnostic(&policy, sets, videos, cfg)?;
-    let groups_path = write_groups(args, &groups)?;
-    let meeting = groups.iter().filter(|g| g.margin() >= 0.0).count();
+    let v = validate_agnostic(&policy, sets, videos, cfg)?;
+    let groups_path = write_groups(args, &v.margins, &v.regret_groups)?;
+    let meeting = v.margins.iter().filter(|g| g.margin() >= 0.0).count();
     println!(
-        "{}: validation score {score:.4}; {meeting} of {} groups meet the bar; wrote {}",
+        "{}: validation score {:.4} ({}); {meeting} of {} groups meet the bar; wrote {}",
         path.display(),
-        groups.len(),
+        v.score,
+        score_meaning(cfg.selection),
+        v.margins.len(),
         groups_path.display()
     );
     Ok(())

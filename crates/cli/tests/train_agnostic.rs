@@ -1,6 +1,7 @@
 //! `neuralstream train --agnostic` through the real binary: bad policy-iteration settings are
 //! refused before any training, naming the flag; `--agnostic-validate` measures a trained policy
-//! against the bar per validation group.
+//! against the bar per validation group; `--agnostic-select bar` selects by the bar instead of the
+//! default regret to the optimum.
 
 use std::process::Command;
 
@@ -24,6 +25,11 @@ fn out_of_range_policy_iteration_flags_are_named() {
     let e = refused("--agnostic-tail-weight", "NaN");
     assert!(
         e.contains("--agnostic-tail-weight") && e.contains("at least 0"),
+        "{e}"
+    );
+    let e = refused("--agnostic-select", "worst");
+    assert!(
+        e.contains("--agnostic-select") && e.contains("regret") && e.contains("bar"),
         "{e}"
     );
     let e = refused("--api-sessions", "0");
@@ -76,7 +82,7 @@ fn a_trained_policy_is_measured_against_the_bar_on_the_same_validation_split() {
     let groups = |folder: &str| {
         std::fs::read_to_string(dir.path().join(folder).join("validation_groups.csv")).unwrap()
     };
-    let header = "traces,video,sessions,qoe_mean,qoe_p10,best_rule,best_rule_qoe_mean,robustmpc_qoe_p10,mean_margin,p10_margin,margin";
+    let header = "traces,video,sessions,qoe_mean,qoe_p10,best_rule,best_rule_qoe_mean,robustmpc_qoe_p10,mean_margin,p10_margin,margin,regret_score";
     let at_training = groups("train");
     assert!(at_training.starts_with(header), "{at_training}");
     assert_eq!(
@@ -92,6 +98,21 @@ fn a_trained_policy_is_measured_against_the_bar_on_the_same_validation_split() {
             .starts_with("synthetic-wide,vbr-3,1,"),
         "{at_training}"
     );
+    let regret: f64 = at_training
+        .lines()
+        .nth(1)
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        regret <= 0.0,
+        "the default selects by minus the regret: {at_training}"
+    );
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert!(stdout.contains("regret to the optimum"), "{stdout}");
 
     let mut args = TINY.to_vec();
     args.extend(["--agnostic-validate", policy.to_str().unwrap()]);
@@ -124,5 +145,40 @@ fn a_trained_policy_is_measured_against_the_bar_on_the_same_validation_split() {
     assert!(
         e.contains("--agnostic-validate") && e.contains("no-such-policy"),
         "{e}"
+    );
+}
+
+#[test]
+fn the_bar_selection_is_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = TINY.to_vec();
+    args.extend(["--agnostic-select", "bar", "--agnostic-tail-weight", "0.5"]);
+    let trained = run(&args, &dir.path().join("train"));
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert!(stdout.contains("margin to the bar"), "{stdout}");
+    let groups = std::fs::read_to_string(dir.path().join("train/validation_groups.csv")).unwrap();
+    let row = groups.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with("synthetic-wide,vbr-3,1,") && row.ends_with(','),
+        "no optimum, no regret score: {groups}"
+    );
+
+    let policy = dir.path().join("train/policy.safetensors");
+    args.extend(["--agnostic-validate", policy.to_str().unwrap()]);
+    let measured = run(&args, &dir.path().join("val"));
+    assert!(
+        measured.status.success(),
+        "{}",
+        String::from_utf8_lossy(&measured.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("val/validation_groups.csv")).unwrap(),
+        groups,
+        "validated by the bar on the split it was trained with"
     );
 }

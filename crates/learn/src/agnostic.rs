@@ -19,17 +19,23 @@
 //!    clone stays at its startup level wherever the optimum never was), and step 5 undoes that
 //!    for less time than DAgger.
 //! 5. Policy iteration with all-action rollouts ([`pi`]) from the best policy so far, on sessions
-//!    drawn by a Genet-style [`curriculum`] (where the policy misses the bar by most: its gap to
-//!    the group's best rule, and its sessions below RobustMPC's p10), still selected on validation.
+//!    drawn by a Genet-style [`curriculum`] (where the policy's gap to the best rule is largest),
+//!    still selected on validation.
 //!
-//! **Selection metric** ([`selection`]): the issue's bar, measured on the validation splits. The
-//! rules of the bar are played once on every validation session; each (trace set, video) group
-//! gets a margin, the smaller of its mean's lead over the group's best rule and its p10's lead
-//! over RobustMPC's, normalised by the video's top utility per chunk (ladders of 4.3 and 40
-//! Mbit/s weigh alike), and the score is the mean of the worst groups' margins plus a share of
-//! the mean of all. (It replaced the mean normalised regret to the offline optimum, which gave
-//! tails no weight, let large cellular regrets dominate, and cost an optimum solve per validation
-//! session.)
+//! **Selection metric** ([`Selection`]; the default, [`Selection::Regret`]). Ladders differ in
+//! scale (QoE_lin on a 35 Mbit/s ladder is in the thousands, on Pensieve's in the tens), and a
+//! share of the optimum is ill-conditioned where the optimum itself is near 0 (a 40 Mbit/s ladder
+//! on a 3G trace). So validation scores each (trace set, video) group by its regret to the
+//! optimum normalised by the most a session could earn (the top level's utility times the chunks
+//! played), and averages the groups: the score is 0 at the optimum, -0.1 for a policy that loses
+//! a tenth of the top bitrate per chunk, and every group weighs the same, as every cell of the
+//! generalisation grid does. The curriculum then measures each session against its best rule.
+//!
+//! [`Selection::Bar`] (opt-in) aligns both with issue 17's bar instead ([`selection`]): each
+//! validation group's margin is the smaller of its mean's lead over the group's best rule and its
+//! p10's lead over RobustMPC's, the score weighs the worst groups most, and the curriculum draws
+//! by the group's best rule plus a tail term. It improved validation but not the test grid
+//! (`docs/benchmarks.md`, the agnostic third pass), so it is not the default.
 //!
 //! Everything is deterministic for a seed: environments are solved and played in parallel but
 //! collected in order, and training is single-threaded.
@@ -54,6 +60,24 @@ pub mod selection;
 pub use curriculum::CurriculumConfig;
 pub use pi::AgnosticPiConfig;
 pub use selection::{GroupMargin, SelectionConfig};
+
+/// What selects the policy on validation, and what the curriculum draws by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// Minus the mean normalised regret to the offline optimum over (set, video) groups; the
+    /// curriculum weighs a session by its gap to that session's best rule (the default).
+    #[default]
+    Regret,
+    /// The margin to issue 17's bar per group, worst groups first ([`selection`]); the
+    /// curriculum weighs a session by its shortfall to the group's best rule plus
+    /// [`CurriculumConfig::tail_weight`] times its shortfall below the group's RobustMPC p10.
+    Bar,
+}
+
+/// Validation windows per set that [`AgnosticConfig::with_selection`] takes for
+/// [`Selection::Bar`] (it needs no optimum, only the rules: more sessions make its p10
+/// meaningful).
+pub const BAR_VAL_WINDOWS_PER_SET: usize = 24;
 
 /// Settings of [`train_agnostic`].
 #[derive(Debug, Clone)]
@@ -100,8 +124,10 @@ pub struct AgnosticConfig {
     pub pi: AgnosticPiConfig,
     /// Which environments policy iteration rolls in ([`curriculum`]).
     pub curriculum: CurriculumConfig,
-    /// How validation groups' margins make the selection score ([`selection`]).
-    pub selection: SelectionConfig,
+    /// What selects the policy and steers the curriculum.
+    pub selection: Selection,
+    /// With [`Selection::Bar`]: how validation groups' margins make the score ([`selection`]).
+    pub bar: SelectionConfig,
     /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
     pub max_wall_s: f64,
 }
@@ -110,9 +136,8 @@ impl Default for AgnosticConfig {
     /// 2 x 64 ReLU, lr 1e-3, 128 decisions per batch, 12 epochs, no DAgger round (policy
     /// iteration does its work for less: see `docs/benchmarks.md`; a round is 80 sessions x 10
     /// states and 3 epochs), [`AgnosticPiConfig::default`] policy iteration, 2 videos per window,
-    /// at most 100 training and 24 validation windows per set (validation needs no optimum, only
-    /// the rules: more sessions make its p10 meaningful), 15 % validation, 320 s windows every
-    /// 160 s, Pensieve's simulator skipping chunk 0.
+    /// at most 100 training and 10 validation windows per set, 15 % validation, 320 s windows
+    /// every 160 s, Pensieve's simulator skipping chunk 0, selection by [`Selection::Regret`].
     fn default() -> Self {
         AgnosticConfig {
             seed: 1,
@@ -126,7 +151,7 @@ impl Default for AgnosticConfig {
             dagger_epochs: 3,
             videos_per_window: 2,
             max_windows_per_set: 100,
-            max_val_windows_per_set: 24,
+            max_val_windows_per_set: 10,
             val_fraction: 0.15,
             window_s: 320.0,
             hop_s: 160.0,
@@ -139,8 +164,26 @@ impl Default for AgnosticConfig {
             },
             pi: AgnosticPiConfig::default(),
             curriculum: CurriculumConfig::default(),
-            selection: SelectionConfig::default(),
+            selection: Selection::Regret,
+            bar: SelectionConfig::default(),
             max_wall_s: 3600.0,
+        }
+    }
+}
+
+impl AgnosticConfig {
+    /// The default settings with `selection`; [`Selection::Bar`] validates on
+    /// [`BAR_VAL_WINDOWS_PER_SET`] windows per set (as its measured runs did).
+    pub fn with_selection(selection: Selection) -> Self {
+        let default = AgnosticConfig::default();
+        let max_val_windows_per_set = match selection {
+            Selection::Regret => default.max_val_windows_per_set,
+            Selection::Bar => BAR_VAL_WINDOWS_PER_SET,
+        };
+        AgnosticConfig {
+            selection,
+            max_val_windows_per_set,
+            ..default
         }
     }
 }
@@ -188,11 +231,28 @@ pub struct AgnosticPoint {
     pub step: usize,
     /// Mean training loss of the last epoch.
     pub loss: f64,
-    /// Validation score: [`selection::selection_score`] of the (set, video) groups' margins to the
-    /// bar (at least 0 when every group meets it; see the module doc).
+    /// Validation score: with [`Selection::Regret`] minus the mean normalised regret to the
+    /// optimum over (set, video) groups (0 at the optimum), with [`Selection::Bar`]
+    /// [`selection::selection_score`] of the groups' margins to the bar (at least 0 when every
+    /// group meets it); see the module doc.
     pub val_score: f64,
     /// Wall time since the start, seconds.
     pub wall_s: f64,
+}
+
+/// A (trace set, video) group's validation score by regret: `(set, video, score)`.
+pub type GroupScore = (String, String, f64);
+
+/// A policy measured on the validation split.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// The selection score ([`AgnosticPoint::val_score`]).
+    pub score: f64,
+    /// Every group's score by regret to the optimum (empty with [`Selection::Bar`], which solves
+    /// no optimum on validation).
+    pub regret_groups: Vec<GroupScore>,
+    /// Every group's margins to the bar, in (set, video) order.
+    pub margins: Vec<GroupMargin>,
 }
 
 /// What [`train_agnostic`] returns.
@@ -206,6 +266,8 @@ pub struct AgnosticReport {
     pub curve: Vec<AgnosticPoint>,
     /// The best policy's margins to the bar per validation (set, video) group.
     pub groups: Vec<GroupMargin>,
+    /// The best policy's score by regret per validation group (empty with [`Selection::Bar`]).
+    pub regret_groups: Vec<GroupScore>,
     /// Decisions in the final training data.
     pub samples: usize,
     /// Training environments.
@@ -303,7 +365,7 @@ pub fn train_agnostic(
             val_envs.len()
         )));
     }
-    let val_rules = curriculum::rule_qoes(&val_envs, videos, &sim, cfg.skip_chunks)?;
+    let val_refs = references(&val_envs, videos, &sim, cfg)?;
     let mut sizes = vec![spec.row_len()];
     sizes.extend(&cfg.hidden);
     sizes.push(1);
@@ -316,8 +378,8 @@ pub fn train_agnostic(
     let mut validate =
         |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>, best: &mut (f64, Mlp)| {
             let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
-            let (share, _) =
-                validation_score(&policy, &val_envs, &val_rules, sets, videos, &sim, cfg)?;
+            let share =
+                validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?.score;
             let point = AgnosticPoint {
                 stage,
                 step,
@@ -365,9 +427,16 @@ pub fn train_agnostic(
     let focus = cfg.curriculum.focus;
     let targets = if cfg.pi.iterations > 0 && focus > 0.0 && !cut_short {
         let rules = curriculum::rule_qoes(&train_envs, videos, &sim, cfg.skip_chunks)?;
-        curriculum::targets(&train_envs, &rules)
+        match cfg.selection {
+            Selection::Regret => curriculum::session_targets(&rules),
+            Selection::Bar => curriculum::targets(&train_envs, &rules),
+        }
     } else {
         Vec::new()
+    };
+    let tail_weight = match cfg.selection {
+        Selection::Regret => 0.0,
+        Selection::Bar => cfg.curriculum.tail_weight,
     };
     let mut draw_rng = Rng::new(cfg.seed ^ 0x0c2c_0000_0000_0000).fork(1);
     for it in 1..=cfg.pi.iterations {
@@ -385,7 +454,7 @@ pub fn train_agnostic(
                 videos,
                 &sim,
                 cfg.skip_chunks,
-                cfg.curriculum.tail_weight,
+                tail_weight,
             )?
         };
         let picks = curriculum::draw(&gaps, cfg.pi.sessions_per_iter, focus, &mut draw_rng);
@@ -414,12 +483,13 @@ pub fn train_agnostic(
         }
     }
     let policy = AgnosticAbr::new(best.1, spec, meta);
-    let (_, groups) = validation_score(&policy, &val_envs, &val_rules, sets, videos, &sim, cfg)?;
+    let last = validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?;
     Ok(AgnosticReport {
         policy,
         best_val_score: best.0,
         curve,
-        groups,
+        groups: last.margins,
+        regret_groups: last.regret_groups,
         samples: data.len(),
         train_envs: train_envs.len(),
         cut_short,
@@ -554,18 +624,66 @@ fn collect_demos(
     Ok(data)
 }
 
-/// Plays `policy` on the validation environments and measures every (set, video) group against
-/// the bar ([`selection`]; `rules[i]` are the rules' QoEs on `envs[i]`); returns the selection
-/// score and the groups' margins, in (set, video) order.
+/// What validation compares a policy with on every validation environment.
+struct References {
+    /// The optimum's QoE (empty with [`Selection::Bar`]).
+    optimum: Vec<f64>,
+    /// The QoEs of the bar's rules ([`selection::RULES`]).
+    rules: Vec<[f64; 4]>,
+}
+
+/// The rules' QoEs on every environment, and the optimum's with [`Selection::Regret`].
+fn references(
+    envs: &[Env],
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    cfg: &AgnosticConfig,
+) -> Result<References, LearnError> {
+    let optimum = match cfg.selection {
+        Selection::Regret => optimum_qoes(envs, videos, sim, cfg)?,
+        Selection::Bar => Vec::new(),
+    };
+    let rules = curriculum::rule_qoes(envs, videos, sim, cfg.skip_chunks)?;
+    Ok(References { optimum, rules })
+}
+
+/// The optimum's QoE of every environment.
+fn optimum_qoes(
+    envs: &[Env],
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    cfg: &AgnosticConfig,
+) -> Result<Vec<f64>, LearnError> {
+    envs.par_iter()
+        .map(|env| {
+            let v = &videos[env.video];
+            solve(
+                sim,
+                &env.trace,
+                &v.video,
+                &v.qoe,
+                cfg.skip_chunks,
+                &cfg.optimum,
+            )
+            .map(|p| p.qoe)
+            .map_err(optimum_err(env))
+        })
+        .collect()
+}
+
+/// Plays `policy` on the validation environments and measures every (set, video) group: its
+/// normalised regret to the optimum (negated; with [`Selection::Regret`]) and its margins to the
+/// bar ([`selection`]). The score is the mean of the groups' regret scores ([`Selection::Regret`])
+/// or [`selection::selection_score`] of the margins ([`Selection::Bar`]).
 fn validation_score(
     policy: &AgnosticAbr,
     envs: &[Env],
-    rules: &[[f64; 4]],
+    refs: &References,
     sets: &[TraceSet],
     videos: &[TrainVideo],
     sim: &SimConfig,
     cfg: &AgnosticConfig,
-) -> Result<(f64, Vec<GroupMargin>), LearnError> {
+) -> Result<Validation, LearnError> {
     let qoes: Vec<(f64, f64)> = envs
         .par_iter()
         .map_init(
@@ -573,7 +691,8 @@ fn validation_score(
             |(abr, log), env| curriculum::play(abr, env, videos, sim, cfg.skip_chunks, log),
         )
         .collect::<Result<_, LearnError>>()?;
-    let mut groups = Vec::new();
+    let mut regret_groups = Vec::new();
+    let mut margins = Vec::new();
     for (s, set) in sets.iter().enumerate() {
         for (vi, v) in videos.iter().enumerate() {
             let members: Vec<usize> = (0..envs.len())
@@ -582,10 +701,20 @@ fn validation_score(
             if members.is_empty() {
                 continue;
             }
+            if !refs.optimum.is_empty() {
+                let (mut regret, mut most) = (0.0, 0.0);
+                for &i in &members {
+                    regret += refs.optimum[i] - qoes[i].0;
+                    most += qoes[i].1;
+                }
+                if most > 0.0 {
+                    regret_groups.push((set.name.clone(), v.video.name.clone(), -regret / most));
+                }
+            }
             let policy_qoes: Vec<f64> = members.iter().map(|&i| qoes[i].0).collect();
-            let rule_qoes: Vec<[f64; 4]> = members.iter().map(|&i| rules[i]).collect();
+            let rule_qoes: Vec<[f64; 4]> = members.iter().map(|&i| refs.rules[i]).collect();
             let scale = members.iter().map(|&i| qoes[i].1).sum::<f64>() / members.len() as f64;
-            groups.push(selection::group_margin(
+            margins.push(selection::group_margin(
                 &set.name,
                 &v.video.name,
                 &policy_qoes,
@@ -594,22 +723,34 @@ fn validation_score(
             ));
         }
     }
-    Ok((selection::selection_score(&groups, &cfg.selection), groups))
+    let score = match cfg.selection {
+        Selection::Regret if regret_groups.is_empty() => 0.0,
+        Selection::Regret => {
+            regret_groups.iter().map(|g| g.2).sum::<f64>() / regret_groups.len() as f64
+        }
+        Selection::Bar => selection::selection_score(&margins, &cfg.bar),
+    };
+    Ok(Validation {
+        score,
+        regret_groups,
+        margins,
+    })
 }
 
 /// Measures a trained `policy` on the validation split `train_agnostic` would use with the same
-/// `sets`, `videos` and `cfg` (its seed, split and windows): the selection score and every
-/// group's margins to the bar. For comparing policies trained by different recipes on equal terms.
+/// `sets`, `videos` and `cfg` (its seed, split, windows and [`Selection`]): the selection score,
+/// the groups' regret scores (with [`Selection::Regret`]) and every group's margins to the bar.
+/// For comparing policies trained by different recipes on equal terms.
 pub fn validate_agnostic(
     policy: &AgnosticAbr,
     sets: &[TraceSet],
     videos: &[TrainVideo],
     cfg: &AgnosticConfig,
-) -> Result<(f64, Vec<GroupMargin>), LearnError> {
+) -> Result<Validation, LearnError> {
     let sim = checked_sim(videos, cfg)?;
     let (_, val_envs) = environments(sets, videos.len(), cfg);
-    let rules = curriculum::rule_qoes(&val_envs, videos, &sim, cfg.skip_chunks)?;
-    validation_score(policy, &val_envs, &rules, sets, videos, &sim, cfg)
+    let refs = references(&val_envs, videos, &sim, cfg)?;
+    validation_score(policy, &val_envs, &refs, sets, videos, &sim, cfg)
 }
 
 /// DAgger: the learner plays every environment; `dagger_states_per_session` of the states it
@@ -783,12 +924,38 @@ mod tests {
         assert!(a.samples > 0 && a.train_envs == 12);
         assert!(a.best_val_score.is_finite());
         assert_eq!(a.groups.len(), 2);
+        assert_eq!(a.regret_groups.len(), 2, "the default selects by regret");
+        assert!(
+            a.best_val_score <= 1e-9,
+            "minus a regret: {}",
+            a.best_val_score
+        );
         let b = run();
         assert_eq!(
             a.policy.actor(),
             b.policy.actor(),
             "same seed, same weights"
         );
+        let bar = AgnosticConfig {
+            selection: Selection::Bar,
+            ..tiny()
+        };
+        let c = train_agnostic(&sets, &videos, &bar, PolicyMeta::default(), &mut |_| {}).unwrap();
+        assert!(c.regret_groups.is_empty(), "no optimum on validation");
+        assert_eq!(c.groups.len(), 2);
+        assert_eq!(
+            c.best_val_score,
+            c.curve.iter().map(|p| p.val_score).fold(f64::MIN, f64::max)
+        );
+    }
+
+    #[test]
+    fn the_bar_selection_validates_on_more_windows() {
+        assert_eq!(AgnosticConfig::default().selection, Selection::Regret);
+        let bar = AgnosticConfig::with_selection(Selection::Bar);
+        assert_eq!(bar.max_val_windows_per_set, BAR_VAL_WINDOWS_PER_SET);
+        let regret = AgnosticConfig::with_selection(Selection::Regret);
+        assert_eq!(regret.max_val_windows_per_set, 10);
     }
 
     #[test]

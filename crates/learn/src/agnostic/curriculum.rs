@@ -2,9 +2,13 @@
 //! Automatic Curriculum Generation for Learning Adaptation in Networking", SIGCOMM 2022): train
 //! more where the policy's gap to the best rule-based algorithm is largest.
 //!
-//! The gap is the selection's ([`super::selection`]), per environment. Before policy iteration,
-//! every training environment is played once by each of [`RULES`] (noise-free simulator, as
-//! validation); the environments are grouped by (trace set, video) like validation, and each
+//! Before policy iteration, every training environment is played once by each of [`RULES`]
+//! (noise-free simulator, as validation). With [`super::Selection::Regret`] (the default) an
+//! environment's weight is its gap to *its own* best rule, `max(0, max_r qoe_r - qoe) / scale`
+//! ([`session_targets`], no tail term).
+//!
+//! With [`super::Selection::Bar`] the gap is the selection's ([`super::selection`]), per
+//! environment: the environments are grouped by (trace set, video) like validation, and each
 //! group's bar is taken from the rules' scores there: the rule with the best *mean* over the
 //! group (the bar's best rule, not the best rule of each session, which no one rule attains) and
 //! RobustMPC's p10 over the group. Before every iteration the current policy plays every training
@@ -35,7 +39,8 @@ use rayon::prelude::*;
 pub struct CurriculumConfig {
     /// Share of each iteration's sessions drawn by gap (0: off, every draw uniform).
     pub focus: f64,
-    /// Weight of a session's shortfall below its group's RobustMPC p10 (0: means only).
+    /// With [`super::Selection::Bar`]: weight of a session's shortfall below its group's RobustMPC
+    /// p10 (0: means only; [`super::Selection::Regret`] has no tail term).
     pub tail_weight: f64,
 }
 
@@ -94,7 +99,19 @@ pub(super) fn rule_qoes(
         .collect()
 }
 
-/// Every environment's [`Target`] from the rules' QoEs (`rules[i]` on `envs[i]`), grouped by
+/// Every environment's [`Target`] for [`super::Selection::Regret`]: the best of the rules' QoEs on
+/// that environment, and no tail (the p10 is minus infinity, so no session falls below it).
+pub(super) fn session_targets(rules: &[[f64; 4]]) -> Vec<Target> {
+    rules
+        .iter()
+        .map(|q| Target {
+            best_rule_qoe: q.iter().fold(f64::NEG_INFINITY, |best, &x| best.max(x)),
+            robustmpc_p10_qoe: f64::NEG_INFINITY,
+        })
+        .collect()
+}
+
+/// Every environment's [`Target`] for [`super::Selection::Bar`] from the rules' QoEs (`rules[i]` on `envs[i]`), grouped by
 /// (trace set, video).
 pub(super) fn targets(envs: &[Env], rules: &[[f64; 4]]) -> Vec<Target> {
     let keys: Vec<(usize, usize)> = envs.iter().map(|e| (e.set, e.video)).collect();
@@ -198,6 +215,21 @@ mod tests {
         assert_eq!(weight(10.0, 2.0, &t[0], 1.0), 1.0);
         assert!((weight(0.0, 2.0, &t[0], 1.0) - (12.0 + 2.0) / 2.0).abs() < 1e-12);
         assert!((weight(0.0, 2.0, &t[0], 0.0) - 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn session_targets_are_each_sessions_best_rule_without_a_tail() {
+        let rules = [[4.0, 12.0, 0.0, 0.0], [15.0, 8.0, 0.0, 20.0]];
+        let t = session_targets(&rules);
+        assert_eq!(t[0].best_rule_qoe, 12.0);
+        assert_eq!(
+            t[1].best_rule_qoe, 20.0,
+            "the session's best, not the group's"
+        );
+        // Below its best rule only the gap counts, whatever the tail weight; above it, nothing.
+        assert_eq!(weight(10.0, 2.0, &t[1], 1.0), 5.0);
+        assert_eq!(weight(-1e9, 1.0, &t[0], 0.0), 12.0 + 1e9);
+        assert_eq!(weight(13.0, 2.0, &t[0], 0.0), 0.0);
     }
 
     #[test]
