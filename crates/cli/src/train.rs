@@ -188,7 +188,7 @@ pub struct TrainArgs {
     /// video) group, the curriculum by each session's gap to its best rule (Pensieve test 45.14,
     /// 9 of 16 grid cells at seed 1). `bar` (opt-in): the margin to issue 17's bar per group,
     /// worst groups first, on 24 validation windows per set, the curriculum by the group's best
-    /// rule plus a tail term (better on validation, worse on the test grid: Pensieve test 36.18;
+    /// rule plus a tail term (better on validation, worse on the test grid: Pensieve test 36.18 at seed 1;
     /// see docs/benchmarks.md).
     #[arg(long, default_value = "regret", value_name = "MODE", value_parser = ["regret", "bar"], requires = "agnostic")]
     pub agnostic_select: String,

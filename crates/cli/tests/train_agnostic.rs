@@ -59,6 +59,15 @@ const TINY: [&str; 16] = [
     "1",
 ];
 
+/// Fails the test with the binary's stderr unless it succeeded.
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn run(args: &[&str], out: &std::path::Path) -> std::process::Output {
     Command::new(BIN)
         .args(["train", "--agnostic"])
@@ -73,11 +82,7 @@ fn run(args: &[&str], out: &std::path::Path) -> std::process::Output {
 fn a_trained_policy_is_measured_against_the_bar_on_the_same_validation_split() {
     let dir = tempfile::tempdir().unwrap();
     let trained = run(&TINY, &dir.path().join("train"));
-    assert!(
-        trained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&trained.stderr)
-    );
+    assert_ok(&trained);
     let policy = dir.path().join("train/policy.safetensors");
     let groups = |folder: &str| {
         std::fs::read_to_string(dir.path().join(folder).join("validation_groups.csv")).unwrap()
@@ -118,11 +123,7 @@ fn a_trained_policy_is_measured_against_the_bar_on_the_same_validation_split() {
     args.extend(["--agnostic-validate", policy.to_str().unwrap()]);
     let measured = run(&args, &dir.path().join("val"));
     let stdout = String::from_utf8_lossy(&measured.stdout);
-    assert!(
-        measured.status.success(),
-        "{}",
-        String::from_utf8_lossy(&measured.stderr)
-    );
+    assert_ok(&measured);
     assert!(
         stdout.contains("validation score") && stdout.contains("of 1 groups meet the bar"),
         "{stdout}"
@@ -154,11 +155,7 @@ fn the_bar_selection_is_opt_in() {
     let mut args = TINY.to_vec();
     args.extend(["--agnostic-select", "bar", "--agnostic-tail-weight", "0.5"]);
     let trained = run(&args, &dir.path().join("train"));
-    assert!(
-        trained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&trained.stderr)
-    );
+    assert_ok(&trained);
     let stdout = String::from_utf8_lossy(&trained.stdout);
     assert!(stdout.contains("margin to the bar"), "{stdout}");
     let groups = std::fs::read_to_string(dir.path().join("train/validation_groups.csv")).unwrap();
@@ -171,11 +168,7 @@ fn the_bar_selection_is_opt_in() {
     let policy = dir.path().join("train/policy.safetensors");
     args.extend(["--agnostic-validate", policy.to_str().unwrap()]);
     let measured = run(&args, &dir.path().join("val"));
-    assert!(
-        measured.status.success(),
-        "{}",
-        String::from_utf8_lossy(&measured.stderr)
-    );
+    assert_ok(&measured);
     assert_eq!(
         std::fs::read_to_string(dir.path().join("val/validation_groups.csv")).unwrap(),
         groups,

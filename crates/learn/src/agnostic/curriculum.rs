@@ -5,7 +5,7 @@
 //! Before policy iteration, every training environment is played once by each of [`RULES`]
 //! (noise-free simulator, as validation). With [`super::Selection::Regret`] (the default) an
 //! environment's weight is its gap to *its own* best rule, `max(0, max_r qoe_r - qoe) / scale`
-//! ([`session_targets`], no tail term).
+//! (`session_targets`, no tail term).
 //!
 //! With [`super::Selection::Bar`] the gap is the selection's ([`super::selection`]), per
 //! environment: the environments are grouped by (trace set, video) like validation, and each
