@@ -1,4 +1,7 @@
-//! The ladder-agnostic policy's selection metric, aligned with issue 17's bar.
+//! The ladder-agnostic policy's selection metric aligned with issue 17's bar, used with
+//! [`super::Selection::Bar`] (opt-in: the default, [`super::Selection::Regret`], selects by the
+//! regret to the optimum, which scored better on the test grid; every validation still reports
+//! these margins).
 //!
 //! The bar holds per grid cell (trace set x video): the policy's mean QoE at least the best of
 //! [`RULES`]' means, and its p10 at least RobustMPC's p10. Selection measures exactly that on
