@@ -177,6 +177,25 @@ pub struct TrainArgs {
     /// ladder: h264-5, vbr-3, vbr-8, vbr-9, vbr-12, top-40.
     #[arg(long, value_name = "LIST", requires = "agnostic")]
     pub agnostic_videos: Option<String>,
+    /// With --agnostic: train nothing; measure this ladder-agnostic policy file on the validation
+    /// split the same flags would train with (its selection score, and its regret and margins to
+    /// the bar per group, written to --out/validation_groups.csv), to compare policies on equal
+    /// terms.
+    #[arg(long, value_name = "POLICY", requires = "agnostic")]
+    pub agnostic_validate: Option<PathBuf>,
+    /// With --agnostic: what selects the policy on validation and steers the curriculum.
+    /// `regret` (default): the mean normalised regret to the offline optimum per (trace set,
+    /// video) group, the curriculum by each session's gap to its best rule (Pensieve test 45.14,
+    /// 9 of 16 grid cells at seed 1). `bar` (opt-in): the margin to issue 17's bar per group,
+    /// worst groups first, on 24 validation windows per set, the curriculum by the group's best
+    /// rule plus a tail term (better on validation, worse on the test grid: Pensieve test 36.18 at seed 1;
+    /// see docs/benchmarks.md).
+    #[arg(long, default_value = "regret", value_name = "MODE", value_parser = ["regret", "bar"], requires = "agnostic")]
+    pub agnostic_select: String,
+    /// With --agnostic-select bar: weight of a session's shortfall below its group's RobustMPC
+    /// p10 in the curriculum's draw (0: only the shortfall to the group's best rule counts).
+    #[arg(long, default_value_t = 1.0, value_name = "W", requires = "agnostic")]
+    pub agnostic_tail_weight: f64,
     /// Output folder: policy.safetensors (selected), last.safetensors (to resume),
     /// training_curve.{csv,png,svg}, stages.{csv,png,svg}.
     #[arg(long, default_value = "out/train", value_name = "DIR")]

@@ -13,8 +13,12 @@ use crate::progress::Progress;
 use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
-use neuralstream_learn::agnostic::{AgnosticPiConfig, AgnosticPoint};
+use neuralstream_learn::agnostic::{
+    validate_agnostic, AgnosticPiConfig, AgnosticPoint, CurriculumConfig, GroupMargin, GroupScore,
+    Selection,
+};
 use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
+use neuralstream_policy::Policy;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -198,17 +202,29 @@ const PI_FLAGS: &[(&str, &str)] = &[
 pub fn run(args: &TrainArgs) -> Result<()> {
     let sets = trace_sets(args)?;
     let videos = videos(args)?;
+    let selection = match args.agnostic_select.as_str() {
+        "bar" => Selection::Bar,
+        _ => Selection::Regret,
+    };
+    let base = AgnosticConfig::with_selection(selection);
     let cfg = AgnosticConfig {
         seed: args.seed,
-        epochs: args.epochs.unwrap_or(AgnosticConfig::default().epochs),
-        dagger_rounds: args
-            .dagger_rounds
-            .unwrap_or(AgnosticConfig::default().dagger_rounds),
+        epochs: args.epochs.unwrap_or(base.epochs),
+        dagger_rounds: args.dagger_rounds.unwrap_or(base.dagger_rounds),
         pi: pi_config(args),
+        curriculum: CurriculumConfig {
+            tail_weight: args.agnostic_tail_weight,
+            ..CurriculumConfig::default()
+        },
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
-        ..AgnosticConfig::default()
+        ..base
     };
+    let w = args.agnostic_tail_weight;
+    anyhow::ensure!(
+        w.is_finite() && w >= 0.0,
+        "--agnostic-tail-weight {w}: must be a number at least 0 (1 weighs tail shortfalls as mean ones, 0 ignores them)"
+    );
     if let Err(e) = cfg.pi.validate() {
         let e = e.within("pi");
         let flag = PI_FLAGS.iter().find(|(f, _)| *f == e.field).map(|p| p.1);
@@ -220,6 +236,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.out.display()
         )
     })?;
+    if let Some(path) = &args.agnostic_validate {
+        return validate_only(path, &sets, &videos, &cfg, args);
+    }
     let set_names: Vec<String> = sets
         .iter()
         .map(|s| format!("{} ({} traces)", s.name, s.traces.len()))
@@ -252,16 +271,25 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         best = best.max(p.val_score);
         bar.inc(1);
         bar.set_message(format!(
-            "{} #{}: validation score {:.4} (minus the normalised regret; best {:.4}), loss {:.3}",
-            p.stage, p.step, p.val_score, best, p.loss
+            "{} #{}: validation score {:.4} ({}; best {:.4}), loss {:.3}",
+            p.stage,
+            p.step,
+            p.val_score,
+            score_meaning(cfg.selection),
+            best,
+            p.loss
         ));
     })?;
     bar.finish_and_clear();
-    write_outputs(args, &report)
+    write_outputs(args, &report, cfg.selection)
 }
 
 /// Writes the policy, the curve and the per-group validation table; prints the summary.
-fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) -> Result<()> {
+fn write_outputs(
+    args: &TrainArgs,
+    report: &neuralstream_learn::AgnosticReport,
+    selection: Selection,
+) -> Result<()> {
     let mut policy = report.policy.clone();
     policy
         .meta_mut()
@@ -282,16 +310,13 @@ fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) 
     let curve_path = args.out.join("training_curve.csv");
     std::fs::write(&curve_path, curve)
         .with_context(|| format!("cannot write {}", curve_path.display()))?;
-    let mut groups = String::from("traces,video,val_score_of_optimum\n");
-    for (set, video, share) in &report.groups {
-        let _ = writeln!(groups, "{set},{video},{share:.6}");
-    }
-    let groups_path = args.out.join("validation_groups.csv");
-    std::fs::write(&groups_path, groups)
-        .with_context(|| format!("cannot write {}", groups_path.display()))?;
+    let groups_path = write_groups(args, &report.groups, &report.regret_groups)?;
     println!(
-        "ladder-agnostic policy: validation score {:.4} (minus the regret to the optimum per top-bitrate chunk; {} decisions from {} environments)",
-        report.best_val_score, report.samples, report.train_envs
+        "ladder-agnostic policy: validation score {:.4} ({} per top-bitrate chunk; {} decisions from {} environments)",
+        report.best_val_score,
+        score_meaning(selection),
+        report.samples,
+        report.train_envs
     );
     if report.cut_short {
         println!("warning: --max-wall-s cut the run short; the policy is not reproducible");
@@ -305,6 +330,81 @@ fn write_outputs(args: &TrainArgs, report: &neuralstream_learn::AgnosticReport) 
     println!(
         "evaluate it: neuralstream bench --grid-traces ... --grid-videos ... --abr learned:{},robustmpc,bola-e,bba0,dynamic,optimum",
         path.display()
+    );
+    Ok(())
+}
+
+/// What a validation score measures, for messages.
+fn score_meaning(selection: Selection) -> &'static str {
+    match selection {
+        Selection::Regret => "minus the normalised regret to the optimum",
+        Selection::Bar => "margin to the bar, worst groups first",
+    }
+}
+
+/// Writes `--out/validation_groups.csv` (every validation group against the bar, and its score
+/// by regret to the optimum where measured: `regret_score`, empty with `--agnostic-select bar`)
+/// and returns its path.
+fn write_groups(
+    args: &TrainArgs,
+    groups: &[GroupMargin],
+    regret_groups: &[GroupScore],
+) -> Result<PathBuf> {
+    let mut csv = String::from(
+        "traces,video,sessions,qoe_mean,qoe_p10,best_rule,best_rule_qoe_mean,robustmpc_qoe_p10,mean_margin,p10_margin,margin,regret_score\n",
+    );
+    for g in groups {
+        let regret = regret_groups
+            .iter()
+            .find(|r| r.0 == g.set && r.1 == g.video)
+            .map(|r| format!("{:.6}", r.2))
+            .unwrap_or_default();
+        let _ = writeln!(
+            csv,
+            "{},{},{},{:.4},{:.4},{},{:.4},{:.4},{:.6},{:.6},{:.6},{regret}",
+            g.set,
+            g.video,
+            g.sessions,
+            g.mean_qoe,
+            g.p10_qoe,
+            g.best_rule,
+            g.best_rule_mean_qoe,
+            g.robustmpc_p10_qoe,
+            g.mean_margin,
+            g.p10_margin,
+            g.margin()
+        );
+    }
+    let path = args.out.join("validation_groups.csv");
+    std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// `--agnostic-validate POLICY`: measures a policy file on the validation split, trains nothing.
+fn validate_only(
+    path: &Path,
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    cfg: &AgnosticConfig,
+    args: &TrainArgs,
+) -> Result<()> {
+    let policy = match Policy::load(path).with_context(|| format!("in --agnostic-validate {}", path.display()))? {
+        Policy::Agnostic(p) => p,
+        Policy::Fixed(_) => anyhow::bail!(
+            "--agnostic-validate {}: a fixed-ladder policy (layout 1); validation plays ladders of 3 to 12 levels, which needs a ladder-agnostic one (train --agnostic)",
+            path.display()
+        ),
+    };
+    let v = validate_agnostic(&policy, sets, videos, cfg)?;
+    let groups_path = write_groups(args, &v.margins, &v.regret_groups)?;
+    let meeting = v.margins.iter().filter(|g| g.margin() >= 0.0).count();
+    println!(
+        "{}: validation score {:.4} ({}); {meeting} of {} groups meet the bar; wrote {}",
+        path.display(),
+        v.score,
+        score_meaning(cfg.selection),
+        v.margins.len(),
+        groups_path.display()
     );
     Ok(())
 }

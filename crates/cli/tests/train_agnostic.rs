@@ -1,5 +1,7 @@
 //! `neuralstream train --agnostic` through the real binary: bad policy-iteration settings are
-//! refused before any training, naming the flag.
+//! refused before any training, naming the flag; `--agnostic-validate` measures a trained policy
+//! against the bar per validation group; `--agnostic-select bar` selects by the bar instead of the
+//! default regret to the optimum.
 
 use std::process::Command;
 
@@ -7,23 +9,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 
 fn refused(flag: &str, value: &str) -> String {
     let out_dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "train",
-            "--agnostic",
-            "--agnostic-traces",
-            "wide=synthetic-wide",
-            "--agnostic-videos",
-            "three=vbr-3",
-            "--synthetic-traces",
-            "4",
-            flag,
-            value,
-            "--out",
-        ])
-        .arg(out_dir.path())
-        .output()
-        .unwrap();
+    let mut args = TINY[..6].to_vec();
+    args.extend([flag, value]);
+    let out = run(&args, out_dir.path());
     assert!(!out.status.success(), "{flag} {value} was accepted");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -34,9 +22,156 @@ fn out_of_range_policy_iteration_flags_are_named() {
     assert!(e.contains("--api-explore") && e.contains("[0, 1]"), "{e}");
     let e = refused("--api-lr", "0");
     assert!(e.contains("--api-lr") && e.contains("learning rate"), "{e}");
+    let e = refused("--agnostic-tail-weight", "NaN");
+    assert!(
+        e.contains("--agnostic-tail-weight") && e.contains("at least 0"),
+        "{e}"
+    );
+    let e = refused("--agnostic-select", "worst");
+    assert!(
+        e.contains("--agnostic-select") && e.contains("regret") && e.contains("bar"),
+        "{e}"
+    );
     let e = refused("--api-sessions", "0");
     assert!(
         e.contains("--api-sessions") && e.contains("at least 1"),
         "{e}"
+    );
+}
+
+/// A tiny run's flags: 4 synthetic traces of 320 s (one window each, one held out), one video.
+const TINY: [&str; 16] = [
+    "--agnostic-traces",
+    "wide=synthetic-wide",
+    "--agnostic-videos",
+    "three=vbr-3",
+    "--synthetic-traces",
+    "4",
+    "--val-fraction",
+    "0.25",
+    "--epochs",
+    "1",
+    "--api-iters",
+    "1",
+    "--api-sessions",
+    "4",
+    "--api-states",
+    "1",
+];
+
+/// Fails the test with the binary's stderr unless it succeeded.
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run(args: &[&str], out: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["train", "--agnostic"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_trained_policy_is_measured_against_the_bar_on_the_same_validation_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let trained = run(&TINY, &dir.path().join("train"));
+    assert_ok(&trained);
+    let policy = dir.path().join("train/policy.safetensors");
+    let groups = |folder: &str| {
+        std::fs::read_to_string(dir.path().join(folder).join("validation_groups.csv")).unwrap()
+    };
+    let header = "traces,video,sessions,qoe_mean,qoe_p10,best_rule,best_rule_qoe_mean,robustmpc_qoe_p10,mean_margin,p10_margin,margin,regret_score";
+    let at_training = groups("train");
+    assert!(at_training.starts_with(header), "{at_training}");
+    assert_eq!(
+        at_training.lines().count(),
+        2,
+        "one (set, video) group: {at_training}"
+    );
+    assert!(
+        at_training
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("synthetic-wide,vbr-3,1,"),
+        "{at_training}"
+    );
+    let regret: f64 = at_training
+        .lines()
+        .nth(1)
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        regret <= 0.0,
+        "the default selects by minus the regret: {at_training}"
+    );
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert!(stdout.contains("regret to the optimum"), "{stdout}");
+
+    let mut args = TINY.to_vec();
+    args.extend(["--agnostic-validate", policy.to_str().unwrap()]);
+    let measured = run(&args, &dir.path().join("val"));
+    let stdout = String::from_utf8_lossy(&measured.stdout);
+    assert_ok(&measured);
+    assert!(
+        stdout.contains("validation score") && stdout.contains("of 1 groups meet the bar"),
+        "{stdout}"
+    );
+    assert_eq!(
+        groups("val"),
+        at_training,
+        "the same split, the same policy, the same margins"
+    );
+    assert!(
+        !dir.path().join("val/policy.safetensors").exists(),
+        "nothing is trained"
+    );
+
+    let mut args = TINY.to_vec();
+    args.extend(["--agnostic-validate", "no-such-policy.safetensors"]);
+    let missing = run(&args, &dir.path().join("missing"));
+    let e = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert!(
+        e.contains("--agnostic-validate") && e.contains("no-such-policy"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_bar_selection_is_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = TINY.to_vec();
+    args.extend(["--agnostic-select", "bar", "--agnostic-tail-weight", "0.5"]);
+    let trained = run(&args, &dir.path().join("train"));
+    assert_ok(&trained);
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert!(stdout.contains("margin to the bar"), "{stdout}");
+    let groups = std::fs::read_to_string(dir.path().join("train/validation_groups.csv")).unwrap();
+    let row = groups.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with("synthetic-wide,vbr-3,1,") && row.ends_with(','),
+        "no optimum, no regret score: {groups}"
+    );
+
+    let policy = dir.path().join("train/policy.safetensors");
+    args.extend(["--agnostic-validate", policy.to_str().unwrap()]);
+    let measured = run(&args, &dir.path().join("val"));
+    assert_ok(&measured);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("val/validation_groups.csv")).unwrap(),
+        groups,
+        "validated by the bar on the split it was trained with"
     );
 }

@@ -22,13 +22,20 @@
 //!    drawn by a Genet-style [`curriculum`] (where the policy's gap to the best rule is largest),
 //!    still selected on validation.
 //!
-//! **Selection metric.** Ladders differ in scale (QoE_lin on a 35 Mbit/s ladder is in the
-//! thousands, on Pensieve's in the tens), and a share of the optimum is ill-conditioned where the
-//! optimum itself is near 0 (a 40 Mbit/s ladder on a 3G trace). So validation scores each
-//! (trace set, video) group by its regret to the optimum normalised by the most a session could
-//! earn (the top level's utility times the chunks played), and averages the groups: the score is
-//! 0 at the optimum, -0.1 for a policy that loses a tenth of the top bitrate per chunk, and every
-//! group weighs the same, as every cell of the generalisation grid does.
+//! **Selection metric** ([`Selection`]; the default, [`Selection::Regret`]). Ladders differ in
+//! scale (QoE_lin on a 35 Mbit/s ladder is in the thousands, on Pensieve's in the tens), and a
+//! share of the optimum is ill-conditioned where the optimum itself is near 0 (a 40 Mbit/s ladder
+//! on a 3G trace). So validation scores each (trace set, video) group by its regret to the
+//! optimum normalised by the most a session could earn (the top level's utility times the chunks
+//! played), and averages the groups: the score is 0 at the optimum, -0.1 for a policy that loses
+//! a tenth of the top bitrate per chunk, and every group weighs the same, as every cell of the
+//! generalisation grid does. The curriculum then measures each session against its best rule.
+//!
+//! [`Selection::Bar`] (opt-in) aligns both with issue 17's bar instead ([`selection`]): each
+//! validation group's margin is the smaller of its mean's lead over the group's best rule and its
+//! p10's lead over RobustMPC's, the score weighs the worst groups most, and the curriculum draws
+//! by the group's best rule plus a tail term. It improved validation but not the test grid
+//! (`docs/benchmarks.md`, the agnostic third pass), so it is not the default.
 //!
 //! Everything is deterministic for a seed: environments are solved and played in parallel but
 //! collected in order, and training is single-threaded.
@@ -49,8 +56,28 @@ use std::time::Instant;
 
 pub mod curriculum;
 pub mod pi;
+pub mod selection;
 pub use curriculum::CurriculumConfig;
 pub use pi::AgnosticPiConfig;
+pub use selection::{GroupMargin, SelectionConfig};
+
+/// What selects the policy on validation, and what the curriculum draws by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// Minus the mean normalised regret to the offline optimum over (set, video) groups; the
+    /// curriculum weighs a session by its gap to that session's best rule (the default).
+    #[default]
+    Regret,
+    /// The margin to issue 17's bar per group, worst groups first ([`selection`]); the
+    /// curriculum weighs a session by its shortfall to the group's best rule plus
+    /// [`CurriculumConfig::tail_weight`] times its shortfall below the group's RobustMPC p10.
+    Bar,
+}
+
+/// Validation windows per set that [`AgnosticConfig::with_selection`] takes for
+/// [`Selection::Bar`] (it needs no optimum, only the rules: more sessions make its p10
+/// meaningful).
+pub const BAR_VAL_WINDOWS_PER_SET: usize = 24;
 
 /// Settings of [`train_agnostic`].
 #[derive(Debug, Clone)]
@@ -97,6 +124,10 @@ pub struct AgnosticConfig {
     pub pi: AgnosticPiConfig,
     /// Which environments policy iteration rolls in ([`curriculum`]).
     pub curriculum: CurriculumConfig,
+    /// What selects the policy and steers the curriculum.
+    pub selection: Selection,
+    /// With [`Selection::Bar`]: how validation groups' margins make the score ([`selection`]).
+    pub bar: SelectionConfig,
     /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
     pub max_wall_s: f64,
 }
@@ -104,8 +135,9 @@ pub struct AgnosticConfig {
 impl Default for AgnosticConfig {
     /// 2 x 64 ReLU, lr 1e-3, 128 decisions per batch, 12 epochs, no DAgger round (policy
     /// iteration does its work for less: see `docs/benchmarks.md`; a round is 80 sessions x 10
-    /// states and 3 epochs), [`AgnosticPiConfig::default`] policy iteration, 2 videos per window, at most 100 training and 10 validation windows
-    /// per set, 15 % validation, 320 s windows every 160 s, Pensieve's simulator skipping chunk 0.
+    /// states and 3 epochs), [`AgnosticPiConfig::default`] policy iteration, 2 videos per window,
+    /// at most 100 training and 10 validation windows per set, 15 % validation, 320 s windows
+    /// every 160 s, Pensieve's simulator skipping chunk 0, selection by [`Selection::Regret`].
     fn default() -> Self {
         AgnosticConfig {
             seed: 1,
@@ -132,7 +164,26 @@ impl Default for AgnosticConfig {
             },
             pi: AgnosticPiConfig::default(),
             curriculum: CurriculumConfig::default(),
+            selection: Selection::Regret,
+            bar: SelectionConfig::default(),
             max_wall_s: 3600.0,
+        }
+    }
+}
+
+impl AgnosticConfig {
+    /// The default settings with `selection`; [`Selection::Bar`] validates on
+    /// [`BAR_VAL_WINDOWS_PER_SET`] windows per set (as its measured runs did).
+    pub fn with_selection(selection: Selection) -> Self {
+        let default = AgnosticConfig::default();
+        let max_val_windows_per_set = match selection {
+            Selection::Regret => default.max_val_windows_per_set,
+            Selection::Bar => BAR_VAL_WINDOWS_PER_SET,
+        };
+        AgnosticConfig {
+            selection,
+            max_val_windows_per_set,
+            ..default
         }
     }
 }
@@ -180,15 +231,29 @@ pub struct AgnosticPoint {
     pub step: usize,
     /// Mean training loss of the last epoch.
     pub loss: f64,
-    /// Validation score: minus the mean normalised regret to the optimum over (set, video) groups
-    /// (0 at the optimum; see the module doc).
+    /// Validation score: with [`Selection::Regret`] minus the mean normalised regret to the
+    /// optimum over (set, video) groups (0 at the optimum), with [`Selection::Bar`]
+    /// [`selection::selection_score`] of the groups' margins to the bar (at least 0 when every
+    /// group meets it); see the module doc.
     pub val_score: f64,
     /// Wall time since the start, seconds.
     pub wall_s: f64,
 }
 
-/// A (trace set, video) group's validation score: `(set, video, score)`.
+/// A (trace set, video) group's validation score by regret: `(set, video, score)`.
 pub type GroupScore = (String, String, f64);
+
+/// A policy measured on the validation split.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    /// The selection score ([`AgnosticPoint::val_score`]).
+    pub score: f64,
+    /// Every group's score by regret to the optimum (empty with [`Selection::Bar`], which solves
+    /// no optimum on validation).
+    pub regret_groups: Vec<GroupScore>,
+    /// Every group's margins to the bar, in (set, video) order.
+    pub margins: Vec<GroupMargin>,
+}
 
 /// What [`train_agnostic`] returns.
 #[derive(Debug, Clone)]
@@ -199,8 +264,10 @@ pub struct AgnosticReport {
     pub best_val_score: f64,
     /// Every validation measurement.
     pub curve: Vec<AgnosticPoint>,
-    /// Validation score per (set, video) group of the best policy.
-    pub groups: Vec<GroupScore>,
+    /// The best policy's margins to the bar per validation (set, video) group.
+    pub groups: Vec<GroupMargin>,
+    /// The best policy's score by regret per validation group (empty with [`Selection::Bar`]).
+    pub regret_groups: Vec<GroupScore>,
     /// Decisions in the final training data.
     pub samples: usize,
     /// Training environments.
@@ -286,14 +353,7 @@ pub fn train_agnostic(
 ) -> Result<AgnosticReport, LearnError> {
     let start = Instant::now();
     cfg.pi.validate().map_err(|e| e.within("pi"))?;
-    for v in videos {
-        AgnosticSpec::check_levels(&v.video.name, v.video.num_levels())
-            .map_err(|e| LearnError::Invalid(e.to_string()))?;
-    }
-    let sim = SimConfig {
-        delay_noise: None,
-        ..cfg.sim.clone()
-    };
+    let sim = checked_sim(videos, cfg)?;
     let spec = AgnosticSpec::default();
     let (train_envs, val_envs) = environments(sets, videos.len(), cfg);
     let mut data = collect_demos(&train_envs, videos, &spec, &sim, cfg)?;
@@ -305,7 +365,7 @@ pub fn train_agnostic(
             val_envs.len()
         )));
     }
-    let val_opt = optimum_qoes(&val_envs, videos, &sim, cfg)?;
+    let val_refs = references(&val_envs, videos, &sim, cfg)?;
     let mut sizes = vec![spec.row_len()];
     sizes.extend(&cfg.hidden);
     sizes.push(1);
@@ -318,8 +378,8 @@ pub fn train_agnostic(
     let mut validate =
         |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>, best: &mut (f64, Mlp)| {
             let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
-            let (share, _) =
-                validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
+            let share =
+                validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?.score;
             let point = AgnosticPoint {
                 stage,
                 step,
@@ -365,27 +425,36 @@ pub fn train_agnostic(
     let mut pi_adam = Adam::new(AdamConfig::with_lr(cfg.pi.lr));
     let mut kept = VecDeque::new();
     let focus = cfg.curriculum.focus;
-    let best_rule = if cfg.pi.iterations > 0 && focus > 0.0 && !cut_short {
-        curriculum::best_rule_qoes(&train_envs, videos, &sim, cfg.skip_chunks)?
+    let targets = if cfg.pi.iterations > 0 && focus > 0.0 && !cut_short {
+        let rules = curriculum::rule_qoes(&train_envs, videos, &sim, cfg.skip_chunks)?;
+        match cfg.selection {
+            Selection::Regret => curriculum::session_targets(&rules),
+            Selection::Bar => curriculum::targets(&train_envs, &rules),
+        }
     } else {
         Vec::new()
+    };
+    let tail_weight = match cfg.selection {
+        Selection::Regret => 0.0,
+        Selection::Bar => cfg.curriculum.tail_weight,
     };
     let mut draw_rng = Rng::new(cfg.seed ^ 0x0c2c_0000_0000_0000).fork(1);
     for it in 1..=cfg.pi.iterations {
         if cut_short {
             break;
         }
-        let gaps = if best_rule.is_empty() {
+        let gaps = if targets.is_empty() {
             vec![0.0; train_envs.len()]
         } else {
             let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
             curriculum::gaps(
                 &policy,
                 &train_envs,
-                &best_rule,
+                &targets,
                 videos,
                 &sim,
                 cfg.skip_chunks,
+                tail_weight,
             )?
         };
         let picks = curriculum::draw(&gaps, cfg.pi.sessions_per_iter, focus, &mut draw_rng);
@@ -414,15 +483,29 @@ pub fn train_agnostic(
         }
     }
     let policy = AgnosticAbr::new(best.1, spec, meta);
-    let (_, groups) = validation_score(&policy, &val_envs, &val_opt, sets, videos, &sim, cfg)?;
+    let last = validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?;
     Ok(AgnosticReport {
         policy,
         best_val_score: best.0,
         curve,
-        groups,
+        groups: last.margins,
+        regret_groups: last.regret_groups,
         samples: data.len(),
         train_envs: train_envs.len(),
         cut_short,
+    })
+}
+
+/// Refuses a video outside 2..=16 levels (naming it); the noise-free simulator that solving,
+/// recording and validation use.
+fn checked_sim(videos: &[TrainVideo], cfg: &AgnosticConfig) -> Result<SimConfig, LearnError> {
+    for v in videos {
+        AgnosticSpec::check_levels(&v.video.name, v.video.num_levels())
+            .map_err(|e| LearnError::Invalid(e.to_string()))?;
+    }
+    Ok(SimConfig {
+        delay_noise: None,
+        ..cfg.sim.clone()
     })
 }
 
@@ -541,6 +624,29 @@ fn collect_demos(
     Ok(data)
 }
 
+/// What validation compares a policy with on every validation environment.
+struct References {
+    /// The optimum's QoE (empty with [`Selection::Bar`]).
+    optimum: Vec<f64>,
+    /// The QoEs of the bar's rules ([`selection::RULES`]).
+    rules: Vec<[f64; 4]>,
+}
+
+/// The rules' QoEs on every environment, and the optimum's with [`Selection::Regret`].
+fn references(
+    envs: &[Env],
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    cfg: &AgnosticConfig,
+) -> Result<References, LearnError> {
+    let optimum = match cfg.selection {
+        Selection::Regret => optimum_qoes(envs, videos, sim, cfg)?,
+        Selection::Bar => Vec::new(),
+    };
+    let rules = curriculum::rule_qoes(envs, videos, sim, cfg.skip_chunks)?;
+    Ok(References { optimum, rules })
+}
+
 /// The optimum's QoE of every environment.
 fn optimum_qoes(
     envs: &[Env],
@@ -565,17 +671,19 @@ fn optimum_qoes(
         .collect()
 }
 
-/// Plays `policy` on the validation environments; returns the mean over (set, video) groups of
-/// the group's normalised regret (negated), and every group's.
+/// Plays `policy` on the validation environments and measures every (set, video) group: its
+/// normalised regret to the optimum (negated; with [`Selection::Regret`]) and its margins to the
+/// bar ([`selection`]). The score is the mean of the groups' regret scores ([`Selection::Regret`])
+/// or [`selection::selection_score`] of the margins ([`Selection::Bar`]).
 fn validation_score(
     policy: &AgnosticAbr,
     envs: &[Env],
-    optimum: &[f64],
+    refs: &References,
     sets: &[TraceSet],
     videos: &[TrainVideo],
     sim: &SimConfig,
     cfg: &AgnosticConfig,
-) -> Result<(f64, Vec<GroupScore>), LearnError> {
+) -> Result<Validation, LearnError> {
     let qoes: Vec<(f64, f64)> = envs
         .par_iter()
         .map_init(
@@ -583,27 +691,66 @@ fn validation_score(
             |(abr, log), env| curriculum::play(abr, env, videos, sim, cfg.skip_chunks, log),
         )
         .collect::<Result<_, LearnError>>()?;
-    let mut groups = Vec::new();
+    let mut regret_groups = Vec::new();
+    let mut margins = Vec::new();
     for (s, set) in sets.iter().enumerate() {
         for (vi, v) in videos.iter().enumerate() {
-            let (mut regret, mut most) = (0.0, 0.0);
-            for (i, env) in envs.iter().enumerate() {
-                if env.set == s && env.video == vi {
-                    regret += optimum[i] - qoes[i].0;
+            let members: Vec<usize> = (0..envs.len())
+                .filter(|&i| envs[i].set == s && envs[i].video == vi)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            if !refs.optimum.is_empty() {
+                let (mut regret, mut most) = (0.0, 0.0);
+                for &i in &members {
+                    regret += refs.optimum[i] - qoes[i].0;
                     most += qoes[i].1;
                 }
+                if most > 0.0 {
+                    regret_groups.push((set.name.clone(), v.video.name.clone(), -regret / most));
+                }
             }
-            if most > 0.0 {
-                groups.push((set.name.clone(), v.video.name.clone(), -regret / most));
-            }
+            let policy_qoes: Vec<f64> = members.iter().map(|&i| qoes[i].0).collect();
+            let rule_qoes: Vec<[f64; 4]> = members.iter().map(|&i| refs.rules[i]).collect();
+            let scale = members.iter().map(|&i| qoes[i].1).sum::<f64>() / members.len() as f64;
+            margins.push(selection::group_margin(
+                &set.name,
+                &v.video.name,
+                &policy_qoes,
+                &rule_qoes,
+                scale,
+            ));
         }
     }
-    let mean = if groups.is_empty() {
-        0.0
-    } else {
-        groups.iter().map(|g| g.2).sum::<f64>() / groups.len() as f64
+    let score = match cfg.selection {
+        Selection::Regret if regret_groups.is_empty() => 0.0,
+        Selection::Regret => {
+            regret_groups.iter().map(|g| g.2).sum::<f64>() / regret_groups.len() as f64
+        }
+        Selection::Bar => selection::selection_score(&margins, &cfg.bar),
     };
-    Ok((mean, groups))
+    Ok(Validation {
+        score,
+        regret_groups,
+        margins,
+    })
+}
+
+/// Measures a trained `policy` on the validation split `train_agnostic` would use with the same
+/// `sets`, `videos` and `cfg` (its seed, split, windows and [`Selection`]): the selection score,
+/// the groups' regret scores (with [`Selection::Regret`]) and every group's margins to the bar.
+/// For comparing policies trained by different recipes on equal terms.
+pub fn validate_agnostic(
+    policy: &AgnosticAbr,
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    cfg: &AgnosticConfig,
+) -> Result<Validation, LearnError> {
+    let sim = checked_sim(videos, cfg)?;
+    let (_, val_envs) = environments(sets, videos.len(), cfg);
+    let refs = references(&val_envs, videos, &sim, cfg)?;
+    validation_score(policy, &val_envs, &refs, sets, videos, &sim, cfg)
 }
 
 /// DAgger: the learner plays every environment; `dagger_states_per_session` of the states it
@@ -777,12 +924,38 @@ mod tests {
         assert!(a.samples > 0 && a.train_envs == 12);
         assert!(a.best_val_score.is_finite());
         assert_eq!(a.groups.len(), 2);
+        assert_eq!(a.regret_groups.len(), 2, "the default selects by regret");
+        assert!(
+            a.best_val_score <= 1e-9,
+            "minus a regret: {}",
+            a.best_val_score
+        );
         let b = run();
         assert_eq!(
             a.policy.actor(),
             b.policy.actor(),
             "same seed, same weights"
         );
+        let bar = AgnosticConfig {
+            selection: Selection::Bar,
+            ..tiny()
+        };
+        let c = train_agnostic(&sets, &videos, &bar, PolicyMeta::default(), &mut |_| {}).unwrap();
+        assert!(c.regret_groups.is_empty(), "no optimum on validation");
+        assert_eq!(c.groups.len(), 2);
+        assert_eq!(
+            c.best_val_score,
+            c.curve.iter().map(|p| p.val_score).fold(f64::MIN, f64::max)
+        );
+    }
+
+    #[test]
+    fn the_bar_selection_validates_on_more_windows() {
+        assert_eq!(AgnosticConfig::default().selection, Selection::Regret);
+        let bar = AgnosticConfig::with_selection(Selection::Bar);
+        assert_eq!(bar.max_val_windows_per_set, BAR_VAL_WINDOWS_PER_SET);
+        let regret = AgnosticConfig::with_selection(Selection::Regret);
+        assert_eq!(regret.max_val_windows_per_set, 10);
     }
 
     #[test]

@@ -2,40 +2,64 @@
 //! Automatic Curriculum Generation for Learning Adaptation in Networking", SIGCOMM 2022): train
 //! more where the policy's gap to the best rule-based algorithm is largest.
 //!
-//! Before policy iteration, every training environment is played once by each of
-//! [`CURRICULUM_RULES`] (noise-free simulator, as validation) and the best rule's QoE is kept.
-//! Before every iteration the current policy plays every training environment too; its gap to the
-//! best rule is normalised like the validation score (by the video's top utility times the chunks
-//! scored), so a 40 Mbit/s ladder's gaps and Pensieve's weigh alike. A share
-//! [`CurriculumConfig::focus`] of the iteration's sessions is then drawn with probability
-//! proportional to the positive gaps, the rest uniformly (so the policy keeps what it does well).
-//! Genet compares with a rule rather than the optimum on purpose: the optimum's lead partly comes
-//! from knowing the future, which no policy can learn, while a rule's lead is always attainable.
+//! Before policy iteration, every training environment is played once by each of [`RULES`]
+//! (noise-free simulator, as validation). With [`super::Selection::Regret`] (the default) an
+//! environment's weight is its gap to *its own* best rule, `max(0, max_r qoe_r - qoe) / scale`
+//! (`session_targets`, no tail term).
+//!
+//! With [`super::Selection::Bar`] the gap is the selection's ([`super::selection`]), per
+//! environment: the environments are grouped by (trace set, video) like validation, and each
+//! group's bar is taken from the rules' scores there: the rule with the best *mean* over the
+//! group (the bar's best rule, not the best rule of each session, which no one rule attains) and
+//! RobustMPC's p10 over the group. Before every iteration the current policy plays every training
+//! environment; an environment's weight is
+//!
+//! `max(0, best_rule_qoe - qoe) / scale + tail_weight * max(0, robustmpc_p10 - qoe) / scale`
+//!
+//! (`best_rule_qoe`: the group's best rule on this environment; `robustmpc_p10`: the group's;
+//! `scale`: the video's top utility times the chunks scored, as validation's), so sessions that
+//! lose to the rule that sets the bar and sessions in the tail below RobustMPC's p10 are both
+//! trained on. A share [`CurriculumConfig::focus`] of the iteration's sessions is then drawn with
+//! probability proportional to the weights, the rest uniformly (so the policy keeps what it does
+//! well). Genet compares with a rule rather than the optimum on purpose: the optimum's lead partly
+//! comes from knowing the future, which no policy can learn, while a rule's lead is attainable.
 //!
 //! Deterministic: environments are played in parallel and collected in order; the draws come from
 //! the seeded [`Rng`] the caller gives.
 
+use super::selection::{bars_by_group, RULES};
 use super::{run_env, Env, TrainVideo};
 use crate::error::LearnError;
 use neuralstream_core::{Abr, Rng};
 use neuralstream_sim::{SessionLog, SimConfig};
 use rayon::prelude::*;
 
-/// The rules whose best QoE per environment the policy is measured against (the issue's bar).
-pub const CURRICULUM_RULES: [&str; 4] = ["bba0", "bola-e", "dynamic", "robustmpc"];
-
 /// Settings of the curriculum.
 #[derive(Debug, Clone)]
 pub struct CurriculumConfig {
     /// Share of each iteration's sessions drawn by gap (0: off, every draw uniform).
     pub focus: f64,
+    /// With [`super::Selection::Bar`]: weight of a session's shortfall below its group's RobustMPC
+    /// p10 (0: means only; [`super::Selection::Regret`] has no tail term).
+    pub tail_weight: f64,
 }
 
 impl Default for CurriculumConfig {
-    /// Half of the sessions by gap, half uniform.
+    /// Half of the sessions by gap, half uniform; tail shortfalls weigh as mean ones.
     fn default() -> Self {
-        CurriculumConfig { focus: 0.5 }
+        CurriculumConfig {
+            focus: 0.5,
+            tail_weight: 1.0,
+        }
     }
+}
+
+/// What the policy is measured against on one environment: its group's best rule's QoE there,
+/// and its group's RobustMPC p10.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Target {
+    best_rule_qoe: f64,
+    robustmpc_p10_qoe: f64,
 }
 
 /// The QoE of a session of `abr` on `env` (noise-free `sim`), and the scale of a normalised gap
@@ -55,43 +79,80 @@ pub(super) fn play(
     Ok((v.qoe.score(&log.records, skip_chunks).qoe, scale))
 }
 
-/// The best of [`CURRICULUM_RULES`]' QoEs on every environment.
-pub(super) fn best_rule_qoes(
+/// Every rule of [`RULES`]' QoE on every environment (`[i][r]`: rule `r` on `envs[i]`).
+pub(super) fn rule_qoes(
     envs: &[Env],
     videos: &[TrainVideo],
     sim: &SimConfig,
     skip_chunks: usize,
-) -> Result<Vec<f64>, LearnError> {
+) -> Result<Vec<[f64; 4]>, LearnError> {
     envs.par_iter()
         .map_init(SessionLog::default, |log, env| {
-            let mut best = f64::NEG_INFINITY;
-            for name in CURRICULUM_RULES {
+            let mut qoes = [0.0; 4];
+            for (q, name) in qoes.iter_mut().zip(RULES) {
                 let mut rule = neuralstream_abr::create(name)
-                    .map_err(|e| LearnError::Invalid(format!("curriculum rule {name}: {e}")))?;
-                best = best.max(play(rule.as_mut(), env, videos, sim, skip_chunks, log)?.0);
+                    .map_err(|e| LearnError::Invalid(format!("bar rule {name}: {e}")))?;
+                *q = play(rule.as_mut(), env, videos, sim, skip_chunks, log)?.0;
             }
-            Ok(best)
+            Ok(qoes)
         })
         .collect()
 }
 
-/// The policy's normalised gap to the best rule on every environment (positive where the rule is
-/// better).
+/// Every environment's [`Target`] for [`super::Selection::Regret`]: the best of the rules' QoEs on
+/// that environment, and no tail (the p10 is minus infinity, so no session falls below it).
+pub(super) fn session_targets(rules: &[[f64; 4]]) -> Vec<Target> {
+    rules
+        .iter()
+        .map(|q| Target {
+            best_rule_qoe: q.iter().fold(f64::NEG_INFINITY, |best, &x| best.max(x)),
+            robustmpc_p10_qoe: f64::NEG_INFINITY,
+        })
+        .collect()
+}
+
+/// Every environment's [`Target`] for [`super::Selection::Bar`] from the rules' QoEs (`rules[i]` on `envs[i]`), grouped by
+/// (trace set, video).
+pub(super) fn targets(envs: &[Env], rules: &[[f64; 4]]) -> Vec<Target> {
+    let keys: Vec<(usize, usize)> = envs.iter().map(|e| (e.set, e.video)).collect();
+    let (_, bars, index) = bars_by_group(&keys, rules);
+    index
+        .iter()
+        .zip(rules)
+        .map(|(&g, q)| Target {
+            best_rule_qoe: q[bars[g].best_rule],
+            robustmpc_p10_qoe: bars[g].robustmpc_p10_qoe,
+        })
+        .collect()
+}
+
+/// A session's curriculum weight: its normalised shortfall to the group's best rule plus
+/// `tail_weight` times its normalised shortfall below the group's RobustMPC p10 (0 when it meets
+/// both).
+fn weight(qoe: f64, scale: f64, target: &Target, tail_weight: f64) -> f64 {
+    let mean = (target.best_rule_qoe - qoe).max(0.0);
+    let tail = (target.robustmpc_p10_qoe - qoe).max(0.0);
+    (mean + tail_weight * tail) / scale
+}
+
+/// The policy's curriculum weight on every environment ([`weight`]; 0 where it meets its
+/// targets).
 pub(super) fn gaps<A: Abr + Clone + Send + Sync>(
     policy: &A,
     envs: &[Env],
-    best_rule: &[f64],
+    targets: &[Target],
     videos: &[TrainVideo],
     sim: &SimConfig,
     skip_chunks: usize,
+    tail_weight: f64,
 ) -> Result<Vec<f64>, LearnError> {
     envs.par_iter()
-        .zip(best_rule)
+        .zip(targets)
         .map_init(
             || (policy.clone(), SessionLog::default()),
-            |(abr, log), (env, &rule)| {
+            |(abr, log), (env, target)| {
                 let (qoe, scale) = play(abr, env, videos, sim, skip_chunks, log)?;
-                Ok((rule - qoe) / scale)
+                Ok(weight(qoe, scale, target, tail_weight))
             },
         )
         .collect()
@@ -122,6 +183,54 @@ pub(super) fn draw(gaps: &[f64], count: usize, focus: f64, rng: &mut Rng) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use neuralstream_core::Trace;
+
+    #[test]
+    fn targets_follow_the_groups_best_rule_and_tail() {
+        let trace = Trace::new("t", vec![0.0, 1.0], vec![1.0, 1.0]).unwrap();
+        let env = |set, video| Env {
+            set,
+            video,
+            trace: trace.clone(),
+        };
+        let envs = [env(0, 0), env(0, 0), env(0, 1)];
+        // Group (0, 0): bola-e has the best mean (10 against bba0's 9.5) though bba0 wins the
+        // second session; RobustMPC's p10 over [0, 20] is 2.
+        let rules = [
+            [4.0, 12.0, 0.0, 0.0],
+            [15.0, 8.0, 0.0, 20.0],
+            [1.0, 1.0, 1.0, 1.0],
+        ];
+        let t = targets(&envs, &rules);
+        assert_eq!(t[0].best_rule_qoe, 12.0);
+        assert_eq!(
+            t[1].best_rule_qoe, 8.0,
+            "the group's rule, not the session's best"
+        );
+        assert!((t[0].robustmpc_p10_qoe - 2.0).abs() < 1e-12);
+        assert_eq!(t[1].robustmpc_p10_qoe, t[0].robustmpc_p10_qoe);
+        assert_eq!(t[2].best_rule_qoe, 1.0);
+        // Weights: above both targets 0; below the rule only; below the rule and the tail.
+        assert_eq!(weight(13.0, 2.0, &t[0], 1.0), 0.0);
+        assert_eq!(weight(10.0, 2.0, &t[0], 1.0), 1.0);
+        assert!((weight(0.0, 2.0, &t[0], 1.0) - (12.0 + 2.0) / 2.0).abs() < 1e-12);
+        assert!((weight(0.0, 2.0, &t[0], 0.0) - 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn session_targets_are_each_sessions_best_rule_without_a_tail() {
+        let rules = [[4.0, 12.0, 0.0, 0.0], [15.0, 8.0, 0.0, 20.0]];
+        let t = session_targets(&rules);
+        assert_eq!(t[0].best_rule_qoe, 12.0);
+        assert_eq!(
+            t[1].best_rule_qoe, 20.0,
+            "the session's best, not the group's"
+        );
+        // Below its best rule only the gap counts, whatever the tail weight; above it, nothing.
+        assert_eq!(weight(10.0, 2.0, &t[1], 1.0), 5.0);
+        assert_eq!(weight(-1e9, 1.0, &t[0], 0.0), 12.0 + 1e9);
+        assert_eq!(weight(13.0, 2.0, &t[0], 0.0), 0.0);
+    }
 
     #[test]
     fn draws_follow_the_positive_gaps() {
