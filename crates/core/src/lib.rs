@@ -21,6 +21,7 @@ pub mod link;
 pub mod qoe;
 pub mod results;
 pub mod rng;
+pub mod stats;
 pub mod trace;
 pub mod video;
 

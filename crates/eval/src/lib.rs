@@ -14,7 +14,10 @@ pub mod output;
 pub mod recorded;
 pub use neuralstream_core::results;
 pub mod runner;
-pub mod stats;
+/// Summary statistics (core's, re-exported: eval and learn score the same way).
+pub mod stats {
+    pub use neuralstream_core::stats::*;
+}
 
 pub use neuralstream_core::results::{
     AlgorithmSummary, BenchMeta, BenchResults, SimulatorSettings, TraceResult,

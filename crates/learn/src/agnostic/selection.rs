@@ -11,7 +11,7 @@
 //! - `mean_margin = (mean(policy) - max_r mean(rule r)) / scale`: the best rule is chosen per
 //!   group, by its mean there, as the bar chooses it per cell;
 //! - `p10_margin = (p10(policy) - p10(robustmpc)) / scale`, p10 with the grid's definition
-//!   ([`neuralstream_eval::stats::percentile`], numpy's linear interpolation);
+//!   ([`neuralstream_core::stats::percentile`], numpy's linear interpolation);
 //! - the group's margin is the smaller of the two: at least 0 exactly when the group meets the bar.
 //!
 //! `scale` is the video's top utility (QoE_lin: its top bitrate in Mbit/s) times the mean number of
@@ -25,7 +25,7 @@
 //!
 //! Parameters (defaults): `worst` 3, `all_weight` 0.25.
 
-use neuralstream_eval::stats::{mean, percentile};
+use neuralstream_core::stats::{mean, percentile};
 
 /// The rules of the bar, in this order everywhere (`rule_qoes[i][r]` is rule `r` on session `i`).
 pub const RULES: [&str; 4] = ["bba0", "bola-e", "dynamic", "robustmpc"];

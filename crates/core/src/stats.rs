@@ -1,4 +1,6 @@
-//! Summary statistics over per-trace scores.
+//! Summary statistics over per-trace scores (mean, 95% confidence half-width, numpy-style
+//! percentile): plain functions here in core, so that eval and learn score the same way without
+//! learn depending on eval.
 
 /// Arithmetic mean (0 for an empty slice).
 pub fn mean(xs: &[f64]) -> f64 {
