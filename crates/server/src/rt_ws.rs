@@ -829,6 +829,26 @@ mod tests {
     }
 
     #[test]
+    fn a_close_names_the_session_end_reason() {
+        use neuralstream_telemetry::EndReason;
+        assert_eq!(end_reason(None), EndReason::Completed);
+        for (code, reason) in [
+            (CLOSE_IDLE, EndReason::IdleTimeout),
+            (CLOSE_NOT_READING, EndReason::IdleTimeout),
+            (CLOSE_INVALID, EndReason::Evicted),
+            (CLOSE_POLICY, EndReason::Evicted),
+            (CLOSE_TOO_BIG, EndReason::Evicted),
+            (CLOSE_UNSUPPORTED, EndReason::Evicted),
+        ] {
+            assert_eq!(
+                end_reason(Some(&Close(code, String::new()))),
+                reason,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
     fn oracle_and_duplicates_are_refused_at_start() {
         for list in [&["oracle"][..], &["gcc", "gcc"], &["nope"]] {
             let config = RtServeConfig {

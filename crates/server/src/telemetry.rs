@@ -253,3 +253,88 @@ pub fn render_metrics(sink: Option<&TelemetryHandle>, out: &mut String) {
         s.log_resets
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neuralstream_rt::dataset::SCHEMA_VERSION;
+    use neuralstream_telemetry::sink::{SinkOptions, Target, Telemetry};
+    use neuralstream_telemetry::ParquetLayout;
+
+    fn report(seq: u64, now_ms: f64) -> IntervalReport {
+        IntervalReport {
+            v: SCHEMA_VERSION,
+            seq,
+            now_ms,
+            rtt_ms: Some(40.0),
+            // 3 packets of 1000 bytes, one lost
+            packets: vec![
+                (1, now_ms - 40.0, Some(now_ms - 10.0), 1000),
+                (2, now_ms - 30.0, None, 1000),
+                (3, now_ms - 20.0, Some(now_ms - 5.0), 1000),
+            ],
+            applied: Settings {
+                target_bps: 1e6,
+                height: 720,
+                fps: 60,
+            },
+            frame_delay_p50_ms: None,
+            frame_delay_max_ms: None,
+        }
+    }
+
+    #[test]
+    fn every_real_time_session_ends_once_the_shutdown_ending_the_live_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sink =
+            Telemetry::start(&Target::Dir(tmp.path().into()), SinkOptions::default()).unwrap();
+        let rt = RtTelemetry::new(sink.handle());
+        let next = Settings {
+            target_bps: 1.5e6,
+            height: 720,
+            fps: 60,
+        };
+        // `gone` ends itself (evicted); `live` is still playing at the shutdown, and its own
+        // end afterwards writes nothing more.
+        let gone = rt.start("gone", "gcc", 30);
+        gone.end(EndReason::Evicted);
+        let mut live = rt.start("live", "fixed:800", 60);
+        live.interval(&report(1, 50.0), &next, 7.0);
+        live.interval(&report(2, 100.0), &next, 9.0);
+        assert_eq!(rt.shutdown(), 1);
+        live.end(EndReason::Completed);
+        assert_eq!(rt.shutdown(), 0);
+        sink.finish().unwrap();
+
+        let rows = ParquetLayout::new(tmp.path()).read_all().unwrap();
+        let ends: Vec<(&str, Option<EndReason>)> = rows
+            .iter()
+            .filter(|e| e.kind == EventKind::SessionEnd)
+            .map(|e| (e.session.as_str(), e.end_reason))
+            .collect();
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert!(ends.contains(&("gone", Some(EndReason::Evicted))));
+        assert!(ends.contains(&("live", Some(EndReason::ServerShutdown))));
+        let mut intervals: Vec<&Event> = rows
+            .iter()
+            .filter(|e| e.kind == EventKind::Interval)
+            .collect();
+        intervals.sort_by_key(|e| e.chunk);
+        assert_eq!(intervals.len(), 2);
+        let e = intervals[1];
+        assert_eq!(e.chunk, Some(2));
+        assert_eq!(e.interval_ms, Some(50.0));
+        // 3000 bytes sent, 2000 received over 50 ms
+        assert_eq!(e.send_rate_kbps, Some(480.0));
+        assert_eq!(e.throughput_kbps, Some(320.0));
+        assert_eq!(e.loss_fraction, Some(1.0 / 3.0));
+        assert_eq!(e.bitrate_kbps, Some(1500.0));
+        assert_eq!(e.decision_us, Some(9.0));
+        assert_eq!(e.algorithm.as_deref(), Some("fixed:800"));
+        let start = rows
+            .iter()
+            .find(|e| e.kind == EventKind::SessionStart && e.session == "gone")
+            .unwrap();
+        assert_eq!(start.client.as_deref(), Some(r#"{"source_fps":30}"#));
+    }
+}
