@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::serve::{bin, Http, Proc};
+use support::serve::{bin, run_ok, Http, Proc};
 
 /// `serve --http --telemetry TARGET` on a free port; returns the process and `HOST:PORT`.
 fn serve(media: &Path, state: &Path, telemetry: &str) -> (Proc, String) {
@@ -350,19 +350,6 @@ fn stop(server: &mut Proc) {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
-}
-
-/// Runs `neuralstream ARGS`, asserting success; returns stdout.
-fn run_ok(args: &[&str]) -> String {
-    let o = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        o.status.success(),
-        "neuralstream {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 #[test]
