@@ -11,7 +11,9 @@
 //!
 //! Also here: `bench --telemetry DIR` and `telemetry show` on what it wrote, and a corrupt file;
 //! `serve --telemetry DIR` giving every session exactly one `session_end` with its reason
-//! (completed, abandoned by the client, ended by the shutdown) and `report` counting them.
+//! (completed, abandoned by the client, ended by the shutdown) and `report` counting them; a
+//! real-time session on `/api/v1/rt/metrics` writing `session_start`, its `interval`s and
+//! `session_end`, which `report` and `dataset build` skip beside a chunk session.
 
 mod support;
 #[path = "../../telemetry/tests/support/tansu.rs"]
@@ -24,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::serve::{bin, Http, Proc};
+use support::serve::{bin, run_ok, Http, Proc};
 
 /// `serve --http --telemetry TARGET` on a free port; returns the process and `HOST:PORT`.
 fn serve(media: &Path, state: &Path, telemetry: &str) -> (Proc, String) {
@@ -331,6 +333,145 @@ fn bench_writes_parquet_telemetry_that_show_reads_and_a_corrupt_file_is_named() 
     );
 }
 
+/// Stops `serve` as Ctrl-C would (SIGTERM: a graceful shutdown) and asserts it exits cleanly.
+fn stop(server: &mut Proc) {
+    let pid = server.0.id().to_string();
+    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "serve did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_real_time_session_writes_start_intervals_in_time_order_and_one_end_and_readers_skip_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |name: &str| tmp.path().join(name);
+    let chunks = write_media(&p("clip"));
+    support::rt::onl_emu_traces(&p("traces"), 1000);
+    let tel = p("tel");
+    let (mut server, addr) = serve_with(
+        &p("clip"),
+        &p("state"),
+        tel.to_str().unwrap(),
+        &["--rt-controllers", "gcc"],
+    );
+    // A chunk session and a real-time session in the same telemetry folder.
+    let mut http = Http::connect(&addr);
+    play_session(&mut http, "vod", chunks);
+    drop(http);
+    let url = format!("ws://{addr}/api/v1/rt/metrics");
+    let s = |name: &str| p(name).display().to_string();
+    let out = run_ok(&[
+        "rt",
+        "client",
+        "--server",
+        &url,
+        "--traces",
+        &s("traces"),
+        "--controller",
+        "gcc",
+        "--duration-s",
+        "3",
+        "--speed",
+        "10",
+        "--out",
+        &s("client"),
+    ]);
+    assert!(out.contains("intervals answered"), "{out}");
+    stop(&mut server);
+
+    let rows = ParquetLayout::new(&tel).read_all().unwrap();
+    let rt: Vec<&Event> = rows.iter().filter(|e| e.session != "vod").collect();
+    let of = |kind| -> Vec<&Event> { rt.iter().copied().filter(|e| e.kind == kind).collect() };
+    let (starts, intervals, ends) = (
+        of(EventKind::SessionStart),
+        of(EventKind::Interval),
+        of(EventKind::SessionEnd),
+    );
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(ends.len(), 1, "{ends:?}");
+    assert_eq!(
+        rt.len(),
+        2 + intervals.len(),
+        "only start, intervals and end"
+    );
+    let start = starts[0];
+    assert_eq!(start.algorithm.as_deref(), Some("gcc"));
+    assert_eq!(start.client.as_deref(), Some(r#"{"source_fps":60}"#));
+    assert_eq!(ends[0].end_reason, Some(EndReason::Completed));
+    assert_eq!(ends[0].session, start.session);
+    // 3 s of feedback every 50 ms.
+    assert!(intervals.len() >= 40, "{} intervals", intervals.len());
+    let mut by_seq = intervals.clone();
+    by_seq.sort_by_key(|e| e.chunk);
+    let mut sent = 0.0;
+    for (i, e) in by_seq.iter().enumerate() {
+        e.validate().unwrap();
+        assert_eq!(e.session, start.session);
+        assert_eq!(e.source, Source::Serve);
+        assert_eq!(
+            e.chunk,
+            Some(i as u32 + 1),
+            "seq 1, 2, 3, ... without a gap"
+        );
+        assert_eq!(e.algorithm.as_deref(), Some("gcc"));
+        assert!(start.time_ms <= e.time_ms && e.time_ms <= ends[0].time_ms);
+        if i > 0 {
+            assert!(by_seq[i - 1].time_ms <= e.time_ms, "in order of time");
+        }
+        let finite = |v: Option<f64>| v.is_some_and(f64::is_finite);
+        assert!(
+            finite(e.interval_ms) && e.interval_ms.unwrap() > 0.0,
+            "{e:?}"
+        );
+        assert!(
+            finite(e.bitrate_kbps) && e.bitrate_kbps.unwrap() > 0.0,
+            "{e:?}"
+        );
+        assert!(finite(e.decision_us), "{e:?}");
+        for v in [
+            e.send_rate_kbps,
+            e.throughput_kbps,
+            e.rtt_ms,
+            e.loss_fraction,
+        ] {
+            assert!(v.is_none() || finite(v), "{e:?}");
+        }
+        sent += e.send_rate_kbps.unwrap_or(0.0);
+    }
+    assert!(sent > 0.0, "the sender sent something");
+    assert!(intervals.iter().any(|e| e.rtt_ms.is_some()));
+
+    // Readers that expect chunk sessions skip the real-time one cleanly.
+    let report = run_ok(&["report", "--telemetry", &s("tel"), "--out", &s("report")]);
+    let csv = std::fs::read_to_string(p("report/sessions.csv")).unwrap();
+    let sessions: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(sessions.len(), 1, "only the chunk session: {csv}\n{report}");
+    assert!(sessions[0].contains("vod"), "{csv}");
+    let json = std::fs::read_to_string(p("report/report.json")).unwrap();
+    assert!(json.contains("\"sessions_without_chunks\": 1"), "{json}");
+    run_ok(&[
+        "dataset",
+        "build",
+        "--telemetry",
+        &s("tel"),
+        "--out",
+        &s("ds"),
+    ]);
+    let clean = std::fs::read_to_string(p("ds/clean_report.json")).unwrap();
+    assert!(clean.contains("\"chunk_events\": "), "{clean}");
+}
+
 #[test]
 fn every_served_session_ends_once_with_its_reason_and_the_report_counts_the_abandoned() {
     let tmp = tempfile::tempdir().unwrap();
@@ -368,21 +509,7 @@ fn every_served_session_ends_once_with_its_reason_and_the_report_counts_the_aban
     // `live` is mid-video when the server is stopped (SIGTERM: a graceful shutdown).
     play_session(&mut http, "live", 2);
     drop(http);
-    let pid = server.0.id().to_string();
-    let term = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(term.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "serve did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status}");
+    stop(&mut server);
 
     let rows = ParquetLayout::new(&tel).read_all().unwrap();
     let ends = |id: &str| -> Vec<&Event> {

@@ -129,6 +129,13 @@ impl Running {
             tracing::info!(sessions = ended, "live sessions ended by the shutdown");
         }
         if let Some(rt) = &self.state.rt {
+            let ended = rt.end_telemetry();
+            if ended > 0 {
+                tracing::info!(
+                    sessions = ended,
+                    "live real-time sessions ended by the shutdown"
+                );
+            }
             rt.finish_dataset();
             if let Some(t) = rt.trainer() {
                 t.finish();
@@ -153,7 +160,8 @@ fn base_url(addr: SocketAddr, tls: bool) -> String {
 /// Builds the shared state: loads media and algorithms, checks the web root.
 pub fn build_state(config: &ServerConfig) -> Result<AppState, ServerError> {
     let rt = rt_ws::RtState::new(&config.rt)?;
-    let rt = rt_ws::RtState::attach_training(rt, config.rt_train.as_ref())?.map(Arc::new);
+    let rt = rt_ws::RtState::attach_training(rt, config.rt_train.as_ref())?
+        .map(|rt| Arc::new(rt.with_telemetry(config.telemetry.as_ref())));
     // Real-time sessions alone need no media.
     let media = if config.media_dirs.is_empty() && rt.is_some() {
         media::MediaLibrary::default()

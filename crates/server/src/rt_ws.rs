@@ -145,6 +145,8 @@ pub struct RtState {
     pub feed: Arc<crate::rt_feed::LiveFeed>,
     // ---- online training (`--rt-train`, crate::rt_train) ----
     train: Option<crate::rt_train::RtTrainer>,
+    /// Telemetry of these sessions (`serve --telemetry`), if on.
+    telemetry: Option<crate::telemetry::RtTelemetry>,
 }
 
 /// Why a real-time configuration is refused.
@@ -230,7 +232,23 @@ impl RtState {
             dataset,
             feed: Arc::new(crate::rt_feed::LiveFeed::new(l.feed.clone())),
             train: None,
+            telemetry: None,
         }))
+    }
+
+    /// These sessions with telemetry into `sink` (`serve --telemetry`): a `session_start`, an
+    /// `interval` per report answered and a `session_end` each ([`crate::telemetry::RtTelemetry`]).
+    pub fn with_telemetry(self, sink: Option<&neuralstream_telemetry::TelemetryHandle>) -> Self {
+        RtState {
+            telemetry: sink.map(|s| crate::telemetry::RtTelemetry::new(s.clone())),
+            ..self
+        }
+    }
+
+    /// Ends the telemetry of the sessions still live (`server-shutdown`), before the sink is
+    /// finished; returns how many.
+    pub fn end_telemetry(&self) -> usize {
+        self.telemetry.as_ref().map_or(0, |t| t.shutdown())
     }
 
     /// The enabled controllers' names, comma-separated.
@@ -582,7 +600,17 @@ async fn session(rt: Arc<RtState>, mut socket: WebSocket, query: Option<String>)
         id: opening.session.clone(),
     };
     rt.metrics.sessions_total.fetch_add(1, Ordering::Relaxed);
-    let end = serve_reports(&rt, &mut socket, &opening).await;
+    let mut telemetry = rt.telemetry.as_ref().map(|t| {
+        t.start(
+            &opening.session,
+            &rt.controllers[opening.controller].0,
+            opening.source_fps,
+        )
+    });
+    let end = serve_reports(&rt, &mut socket, &opening, telemetry.as_mut()).await;
+    if let Some(t) = telemetry {
+        t.end(end_reason(end.as_ref()));
+    }
     // The session is over once it stops being served, closing handshake or not.
     drop(guard);
     if let Some(t) = &rt.train {
@@ -595,8 +623,24 @@ async fn session(rt: Arc<RtState>, mut socket: WebSocket, query: Option<String>)
     }
 }
 
-/// Answers reports until the client closes (`None`) or misbehaves (the close to send).
-async fn serve_reports(rt: &RtState, socket: &mut WebSocket, opening: &Opening) -> Option<Close> {
+/// The telemetry `end_reason` of a session that ended with `close` (`None`: the client closed).
+fn end_reason(close: Option<&Close>) -> neuralstream_telemetry::EndReason {
+    use neuralstream_telemetry::EndReason;
+    match close {
+        None => EndReason::Completed,
+        Some(Close(CLOSE_IDLE | CLOSE_NOT_READING, _)) => EndReason::IdleTimeout,
+        Some(_) => EndReason::Evicted,
+    }
+}
+
+/// Answers reports until the client closes (`None`) or misbehaves (the close to send); each
+/// answered report is an `interval` event in `telemetry`, when on.
+async fn serve_reports(
+    rt: &RtState,
+    socket: &mut WebSocket,
+    opening: &Opening,
+    mut telemetry: Option<&mut crate::telemetry::RtSessionTelemetry<'_>>,
+) -> Option<Close> {
     let (name, spec) = &rt.controllers[opening.controller];
     let trained = rt
         .train
@@ -710,10 +754,15 @@ async fn serve_reports(rt: &RtState, socket: &mut WebSocket, opening: &Opening) 
             ));
         }
         last_seq = report.seq;
+        let deciding = Instant::now();
         decision = controller.on_feedback(&report.feedback());
+        let decision_us = deciding.elapsed().as_secs_f64() * 1e6;
         let next = Settings::of(&decision);
         let reply = answer(report.seq, next);
         feed.observe(&report, &next, controller.estimate_kbps());
+        if let Some(t) = telemetry.as_deref_mut() {
+            t.interval(&report, &next, decision_us);
+        }
         rt.record(Record {
             v: SCHEMA_VERSION,
             session: opening.session.clone(),
@@ -776,6 +825,26 @@ mod tests {
         ] {
             let e = parse_query(&s, Some(q)).unwrap_err();
             assert!(e.contains(want), "{q}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_close_names_the_session_end_reason() {
+        use neuralstream_telemetry::EndReason;
+        assert_eq!(end_reason(None), EndReason::Completed);
+        for (code, reason) in [
+            (CLOSE_IDLE, EndReason::IdleTimeout),
+            (CLOSE_NOT_READING, EndReason::IdleTimeout),
+            (CLOSE_INVALID, EndReason::Evicted),
+            (CLOSE_POLICY, EndReason::Evicted),
+            (CLOSE_TOO_BIG, EndReason::Evicted),
+            (CLOSE_UNSUPPORTED, EndReason::Evicted),
+        ] {
+            assert_eq!(
+                end_reason(Some(&Close(code, String::new()))),
+                reason,
+                "{code}"
+            );
         }
     }
 

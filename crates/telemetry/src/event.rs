@@ -71,9 +71,11 @@ pub enum EventKind {
     Decision,
     /// A session ended; `qoe` is its score under the producer's QoE model.
     SessionEnd,
-    /// Reserved for the real-time mode: one feedback interval (`interval_ms`, `send_rate_kbps`,
-    /// `rtt_ms`, `loss_fraction`). No producer writes it yet; the columns exist so that adding it
-    /// needs no new schema version.
+    /// One feedback interval of a real-time session (`serve`'s `/api/v1/rt/metrics`), built by
+    /// [`Event::from_interval`]: `chunk` is the report's `seq`, `interval_ms`, `send_rate_kbps`,
+    /// `throughput_kbps` (receive rate), `rtt_ms`, `loss_fraction` what the sender reported, and
+    /// `bitrate_kbps`/`decision_us` the controller's answer and its time. Written since schema
+    /// version 2 without a new version (its columns were reserved for it from version 1).
     Interval,
 }
 
@@ -160,13 +162,15 @@ pub struct Event {
     /// Algorithm deciding for the session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
-    /// Chunk index (the downloaded chunk for `chunk`, the decided one for `decision`).
+    /// Chunk index (the downloaded chunk for `chunk`, the decided one for `decision`; the
+    /// report's `seq` for `interval`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk: Option<u32>,
     /// Ladder level (downloaded for `chunk`, chosen for `decision`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<u32>,
-    /// That level's nominal bitrate, kbit/s.
+    /// That level's nominal bitrate, kbit/s (`interval`: the encoder target the controller
+    /// answered).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate_kbps: Option<f64>,
     /// Bytes downloaded.
@@ -178,7 +182,8 @@ pub struct Event {
     /// When its last byte arrived, ms on the client's clock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_end_ms: Option<f64>,
-    /// Measured throughput of the chunk, kbit/s.
+    /// Measured throughput of the chunk, kbit/s (`interval`: the receive rate, bytes of the
+    /// packets that arrived over the interval's length).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput_kbps: Option<f64>,
     /// Playback buffer after the chunk arrived, seconds.
@@ -202,21 +207,47 @@ pub struct Event {
     /// Client metadata (`session_start`): a short JSON object (player, user agent, trace, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
-    /// Reserved (`interval`): interval length, ms.
+    /// `interval`: the interval's length on the sender's clock, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_ms: Option<f64>,
-    /// Reserved (`interval`): sender rate, kbit/s.
+    /// `interval`: send rate (bytes of the packets sent in the interval over its length), kbit/s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_rate_kbps: Option<f64>,
     /// Round-trip time, ms (a chunk's measured RTT when the client reports it; `interval`'s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
-    /// Reserved (`interval`): fraction of packets lost, 0..=1.
+    /// `interval`: fraction of the reported packets lost, 0..=1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_fraction: Option<f64>,
     /// Why the session ended (`session_end`; version 2, empty in version-1 data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_reason: Option<EndReason>,
+}
+
+/// What one real-time feedback interval measured and what the controller answered: the input of
+/// [`Event::from_interval`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct IntervalStats {
+    /// The report's number in its session (1, 2, 3, ...); stored as `chunk`, so each interval
+    /// has its own de-duplication key.
+    pub seq: u64,
+    /// Length of the interval on the sender's clock, ms (from the previous report, or from the
+    /// session's start for the first).
+    pub interval_ms: f64,
+    /// Bytes of the packets the report accounts for (sent in the interval, arrived or lost).
+    pub sent_bytes: u64,
+    /// Bytes of those packets that arrived.
+    pub received_bytes: u64,
+    /// Packets the report accounts for.
+    pub packets: u64,
+    /// Packets of those reported lost.
+    pub lost_packets: u64,
+    /// Round-trip time of the newest packet, ms, when one arrived.
+    pub rtt_ms: Option<f64>,
+    /// The encoder target the controller answered, kbit/s.
+    pub target_kbps: f64,
+    /// Time the controller spent deciding, µs.
+    pub decision_us: f64,
 }
 
 /// What identifies an event for de-duplication: (session, chunk), refined by who wrote it and
@@ -302,6 +333,31 @@ impl Event {
         e.buffer_target_s = answer.reasons.buffer_target_s;
         e.decision_us = Some(answer.decision_us);
         e.qoe = Some(answer.qoe_so_far);
+        e
+    }
+
+    /// An `interval` event of a real-time session decided by `controller`. The rates are the
+    /// interval's bytes over its length (none when the length is not positive), the loss fraction
+    /// the lost packets over those reported (none when none were reported).
+    pub fn from_interval(
+        source: Source,
+        time_ms: i64,
+        session: &str,
+        controller: &str,
+        s: &IntervalStats,
+    ) -> Self {
+        let mut e = Event::new(EventKind::Interval, source, time_ms, session);
+        e.algorithm = Some(controller.to_string());
+        e.chunk = Some(s.seq.min(u64::from(u32::MAX)) as u32);
+        e.interval_ms = Some(s.interval_ms);
+        // bits per ms is kbit/s
+        let rate = |bytes: u64| (s.interval_ms > 0.0).then(|| bytes as f64 * 8.0 / s.interval_ms);
+        e.send_rate_kbps = rate(s.sent_bytes);
+        e.throughput_kbps = rate(s.received_bytes);
+        e.loss_fraction = (s.packets > 0).then(|| s.lost_packets as f64 / s.packets as f64);
+        e.rtt_ms = s.rtt_ms;
+        e.bitrate_kbps = Some(s.target_kbps);
+        e.decision_us = Some(s.decision_us);
         e
     }
 
@@ -542,6 +598,65 @@ mod tests {
         assert_eq!(keys.len(), events.len(), "every event has its own key");
         for e in &events {
             e.validate().unwrap();
+        }
+    }
+
+    fn interval() -> IntervalStats {
+        IntervalStats {
+            seq: 4,
+            interval_ms: 50.0,
+            sent_bytes: 12_500,
+            received_bytes: 10_000,
+            packets: 10,
+            lost_packets: 2,
+            rtt_ms: Some(42.0),
+            target_kbps: 1800.0,
+            decision_us: 12.0,
+        }
+    }
+
+    #[test]
+    fn an_interval_becomes_rates_and_loss_and_validates() {
+        let e = Event::from_interval(Source::Serve, 1_000, "rt-1", "gcc", &interval());
+        e.validate().unwrap();
+        assert_eq!(e.kind, EventKind::Interval);
+        assert_eq!(e.chunk, Some(4));
+        assert_eq!(e.send_rate_kbps, Some(2000.0));
+        assert_eq!(e.throughput_kbps, Some(1600.0));
+        assert_eq!(e.loss_fraction, Some(0.2));
+        assert_eq!(e.rtt_ms, Some(42.0));
+        assert_eq!(e.bitrate_kbps, Some(1800.0));
+        assert_eq!(e.algorithm.as_deref(), Some("gcc"));
+        // An empty or zero-length interval has no rates and no loss, and is still valid.
+        let empty = IntervalStats {
+            interval_ms: 0.0,
+            packets: 0,
+            lost_packets: 0,
+            ..interval()
+        };
+        let e = Event::from_interval(Source::Serve, 1_000, "rt-1", "gcc", &empty);
+        e.validate().unwrap();
+        assert_eq!((e.send_rate_kbps, e.loss_fraction), (None, None));
+    }
+
+    #[test]
+    fn impossible_interval_values_are_refused_with_the_field() {
+        let base = Event::from_interval(Source::Serve, 1_000, "rt-1", "gcc", &interval());
+        for (field, edit) in [
+            (
+                "interval_ms",
+                (|e: &mut Event| e.interval_ms = Some(-1.0)) as fn(&mut Event),
+            ),
+            ("send_rate_kbps", |e| e.send_rate_kbps = Some(f64::NAN)),
+            ("rtt_ms", |e| e.rtt_ms = Some(f64::INFINITY)),
+            ("loss_fraction", |e| e.loss_fraction = Some(1.5)),
+            ("loss_fraction", |e| e.loss_fraction = Some(f64::NAN)),
+            ("decision_us", |e| e.decision_us = Some(-3.0)),
+        ] {
+            let mut e = base.clone();
+            edit(&mut e);
+            let msg = e.validate().unwrap_err().to_string();
+            assert!(msg.contains(field), "{field}: {msg}");
         }
     }
 

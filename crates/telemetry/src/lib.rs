@@ -3,7 +3,7 @@
 //!
 //! Key design decisions:
 //! - **One flat, versioned event** ([`Event`], Arrow form in [`schema`]): chunk, decision, session
-//!   start/end and (reserved) real-time interval events share one table with a `kind` column, so
+//!   start/end and real-time interval events share one table with a `kind` column, so
 //!   one Parquet layout holds a whole session in time order. Files and records carry the version;
 //!   readers refuse any other with a message naming both.
 //! - **Producers never wait on telemetry** ([`sink`]): they hold a [`TelemetryHandle`] whose `emit`
@@ -28,8 +28,8 @@ pub mod sink;
 pub use consumer::{consume, ConsumeOptions, ConsumeStats};
 pub use error::TelemetryError;
 pub use event::{
-    now_ms, session_events, EndReason, Event, EventKey, EventKind, SessionMeta, Source,
-    OLDEST_READABLE_VERSION, SCHEMA_VERSION,
+    now_ms, session_events, EndReason, Event, EventKey, EventKind, IntervalStats, SessionMeta,
+    Source, OLDEST_READABLE_VERSION, SCHEMA_VERSION,
 };
 pub use kafka::KafkaTarget;
 pub use parquet_sink::ParquetLayout;

@@ -25,6 +25,22 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_neuralstream")
 }
 
+/// Runs `neuralstream ARGS`, asserting success (the failure shows both outputs); returns stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "neuralstream {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A child process killed (SIGKILL, by PID) on drop.
 pub struct Proc(pub Child);
 impl Drop for Proc {
