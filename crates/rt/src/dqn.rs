@@ -424,19 +424,38 @@ impl DqnMeta {
     /// estimate and shield; no episodes played and no validation score (NaN) yet.
     pub fn for_training(cfg: &TrainConfig) -> DqnMeta {
         DqnMeta {
-            format: FORMAT.into(),
-            features: N_FEATURES,
-            grid: cfg.grid.clone(),
-            reward: cfg.reward,
-            seed: cfg.seed,
-            episodes: 0,
-            validation_onl_qoe: f64::NAN,
-            git_commit: None,
-            estimate: cfg.estimate,
             guard_queue_ms: cfg.guard_queue_ms,
             guard_cap: cfg.guard_cap,
             guard_free_ms: cfg.guard_free_ms,
             fps_cap_below_kbps: cfg.fps_cap_below_kbps,
+            ..DqnMeta::unshielded(cfg.grid.clone(), cfg.reward, cfg.seed, cfg.estimate)
+        }
+    }
+
+    /// What a network over `grid`, trained for `reward` from `seed` and reading `estimate`,
+    /// declares before any episode: no shield, no frame-rate ceiling, no validation score (NaN).
+    /// The one place every field is listed: [`DqnMeta::for_training`] and the offline trainer
+    /// start from it.
+    pub fn unshielded(
+        grid: ActionGrid,
+        reward: RewardWeights,
+        seed: u64,
+        estimate: Estimate,
+    ) -> DqnMeta {
+        DqnMeta {
+            format: FORMAT.into(),
+            features: N_FEATURES,
+            grid,
+            reward,
+            seed,
+            episodes: 0,
+            validation_onl_qoe: f64::NAN,
+            git_commit: None,
+            estimate,
+            guard_queue_ms: None,
+            guard_cap: None,
+            guard_free_ms: None,
+            fps_cap_below_kbps: None,
         }
     }
 
@@ -1417,19 +1436,16 @@ mod tests {
         free: Option<f64>,
     ) -> DqnMeta {
         DqnMeta {
-            format: FORMAT.into(),
-            features: N_FEATURES,
-            grid: ActionGrid::default(),
-            reward: RewardWeights::default(),
-            seed: 1,
-            episodes: 0,
             validation_onl_qoe: 0.0,
-            git_commit: None,
-            estimate: Estimate::Gcc,
             guard_queue_ms,
             guard_cap: cap,
             guard_free_ms: free,
-            fps_cap_below_kbps: None,
+            ..DqnMeta::unshielded(
+                ActionGrid::default(),
+                RewardWeights::default(),
+                1,
+                Estimate::Gcc,
+            )
         }
     }
 

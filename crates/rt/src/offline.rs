@@ -23,7 +23,7 @@ use crate::controller::Controller;
 use crate::dataset::{sessions, Record, Settings};
 use crate::dqn::{
     double_dqn_step, reward, ActionGrid, DqnMeta, DqnModel, Estimate, RewardWeights, StepBuffers,
-    StepSettings, Tracker, FORMAT, N_FEATURES,
+    StepSettings, Tracker, N_FEATURES,
 };
 use crate::error::RtError;
 use crate::gcc::Gcc;
@@ -245,24 +245,17 @@ pub fn train_offline(
             target = q.clone();
         }
     }
+    // Logged decisions are mapped onto multipliers of the receive-rate estimate the live tracker
+    // computes, so that is what the model's multipliers mean; no shield is learned from logs.
     let meta = DqnMeta {
-        format: FORMAT.into(),
-        features: N_FEATURES,
-        grid: cfg.grid.clone(),
-        reward: cfg.reward,
-        seed: cfg.seed,
-        episodes: 0,
         // Not validated in the simulator (JSON has no NaN): 0 says so.
         validation_onl_qoe: 0.0,
-        git_commit: None,
-        // Logged decisions are mapped onto multipliers of the receive-rate estimate the live
-        // tracker computes, so that is what the model's multipliers mean; no shield is learned
-        // from logs.
-        estimate: Estimate::ReceiveRate,
-        guard_queue_ms: None,
-        guard_cap: None,
-        guard_free_ms: None,
-        fps_cap_below_kbps: None,
+        ..DqnMeta::unshielded(
+            cfg.grid.clone(),
+            cfg.reward,
+            cfg.seed,
+            Estimate::ReceiveRate,
+        )
     };
     let report = OfflineReport {
         sessions: sessions(records).len(),
