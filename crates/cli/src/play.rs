@@ -12,8 +12,8 @@ use neuralstream_eval::{score_recorded, BenchMeta, RecordedResults, RecordedSess
 use neuralstream_player::summary::percentile;
 use neuralstream_player::{
     load_fleet_media, parse_url, run_fleet_with, runtime, AbrFactory, DecisionSource, FleetConfig,
-    FleetOutcome, PlayerConfig, Progress, RequestRecord, RunSummary, SessionSummary, TlsTrust,
-    TraceClock,
+    FleetOutcome, PlayerConfig, Progress, RequestRecord, Retry, RunSummary, SessionSummary,
+    TlsTrust, TraceClock,
 };
 use neuralstream_policy::Policy;
 use neuralstream_sim::SessionLog;
@@ -90,6 +90,13 @@ pub struct PlayArgs {
     /// Speak HTTP/1.1 only (default: HTTP/2 where the server offers it).
     #[arg(long)]
     pub http1: bool,
+    /// Times a request that failed in transit (connection reset or cut, or a 5xx answer) is sent
+    /// again on a new connection before the session fails; 3 as dash.js for media segments, 0 never.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub retries: u32,
+    /// Pause before each retry, ms of session time (dash.js: 1000).
+    #[arg(long, default_value_t = 1000.0, value_name = "MS")]
+    pub retry_interval_ms: f64,
     /// Session id (prefix, with several players) for the decision API; default: `play-` and a
     /// value unique to this run, so runs against the same server never share a session.
     #[arg(long, value_name = "ID")]
@@ -164,6 +171,10 @@ fn player_config(args: &PlayArgs, qoe: QoeModel) -> Result<PlayerConfig> {
         trace_clock,
         cache_init: args.cache_init,
         http1_only: args.http1,
+        retry: Retry {
+            attempts: args.retries,
+            interval_ms: args.retry_interval_ms,
+        },
         qoe,
         skip_chunks: args.skip_chunks,
         ..PlayerConfig::default()
@@ -293,7 +304,7 @@ fn request_rows(csv: &mut String, session: &str, name: &str, requests: &[Request
         bytes += t.bytes;
         let _ = writeln!(
             csv,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             csv_field(session),
             csv_field(name),
             r.chunk,
@@ -305,6 +316,7 @@ fn request_rows(csv: &mut String, session: &str, name: &str, requests: &[Request
             t.first_byte_s,
             t.finish_s,
             t.link_s,
+            t.retries,
             csv_field(&t.url)
         );
     }
@@ -347,7 +359,7 @@ fn report(
     let mut recorded: Vec<RecordedSession> = Vec::new();
     let mut sessions_json = Vec::new();
     let mut requests_csv = String::from(
-        "session,trace,chunk,level,kind,bytes,request_s,sent_s,first_byte_s,finish_s,link_s,url\n",
+        "session,trace,chunk,level,kind,bytes,request_s,sent_s,first_byte_s,finish_s,link_s,retries,url\n",
     );
     let mut errors: Vec<String> = Vec::new();
     let mut decision_ms: Vec<f64> = Vec::new();

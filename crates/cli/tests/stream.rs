@@ -303,6 +303,12 @@ fn plays_the_whole_video_with_server_decisions_over_https() {
     // Every media request fetched the segment's full size.
     let req = std::fs::read_to_string(out.join("requests.csv")).unwrap();
     assert_eq!(req.lines().filter(|l| l.contains(",media,")).count(), 12);
+    // A healthy server: no request needed a retry.
+    assert!(req.starts_with("session,") && req.lines().next().unwrap().ends_with(",retries,url"));
+    assert!(
+        req.lines().skip(1).all(|l| l.contains(",0,https://")),
+        "{req}"
+    );
 
     // The server saw the session: 12 decisions + the final report, all answered 200.
     server.assert_metric(

@@ -31,7 +31,7 @@ pub mod player;
 pub mod summary;
 
 pub use decider::{Decided, Decider};
-pub use download::{TraceClock, Transfer};
+pub use download::{Retry, TraceClock, Transfer};
 pub use error::PlayerError;
 pub use fleet::{
     load_fleet_media, run_fleet, run_fleet_blocking, run_fleet_with, runtime, AbrFactory,

@@ -3,7 +3,7 @@
 
 use crate::clock::SessionClock;
 use crate::decider::{Decided, Decider};
-use crate::download::{fetch_shaped, TraceClock, Transfer};
+use crate::download::{fetch_shaped, Retry, TraceClock, Transfer};
 use crate::error::PlayerError;
 use crate::link::TraceLink;
 use crate::media::Media;
@@ -15,6 +15,9 @@ use reqwest::Client;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// Most retries of one request `play --retries` accepts.
+pub const MAX_RETRIES: u32 = 100;
 
 /// The player's constants; [`PlayerConfig::default`] is Pensieve's, as `bench` uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +45,8 @@ pub struct PlayerConfig {
     pub skip_chunks: usize,
     /// Speak HTTP/1.1 only (no HTTP/2, so no HTTP/2 keep-alive pings; `play --http1`).
     pub http1_only: bool,
+    /// How a request that failed in transit is sent again (`play --retries`).
+    pub retry: Retry,
 }
 
 impl Default for PlayerConfig {
@@ -58,6 +63,7 @@ impl Default for PlayerConfig {
             qoe: QoeModel::lin(),
             skip_chunks: 1,
             http1_only: false,
+            retry: Retry::default(),
         }
     }
 }
@@ -92,6 +98,20 @@ impl PlayerConfig {
             return bad(format!(
                 "--buffer-cap-s must be > 0 and at most {MAX_BUFFER_CAP_S} s, got {:?}",
                 self.buffer_cap_s
+            ));
+        }
+        if self.retry.attempts > MAX_RETRIES {
+            return bad(format!(
+                "--retries must be at most {MAX_RETRIES}, got {}",
+                self.retry.attempts
+            ));
+        }
+        if !(self.retry.interval_ms.is_finite()
+            && (0.0..=60_000.0).contains(&self.retry.interval_ms))
+        {
+            return bad(format!(
+                "--retry-interval-ms must be from 0 to 60000 ms, got {}",
+                self.retry.interval_ms
             ));
         }
         if !(self.drain_sleep_ms.is_finite() && self.drain_sleep_ms > 0.0) {
@@ -260,6 +280,7 @@ pub async fn play(
                 cfg.trace_clock,
                 rtt_s,
                 k,
+                cfg.retry,
             )
             .await?;
             requests.push(RequestRecord {
@@ -281,6 +302,7 @@ pub async fn play(
             cfg.trace_clock,
             rtt_s,
             k,
+            cfg.retry,
         )
         .await?;
         let finish_s = t.finish_s;
@@ -391,5 +413,20 @@ mod tests {
         };
         assert!(c.validate().unwrap_err().to_string().contains("--speed"));
         assert!(PlayerConfig::default().validate().is_ok());
+        for (attempts, interval_ms, flag) in [
+            (MAX_RETRIES + 1, 1000.0, "--retries"),
+            (3, f64::NAN, "--retry-interval-ms"),
+            (3, -1.0, "--retry-interval-ms"),
+        ] {
+            let c = PlayerConfig {
+                retry: Retry {
+                    attempts,
+                    interval_ms,
+                },
+                ..PlayerConfig::default()
+            };
+            let e = c.validate().unwrap_err().to_string();
+            assert!(e.contains(flag), "{e}");
+        }
     }
 }

@@ -62,6 +62,8 @@ pub struct PlayedSession {
     pub requests: usize,
     /// Init-segment requests.
     pub init_requests: usize,
+    /// Requests sent again after failing in transit (each retry counted).
+    pub retries: u32,
     /// Body bytes downloaded.
     pub bytes: u64,
     /// Median decision latency, real ms.
@@ -99,6 +101,7 @@ impl SessionSummary {
             size_mismatches: o.size_mismatches,
             requests: o.requests.len(),
             init_requests: o.requests.iter().filter(|r| r.kind == "init").count(),
+            retries: o.requests.iter().map(|r| r.transfer.retries).sum(),
             bytes: o.requests.iter().map(|r| r.transfer.bytes).sum(),
             decision_ms_p50: percentile(&lat, 0.5),
             decision_ms_p99: percentile(&lat, 0.99),
