@@ -205,6 +205,9 @@ struct Session {
     media: usize,
     /// The session played its video's last chunk (and was reported as completed).
     completed: bool,
+    /// The store forgot the session and told the end hook (idle, evicted, shut down): a request
+    /// that was already in flight and plays the last chunk must not report a second end.
+    end_reported: bool,
     abr: Box<dyn Abr>,
     history: Vec<ChunkRecord>,
     last_total_rebuffer_s: Option<f64>,
@@ -224,6 +227,7 @@ impl Session {
             algorithm,
             media,
             completed: false,
+            end_reported: false,
             abr,
             history: Vec::new(),
             last_total_rebuffer_s: None,
@@ -306,10 +310,11 @@ impl SessionStore {
     /// session's lock: never call it with a shard locked.
     fn report_end(&self, id: &str, slot: &Slot, reason: EndReason) {
         let Some(hook) = &self.on_end else { return };
-        let state = lock(&slot.state);
-        if state.completed {
+        let mut state = lock(&slot.state);
+        if state.completed || state.end_reported {
             return;
         }
+        state.end_reported = true;
         let ended = EndedSession {
             id: id.to_string(),
             algorithm: state.algorithm.clone(),
@@ -628,6 +633,19 @@ impl SessionStore {
                 })?,
         };
         let slot = self.slot(ctx, id, req, media)?;
+        self.decide_on(ctx, id, req, media, &slot)
+    }
+
+    /// [`Self::decide_tracked`] on the session `slot` found or made for `id` (which the sweeper
+    /// may have forgotten since: then the answer is still given, but never as a completion).
+    fn decide_on(
+        &self,
+        ctx: &DecisionContext,
+        id: &str,
+        req: &DecisionRequest,
+        media: usize,
+        slot: &Arc<Slot>,
+    ) -> Result<(DecisionResponse, bool), DecideError> {
         slot.last_seen_ms.store(self.now_ms(), Ordering::Relaxed);
         let mut guard = lock(&slot.state);
         let session = &mut *guard;
@@ -670,7 +688,8 @@ impl SessionStore {
                 });
                 // The algorithm's level clamped into the allocator's [floor, cap] (issue 22).
                 let level = cap.map_or(decision.level, |c| c.apply(decision.level));
-                let completed_now = chunk >= m.video.num_chunks() && !session.completed;
+                let completed_now =
+                    chunk >= m.video.num_chunks() && !session.completed && !session.end_reported;
                 session.completed |= completed_now;
                 let answer = DecisionResponse {
                     session: id.to_string(),
@@ -698,8 +717,8 @@ impl SessionStore {
             Err(e) => {
                 if matches!(e, DecideError::AlgorithmFailed(_)) {
                     drop(guard);
-                    if self.remove_slot(id, &slot) {
-                        self.report_end(id, &slot, EndReason::Evicted);
+                    if self.remove_slot(id, slot) {
+                        self.report_end(id, slot, EndReason::Evicted);
                     }
                 }
                 Err(e)
@@ -1008,6 +1027,33 @@ mod tests {
         store.decide(&fx.ctx, "u", &first()).unwrap();
         store.decide(&fx.ctx, "u", &first()).unwrap();
         assert_eq!(store.created_total(), 3);
+    }
+
+    #[test]
+    fn a_final_report_in_flight_when_the_sweeper_forgets_the_session_reports_no_second_end() {
+        let fx = fixture();
+        let chunks = fx.ctx.media.at(0).video.num_chunks();
+        let ended: Arc<Mutex<Vec<EndedSession>>> = Arc::default();
+        let seen = ended.clone();
+        let store = SessionStore::new(10, u64::MAX, Duration::from_millis(50))
+            .with_end_hook(Box::new(move |e| seen.lock().unwrap().push(e.clone())));
+        store.decide(&fx.ctx, "late", &first()).unwrap();
+        for k in 0..chunks - 1 {
+            let r = report(&fx.ctx, k, 1, 2000.0, 1000.0 * (k + 1) as f64);
+            store.decide(&fx.ctx, "late", &r).unwrap();
+        }
+        // The final report has found its session (as `decide_tracked` does first) when the
+        // sweeper, seeing the session idle, forgets it and reports an idle end.
+        let slot = lock(store.shard("late")).get("late").cloned().unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+        assert_eq!(store.sweep(), 1);
+        let last = report(&fx.ctx, chunks - 1, 1, 2000.0, 1000.0 * chunks as f64);
+        let (answer, completed) = store.decide_on(&fx.ctx, "late", &last, 0, &slot).unwrap();
+        assert_eq!(answer.chunk, chunks);
+        assert!(!completed, "the session's end was already reported");
+        let ended = ended.lock().unwrap();
+        assert_eq!(ended.len(), 1, "{ended:?}");
+        assert_eq!(ended[0].reason, EndReason::IdleTimeout);
     }
 
     #[test]
