@@ -25,6 +25,9 @@ pub const KEYWORDS: &[&str] = &[
     "rtt_ms",
     "buffer_cap_s",
     "payload_fraction",
+    "rtt_advances_trace",
+    "init_segment_bytes",
+    "trace_offset_s",
     "max_chunks",
     "mode",
     "observation",
@@ -180,6 +183,12 @@ impl World {
             rtt_ms: get(kwargs, "rtt_ms", 80.0)?,
             buffer_cap_ms: buffer_cap_s * 1000.0,
             payload_fraction: get(kwargs, "payload_fraction", 0.95)?,
+            rtt_advances_trace: get(kwargs, "rtt_advances_trace", false)?,
+            init_segment_bytes: match get::<u64>(kwargs, "init_segment_bytes", 0)? {
+                0 => None,
+                b => Some(b),
+            },
+            trace_offset_ms: get(kwargs, "trace_offset_s", 0.0)? * 1000.0,
             max_chunks: (max_chunks > 0).then_some(max_chunks),
             ..base
         };
@@ -187,6 +196,7 @@ impl World {
             SimError::InvalidConfig { field, problem } => {
                 let arg = match field {
                     "buffer_cap_ms" => "buffer_cap_s (in ms)",
+                    "trace_offset_ms" => "trace_offset_s (in ms)",
                     f => f,
                 };
                 ns_msg(format!("{arg} {problem}"))

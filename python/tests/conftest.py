@@ -69,10 +69,12 @@ def env_kwargs(inputs: dict) -> dict:
     return {k: v for k, v in inputs.items() if v is not None}
 
 
-def bench(binary: Path, inputs: dict, abr: str, out: Path) -> dict[tuple[str, str], float]:
-    """Runs `neuralstream bench` and returns ``{(algorithm, trace): qoe}`` from results.csv."""
+def bench(binary: Path, inputs: dict, abr: str, out: Path,
+          extra: list[str] | None = None) -> dict[tuple[str, str], float]:
+    """Runs `neuralstream bench` (with ``extra`` flags) and returns ``{(algorithm, trace): qoe}``
+    from results.csv."""
     cmd = [binary, "bench", "--traces", inputs["traces"], "--abr", abr, "--no-charts",
-           "--no-chunk-log", "--out", out]
+           "--no-chunk-log", "--out", out, *(extra or [])]
     if inputs["video"]:
         cmd += ["--video", inputs["video"]]
     subprocess.run(cmd, check=True, capture_output=True)

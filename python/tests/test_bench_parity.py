@@ -31,6 +31,24 @@ def test_rules_match_bench(inputs, binary, tmp_path):
             assert got[name] == pytest.approx(expected[(rule, name)], abs=1e-9), (rule, name)
 
 
+def test_the_real_link_request_model_matches_bench(inputs, binary, tmp_path):
+    """`rtt_advances_trace`, `init_segment_bytes` and `trace_offset_s` are bench's flags."""
+    flags = ["--rtt-advances-trace", "--init-segment-bytes", "900", "--trace-offset-s", "1.5"]
+    expected = bench(binary, inputs, "robustmpc,bola", tmp_path, extra=flags)
+    plain = bench(binary, inputs, "robustmpc", tmp_path / "plain")
+    env = ns.AbrEnv(**env_kwargs(inputs), rtt_advances_trace=True, init_segment_bytes=900,
+                    trace_offset_s=1.5)
+    names = env.trace_names
+    for rule in ["robustmpc", "bola"]:
+        got = _python_qoe(env, names, ns.Rule(rule))
+        for name in names:
+            assert got[name] == pytest.approx(expected[(rule, name)], abs=1e-9), (rule, name)
+    # The model changes the scores: the test would catch the keywords being ignored.
+    assert any(abs(expected[("robustmpc", n)] - plain[("robustmpc", n)]) > 1e-6 for n in names)
+    with pytest.raises(ValueError, match="trace_offset_s"):
+        ns.AbrEnv(**env_kwargs(inputs), trace_offset_s=-1.0)
+
+
 def test_a_python_loop_over_the_reward_sums_to_bench(inputs, binary, tmp_path):
     """The return an agent sees (sum of rewards) is the QoE bench reports."""
     expected = bench(binary, inputs, "bb", tmp_path)
