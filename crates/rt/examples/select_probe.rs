@@ -1,12 +1,12 @@
-//! Trained networks compared on the validation split over more simulator seeds than training's
-//! selection uses (never test): per network and family, means over seeds 1..=SEEDS of the
-//! combined score, p95 frame delay and frozen-time ratio, and [`Selection`] against GCC over the
-//! same seeds (bounded, smallest per-family gain, excess). How issue 18's candidates were compared
-//! across training runs.
+//! Trained networks compared on the validation (or train) split over more simulator seeds than
+//! training's selection uses (never test): per network and family, means over seeds 1..=SEEDS of
+//! the combined score, p95 frame delay and frozen-time ratio, and [`Selection`] against GCC over
+//! the same seeds (bounded, smallest per-family gain, excess). How issue 18's candidates were
+//! compared across training runs.
 //!
 //! ```text
 //! cargo run --release -p neuralstream-rt --example select_probe -- \
-//!     ../shared/data/rtc SEEDS out/run-a/model.safetensors out/run-b/model.safetensors ...
+//!     ../shared/data/rtc validation SEEDS out/run-a/model.safetensors out/run-b/model.safetensors ...
 //! ```
 
 use neuralstream_rt::bench::report_of;
@@ -19,13 +19,20 @@ use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (Some(dir), Some(seeds), models) = (args.first(), args.get(1), args.get(2..)) else {
-        return Err("usage: select_probe TRACES_DIR SEEDS MODEL...".into());
+    let (Some(dir), Some(split), Some(seeds), models) =
+        (args.first(), args.get(1), args.get(2), args.get(3..))
+    else {
+        return Err("usage: select_probe TRACES_DIR validation|train SEEDS MODEL...".into());
+    };
+    let split = match split.as_str() {
+        "validation" => Split::Validation,
+        "train" => Split::Train,
+        other => return Err(format!("split '{other}': use validation or train").into()),
     };
     let seeds: u64 = seeds.parse()?;
     let validation: Vec<LinkTrace> = read_trace_dir(Path::new(dir), MahimahiOptions::default())?
         .into_iter()
-        .filter(|t| t.split == Some(Split::Validation))
+        .filter(|t| t.split == Some(split))
         .collect();
     let mut specs = vec![ControllerSpec::Gcc];
     for m in models.unwrap_or_default() {
@@ -47,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let summaries: Vec<_> = per_spec.into_iter().map(|s| report_of(s).summary).collect();
     println!(
-        "validation ({} traces), means over seeds 1..={seeds}",
+        "{split:?} ({} traces), means over seeds 1..={seeds}",
         validation.len()
     );
     println!(
