@@ -105,6 +105,10 @@ pub struct RtTrainArgs {
     /// 16 features).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pause_features: bool,
+    /// Train and validate with WebRTC's congestion window in the simulator (as `rt bench
+    /// --cwnd-ms`). Off by default.
+    #[arg(long, value_name = "MS")]
+    cwnd_ms: Option<f64>,
 }
 
 /// Flags of `neuralstream rt predict`.
@@ -175,6 +179,11 @@ pub struct RtBenchArgs {
     /// this many ms of its frame's capture (otherwise the key-frame request path). Off by default.
     #[arg(long, value_name = "MS")]
     nack_ms: Option<f64>,
+    /// WebRTC's congestion window: the pacer holds packets while the bytes in flight exceed
+    /// target x (RTT + this many ms), GoogCC's 350, and the encoder drops the frames captured
+    /// meanwhile. Off by default.
+    #[arg(long, value_name = "MS")]
+    cwnd_ms: Option<f64>,
     /// Skip the charts (frame-delay CDF per controller, session timelines).
     #[arg(long)]
     no_charts: bool,
@@ -229,6 +238,7 @@ fn run_bench(a: RtBenchArgs) -> Result<()> {
         duration_ms: a.duration_s.unwrap_or(60.0) * 1000.0,
         seed: a.seed,
         nack_deadline_ms: a.nack_ms,
+        cwnd_queue_ms: a.cwnd_ms,
         link: LinkConfig {
             queue: match a.queue_ms {
                 Some(ms) => QueueLimit::Ms(ms),
@@ -494,6 +504,7 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         },
         session: RtConfig {
             source_fps: a.fps,
+            cwnd_queue_ms: a.cwnd_ms,
             ..Default::default()
         },
         ..Default::default()

@@ -8,6 +8,9 @@
 //! cargo run --release -p neuralstream-rt --example select_probe -- \
 //!     ../shared/data/rtc validation SEEDS out/run-a/model.safetensors out/run-b/model.safetensors ...
 //! ```
+//!
+//! Environment: `CWND_MS=350` plays every session with WebRTC's congestion window
+//! ([`neuralstream_rt::cwnd`]).
 
 use neuralstream_rt::bench::report_of;
 use neuralstream_rt::dqn::{DqnModel, Selection};
@@ -30,6 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("split '{other}': use validation or train").into()),
     };
     let seeds: u64 = seeds.parse()?;
+    let cwnd_queue_ms = match std::env::var("CWND_MS") {
+        Ok(ms) => Some(ms.parse::<f64>()?),
+        Err(_) => None,
+    };
     let validation: Vec<LinkTrace> = read_trace_dir(Path::new(dir), MahimahiOptions::default())?
         .into_iter()
         .filter(|t| t.split == Some(split))
@@ -45,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for seed in 1..=seeds {
         let cfg = RtConfig {
             seed,
+            cwnd_queue_ms,
             ..Default::default()
         };
         let (report, _) = run_bench(&validation, &specs, &cfg, true, 2, false)?;
