@@ -30,6 +30,8 @@ pub struct CongestionWindow {
     seen_ms: f64,
     /// Feedback time of the last packet sent, ms.
     back_ms: f64,
+    /// The window holds the pacer until then, ms.
+    held_until_ms: f64,
 }
 
 impl CongestionWindow {
@@ -37,6 +39,7 @@ impl CongestionWindow {
     pub fn new(queue_ms: f64) -> Self {
         CongestionWindow {
             queue_ms,
+            held_until_ms: f64::NEG_INFINITY,
             ..Default::default()
         }
     }
@@ -64,16 +67,23 @@ impl CongestionWindow {
         self.in_flight_bytes(at_ms) as f64 >= window
     }
 
-    /// The earliest time at or after `at_ms` at which a packet of `bytes` fits in the window:
-    /// `at_ms` itself, or the time enough feedback has come back.
+    /// Whether the window holds the pacer at `at_ms` (a packet waits for feedback): the encoder
+    /// drops the frames captured then.
+    pub fn holds_pacer_at(&self, at_ms: f64) -> bool {
+        at_ms < self.held_until_ms
+    }
+
+    /// The earliest time at or after `at_ms` at which a packet of `bytes` fits in the window at
+    /// `target_bps` and `trace`'s RTT: `at_ms` itself, or the time enough feedback has come back
+    /// (until which the window holds the pacer).
     pub fn earliest_send_ms(
         &mut self,
         at_ms: f64,
         bytes: u32,
         target_bps: f64,
-        rtt_ms: f64,
+        trace: &LinkTrace,
     ) -> f64 {
-        let window = self.window_bytes(target_bps, rtt_ms);
+        let window = self.window_bytes(target_bps, trace.at(at_ms).rtt_ms);
         let mut t = at_ms;
         self.in_flight_bytes(t);
         while (self.in_flight_bytes + bytes as u64) as f64 > window {
@@ -82,6 +92,9 @@ impl CongestionWindow {
             };
             t = t.max(back_ms);
             self.in_flight_bytes -= b as u64;
+        }
+        if t > at_ms {
+            self.held_until_ms = t;
         }
         t
     }
@@ -110,14 +123,17 @@ mod tests {
         assert!((w.window_bytes(240e3, 40.0) - 11_700.0).abs() < 1e-9);
         for i in 0..9 {
             let t = i as f64;
-            assert_eq!(w.earliest_send_ms(t, 1200, 240e3, 40.0), t);
+            assert_eq!(w.earliest_send_ms(t, 1200, 240e3, &trace), t);
             // Seen at 60 ms: in the report cut at 100 ms, back at 120 ms.
             w.on_sent(60.0, 1200, 50.0, &trace);
         }
         assert!(!w.is_full(10.0, 240e3, 40.0));
         assert_eq!(w.in_flight_bytes(10.0), 10_800);
-        // The tenth waits for the feedback (120 ms), which frees the whole window.
-        assert_eq!(w.earliest_send_ms(10.0, 1200, 240e3, 40.0), 120.0);
+        assert!(!w.holds_pacer_at(10.0));
+        // The tenth waits for the feedback (120 ms), which frees the whole window; the pacer is
+        // held until then.
+        assert_eq!(w.earliest_send_ms(10.0, 1200, 240e3, &trace), 120.0);
+        assert!(w.holds_pacer_at(119.0) && !w.holds_pacer_at(120.0));
         assert_eq!(w.in_flight_bytes(120.0), 0);
         // The smallest window still lets two packets through.
         assert_eq!(w.window_bytes(1.0, 0.0), MIN_WINDOW_BYTES);

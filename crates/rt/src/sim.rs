@@ -379,7 +379,6 @@ pub fn run_session(
     let mut rtx: Vec<Rtx> = Vec::new(); // in resend order
     let mut next_frame = 0usize; // index of the next frame encoded
     let mut cwnd = cfg.cwnd_queue_ms.map(CongestionWindow::new);
-    let mut cwnd_blocked_until_ms = f64::NEG_INFINITY; // the window holds the pacer until then
 
     for k in 0.. {
         let t = k as f64 * frame_ms;
@@ -391,12 +390,7 @@ pub fn run_session(
         for (resend_ms, frame, bytes) in rtx.drain(..due) {
             let mut send_ms = last_send_ms.max(resend_ms.max(pacer_next_ms.min(t)));
             if let Some(w) = &mut cwnd {
-                let rtt_ms = trace.at(send_ms).rtt_ms;
-                let open_ms = w.earliest_send_ms(send_ms, bytes, decision.target_bps, rtt_ms);
-                if open_ms > send_ms {
-                    cwnd_blocked_until_ms = open_ms;
-                }
-                send_ms = open_ms;
+                send_ms = w.earliest_send_ms(send_ms, bytes, decision.target_bps, trace);
             }
             last_send_ms = send_ms;
             pacer_next_ms = pacer_next_ms.max(send_ms)
@@ -489,7 +483,7 @@ pub fn run_session(
             continue;
         }
         // The encoder drops a frame captured while the congestion window holds the pacer.
-        if t < cwnd_blocked_until_ms {
+        if cwnd.as_ref().is_some_and(|w| w.holds_pacer_at(t)) {
             continue;
         }
         last_encode_ms = t;
@@ -530,12 +524,7 @@ pub fn run_session(
             let mut send_ms =
                 last_send_ms.max(t.max(pacer_next_ms.min(t + cfg.max_pacer_queue_ms)));
             if let Some(w) = &mut cwnd {
-                let rtt_ms = trace.at(send_ms).rtt_ms;
-                let open_ms = w.earliest_send_ms(send_ms, size, decision.target_bps, rtt_ms);
-                if open_ms > send_ms {
-                    cwnd_blocked_until_ms = open_ms;
-                }
-                send_ms = open_ms;
+                send_ms = w.earliest_send_ms(send_ms, size, decision.target_bps, trace);
             }
             last_send_ms = send_ms;
             pacer_next_ms = send_ms + size as f64 / pacing_bytes_per_ms;
