@@ -43,8 +43,9 @@
 //! ([`LEGACY_FEATURES`]) and read the first 16 of the same vector.
 //!
 //! **Reward** of the decision in force during a report ([`RewardWeights`], from what the sender
-//! sees, so the live server's metrics give the same reward, and the displayed frames): quality `(mos(min(target, received),
-//! resolution, fps) - 1) / 3.6` in [0, 1] ([`crate::quality`]), minus `delay_per_100ms` x the mean
+//! sees, so the live server's metrics give the same reward, and from the displayed frames):
+//! quality `(mos(min(target, received), resolution, fps) - 1) / 3.6` in [0, 1]
+//! ([`crate::quality`]), minus `delay_per_100ms` x the mean
 //! queueing delay above `delay_free_ms` (in 100 ms), minus `freeze` when the report holds a loss
 //! (an undecodable frame and a key-frame request) or no packet at all (an outage), minus
 //! `frozen_per_100ms` x the frozen display time by WebRTC's freeze rule (the receiver's own
