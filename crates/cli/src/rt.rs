@@ -94,6 +94,21 @@ pub struct RtTrainArgs {
     /// Simulator seeds per validation (selection compares means over them).
     #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().validation_seeds, value_name = "N")]
     validation_seeds: usize,
+    /// Reward penalty per 100 ms of frozen display by WebRTC's freeze rule (0: not charged).
+    #[arg(long, default_value_t = neuralstream_rt::dqn::RewardWeights::default().frozen_per_100ms, value_name = "W")]
+    freeze_weight: f64,
+    /// The shield's pause rule: at most 30 fps while the last 5 s of arrivals held at least this
+    /// many pauses of 100 ms or more (0 turns it off).
+    #[arg(long, default_value_t = neuralstream_rt::dqn::TrainConfig::default().fps_cap_after_pauses.unwrap_or(0), value_name = "N")]
+    fps_cap_after_pauses: usize,
+    /// Give the network the link's recent pauses as features (false: the first model files'
+    /// 16 features).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pause_features: bool,
+    /// Train and validate with WebRTC's congestion window in the simulator (as `rt bench
+    /// --cwnd-ms`). Off by default.
+    #[arg(long, value_name = "MS")]
+    cwnd_ms: Option<f64>,
 }
 
 /// Flags of `neuralstream rt predict`.
@@ -164,6 +179,11 @@ pub struct RtBenchArgs {
     /// this many ms of its frame's capture (otherwise the key-frame request path). Off by default.
     #[arg(long, value_name = "MS")]
     nack_ms: Option<f64>,
+    /// WebRTC's congestion window: the pacer holds packets while the bytes in flight exceed
+    /// target x (RTT + this many ms), GoogCC's 350, and the encoder drops the frames captured
+    /// meanwhile. Off by default.
+    #[arg(long, value_name = "MS")]
+    cwnd_ms: Option<f64>,
     /// Skip the charts (frame-delay CDF per controller, session timelines).
     #[arg(long)]
     no_charts: bool,
@@ -218,6 +238,7 @@ fn run_bench(a: RtBenchArgs) -> Result<()> {
         duration_ms: a.duration_s.unwrap_or(60.0) * 1000.0,
         seed: a.seed,
         nack_deadline_ms: a.nack_ms,
+        cwnd_queue_ms: a.cwnd_ms,
         link: LinkConfig {
             queue: match a.queue_ms {
                 Some(ms) => QueueLimit::Ms(ms),
@@ -438,6 +459,11 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         "--delay-weight {}: use a number >= 0",
         a.delay_weight
     );
+    anyhow::ensure!(
+        a.freeze_weight.is_finite() && a.freeze_weight >= 0.0,
+        "--freeze-weight {}: use a number >= 0",
+        a.freeze_weight
+    );
     let traces_dir = a
         .traces
         .as_deref()
@@ -465,12 +491,20 @@ fn run_train(a: RtTrainArgs) -> Result<()> {
         guard_free_ms: (a.guard_free_ms > 0.0).then_some(a.guard_free_ms),
         fps_cap_below_kbps: (a.fps_cap_below_kbps > 0.0).then_some(a.fps_cap_below_kbps),
         validation_seeds: a.validation_seeds,
+        fps_cap_after_pauses: (a.fps_cap_after_pauses > 0).then_some(a.fps_cap_after_pauses),
+        features: if a.pause_features {
+            dqn::N_FEATURES
+        } else {
+            dqn::LEGACY_FEATURES
+        },
         reward: dqn::RewardWeights {
             delay_per_100ms: a.delay_weight,
+            frozen_per_100ms: a.freeze_weight,
             ..Default::default()
         },
         session: RtConfig {
             source_fps: a.fps,
+            cwnd_queue_ms: a.cwnd_ms,
             ..Default::default()
         },
         ..Default::default()

@@ -175,28 +175,44 @@ fn serve_and_four_wss_clients_record_a_dataset_that_trains_a_model() {
             .all(|f| f.to_string_lossy().ends_with(".jsonl")),
         "only finished hour files remain: {files:?}"
     );
-    // The clients report their receiver's frame delays, and the dataset keeps them.
-    let reports: Vec<serde_json::Value> = files
+    // The clients report their receiver's frame delays, and the dataset keeps them. Nine in ten
+    // of GCC's reports show a frame; how many of the barely trained learned model's do depends
+    // on the action its random initialisation prefers (1080p at a few hundred kbit/s shows none
+    // in some 50 ms intervals), so of its reports some must.
+    let records: Vec<serde_json::Value> = files
         .iter()
         .flat_map(|f| {
             let text = std::fs::read_to_string(p("data").join(f)).unwrap();
             text.lines()
-                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["report"].clone())
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
                 .collect::<Vec<_>>()
         })
         .collect();
-    let with_delays = reports
-        .iter()
-        .filter(|r| {
-            let (p50, max) = (&r["frame_delay_p50_ms"], &r["frame_delay_max_ms"]);
-            p50.as_f64()
-                .is_some_and(|p| p > 0.0 && p <= max.as_f64().unwrap())
-        })
-        .count();
+    let delays_of = |gcc: bool| {
+        let reports: Vec<&serde_json::Value> = records
+            .iter()
+            .filter(|r| (r["controller"] == "gcc") == gcc)
+            .map(|r| &r["report"])
+            .collect();
+        let with_delays = reports
+            .iter()
+            .filter(|r| {
+                let (p50, max) = (&r["frame_delay_p50_ms"], &r["frame_delay_max_ms"]);
+                p50.as_f64()
+                    .is_some_and(|p| p > 0.0 && p <= max.as_f64().unwrap())
+            })
+            .count();
+        (with_delays, reports.len())
+    };
+    let (gcc_with, gcc_all) = delays_of(true);
     assert!(
-        with_delays * 10 >= reports.len() * 9,
-        "{with_delays} of {} reports carry frame delays",
-        reports.len()
+        gcc_all > 0 && gcc_with * 10 >= gcc_all * 9,
+        "{gcc_with} of GCC's {gcc_all} reports carry frame delays"
+    );
+    let (learned_with, learned_all) = delays_of(false);
+    assert!(
+        learned_with > 0 && learned_with <= learned_all,
+        "{learned_with} of the learned model's {learned_all} reports carry frame delays"
     );
     let trained = run(&[
         "rt",

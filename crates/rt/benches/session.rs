@@ -1,6 +1,6 @@
 //! Real-time simulator speed: one 60 fps, 60 s session (3,600 frames, every packet through the
-//! bottleneck, feedback every 50 ms), with GCC and with a fixed bitrate. Issue 18's bar: at most
-//! 20 ms per session on one core (3000x real time).
+//! bottleneck, feedback every 50 ms), with GCC, with a fixed bitrate, and with GCC under WebRTC's
+//! congestion window. Issue 18's bar: at most 20 ms per session on one core (3000x real time).
 //!
 //! `cargo bench -p neuralstream-rt --bench session`
 //!
@@ -58,6 +58,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             black_box(
                 run_session(&trace, &cfg, &mut Fixed::new(2.5e6))
+                    .unwrap()
+                    .packets
+                    .len(),
+            )
+        })
+    });
+    // The same GCC session with WebRTC's congestion window on (`RtConfig::cwnd_queue_ms`).
+    let cwnd_cfg = RtConfig {
+        cwnd_queue_ms: Some(neuralstream_rt::cwnd::DEFAULT_QUEUE_MS),
+        ..cfg.clone()
+    };
+    g.bench_function(format!("gcc_cwnd/{label}"), |b| {
+        b.iter(|| {
+            black_box(
+                run_session(&trace, &cwnd_cfg, &mut Gcc::default())
                     .unwrap()
                     .packets
                     .len(),

@@ -1,7 +1,8 @@
 //! The shield's frame-rate ceiling on a trained network, on the train and validation splits only
 //! (never test): GCC and the learned controller as trained, without the ceiling and with 30 fps
-//! below 100 to 805 kbit/s (805: GCC's ladder with its climbing margin), per family, means over
-//! simulator seeds (default 3). How `fps_cap_below_kbps` was probed (issue 18).
+//! below 100 to 805 kbit/s (805: GCC's ladder with its climbing margin), and with 30 fps after 1 to
+//! 5 recent pauses of the link (`fps_cap_after_pauses`), per family, means over simulator seeds
+//! (default 3). How `fps_cap_below_kbps` and `fps_cap_after_pauses` were probed (issue 18).
 //!
 //! ```text
 //! cargo run --release -p neuralstream-rt --example shield_probe -- \
@@ -29,35 +30,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .cloned()
             .collect()
     };
-    let variants: Vec<(String, Option<f64>)> =
-        std::iter::once(("as trained".to_owned(), base.meta.fps_cap_below_kbps))
-            .chain(
-                [
-                    None,
-                    Some(100.0),
-                    Some(200.0),
-                    Some(300.0),
-                    Some(500.0),
-                    Some(805.0),
-                ]
-                .map(|k| {
-                    (
-                        k.map_or("no fps cap".to_owned(), |k| {
-                            format!("30 fps below {k} kbps")
-                        }),
-                        k,
-                    )
-                }),
-            )
-            .collect();
+    // (name, fps_cap_below_kbps, fps_cap_after_pauses)
+    type Variant = (String, Option<f64>, Option<usize>);
+    let mut variants: Vec<Variant> = vec![(
+        "as trained".to_owned(),
+        base.meta.fps_cap_below_kbps,
+        base.meta.fps_cap_after_pauses,
+    )];
+    for k in [
+        None,
+        Some(100.0),
+        Some(200.0),
+        Some(300.0),
+        Some(500.0),
+        Some(805.0),
+    ] {
+        let name = k.map_or("no fps cap".to_owned(), |k| {
+            format!("30 fps below {k} kbps")
+        });
+        variants.push((name, k, None));
+    }
+    for n in [1, 2, 3, 5] {
+        variants.push((format!("30 fps after {n} pauses"), None, Some(n)));
+    }
     for (split_name, traces) in [
         ("validation", of(Split::Validation)),
         ("train", of(Split::Train)),
     ] {
         let mut specs = vec![ControllerSpec::Gcc];
-        for (_, kbps) in &variants {
+        for (_, kbps, pauses) in &variants {
             let mut m = base.clone();
             m.meta.fps_cap_below_kbps = *kbps;
+            m.meta.fps_cap_after_pauses = *pauses;
             specs.push(ControllerSpec::Learned(Arc::new(m)));
         }
         // Per spec and family: sums over seeds of (onl_qoe, p95, frozen).

@@ -16,7 +16,8 @@
 //!
 //! Pipeline (one file each): [`trace`] (onl-emu JSON and Mahimahi readers, the train / validation /
 //! test split) -> [`source`] (bursty scene complexity, encoder rate-control lag, key frames) ->
-//! [`sim`] (packetizer, 2.5x pacer, feedback every 50 ms, key-frame requests) -> [`link`] (drop-tail
+//! [`sim`] (packetizer, 2.5x pacer, optionally WebRTC's congestion window [`cwnd`], feedback every
+//! 50 ms, key-frame requests) -> [`link`] (drop-tail
 //! bottleneck replaying the trace, propagation delay, random loss) -> [`receiver`] (assembly,
 //! jitter buffer, WebRTC's freeze rule); [`quality`] is the opinion model of a frame.
 //! Decisions: [`controller`] (the [`Controller`] trait, the resolution/fps [`Ladder`], [`Fixed`],
@@ -39,6 +40,7 @@
 
 pub mod bench;
 pub mod controller;
+pub mod cwnd;
 pub mod dataset;
 pub mod dqn;
 pub mod error;

@@ -111,6 +111,7 @@ pub struct TransitionBuilder {
     tracker: Tracker,
     gcc: Option<Gcc>,
     prev: Option<(Vec<f32>, usize, Settings)>,
+    features: usize,
 }
 
 impl TransitionBuilder {
@@ -130,7 +131,15 @@ impl TransitionBuilder {
             tracker: Tracker::new(start_bps),
             gcc,
             prev: None,
+            features: N_FEATURES,
         }
+    }
+
+    /// The same builder for a model of `features` inputs ([`crate::dqn::DqnMeta::features`]):
+    /// its observations hold the first `features` of [`Tracker::features`].
+    pub fn with_features(mut self, features: usize) -> Self {
+        self.features = features;
+        self
     }
 
     /// Folds the session's next record in; returns the transition it completes (none for the
@@ -149,7 +158,7 @@ impl TransitionBuilder {
             grid.index(h, f, m)
         };
         let in_force = action_of(&applied, self.tracker.estimate_bps);
-        let mut obs = vec![0.0; N_FEATURES];
+        let mut obs = vec![0.0; self.features];
         self.tracker
             .features(grid, in_force, applied.target_bps, &mut obs);
         let mut out = None;

@@ -351,7 +351,7 @@ impl OnlineLearner {
             q: start.q.clone(),
             target: start.q.clone(),
             adam: adam(&cfg),
-            replay: Replay::new(N_FEATURES, cfg.replay_capacity),
+            replay: Replay::new(start.meta.features, cfg.replay_capacity),
             rng: SplitMix64::new(cfg.seed),
             bufs: StepBuffers::default(),
             sessions: HashMap::new(),
@@ -418,7 +418,8 @@ impl OnlineLearner {
             self.sessions.insert(
                 record.session.clone(),
                 SessionSlot {
-                    builder: TransitionBuilder::new(meta.estimate, record.source_fps),
+                    builder: TransitionBuilder::new(meta.estimate, record.source_fps)
+                        .with_features(meta.features),
                     last_seq: 0,
                     broken: false,
                     last_seen: 0,
@@ -432,7 +433,8 @@ impl OnlineLearner {
         if record.report.seq == 1 && slot.last_seq != 0 {
             // The id was used again for a new session.
             *slot = SessionSlot {
-                builder: TransitionBuilder::new(meta.estimate, record.source_fps),
+                builder: TransitionBuilder::new(meta.estimate, record.source_fps)
+                    .with_features(meta.features),
                 last_seq: 0,
                 broken: false,
                 last_seen: self.clock,

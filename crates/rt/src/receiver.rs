@@ -9,7 +9,8 @@
 //! * **Freeze rule** (`AlphaRTC:video/video_quality_observer.cc`): once at least 5 frames have
 //!   rendered, a render interval of at least `max(3 x avg, avg + 150 ms)` (avg over the last 30
 //!   intervals) is a freeze lasting the whole interval. At the end of the session a trailing gap is
-//!   judged the same way; a session that renders nothing is frozen throughout.
+//!   judged the same way; a session that renders nothing is frozen throughout. [`FreezeRule`] is
+//!   the rule alone, which the learned controller's reward applies to the frames it is told of.
 
 use std::collections::VecDeque;
 
@@ -39,16 +40,64 @@ pub struct RenderedFrame {
     pub quality: f64,
 }
 
+/// WebRTC's freeze rule over a stream of render times: the one copy the receiver scores with and
+/// the learned controller's reward charges ([`crate::dqn::Tracker::on_displayed`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FreezeRule {
+    last_render_ms: Option<f64>,
+    intervals: VecDeque<f64>,
+    interval_sum: f64,
+    rendered: usize,
+}
+
+impl FreezeRule {
+    /// A rule that has seen no frame.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes the next render time (never before the previous one); returns the render interval
+    /// ending at it, ms, if that interval is a freeze.
+    pub fn on_render(&mut self, render_ms: f64) -> Option<f64> {
+        let mut frozen = None;
+        if let Some(prev) = self.last_render_ms {
+            let interval = render_ms - prev;
+            if self.is_freeze(interval) {
+                frozen = Some(interval);
+            }
+            self.intervals.push_back(interval);
+            self.interval_sum += interval;
+            if self.intervals.len() > FREEZE_AVG_FRAMES {
+                self.interval_sum -= self.intervals.pop_front().unwrap_or(0.0);
+            }
+        }
+        self.rendered += 1;
+        self.last_render_ms = Some(render_ms);
+        frozen
+    }
+
+    /// The last render time, ms (`None` before the first frame).
+    pub fn last_render_ms(&self) -> Option<f64> {
+        self.last_render_ms
+    }
+
+    /// Whether a render interval of `interval_ms` after the frames seen so far is a freeze.
+    pub fn is_freeze(&self, interval_ms: f64) -> bool {
+        if self.rendered < FREEZE_MIN_FRAMES || self.intervals.is_empty() {
+            return false;
+        }
+        let avg = self.interval_sum / self.intervals.len() as f64;
+        interval_ms >= (FREEZE_FACTOR * avg).max(avg + FREEZE_EXTRA_MS)
+    }
+}
+
 /// The receiver's state.
 #[derive(Debug, Clone, Default)]
 pub struct Receiver {
     broken: bool,
     jitter_ms: f64,
     last_transit_ms: Option<f64>,
-    last_render_ms: Option<f64>,
-    intervals: VecDeque<f64>,
-    interval_sum: f64,
-    rendered: usize,
+    freeze_rule: FreezeRule,
     /// Rendered frames in order.
     pub frames: Vec<RenderedFrame>,
     /// Number of freezes.
@@ -90,24 +139,14 @@ impl Receiver {
         }
         self.last_transit_ms = Some(transit);
         let hold = (JITTER_HOLD_FACTOR * self.jitter_ms).min(MAX_JITTER_HOLD_MS);
-        let render = match self.last_render_ms {
+        let render = match self.freeze_rule.last_render_ms() {
             Some(prev) => (complete + hold).max(prev),
             None => complete + hold,
         };
-        if let Some(prev) = self.last_render_ms {
-            let interval = render - prev;
-            if self.is_freeze(interval) {
-                self.freezes += 1;
-                self.frozen_ms += interval;
-            }
-            self.intervals.push_back(interval);
-            self.interval_sum += interval;
-            if self.intervals.len() > FREEZE_AVG_FRAMES {
-                self.interval_sum -= self.intervals.pop_front().unwrap_or(0.0);
-            }
+        if let Some(interval) = self.freeze_rule.on_render(render) {
+            self.freezes += 1;
+            self.frozen_ms += interval;
         }
-        self.rendered += 1;
-        self.last_render_ms = Some(render);
         self.frames.push(RenderedFrame {
             capture_ms,
             render_ms: render,
@@ -117,24 +156,16 @@ impl Receiver {
         Some(render)
     }
 
-    fn is_freeze(&self, interval: f64) -> bool {
-        if self.rendered < FREEZE_MIN_FRAMES || self.intervals.is_empty() {
-            return false;
-        }
-        let avg = self.interval_sum / self.intervals.len() as f64;
-        interval >= (FREEZE_FACTOR * avg).max(avg + FREEZE_EXTRA_MS)
-    }
-
     /// Closes the session at `end_ms` (judging the trailing gap) and returns the frozen time.
     pub fn finish(&mut self, end_ms: f64) -> f64 {
-        match self.last_render_ms {
+        match self.freeze_rule.last_render_ms() {
             None => {
                 self.freezes += 1;
                 self.frozen_ms = end_ms;
             }
             Some(last) => {
                 let gap = end_ms - last;
-                if gap > 0.0 && self.is_freeze(gap) {
+                if gap > 0.0 && self.freeze_rule.is_freeze(gap) {
                     self.freezes += 1;
                     self.frozen_ms += gap;
                 }

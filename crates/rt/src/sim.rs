@@ -22,6 +22,7 @@
 //! link loss), so a session is a pure function of (trace, config, controller, seed).
 
 use crate::controller::{Controller, Decision, Feedback, PacketReport, Resolution};
+use crate::cwnd::CongestionWindow;
 use crate::error::RtError;
 use crate::link::{Bottleneck, Fate, LinkConfig, QueueLimit};
 use crate::quality;
@@ -67,6 +68,11 @@ pub struct RtConfig {
     /// retransmission (every loss costs a key frame). Default `None`, so the results recorded
     /// before NACK was modelled stay comparable; `rt bench --nack-ms` turns it on.
     pub nack_deadline_ms: Option<f64>,
+    /// WebRTC's congestion window ([`crate::cwnd`]): the pacer holds packets while the bytes in
+    /// flight exceed `target x (RTT + this many ms)` (GoogCC: 350), and the encoder drops the
+    /// frames captured while it does. `None`: no window. Default `None`, so the results recorded
+    /// before it was modelled stay comparable; `rt bench --cwnd-ms 350` turns it on.
+    pub cwnd_queue_ms: Option<f64>,
 }
 
 impl Default for RtConfig {
@@ -86,6 +92,7 @@ impl Default for RtConfig {
             encoder: EncoderConfig::default(),
             seed: 1,
             nack_deadline_ms: None,
+            cwnd_queue_ms: None,
         }
     }
 }
@@ -171,6 +178,15 @@ impl RtConfig {
                     "nack_deadline_ms",
                     ms.to_string(),
                     "a positive number of ms (or none)",
+                );
+            }
+        }
+        if let Some(ms) = self.cwnd_queue_ms {
+            if !(ms.is_finite() && ms >= 0.0) {
+                return bad(
+                    "cwnd_queue_ms",
+                    ms.to_string(),
+                    "a number of ms >= 0 (or none)",
                 );
             }
         }
@@ -282,6 +298,15 @@ impl SessionLog {
     }
 }
 
+/// When the receiver sees a packet: its arrival, or for a lost one `expected_ms` (when it should
+/// have arrived), as the feedback reports it.
+fn fate_seen_ms(fate: &Fate, expected_ms: f64) -> f64 {
+    match fate {
+        Fate::Delivered { arrival_ms, .. } => *arrival_ms,
+        _ => expected_ms,
+    }
+}
+
 fn clamp_decision(d: Decision, cfg: &RtConfig) -> Decision {
     let target = if d.target_bps.is_finite() {
         d.target_bps
@@ -353,6 +378,7 @@ pub fn run_session(
     let mut in_flight: std::collections::VecDeque<InFlight> = Default::default();
     let mut rtx: Vec<Rtx> = Vec::new(); // in resend order
     let mut next_frame = 0usize; // index of the next frame encoded
+    let mut cwnd = cfg.cwnd_queue_ms.map(CongestionWindow::new);
 
     for k in 0.. {
         let t = k as f64 * frame_ms;
@@ -362,12 +388,19 @@ pub fn run_session(
         // 0. Retransmissions whose NACK has reached the sender by t (through the pacer).
         let due = rtx.partition_point(|r| r.0 <= t);
         for (resend_ms, frame, bytes) in rtx.drain(..due) {
-            let send_ms = last_send_ms.max(resend_ms.max(pacer_next_ms.min(t)));
+            let mut send_ms = last_send_ms.max(resend_ms.max(pacer_next_ms.min(t)));
+            if let Some(w) = &mut cwnd {
+                send_ms = w.earliest_send_ms(send_ms, bytes, decision.target_bps, trace);
+            }
             last_send_ms = send_ms;
             pacer_next_ms = pacer_next_ms.max(send_ms)
                 + bytes as f64 / (cfg.pace_multiplier * decision.target_bps / 8000.0);
             let propagation_ms = trace.at(send_ms).rtt_ms / 2.0;
             let fate = link.offer(send_ms, bytes);
+            if let Some(w) = &mut cwnd {
+                let seen_ms = fate_seen_ms(&fate, send_ms + propagation_ms);
+                w.on_sent(seen_ms, bytes, cfg.feedback_interval_ms, trace);
+            }
             let first = next_frame - in_flight.len();
             let f = &mut in_flight[frame - first];
             f.rtx_left -= 1;
@@ -449,6 +482,10 @@ pub fn run_session(
         if t - last_encode_ms < encode_every_ms - frame_ms / 2.0 {
             continue;
         }
+        // The encoder drops a frame captured while the congestion window holds the pacer.
+        if cwnd.as_ref().is_some_and(|w| w.holds_pacer_at(t)) {
+            continue;
+        }
         last_encode_ms = t;
         let key = key_due || last_resolution != Some(decision.resolution);
         key_due = false;
@@ -484,11 +521,19 @@ pub fn run_session(
             } else {
                 total - cfg.packet_bytes * (n_packets - 1)
             };
-            let send_ms = last_send_ms.max(t.max(pacer_next_ms.min(t + cfg.max_pacer_queue_ms)));
+            let mut send_ms =
+                last_send_ms.max(t.max(pacer_next_ms.min(t + cfg.max_pacer_queue_ms)));
+            if let Some(w) = &mut cwnd {
+                send_ms = w.earliest_send_ms(send_ms, size, decision.target_bps, trace);
+            }
             last_send_ms = send_ms;
             pacer_next_ms = send_ms + size as f64 / pacing_bytes_per_ms;
             let propagation_ms = trace.at(send_ms).rtt_ms / 2.0;
             let fate = link.offer(send_ms, size);
+            if let Some(w) = &mut cwnd {
+                let seen_ms = fate_seen_ms(&fate, send_ms + propagation_ms);
+                w.on_sent(seen_ms, size, cfg.feedback_interval_ms, trace);
+            }
             match fate {
                 Fate::Delivered { arrival_ms, .. } => {
                     f.last_arrival_ms = f.last_arrival_ms.max(arrival_ms);
@@ -766,6 +811,69 @@ mod tests {
         assert!(log.frames.iter().filter(|f| f.key).count() > 3);
     }
 
+    /// WebRTC's congestion window on a link that stops for 1.5 s every 5 s: without it the
+    /// sender pours 90 frames' packets into the 50-packet queue, which drops them and costs key
+    /// frames; with it the pacer stops once target x (RTT + 350 ms) is in flight, the encoder drops
+    /// the frames captured meanwhile, and nothing is lost. Bytes in flight never exceed the window
+    /// by more than a packet.
+    #[test]
+    fn congestion_window_stops_the_pacer_in_an_outage_instead_of_overflowing_the_queue() {
+        let steps: Vec<(f64, f64, f64, f64)> = (0..4)
+            .flat_map(|_| [(3500.0, 2000.0, 0.0, 40.0), (1500.0, 0.0, 0.0, 40.0)])
+            .collect();
+        let trace = LinkTrace::from_steps("outages", "synthetic", &steps).unwrap();
+        let run = |cwnd_queue_ms| {
+            let cfg = RtConfig {
+                duration_ms: 20_000.0,
+                cwnd_queue_ms,
+                ..Default::default()
+            };
+            // 1 Mbit/s is on the ladder's 60 fps rung.
+            run_session(&trace, &cfg, &mut Fixed::new(1e6)).unwrap()
+        };
+        let (open, windowed) = (run(None), run(Some(350.0)));
+        let drops = |l: &SessionLog| {
+            l.packets
+                .iter()
+                .filter(|p| p.fate == Fate::QueueDrop)
+                .count()
+        };
+        let keys = |l: &SessionLog| l.frames.iter().filter(|f| f.key).count();
+        assert!(drops(&open) > 20, "{}", drops(&open));
+        assert_eq!(drops(&windowed), 0);
+        assert!(
+            keys(&windowed) < keys(&open),
+            "{} vs {}",
+            keys(&windowed),
+            keys(&open)
+        );
+        assert!(windowed.frames.len() < open.frames.len());
+        // In flight at each send: packets sent before it whose feedback (the next 50 ms report
+        // cut after every packet up to it was seen, plus rtt/2) had not come back.
+        let window_bytes = 1e6 / 8000.0 * (40.0 + 350.0);
+        let mut seen_ms = 0.0_f64;
+        let back: Vec<f64> = windowed
+            .packets
+            .iter()
+            .map(|p| {
+                seen_ms = seen_ms.max(p.arrival_ms().unwrap_or(p.send_ms + p.propagation_ms));
+                (seen_ms / 50.0).ceil() * 50.0 + 20.0
+            })
+            .collect();
+        for (i, p) in windowed.packets.iter().enumerate() {
+            let in_flight: u32 = windowed.packets[..i]
+                .iter()
+                .zip(&back)
+                .filter(|(_, &b)| b > p.send_ms)
+                .map(|(q, _)| q.bytes)
+                .sum();
+            assert!(
+                in_flight as f64 <= window_bytes,
+                "packet {i}: {in_flight} bytes in flight"
+            );
+        }
+    }
+
     #[test]
     fn thirty_fps_decision_halves_the_frames() {
         let trace = LinkTrace::constant(4000.0, 40.0, 10_000.0).unwrap();
@@ -814,5 +922,11 @@ mod tests {
         };
         let e = run_session(&trace, &cfg, &mut Fixed::new(1e6)).unwrap_err();
         assert!(e.to_string().contains("source_fps = 25"), "{e}");
+        let cfg = RtConfig {
+            cwnd_queue_ms: Some(f64::NAN),
+            ..Default::default()
+        };
+        let e = run_session(&trace, &cfg, &mut Fixed::new(1e6)).unwrap_err();
+        assert!(e.to_string().contains("cwnd_queue_ms"), "{e}");
     }
 }
