@@ -175,3 +175,40 @@ fn the_bar_selection_is_opt_in() {
         "validated by the bar on the split it was trained with"
     );
 }
+
+#[test]
+fn the_grid_selection_validates_on_held_out_ladders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = TINY.to_vec();
+    args[11] = "2";
+    args.extend(["--agnostic-select", "grid"]);
+    let trained = run(&args, &dir.path().join("train"));
+    assert_ok(&trained);
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert!(stdout.contains("mean margin to the best rule"), "{stdout}");
+    let groups = std::fs::read_to_string(dir.path().join("train/validation_groups.csv")).unwrap();
+    let videos: Vec<&str> = groups
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        videos,
+        ["vbr-3", "val-ladder10", "val-ladder30", "val-h264-4s"],
+        "the first video and the validation-only ladders: {groups}"
+    );
+    let curve = std::fs::read_to_string(dir.path().join("train/training_curve.csv")).unwrap();
+    assert!(
+        curve.contains("\navg-last,2,") && curve.contains("\navg-best,2,"),
+        "the averages of the 2 checkpoints are validated: {curve}"
+    );
+}
+
+#[test]
+fn a_pensieve_share_needs_a_pensieve_set() {
+    let e = refused("--agnostic-pensieve-windows", "200");
+    assert!(
+        e.contains("--agnostic-pensieve-windows") && e.contains("'pensieve'"),
+        "{e}"
+    );
+}
