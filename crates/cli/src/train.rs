@@ -206,6 +206,10 @@ pub struct TrainArgs {
     /// else 0.
     #[arg(long, value_name = "K", requires = "agnostic")]
     pub agnostic_average: Option<usize>,
+    /// With --agnostic: seed of the train/validation split and of the training windows (default:
+    /// --seed), so runs of several --seed values can be compared on one validation split.
+    #[arg(long, value_name = "SEED", requires = "agnostic")]
+    pub agnostic_split_seed: Option<u64>,
     /// With --agnostic-select bar: weight of a session's shortfall below its group's RobustMPC
     /// p10 in the curriculum's draw (0: only the shortfall to the group's best rule counts).
     #[arg(long, default_value_t = 1.0, value_name = "W", requires = "agnostic")]

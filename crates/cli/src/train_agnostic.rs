@@ -253,6 +253,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(k) = args.agnostic_average {
         base.average = k;
     }
+    base.split_seed = args.agnostic_split_seed;
     if args.agnostic_pensieve_windows > 0 {
         let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
             "--agnostic-pensieve-windows: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)"

@@ -177,6 +177,10 @@ pub struct AgnosticConfig {
     pub average: usize,
     /// A larger share of one set and video in the training mix (`None`: every set alike).
     pub home: Option<HomeShare>,
+    /// Seed of the train/validation split and of the environments (windows and their videos);
+    /// `None`: [`AgnosticConfig::seed`]. Fixing it lets runs of several seeds be compared on one
+    /// validation split.
+    pub split_seed: Option<u64>,
     /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
     pub max_wall_s: f64,
 }
@@ -219,6 +223,7 @@ impl Default for AgnosticConfig {
             validation: ValidationSet::default(),
             average: 0,
             home: None,
+            split_seed: None,
             max_wall_s: 3600.0,
         }
     }
@@ -630,7 +635,8 @@ fn environments(
     let mut train = Vec::new();
     let mut val = Vec::new();
     for (s, set) in sets.iter().enumerate() {
-        let salt = cfg.seed ^ (s as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let split_seed = cfg.split_seed.unwrap_or(cfg.seed);
+        let salt = split_seed ^ (s as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         let (tr, va) = split_traces(&set.traces, cfg.val_fraction, salt);
         let cut = |traces: &[Trace], max: usize, round: usize| {
             let all: Vec<Trace> = traces
@@ -1216,6 +1222,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("'nope'") && e.contains("a, b, c"), "{e}");
+    }
+
+    #[test]
+    fn a_fixed_split_seed_gives_every_training_seed_the_same_environments() {
+        let sets = vec![TraceSet {
+            name: "s".into(),
+            traces: TraceGenerator::default().traces(3, 12),
+        }];
+        let videos = vec![
+            video("a", &[300.0, 1200.0, 4000.0], 4.0),
+            video("b", &[500.0, 1000.0, 2000.0], 2.0),
+            video("c", &[400.0, 900.0, 2500.0], 3.0),
+        ];
+        let names = |cfg: &AgnosticConfig| {
+            let (train, val) = environments(&sets, &videos, cfg).unwrap();
+            let key = |e: &Env| (e.trace.name.clone(), e.video);
+            (
+                train.iter().map(key).collect::<Vec<_>>(),
+                val.iter().map(key).collect::<Vec<_>>(),
+            )
+        };
+        let at = |seed: u64, split_seed: Option<u64>| AgnosticConfig {
+            seed,
+            split_seed,
+            videos_per_window: 1,
+            ..tiny()
+        };
+        assert_eq!(names(&at(1, None)), names(&at(2, Some(1))));
+        assert_eq!(names(&at(7, Some(1))), names(&at(2, Some(1))));
+        assert_ne!(
+            names(&at(1, None)),
+            names(&at(2, None)),
+            "the seed moves the split"
+        );
     }
 
     #[test]
