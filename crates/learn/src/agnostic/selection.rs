@@ -227,9 +227,9 @@ mod tests {
         assert_eq!(tie.best_rule, 0);
     }
 
-    #[test]
-    fn the_worst_groups_dominate_the_score() {
-        let g = |margin: f64| GroupMargin {
+    /// A group with these margins (its other fields do not enter a score).
+    fn with_margins(mean_margin: f64, p10_margin: f64) -> GroupMargin {
+        GroupMargin {
             set: "s".into(),
             video: "v".into(),
             sessions: 1,
@@ -238,9 +238,14 @@ mod tests {
             best_rule: "bba0",
             best_rule_mean_qoe: 0.0,
             robustmpc_p10_qoe: 0.0,
-            mean_margin: margin,
-            p10_margin: margin + 1.0,
-        };
+            mean_margin,
+            p10_margin,
+        }
+    }
+
+    #[test]
+    fn the_worst_groups_dominate_the_score() {
+        let g = |margin: f64| with_margins(margin, margin + 1.0);
         let cfg = SelectionConfig::default();
         // Margins 0.1, 0.2, -0.3, 0.4, -0.1: worst three -0.3, -0.1, 0.1 (mean -0.1), all 0.06.
         let groups: Vec<_> = [0.1, 0.2, -0.3, 0.4, -0.1].map(g).to_vec();
@@ -269,18 +274,7 @@ mod tests {
 
     #[test]
     fn the_grid_score_is_the_mean_margin_plus_the_tail_shortfall() {
-        let g = |mean_margin: f64, p10_margin: f64| GroupMargin {
-            set: "s".into(),
-            video: "v".into(),
-            sessions: 1,
-            mean_qoe: 0.0,
-            p10_qoe: 0.0,
-            best_rule: "bba0",
-            best_rule_mean_qoe: 0.0,
-            robustmpc_p10_qoe: 0.0,
-            mean_margin,
-            p10_margin,
-        };
+        let g = with_margins;
         // Group 1: 0.1 + 0.5 * 0 (its tail leads); group 2: -0.2 + 0.5 * -0.4.
         let groups = [g(0.1, 0.3), g(-0.2, -0.4)];
         let s = grid_score(&groups, 0.5);
