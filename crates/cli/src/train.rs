@@ -191,9 +191,10 @@ pub struct TrainArgs {
     /// rule plus a tail term (better on validation, worse on the test grid: Pensieve test 36.18 at seed 1;
     /// see docs/benchmarks.md).
     /// `grid` (opt-in): the mean margin to each group's best rule plus half its p10 shortfall to
-    /// RobustMPC, on windows from every validation trace and on Pensieve's video plus three
-    /// validation-only ladders of the grid's kinds (10 levels; 6 levels to 30 Mbit/s; 5 levels of
-    /// 4 s chunks), no optimum on validation, the best of 4 averaged checkpoints.
+    /// RobustMPC, on windows from every validation trace and a validation-only fast set (20-100
+    /// Mbit/s, seed 4242), on Pensieve's video plus three validation-only ladders of the grid's
+    /// kinds (10 levels; 6 levels to 30 Mbit/s; 5 levels of 4 s chunks), no optimum on
+    /// validation, the best of 4 averaged checkpoints.
     #[arg(long, default_value = "regret", value_name = "MODE", value_parser = ["regret", "bar", "grid"], requires = "agnostic")]
     pub agnostic_select: String,
     /// With --agnostic: the trace set named `pensieve` gets up to N training windows (the others

@@ -76,6 +76,11 @@ pub const VALIDATION_LADDERS: [(&str, &[f64], f64); 3] = [
 /// Seed of the validation-only ladders' chunk sizes (the grid's are 2017, the training ladders' 31).
 const VALIDATION_VIDEO_SEED: u64 = 97;
 
+/// The validation-only trace set of `--agnostic-select grid`: the grid's kind of fast network
+/// (20-100 Mbit/s, [`crate::grid::fast_generator`]) from another seed than the grid's (`bench
+/// --seed`, 1 by default), the same for every training seed. Name, seed, traces.
+pub const VALIDATION_FAST: (&str, u64, usize) = ("val-fast", 4242, 40);
+
 /// The wide synthetic set: per-trace bases of 0.25 to 60 Mbit/s times regimes of x0.4 to x1.7
 /// (about 0.1 to 100 Mbit/s), regime switches and rare outages as the default generator.
 pub fn wide_generator() -> TraceGenerator {
@@ -235,7 +240,7 @@ const PI_FLAGS: &[(&str, &str)] = &[
 
 /// Runs `neuralstream train --agnostic`.
 pub fn run(args: &TrainArgs) -> Result<()> {
-    let sets = trace_sets(args)?;
+    let mut sets = trace_sets(args)?;
     let selection = match args.agnostic_select.as_str() {
         "bar" => Selection::Bar,
         "grid" => Selection::Grid,
@@ -249,6 +254,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             (videos.len() - VALIDATION_LADDERS.len()..videos.len()).collect();
         base.validation.val_videos = std::iter::once(0).chain(held_out.clone()).collect();
         base.validation.held_out_videos = held_out;
+        let (name, seed, n) = VALIDATION_FAST;
+        base.validation.held_out_sets = vec![sets.len()];
+        sets.push(TraceSet {
+            name: name.to_owned(),
+            traces: crate::grid::fast_generator().traces(seed, n),
+        });
     }
     if let Some(k) = args.agnostic_average {
         base.average = k;

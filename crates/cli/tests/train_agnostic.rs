@@ -187,15 +187,20 @@ fn the_grid_selection_validates_on_held_out_ladders() {
     let stdout = String::from_utf8_lossy(&trained.stdout);
     assert!(stdout.contains("mean margin to the best rule"), "{stdout}");
     let groups = std::fs::read_to_string(dir.path().join("train/validation_groups.csv")).unwrap();
-    let videos: Vec<&str> = groups
+    let cells: Vec<String> = groups
         .lines()
         .skip(1)
-        .map(|l| l.split(',').nth(1).unwrap())
+        .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(" x "))
         .collect();
+    let mut expected = Vec::new();
+    for set in ["synthetic-wide", "val-fast"] {
+        for video in ["vbr-3", "val-ladder10", "val-ladder30", "val-h264-4s"] {
+            expected.push(format!("{set} x {video}"));
+        }
+    }
     assert_eq!(
-        videos,
-        ["vbr-3", "val-ladder10", "val-ladder30", "val-h264-4s"],
-        "the first video and the validation-only ladders: {groups}"
+        cells, expected,
+        "the first video and the validation-only ladders, on the training set's split and the validation-only fast set: {groups}"
     );
     let curve = std::fs::read_to_string(dir.path().join("train/training_curve.csv")).unwrap();
     assert!(

@@ -637,7 +637,11 @@ fn environments(
     for (s, set) in sets.iter().enumerate() {
         let split_seed = cfg.split_seed.unwrap_or(cfg.seed);
         let salt = split_seed ^ (s as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let (tr, va) = split_traces(&set.traces, cfg.val_fraction, salt);
+        let (tr, va) = if cfg.validation.held_out_sets.contains(&s) {
+            (Vec::new(), set.traces.clone())
+        } else {
+            split_traces(&set.traces, cfg.val_fraction, salt)
+        };
         let cut = |traces: &[Trace], max: usize, round: usize| {
             let all: Vec<Trace> = traces
                 .iter()
@@ -1105,10 +1109,16 @@ mod tests {
             duration_s: 120.0,
             ..TraceGenerator::default()
         };
-        let sets = vec![TraceSet {
-            name: "synthetic".into(),
-            traces: gen.traces(5, 8),
-        }];
+        let sets = vec![
+            TraceSet {
+                name: "synthetic".into(),
+                traces: gen.traces(5, 8),
+            },
+            TraceSet {
+                name: "validation-only".into(),
+                traces: gen.traces(6, 3),
+            },
+        ];
         let videos = vec![
             video("three", &[300.0, 1200.0, 4000.0], 4.0),
             video("five", &[500.0, 1000.0, 2000.0, 4000.0, 8000.0], 2.0),
@@ -1119,6 +1129,7 @@ mod tests {
                 val_videos: vec![0, 2],
                 held_out_videos: vec![2],
                 every_trace: true,
+                held_out_sets: vec![1],
             },
             ..AgnosticConfig {
                 max_val_windows_per_set: 64,
@@ -1133,6 +1144,16 @@ mod tests {
         };
         let (train, val) = environments(&sets, &videos, &cfg).unwrap();
         assert!(train.iter().all(|e| e.video != 2), "held out of training");
+        assert!(
+            train.iter().all(|e| e.set == 0),
+            "a held-out set never trains"
+        );
+        let held: Vec<&Env> = val.iter().filter(|e| e.set == 1).collect();
+        assert_eq!(
+            held.len(),
+            3 * 2 * 2,
+            "3 traces of 2 windows each, 2 videos"
+        );
         assert!(train.iter().any(|e| e.video == 0) && train.iter().any(|e| e.video == 1));
         // 8 traces, 15 % held out: 1 trace of 120 s, one window of 60 s every 60 s... twice.
         let (_, va) = split_traces(
@@ -1142,15 +1163,27 @@ mod tests {
         );
         let windows: usize = va.iter().map(|t| windows(t, 60.0, 60.0).len()).sum();
         assert_eq!(
-            val.len(),
+            val.len() - held.len(),
             2 * windows,
             "every window of every validation trace, 2 videos"
         );
         assert!(val.iter().all(|e| e.video != 1));
         let a = train_agnostic(&sets, &videos, &cfg, PolicyMeta::default(), &mut |_| {}).unwrap();
         assert!(a.regret_groups.is_empty(), "no optimum on validation");
-        let groups: Vec<&str> = a.groups.iter().map(|g| g.video.as_str()).collect();
-        assert_eq!(groups, ["three", "held"]);
+        let groups: Vec<(&str, &str)> = a
+            .groups
+            .iter()
+            .map(|g| (g.set.as_str(), g.video.as_str()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("synthetic", "three"),
+                ("synthetic", "held"),
+                ("validation-only", "three"),
+                ("validation-only", "held")
+            ]
+        );
         let stages: Vec<&str> = a.curve.iter().map(|p| p.stage).collect();
         assert_eq!(&stages[stages.len() - 2..], ["avg-last", "avg-best"]);
         assert_eq!(

@@ -11,9 +11,10 @@
 //!   window of every trace, then the second of every trace, ...) up to a cap per set, so every
 //!   held-out trace counts and long traces do not crowd short ones out;
 //! - [`ValidationSet`]: which videos validation plays (`val_videos`) and which of them are held
-//!   out of training altogether (`held_out_videos`: never paired with a training window). The
-//!   caller gives the grid's *kinds* of ladder built from other bitrates and seeds, never the
-//!   grid's own videos (test data).
+//!   out of training altogether (`held_out_videos`: never paired with a training window), and
+//!   which trace sets only validation plays (`held_out_sets`). The caller gives the grid's *kinds*
+//!   of ladder and network built from other bitrates and seeds, never the grid's own videos or
+//!   traces (test data).
 //!
 //! Validation needs no optimum here (the selection compares with the rules, which are played once
 //! per run and cached), so more sessions cost little: one play of the policy per session and
@@ -33,6 +34,9 @@ pub struct ValidationSet {
     /// Take windows from every validation trace round robin ([`round_robin_windows`]) instead of
     /// a seeded subset of all windows.
     pub every_trace: bool,
+    /// Indices of trace sets that only validation plays (every trace validates, none trains): a
+    /// kind of network the grid reports on, generated with another seed than the grid's.
+    pub held_out_sets: Vec<usize>,
 }
 
 impl ValidationSet {
@@ -121,6 +125,7 @@ mod tests {
             val_videos: vec![5, 0, 4, 5, 9],
             held_out_videos: vec![4, 5],
             every_trace: true,
+            held_out_sets: vec![],
         };
         assert_eq!(set.train_videos(6), vec![0, 1, 2, 3]);
         assert_eq!(
