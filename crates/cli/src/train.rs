@@ -211,6 +211,11 @@ pub struct TrainArgs {
     /// --seed), so runs of several --seed values can be compared on one validation split.
     #[arg(long, value_name = "SEED", requires = "agnostic")]
     pub agnostic_split_seed: Option<u64>,
+    /// With --agnostic-select grid: the extra weight of the Pensieve traces x first video
+    /// validation group in the score (0: every group alike; the bar holds Pensieve's test cell to
+    /// 47.0 besides the rules).
+    #[arg(long, default_value_t = 0.0, value_name = "W", requires = "agnostic")]
+    pub agnostic_pensieve_weight: f64,
     /// With --agnostic-select bar: weight of a session's shortfall below its group's RobustMPC
     /// p10 in the curriculum's draw (0: only the shortfall to the group's best rule counts).
     #[arg(long, default_value_t = 1.0, value_name = "W", requires = "agnostic")]

@@ -265,6 +265,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         base.average = k;
     }
     base.split_seed = args.agnostic_split_seed;
+    let w = args.agnostic_pensieve_weight;
+    anyhow::ensure!(
+        w.is_finite() && w >= 0.0,
+        "--agnostic-pensieve-weight {w}: must be a number at least 0 (0 weighs every validation group alike)"
+    );
+    if w > 0.0 {
+        let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
+            "--agnostic-pensieve-weight: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)"
+        })?;
+        base.home_group = Some((set.name.clone(), videos[0].video.name.clone()));
+        base.home_weight = w;
+    }
     if args.agnostic_pensieve_windows > 0 {
         let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
             "--agnostic-pensieve-windows: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)"

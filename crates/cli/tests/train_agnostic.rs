@@ -216,4 +216,14 @@ fn a_pensieve_share_needs_a_pensieve_set() {
         e.contains("--agnostic-pensieve-windows") && e.contains("'pensieve'"),
         "{e}"
     );
+    let e = refused("--agnostic-pensieve-weight", "0.25");
+    assert!(
+        e.contains("--agnostic-pensieve-weight") && e.contains("'pensieve'"),
+        "{e}"
+    );
+    let e = refused("--agnostic-pensieve-weight", "NaN");
+    assert!(
+        e.contains("--agnostic-pensieve-weight") && e.contains("at least 0"),
+        "{e}"
+    );
 }

@@ -168,6 +168,11 @@ pub struct AgnosticConfig {
     pub bar: SelectionConfig,
     /// With [`Selection::Grid`]: the weight of a group's p10 shortfall in the score.
     pub p10_weight: f64,
+    /// With [`Selection::Grid`]: one (trace set, video) group whose term counts
+    /// [`AgnosticConfig::home_weight`] more ([`selection::grid_score_with_home`]).
+    pub home_group: Option<(String, String)>,
+    /// The extra weight of [`AgnosticConfig::home_group`].
+    pub home_weight: f64,
     /// Which videos and windows validation plays ([`validation_set`]; the default: every video,
     /// a seeded subset of windows).
     pub validation: ValidationSet,
@@ -220,6 +225,8 @@ impl Default for AgnosticConfig {
             selection: Selection::Regret,
             bar: SelectionConfig::default(),
             p10_weight: 0.5,
+            home_group: None,
+            home_weight: 0.0,
             validation: ValidationSet::default(),
             average: 0,
             home: None,
@@ -873,7 +880,16 @@ fn validation_score(
             regret_groups.iter().map(|g| g.2).sum::<f64>() / regret_groups.len() as f64
         }
         Selection::Bar => selection::selection_score(&margins, &cfg.bar),
-        Selection::Grid => selection::grid_score(&margins, cfg.p10_weight),
+        Selection::Grid => match &cfg.home_group {
+            Some((set, video)) => selection::grid_score_with_home(
+                &margins,
+                cfg.p10_weight,
+                set,
+                video,
+                cfg.home_weight,
+            ),
+            None => selection::grid_score(&margins, cfg.p10_weight),
+        },
     };
     Ok(Validation {
         score,

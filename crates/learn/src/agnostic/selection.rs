@@ -160,11 +160,30 @@ pub fn grid_score(groups: &[GroupMargin], p10_weight: f64) -> f64 {
     if groups.is_empty() {
         return 0.0;
     }
-    let per_group: Vec<f64> = groups
-        .iter()
-        .map(|g| g.mean_margin + p10_weight * g.p10_margin.min(0.0))
-        .collect();
+    let per_group: Vec<f64> = groups.iter().map(|g| group_term(g, p10_weight)).collect();
     mean(&per_group)
+}
+
+/// One group's term of [`grid_score`].
+fn group_term(g: &GroupMargin, p10_weight: f64) -> f64 {
+    g.mean_margin + p10_weight * g.p10_margin.min(0.0)
+}
+
+/// [`grid_score`] plus `weight` times the term of the group of trace set `set` and video `video`
+/// (none: nothing added): one cell weighed more, as the bar holds Pensieve's test cell to 47.0
+/// besides the per-cell comparison with the rules.
+pub fn grid_score_with_home(
+    groups: &[GroupMargin],
+    p10_weight: f64,
+    set: &str,
+    video: &str,
+    weight: f64,
+) -> f64 {
+    let home = groups
+        .iter()
+        .find(|g| g.set == set && g.video == video)
+        .map_or(0.0, |g| weight * group_term(g, p10_weight));
+    grid_score(groups, p10_weight) + home
 }
 
 /// The bars of every group of `keys` (one `(set, video)` key per session, with its rule QoEs):
@@ -288,6 +307,14 @@ mod tests {
         );
         assert!(grid_score(&[g(0.1, -1.0)], 0.5) < 0.1 - 0.49);
         assert_eq!(grid_score(&[], 0.5), 0.0);
+        // The home group's term counts `weight` more; a missing home adds nothing.
+        let mut home = g(-0.2, -0.4);
+        home.set = "home".into();
+        let groups = [g(0.1, 0.3), home];
+        let plain = grid_score(&groups, 0.5);
+        let with = grid_score_with_home(&groups, 0.5, "home", "v", 0.25);
+        assert!((with - (plain + 0.25 * -0.4)).abs() < 1e-12, "{with}");
+        assert_eq!(grid_score_with_home(&groups, 0.5, "away", "v", 0.25), plain);
     }
 
     #[test]
