@@ -207,8 +207,9 @@ pub struct TrainArgs {
     /// else 0.
     #[arg(long, value_name = "K", requires = "agnostic")]
     pub agnostic_average: Option<usize>,
-    /// With --agnostic: seed of the train/validation split and of the training windows (default:
-    /// --seed), so runs of several --seed values can be compared on one validation split.
+    /// With --agnostic: seed of the train/validation split, of the training windows and of the
+    /// synthetic-wide traces (default: --seed), so runs of several --seed values can be compared
+    /// on one validation split.
     #[arg(long, value_name = "SEED", requires = "agnostic")]
     pub agnostic_split_seed: Option<u64>,
     /// With --agnostic-select grid: the extra weight of the Pensieve traces x first video

@@ -115,9 +115,14 @@ fn trace_sets(args: &TrainArgs) -> Result<Vec<TraceSet>> {
             traces,
         })
     };
+    // The synthetic traces follow the split seed, so runs of several --seed values with one
+    // --agnostic-split-seed share their windows and validation traces.
     let synthetic = || TraceSet {
         name: "synthetic-wide".into(),
-        traces: wide_generator().traces(args.seed, args.synthetic_traces),
+        traces: wide_generator().traces(
+            args.agnostic_split_seed.unwrap_or(args.seed),
+            args.synthetic_traces,
+        ),
     };
     if let Some(list) = &args.agnostic_traces {
         return entries(list, "--agnostic-traces")?

@@ -227,3 +227,28 @@ fn a_pensieve_share_needs_a_pensieve_set() {
         "{e}"
     );
 }
+
+#[test]
+fn a_split_seed_gives_other_seeds_the_same_validation_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = |seed: &str, split: Option<&str>, folder: &str| {
+        let mut args = TINY.to_vec();
+        args.extend(["--seed", seed]);
+        if let Some(split) = split {
+            args.extend(["--agnostic-split-seed", split]);
+        }
+        assert_ok(&run(&args, &dir.path().join(folder)));
+        let csv =
+            std::fs::read_to_string(dir.path().join(folder).join("validation_groups.csv")).unwrap();
+        // The rules' columns: the same sessions give the same numbers.
+        let row = csv.lines().nth(1).unwrap().to_owned();
+        row.split(',').skip(5).take(3).collect::<Vec<_>>().join(",")
+    };
+    let one = groups("1", None, "one");
+    assert_eq!(
+        groups("2", Some("1"), "two"),
+        one,
+        "the synthetic traces and split follow --agnostic-split-seed"
+    );
+    assert_ne!(groups("2", None, "other"), one, "--seed alone moves them");
+}
