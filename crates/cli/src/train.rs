@@ -194,7 +194,8 @@ pub struct TrainArgs {
     /// RobustMPC, on windows from every validation trace and a validation-only fast set (20-100
     /// Mbit/s, seed 4242), on Pensieve's video plus three validation-only ladders of the grid's
     /// kinds (10 levels; 6 levels to 30 Mbit/s; 5 levels of 4 s chunks), no optimum on
-    /// validation, the best of 4 averaged checkpoints.
+    /// validation, the best of 4 averaged checkpoints (its validation-chosen policy: 10 of 16 grid
+    /// cells, Pensieve test 44.62; see docs/benchmarks.md, the fourth pass).
     #[arg(long, default_value = "regret", value_name = "MODE", value_parser = ["regret", "bar", "grid"], requires = "agnostic")]
     pub agnostic_select: String,
     /// With --agnostic: the trace set named `pensieve` gets up to N training windows (the others
