@@ -1121,22 +1121,23 @@ mod tests {
         assert_eq!(regret.max_val_windows_per_set, 10);
     }
 
-    #[test]
-    fn the_grid_selection_validates_held_out_videos_on_every_trace_and_averages() {
+    /// Trace sets of the default generator's `duration_s` traces: (name, seed, traces) each.
+    fn synthetic_sets(duration_s: f64, sets: &[(&str, u64, usize)]) -> Vec<TraceSet> {
         let gen = TraceGenerator {
-            duration_s: 120.0,
+            duration_s,
             ..TraceGenerator::default()
         };
-        let sets = vec![
-            TraceSet {
-                name: "synthetic".into(),
-                traces: gen.traces(5, 8),
-            },
-            TraceSet {
-                name: "validation-only".into(),
-                traces: gen.traces(6, 3),
-            },
-        ];
+        sets.iter()
+            .map(|&(name, seed, n)| TraceSet {
+                name: name.into(),
+                traces: gen.traces(seed, n),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_grid_selection_validates_held_out_videos_on_every_trace_and_averages() {
+        let sets = synthetic_sets(120.0, &[("synthetic", 5, 8), ("validation-only", 6, 3)]);
         let videos = vec![
             video("three", &[300.0, 1200.0, 4000.0], 4.0),
             video("five", &[500.0, 1000.0, 2000.0, 4000.0, 8000.0], 2.0),
@@ -1219,20 +1220,7 @@ mod tests {
 
     #[test]
     fn the_home_share_pairs_every_home_window_with_its_video() {
-        let gen = TraceGenerator {
-            duration_s: 240.0,
-            ..TraceGenerator::default()
-        };
-        let sets = vec![
-            TraceSet {
-                name: "home".into(),
-                traces: gen.traces(1, 10),
-            },
-            TraceSet {
-                name: "away".into(),
-                traces: gen.traces(2, 10),
-            },
-        ];
+        let sets = synthetic_sets(240.0, &[("home", 1, 10), ("away", 2, 10)]);
         let videos = vec![
             video("a", &[300.0, 1200.0, 4000.0], 4.0),
             video("b", &[500.0, 1000.0, 2000.0], 2.0),
