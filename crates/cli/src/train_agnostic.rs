@@ -243,17 +243,16 @@ const PI_FLAGS: &[(&str, &str)] = &[
     ("pi.lr", "--api-lr"),
 ];
 
-/// Runs `neuralstream train --agnostic`.
-pub fn run(args: &TrainArgs) -> Result<()> {
-    let mut sets = trace_sets(args)?;
-    let selection = match args.agnostic_select.as_str() {
-        "bar" => Selection::Bar,
-        "grid" => Selection::Grid,
-        _ => Selection::Regret,
-    };
-    let videos = videos(args, selection == Selection::Grid)?;
-    let mut base = AgnosticConfig::with_selection(selection);
-    if selection == Selection::Grid {
+/// The settings of `--agnostic-select grid` (its validation-only videos, the last of `videos`, and
+/// its validation-only fast set, appended to `sets`), `--agnostic-average`,
+/// `--agnostic-split-seed` and Pensieve's share and weight, into `base`.
+fn grid_and_pensieve_settings(
+    args: &TrainArgs,
+    sets: &mut Vec<TraceSet>,
+    videos: &[TrainVideo],
+    base: &mut AgnosticConfig,
+) -> Result<()> {
+    if base.selection == Selection::Grid {
         // Validation: the first video (Pensieve's by default) and the validation-only ladders.
         let held_out: Vec<usize> =
             (videos.len() - VALIDATION_LADDERS.len()..videos.len()).collect();
@@ -275,23 +274,39 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         w.is_finite() && w >= 0.0,
         "--agnostic-pensieve-weight {w}: must be a number at least 0 (0 weighs every validation group alike)"
     );
-    if w > 0.0 {
+    // Pensieve's set by name, and its video: the first (Pensieve's by default).
+    let pensieve = |flag: &str| -> Result<(String, String)> {
         let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
-            "--agnostic-pensieve-weight: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)"
+            format!("{flag}: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)")
         })?;
-        base.home_group = Some((set.name.clone(), videos[0].video.name.clone()));
+        Ok((set.name.clone(), videos[0].video.name.clone()))
+    };
+    if w > 0.0 {
+        base.home_group = Some(pensieve("--agnostic-pensieve-weight")?);
         base.home_weight = w;
     }
     if args.agnostic_pensieve_windows > 0 {
-        let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
-            "--agnostic-pensieve-windows: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)"
-        })?;
+        let (set, video) = pensieve("--agnostic-pensieve-windows")?;
         base.home = Some(HomeShare {
-            set: set.name.clone(),
-            video: videos[0].video.name.clone(),
+            set,
+            video,
             max_windows: args.agnostic_pensieve_windows,
         });
     }
+    Ok(())
+}
+
+/// Runs `neuralstream train --agnostic`.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let mut sets = trace_sets(args)?;
+    let selection = match args.agnostic_select.as_str() {
+        "bar" => Selection::Bar,
+        "grid" => Selection::Grid,
+        _ => Selection::Regret,
+    };
+    let videos = videos(args, selection == Selection::Grid)?;
+    let mut base = AgnosticConfig::with_selection(selection);
+    grid_and_pensieve_settings(args, &mut sets, &videos, &mut base)?;
     let cfg = AgnosticConfig {
         seed: args.seed,
         epochs: args.epochs.unwrap_or(base.epochs),
