@@ -190,8 +190,34 @@ pub struct TrainArgs {
     /// worst groups first, on 24 validation windows per set, the curriculum by the group's best
     /// rule plus a tail term (better on validation, worse on the test grid: Pensieve test 36.18 at seed 1;
     /// see docs/benchmarks.md).
-    #[arg(long, default_value = "regret", value_name = "MODE", value_parser = ["regret", "bar"], requires = "agnostic")]
+    /// `grid` (opt-in): the mean margin to each group's best rule plus half its p10 shortfall to
+    /// RobustMPC, on windows from every validation trace and a validation-only fast set (20-100
+    /// Mbit/s, seed 4242), on Pensieve's video plus three validation-only ladders of the grid's
+    /// kinds (10 levels; 6 levels to 30 Mbit/s; 5 levels of 4 s chunks), no optimum on
+    /// validation, the best of 4 averaged checkpoints (its validation-chosen policy: 10 of 16 grid
+    /// cells, Pensieve test 44.62; see docs/benchmarks.md, the fourth pass).
+    #[arg(long, default_value = "regret", value_name = "MODE", value_parser = ["regret", "bar", "grid"], requires = "agnostic")]
     pub agnostic_select: String,
+    /// With --agnostic: the trace set named `pensieve` gets up to N training windows (the others
+    /// 100), each paired with the first video (Pensieve's by default) and one drawn at random
+    /// (0: as every set, both videos drawn at random).
+    #[arg(long, default_value_t = 0, value_name = "N", requires = "agnostic")]
+    pub agnostic_pensieve_windows: usize,
+    /// With --agnostic: policy-iteration checkpoints averaged (the last K and the best K compete
+    /// with the best checkpoint on validation; 0: off). Default: 4 with --agnostic-select grid,
+    /// else 0.
+    #[arg(long, value_name = "K", requires = "agnostic")]
+    pub agnostic_average: Option<usize>,
+    /// With --agnostic: seed of the train/validation split, of the training windows and of the
+    /// synthetic-wide traces (default: --seed), so runs of several --seed values can be compared
+    /// on one validation split.
+    #[arg(long, value_name = "SEED", requires = "agnostic")]
+    pub agnostic_split_seed: Option<u64>,
+    /// With --agnostic-select grid: the extra weight of the Pensieve traces x first video
+    /// validation group in the score (0: every group alike; the bar holds Pensieve's test cell to
+    /// 47.0 besides the rules).
+    #[arg(long, default_value_t = 0.0, value_name = "W", requires = "agnostic")]
+    pub agnostic_pensieve_weight: f64,
     /// With --agnostic-select bar: weight of a session's shortfall below its group's RobustMPC
     /// p10 in the curriculum's draw (0: only the shortfall to the group's best rule counts).
     #[arg(long, default_value_t = 1.0, value_name = "W", requires = "agnostic")]

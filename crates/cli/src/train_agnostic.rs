@@ -15,7 +15,7 @@ use neuralstream_core::{Ladder, QoeModel, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
 use neuralstream_learn::agnostic::{
     validate_agnostic, AgnosticPiConfig, AgnosticPoint, CurriculumConfig, GroupMargin, GroupScore,
-    Selection,
+    HomeShare, Selection,
 };
 use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
 use neuralstream_policy::Policy;
@@ -53,6 +53,34 @@ pub const TRAIN_LADDERS: [(&str, &[f64], f64); 6] = [
     ),
 ];
 
+/// The validation-only ladders of `--agnostic-select grid`: the generalisation grid's kinds of
+/// ladder (a 10-level one, a 6-level one topping near 35 Mbit/s, a 5-level H.264-like one of 4 s
+/// chunks) on other bitrates and another seed than the grid's own videos (which are test data);
+/// training never plays them. Name, kbit/s, chunk seconds.
+pub const VALIDATION_LADDERS: [(&str, &[f64], f64); 3] = [
+    (
+        "val-ladder10",
+        &[
+            250.0, 400.0, 650.0, 1000.0, 1600.0, 2500.0, 3800.0, 5500.0, 8000.0, 11000.0,
+        ],
+        4.0,
+    ),
+    (
+        "val-ladder30",
+        &[800.0, 2000.0, 4500.0, 9000.0, 16000.0, 30000.0],
+        4.0,
+    ),
+    ("val-h264-4s", &[350.0, 750.0, 1500.0, 3000.0, 4500.0], 4.0),
+];
+
+/// Seed of the validation-only ladders' chunk sizes (the grid's are 2017, the training ladders' 31).
+const VALIDATION_VIDEO_SEED: u64 = 97;
+
+/// The validation-only trace set of `--agnostic-select grid`: the grid's kind of fast network
+/// (20-100 Mbit/s, [`crate::grid::fast_generator`]) from another seed than the grid's (`bench
+/// --seed`, 1 by default), the same for every training seed. Name, seed, traces.
+pub const VALIDATION_FAST: (&str, u64, usize) = ("val-fast", 4242, 40);
+
 /// The wide synthetic set: per-trace bases of 0.25 to 60 Mbit/s times regimes of x0.4 to x1.7
 /// (about 0.1 to 100 Mbit/s), regime switches and rare outages as the default generator.
 pub fn wide_generator() -> TraceGenerator {
@@ -87,9 +115,14 @@ fn trace_sets(args: &TrainArgs) -> Result<Vec<TraceSet>> {
             traces,
         })
     };
+    // The synthetic traces follow the split seed, so runs of several --seed values with one
+    // --agnostic-split-seed share their windows and validation traces.
     let synthetic = || TraceSet {
         name: "synthetic-wide".into(),
-        traces: wide_generator().traces(args.seed, args.synthetic_traces),
+        traces: wide_generator().traces(
+            args.agnostic_split_seed.unwrap_or(args.seed),
+            args.synthetic_traces,
+        ),
     };
     if let Some(list) = &args.agnostic_traces {
         return entries(list, "--agnostic-traces")?
@@ -126,8 +159,9 @@ fn shared_data() -> Option<PathBuf> {
     neuralstream_data::find_shared_dir(&cwd).map(|p| p.join("data"))
 }
 
-/// The videos with their QoE models: `--agnostic-videos` or the default distribution.
-fn videos(args: &TrainArgs) -> Result<Vec<TrainVideo>> {
+/// The videos with their QoE models: `--agnostic-videos` or the default distribution, then (with
+/// `grid`) the [`VALIDATION_LADDERS`].
+fn videos(args: &TrainArgs, grid: bool) -> Result<Vec<TrainVideo>> {
     let mut list: Vec<Video> = Vec::new();
     if let Some(spec) = &args.agnostic_videos {
         for (name, value) in entries(spec, "--agnostic-videos")? {
@@ -151,6 +185,17 @@ fn videos(args: &TrainArgs) -> Result<Vec<TrainVideo>> {
         });
         for (n, kbps, chunk_s) in TRAIN_LADDERS {
             list.push(ladder_video(n, kbps, chunk_s));
+        }
+    }
+    if grid {
+        for (n, kbps, chunk_s) in VALIDATION_LADDERS {
+            list.push(synthetic_video(
+                n,
+                &Ladder::from_kbps(kbps),
+                48,
+                chunk_s,
+                VALIDATION_VIDEO_SEED,
+            ));
         }
     }
     list.into_iter()
@@ -198,15 +243,70 @@ const PI_FLAGS: &[(&str, &str)] = &[
     ("pi.lr", "--api-lr"),
 ];
 
+/// The settings of `--agnostic-select grid` (its validation-only videos, the last of `videos`, and
+/// its validation-only fast set, appended to `sets`), `--agnostic-average`,
+/// `--agnostic-split-seed` and Pensieve's share and weight, into `base`.
+fn grid_and_pensieve_settings(
+    args: &TrainArgs,
+    sets: &mut Vec<TraceSet>,
+    videos: &[TrainVideo],
+    base: &mut AgnosticConfig,
+) -> Result<()> {
+    if base.selection == Selection::Grid {
+        // Validation: the first video (Pensieve's by default) and the validation-only ladders.
+        let held_out: Vec<usize> =
+            (videos.len() - VALIDATION_LADDERS.len()..videos.len()).collect();
+        base.validation.val_videos = std::iter::once(0).chain(held_out.clone()).collect();
+        base.validation.held_out_videos = held_out;
+        let (name, seed, n) = VALIDATION_FAST;
+        base.validation.held_out_sets = vec![sets.len()];
+        sets.push(TraceSet {
+            name: name.to_owned(),
+            traces: crate::grid::fast_generator().traces(seed, n),
+        });
+    }
+    if let Some(k) = args.agnostic_average {
+        base.average = k;
+    }
+    base.split_seed = args.agnostic_split_seed;
+    let w = args.agnostic_pensieve_weight;
+    anyhow::ensure!(
+        w.is_finite() && w >= 0.0,
+        "--agnostic-pensieve-weight {w}: must be a number at least 0 (0 weighs every validation group alike)"
+    );
+    // Pensieve's set by name, and its video: the first (Pensieve's by default).
+    let pensieve = |flag: &str| -> Result<(String, String)> {
+        let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
+            format!("{flag}: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)")
+        })?;
+        Ok((set.name.clone(), videos[0].video.name.clone()))
+    };
+    if w > 0.0 {
+        base.home_group = Some(pensieve("--agnostic-pensieve-weight")?);
+        base.home_weight = w;
+    }
+    if args.agnostic_pensieve_windows > 0 {
+        let (set, video) = pensieve("--agnostic-pensieve-windows")?;
+        base.home = Some(HomeShare {
+            set,
+            video,
+            max_windows: args.agnostic_pensieve_windows,
+        });
+    }
+    Ok(())
+}
+
 /// Runs `neuralstream train --agnostic`.
 pub fn run(args: &TrainArgs) -> Result<()> {
-    let sets = trace_sets(args)?;
-    let videos = videos(args)?;
+    let mut sets = trace_sets(args)?;
     let selection = match args.agnostic_select.as_str() {
         "bar" => Selection::Bar,
+        "grid" => Selection::Grid,
         _ => Selection::Regret,
     };
-    let base = AgnosticConfig::with_selection(selection);
+    let videos = videos(args, selection == Selection::Grid)?;
+    let mut base = AgnosticConfig::with_selection(selection);
+    grid_and_pensieve_settings(args, &mut sets, &videos, &mut base)?;
     let cfg = AgnosticConfig {
         seed: args.seed,
         epochs: args.epochs.unwrap_or(base.epochs),
@@ -255,7 +355,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     );
     let bar = Progress::new(
         "train",
-        (cfg.epochs + cfg.dagger_rounds + cfg.pi.iterations) as u64,
+        (cfg.epochs + cfg.dagger_rounds + cfg.pi.iterations + 2 * usize::from(cfg.average > 1))
+            as u64,
         "validations",
         "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
     );
@@ -339,6 +440,7 @@ fn score_meaning(selection: Selection) -> &'static str {
     match selection {
         Selection::Regret => "minus the normalised regret to the optimum",
         Selection::Bar => "margin to the bar, worst groups first",
+        Selection::Grid => "mean margin to the best rule plus half the p10 shortfall",
     }
 }
 

@@ -175,3 +175,80 @@ fn the_bar_selection_is_opt_in() {
         "validated by the bar on the split it was trained with"
     );
 }
+
+#[test]
+fn the_grid_selection_validates_on_held_out_ladders() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = TINY.to_vec();
+    args[11] = "2";
+    args.extend(["--agnostic-select", "grid"]);
+    let trained = run(&args, &dir.path().join("train"));
+    assert_ok(&trained);
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert!(stdout.contains("mean margin to the best rule"), "{stdout}");
+    let groups = std::fs::read_to_string(dir.path().join("train/validation_groups.csv")).unwrap();
+    let cells: Vec<String> = groups
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(" x "))
+        .collect();
+    let mut expected = Vec::new();
+    for set in ["synthetic-wide", "val-fast"] {
+        for video in ["vbr-3", "val-ladder10", "val-ladder30", "val-h264-4s"] {
+            expected.push(format!("{set} x {video}"));
+        }
+    }
+    assert_eq!(
+        cells, expected,
+        "the first video and the validation-only ladders, on the training set's split and the validation-only fast set: {groups}"
+    );
+    let curve = std::fs::read_to_string(dir.path().join("train/training_curve.csv")).unwrap();
+    assert!(
+        curve.contains("\navg-last,2,") && curve.contains("\navg-best,2,"),
+        "the averages of the 2 checkpoints are validated: {curve}"
+    );
+}
+
+#[test]
+fn a_pensieve_share_needs_a_pensieve_set() {
+    let e = refused("--agnostic-pensieve-windows", "200");
+    assert!(
+        e.contains("--agnostic-pensieve-windows") && e.contains("'pensieve'"),
+        "{e}"
+    );
+    let e = refused("--agnostic-pensieve-weight", "0.25");
+    assert!(
+        e.contains("--agnostic-pensieve-weight") && e.contains("'pensieve'"),
+        "{e}"
+    );
+    let e = refused("--agnostic-pensieve-weight", "NaN");
+    assert!(
+        e.contains("--agnostic-pensieve-weight") && e.contains("at least 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_split_seed_gives_other_seeds_the_same_validation_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let groups = |seed: &str, split: Option<&str>, folder: &str| {
+        let mut args = TINY.to_vec();
+        args.extend(["--seed", seed]);
+        if let Some(split) = split {
+            args.extend(["--agnostic-split-seed", split]);
+        }
+        assert_ok(&run(&args, &dir.path().join(folder)));
+        let csv =
+            std::fs::read_to_string(dir.path().join(folder).join("validation_groups.csv")).unwrap();
+        // The rules' columns: the same sessions give the same numbers.
+        let row = csv.lines().nth(1).unwrap().to_owned();
+        row.split(',').skip(5).take(3).collect::<Vec<_>>().join(",")
+    };
+    let one = groups("1", None, "one");
+    assert_eq!(
+        groups("2", Some("1"), "two"),
+        one,
+        "the synthetic traces and split follow --agnostic-split-seed"
+    );
+    assert_ne!(groups("2", None, "other"), one, "--seed alone moves them");
+}

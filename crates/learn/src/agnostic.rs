@@ -37,6 +37,16 @@
 //! by the group's best rule plus a tail term. It improved validation but not the test grid
 //! (`docs/benchmarks.md`, the agnostic third pass), so it is not the default.
 //!
+//! [`Selection::Grid`] (opt-in, `train --agnostic-select grid`) validates on sessions from every
+//! validation trace and on videos of the generalisation grid's kinds held out of training
+//! ([`validation_set`]), scores the groups' mean margins to their best rule plus half their p10
+//! shortfall ([`selection::grid_score`]; the first term ranks as the regret does, with no optimum
+//! to solve), and lets averages of the last and best policy-iteration checkpoints compete with
+//! the best one ([`checkpoints`]). [`HomeShare`] gives one set and video (Pensieve's) a larger
+//! share of the training mix. Its validation-chosen policy met the bar in one grid cell more than
+//! the default's but scored lower on Pensieve's test traces (`docs/benchmarks.md`, the fourth
+//! pass), so it is not the default either.
+//!
 //! Everything is deterministic for a seed: environments are solved and played in parallel but
 //! collected in order, and training is single-threaded.
 
@@ -54,12 +64,15 @@ use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::time::Instant;
 
+pub mod checkpoints;
 pub mod curriculum;
 pub mod pi;
 pub mod selection;
+pub mod validation_set;
 pub use curriculum::CurriculumConfig;
 pub use pi::AgnosticPiConfig;
 pub use selection::{GroupMargin, SelectionConfig};
+pub use validation_set::ValidationSet;
 
 /// What selects the policy on validation, and what the curriculum draws by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,12 +85,39 @@ pub enum Selection {
     /// curriculum weighs a session by its shortfall to the group's best rule plus
     /// [`CurriculumConfig::tail_weight`] times its shortfall below the group's RobustMPC p10.
     Bar,
+    /// The mean over groups of each group's mean margin to its best rule plus
+    /// [`AgnosticConfig::p10_weight`] times its p10 shortfall to RobustMPC
+    /// ([`selection::grid_score`]), on the [`AgnosticConfig::validation`] set (every validation
+    /// trace, videos of the grid's kinds held out of training); no optimum on validation. The
+    /// curriculum is [`Selection::Regret`]'s. Use [`AgnosticConfig::with_selection`].
+    Grid,
 }
 
 /// Validation windows per set that [`AgnosticConfig::with_selection`] takes for
 /// [`Selection::Bar`] (it needs no optimum, only the rules: more sessions make its p10
 /// meaningful).
 pub const BAR_VAL_WINDOWS_PER_SET: usize = 24;
+
+/// Validation windows per set that [`AgnosticConfig::with_selection`] takes for
+/// [`Selection::Grid`] (round robin over every validation trace).
+pub const GRID_VAL_WINDOWS_PER_SET: usize = 64;
+
+/// The checkpoints [`AgnosticConfig::with_selection`] averages for [`Selection::Grid`].
+pub const GRID_AVERAGE: usize = 4;
+
+/// A larger share of one trace set and video in the training mix (Pensieve's, whose test set the
+/// bar holds at 47.0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HomeShare {
+    /// The trace set (by name) whose training windows are capped at `max_windows` instead of
+    /// [`AgnosticConfig::max_windows_per_set`].
+    pub set: String,
+    /// The video (by name) that every window of that set is paired with (its other videos are
+    /// drawn as usual).
+    pub video: String,
+    /// Most training windows of that set.
+    pub max_windows: usize,
+}
 
 /// Settings of [`train_agnostic`].
 #[derive(Debug, Clone)]
@@ -128,6 +168,26 @@ pub struct AgnosticConfig {
     pub selection: Selection,
     /// With [`Selection::Bar`]: how validation groups' margins make the score ([`selection`]).
     pub bar: SelectionConfig,
+    /// With [`Selection::Grid`]: the weight of a group's p10 shortfall in the score.
+    pub p10_weight: f64,
+    /// With [`Selection::Grid`]: one (trace set, video) group whose term counts
+    /// [`AgnosticConfig::home_weight`] more ([`selection::grid_score_with_home`]).
+    pub home_group: Option<(String, String)>,
+    /// The extra weight of [`AgnosticConfig::home_group`].
+    pub home_weight: f64,
+    /// Which videos and windows validation plays ([`validation_set`]; the default: every video,
+    /// a seeded subset of windows).
+    pub validation: ValidationSet,
+    /// Policy-iteration checkpoints averaged ([`checkpoints`]): the mean of the last `average`
+    /// and the mean of the best `average` are validated and compete with the best checkpoint
+    /// (0: off).
+    pub average: usize,
+    /// A larger share of one set and video in the training mix (`None`: every set alike).
+    pub home: Option<HomeShare>,
+    /// Seed of the train/validation split and of the environments (windows and their videos);
+    /// `None`: [`AgnosticConfig::seed`]. Fixing it lets runs of several seeds be compared on one
+    /// validation split.
+    pub split_seed: Option<u64>,
     /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
     pub max_wall_s: f64,
 }
@@ -166,6 +226,13 @@ impl Default for AgnosticConfig {
             curriculum: CurriculumConfig::default(),
             selection: Selection::Regret,
             bar: SelectionConfig::default(),
+            p10_weight: 0.5,
+            home_group: None,
+            home_weight: 0.0,
+            validation: ValidationSet::default(),
+            average: 0,
+            home: None,
+            split_seed: None,
             max_wall_s: 3600.0,
         }
     }
@@ -173,17 +240,32 @@ impl Default for AgnosticConfig {
 
 impl AgnosticConfig {
     /// The default settings with `selection`; [`Selection::Bar`] validates on
-    /// [`BAR_VAL_WINDOWS_PER_SET`] windows per set (as its measured runs did).
+    /// [`BAR_VAL_WINDOWS_PER_SET`] windows per set (as its measured runs did), [`Selection::Grid`]
+    /// on [`GRID_VAL_WINDOWS_PER_SET`] taken from every validation trace and averages
+    /// [`GRID_AVERAGE`] checkpoints (its videos are the caller's: set
+    /// [`AgnosticConfig::validation`]'s `val_videos` and `held_out_videos`).
     pub fn with_selection(selection: Selection) -> Self {
         let default = AgnosticConfig::default();
-        let max_val_windows_per_set = match selection {
-            Selection::Regret => default.max_val_windows_per_set,
-            Selection::Bar => BAR_VAL_WINDOWS_PER_SET,
-        };
-        AgnosticConfig {
-            selection,
-            max_val_windows_per_set,
-            ..default
+        match selection {
+            Selection::Regret => AgnosticConfig {
+                selection,
+                ..default
+            },
+            Selection::Bar => AgnosticConfig {
+                selection,
+                max_val_windows_per_set: BAR_VAL_WINDOWS_PER_SET,
+                ..default
+            },
+            Selection::Grid => AgnosticConfig {
+                selection,
+                max_val_windows_per_set: GRID_VAL_WINDOWS_PER_SET,
+                validation: ValidationSet {
+                    every_trace: true,
+                    ..ValidationSet::default()
+                },
+                average: GRID_AVERAGE,
+                ..default
+            },
         }
     }
 }
@@ -355,7 +437,7 @@ pub fn train_agnostic(
     cfg.pi.validate().map_err(|e| e.within("pi"))?;
     let sim = checked_sim(videos, cfg)?;
     let spec = AgnosticSpec::default();
-    let (train_envs, val_envs) = environments(sets, videos.len(), cfg);
+    let (train_envs, val_envs) = environments(sets, videos, cfg)?;
     let mut data = collect_demos(&train_envs, videos, &spec, &sim, cfg)?;
     if data.len() == 0 || val_envs.is_empty() {
         return Err(LearnError::Empty(format!(
@@ -375,6 +457,7 @@ pub fn train_agnostic(
     let mut best = (f64::NEG_INFINITY, actor.clone());
     let mut curve = Vec::new();
     let mut cut_short = false;
+    let mut pi_checkpoints: Vec<(f64, Mlp)> = Vec::new();
     let mut validate =
         |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>, best: &mut (f64, Mlp)| {
             let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
@@ -392,7 +475,7 @@ pub fn train_agnostic(
             if share > best.0 {
                 *best = (share, actor.clone());
             }
-            Ok::<_, LearnError>(())
+            Ok::<_, LearnError>(share)
         };
     for epoch in 1..=cfg.epochs {
         let loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
@@ -428,14 +511,14 @@ pub fn train_agnostic(
     let targets = if cfg.pi.iterations > 0 && focus > 0.0 && !cut_short {
         let rules = curriculum::rule_qoes(&train_envs, videos, &sim, cfg.skip_chunks)?;
         match cfg.selection {
-            Selection::Regret => curriculum::session_targets(&rules),
+            Selection::Regret | Selection::Grid => curriculum::session_targets(&rules),
             Selection::Bar => curriculum::targets(&train_envs, &rules),
         }
     } else {
         Vec::new()
     };
     let tail_weight = match cfg.selection {
-        Selection::Regret => 0.0,
+        Selection::Regret | Selection::Grid => 0.0,
         Selection::Bar => cfg.curriculum.tail_weight,
     };
     let mut draw_rng = Rng::new(cfg.seed ^ 0x0c2c_0000_0000_0000).fork(1);
@@ -477,9 +560,26 @@ pub fn train_agnostic(
         for _ in 0..cfg.pi.epochs {
             loss = pi::regress_epoch(&mut actor, &mut pi_adam, &all, cfg.pi.minibatch, &mut rng);
         }
-        validate(&actor, "pi", it, loss, &mut curve, &mut best)?;
+        let score = validate(&actor, "pi", it, loss, &mut curve, &mut best)?;
+        if cfg.average > 0 {
+            pi_checkpoints.push((score, actor.clone()));
+        }
         if start.elapsed().as_secs_f64() > cfg.max_wall_s && it < cfg.pi.iterations {
             cut_short = true;
+        }
+    }
+    // Checkpoint averages compete with the best checkpoint on validation ([`checkpoints`]).
+    if cfg.average > 1 && pi_checkpoints.len() > 1 {
+        let scores: Vec<f64> = pi_checkpoints.iter().map(|c| c.0).collect();
+        let averages = [
+            ("avg-last", checkpoints::last_k(&scores, cfg.average)),
+            ("avg-best", checkpoints::best_k(&scores, cfg.average)),
+        ];
+        for (stage, picks) in averages {
+            let nets: Vec<&Mlp> = picks.iter().map(|&i| &pi_checkpoints[i].1).collect();
+            if let Some(avg) = checkpoints::average_weights(&nets) {
+                validate(&avg, stage, picks.len(), 0.0, &mut curve, &mut best)?;
+            }
         }
     }
     let policy = AgnosticAbr::new(best.1, spec, meta);
@@ -509,13 +609,48 @@ fn checked_sim(videos: &[TrainVideo], cfg: &AgnosticConfig) -> Result<SimConfig,
     })
 }
 
-/// Training and validation environments, in a fixed order.
-fn environments(sets: &[TraceSet], n_videos: usize, cfg: &AgnosticConfig) -> (Vec<Env>, Vec<Env>) {
+/// Training and validation environments, in a fixed order: training windows paired with
+/// [`ValidationSet::train_videos`] (the [`HomeShare`] set's with its video first), validation
+/// windows (a seeded subset, or round robin over every trace with
+/// [`ValidationSet::every_trace`]) with every [`ValidationSet::validation_videos`]. Fails on a
+/// [`HomeShare`] naming no set or video, or held out of training.
+fn environments(
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    cfg: &AgnosticConfig,
+) -> Result<(Vec<Env>, Vec<Env>), LearnError> {
+    let n_videos = videos.len();
+    let train_videos = cfg.validation.train_videos(n_videos);
+    let val_videos = cfg.validation.validation_videos(n_videos);
+    let home = match &cfg.home {
+        None => None,
+        Some(h) => {
+            let set = sets.iter().position(|s| s.name == h.set);
+            let video = videos.iter().position(|v| v.video.name == h.video);
+            match (set, video) {
+                (Some(s), Some(v)) if train_videos.contains(&v) => Some((s, v, h.max_windows)),
+                _ => {
+                    return Err(LearnError::Invalid(format!(
+                        "home share: needs a training trace set named '{}' and a training video named '{}' (sets: {}; videos: {})",
+                        h.set,
+                        h.video,
+                        sets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+                        train_videos.iter().map(|&v| videos[v].video.name.as_str()).collect::<Vec<_>>().join(", ")
+                    )))
+                }
+            }
+        }
+    };
     let mut train = Vec::new();
     let mut val = Vec::new();
     for (s, set) in sets.iter().enumerate() {
-        let salt = cfg.seed ^ (s as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let (tr, va) = split_traces(&set.traces, cfg.val_fraction, salt);
+        let split_seed = cfg.split_seed.unwrap_or(cfg.seed);
+        let salt = split_seed ^ (s as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let (tr, va) = if cfg.validation.held_out_sets.contains(&s) {
+            (Vec::new(), set.traces.clone())
+        } else {
+            split_traces(&set.traces, cfg.val_fraction, salt)
+        };
         let cut = |traces: &[Trace], max: usize, round: usize| {
             let all: Vec<Trace> = traces
                 .iter()
@@ -523,12 +658,20 @@ fn environments(sets: &[TraceSet], n_videos: usize, cfg: &AgnosticConfig) -> (Ve
                 .collect();
             subset(&all, max, salt, round)
         };
+        let home_video = home.filter(|h| h.0 == s).map(|h| h.1);
+        let max_windows = home
+            .filter(|h| h.0 == s)
+            .map_or(cfg.max_windows_per_set, |h| h.2);
         let mut rng = Rng::new(salt).fork(7);
-        for trace in cut(&tr, cfg.max_windows_per_set, 1000) {
+        for trace in cut(&tr, max_windows, 1000) {
             // Distinct videos for one window: a seeded draw without replacement.
-            let mut order: Vec<usize> = (0..n_videos).collect();
+            let mut order = train_videos.clone();
             for i in (1..order.len()).rev() {
                 order.swap(i, rng.below(i + 1));
+            }
+            if let Some(hv) = home_video {
+                order.retain(|&v| v != hv);
+                order.insert(0, hv);
             }
             for &video in order.iter().take(cfg.videos_per_window.max(1)) {
                 train.push(Env {
@@ -538,8 +681,18 @@ fn environments(sets: &[TraceSet], n_videos: usize, cfg: &AgnosticConfig) -> (Ve
                 });
             }
         }
-        for trace in cut(&va, cfg.max_val_windows_per_set, 2000) {
-            for video in 0..n_videos {
+        let val_windows = if cfg.validation.every_trace {
+            validation_set::round_robin_windows(
+                &va,
+                cfg.window_s,
+                cfg.hop_s,
+                cfg.max_val_windows_per_set,
+            )
+        } else {
+            cut(&va, cfg.max_val_windows_per_set, 2000)
+        };
+        for trace in val_windows {
+            for &video in &val_videos {
                 val.push(Env {
                     set: s,
                     video,
@@ -548,7 +701,7 @@ fn environments(sets: &[TraceSet], n_videos: usize, cfg: &AgnosticConfig) -> (Ve
             }
         }
     }
-    (train, val)
+    Ok((train, val))
 }
 
 fn optimum_err(env: &Env) -> impl Fn(neuralstream_optimum::OptimumError) -> LearnError + '_ {
@@ -641,7 +794,7 @@ fn references(
 ) -> Result<References, LearnError> {
     let optimum = match cfg.selection {
         Selection::Regret => optimum_qoes(envs, videos, sim, cfg)?,
-        Selection::Bar => Vec::new(),
+        Selection::Bar | Selection::Grid => Vec::new(),
     };
     let rules = curriculum::rule_qoes(envs, videos, sim, cfg.skip_chunks)?;
     Ok(References { optimum, rules })
@@ -729,6 +882,16 @@ fn validation_score(
             regret_groups.iter().map(|g| g.2).sum::<f64>() / regret_groups.len() as f64
         }
         Selection::Bar => selection::selection_score(&margins, &cfg.bar),
+        Selection::Grid => match &cfg.home_group {
+            Some((set, video)) => selection::grid_score_with_home(
+                &margins,
+                cfg.p10_weight,
+                set,
+                video,
+                cfg.home_weight,
+            ),
+            None => selection::grid_score(&margins, cfg.p10_weight),
+        },
     };
     Ok(Validation {
         score,
@@ -748,7 +911,7 @@ pub fn validate_agnostic(
     cfg: &AgnosticConfig,
 ) -> Result<Validation, LearnError> {
     let sim = checked_sim(videos, cfg)?;
-    let (_, val_envs) = environments(sets, videos.len(), cfg);
+    let (_, val_envs) = environments(sets, videos, cfg)?;
     let refs = references(&val_envs, videos, &sim, cfg)?;
     validation_score(policy, &val_envs, &refs, sets, videos, &sim, cfg)
 }
@@ -956,6 +1119,182 @@ mod tests {
         assert_eq!(bar.max_val_windows_per_set, BAR_VAL_WINDOWS_PER_SET);
         let regret = AgnosticConfig::with_selection(Selection::Regret);
         assert_eq!(regret.max_val_windows_per_set, 10);
+    }
+
+    /// Trace sets of the default generator's `duration_s` traces: (name, seed, traces) each.
+    fn synthetic_sets(duration_s: f64, sets: &[(&str, u64, usize)]) -> Vec<TraceSet> {
+        let gen = TraceGenerator {
+            duration_s,
+            ..TraceGenerator::default()
+        };
+        sets.iter()
+            .map(|&(name, seed, n)| TraceSet {
+                name: name.into(),
+                traces: gen.traces(seed, n),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_grid_selection_validates_held_out_videos_on_every_trace_and_averages() {
+        let sets = synthetic_sets(120.0, &[("synthetic", 5, 8), ("validation-only", 6, 3)]);
+        let videos = vec![
+            video("three", &[300.0, 1200.0, 4000.0], 4.0),
+            video("five", &[500.0, 1000.0, 2000.0, 4000.0, 8000.0], 2.0),
+            video("held", &[400.0, 900.0, 2500.0, 6000.0], 3.0),
+        ];
+        let cfg = AgnosticConfig {
+            validation: ValidationSet {
+                val_videos: vec![0, 2],
+                held_out_videos: vec![2],
+                every_trace: true,
+                held_out_sets: vec![1],
+            },
+            ..AgnosticConfig {
+                max_val_windows_per_set: 64,
+                selection: Selection::Grid,
+                average: 2,
+                pi: AgnosticPiConfig {
+                    iterations: 3,
+                    ..tiny().pi
+                },
+                ..tiny()
+            }
+        };
+        let (train, val) = environments(&sets, &videos, &cfg).unwrap();
+        assert!(train.iter().all(|e| e.video != 2), "held out of training");
+        assert!(
+            train.iter().all(|e| e.set == 0),
+            "a held-out set never trains"
+        );
+        let held: Vec<&Env> = val.iter().filter(|e| e.set == 1).collect();
+        assert_eq!(
+            held.len(),
+            3 * 2 * 2,
+            "3 traces of 2 windows each, 2 videos"
+        );
+        assert!(train.iter().any(|e| e.video == 0) && train.iter().any(|e| e.video == 1));
+        // 8 traces, 15 % held out: 1 trace of 120 s, one window of 60 s every 60 s... twice.
+        let (_, va) = split_traces(
+            &sets[0].traces,
+            cfg.val_fraction,
+            cfg.seed ^ 0x9e37_79b9_7f4a_7c15,
+        );
+        let windows: usize = va.iter().map(|t| windows(t, 60.0, 60.0).len()).sum();
+        assert_eq!(
+            val.len() - held.len(),
+            2 * windows,
+            "every window of every validation trace, 2 videos"
+        );
+        assert!(val.iter().all(|e| e.video != 1));
+        let a = train_agnostic(&sets, &videos, &cfg, PolicyMeta::default(), &mut |_| {}).unwrap();
+        assert!(a.regret_groups.is_empty(), "no optimum on validation");
+        let groups: Vec<(&str, &str)> = a
+            .groups
+            .iter()
+            .map(|g| (g.set.as_str(), g.video.as_str()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("synthetic", "three"),
+                ("synthetic", "held"),
+                ("validation-only", "three"),
+                ("validation-only", "held")
+            ]
+        );
+        let stages: Vec<&str> = a.curve.iter().map(|p| p.stage).collect();
+        assert_eq!(&stages[stages.len() - 2..], ["avg-last", "avg-best"]);
+        assert_eq!(
+            a.best_val_score,
+            a.curve.iter().map(|p| p.val_score).fold(f64::MIN, f64::max),
+            "the best of checkpoints and averages"
+        );
+        let b = train_agnostic(&sets, &videos, &cfg, PolicyMeta::default(), &mut |_| {}).unwrap();
+        assert_eq!(
+            a.policy.actor(),
+            b.policy.actor(),
+            "same seed, same weights"
+        );
+    }
+
+    #[test]
+    fn the_home_share_pairs_every_home_window_with_its_video() {
+        let sets = synthetic_sets(240.0, &[("home", 1, 10), ("away", 2, 10)]);
+        let videos = vec![
+            video("a", &[300.0, 1200.0, 4000.0], 4.0),
+            video("b", &[500.0, 1000.0, 2000.0], 2.0),
+            video("c", &[400.0, 900.0, 2500.0], 3.0),
+        ];
+        let base = AgnosticConfig {
+            max_windows_per_set: 4,
+            videos_per_window: 1,
+            ..tiny()
+        };
+        let cfg = AgnosticConfig {
+            home: Some(HomeShare {
+                set: "home".into(),
+                video: "c".into(),
+                max_windows: 12,
+            }),
+            ..base.clone()
+        };
+        let (train, val) = environments(&sets, &videos, &cfg).unwrap();
+        let home: Vec<&Env> = train.iter().filter(|e| e.set == 0).collect();
+        assert_eq!(home.len(), 12, "the home set's own cap");
+        assert!(
+            home.iter().all(|e| e.video == 2),
+            "every home window plays the home video"
+        );
+        assert_eq!(train.iter().filter(|e| e.set == 1).count(), 4);
+        let (_, plain_val) = environments(&sets, &videos, &base).unwrap();
+        assert_eq!(val.len(), plain_val.len(), "validation is unchanged");
+        let wrong = AgnosticConfig {
+            home: Some(HomeShare {
+                set: "home".into(),
+                video: "nope".into(),
+                max_windows: 12,
+            }),
+            ..base
+        };
+        let e = environments(&sets, &videos, &wrong)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'nope'") && e.contains("a, b, c"), "{e}");
+    }
+
+    #[test]
+    fn a_fixed_split_seed_gives_every_training_seed_the_same_environments() {
+        let sets = vec![TraceSet {
+            name: "s".into(),
+            traces: TraceGenerator::default().traces(3, 12),
+        }];
+        let videos = vec![
+            video("a", &[300.0, 1200.0, 4000.0], 4.0),
+            video("b", &[500.0, 1000.0, 2000.0], 2.0),
+            video("c", &[400.0, 900.0, 2500.0], 3.0),
+        ];
+        let names = |cfg: &AgnosticConfig| {
+            let (train, val) = environments(&sets, &videos, cfg).unwrap();
+            let key = |e: &Env| (e.trace.name.clone(), e.video);
+            (
+                train.iter().map(key).collect::<Vec<_>>(),
+                val.iter().map(key).collect::<Vec<_>>(),
+            )
+        };
+        let at = |seed: u64, split_seed: Option<u64>| AgnosticConfig {
+            seed,
+            split_seed,
+            videos_per_window: 1,
+            ..tiny()
+        };
+        assert_eq!(names(&at(1, None)), names(&at(2, Some(1))));
+        assert_eq!(names(&at(7, Some(1))), names(&at(2, Some(1))));
+        assert_ne!(
+            names(&at(1, None)),
+            names(&at(2, None)),
+            "the seed moves the split"
+        );
     }
 
     #[test]

@@ -150,6 +150,42 @@ pub fn selection_score(groups: &[GroupMargin], cfg: &SelectionConfig) -> f64 {
     mean(&margins[..worst]) + cfg.all_weight * mean(&margins)
 }
 
+/// The score of [`super::Selection::Grid`]: the mean over groups of each group's mean margin
+/// plus `p10_weight` times its p10 shortfall, `mean_margin + p10_weight * min(0, p10_margin)`
+/// (higher is better; 0 when there is no group). Its first term ranks policies as the regret
+/// selection does (a group's mean margin and its normalised regret to the optimum differ by a
+/// constant of the group: the optimum's lead over the best rule), without solving an optimum;
+/// the second counts a tail below RobustMPC's p10, which the bar counts and the mean does not.
+pub fn grid_score(groups: &[GroupMargin], p10_weight: f64) -> f64 {
+    if groups.is_empty() {
+        return 0.0;
+    }
+    let per_group: Vec<f64> = groups.iter().map(|g| group_term(g, p10_weight)).collect();
+    mean(&per_group)
+}
+
+/// One group's term of [`grid_score`].
+fn group_term(g: &GroupMargin, p10_weight: f64) -> f64 {
+    g.mean_margin + p10_weight * g.p10_margin.min(0.0)
+}
+
+/// [`grid_score`] plus `weight` times the term of the group of trace set `set` and video `video`
+/// (none: nothing added): one cell weighed more, as the bar holds Pensieve's test cell to 47.0
+/// besides the per-cell comparison with the rules.
+pub fn grid_score_with_home(
+    groups: &[GroupMargin],
+    p10_weight: f64,
+    set: &str,
+    video: &str,
+    weight: f64,
+) -> f64 {
+    let home = groups
+        .iter()
+        .find(|g| g.set == set && g.video == video)
+        .map_or(0.0, |g| weight * group_term(g, p10_weight));
+    grid_score(groups, p10_weight) + home
+}
+
 /// The bars of every group of `keys` (one `(set, video)` key per session, with its rule QoEs):
 /// `bars[g]` for the group `groups[g]`, and each session's group index.
 pub fn bars_by_group(
@@ -210,9 +246,9 @@ mod tests {
         assert_eq!(tie.best_rule, 0);
     }
 
-    #[test]
-    fn the_worst_groups_dominate_the_score() {
-        let g = |margin: f64| GroupMargin {
+    /// A group with these margins (its other fields do not enter a score).
+    fn with_margins(mean_margin: f64, p10_margin: f64) -> GroupMargin {
+        GroupMargin {
             set: "s".into(),
             video: "v".into(),
             sessions: 1,
@@ -221,9 +257,14 @@ mod tests {
             best_rule: "bba0",
             best_rule_mean_qoe: 0.0,
             robustmpc_p10_qoe: 0.0,
-            mean_margin: margin,
-            p10_margin: margin + 1.0,
-        };
+            mean_margin,
+            p10_margin,
+        }
+    }
+
+    #[test]
+    fn the_worst_groups_dominate_the_score() {
+        let g = |margin: f64| with_margins(margin, margin + 1.0);
         let cfg = SelectionConfig::default();
         // Margins 0.1, 0.2, -0.3, 0.4, -0.1: worst three -0.3, -0.1, 0.1 (mean -0.1), all 0.06.
         let groups: Vec<_> = [0.1, 0.2, -0.3, 0.4, -0.1].map(g).to_vec();
@@ -248,6 +289,32 @@ mod tests {
         let two = [g(-1.0), g(1.0)];
         assert!((selection_score(&two, &cfg) - 0.0).abs() < 1e-12);
         assert_eq!(selection_score(&[], &cfg), 0.0);
+    }
+
+    #[test]
+    fn the_grid_score_is_the_mean_margin_plus_the_tail_shortfall() {
+        let g = with_margins;
+        // Group 1: 0.1 + 0.5 * 0 (its tail leads); group 2: -0.2 + 0.5 * -0.4.
+        let groups = [g(0.1, 0.3), g(-0.2, -0.4)];
+        let s = grid_score(&groups, 0.5);
+        assert!((s - (0.1 + (-0.2 - 0.2)) / 2.0).abs() < 1e-12, "{s}");
+        // Without the tail term it is the mean of the mean margins.
+        assert!((grid_score(&groups, 0.0) - (-0.05)).abs() < 1e-12);
+        // A lead in the tail earns nothing; a shortfall there costs.
+        assert_eq!(
+            grid_score(&[g(0.1, 5.0)], 0.5),
+            grid_score(&[g(0.1, 0.0)], 0.5)
+        );
+        assert!(grid_score(&[g(0.1, -1.0)], 0.5) < 0.1 - 0.49);
+        assert_eq!(grid_score(&[], 0.5), 0.0);
+        // The home group's term counts `weight` more; a missing home adds nothing.
+        let mut home = g(-0.2, -0.4);
+        home.set = "home".into();
+        let groups = [g(0.1, 0.3), home];
+        let plain = grid_score(&groups, 0.5);
+        let with = grid_score_with_home(&groups, 0.5, "home", "v", 0.25);
+        assert!((with - (plain + 0.25 * -0.4)).abs() < 1e-12, "{with}");
+        assert_eq!(grid_score_with_home(&groups, 0.5, "away", "v", 0.25), plain);
     }
 
     #[test]
