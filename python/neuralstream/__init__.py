@@ -12,7 +12,7 @@
   from and read into Python.
 - ``RtEnv`` (``gymnasium.make("NeuralStream/Rt-v0", traces=PATH, ...)``): the real-time mode, one
   ``neuralstream rt bench`` session per episode, one step per 50 ms feedback report; action = the
-  encoder's target bitrate (bit/s), observation = the 16 features of ``rt``'s DQN.
+  encoder's target bitrate (bit/s), observation = the 18 features of ``rt``'s DQN.
 - ``RtController`` / ``rt_controllers()``: ``rt``'s controllers (``gcc``, ``fixed[:KBPS]``,
   ``oracle``, ``learned:PATH``) deciding from Python, as baselines.
 

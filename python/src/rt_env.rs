@@ -16,8 +16,9 @@
 //! decision (lowest target, one frame per second), so the simulator finishes the session within
 //! milliseconds and the thread is joined before `close` returns. No thread outlives its environment.
 //!
-//! **Observation**: the 16 features of `rt`'s DQN ([`Tracker::features`]), from the latest report
-//! and the decision in force, over a grid with one multiplier (so feature 12 is always 1).
+//! **Observation**: the 18 features of `rt`'s DQN ([`Tracker::features`]), from the latest report,
+//! the decision in force and the link's recent pauses, over a grid with one multiplier (so feature
+//! 12 is always 1).
 //! **Action**: the encoder target in bit/s (`Box([min_bps], [max_bps], float64)`); resolution and
 //! frame rate follow from it on WebRTC's balanced [`Ladder`] (as GCC's do), or are given explicitly
 //! with a dict `{"target_bps", "height", "fps"}` (what `RtController.decide` returns).

@@ -98,7 +98,7 @@ def test_check_env_passes(rt_traces, kwargs):
 def test_episode_semantics(rt_traces):
     env = ns.RtEnv(traces=rt_traces, duration_s=5)
     obs, info = env.reset(seed=1, options={"trace_index": 1})
-    assert env.observation_space.contains(obs) and obs.shape == (16,)
+    assert env.observation_space.contains(obs) and obs.shape == (18,)
     assert info["trace_index"] == 1 and info["reports"] == 0 and "report" not in info
     steps, total = 0, 0.0
     while True:
