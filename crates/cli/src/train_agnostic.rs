@@ -490,8 +490,8 @@ fn validate_only(
     cfg: &AgnosticConfig,
     args: &TrainArgs,
 ) -> Result<()> {
-    let policy = Policy::load(path)
-        .with_context(|| format!("in --agnostic-validate {}", path.display()))?;
+    let policy =
+        Policy::load(path).with_context(|| format!("in --agnostic-validate {}", path.display()))?;
     if let Policy::Fixed(_) = policy {
         anyhow::bail!(
             "--agnostic-validate {}: a fixed-ladder policy (layout 1); validation plays ladders of 3 to 12 levels, which needs a ladder-agnostic one (train --agnostic) or an ensemble of them (A+B)",

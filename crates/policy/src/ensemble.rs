@@ -75,10 +75,7 @@ impl EnsembleAbr {
 
     /// Whether `path` names an ensemble: it is not an existing file and contains [`SEPARATOR`].
     pub fn is_ensemble_spec(path: &Path) -> bool {
-        !path.is_file()
-            && path
-                .to_str()
-                .is_some_and(|s| s.contains(SEPARATOR))
+        !path.is_file() && path.to_str().is_some_and(|s| s.contains(SEPARATOR))
     }
 
     /// Loads the member files of `spec` (`A+B+C`); refuses an empty member, a missing or
@@ -158,7 +155,9 @@ impl EnsembleAbr {
 
 /// `probs = softmax(scores)` in f64, the maximum subtracted first.
 fn softmax(scores: &[f32], probs: &mut Vec<f64>) {
-    let top = scores.iter().fold(f64::NEG_INFINITY, |a, &s| a.max(f64::from(s)));
+    let top = scores
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &s| a.max(f64::from(s)));
     probs.clear();
     probs.extend(scores.iter().map(|&s| (f64::from(s) - top).exp()));
     let total: f64 = probs.iter().sum();
