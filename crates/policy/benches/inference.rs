@@ -84,23 +84,25 @@ fn bench_agnostic_decision(c: &mut Criterion) {
     c.bench_function("agnostic_decision_10_levels_2x64", |b| {
         b.iter(|| black_box(policy.choose(&obs())))
     });
-    // The ensemble of three such networks (issue 17's ensemble: mean of the per-level softmax
-    // probabilities), the same observation.
-    let members = (1..=3)
-        .map(|seed| {
-            let spec = AgnosticSpec::default();
-            let actor = Mlp::new(
-                &[spec.row_len(), AGNOSTIC_HIDDEN[0], AGNOSTIC_HIDDEN[1], 1],
-                Activation::Relu,
-                seed,
-            );
-            AgnosticAbr::new(actor, spec, PolicyMeta::default())
-        })
-        .collect();
-    let mut ensemble = EnsembleAbr::new(members);
-    c.bench_function("ensemble3_decision_10_levels_2x64", |b| {
-        b.iter(|| black_box(ensemble.choose(&obs())))
-    });
+    // Ensembles of three and five such networks (issue 17's ensemble: mean of the per-level
+    // softmax probabilities), the same observation.
+    for n in [3u64, 5] {
+        let members = (1..=n)
+            .map(|seed| {
+                let spec = AgnosticSpec::default();
+                let actor = Mlp::new(
+                    &[spec.row_len(), AGNOSTIC_HIDDEN[0], AGNOSTIC_HIDDEN[1], 1],
+                    Activation::Relu,
+                    seed,
+                );
+                AgnosticAbr::new(actor, spec, PolicyMeta::default())
+            })
+            .collect();
+        let mut ensemble = EnsembleAbr::new(members);
+        c.bench_function(&format!("ensemble{n}_decision_10_levels_2x64"), |b| {
+            b.iter(|| black_box(ensemble.choose(&obs())))
+        });
+    }
 }
 
 criterion_group!(benches, bench_decision, bench_agnostic_decision);
