@@ -20,20 +20,25 @@ fn assert_ok(out: &Output) {
     );
 }
 
+/// `train --agnostic` on a tiny split: 4 synthetic traces (one held out), one video.
+const TINY_SPLIT: [&str; 10] = [
+    "train",
+    "--agnostic",
+    "--agnostic-traces",
+    "wide=synthetic-wide",
+    "--agnostic-videos",
+    "three=vbr-3",
+    "--synthetic-traces",
+    "4",
+    "--val-fraction",
+    "0.25",
+];
+
 /// A tiny ladder-agnostic policy trained by the binary (a second or so), its file's path.
 fn agnostic(dir: &Path, seed: &str) -> String {
     let out = dir.join(format!("seed{seed}"));
-    let o = neuralstream(&[
-        "train",
-        "--agnostic",
-        "--agnostic-traces",
-        "wide=synthetic-wide",
-        "--agnostic-videos",
-        "three=vbr-3",
-        "--synthetic-traces",
-        "4",
-        "--val-fraction",
-        "0.25",
+    let mut args = TINY_SPLIT.to_vec();
+    args.extend([
         "--epochs",
         "1",
         "--api-iters",
@@ -47,6 +52,7 @@ fn agnostic(dir: &Path, seed: &str) -> String {
         "--out",
         out.to_str().unwrap(),
     ]);
+    let o = neuralstream(&args);
     assert_ok(&o);
     out.join("policy.safetensors").to_str().unwrap().to_owned()
 }
@@ -88,21 +94,7 @@ fn an_ensemble_plays_the_grid_and_validates() {
     assert_eq!(rows_of(&csv, &ab).len(), 2, "{csv}");
 
     // Validation of an ensemble spec, on a tiny split.
-    let tiny = [
-        "train",
-        "--agnostic",
-        "--agnostic-traces",
-        "wide=synthetic-wide",
-        "--agnostic-videos",
-        "three=vbr-3",
-        "--synthetic-traces",
-        "4",
-        "--val-fraction",
-        "0.25",
-        "--agnostic-select",
-        "grid",
-        "--out",
-    ];
+    let tiny = [&TINY_SPLIT[..], &["--agnostic-select", "grid", "--out"]].concat();
     let groups = |name: &str, policy: &str| {
         let folder = dir.path().join(name);
         let mut args = tiny.to_vec();

@@ -25,18 +25,20 @@ fn bench_decision(c: &mut Criterion) {
     let mut policy = LearnedAbr::new(actor, spec, PolicyMeta::default());
     let history = history(&video);
     c.bench_function("learned_abr_decision_features_and_actor_2x128", |b| {
-        b.iter(|| {
-            let obs = Observation {
-                video: &video,
-                next_chunk: 12,
-                total_chunks: 48,
-                buffer_s: black_box(17.5),
-                last_level: 3,
-                history: black_box(&history),
-            };
-            black_box(policy.choose(&obs))
-        })
+        b.iter(|| black_box(policy.choose(&observation(&video, &history))))
     });
+}
+
+/// The benchmarks' observation: chunk 12 of 48, 17.5 s of buffer, last level 3.
+fn observation<'a>(video: &'a Video, history: &'a [ChunkRecord]) -> Observation<'a> {
+    Observation {
+        video,
+        next_chunk: 12,
+        total_chunks: 48,
+        buffer_s: black_box(17.5),
+        last_level: 3,
+        history: black_box(history),
+    }
 }
 
 /// Twelve downloads of 0.8 to 2.45 s cycling through the ladder's levels.
@@ -73,14 +75,7 @@ fn bench_agnostic_decision(c: &mut Criterion) {
     );
     let mut policy = AgnosticAbr::new(actor, spec, PolicyMeta::default());
     let history = history(&video);
-    let obs = || Observation {
-        video: &video,
-        next_chunk: 12,
-        total_chunks: 48,
-        buffer_s: black_box(17.5),
-        last_level: 3,
-        history: black_box(&history),
-    };
+    let obs = || observation(&video, &history);
     c.bench_function("agnostic_decision_10_levels_2x64", |b| {
         b.iter(|| black_box(policy.choose(&obs())))
     });
