@@ -30,7 +30,8 @@ pub struct BenchArgs {
     pub synthetic_traces: usize,
     /// Comma-separated algorithms (see `neuralstream algorithms`); `all` runs every one plus the
     /// offline optimum; `optimum` is the dynamic-programming upper bound; `learned:PATH` runs a
-    /// policy checkpoint written by `neuralstream train`; `mpc-rf:MODEL` plans over a random
+    /// policy checkpoint written by `neuralstream train` (`learned:A+B+C`: the ensemble of those
+    /// ladder-agnostic files, by their mean per-level probability); `mpc-rf:MODEL` plans over a random
     /// forest written by `neuralstream dataset eval-predictors`.
     #[arg(long, default_value = DEFAULT_ALGORITHMS, value_name = "LIST")]
     pub abr: String,

@@ -180,7 +180,7 @@ pub struct TrainArgs {
     /// With --agnostic: train nothing; measure this ladder-agnostic policy file on the validation
     /// split the same flags would train with (its selection score, and its regret and margins to
     /// the bar per group, written to --out/validation_groups.csv), to compare policies on equal
-    /// terms.
+    /// terms. `A+B+C` measures the ensemble of those files (mean per-level probability).
     #[arg(long, value_name = "POLICY", requires = "agnostic")]
     pub agnostic_validate: Option<PathBuf>,
     /// With --agnostic: what selects the policy on validation and steers the curriculum.

@@ -490,13 +490,14 @@ fn validate_only(
     cfg: &AgnosticConfig,
     args: &TrainArgs,
 ) -> Result<()> {
-    let policy = match Policy::load(path).with_context(|| format!("in --agnostic-validate {}", path.display()))? {
-        Policy::Agnostic(p) => p,
-        Policy::Fixed(_) => anyhow::bail!(
-            "--agnostic-validate {}: a fixed-ladder policy (layout 1); validation plays ladders of 3 to 12 levels, which needs a ladder-agnostic one (train --agnostic)",
+    let policy =
+        Policy::load(path).with_context(|| format!("in --agnostic-validate {}", path.display()))?;
+    if let Policy::Fixed(_) = policy {
+        anyhow::bail!(
+            "--agnostic-validate {}: a fixed-ladder policy (layout 1); validation plays ladders of 3 to 12 levels, which needs a ladder-agnostic one (train --agnostic) or an ensemble of them (A+B)",
             path.display()
-        ),
-    };
+        );
+    }
     let v = validate_agnostic(&policy, sets, videos, cfg)?;
     let groups_path = write_groups(args, &v.margins, &v.regret_groups)?;
     let meeting = v.margins.iter().filter(|g| g.margin() >= 0.0).count();

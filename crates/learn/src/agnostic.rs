@@ -828,8 +828,8 @@ fn optimum_qoes(
 /// normalised regret to the optimum (negated; with [`Selection::Regret`]) and its margins to the
 /// bar ([`selection`]). The score is the mean of the groups' regret scores ([`Selection::Regret`])
 /// or [`selection::selection_score`] of the margins ([`Selection::Bar`]).
-fn validation_score(
-    policy: &AgnosticAbr,
+fn validation_score<P: Abr + Clone + Send + Sync>(
+    policy: &P,
     envs: &[Env],
     refs: &References,
     sets: &[TraceSet],
@@ -903,9 +903,11 @@ fn validation_score(
 /// Measures a trained `policy` on the validation split `train_agnostic` would use with the same
 /// `sets`, `videos` and `cfg` (its seed, split, windows and [`Selection`]): the selection score,
 /// the groups' regret scores (with [`Selection::Regret`]) and every group's margins to the bar.
-/// For comparing policies trained by different recipes on equal terms.
-pub fn validate_agnostic(
-    policy: &AgnosticAbr,
+/// For comparing policies trained by different recipes on equal terms; `policy` is any policy
+/// that plays every validation ladder (an [`AgnosticAbr`], an ensemble of them, a loaded
+/// [`neuralstream_policy::Policy`]).
+pub fn validate_agnostic<P: Abr + Clone + Send + Sync>(
+    policy: &P,
     sets: &[TraceSet],
     videos: &[TrainVideo],
     cfg: &AgnosticConfig,

@@ -2,14 +2,16 @@
 //! policy: featurisation of an [`Observation`] plus the actor's single-sample forward pass and
 //! argmax, i.e. exactly what `LearnedAbr::choose` does for every chunk, with the default network
 //! (2 x 128 ReLU) on Pensieve's 6-level ladder and a full 8-chunk history; then the same for the
-//! ladder-agnostic policy on a 10-level ladder.
+//! ladder-agnostic policy on a 10-level ladder, alone and as an ensemble of three.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use neuralstream_core::{Abr, ChunkRecord, Ladder, Observation, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video};
 use neuralstream_nn::{Activation, Mlp};
 use neuralstream_policy::agnostic::AGNOSTIC_HIDDEN;
-use neuralstream_policy::{AgnosticAbr, AgnosticSpec, FeatureSpec, LearnedAbr, PolicyMeta};
+use neuralstream_policy::{
+    AgnosticAbr, AgnosticSpec, EnsembleAbr, FeatureSpec, LearnedAbr, PolicyMeta,
+};
 use std::hint::black_box;
 
 fn bench_decision(c: &mut Criterion) {
@@ -23,18 +25,20 @@ fn bench_decision(c: &mut Criterion) {
     let mut policy = LearnedAbr::new(actor, spec, PolicyMeta::default());
     let history = history(&video);
     c.bench_function("learned_abr_decision_features_and_actor_2x128", |b| {
-        b.iter(|| {
-            let obs = Observation {
-                video: &video,
-                next_chunk: 12,
-                total_chunks: 48,
-                buffer_s: black_box(17.5),
-                last_level: 3,
-                history: black_box(&history),
-            };
-            black_box(policy.choose(&obs))
-        })
+        b.iter(|| black_box(policy.choose(&observation(&video, &history))))
     });
+}
+
+/// The benchmarks' observation: chunk 12 of 48, 17.5 s of buffer, last level 3.
+fn observation<'a>(video: &'a Video, history: &'a [ChunkRecord]) -> Observation<'a> {
+    Observation {
+        video,
+        next_chunk: 12,
+        total_chunks: 48,
+        buffer_s: black_box(17.5),
+        last_level: 3,
+        history: black_box(history),
+    }
 }
 
 /// Twelve downloads of 0.8 to 2.45 s cycling through the ladder's levels.
@@ -71,19 +75,29 @@ fn bench_agnostic_decision(c: &mut Criterion) {
     );
     let mut policy = AgnosticAbr::new(actor, spec, PolicyMeta::default());
     let history = history(&video);
+    let obs = || observation(&video, &history);
     c.bench_function("agnostic_decision_10_levels_2x64", |b| {
-        b.iter(|| {
-            let obs = Observation {
-                video: &video,
-                next_chunk: 12,
-                total_chunks: 48,
-                buffer_s: black_box(17.5),
-                last_level: 3,
-                history: black_box(&history),
-            };
-            black_box(policy.choose(&obs))
-        })
+        b.iter(|| black_box(policy.choose(&obs())))
     });
+    // Ensembles of three and five such networks (issue 17's ensemble: mean of the per-level
+    // softmax probabilities), the same observation.
+    for n in [3u64, 5] {
+        let members = (1..=n)
+            .map(|seed| {
+                let spec = AgnosticSpec::default();
+                let actor = Mlp::new(
+                    &[spec.row_len(), AGNOSTIC_HIDDEN[0], AGNOSTIC_HIDDEN[1], 1],
+                    Activation::Relu,
+                    seed,
+                );
+                AgnosticAbr::new(actor, spec, PolicyMeta::default())
+            })
+            .collect();
+        let mut ensemble = EnsembleAbr::new(members);
+        c.bench_function(&format!("ensemble{n}_decision_10_levels_2x64"), |b| {
+            b.iter(|| black_box(ensemble.choose(&obs())))
+        });
+    }
 }
 
 criterion_group!(benches, bench_decision, bench_agnostic_decision);

@@ -4,9 +4,11 @@
 //! names the layout: 1 is the fixed-ladder [`FeatureSpec`] ([`LearnedAbr`]), 2 the ladder-agnostic
 //! [`AgnosticSpec`] ([`AgnosticAbr`]). Every host that runs a policy file (`bench`, `serve`,
 //! `play`) loads it through [`Policy::load`], so files of both layouts run everywhere and a file of
-//! an unknown layout is refused with its path and version.
+//! an unknown layout is refused with its path and version. A path `A+B+C` that is not a file loads
+//! the ladder-agnostic files `A`, `B` and `C` as one [`EnsembleAbr`] ([`crate::ensemble`]).
 
 use crate::agnostic::{AgnosticAbr, AgnosticSpec, AGNOSTIC_VERSION, MAX_LEVELS, MIN_LEVELS};
+use crate::ensemble::EnsembleAbr;
 use crate::features::{FeatureSpec, FEATURE_VERSION};
 use crate::learned::{
     read_meta, read_policy_file, LearnedAbr, PolicyError, PolicyMeta, META_FEATURES,
@@ -21,13 +23,20 @@ pub enum Policy {
     Fixed(LearnedAbr),
     /// Feature layout 2: one shared scoring network for ladders of 2 to 16 levels.
     Agnostic(AgnosticAbr),
+    /// Several layout-2 policies deciding by their mean per-level probability (`A+B+C`).
+    Ensemble(EnsembleAbr),
 }
 
 impl Policy {
     /// Loads a policy file of either layout; refuses an unknown layout version, a spec out of
-    /// range or a network of the wrong shape, naming the file.
+    /// range or a network of the wrong shape, naming the file. A path that is not a file and
+    /// contains `+` is an ensemble of the files it joins ([`EnsembleAbr::load`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, PolicyError> {
         let path = path.as_ref();
+        if EnsembleAbr::is_ensemble_spec(path) {
+            let spec = path.to_str().unwrap_or_default();
+            return Ok(Policy::Ensemble(EnsembleAbr::load(spec)?));
+        }
         let (actor, md) = read_policy_file(path)?;
         let bad = |message: String| PolicyError::Metadata {
             path: path.to_owned(),
@@ -69,6 +78,10 @@ impl Policy {
         match self {
             Policy::Fixed(p) => p.save(path),
             Policy::Agnostic(p) => p.save(path),
+            Policy::Ensemble(_) => Err(PolicyError::Ensemble {
+                spec: path.as_ref().display().to_string(),
+                message: "an ensemble is not one file; save its members".into(),
+            }),
         }
     }
 
@@ -77,6 +90,7 @@ impl Policy {
         match self {
             Policy::Fixed(p) => p.meta(),
             Policy::Agnostic(p) => p.meta(),
+            Policy::Ensemble(p) => p.meta(),
         }
     }
 
@@ -84,7 +98,9 @@ impl Policy {
     pub fn levels_text(&self) -> String {
         match self {
             Policy::Fixed(p) => format!("{} levels", p.spec().num_levels),
-            Policy::Agnostic(_) => format!("{MIN_LEVELS} to {MAX_LEVELS} levels"),
+            Policy::Agnostic(_) | Policy::Ensemble(_) => {
+                format!("{MIN_LEVELS} to {MAX_LEVELS} levels")
+            }
         }
     }
 
@@ -92,7 +108,9 @@ impl Policy {
     pub fn fits_levels(&self, levels: usize) -> bool {
         match self {
             Policy::Fixed(p) => p.spec().num_levels == levels,
-            Policy::Agnostic(_) => (MIN_LEVELS..=MAX_LEVELS).contains(&levels),
+            Policy::Agnostic(_) | Policy::Ensemble(_) => {
+                (MIN_LEVELS..=MAX_LEVELS).contains(&levels)
+            }
         }
     }
 
@@ -114,7 +132,7 @@ impl Policy {
     pub fn fixed_spec(&self) -> Option<&FeatureSpec> {
         match self {
             Policy::Fixed(p) => Some(p.spec()),
-            Policy::Agnostic(_) => None,
+            Policy::Agnostic(_) | Policy::Ensemble(_) => None,
         }
     }
 }
@@ -128,6 +146,7 @@ impl Abr for Policy {
         match self {
             Policy::Fixed(p) => p.choose(obs),
             Policy::Agnostic(p) => p.choose(obs),
+            Policy::Ensemble(p) => p.choose(obs),
         }
     }
 }

@@ -53,6 +53,14 @@ pub enum PolicyError {
         /// Levels of the spec.
         spec_levels: usize,
     },
+    /// An ensemble spec (`A+B+C`) is malformed or mixes layouts or feature specs.
+    #[error("ensemble '{spec}': {message}")]
+    Ensemble {
+        /// The spec as given.
+        spec: String,
+        /// What is wrong, naming the member.
+        message: String,
+    },
 }
 
 /// Provenance stored next to the weights (all optional but the QoE model name).

@@ -18,16 +18,19 @@
 //! Two feature layouts exist, told apart by the spec's `version`: 1, the fixed-ladder
 //! [`FeatureSpec`] (one network output per level, so a policy runs on one ladder size), and 2, the
 //! ladder-agnostic [`AgnosticSpec`] ([`agnostic`]: one scoring network shared by every level, for
-//! ladders of 2 to 16 levels). [`Policy::load`] reads either.
+//! ladders of 2 to 16 levels). [`Policy::load`] reads either, and `A+B+C` as an [`EnsembleAbr`]
+//! of layout-2 files ([`ensemble`]: the mean of their per-level probabilities decides).
 
 #![deny(missing_docs)]
 
 pub mod agnostic;
+pub mod ensemble;
 pub mod features;
 pub mod file;
 pub mod learned;
 
 pub use agnostic::{AgnosticAbr, AgnosticSpec, FeatureError, AGNOSTIC_VERSION};
+pub use ensemble::EnsembleAbr;
 pub use features::{FeatureSpec, FEATURE_VERSION};
 pub use file::Policy;
 pub use learned::{

@@ -1,0 +1,128 @@
+//! An ensemble of ladder-agnostic policies (`learned:A+B`) through the real binary: it plays in
+//! `bench`'s grid mode and is measured by `train --agnostic --agnostic-validate A+B`; an ensemble of
+//! one policy twice decides as that policy; a missing or empty member is refused naming it.
+//! (Fixed-ladder and mixed-spec members: `crates/policy/tests/ensemble.rs`.)
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
+
+fn neuralstream(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `train --agnostic` on a tiny split: 4 synthetic traces (one held out), one video.
+const TINY_SPLIT: [&str; 10] = [
+    "train",
+    "--agnostic",
+    "--agnostic-traces",
+    "wide=synthetic-wide",
+    "--agnostic-videos",
+    "three=vbr-3",
+    "--synthetic-traces",
+    "4",
+    "--val-fraction",
+    "0.25",
+];
+
+/// A tiny ladder-agnostic policy trained by the binary (a second or so), its file's path.
+fn agnostic(dir: &Path, seed: &str) -> String {
+    let out = dir.join(format!("seed{seed}"));
+    let mut args = TINY_SPLIT.to_vec();
+    args.extend([
+        "--epochs",
+        "1",
+        "--api-iters",
+        "1",
+        "--api-sessions",
+        "4",
+        "--api-states",
+        "1",
+        "--seed",
+        seed,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let o = neuralstream(&args);
+    assert_ok(&o);
+    out.join("policy.safetensors").to_str().unwrap().to_owned()
+}
+
+/// The grid's rows of `algorithm`, without the algorithm's name.
+fn rows_of(csv: &str, algorithm: &str) -> Vec<String> {
+    csv.lines()
+        .filter(|l| l.split(',').nth(3) == Some(algorithm))
+        .map(|l| l.replace(algorithm, "P"))
+        .collect()
+}
+
+#[test]
+fn an_ensemble_plays_the_grid_and_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agnostic(dir.path(), "1");
+    let b = agnostic(dir.path(), "2");
+    let (aa, ab) = (format!("learned:{a}+{a}"), format!("learned:{a}+{b}"));
+    let abr = format!("learned:{a},{aa},{ab},bba0");
+    let out = dir.path().join("grid");
+    let o = neuralstream(&[
+        "bench",
+        "--grid-traces",
+        "fast=synthetic-fast",
+        "--grid-videos",
+        "ladder10,h264",
+        "--abr",
+        &abr,
+        "--synthetic-traces",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_ok(&o);
+    let csv = std::fs::read_to_string(out.join("grid.csv")).unwrap();
+    let single = rows_of(&csv, &format!("learned:{a}"));
+    assert_eq!(single.len(), 2, "{csv}");
+    assert_eq!(single, rows_of(&csv, &aa), "A+A decides as A: {csv}");
+    assert_eq!(rows_of(&csv, &ab).len(), 2, "{csv}");
+
+    // Validation of an ensemble spec, on a tiny split.
+    let tiny = [&TINY_SPLIT[..], &["--agnostic-select", "grid", "--out"]].concat();
+    let groups = |name: &str, policy: &str| {
+        let folder = dir.path().join(name);
+        let mut args = tiny.to_vec();
+        args.extend([folder.to_str().unwrap(), "--agnostic-validate", policy]);
+        let o = neuralstream(&args);
+        assert_ok(&o);
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("validation score"),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        std::fs::read_to_string(folder.join("validation_groups.csv")).unwrap()
+    };
+    assert_eq!(groups("val_a", &a), groups("val_aa", &format!("{a}+{a}")));
+    assert!(groups("val_ab", &format!("{a}+{b}")).contains("synthetic-wide,"));
+
+    // A missing member and an empty one are refused, naming them.
+    let missing = dir.path().join("missing.safetensors");
+    for (spec, needle) in [
+        (
+            format!("learned:{a}+{}", missing.display()),
+            "missing.safetensors",
+        ),
+        (format!("learned:{a}++{b}"), "member 2 is empty"),
+    ] {
+        let o = neuralstream(&["bench", "--abr", &spec, "--synthetic-traces", "1"]);
+        assert!(!o.status.success(), "{spec} was accepted");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(needle) && !e.contains("panicked"), "{e}");
+    }
+}

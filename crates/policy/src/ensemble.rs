@@ -1,0 +1,221 @@
+//! An ensemble of ladder-agnostic policies: several trained networks decide together by averaging
+//! their per-level probabilities.
+//!
+//! This follows deep ensembles (Lakshminarayanan, Pritzel and Blundell, "Simple and Scalable
+//! Predictive Uncertainty Estimation using Deep Ensembles", NeurIPS 2017): independently trained
+//! networks (here: other seeds and recipes of `train --agnostic`) are combined by the uniform mean
+//! of their predictive distributions. Issue 17's fourth pass found that the seed-to-seed spread of
+//! one recipe (8 to 10 grid cells, Pensieve test 41 to 45) is as large as any recipe's effect, and
+//! that each policy misses other cells: averaging is the classical cure for that variance.
+//!
+//! # The rule
+//!
+//! For an observation with `L` levels, member `m` scores every level (its logits `s_m`, exactly
+//! what [`AgnosticAbr::scores`] gives), the scores become probabilities by a softmax over the `L`
+//! levels, `p_m = softmax(s_m)` (computed in f64 after subtracting the maximum), and the ensemble
+//! picks
+//!
+//! `argmax_l (1/M) * sum_m p_m[l]`
+//!
+//! (the first such level on a tie, as a single policy's argmax does). An ensemble of one therefore
+//! picks what its member picks. The members share one feature spec, so the observation is
+//! featurised once and each member adds one batched forward pass of its network (criterion:
+//! `ensemble3_decision_10_levels_2x64`, `ensemble5_decision_10_levels_2x64`).
+//!
+//! # Spelling
+//!
+//! `--abr learned:A+B+C` (and `--agnostic-validate A+B+C`, and every other place a policy file is
+//! named): [`Policy::load`](crate::Policy::load) reads a path that is not an existing file and
+//! contains [`SEPARATOR`] as the member files `A`, `B` and `C`. A file whose own name contains
+//! `+` still loads as itself. Every member must be a ladder-agnostic file (layout 2) with the same
+//! [`AgnosticSpec`] as the first; a fixed-ladder file, a file of another spec, a missing file or an
+//! empty member (`A++B`, `A+`) is refused with an error that names it.
+//!
+//! **Key design decision:** the ensemble is one more [`Policy`](crate::Policy) variant loaded from
+//! the spec string, so `bench` (grid mode included), `play`, `serve` and `train --agnostic
+//! --agnostic-validate` run it with no change of their own; the provenance metadata is the first
+//! member's.
+
+use crate::agnostic::{AgnosticAbr, AgnosticSpec, FeatureError};
+use crate::learned::{PolicyError, PolicyMeta};
+use neuralstream_core::{Abr, Decision, Observation};
+use neuralstream_nn::Scratch;
+use std::path::Path;
+
+/// Separates the member files of an ensemble in a policy path (`a.safetensors+b.safetensors`).
+pub const SEPARATOR: char = '+';
+
+/// Several ladder-agnostic policies deciding by the mean of their per-level softmax
+/// probabilities (see the module documentation for the rule).
+#[derive(Debug, Clone)]
+pub struct EnsembleAbr {
+    members: Vec<AgnosticAbr>,
+    /// The mean probability per level of the last observation scored.
+    mean: Vec<f64>,
+    /// One member's probabilities (scratch).
+    probs: Vec<f64>,
+    /// The observation's feature rows, shared by every member.
+    rows: Vec<f32>,
+    /// The networks' activations.
+    scratch: Scratch,
+}
+
+impl EnsembleAbr {
+    /// Wraps `members`, which decide with equal weight.
+    ///
+    /// # Panics
+    /// If `members` is empty or their feature specs differ ([`EnsembleAbr::load`] checks both and
+    /// names the file instead).
+    pub fn new(members: Vec<AgnosticAbr>) -> Self {
+        assert!(!members.is_empty(), "an ensemble needs at least one member");
+        assert!(
+            members.iter().all(|m| m.spec() == members[0].spec()),
+            "ensemble members must share one feature spec"
+        );
+        EnsembleAbr {
+            members,
+            mean: Vec::with_capacity(crate::agnostic::MAX_LEVELS),
+            probs: Vec::with_capacity(crate::agnostic::MAX_LEVELS),
+            rows: Vec::new(),
+            scratch: Scratch::new(),
+        }
+    }
+
+    /// Whether `path` names an ensemble: it is not an existing file and contains [`SEPARATOR`].
+    pub fn is_ensemble_spec(path: &Path) -> bool {
+        !path.is_file() && path.to_str().is_some_and(|s| s.contains(SEPARATOR))
+    }
+
+    /// Loads the member files of `spec` (`A+B+C`); refuses an empty member, a missing or
+    /// unreadable file, a fixed-ladder file and a file whose feature spec differs from the first
+    /// member's, naming the member.
+    pub fn load(spec: &str) -> Result<Self, PolicyError> {
+        let bad = |message: String| PolicyError::Ensemble {
+            spec: spec.to_owned(),
+            message,
+        };
+        let mut members: Vec<AgnosticAbr> = Vec::new();
+        let mut first_path = "";
+        for (i, part) in spec.split(SEPARATOR).enumerate() {
+            let part = part.trim();
+            if part.is_empty() {
+                return Err(bad(format!(
+                    "member {} is empty; write the member files joined by '{SEPARATOR}', e.g. a.safetensors{SEPARATOR}b.safetensors",
+                    i + 1
+                )));
+            }
+            let member = match crate::Policy::load(part)? {
+                crate::Policy::Agnostic(p) => p,
+                _ => {
+                    return Err(bad(format!(
+                        "{part} is a fixed-ladder policy (layout 1); an ensemble averages ladder-agnostic policies (layout 2, train --agnostic)"
+                    )))
+                }
+            };
+            if let Some(first) = members.first() {
+                if member.spec() != first.spec() {
+                    return Err(bad(format!(
+                        "{part} has the feature spec {:?} but {first_path} has {:?}; every member must share one",
+                        member.spec(),
+                        first.spec()
+                    )));
+                }
+            } else {
+                first_path = part;
+            }
+            members.push(member);
+        }
+        Ok(EnsembleAbr::new(members))
+    }
+
+    /// The members, in the order they were given.
+    pub fn members(&self) -> &[AgnosticAbr] {
+        &self.members
+    }
+
+    /// The shared feature spec.
+    pub fn spec(&self) -> &AgnosticSpec {
+        self.members[0].spec()
+    }
+
+    /// Provenance metadata: the first member's.
+    pub fn meta(&self) -> &PolicyMeta {
+        self.members[0].meta()
+    }
+
+    /// The members' mean softmax probability per level of `obs.video` (sums to 1).
+    pub fn probabilities(&mut self, obs: &Observation<'_>) -> Result<&[f64], FeatureError> {
+        self.mean.clear();
+        let weight = 1.0 / self.members.len() as f64;
+        let levels = self.members[0].spec().write(obs, &mut self.rows)?;
+        for member in &self.members {
+            // What `member.scores(obs)` gives: the specs are equal, so are the rows.
+            let scores = member
+                .actor()
+                .forward(&self.rows, levels, &mut self.scratch);
+            softmax(scores, &mut self.probs);
+            if self.mean.is_empty() {
+                self.mean.resize(self.probs.len(), 0.0);
+            }
+            for (m, p) in self.mean.iter_mut().zip(&self.probs) {
+                *m += weight * p;
+            }
+        }
+        Ok(&self.mean)
+    }
+}
+
+/// `probs = softmax(scores)` in f64, the maximum subtracted first.
+fn softmax(scores: &[f32], probs: &mut Vec<f64>) {
+    let top = scores
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &s| a.max(f64::from(s)));
+    probs.clear();
+    probs.extend(scores.iter().map(|&s| (f64::from(s) - top).exp()));
+    let total: f64 = probs.iter().sum();
+    probs.iter_mut().for_each(|p| *p /= total);
+}
+
+/// The first index of the largest value.
+fn first_argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl Abr for EnsembleAbr {
+    fn name(&self) -> String {
+        "learned".into()
+    }
+
+    /// The level of the highest mean probability; the lowest level when the observation cannot
+    /// be featurised (as [`AgnosticAbr`] does), never a panic.
+    fn choose(&mut self, obs: &Observation<'_>) -> Decision {
+        let top = obs.video.num_levels().saturating_sub(1);
+        match self.probabilities(obs) {
+            Ok(mean) => Decision::level(first_argmax(mean).min(top)),
+            Err(_) => Decision::level(0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_the_order() {
+        let mut p = Vec::new();
+        softmax(&[1.0, 3.0, 2.0, 3.0], &mut p);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(p[1] > p[2] && p[2] > p[0] && p[1] == p[3]);
+        assert_eq!(first_argmax(&p), 1);
+        // Huge logits do not overflow.
+        softmax(&[1000.0, 0.0], &mut p);
+        assert!((p[0] - 1.0).abs() < 1e-12 && p[1] >= 0.0);
+    }
+}
