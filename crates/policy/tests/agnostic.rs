@@ -2,16 +2,17 @@
 //! network, its file says its layout, fixed-ladder files still load, and bad input (a ladder out of
 //! range, an unknown layout, NaN in an input) is an error that names it, never a panic.
 
+mod support;
 use neuralstream_core::video::Ladder;
 use neuralstream_core::{Abr, ChunkRecord, Observation, Video};
-use neuralstream_data::synthetic::{synthetic_video, TraceGenerator};
+use neuralstream_data::synthetic::synthetic_video;
 use neuralstream_nn::{Activation, Mlp};
 use neuralstream_policy::agnostic::PER_LEVEL;
 use neuralstream_policy::{
     AgnosticAbr, AgnosticSpec, FeatureError, FeatureSpec, LearnedAbr, Policy, PolicyMeta,
 };
-use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
 use proptest::prelude::*;
+use support::play;
 
 fn ladder(levels: usize, bottom_kbps: f64, top_kbps: f64) -> Ladder {
     let kbps: Vec<f64> = (0..levels)
@@ -69,22 +70,6 @@ fn obs<'a>(video: &'a Video, history: &'a [ChunkRecord], buffer_s: f64) -> Obser
         last_level: history.last().map_or(0, |r| r.level),
         history,
     }
-}
-
-fn play(abr: &mut dyn Abr, video: &Video) -> Vec<usize> {
-    let trace = TraceGenerator::default().trace(3, 0);
-    let mut log = SessionLog::default();
-    run_session(
-        &SimConfig::pensieve(),
-        &trace,
-        video,
-        abr,
-        StartPosition::Beginning,
-        None,
-        &mut log,
-    )
-    .unwrap();
-    log.records.iter().map(|r| r.level).collect()
 }
 
 #[test]
@@ -146,9 +131,9 @@ fn one_network_plays_every_ladder_size_and_round_trips_through_its_file() {
     for levels in [2, 5, 10, 16] {
         let v = video(levels, 8000.0, 4.0);
         assert!(b.fits_levels(levels) && b.check_video(&v).is_ok());
-        let played = play(&mut a, &v);
+        let played = play(&mut a, &v, 3);
         assert!(played.iter().all(|&l| l < levels));
-        assert_eq!(played, play(&mut b, &v), "{levels} levels");
+        assert_eq!(played, play(&mut b, &v, 3), "{levels} levels");
     }
 }
 
@@ -166,7 +151,7 @@ fn fixed_ladder_files_still_load_and_run() {
     let mut loaded = Policy::load(&path).unwrap();
     assert!(matches!(loaded, Policy::Fixed(_)));
     let v = synthetic_video("p", &Ladder::pensieve(), 30, 4.0, 1);
-    assert_eq!(play(&mut fixed, &v), play(&mut loaded, &v));
+    assert_eq!(play(&mut fixed, &v, 3), play(&mut loaded, &v, 3));
     let other = video(5, 5000.0, 4.0);
     let e = loaded.check_video(&other).unwrap_err();
     assert!(e.contains("6 levels") && e.contains("has 5"), "{e}");

@@ -3,16 +3,17 @@
 //! probabilities are known), and bad specs (a missing file, a fixed-ladder member, another feature
 //! spec, an empty member) are errors that name the member, never a panic.
 
+mod support;
 use neuralstream_core::video::Ladder;
 use neuralstream_core::{Abr, ChunkRecord, Observation, Video};
-use neuralstream_data::synthetic::{synthetic_video, TraceGenerator};
+use neuralstream_data::synthetic::synthetic_video;
 use neuralstream_nn::{Activation, Mlp};
 use neuralstream_policy::agnostic::PER_LEVEL;
 use neuralstream_policy::{
     AgnosticAbr, AgnosticSpec, EnsembleAbr, FeatureSpec, LearnedAbr, Policy, PolicyMeta,
 };
-use neuralstream_sim::{run_session, SessionLog, SimConfig, StartPosition};
 use std::path::Path;
+use support::play;
 
 fn video(levels: usize) -> Video {
     let kbps: Vec<f64> = (0..levels).map(|i| 300.0 * 1.6f64.powi(i as i32)).collect();
@@ -45,22 +46,6 @@ fn softmax(logits: &[f64]) -> Vec<f64> {
     let e: Vec<f64> = logits.iter().map(|x| (x - top).exp()).collect();
     let total: f64 = e.iter().sum();
     e.iter().map(|x| x / total).collect()
-}
-
-fn play(abr: &mut dyn Abr, video: &Video, trace_seed: u64) -> Vec<usize> {
-    let trace = TraceGenerator::default().trace(trace_seed, 0);
-    let mut log = SessionLog::default();
-    run_session(
-        &SimConfig::pensieve(),
-        &trace,
-        video,
-        abr,
-        StartPosition::Beginning,
-        None,
-        &mut log,
-    )
-    .unwrap();
-    log.records.iter().map(|r| r.level).collect()
 }
 
 #[test]
