@@ -3,8 +3,11 @@
 //! one policy twice decides as that policy; a missing or empty member is refused naming it.
 //! (Fixed-ladder and mixed-spec members: `crates/policy/tests/ensemble.rs`.)
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Output};
+use support::agnostic::{assert_ok, train_agnostic, TINY};
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 
@@ -12,48 +15,13 @@ fn neuralstream(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `train --agnostic` on a tiny split: 4 synthetic traces (one held out), one video.
-const TINY_SPLIT: [&str; 10] = [
-    "train",
-    "--agnostic",
-    "--agnostic-traces",
-    "wide=synthetic-wide",
-    "--agnostic-videos",
-    "three=vbr-3",
-    "--synthetic-traces",
-    "4",
-    "--val-fraction",
-    "0.25",
-];
-
 /// A tiny ladder-agnostic policy trained by the binary (a second or so), its file's path.
 fn agnostic(dir: &Path, seed: &str) -> String {
     let out = dir.join(format!("seed{seed}"));
-    let mut args = TINY_SPLIT.to_vec();
-    args.extend([
-        "--epochs",
-        "1",
-        "--api-iters",
-        "1",
-        "--api-sessions",
-        "4",
-        "--api-states",
-        "1",
-        "--seed",
-        seed,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let o = neuralstream(&args);
-    assert_ok(&o);
+    assert_ok(&train_agnostic(
+        &[&TINY[..], &["--seed", seed]].concat(),
+        &out,
+    ));
     out.join("policy.safetensors").to_str().unwrap().to_owned()
 }
 
@@ -94,12 +62,13 @@ fn an_ensemble_plays_the_grid_and_validates() {
     assert_eq!(rows_of(&csv, &ab).len(), 2, "{csv}");
 
     // Validation of an ensemble spec, on a tiny split.
-    let tiny = [&TINY_SPLIT[..], &["--agnostic-select", "grid", "--out"]].concat();
     let groups = |name: &str, policy: &str| {
         let folder = dir.path().join(name);
-        let mut args = tiny.to_vec();
-        args.extend([folder.to_str().unwrap(), "--agnostic-validate", policy]);
-        let o = neuralstream(&args);
+        let args = [
+            &TINY[..8],
+            &["--agnostic-select", "grid", "--agnostic-validate", policy],
+        ];
+        let o = train_agnostic(&args.concat(), &folder);
         assert_ok(&o);
         assert!(
             String::from_utf8_lossy(&o.stdout).contains("validation score"),

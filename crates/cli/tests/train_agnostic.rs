@@ -3,9 +3,9 @@
 //! against the bar per validation group; `--agnostic-select bar` selects by the bar instead of the
 //! default regret to the optimum.
 
-use std::process::Command;
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
+use support::agnostic::{assert_ok, train_agnostic as run, TINY};
 
 fn refused(flag: &str, value: &str) -> String {
     let out_dir = tempfile::tempdir().unwrap();
@@ -37,45 +37,6 @@ fn out_of_range_policy_iteration_flags_are_named() {
         e.contains("--api-sessions") && e.contains("at least 1"),
         "{e}"
     );
-}
-
-/// A tiny run's flags: 4 synthetic traces of 320 s (one window each, one held out), one video.
-const TINY: [&str; 16] = [
-    "--agnostic-traces",
-    "wide=synthetic-wide",
-    "--agnostic-videos",
-    "three=vbr-3",
-    "--synthetic-traces",
-    "4",
-    "--val-fraction",
-    "0.25",
-    "--epochs",
-    "1",
-    "--api-iters",
-    "1",
-    "--api-sessions",
-    "4",
-    "--api-states",
-    "1",
-];
-
-/// Fails the test with the binary's stderr unless it succeeded.
-fn assert_ok(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn run(args: &[&str], out: &std::path::Path) -> std::process::Output {
-    Command::new(BIN)
-        .args(["train", "--agnostic"])
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap()
 }
 
 #[test]

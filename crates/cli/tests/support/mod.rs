@@ -1,3 +1,4 @@
+pub mod agnostic;
 pub mod browser;
 pub mod media;
 pub mod rt;

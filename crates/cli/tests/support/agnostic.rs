@@ -1,0 +1,47 @@
+//! What the tests of `train --agnostic` and of ensembles share: a tiny split and training run, and
+//! the binary invoked on it.
+#![allow(dead_code)] // each test file uses its own part
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A tiny run's flags: 4 synthetic traces of 320 s (one window each, one held out), one video.
+/// The first 8 flags are the split alone.
+pub const TINY: [&str; 16] = [
+    "--agnostic-traces",
+    "wide=synthetic-wide",
+    "--agnostic-videos",
+    "three=vbr-3",
+    "--synthetic-traces",
+    "4",
+    "--val-fraction",
+    "0.25",
+    "--epochs",
+    "1",
+    "--api-iters",
+    "1",
+    "--api-sessions",
+    "4",
+    "--api-states",
+    "1",
+];
+
+/// Fails the test with the binary's stderr unless it succeeded.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `neuralstream train --agnostic ARGS --out OUT`.
+pub fn train_agnostic(args: &[&str], out: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_neuralstream"))
+        .args(["train", "--agnostic"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
