@@ -129,10 +129,10 @@ impl Replay {
 }
 
 /// Index of the largest value (the first one on ties); 0 for an empty slice.
-pub fn argmax(values: &[f32]) -> usize {
+pub fn argmax<T: PartialOrd>(values: &[T]) -> usize {
     let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
             best = i;
         }
     }

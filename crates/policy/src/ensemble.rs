@@ -176,17 +176,6 @@ fn softmax(scores: &[f32], probs: &mut Vec<f64>) {
     probs.iter_mut().for_each(|p| *p /= total);
 }
 
-/// The first index of the largest value.
-fn first_argmax(values: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
-        }
-    }
-    best
-}
-
 impl Abr for EnsembleAbr {
     fn name(&self) -> String {
         "learned".into()
@@ -197,7 +186,7 @@ impl Abr for EnsembleAbr {
     fn choose(&mut self, obs: &Observation<'_>) -> Decision {
         let top = obs.video.num_levels().saturating_sub(1);
         match self.probabilities(obs) {
-            Ok(mean) => Decision::level(first_argmax(mean).min(top)),
+            Ok(mean) => Decision::level(neuralstream_nn::argmax(mean).min(top)),
             Err(_) => Decision::level(0),
         }
     }
@@ -213,7 +202,7 @@ mod tests {
         softmax(&[1.0, 3.0, 2.0, 3.0], &mut p);
         assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         assert!(p[1] > p[2] && p[2] > p[0] && p[1] == p[3]);
-        assert_eq!(first_argmax(&p), 1);
+        assert_eq!(neuralstream_nn::argmax(&p), 1);
         // Huge logits do not overflow.
         softmax(&[1000.0, 0.0], &mut p);
         assert!((p[0] - 1.0).abs() < 1e-12 && p[1] >= 0.0);
