@@ -74,7 +74,10 @@ const TRAIN_EXAMPLES: &str = "Examples:
   neuralstream train --traces ../shared/data/pensieve/sim/cooked_traces \\
       --video ../shared/data/pensieve/sim --out out/train
   neuralstream train --resume out/train/last.safetensors --stages api --out out/more
-  neuralstream train --algo ppo --seed 2 --out out/ppo";
+  neuralstream train --algo ppo --seed 2 --out out/ppo
+  neuralstream train --agnostic --out out/agnostic   # one policy for ladders of 2-16 levels
+  neuralstream train --agnostic --agnostic-select grid --agnostic-teacher A.safetensors+B.safetensors \
+      --agnostic-home-teacher out/train/policy.safetensors --out out/distilled";
 
 const TRACES_EXAMPLES: &str = "Example:
   neuralstream traces --count 50 --seed 7 --out out/traces";

@@ -74,8 +74,8 @@ pub struct TrainArgs {
     /// U(1 - F, 1 + F) (Pensieve's training mode: 0.1; 0 turns it off). Validation never has noise.
     #[arg(long, default_value_t = 0.1, value_name = "F")]
     pub delay_noise: f64,
-    /// Hidden layer widths of a new policy network, comma-separated [default: 128,128]. With
-    /// --resume the checkpoint's network is kept.
+    /// Hidden layer widths of a new policy network, comma-separated [default: 128,128; with
+    /// --agnostic 64,64]. With --resume the checkpoint's network is kept.
     #[arg(long, value_name = "LIST")]
     pub hidden: Option<String>,
     /// Past chunks whose throughput and download time the policy sees (Pensieve: 8) [default: 8].
@@ -218,6 +218,35 @@ pub struct TrainArgs {
     /// 47.0 besides the rules).
     #[arg(long, default_value_t = 0.0, value_name = "W", requires = "agnostic")]
     pub agnostic_pensieve_weight: f64,
+    /// With --agnostic: distil this policy instead of imitating the optimum (policy distillation
+    /// with DAgger rounds: the teacher's own sessions first, then the student plays every training
+    /// environment and the teacher labels each state it reaches; no optimum is solved). A
+    /// ladder-agnostic file or an ensemble `A+B+C` (one network of --hidden widths that decides
+    /// as the ensemble does, at one network's cost). Selection on validation as usual.
+    #[arg(long, value_name = "POLICY", requires = "agnostic")]
+    pub agnostic_teacher: Option<PathBuf>,
+    /// With --agnostic-teacher: a second teacher for the trace set named `pensieve` on the first
+    /// video (Pensieve's by default), e.g. the fixed-ladder policy plain `neuralstream train`
+    /// makes, which plays only that ladder and is the best on Pensieve's traces.
+    #[arg(long, value_name = "POLICY", requires = "agnostic_teacher")]
+    pub agnostic_home_teacher: Option<PathBuf>,
+    /// With --agnostic-teacher: DAgger rounds after the teacher's own sessions.
+    #[arg(
+        long,
+        default_value_t = 4,
+        value_name = "N",
+        requires = "agnostic_teacher"
+    )]
+    pub agnostic_distil_rounds: usize,
+    /// With --agnostic-teacher: epochs over the aggregated data after each DAgger round (the
+    /// first stage, on the teacher's own sessions, takes --epochs, default 12).
+    #[arg(
+        long,
+        default_value_t = 4,
+        value_name = "N",
+        requires = "agnostic_teacher"
+    )]
+    pub agnostic_distil_epochs: usize,
     /// With --agnostic-select bar: weight of a session's shortfall below its group's RobustMPC
     /// p10 in the curriculum's draw (0: only the shortfall to the group's best rule counts).
     #[arg(long, default_value_t = 1.0, value_name = "W", requires = "agnostic")]
@@ -285,18 +314,19 @@ fn set<T>(target: &mut T, flag: Option<T>) {
     }
 }
 
-/// The pipeline's settings from the flags, validated (the error names the flag).
-fn config(args: &TrainArgs, qoe: &QoeModel, stages: &[StageKind]) -> Result<PipelineConfig> {
-    let hidden_arg = args.hidden.as_deref().unwrap_or(DEFAULT_HIDDEN);
-    let hidden: Vec<usize> = hidden_arg
-        .split(',')
+/// `--hidden`'s comma-separated positive widths.
+pub(crate) fn parse_hidden(arg: &str) -> Result<Vec<usize>> {
+    arg.split(',')
         .map(|w| w.trim().parse::<usize>().ok().filter(|&w| w > 0))
         .collect::<Option<_>>()
         .with_context(|| {
-            format!(
-                "--hidden {hidden_arg}: expected comma-separated positive widths such as 128,128"
-            )
-        })?;
+            format!("--hidden {arg}: expected comma-separated positive widths such as 128,128")
+        })
+}
+
+/// The pipeline's settings from the flags, validated (the error names the flag).
+fn config(args: &TrainArgs, qoe: &QoeModel, stages: &[StageKind]) -> Result<PipelineConfig> {
+    let hidden = parse_hidden(args.hidden.as_deref().unwrap_or(DEFAULT_HIDDEN))?;
     let val_metric = args
         .val_metric
         .parse::<ValMetric>()

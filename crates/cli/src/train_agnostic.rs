@@ -13,9 +13,10 @@ use crate::progress::Progress;
 use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
 use neuralstream_data::synthetic::{builtin_video, synthetic_video, TraceGenerator};
+use neuralstream_learn::agnostic::distil::{distil_agnostic, DistilConfig, Teachers};
 use neuralstream_learn::agnostic::{
-    validate_agnostic, AgnosticPiConfig, AgnosticPoint, CurriculumConfig, GroupMargin, GroupScore,
-    HomeShare, Selection,
+    split_of, validate_agnostic, AgnosticPiConfig, AgnosticPoint, CurriculumConfig, GroupMargin,
+    GroupScore, HomeShare, Selection,
 };
 use neuralstream_learn::{train_agnostic, AgnosticConfig, PolicyMeta, TraceSet, TrainVideo};
 use neuralstream_policy::Policy;
@@ -318,6 +319,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         },
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
+        hidden: match &args.hidden {
+            Some(h) => super::parse_hidden(h)?,
+            None => base.hidden.clone(),
+        },
         ..base
     };
     let w = args.agnostic_tail_weight;
@@ -336,8 +341,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.out.display()
         )
     })?;
+    write_split(args, &sets, &cfg)?;
     if let Some(path) = &args.agnostic_validate {
         return validate_only(path, &sets, &videos, &cfg, args);
+    }
+    if let Some(teacher) = &args.agnostic_teacher {
+        return distil(teacher, &sets, &videos, &cfg, args);
     }
     let set_names: Vec<String> = sets
         .iter()
@@ -361,28 +370,120 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
     );
     bar.set_message("solving the optimum of every training environment".to_string());
-    let meta = PolicyMeta {
+    let mut best = f64::NEG_INFINITY;
+    let report = train_agnostic(&sets, &videos, &cfg, meta(args), &mut |p| {
+        show_point(&bar, p, &mut best, cfg.selection)
+    })?;
+    bar.finish_and_clear();
+    write_outputs(args, &report, cfg.selection)
+}
+
+/// The policy file's metadata: QoE model, seed, commit.
+fn meta(args: &TrainArgs) -> PolicyMeta {
+    PolicyMeta {
         qoe: args.inputs.qoe.clone(),
         seed: Some(args.seed),
         git_commit: Some(env!("NEURALSTREAM_GIT_COMMIT").to_owned()),
         ..PolicyMeta::default()
+    }
+}
+
+/// Advances the progress bar by one validation and says what it measured.
+fn show_point(bar: &Progress, p: &AgnosticPoint, best: &mut f64, selection: Selection) {
+    *best = best.max(p.val_score);
+    bar.inc(1);
+    bar.set_message(format!(
+        "{} #{}: validation score {:.4} ({}; best {:.4}), loss {:.3}",
+        p.stage,
+        p.step,
+        p.val_score,
+        score_meaning(selection),
+        best,
+        p.loss
+    ));
+}
+
+/// `--agnostic-teacher`: distils the teacher (and `--agnostic-home-teacher` for Pensieve's traces
+/// on the first video) into one ladder-agnostic network.
+fn distil(
+    teacher: &Path,
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    cfg: &AgnosticConfig,
+    args: &TrainArgs,
+) -> Result<()> {
+    let load = |path: &Path, flag: &str| {
+        Policy::load(path).with_context(|| format!("in {flag} {}", path.display()))
     };
+    let general = load(teacher, "--agnostic-teacher")?;
+    let train_videos = cfg.validation.train_videos(videos.len());
+    for &v in &train_videos {
+        let video = &videos[v].video;
+        general.check_video(video).map_err(|e| {
+            anyhow::anyhow!("--agnostic-teacher {}: {e}; the teacher labels every training video, so it must be ladder-agnostic (train --agnostic) or an ensemble of such files (A+B)", teacher.display())
+        })?;
+    }
+    let home = match &args.agnostic_home_teacher {
+        None => None,
+        Some(path) => {
+            let policy = load(path, "--agnostic-home-teacher")?;
+            let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
+                format!("--agnostic-home-teacher {}: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)", path.display())
+            })?;
+            let video = &videos[0].video;
+            policy
+                .check_video(video)
+                .map_err(|e| anyhow::anyhow!("--agnostic-home-teacher {}: {e}", path.display()))?;
+            Some((set.name.clone(), video.name.clone(), policy))
+        }
+    };
+    let distil_cfg = DistilConfig {
+        rounds: args.agnostic_distil_rounds,
+        epochs_per_round: args.agnostic_distil_epochs,
+    };
+    eprintln!(
+        "train --agnostic: distilling {}{} into one network of {:?} over {} trace sets and {} videos; seed {}",
+        teacher.display(),
+        home.as_ref()
+            .map(|(s, v, _)| format!(" (and {} on {s} x {v})", args.agnostic_home_teacher.as_deref().unwrap_or(teacher).display()))
+            .unwrap_or_default(),
+        cfg.hidden,
+        sets.len(),
+        train_videos.len(),
+        args.seed
+    );
+    let bar = Progress::new(
+        "train",
+        (cfg.epochs + distil_cfg.rounds) as u64,
+        "validations",
+        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+    );
+    bar.set_message("the teacher plays every training environment".to_string());
+    let teachers = Teachers { general, home };
     let mut best = f64::NEG_INFINITY;
-    let report = train_agnostic(&sets, &videos, &cfg, meta, &mut |p: &AgnosticPoint| {
-        best = best.max(p.val_score);
-        bar.inc(1);
-        bar.set_message(format!(
-            "{} #{}: validation score {:.4} ({}; best {:.4}), loss {:.3}",
-            p.stage,
-            p.step,
-            p.val_score,
-            score_meaning(cfg.selection),
-            best,
-            p.loss
-        ));
-    })?;
+    let out = distil_agnostic(
+        sets,
+        videos,
+        cfg,
+        &distil_cfg,
+        &teachers,
+        meta(args),
+        &mut |p| show_point(&bar, p, &mut best, cfg.selection),
+    )?;
     bar.finish_and_clear();
-    write_outputs(args, &report, cfg.selection)
+    let rounds: Vec<String> = out
+        .agreement
+        .iter()
+        .map(|a| format!("{:.1}%", 100.0 * a))
+        .collect();
+    if !rounds.is_empty() {
+        println!(
+            "the student chose its teacher's level in {} of its own decisions (DAgger rounds 1..{})",
+            rounds.join(", "),
+            rounds.len()
+        );
+    }
+    write_outputs(args, &out.report, cfg.selection)
 }
 
 /// Writes the policy, the curve and the per-group validation table; prints the summary.
@@ -433,6 +534,19 @@ fn write_outputs(
         path.display()
     );
     Ok(())
+}
+
+/// Writes `--out/split.csv`: every trace of every set, `train` or `validation` (whole traces; a
+/// set held out of training, such as `val-fast`, is all validation). Another model trained on a
+/// set's `train` rows only (e.g. a teacher) leaves this validation split unseen.
+fn write_split(args: &TrainArgs, sets: &[TraceSet], cfg: &AgnosticConfig) -> Result<()> {
+    let mut csv = String::from("set,trace,role\n");
+    for (set, trace, held_out) in split_of(sets, cfg) {
+        let role = if held_out { "validation" } else { "train" };
+        let _ = writeln!(csv, "{set},{trace},{role}");
+    }
+    let path = args.out.join("split.csv");
+    std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// What a validation score measures, for messages.

@@ -66,6 +66,7 @@ use std::time::Instant;
 
 pub mod checkpoints;
 pub mod curriculum;
+pub mod distil;
 pub mod pi;
 pub mod selection;
 pub mod validation_set;
@@ -644,13 +645,7 @@ fn environments(
     let mut train = Vec::new();
     let mut val = Vec::new();
     for (s, set) in sets.iter().enumerate() {
-        let split_seed = cfg.split_seed.unwrap_or(cfg.seed);
-        let salt = split_seed ^ (s as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let (tr, va) = if cfg.validation.held_out_sets.contains(&s) {
-            (Vec::new(), set.traces.clone())
-        } else {
-            split_traces(&set.traces, cfg.val_fraction, salt)
-        };
+        let (salt, tr, va) = set_split(s, set, cfg);
         let cut = |traces: &[Trace], max: usize, round: usize| {
             let all: Vec<Trace> = traces
                 .iter()
@@ -702,6 +697,37 @@ fn environments(
         }
     }
     Ok((train, val))
+}
+
+/// Set `s`'s seed of its split and windows, and its training and validation traces.
+fn set_split(s: usize, set: &TraceSet, cfg: &AgnosticConfig) -> (u64, Vec<Trace>, Vec<Trace>) {
+    let split_seed = cfg.split_seed.unwrap_or(cfg.seed);
+    let salt = split_seed ^ (s as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let (tr, va) = if cfg.validation.held_out_sets.contains(&s) {
+        (Vec::new(), set.traces.clone())
+    } else {
+        split_traces(&set.traces, cfg.val_fraction, salt)
+    };
+    (salt, tr, va)
+}
+
+/// Which whole traces of every set [`train_agnostic`] (and [`distil::distil_agnostic`],
+/// [`validate_agnostic`]) train on and which they hold out for validation with these `sets` and
+/// `cfg`: `(set name, trace name, held out)` in set and trace order. For a record of the split,
+/// and for training another model (a teacher) on the same training traces only.
+pub fn split_of(sets: &[TraceSet], cfg: &AgnosticConfig) -> Vec<(String, String, bool)> {
+    let mut out = Vec::new();
+    for (s, set) in sets.iter().enumerate() {
+        let (_, tr, va) = set_split(s, set, cfg);
+        for (traces, held_out) in [(tr, false), (va, true)] {
+            out.extend(
+                traces
+                    .into_iter()
+                    .map(|t| (set.name.clone(), t.name, held_out)),
+            );
+        }
+    }
+    out
 }
 
 fn optimum_err(env: &Env) -> impl Fn(neuralstream_optimum::OptimumError) -> LearnError + '_ {
@@ -1030,12 +1056,12 @@ fn train_epoch(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use neuralstream_core::{Ladder, QoeModel};
     use neuralstream_data::synthetic::{synthetic_video, TraceGenerator};
 
-    fn video(name: &str, kbps: &[f64], chunk_s: f64) -> TrainVideo {
+    pub(super) fn video(name: &str, kbps: &[f64], chunk_s: f64) -> TrainVideo {
         let video = synthetic_video(name, &Ladder::from_kbps(kbps), 12, chunk_s, 3);
         let qoe = QoeModel::for_video("lin", &video)
             .unwrap()
@@ -1044,7 +1070,7 @@ mod tests {
         TrainVideo { video, qoe }
     }
 
-    fn tiny() -> AgnosticConfig {
+    pub(super) fn tiny() -> AgnosticConfig {
         AgnosticConfig {
             epochs: 2,
             dagger_rounds: 1,
@@ -1115,6 +1141,42 @@ mod tests {
     }
 
     #[test]
+    fn the_split_names_every_trace_once_and_follows_the_split_seed() {
+        let sets = synthetic_sets(120.0, &[("a", 1, 20), ("b", 2, 7)]);
+        let cfg = tiny();
+        let split = split_of(&sets, &cfg);
+        assert_eq!(split.len(), 27);
+        let held: Vec<&(String, String, bool)> = split.iter().filter(|r| r.2).collect();
+        assert_eq!(held.iter().filter(|r| r.0 == "a").count(), 3, "15 % of 20");
+        let mut names: Vec<(&str, &str)> =
+            split.iter().map(|r| (r.0.as_str(), r.1.as_str())).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), 27, "every trace once");
+        // The validation environments are windows of the held-out traces only.
+        let videos = vec![video("three", &[300.0, 1200.0, 4000.0], 4.0)];
+        let (_, val) = environments(&sets, &videos, &cfg).unwrap();
+        assert!(val.iter().all(|e| held
+            .iter()
+            .any(|h| e.trace.name.starts_with(&format!("{}@", h.1)))));
+        let other = AgnosticConfig {
+            split_seed: Some(99),
+            ..tiny()
+        };
+        assert_ne!(
+            split_of(&sets, &other),
+            split,
+            "another split seed, another split"
+        );
+        let same = AgnosticConfig {
+            seed: 5,
+            split_seed: Some(cfg.seed),
+            ..tiny()
+        };
+        assert_eq!(split_of(&sets, &same), split);
+    }
+
+    #[test]
     fn the_bar_selection_validates_on_more_windows() {
         assert_eq!(AgnosticConfig::default().selection, Selection::Regret);
         let bar = AgnosticConfig::with_selection(Selection::Bar);
@@ -1124,7 +1186,7 @@ mod tests {
     }
 
     /// Trace sets of the default generator's `duration_s` traces: (name, seed, traces) each.
-    fn synthetic_sets(duration_s: f64, sets: &[(&str, u64, usize)]) -> Vec<TraceSet> {
+    pub(super) fn synthetic_sets(duration_s: f64, sets: &[(&str, u64, usize)]) -> Vec<TraceSet> {
         let gen = TraceGenerator {
             duration_s,
             ..TraceGenerator::default()

@@ -1,0 +1,432 @@
+//! Policy distillation into one ladder-agnostic network: a student learns to decide as its
+//! teachers do, on the states it reaches itself.
+//!
+//! Follows Rusu et al., "Policy Distillation" (ICLR 2016) for the loss (the student's softmax over
+//! each decision's levels against the teacher's choice) and Ross et al., "A Reduction of Imitation
+//! Learning and Structured Prediction to No-Regret Online Learning" (DAgger, AISTATS 2011) for the
+//! data: round 0 records the teachers' own sessions; every later round lets the *student* play
+//! every training environment, asks the teacher what it would fetch at every state the student
+//! visits, adds those labels to the data and trains on all of it. A teacher's label costs one
+//! forward pass (no optimum is solved), so the whole run takes a fraction of the optimum-imitation
+//! recipe's time.
+//!
+//! **Why.** An ensemble of ladder-agnostic policies ([`neuralstream_policy::EnsembleAbr`]) met
+//! issue 17's bar in more grid cells than any single policy, but costs one network per member per
+//! decision; the fixed-ladder policy trained on Pensieve's traces alone stays the best on Pensieve's
+//! test traces and plays only its own 6-level ladder. Distillation puts both into one network of
+//! the default size: the general teacher labels every environment, and an optional *home* teacher
+//! labels the environments of one (trace set, video) pair (Pensieve's traces on Pensieve's video).
+//!
+//! Parameters (defaults, [`DistilConfig::default`]): 4 DAgger rounds after round 0, 4 epochs over
+//! the aggregated data per round (round 0: [`crate::AgnosticConfig::epochs`]), every decision of
+//! every session labelled. Selection is the caller's [`crate::agnostic::Selection`] on the usual
+//! validation split, after every epoch of round 0 and after every later round; the best network is
+//! kept. Deterministic for a seed: sessions are played in parallel and collected in order.
+
+use super::{
+    checked_sim, environments, references, run_env, train_epoch, validation_score, AgnosticPoint,
+    AgnosticReport, Env, Samples, TraceSet, TrainVideo,
+};
+use crate::error::LearnError;
+use crate::AgnosticConfig;
+use neuralstream_core::{Abr, Decision, Observation};
+use neuralstream_nn::{Activation, Adam, AdamConfig, Mlp, SplitMix64};
+use neuralstream_policy::{AgnosticAbr, AgnosticSpec, PolicyMeta};
+use neuralstream_sim::{SessionLog, SimConfig};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// Settings of [`distil_agnostic`] beyond [`AgnosticConfig`]'s (whose seed, network widths,
+/// learning rate, batch size, round-0 epochs, environments, validation and wall-time cap it uses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistilConfig {
+    /// DAgger rounds after round 0 (the student plays, the teachers label).
+    pub rounds: usize,
+    /// Epochs over the aggregated data after each DAgger round.
+    pub epochs_per_round: usize,
+}
+
+impl Default for DistilConfig {
+    /// 4 rounds of 4 epochs.
+    fn default() -> Self {
+        DistilConfig {
+            rounds: 4,
+            epochs_per_round: 4,
+        }
+    }
+}
+
+/// Who labels which environment: `general` every one, except those of `home`'s (trace set,
+/// video) pair, which its own teacher labels.
+#[derive(Debug, Clone)]
+pub struct Teachers<P> {
+    /// The teacher of every environment outside `home`'s pair.
+    pub general: P,
+    /// `(trace set name, video name, teacher)`: the teacher of that pair's environments.
+    pub home: Option<(String, String, P)>,
+}
+
+/// Plays `student` (or, without one, the teacher) and records every decision with the teacher's
+/// level.
+struct Labeller<'s, P> {
+    teacher: P,
+    student: Option<AgnosticAbr>,
+    spec: &'s AgnosticSpec,
+    data: Samples,
+    buf: Vec<f32>,
+    /// Decisions where the student chose the teacher's level.
+    agreed: usize,
+}
+
+impl<P: Abr> Abr for Labeller<'_, P> {
+    fn name(&self) -> String {
+        "labeller".into()
+    }
+
+    fn choose(&mut self, obs: &Observation<'_>) -> Decision {
+        let label = self.teacher.choose(obs).level;
+        self.data.push(self.spec, obs, label, &mut self.buf);
+        match &mut self.student {
+            Some(student) => {
+                let decision = student.choose(obs);
+                self.agreed += usize::from(decision.level == label);
+                decision
+            }
+            None => Decision::level(label),
+        }
+    }
+}
+
+/// The teacher of one environment.
+fn teacher_of<'t, P>(
+    teachers: &'t Teachers<P>,
+    env: &Env,
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+) -> &'t P {
+    match &teachers.home {
+        Some((set, video, p))
+            if sets[env.set].name == *set && videos[env.video].video.name == *video =>
+        {
+            p
+        }
+        _ => &teachers.general,
+    }
+}
+
+/// Plays every environment (the student, or the teacher when `student` is `None`) and labels
+/// every decision with the environment's teacher, in environment order; also the number of
+/// decisions where the student chose the teacher's level.
+fn label<P: Abr + Clone + Send + Sync>(
+    teachers: &Teachers<P>,
+    student: Option<&AgnosticAbr>,
+    envs: &[Env],
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    spec: &AgnosticSpec,
+    sim: &SimConfig,
+) -> Result<(Samples, usize), LearnError> {
+    let parts: Vec<(Samples, usize)> = envs
+        .par_iter()
+        .map_init(SessionLog::default, |log, env| {
+            let mut labeller = Labeller {
+                teacher: teacher_of(teachers, env, sets, videos).clone(),
+                student: student.cloned(),
+                spec,
+                data: Samples::new(),
+                buf: Vec::new(),
+                agreed: 0,
+            };
+            run_env(&mut labeller, env, videos, sim, log)?;
+            Ok((labeller.data, labeller.agreed))
+        })
+        .collect::<Result<_, LearnError>>()?;
+    let mut data = Samples::new();
+    let mut agreed = 0;
+    for (p, a) in parts {
+        data.extend(p);
+        agreed += a;
+    }
+    Ok((data, agreed))
+}
+
+/// What [`distil_agnostic`] returns.
+#[derive(Debug, Clone)]
+pub struct DistilReport {
+    /// The selected student, its curve and validation groups (stages `distil-bc`, `distil`).
+    pub report: AgnosticReport,
+    /// For every DAgger round, the share of the student's own decisions that matched its
+    /// teacher's (measured before that round's training: how far the student had got).
+    pub agreement: Vec<f64>,
+}
+
+/// Distils `teachers` into one ladder-agnostic network of [`AgnosticConfig::hidden`] widths on
+/// `sets` x `videos` (environments and validation as [`crate::train_agnostic`] builds them);
+/// `progress` is called after every validation (stages `distil-bc`, then `distil`). Fails on a
+/// video outside 2..=16 levels, a home teacher naming no set or video, or a simulator error.
+pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    cfg: &AgnosticConfig,
+    distil: &DistilConfig,
+    teachers: &Teachers<P>,
+    meta: PolicyMeta,
+    progress: &mut dyn FnMut(&AgnosticPoint),
+) -> Result<DistilReport, LearnError> {
+    let start = Instant::now();
+    let sim = checked_sim(videos, cfg)?;
+    if let Some((set, video, _)) = &teachers.home {
+        if !sets.iter().any(|s| s.name == *set) || !videos.iter().any(|v| v.video.name == *video) {
+            return Err(LearnError::Invalid(format!(
+                "home teacher: needs a trace set named '{set}' and a video named '{video}' (sets: {}; videos: {})",
+                sets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+                videos.iter().map(|v| v.video.name.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let spec = AgnosticSpec::default();
+    let (train_envs, val_envs) = environments(sets, videos, cfg)?;
+    let (mut data, _) = label(teachers, None, &train_envs, sets, videos, &spec, &sim)?;
+    if data.len() == 0 || val_envs.is_empty() {
+        return Err(LearnError::Empty(format!(
+            "distillation needs training and validation sessions: {} training decisions from {} environments, {} validation environments (more or longer traces?)",
+            data.len(),
+            train_envs.len(),
+            val_envs.len()
+        )));
+    }
+    let val_refs = references(&val_envs, videos, &sim, cfg)?;
+    let mut sizes = vec![spec.row_len()];
+    sizes.extend(&cfg.hidden);
+    sizes.push(1);
+    let mut actor = Mlp::new(&sizes, Activation::Relu, cfg.seed);
+    let mut adam = Adam::new(AdamConfig::with_lr(cfg.lr));
+    let mut rng = SplitMix64::new(cfg.seed ^ 0xd157_1000);
+    let mut best = (f64::NEG_INFINITY, actor.clone());
+    let mut curve = Vec::new();
+    let mut cut_short = false;
+    let mut agreement = Vec::new();
+    let mut validate = |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>| {
+        let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
+        let score = validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?.score;
+        let point = AgnosticPoint {
+            stage,
+            step,
+            loss,
+            val_score: score,
+            wall_s: start.elapsed().as_secs_f64(),
+        };
+        progress(&point);
+        curve.push(point);
+        if score > best.0 {
+            best = (score, actor.clone());
+        }
+        Ok::<_, LearnError>(())
+    };
+    for epoch in 1..=cfg.epochs {
+        let loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
+        validate(&actor, "distil-bc", epoch, loss, &mut curve)?;
+        if start.elapsed().as_secs_f64() > cfg.max_wall_s {
+            cut_short = epoch < cfg.epochs || distil.rounds > 0;
+            break;
+        }
+    }
+    for round in 1..=distil.rounds {
+        if cut_short {
+            break;
+        }
+        let student = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
+        let (labelled, agreed) = label(
+            teachers,
+            Some(&student),
+            &train_envs,
+            sets,
+            videos,
+            &spec,
+            &sim,
+        )?;
+        agreement.push(agreed as f64 / labelled.len().max(1) as f64);
+        data.extend(labelled);
+        let mut loss = 0.0;
+        for _ in 0..distil.epochs_per_round {
+            loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
+        }
+        validate(&actor, "distil", round, loss, &mut curve)?;
+        if start.elapsed().as_secs_f64() > cfg.max_wall_s && round < distil.rounds {
+            cut_short = true;
+        }
+    }
+    let (best_score, best_actor) = best;
+    let policy = AgnosticAbr::new(best_actor, spec, meta);
+    let last = validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?;
+    Ok(DistilReport {
+        report: AgnosticReport {
+            policy,
+            best_val_score: best_score,
+            curve,
+            groups: last.margins,
+            regret_groups: last.regret_groups,
+            samples: data.len(),
+            train_envs: train_envs.len(),
+            cut_short,
+        },
+        agreement,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agnostic::tests::{synthetic_sets, tiny, video};
+    use neuralstream_data::synthetic::TraceGenerator;
+
+    /// A teacher that always fetches one level (clamped to the ladder).
+    #[derive(Debug, Clone)]
+    struct Always(usize);
+
+    impl Abr for Always {
+        fn name(&self) -> String {
+            "always".into()
+        }
+        fn choose(&mut self, obs: &Observation<'_>) -> Decision {
+            Decision::level(self.0.min(obs.video.num_levels() - 1))
+        }
+    }
+
+    fn videos() -> Vec<TrainVideo> {
+        vec![
+            video("v4", &[300.0, 750.0, 1200.0, 2850.0], 4.0),
+            video(
+                "v7",
+                &[200.0, 400.0, 800.0, 1200.0, 2000.0, 3000.0, 4500.0],
+                2.0,
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_student_learns_each_environments_teacher_deterministically() {
+        // A slow network (0.2-0.6 Mbit/s) and a fast one (20-60 Mbit/s).
+        let set = |name: &str, lo: f64, hi: f64, seed: u64| TraceSet {
+            name: name.to_owned(),
+            traces: TraceGenerator {
+                duration_s: 400.0,
+                base_min_mbps: lo,
+                base_max_mbps: hi,
+                ..TraceGenerator::default()
+            }
+            .traces(seed, 6),
+        };
+        let sets = vec![set("slow", 0.2, 0.6, 1), set("fast", 20.0, 60.0, 2)];
+        let videos = videos();
+        let cfg = AgnosticConfig {
+            epochs: 8,
+            hidden: vec![16],
+            lr: 3e-3,
+            ..tiny()
+        };
+        let distil = DistilConfig {
+            rounds: 3,
+            epochs_per_round: 6,
+        };
+        // The 4-level video on the slow network is taught "always the lowest level", everything
+        // else "always the top": the student must tell the networks apart.
+        let teachers = Teachers {
+            general: Always(15),
+            home: Some(("slow".to_owned(), "v4".to_owned(), Always(0))),
+        };
+        let run = || {
+            distil_agnostic(
+                &sets,
+                &videos,
+                &cfg,
+                &distil,
+                &teachers,
+                PolicyMeta::default(),
+                &mut |_| {},
+            )
+            .unwrap()
+        };
+        let DistilReport { report, agreement } = run();
+        assert_eq!(report.curve.len(), cfg.epochs + distil.rounds);
+        assert_eq!(report.curve.last().unwrap().stage, "distil");
+        assert_eq!(agreement.len(), distil.rounds);
+        let last = agreement[distil.rounds - 1];
+        assert!(
+            last >= 0.9,
+            "the student should decide as each video's teacher does: agreement {agreement:?}"
+        );
+        assert_eq!(
+            report.best_val_score,
+            report
+                .curve
+                .iter()
+                .map(|p| p.val_score)
+                .fold(f64::MIN, f64::max)
+        );
+        // The selected student fetches as each environment's teacher does.
+        let played = |set: usize, video: usize| {
+            let mut abr = report.policy.clone();
+            let mut log = SessionLog::default();
+            let v = &videos[video].video;
+            let sim = SimConfig::pensieve();
+            let start = neuralstream_sim::StartPosition::Beginning;
+            neuralstream_sim::run_session(
+                &sim,
+                &sets[set].traces[0],
+                v,
+                &mut abr,
+                start,
+                None,
+                &mut log,
+            )
+            .unwrap();
+            log.records
+                .iter()
+                .skip(1)
+                .map(|r| r.level)
+                .collect::<Vec<_>>()
+        };
+        let slow = played(0, 0);
+        assert!(
+            slow.iter().filter(|&&l| l == 0).count() * 10 >= slow.len() * 9,
+            "{slow:?}"
+        );
+        let fast = played(1, 1);
+        assert!(
+            fast.iter().filter(|&&l| l == 6).count() * 10 >= fast.len() * 9,
+            "{fast:?}"
+        );
+        let again = run();
+        assert_eq!(again.agreement, agreement);
+        assert_eq!(
+            again.report.policy.actor(),
+            report.policy.actor(),
+            "a seed gives the same network"
+        );
+    }
+
+    #[test]
+    fn a_home_teacher_for_an_unknown_set_is_refused_by_name() {
+        let sets = synthetic_sets(400.0, &[("a", 1, 4)]);
+        let teachers = Teachers {
+            general: Always(0),
+            home: Some(("pensieve".to_owned(), "v4".to_owned(), Always(0))),
+        };
+        let err = distil_agnostic(
+            &sets,
+            &videos(),
+            &tiny(),
+            &DistilConfig::default(),
+            &teachers,
+            PolicyMeta::default(),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("'pensieve'") && err.contains("sets: a"),
+            "{err}"
+        );
+    }
+}
