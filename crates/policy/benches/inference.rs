@@ -79,6 +79,14 @@ fn bench_agnostic_decision(c: &mut Criterion) {
     c.bench_function("agnostic_decision_10_levels_2x64", |b| {
         b.iter(|| black_box(policy.choose(&obs())))
     });
+    // A wider network (2 x 128, as `train --agnostic --hidden 128,128` makes, e.g. a distilled
+    // student), the same observation.
+    let spec = AgnosticSpec::default();
+    let wide = Mlp::new(&[spec.row_len(), 128, 128, 1], Activation::Relu, 1);
+    let mut wide = AgnosticAbr::new(wide, spec, PolicyMeta::default());
+    c.bench_function("agnostic_decision_10_levels_2x128", |b| {
+        b.iter(|| black_box(wide.choose(&obs())))
+    });
     // Ensembles of three and five such networks (issue 17's ensemble: mean of the per-level
     // softmax probabilities), the same observation.
     for n in [3u64, 5] {
