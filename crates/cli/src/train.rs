@@ -225,6 +225,11 @@ pub struct TrainArgs {
     /// as the ensemble does, at one network's cost). Selection on validation as usual.
     #[arg(long, value_name = "POLICY", requires = "agnostic")]
     pub agnostic_teacher: Option<PathBuf>,
+    /// With --agnostic: write --out/split.csv (which traces of every set are trained on and which
+    /// are held out for validation with these flags) and stop, training nothing; e.g. to train a
+    /// teacher on the same training traces only.
+    #[arg(long, requires = "agnostic")]
+    pub agnostic_split_only: bool,
     /// With --agnostic-teacher: a second teacher for the trace set named `pensieve` on the first
     /// video (Pensieve's by default), e.g. the fixed-ladder policy plain `neuralstream train`
     /// makes, which plays only that ladder and is the best on Pensieve's traces.

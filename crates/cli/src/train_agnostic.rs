@@ -341,7 +341,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.out.display()
         )
     })?;
-    write_split(args, &sets, &cfg)?;
+    let split = write_split(args, &sets, &cfg)?;
+    if args.agnostic_split_only {
+        println!("wrote {}", split.display());
+        return Ok(());
+    }
     if let Some(path) = &args.agnostic_validate {
         return validate_only(path, &sets, &videos, &cfg, args);
     }
@@ -536,17 +540,18 @@ fn write_outputs(
     Ok(())
 }
 
-/// Writes `--out/split.csv`: every trace of every set, `train` or `validation` (whole traces; a
+/// Writes `--out/split.csv` and returns its path: every trace of every set, `train` or `validation` (whole traces; a
 /// set held out of training, such as `val-fast`, is all validation). Another model trained on a
 /// set's `train` rows only (e.g. a teacher) leaves this validation split unseen.
-fn write_split(args: &TrainArgs, sets: &[TraceSet], cfg: &AgnosticConfig) -> Result<()> {
+fn write_split(args: &TrainArgs, sets: &[TraceSet], cfg: &AgnosticConfig) -> Result<PathBuf> {
     let mut csv = String::from("set,trace,role\n");
     for (set, trace, held_out) in split_of(sets, cfg) {
         let role = if held_out { "validation" } else { "train" };
         let _ = writeln!(csv, "{set},{trace},{role}");
     }
     let path = args.out.join("split.csv");
-    std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(&path, csv).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 /// What a validation score measures, for messages.

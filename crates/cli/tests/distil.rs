@@ -73,6 +73,16 @@ fn an_ensemble_is_distilled_into_one_network_that_bench_plays() {
         "{split}"
     );
 
+    // --agnostic-split-only writes the same split and trains nothing.
+    let only = dir.path().join("split-only");
+    let args = [&TINY[..8], &["--agnostic-split-only"]].concat();
+    assert_ok(&train_agnostic(&args, &only));
+    assert_eq!(
+        std::fs::read_to_string(only.join("split.csv")).unwrap(),
+        split
+    );
+    assert!(!only.join("policy.safetensors").exists());
+
     // The student is one ordinary ladder-agnostic policy file.
     let student = out.join("policy.safetensors");
     let abr = format!("learned:{}", student.display());
