@@ -6,17 +6,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use support::agnostic::{assert_ok, train_agnostic, TINY};
-
-/// A tiny ladder-agnostic policy trained by the binary, its file's path.
-fn agnostic(dir: &Path, seed: &str) -> String {
-    let out = dir.join(format!("seed{seed}"));
-    assert_ok(&train_agnostic(
-        &[&TINY[..], &["--seed", seed]].concat(),
-        &out,
-    ));
-    out.join("policy.safetensors").to_str().unwrap().to_owned()
-}
+use support::agnostic::{assert_ok, tiny_policy as agnostic, train_agnostic, TINY};
 
 /// The split alone, two rounds of one epoch, a small student.
 fn distil_args(teacher: &str) -> Vec<&str> {

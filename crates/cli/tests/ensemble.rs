@@ -5,24 +5,13 @@
 
 mod support;
 
-use std::path::Path;
 use std::process::{Command, Output};
-use support::agnostic::{assert_ok, train_agnostic, TINY};
+use support::agnostic::{assert_ok, tiny_policy as agnostic, train_agnostic, TINY};
 
 const BIN: &str = env!("CARGO_BIN_EXE_neuralstream");
 
 fn neuralstream(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
-}
-
-/// A tiny ladder-agnostic policy trained by the binary (a second or so), its file's path.
-fn agnostic(dir: &Path, seed: &str) -> String {
-    let out = dir.join(format!("seed{seed}"));
-    assert_ok(&train_agnostic(
-        &[&TINY[..], &["--seed", seed]].concat(),
-        &out,
-    ));
-    out.join("policy.safetensors").to_str().unwrap().to_owned()
 }
 
 /// The grid's rows of `algorithm`, without the algorithm's name.

@@ -440,37 +440,29 @@ pub fn train_agnostic(
     let spec = AgnosticSpec::default();
     let (train_envs, val_envs) = environments(sets, videos, cfg)?;
     let mut data = collect_demos(&train_envs, videos, &spec, &sim, cfg)?;
-    if data.len() == 0 || val_envs.is_empty() {
-        return Err(LearnError::Empty(format!(
-            "the ladder-agnostic trainer needs training and validation sessions: {} training decisions from {} environments, {} validation environments (more or longer traces?)",
-            data.len(),
-            train_envs.len(),
-            val_envs.len()
-        )));
-    }
+    ensure_sessions("the ladder-agnostic trainer", &data, &train_envs, &val_envs)?;
     let val_refs = references(&val_envs, videos, &sim, cfg)?;
-    let mut sizes = vec![spec.row_len()];
-    sizes.extend(&cfg.hidden);
-    sizes.push(1);
-    let mut actor = Mlp::new(&sizes, Activation::Relu, cfg.seed);
+    let mut actor = scoring_network(&spec, cfg);
     let mut adam = Adam::new(AdamConfig::with_lr(cfg.lr));
     let mut rng = SplitMix64::new(cfg.seed ^ 0xa9_0571_c000);
     let mut best = (f64::NEG_INFINITY, actor.clone());
     let mut curve = Vec::new();
     let mut cut_short = false;
     let mut pi_checkpoints: Vec<(f64, Mlp)> = Vec::new();
+    let val = ValidationRun {
+        envs: &val_envs,
+        refs: &val_refs,
+        sets,
+        videos,
+        sim: &sim,
+        cfg,
+        spec: &spec,
+        start,
+    };
     let mut validate =
         |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>, best: &mut (f64, Mlp)| {
-            let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
-            let share =
-                validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?.score;
-            let point = AgnosticPoint {
-                stage,
-                step,
-                loss,
-                val_score: share,
-                wall_s: start.elapsed().as_secs_f64(),
-            };
+            let point = val.point(actor, stage, step, loss)?;
+            let share = point.val_score;
             progress(&point);
             curve.push(point);
             if share > best.0 {
@@ -583,18 +575,107 @@ pub fn train_agnostic(
             }
         }
     }
-    let policy = AgnosticAbr::new(best.1, spec, meta);
-    let last = validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?;
-    Ok(AgnosticReport {
-        policy,
-        best_val_score: best.0,
-        curve,
-        groups: last.margins,
-        regret_groups: last.regret_groups,
-        samples: data.len(),
-        train_envs: train_envs.len(),
-        cut_short,
-    })
+    val.report(best, meta, curve, data.len(), train_envs.len(), cut_short)
+}
+
+/// Refuses a run with no training decisions or no validation environment; `who` names the trainer.
+fn ensure_sessions(
+    who: &str,
+    data: &Samples,
+    train_envs: &[Env],
+    val_envs: &[Env],
+) -> Result<(), LearnError> {
+    if data.len() == 0 || val_envs.is_empty() {
+        return Err(LearnError::Empty(format!(
+            "{who} needs training and validation sessions: {} training decisions from {} environments, {} validation environments (more or longer traces?)",
+            data.len(),
+            train_envs.len(),
+            val_envs.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A new scoring network: one row of `spec` in, [`AgnosticConfig::hidden`] ReLU layers, one score
+/// out, initialised from the seed.
+fn scoring_network(spec: &AgnosticSpec, cfg: &AgnosticConfig) -> Mlp {
+    let mut sizes = vec![spec.row_len()];
+    sizes.extend(&cfg.hidden);
+    sizes.push(1);
+    Mlp::new(&sizes, Activation::Relu, cfg.seed)
+}
+
+/// What validating a network during a run needs: the validation environments and what they are
+/// compared with, and the run's start.
+struct ValidationRun<'a> {
+    envs: &'a [Env],
+    refs: &'a References,
+    sets: &'a [TraceSet],
+    videos: &'a [TrainVideo],
+    sim: &'a SimConfig,
+    cfg: &'a AgnosticConfig,
+    spec: &'a AgnosticSpec,
+    start: Instant,
+}
+
+impl ValidationRun<'_> {
+    fn policy(&self, actor: Mlp, meta: PolicyMeta) -> AgnosticAbr {
+        AgnosticAbr::new(actor, self.spec.clone(), meta)
+    }
+
+    fn measure(&self, policy: &AgnosticAbr) -> Result<Validation, LearnError> {
+        validation_score(
+            policy,
+            self.envs,
+            self.refs,
+            self.sets,
+            self.videos,
+            self.sim,
+            self.cfg,
+        )
+    }
+
+    /// Validates `actor`: the curve's point for it.
+    fn point(
+        &self,
+        actor: &Mlp,
+        stage: &'static str,
+        step: usize,
+        loss: f64,
+    ) -> Result<AgnosticPoint, LearnError> {
+        let policy = self.policy(actor.clone(), PolicyMeta::default());
+        Ok(AgnosticPoint {
+            stage,
+            step,
+            loss,
+            val_score: self.measure(&policy)?.score,
+            wall_s: self.start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The run's report around its best network `(score, network)`, with its groups measured.
+    fn report(
+        &self,
+        best: (f64, Mlp),
+        meta: PolicyMeta,
+        curve: Vec<AgnosticPoint>,
+        samples: usize,
+        train_envs: usize,
+        cut_short: bool,
+    ) -> Result<AgnosticReport, LearnError> {
+        let policy = self.policy(best.1, meta);
+        let last = self.measure(&policy)?;
+        Ok(AgnosticReport {
+            policy,
+            best_val_score: best.0,
+            curve,
+            groups: last.margins,
+            regret_groups: last.regret_groups,
+            samples,
+            train_envs,
+            cut_short,
+        })
+    }
 }
 
 /// Refuses a video outside 2..=16 levels (naming it); the noise-free simulator that solving,

@@ -45,3 +45,14 @@ pub fn train_agnostic(args: &[&str], out: &Path) -> Output {
         .output()
         .unwrap()
 }
+
+/// A tiny ladder-agnostic policy trained by the binary (a second or so) in `dir/seed<SEED>`, its
+/// file's path.
+pub fn tiny_policy(dir: &Path, seed: &str) -> String {
+    let out = dir.join(format!("seed{seed}"));
+    assert_ok(&train_agnostic(
+        &[&TINY[..], &["--seed", seed]].concat(),
+        &out,
+    ));
+    out.join("policy.safetensors").to_str().unwrap().to_owned()
+}

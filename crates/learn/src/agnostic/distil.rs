@@ -24,13 +24,13 @@
 //! kept. Deterministic for a seed: sessions are played in parallel and collected in order.
 
 use super::{
-    checked_sim, environments, references, run_env, train_epoch, validation_score, AgnosticPoint,
-    AgnosticReport, Env, Samples, TraceSet, TrainVideo,
+    checked_sim, ensure_sessions, environments, references, run_env, scoring_network, train_epoch,
+    AgnosticPoint, AgnosticReport, Env, Samples, TraceSet, TrainVideo, ValidationRun,
 };
 use crate::error::LearnError;
 use crate::AgnosticConfig;
 use neuralstream_core::{Abr, Decision, Observation};
-use neuralstream_nn::{Activation, Adam, AdamConfig, Mlp, SplitMix64};
+use neuralstream_nn::{Adam, AdamConfig, Mlp, SplitMix64};
 use neuralstream_policy::{AgnosticAbr, AgnosticSpec, PolicyMeta};
 use neuralstream_sim::{SessionLog, SimConfig};
 use rayon::prelude::*;
@@ -187,19 +187,19 @@ pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
     let spec = AgnosticSpec::default();
     let (train_envs, val_envs) = environments(sets, videos, cfg)?;
     let (mut data, _) = label(teachers, None, &train_envs, sets, videos, &spec, &sim)?;
-    if data.len() == 0 || val_envs.is_empty() {
-        return Err(LearnError::Empty(format!(
-            "distillation needs training and validation sessions: {} training decisions from {} environments, {} validation environments (more or longer traces?)",
-            data.len(),
-            train_envs.len(),
-            val_envs.len()
-        )));
-    }
+    ensure_sessions("distillation", &data, &train_envs, &val_envs)?;
     let val_refs = references(&val_envs, videos, &sim, cfg)?;
-    let mut sizes = vec![spec.row_len()];
-    sizes.extend(&cfg.hidden);
-    sizes.push(1);
-    let mut actor = Mlp::new(&sizes, Activation::Relu, cfg.seed);
+    let val = ValidationRun {
+        envs: &val_envs,
+        refs: &val_refs,
+        sets,
+        videos,
+        sim: &sim,
+        cfg,
+        spec: &spec,
+        start,
+    };
+    let mut actor = scoring_network(&spec, cfg);
     let mut adam = Adam::new(AdamConfig::with_lr(cfg.lr));
     let mut rng = SplitMix64::new(cfg.seed ^ 0xd157_1000);
     let mut best = (f64::NEG_INFINITY, actor.clone());
@@ -207,15 +207,8 @@ pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
     let mut cut_short = false;
     let mut agreement = Vec::new();
     let mut validate = |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>| {
-        let policy = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
-        let score = validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?.score;
-        let point = AgnosticPoint {
-            stage,
-            step,
-            loss,
-            val_score: score,
-            wall_s: start.elapsed().as_secs_f64(),
-        };
+        let point = val.point(actor, stage, step, loss)?;
+        let score = point.val_score;
         progress(&point);
         curve.push(point);
         if score > best.0 {
@@ -256,20 +249,8 @@ pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
             cut_short = true;
         }
     }
-    let (best_score, best_actor) = best;
-    let policy = AgnosticAbr::new(best_actor, spec, meta);
-    let last = validation_score(&policy, &val_envs, &val_refs, sets, videos, &sim, cfg)?;
     Ok(DistilReport {
-        report: AgnosticReport {
-            policy,
-            best_val_score: best_score,
-            curve,
-            groups: last.margins,
-            regret_groups: last.regret_groups,
-            samples: data.len(),
-            train_envs: train_envs.len(),
-            cut_short,
-        },
+        report: val.report(best, meta, curve, data.len(), train_envs.len(), cut_short)?,
         agreement,
     })
 }
