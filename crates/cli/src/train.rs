@@ -235,6 +235,11 @@ pub struct TrainArgs {
     /// makes, which plays only that ladder and is the best on Pensieve's traces.
     #[arg(long, value_name = "POLICY", requires = "agnostic_teacher")]
     pub agnostic_home_teacher: Option<PathBuf>,
+    /// With --agnostic-teacher: the bar's rules (bba0, bola-e, dynamic, robustmpc) teach the
+    /// training environments on which one of them scores a higher QoE than the teacher (the best
+    /// of them there), so the student imitates the best causal player of each environment.
+    #[arg(long, requires = "agnostic_teacher")]
+    pub agnostic_teacher_rules: bool,
     /// With --agnostic-teacher: DAgger rounds after the teacher's own sessions.
     #[arg(
         long,

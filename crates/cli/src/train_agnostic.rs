@@ -463,7 +463,11 @@ fn distil(
         "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
     );
     bar.set_message("the teacher plays every training environment".to_string());
-    let teachers = Teachers { general, home };
+    let teachers = Teachers {
+        general,
+        home,
+        rules: args.agnostic_teacher_rules,
+    };
     let mut best = f64::NEG_INFINITY;
     let out = distil_agnostic(
         sets,
@@ -486,6 +490,14 @@ fn distil(
             rounds.join(", "),
             rounds.len()
         );
+    }
+    if teachers.rules {
+        let by: Vec<String> = std::iter::once("the teacher")
+            .chain(neuralstream_learn::agnostic::selection::RULES)
+            .zip(&out.taught_by)
+            .map(|(who, n)| format!("{who} {n}"))
+            .collect();
+        println!("training environments taught by: {}", by.join(", "));
     }
     write_outputs(args, &out.report, cfg.selection)
 }

@@ -63,6 +63,18 @@ fn an_ensemble_is_distilled_into_one_network_that_bench_plays() {
         "{split}"
     );
 
+    // --agnostic-teacher-rules says which player taught how many environments.
+    let mut args = distil_args(&teacher);
+    args.push("--agnostic-teacher-rules");
+    let o = train_agnostic(&args, &dir.path().join("rules"));
+    assert_ok(&o);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("training environments taught by: the teacher ")
+            && stdout.contains(", robustmpc "),
+        "{stdout}"
+    );
+
     // --agnostic-split-only writes the same split and trains nothing.
     let only = dir.path().join("split-only");
     let args = [&TINY[..8], &["--agnostic-split-only"]].concat();

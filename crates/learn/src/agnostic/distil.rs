@@ -23,9 +23,10 @@
 //! validation split, after every epoch of round 0 and after every later round; the best network is
 //! kept. Deterministic for a seed: sessions are played in parallel and collected in order.
 
+use super::selection::RULES;
 use super::{
-    checked_sim, ensure_sessions, environments, references, run_env, scoring_network, train_epoch,
-    AgnosticPoint, AgnosticReport, Env, Samples, TraceSet, TrainVideo, ValidationRun,
+    checked_sim, curriculum, ensure_sessions, environments, references, run_env, scoring_network,
+    train_epoch, AgnosticPoint, AgnosticReport, Env, Samples, TraceSet, TrainVideo, ValidationRun,
 };
 use crate::error::LearnError;
 use crate::AgnosticConfig;
@@ -57,19 +58,24 @@ impl Default for DistilConfig {
 }
 
 /// Who labels which environment: `general` every one, except those of `home`'s (trace set,
-/// video) pair, which its own teacher labels.
+/// video) pair, which its own teacher labels; with `rules`, each environment's label comes from
+/// whichever of its teacher and the bar's four rules ([`super::selection::RULES`]) scored the
+/// highest QoE on it (a hindsight choice among causal players, so the student imitates the best
+/// player it could be on each environment).
 #[derive(Debug, Clone)]
 pub struct Teachers<P> {
     /// The teacher of every environment outside `home`'s pair.
     pub general: P,
     /// `(trace set name, video name, teacher)`: the teacher of that pair's environments.
     pub home: Option<(String, String, P)>,
+    /// Let the rules teach the environments on which one of them beats the teacher.
+    pub rules: bool,
 }
 
 /// Plays `student` (or, without one, the teacher) and records every decision with the teacher's
 /// level.
-struct Labeller<'s, P> {
-    teacher: P,
+struct Labeller<'s> {
+    teacher: Box<dyn Abr + 's>,
     student: Option<AgnosticAbr>,
     spec: &'s AgnosticSpec,
     data: Samples,
@@ -78,7 +84,7 @@ struct Labeller<'s, P> {
     agreed: usize,
 }
 
-impl<P: Abr> Abr for Labeller<'_, P> {
+impl Abr for Labeller<'_> {
     fn name(&self) -> String {
         "labeller".into()
     }
@@ -114,11 +120,46 @@ fn teacher_of<'t, P>(
     }
 }
 
+/// Which player teaches each environment: 0 its teacher ([`teacher_of`]), `1 + i` the rule
+/// `RULES[i]` (with [`Teachers::rules`], where that rule's QoE is above the teacher's and every
+/// other rule's).
+fn assign<P: Abr + Clone + Send + Sync>(
+    teachers: &Teachers<P>,
+    envs: &[Env],
+    sets: &[TraceSet],
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    skip_chunks: usize,
+) -> Result<Vec<usize>, LearnError> {
+    if !teachers.rules {
+        return Ok(vec![0; envs.len()]);
+    }
+    let rules = curriculum::rule_qoes(envs, videos, sim, skip_chunks)?;
+    envs.par_iter()
+        .zip(&rules)
+        .map_init(SessionLog::default, |log, (env, rule_qoes)| {
+            let mut teacher = teacher_of(teachers, env, sets, videos).clone();
+            let mut best = (
+                curriculum::play(&mut teacher, env, videos, sim, skip_chunks, log)?.0,
+                0,
+            );
+            for (i, &q) in rule_qoes.iter().enumerate() {
+                if q > best.0 {
+                    best = (q, i + 1);
+                }
+            }
+            Ok(best.1)
+        })
+        .collect()
+}
+
 /// Plays every environment (the student, or the teacher when `student` is `None`) and labels
-/// every decision with the environment's teacher, in environment order; also the number of
-/// decisions where the student chose the teacher's level.
+/// every decision with the environment's teacher (`assigned`, [`assign`]), in environment order;
+/// also the number of decisions where the student chose the teacher's level.
+#[allow(clippy::too_many_arguments)]
 fn label<P: Abr + Clone + Send + Sync>(
     teachers: &Teachers<P>,
+    assigned: &[usize],
     student: Option<&AgnosticAbr>,
     envs: &[Env],
     sets: &[TraceSet],
@@ -128,9 +169,18 @@ fn label<P: Abr + Clone + Send + Sync>(
 ) -> Result<(Samples, usize), LearnError> {
     let parts: Vec<(Samples, usize)> = envs
         .par_iter()
-        .map_init(SessionLog::default, |log, env| {
+        .zip(assigned)
+        .map_init(SessionLog::default, |log, (env, &who)| {
+            let teacher: Box<dyn Abr> = match who {
+                0 => Box::new(teacher_of(teachers, env, sets, videos).clone()),
+                r => {
+                    let name = RULES[r - 1];
+                    neuralstream_abr::create(name)
+                        .map_err(|e| LearnError::Invalid(format!("teacher rule {name}: {e}")))?
+                }
+            };
             let mut labeller = Labeller {
-                teacher: teacher_of(teachers, env, sets, videos).clone(),
+                teacher,
                 student: student.cloned(),
                 spec,
                 data: Samples::new(),
@@ -158,6 +208,9 @@ pub struct DistilReport {
     /// For every DAgger round, the share of the student's own decisions that matched its
     /// teacher's (measured before that round's training: how far the student had got).
     pub agreement: Vec<f64>,
+    /// Training environments taught by the teacher (index 0) and by each rule of
+    /// [`super::selection::RULES`] (index `1 + i`; all 0 unless [`Teachers::rules`]).
+    pub taught_by: Vec<usize>,
 }
 
 /// Distils `teachers` into one ladder-agnostic network of [`AgnosticConfig::hidden`] widths on
@@ -186,7 +239,17 @@ pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
     }
     let spec = AgnosticSpec::default();
     let (train_envs, val_envs) = environments(sets, videos, cfg)?;
-    let (mut data, _) = label(teachers, None, &train_envs, sets, videos, &spec, &sim)?;
+    let assigned = assign(teachers, &train_envs, sets, videos, &sim, cfg.skip_chunks)?;
+    let (mut data, _) = label(
+        teachers,
+        &assigned,
+        None,
+        &train_envs,
+        sets,
+        videos,
+        &spec,
+        &sim,
+    )?;
     ensure_sessions("distillation", &data, &train_envs, &val_envs)?;
     let val_refs = references(&val_envs, videos, &sim, cfg)?;
     let val = ValidationRun {
@@ -231,6 +294,7 @@ pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
         let student = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
         let (labelled, agreed) = label(
             teachers,
+            &assigned,
             Some(&student),
             &train_envs,
             sets,
@@ -249,9 +313,14 @@ pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
             cut_short = true;
         }
     }
+    let mut taught_by = vec![0; 1 + RULES.len()];
+    for &who in &assigned {
+        taught_by[who] += 1;
+    }
     Ok(DistilReport {
         report: val.report(best, meta, curve, data.len(), train_envs.len(), cut_short)?,
         agreement,
+        taught_by,
     })
 }
 
@@ -315,6 +384,7 @@ mod tests {
         let teachers = Teachers {
             general: Always(15),
             home: Some(("slow".to_owned(), "v4".to_owned(), Always(0))),
+            rules: false,
         };
         let run = || {
             distil_agnostic(
@@ -328,7 +398,9 @@ mod tests {
             )
             .unwrap()
         };
-        let DistilReport { report, agreement } = run();
+        let DistilReport {
+            report, agreement, ..
+        } = run();
         assert_eq!(report.curve.len(), cfg.epochs + distil.rounds);
         assert_eq!(report.curve.last().unwrap().stage, "distil");
         assert_eq!(agreement.len(), distil.rounds);
@@ -388,11 +460,73 @@ mod tests {
     }
 
     #[test]
+    fn with_rules_a_rule_teaches_where_it_beats_the_teacher() {
+        // "Always the top level" is right on a fast network and stalls on a slow one.
+        let set = |name: &str, lo: f64, hi: f64, seed: u64| TraceSet {
+            name: name.to_owned(),
+            traces: TraceGenerator {
+                duration_s: 400.0,
+                base_min_mbps: lo,
+                base_max_mbps: hi,
+                ..TraceGenerator::default()
+            }
+            .traces(seed, 6),
+        };
+        let sets = vec![set("slow", 0.2, 0.6, 1), set("fast", 20.0, 60.0, 2)];
+        let videos = videos();
+        let cfg = AgnosticConfig {
+            epochs: 8,
+            hidden: vec![16],
+            lr: 3e-3,
+            ..tiny()
+        };
+        let distil = DistilConfig {
+            rounds: 1,
+            epochs_per_round: 4,
+        };
+        let run = |rules| {
+            let teachers = Teachers {
+                general: Always(15),
+                home: None,
+                rules,
+            };
+            distil_agnostic(
+                &sets,
+                &videos,
+                &cfg,
+                &distil,
+                &teachers,
+                PolicyMeta::default(),
+                &mut |_| {},
+            )
+            .unwrap()
+        };
+        let without = run(false);
+        let envs = without.taught_by.iter().sum::<usize>();
+        assert_eq!(without.taught_by[0], envs, "{:?}", without.taught_by);
+        let with = run(true);
+        assert_eq!(with.taught_by.iter().sum::<usize>(), envs);
+        let by_rules: usize = with.taught_by[1..].iter().sum();
+        assert!(
+            with.taught_by[0] > 0 && by_rules > 0,
+            "the teacher keeps the fast network, rules take the slow one: {:?}",
+            with.taught_by
+        );
+        assert!(
+            with.report.best_val_score > without.report.best_val_score,
+            "learning from the better player per environment validates better: {} vs {}",
+            with.report.best_val_score,
+            without.report.best_val_score
+        );
+    }
+
+    #[test]
     fn a_home_teacher_for_an_unknown_set_is_refused_by_name() {
         let sets = synthetic_sets(400.0, &[("a", 1, 4)]);
         let teachers = Teachers {
             general: Always(0),
             home: Some(("pensieve".to_owned(), "v4".to_owned(), Always(0))),
+            rules: false,
         };
         let err = distil_agnostic(
             &sets,
