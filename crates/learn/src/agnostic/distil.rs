@@ -354,9 +354,9 @@ mod tests {
         ]
     }
 
-    #[test]
-    fn the_student_learns_each_environments_teacher_deterministically() {
-        // A slow network (0.2-0.6 Mbit/s) and a fast one (20-60 Mbit/s).
+    /// A slow network (0.2-0.6 Mbit/s) and a fast one (20-60 Mbit/s), six 400 s traces each; the
+    /// two videos; a small student that learns in a few epochs.
+    fn slow_and_fast() -> (Vec<TraceSet>, Vec<TrainVideo>, AgnosticConfig) {
         let set = |name: &str, lo: f64, hi: f64, seed: u64| TraceSet {
             name: name.to_owned(),
             traces: TraceGenerator {
@@ -367,14 +367,19 @@ mod tests {
             }
             .traces(seed, 6),
         };
-        let sets = vec![set("slow", 0.2, 0.6, 1), set("fast", 20.0, 60.0, 2)];
-        let videos = videos();
         let cfg = AgnosticConfig {
             epochs: 8,
             hidden: vec![16],
             lr: 3e-3,
             ..tiny()
         };
+        let sets = vec![set("slow", 0.2, 0.6, 1), set("fast", 20.0, 60.0, 2)];
+        (sets, videos(), cfg)
+    }
+
+    #[test]
+    fn the_student_learns_each_environments_teacher_deterministically() {
+        let (sets, videos, cfg) = slow_and_fast();
         let distil = DistilConfig {
             rounds: 3,
             epochs_per_round: 6,
@@ -462,24 +467,7 @@ mod tests {
     #[test]
     fn with_rules_a_rule_teaches_where_it_beats_the_teacher() {
         // "Always the top level" is right on a fast network and stalls on a slow one.
-        let set = |name: &str, lo: f64, hi: f64, seed: u64| TraceSet {
-            name: name.to_owned(),
-            traces: TraceGenerator {
-                duration_s: 400.0,
-                base_min_mbps: lo,
-                base_max_mbps: hi,
-                ..TraceGenerator::default()
-            }
-            .traces(seed, 6),
-        };
-        let sets = vec![set("slow", 0.2, 0.6, 1), set("fast", 20.0, 60.0, 2)];
-        let videos = videos();
-        let cfg = AgnosticConfig {
-            epochs: 8,
-            hidden: vec![16],
-            lr: 3e-3,
-            ..tiny()
-        };
+        let (sets, videos, cfg) = slow_and_fast();
         let distil = DistilConfig {
             rounds: 1,
             epochs_per_round: 4,
