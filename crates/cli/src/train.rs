@@ -240,6 +240,10 @@ pub struct TrainArgs {
     /// of them there), so the student imitates the best causal player of each environment.
     #[arg(long, requires = "agnostic_teacher")]
     pub agnostic_teacher_rules: bool,
+    /// With --agnostic-teacher: train on the teachers' probabilities of every level (soft
+    /// targets; an ensemble's mean probability, a policy's softmax) instead of their chosen level.
+    #[arg(long, requires = "agnostic_teacher")]
+    pub agnostic_distil_soft: bool,
     /// With --agnostic-teacher: DAgger rounds after the teacher's own sessions.
     #[arg(
         long,

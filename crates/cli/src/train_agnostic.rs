@@ -444,6 +444,7 @@ fn distil(
     let distil_cfg = DistilConfig {
         rounds: args.agnostic_distil_rounds,
         epochs_per_round: args.agnostic_distil_epochs,
+        soft: args.agnostic_distil_soft,
     };
     eprintln!(
         "train --agnostic: distilling {}{} into one network of {:?} over {} trace sets and {} videos; seed {}",

@@ -63,9 +63,9 @@ fn an_ensemble_is_distilled_into_one_network_that_bench_plays() {
         "{split}"
     );
 
-    // --agnostic-teacher-rules says which player taught how many environments.
+    // --agnostic-teacher-rules (with soft targets) says which player taught how many environments.
     let mut args = distil_args(&teacher);
-    args.push("--agnostic-teacher-rules");
+    args.extend(["--agnostic-teacher-rules", "--agnostic-distil-soft"]);
     let o = train_agnostic(&args, &dir.path().join("rules"));
     assert_ok(&o);
     let stdout = String::from_utf8_lossy(&o.stdout);

@@ -365,6 +365,9 @@ struct Samples {
     rows: Vec<f32>,
     offsets: Vec<usize>,
     labels: Vec<usize>,
+    /// Soft targets ([`distil`] with [`distil::DistilConfig::soft`]): one probability per row,
+    /// so training uses [`loss::grouped_soft_cross_entropy`]; `None`: the labels are the targets.
+    soft: Option<Vec<f32>>,
 }
 
 impl Samples {
@@ -398,6 +401,9 @@ impl Samples {
 
     fn extend(&mut self, other: Samples) {
         let base = self.offsets.last().copied().unwrap_or(0);
+        if let (Some(soft), Some(more)) = (&mut self.soft, other.soft) {
+            soft.extend(more);
+        }
         self.rows.extend(other.rows);
         self.offsets
             .extend(other.offsets.iter().skip(1).map(|o| o + base));
@@ -1112,21 +1118,29 @@ fn train_epoch(
         order.swap(i, rng.below(i + 1));
     }
     let (mut rows, mut offsets, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    let mut soft = Vec::new();
     let (mut loss_sum, mut batches) = (0.0, 0usize);
     for chunk in order.chunks(batch_size.max(1)) {
         rows.clear();
         offsets.clear();
         labels.clear();
+        soft.clear();
         offsets.push(0);
         for &i in chunk {
             let (lo, hi) = (data.offsets[i], data.offsets[i + 1]);
             rows.extend_from_slice(&data.rows[lo * row_len..hi * row_len]);
             offsets.push(offsets.last().copied().unwrap_or(0) + hi - lo);
             labels.push(data.labels[i]);
+            if let Some(p) = &data.soft {
+                soft.extend_from_slice(&p[lo..hi]);
+            }
         }
         let total = offsets.last().copied().unwrap_or(0);
         let scores = actor.forward_train(&rows, total).to_vec();
-        let out = loss::grouped_cross_entropy(&scores, &offsets, &labels, None);
+        let out = match data.soft {
+            Some(_) => loss::grouped_soft_cross_entropy(&scores, &offsets, &soft),
+            None => loss::grouped_cross_entropy(&scores, &offsets, &labels, None),
+        };
         actor.zero_grad();
         actor.backward(&out.grad);
         adam.step(&mut [("actor", actor)]);

@@ -224,6 +224,46 @@ pub fn grouped_cross_entropy(
     }
 }
 
+/// Cross-entropy against soft targets over groups of rows of different sizes (policy distillation,
+/// Hinton et al. 2015; Rusu et al. 2016): `targets` has one probability per score (each group's
+/// sums to 1), `loss = (1/B) sum_i -sum_j targets_ij log softmax(group_i)_j`, gradient
+/// `(softmax(group_i) - targets_i) / B`. With one-hot targets it is [`grouped_cross_entropy`].
+///
+/// # Panics
+/// On size mismatch or offsets that are not increasing.
+pub fn grouped_soft_cross_entropy(
+    scores: &[f32],
+    offsets: &[usize],
+    targets: &[f32],
+) -> LossOutput {
+    assert!(!offsets.is_empty(), "offsets length");
+    let batch = offsets.len() - 1;
+    assert_eq!(offsets[0], 0, "offsets start at 0");
+    assert_eq!(offsets[batch], scores.len(), "offsets end at scores.len()");
+    assert_eq!(
+        targets.len(),
+        scores.len(),
+        "one target probability per score"
+    );
+    let inv_b = 1.0 / batch.max(1) as f32;
+    let mut grad = scores.to_vec();
+    let mut total = 0.0f64;
+    for i in 0..batch {
+        let (lo, hi) = (offsets[i], offsets[i + 1]);
+        assert!(lo < hi, "group {i} is empty");
+        let row = &mut grad[lo..hi];
+        log_softmax_in_place(row);
+        for (g, &t) in row.iter_mut().zip(&targets[lo..hi]) {
+            total += -(t as f64) * *g as f64;
+            *g = (g.exp() - t) * inv_b;
+        }
+    }
+    LossOutput {
+        loss: (total / batch.max(1) as f64) as f32,
+        grad,
+    }
+}
+
 /// PPO clipped surrogate with entropy bonus (Schulman et al. 2017):
 ///
 /// `loss = (1/B) sum_i -min(r_i A_i, clip(r_i, 1 - eps, 1 + eps) A_i) - entropy_coef * H_mean`,
@@ -447,5 +487,40 @@ mod tests {
             let s: f32 = out.grad[w[0]..w[1]].iter().sum();
             assert!(s.abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn soft_targets_one_hot_are_the_hard_loss_and_soft_ones_match_finite_differences() {
+        let scores: Vec<f32> = (0..9).map(|i| ((i * 7 % 5) as f32 - 2.0) * 0.4).collect();
+        let offsets = [0, 2, 6, 9];
+        let hard = grouped_cross_entropy(&scores, &offsets, &[1, 3, 0], None);
+        let one_hot = [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0];
+        let soft = grouped_soft_cross_entropy(&scores, &offsets, &one_hot);
+        assert!((hard.loss - soft.loss).abs() < 1e-6);
+        for (a, b) in hard.grad.iter().zip(&soft.grad) {
+            assert!((a - b).abs() < 1e-7, "{a} vs {b}");
+        }
+        let targets = [0.3, 0.7, 0.1, 0.2, 0.3, 0.4, 0.5, 0.25, 0.25];
+        let out = grouped_soft_cross_entropy(&scores, &offsets, &targets);
+        let eps = 1e-3f32;
+        for k in 0..scores.len() {
+            let (mut plus, mut minus) = (scores.clone(), scores.clone());
+            plus[k] += eps;
+            minus[k] -= eps;
+            let num = (grouped_soft_cross_entropy(&plus, &offsets, &targets).loss
+                - grouped_soft_cross_entropy(&minus, &offsets, &targets).loss)
+                / (2.0 * eps);
+            assert!(
+                (num - out.grad[k]).abs() < 1e-3,
+                "score {k}: {num} vs {}",
+                out.grad[k]
+            );
+        }
+        // At the target distribution the gradient vanishes and the loss is its entropy.
+        let logp: Vec<f32> = targets.iter().map(|t: &f32| t.ln()).collect();
+        let at = grouped_soft_cross_entropy(&logp, &offsets, &targets);
+        assert!(at.grad.iter().all(|g| g.abs() < 1e-6), "{:?}", at.grad);
+        let entropy: f32 = targets.iter().map(|t| -t * t.ln()).sum::<f32>() / 3.0;
+        assert!((at.loss - entropy).abs() < 1e-5);
     }
 }

@@ -32,7 +32,7 @@ use crate::error::LearnError;
 use crate::AgnosticConfig;
 use neuralstream_core::{Abr, Decision, Observation};
 use neuralstream_nn::{Adam, AdamConfig, Mlp, SplitMix64};
-use neuralstream_policy::{AgnosticAbr, AgnosticSpec, PolicyMeta};
+use neuralstream_policy::{AgnosticAbr, AgnosticSpec, Policy, PolicyMeta};
 use neuralstream_sim::{SessionLog, SimConfig};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -45,16 +45,66 @@ pub struct DistilConfig {
     pub rounds: usize,
     /// Epochs over the aggregated data after each DAgger round.
     pub epochs_per_round: usize,
+    /// Train on the teachers' probabilities of every level ([`Teacher::probabilities`], the
+    /// soft targets of Hinton et al. 2015) instead of their chosen level; a teacher without
+    /// probabilities (a rule) gives its level as a one-hot target.
+    pub soft: bool,
 }
 
 impl Default for DistilConfig {
-    /// 4 rounds of 4 epochs.
+    /// 4 rounds of 4 epochs, hard targets.
     fn default() -> Self {
         DistilConfig {
             rounds: 4,
             epochs_per_round: 4,
+            soft: false,
         }
     }
+}
+
+/// A player that can teach: it decides ([`Abr`]) and may say how likely it finds every level.
+pub trait Teacher: Abr {
+    /// The probability of every level of `obs.video` (they sum to 1), or `None` when the player
+    /// has none (a rule), so its chosen level is the target.
+    fn probabilities(&mut self, _obs: &Observation<'_>) -> Option<Vec<f64>> {
+        None
+    }
+}
+
+impl Teacher for Policy {
+    /// The softmax of a policy's per-level scores; an ensemble's mean probability.
+    fn probabilities(&mut self, obs: &Observation<'_>) -> Option<Vec<f64>> {
+        match self {
+            Policy::Fixed(p) => Some(softmax(p.logits(obs))),
+            Policy::Agnostic(p) => p.scores(obs).ok().map(softmax),
+            Policy::Ensemble(p) => p.probabilities(obs).ok().map(<[f64]>::to_vec),
+        }
+    }
+}
+
+/// A rule as a teacher: its chosen level only.
+struct RuleTeacher(Box<dyn Abr>);
+
+impl Abr for RuleTeacher {
+    fn name(&self) -> String {
+        self.0.name()
+    }
+
+    fn choose(&mut self, obs: &Observation<'_>) -> Decision {
+        self.0.choose(obs)
+    }
+}
+
+impl Teacher for RuleTeacher {}
+
+/// `softmax(scores)` in f64, the largest score subtracted first.
+fn softmax(scores: &[f32]) -> Vec<f64> {
+    let top = scores
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &x| a.max(f64::from(x)));
+    let exp: Vec<f64> = scores.iter().map(|&x| (f64::from(x) - top).exp()).collect();
+    let sum: f64 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
 }
 
 /// Who labels which environment: `general` every one, except those of `home`'s (trace set,
@@ -75,7 +125,7 @@ pub struct Teachers<P> {
 /// Plays `student` (or, without one, the teacher) and records every decision with the teacher's
 /// level.
 struct Labeller<'s> {
-    teacher: Box<dyn Abr + 's>,
+    teacher: Box<dyn Teacher + 's>,
     student: Option<AgnosticAbr>,
     spec: &'s AgnosticSpec,
     data: Samples,
@@ -91,7 +141,24 @@ impl Abr for Labeller<'_> {
 
     fn choose(&mut self, obs: &Observation<'_>) -> Decision {
         let label = self.teacher.choose(obs).level;
+        let before = self.data.len();
         self.data.push(self.spec, obs, label, &mut self.buf);
+        if self.data.len() > before {
+            let n = self.data.offsets.len();
+            let levels = self.data.offsets[n - 1] - self.data.offsets[n - 2];
+            let probs = match self.data.soft.is_some() {
+                true => self.teacher.probabilities(obs),
+                false => None,
+            };
+            if let Some(soft) = &mut self.data.soft {
+                match probs {
+                    Some(p) if p.len() == levels => soft.extend(p.iter().map(|&x| x as f32)),
+                    _ => soft.extend(
+                        (0..levels).map(|l| f32::from(u8::from(l == label.min(levels - 1)))),
+                    ),
+                }
+            }
+        }
         match &mut self.student {
             Some(student) => {
                 let decision = student.choose(obs);
@@ -123,7 +190,7 @@ fn teacher_of<'t, P>(
 /// Which player teaches each environment: 0 its teacher ([`teacher_of`]), `1 + i` the rule
 /// `RULES[i]` (with [`Teachers::rules`], where that rule's QoE is above the teacher's and every
 /// other rule's).
-fn assign<P: Abr + Clone + Send + Sync>(
+fn assign<P: Teacher + Clone + Send + Sync>(
     teachers: &Teachers<P>,
     envs: &[Env],
     sets: &[TraceSet],
@@ -157,7 +224,7 @@ fn assign<P: Abr + Clone + Send + Sync>(
 /// every decision with the environment's teacher (`assigned`, [`assign`]), in environment order;
 /// also the number of decisions where the student chose the teacher's level.
 #[allow(clippy::too_many_arguments)]
-fn label<P: Abr + Clone + Send + Sync>(
+fn label<P: Teacher + Clone + Send + Sync>(
     teachers: &Teachers<P>,
     assigned: &[usize],
     student: Option<&AgnosticAbr>,
@@ -166,24 +233,30 @@ fn label<P: Abr + Clone + Send + Sync>(
     videos: &[TrainVideo],
     spec: &AgnosticSpec,
     sim: &SimConfig,
+    soft: bool,
 ) -> Result<(Samples, usize), LearnError> {
     let parts: Vec<(Samples, usize)> = envs
         .par_iter()
         .zip(assigned)
         .map_init(SessionLog::default, |log, (env, &who)| {
-            let teacher: Box<dyn Abr> = match who {
+            let teacher: Box<dyn Teacher> = match who {
                 0 => Box::new(teacher_of(teachers, env, sets, videos).clone()),
                 r => {
                     let name = RULES[r - 1];
-                    neuralstream_abr::create(name)
-                        .map_err(|e| LearnError::Invalid(format!("teacher rule {name}: {e}")))?
+                    Box::new(RuleTeacher(neuralstream_abr::create(name).map_err(
+                        |e| LearnError::Invalid(format!("teacher rule {name}: {e}")),
+                    )?))
                 }
             };
+            let mut data = Samples::new();
+            if soft {
+                data.soft = Some(Vec::new());
+            }
             let mut labeller = Labeller {
                 teacher,
                 student: student.cloned(),
                 spec,
-                data: Samples::new(),
+                data,
                 buf: Vec::new(),
                 agreed: 0,
             };
@@ -192,6 +265,9 @@ fn label<P: Abr + Clone + Send + Sync>(
         })
         .collect::<Result<_, LearnError>>()?;
     let mut data = Samples::new();
+    if soft {
+        data.soft = Some(Vec::new());
+    }
     let mut agreed = 0;
     for (p, a) in parts {
         data.extend(p);
@@ -217,7 +293,7 @@ pub struct DistilReport {
 /// `sets` x `videos` (environments and validation as [`crate::train_agnostic`] builds them);
 /// `progress` is called after every validation (stages `distil-bc`, then `distil`). Fails on a
 /// video outside 2..=16 levels, a home teacher naming no set or video, or a simulator error.
-pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
+pub fn distil_agnostic<P: Teacher + Clone + Send + Sync>(
     sets: &[TraceSet],
     videos: &[TrainVideo],
     cfg: &AgnosticConfig,
@@ -249,6 +325,7 @@ pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
         videos,
         &spec,
         &sim,
+        distil.soft,
     )?;
     ensure_sessions("distillation", &data, &train_envs, &val_envs)?;
     let val_refs = references(&val_envs, videos, &sim, cfg)?;
@@ -301,6 +378,7 @@ pub fn distil_agnostic<P: Abr + Clone + Send + Sync>(
             videos,
             &spec,
             &sim,
+            distil.soft,
         )?;
         agreement.push(agreed as f64 / labelled.len().max(1) as f64);
         data.extend(labelled);
@@ -343,6 +421,8 @@ mod tests {
         }
     }
 
+    impl Teacher for Always {}
+
     fn videos() -> Vec<TrainVideo> {
         vec![
             video("v4", &[300.0, 750.0, 1200.0, 2850.0], 4.0),
@@ -383,6 +463,7 @@ mod tests {
         let distil = DistilConfig {
             rounds: 3,
             epochs_per_round: 6,
+            soft: false,
         };
         // The 4-level video on the slow network is taught "always the lowest level", everything
         // else "always the top": the student must tell the networks apart.
@@ -471,6 +552,7 @@ mod tests {
         let distil = DistilConfig {
             rounds: 1,
             epochs_per_round: 4,
+            soft: false,
         };
         let run = |rules| {
             let teachers = Teachers {
@@ -506,6 +588,94 @@ mod tests {
             with.report.best_val_score,
             without.report.best_val_score
         );
+    }
+
+    /// A teacher that fetches the top level and puts 0.7 on it, the rest spread evenly.
+    #[derive(Debug, Clone)]
+    struct Leaning;
+
+    impl Abr for Leaning {
+        fn name(&self) -> String {
+            "leaning".into()
+        }
+        fn choose(&mut self, obs: &Observation<'_>) -> Decision {
+            Decision::level(obs.video.num_levels() - 1)
+        }
+    }
+
+    impl Teacher for Leaning {
+        fn probabilities(&mut self, obs: &Observation<'_>) -> Option<Vec<f64>> {
+            let n = obs.video.num_levels();
+            let mut p = vec![0.3 / (n - 1) as f64; n];
+            p[n - 1] = 0.7;
+            Some(p)
+        }
+    }
+
+    #[test]
+    fn soft_targets_are_the_teachers_probabilities_and_a_rules_level() {
+        let (sets, videos, cfg) = slow_and_fast();
+        let (envs, _) = environments(&sets, &videos, &cfg).unwrap();
+        let sim = checked_sim(&videos, &cfg).unwrap();
+        let spec = AgnosticSpec::default();
+        let teachers = Teachers {
+            general: Leaning,
+            home: None,
+            rules: false,
+        };
+        // Every environment's teacher, then a rule (bba0) on every environment.
+        for who in [0, 1] {
+            let assigned = vec![who; envs.len()];
+            let (data, _) = label(
+                &teachers, &assigned, None, &envs, &sets, &videos, &spec, &sim, true,
+            )
+            .unwrap();
+            let soft = data.soft.as_ref().unwrap();
+            assert_eq!(
+                soft.len(),
+                *data.offsets.last().unwrap(),
+                "one target per row"
+            );
+            for (i, w) in data.offsets.windows(2).enumerate() {
+                let p = &soft[w[0]..w[1]];
+                assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+                if who == 0 {
+                    assert_eq!(p[p.len() - 1], 0.7);
+                } else {
+                    assert_eq!(p[data.labels[i]], 1.0, "a rule's level, one-hot");
+                }
+            }
+        }
+        let (hard, _) = label(
+            &teachers,
+            &vec![0; envs.len()],
+            None,
+            &envs,
+            &sets,
+            &videos,
+            &spec,
+            &sim,
+            false,
+        )
+        .unwrap();
+        assert!(hard.soft.is_none());
+        // The student learns the teacher's most likely level from its probabilities.
+        let distil = DistilConfig {
+            rounds: 1,
+            epochs_per_round: 4,
+            soft: true,
+        };
+        let out = distil_agnostic(
+            &sets,
+            &videos,
+            &cfg,
+            &distil,
+            &teachers,
+            PolicyMeta::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(out.agreement[0] >= 0.9, "{:?}", out.agreement);
     }
 
     #[test]
