@@ -14,7 +14,7 @@
 //! issue 17's bar in more grid cells than any single policy, but costs one network per member per
 //! decision; the fixed-ladder policy trained on Pensieve's traces alone stays the best on Pensieve's
 //! test traces and plays only its own 6-level ladder. Distillation puts both into one network of
-//! the default size: the general teacher labels every environment, and an optional *home* teacher
+//! [`crate::AgnosticConfig::hidden`] widths: the general teacher labels every environment, and an optional *home* teacher
 //! labels the environments of one (trace set, video) pair (Pensieve's traces on Pensieve's video).
 //!
 //! Parameters (defaults, [`DistilConfig::default`]): 4 DAgger rounds after round 0, 4 epochs over
@@ -22,6 +22,12 @@
 //! every session labelled. Selection is the caller's [`crate::agnostic::Selection`] on the usual
 //! validation split, after every epoch of round 0 and after every later round; the best network is
 //! kept. Deterministic for a seed: sessions are played in parallel and collected in order.
+//!
+//! Options, both opt-in and measured (`docs/benchmarks.md`, the fifth pass): [`DistilConfig::soft`]
+//! trains on the teachers' probabilities of every level instead of their choice (steadier across
+//! seeds, no better at the top); [`Teachers::rules`] lets the bar's rules teach the environments
+//! they play better than the teacher (validated worse: environments that look alike to the student
+//! get opposite labels).
 
 use super::selection::RULES;
 use super::{
