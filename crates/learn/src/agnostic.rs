@@ -378,24 +378,42 @@ impl Samples {
         }
     }
 
+    /// No samples, with soft targets when `soft`.
+    fn with_soft(soft: bool) -> Self {
+        Samples {
+            soft: soft.then(Vec::new),
+            ..Samples::new()
+        }
+    }
+
     fn len(&self) -> usize {
         self.labels.len()
     }
 
+    /// Records one decision: its rows, its `label` and, with soft targets, `probs` (one per
+    /// level; `None` or a wrong length: the label one-hot).
     fn push(
         &mut self,
         spec: &AgnosticSpec,
         obs: &Observation<'_>,
         label: usize,
+        probs: Option<&[f64]>,
         buf: &mut Vec<f32>,
     ) {
         // Observations come from the simulator, so their inputs are finite and the ladder is
         // checked before training starts; a refusal here would be a bug, and skips the state.
         if let Ok(levels) = spec.write(obs, buf) {
+            let label = label.min(levels - 1);
             self.rows.extend_from_slice(buf);
             self.offsets
                 .push(self.offsets.last().copied().unwrap_or(0) + levels);
-            self.labels.push(label.min(levels - 1));
+            self.labels.push(label);
+            if let Some(soft) = &mut self.soft {
+                match probs {
+                    Some(p) if p.len() == levels => soft.extend(p.iter().map(|&x| x as f32)),
+                    _ => soft.extend((0..levels).map(|l| f32::from(u8::from(l == label)))),
+                }
+            }
         }
     }
 
@@ -426,7 +444,7 @@ impl Abr for Recorder<'_> {
 
     fn choose(&mut self, obs: &Observation<'_>) -> Decision {
         let level = self.levels.get(obs.next_chunk).copied().unwrap_or(0);
-        self.data.push(self.spec, obs, level, &mut self.buf);
+        self.data.push(self.spec, obs, level, None, &mut self.buf);
         Decision::level(level)
     }
 }
@@ -447,38 +465,15 @@ pub fn train_agnostic(
     let (train_envs, val_envs) = environments(sets, videos, cfg)?;
     let mut data = collect_demos(&train_envs, videos, &spec, &sim, cfg)?;
     ensure_sessions("the ladder-agnostic trainer", &data, &train_envs, &val_envs)?;
-    let val_refs = references(&val_envs, videos, &sim, cfg)?;
+    let mut val = ValidationRun::new(&val_envs, sets, videos, &sim, cfg, &spec, start)?;
     let mut actor = scoring_network(&spec, cfg);
     let mut adam = Adam::new(AdamConfig::with_lr(cfg.lr));
     let mut rng = SplitMix64::new(cfg.seed ^ 0xa9_0571_c000);
-    let mut best = (f64::NEG_INFINITY, actor.clone());
-    let mut curve = Vec::new();
     let mut cut_short = false;
     let mut pi_checkpoints: Vec<(f64, Mlp)> = Vec::new();
-    let val = ValidationRun {
-        envs: &val_envs,
-        refs: &val_refs,
-        sets,
-        videos,
-        sim: &sim,
-        cfg,
-        spec: &spec,
-        start,
-    };
-    let mut validate =
-        |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>, best: &mut (f64, Mlp)| {
-            let point = val.point(actor, stage, step, loss)?;
-            let share = point.val_score;
-            progress(&point);
-            curve.push(point);
-            if share > best.0 {
-                *best = (share, actor.clone());
-            }
-            Ok::<_, LearnError>(share)
-        };
     for epoch in 1..=cfg.epochs {
         let loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
-        validate(&actor, "bc", epoch, loss, &mut curve, &mut best)?;
+        val.record(&actor, "bc", epoch, loss, progress)?;
         if start.elapsed().as_secs_f64() > cfg.max_wall_s {
             cut_short = epoch < cfg.epochs || cfg.dagger_rounds > 0 || cfg.pi.iterations > 0;
             break;
@@ -495,7 +490,7 @@ pub fn train_agnostic(
         for _ in 0..cfg.dagger_epochs {
             loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
         }
-        validate(&actor, "dagger", round, loss, &mut curve, &mut best)?;
+        val.record(&actor, "dagger", round, loss, progress)?;
         if start.elapsed().as_secs_f64() > cfg.max_wall_s
             && (round < cfg.dagger_rounds || cfg.pi.iterations > 0)
         {
@@ -503,7 +498,7 @@ pub fn train_agnostic(
         }
     }
     // Policy iteration continues from the best policy so far.
-    actor = best.1.clone();
+    actor = val.best.1.clone();
     let mut pi_adam = Adam::new(AdamConfig::with_lr(cfg.pi.lr));
     let mut kept = VecDeque::new();
     let focus = cfg.curriculum.focus;
@@ -559,7 +554,7 @@ pub fn train_agnostic(
         for _ in 0..cfg.pi.epochs {
             loss = pi::regress_epoch(&mut actor, &mut pi_adam, &all, cfg.pi.minibatch, &mut rng);
         }
-        let score = validate(&actor, "pi", it, loss, &mut curve, &mut best)?;
+        let score = val.record(&actor, "pi", it, loss, progress)?;
         if cfg.average > 0 {
             pi_checkpoints.push((score, actor.clone()));
         }
@@ -577,11 +572,11 @@ pub fn train_agnostic(
         for (stage, picks) in averages {
             let nets: Vec<&Mlp> = picks.iter().map(|&i| &pi_checkpoints[i].1).collect();
             if let Some(avg) = checkpoints::average_weights(&nets) {
-                validate(&avg, stage, picks.len(), 0.0, &mut curve, &mut best)?;
+                val.record(&avg, stage, picks.len(), 0.0, progress)?;
             }
         }
     }
-    val.report(best, meta, curve, data.len(), train_envs.len(), cut_short)
+    val.report(meta, data.len(), train_envs.len(), cut_short)
 }
 
 /// Refuses a run with no training decisions or no validation environment; `who` names the trainer.
@@ -611,20 +606,48 @@ fn scoring_network(spec: &AgnosticSpec, cfg: &AgnosticConfig) -> Mlp {
     Mlp::new(&sizes, Activation::Relu, cfg.seed)
 }
 
-/// What validating a network during a run needs: the validation environments and what they are
-/// compared with, and the run's start.
+/// A run's validations and its selection: the validation environments and what they are compared
+/// with, the curve so far and the best network so far.
 struct ValidationRun<'a> {
     envs: &'a [Env],
-    refs: &'a References,
+    refs: References,
     sets: &'a [TraceSet],
     videos: &'a [TrainVideo],
     sim: &'a SimConfig,
     cfg: &'a AgnosticConfig,
     spec: &'a AgnosticSpec,
     start: Instant,
+    curve: Vec<AgnosticPoint>,
+    /// The best `(score, network)` so far; before any validation, the untrained network
+    /// ([`scoring_network`], the same the trainers start from).
+    best: (f64, Mlp),
 }
 
-impl ValidationRun<'_> {
+impl<'a> ValidationRun<'a> {
+    /// Solves what validation compares with on `envs` ([`references`]); `start` is the run's.
+    fn new(
+        envs: &'a [Env],
+        sets: &'a [TraceSet],
+        videos: &'a [TrainVideo],
+        sim: &'a SimConfig,
+        cfg: &'a AgnosticConfig,
+        spec: &'a AgnosticSpec,
+        start: Instant,
+    ) -> Result<Self, LearnError> {
+        Ok(ValidationRun {
+            envs,
+            refs: references(envs, videos, sim, cfg)?,
+            sets,
+            videos,
+            sim,
+            cfg,
+            spec,
+            start,
+            curve: Vec::new(),
+            best: (f64::NEG_INFINITY, scoring_network(spec, cfg)),
+        })
+    }
+
     fn policy(&self, actor: Mlp, meta: PolicyMeta) -> AgnosticAbr {
         AgnosticAbr::new(actor, self.spec.clone(), meta)
     }
@@ -633,7 +656,7 @@ impl ValidationRun<'_> {
         validation_score(
             policy,
             self.envs,
-            self.refs,
+            &self.refs,
             self.sets,
             self.videos,
             self.sim,
@@ -641,40 +664,47 @@ impl ValidationRun<'_> {
         )
     }
 
-    /// Validates `actor`: the curve's point for it.
-    fn point(
-        &self,
+    /// Validates `actor`, tells `progress`, adds the point to the curve and keeps `actor` as the
+    /// best when it scores higher; its score.
+    fn record(
+        &mut self,
         actor: &Mlp,
         stage: &'static str,
         step: usize,
         loss: f64,
-    ) -> Result<AgnosticPoint, LearnError> {
+        progress: &mut dyn FnMut(&AgnosticPoint),
+    ) -> Result<f64, LearnError> {
         let policy = self.policy(actor.clone(), PolicyMeta::default());
-        Ok(AgnosticPoint {
+        let score = self.measure(&policy)?.score;
+        let point = AgnosticPoint {
             stage,
             step,
             loss,
-            val_score: self.measure(&policy)?.score,
+            val_score: score,
             wall_s: self.start.elapsed().as_secs_f64(),
-        })
+        };
+        progress(&point);
+        self.curve.push(point);
+        if score > self.best.0 {
+            self.best = (score, actor.clone());
+        }
+        Ok(score)
     }
 
-    /// The run's report around its best network `(score, network)`, with its groups measured.
+    /// The run's report around its best network, with its groups measured.
     fn report(
-        &self,
-        best: (f64, Mlp),
+        self,
         meta: PolicyMeta,
-        curve: Vec<AgnosticPoint>,
         samples: usize,
         train_envs: usize,
         cut_short: bool,
     ) -> Result<AgnosticReport, LearnError> {
-        let policy = self.policy(best.1, meta);
+        let policy = self.policy(self.best.1.clone(), meta);
         let last = self.measure(&policy)?;
         Ok(AgnosticReport {
             policy,
-            best_val_score: best.0,
-            curve,
+            best_val_score: self.best.0,
+            curve: self.curve,
             groups: last.margins,
             regret_groups: last.regret_groups,
             samples,
@@ -1090,7 +1120,7 @@ fn relabel(
                         last_level,
                         history: &log.records[..k],
                     };
-                    data.push(spec, &obs, label, buf);
+                    data.push(spec, &obs, label, None, buf);
                 }
                 Ok(data)
             },

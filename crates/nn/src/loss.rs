@@ -74,6 +74,18 @@ pub fn softmax_in_place(row: &mut [f32]) {
     row.iter_mut().for_each(|x| *x *= inv);
 }
 
+/// `probs = softmax(scores)` in f64 (for probabilities that are averaged or compared, e.g. an
+/// ensemble's), the maximum subtracted first.
+pub fn softmax_f64(scores: &[f32], probs: &mut Vec<f64>) {
+    let top = scores
+        .iter()
+        .fold(f64::NEG_INFINITY, |a, &s| a.max(f64::from(s)));
+    probs.clear();
+    probs.extend(scores.iter().map(|&s| (f64::from(s) - top).exp()));
+    let total: f64 = probs.iter().sum();
+    probs.iter_mut().for_each(|p| *p /= total);
+}
+
 /// Numerically stable log-softmax of one row, in place.
 pub fn log_softmax_in_place(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -179,6 +191,19 @@ pub fn cross_entropy(
     }
 }
 
+/// The number of groups `offsets` cuts `scores_len` scores into (one offset more than groups,
+/// from 0 to `scores_len`).
+///
+/// # Panics
+/// On offsets that are empty or do not start at 0 and end at `scores_len`.
+fn group_count(offsets: &[usize], scores_len: usize) -> usize {
+    assert!(!offsets.is_empty(), "offsets length");
+    let batch = offsets.len() - 1;
+    assert_eq!(offsets[0], 0, "offsets start at 0");
+    assert_eq!(offsets[batch], scores_len, "offsets end at scores.len()");
+    batch
+}
+
 /// Cross-entropy over groups of rows of different sizes: the softmax of a ladder-agnostic policy,
 /// whose network gives one score per (sample, level) row and whose samples have different numbers
 /// of levels. Sample `i` owns scores `offsets[i]..offsets[i + 1]` (so `offsets` has one entry more
@@ -194,10 +219,8 @@ pub fn grouped_cross_entropy(
     targets: &[usize],
     weights: Option<&[f32]>,
 ) -> LossOutput {
-    let batch = targets.len();
-    assert_eq!(offsets.len(), batch + 1, "offsets length");
-    assert_eq!(offsets[0], 0, "offsets start at 0");
-    assert_eq!(offsets[batch], scores.len(), "offsets end at scores.len()");
+    let batch = group_count(offsets, scores.len());
+    assert_eq!(batch, targets.len(), "offsets length");
     if let Some(w) = weights {
         assert_eq!(w.len(), batch, "weights length");
     }
@@ -236,10 +259,7 @@ pub fn grouped_soft_cross_entropy(
     offsets: &[usize],
     targets: &[f32],
 ) -> LossOutput {
-    assert!(!offsets.is_empty(), "offsets length");
-    let batch = offsets.len() - 1;
-    assert_eq!(offsets[0], 0, "offsets start at 0");
-    assert_eq!(offsets[batch], scores.len(), "offsets end at scores.len()");
+    let batch = group_count(offsets, scores.len());
     assert_eq!(
         targets.len(),
         scores.len(),
@@ -522,5 +542,17 @@ mod tests {
         assert!(at.grad.iter().all(|g| g.abs() < 1e-6), "{:?}", at.grad);
         let entropy: f32 = targets.iter().map(|t| -t * t.ln()).sum::<f32>() / 3.0;
         assert!((at.loss - entropy).abs() < 1e-5);
+    }
+
+    #[test]
+    fn softmax_f64_sums_to_one_and_keeps_the_order() {
+        let mut p = Vec::new();
+        softmax_f64(&[1.0, 3.0, 2.0, 3.0], &mut p);
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(p[1] > p[2] && p[2] > p[0] && p[1] == p[3]);
+        assert_eq!(crate::argmax(&p), 1);
+        // Huge logits do not overflow.
+        softmax_f64(&[1000.0, 0.0], &mut p);
+        assert!((p[0] - 1.0).abs() < 1e-12 && p[1] >= 0.0);
     }
 }

@@ -153,7 +153,7 @@ impl EnsembleAbr {
             let scores = member
                 .actor()
                 .forward(&self.rows, levels, &mut self.scratch);
-            softmax(scores, &mut self.probs);
+            neuralstream_nn::loss::softmax_f64(scores, &mut self.probs);
             if self.mean.is_empty() {
                 self.mean.resize(self.probs.len(), 0.0);
             }
@@ -163,17 +163,6 @@ impl EnsembleAbr {
         }
         Ok(&self.mean)
     }
-}
-
-/// `probs = softmax(scores)` in f64, the maximum subtracted first.
-fn softmax(scores: &[f32], probs: &mut Vec<f64>) {
-    let top = scores
-        .iter()
-        .fold(f64::NEG_INFINITY, |a, &s| a.max(f64::from(s)));
-    probs.clear();
-    probs.extend(scores.iter().map(|&s| (f64::from(s) - top).exp()));
-    let total: f64 = probs.iter().sum();
-    probs.iter_mut().for_each(|p| *p /= total);
 }
 
 impl Abr for EnsembleAbr {
@@ -189,22 +178,5 @@ impl Abr for EnsembleAbr {
             Ok(mean) => Decision::level(neuralstream_nn::argmax(mean).min(top)),
             Err(_) => Decision::level(0),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn softmax_sums_to_one_and_keeps_the_order() {
-        let mut p = Vec::new();
-        softmax(&[1.0, 3.0, 2.0, 3.0], &mut p);
-        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
-        assert!(p[1] > p[2] && p[2] > p[0] && p[1] == p[3]);
-        assert_eq!(neuralstream_nn::argmax(&p), 1);
-        // Huge logits do not overflow.
-        softmax(&[1000.0, 0.0], &mut p);
-        assert!((p[0] - 1.0).abs() < 1e-12 && p[1] >= 0.0);
     }
 }

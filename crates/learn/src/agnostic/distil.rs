@@ -31,13 +31,13 @@
 
 use super::selection::RULES;
 use super::{
-    checked_sim, curriculum, ensure_sessions, environments, references, run_env, scoring_network,
-    train_epoch, AgnosticPoint, AgnosticReport, Env, Samples, TraceSet, TrainVideo, ValidationRun,
+    checked_sim, curriculum, ensure_sessions, environments, run_env, scoring_network, train_epoch,
+    AgnosticPoint, AgnosticReport, Env, Samples, TraceSet, TrainVideo, ValidationRun,
 };
 use crate::error::LearnError;
 use crate::AgnosticConfig;
 use neuralstream_core::{Abr, Decision, Observation};
-use neuralstream_nn::{Adam, AdamConfig, Mlp, SplitMix64};
+use neuralstream_nn::{loss, Adam, AdamConfig, SplitMix64};
 use neuralstream_policy::{AgnosticAbr, AgnosticSpec, Policy, PolicyMeta};
 use neuralstream_sim::{SessionLog, SimConfig};
 use rayon::prelude::*;
@@ -80,6 +80,11 @@ pub trait Teacher: Abr {
 impl Teacher for Policy {
     /// The softmax of a policy's per-level scores; an ensemble's mean probability.
     fn probabilities(&mut self, obs: &Observation<'_>) -> Option<Vec<f64>> {
+        let softmax = |scores: &[f32]| {
+            let mut p = Vec::new();
+            loss::softmax_f64(scores, &mut p);
+            p
+        };
         match self {
             Policy::Fixed(p) => Some(softmax(p.logits(obs))),
             Policy::Agnostic(p) => p.scores(obs).ok().map(softmax),
@@ -102,16 +107,6 @@ impl Abr for RuleTeacher {
 }
 
 impl Teacher for RuleTeacher {}
-
-/// `softmax(scores)` in f64, the largest score subtracted first.
-fn softmax(scores: &[f32]) -> Vec<f64> {
-    let top = scores
-        .iter()
-        .fold(f64::NEG_INFINITY, |a, &x| a.max(f64::from(x)));
-    let exp: Vec<f64> = scores.iter().map(|&x| (f64::from(x) - top).exp()).collect();
-    let sum: f64 = exp.iter().sum();
-    exp.into_iter().map(|e| e / sum).collect()
-}
 
 /// Who labels which environment: `general` every one, except those of `home`'s (trace set,
 /// video) pair, which its own teacher labels; with `rules`, each environment's label comes from
@@ -147,24 +142,12 @@ impl Abr for Labeller<'_> {
 
     fn choose(&mut self, obs: &Observation<'_>) -> Decision {
         let label = self.teacher.choose(obs).level;
-        let before = self.data.len();
-        self.data.push(self.spec, obs, label, &mut self.buf);
-        if self.data.len() > before {
-            let n = self.data.offsets.len();
-            let levels = self.data.offsets[n - 1] - self.data.offsets[n - 2];
-            let probs = match self.data.soft.is_some() {
-                true => self.teacher.probabilities(obs),
-                false => None,
-            };
-            if let Some(soft) = &mut self.data.soft {
-                match probs {
-                    Some(p) if p.len() == levels => soft.extend(p.iter().map(|&x| x as f32)),
-                    _ => soft.extend(
-                        (0..levels).map(|l| f32::from(u8::from(l == label.min(levels - 1)))),
-                    ),
-                }
-            }
-        }
+        let probs = match self.data.soft {
+            Some(_) => self.teacher.probabilities(obs),
+            None => None,
+        };
+        self.data
+            .push(self.spec, obs, label, probs.as_deref(), &mut self.buf);
         match &mut self.student {
             Some(student) => {
                 let decision = student.choose(obs);
@@ -226,60 +209,59 @@ fn assign<P: Teacher + Clone + Send + Sync>(
         .collect()
 }
 
-/// Plays every environment (the student, or the teacher when `student` is `None`) and labels
-/// every decision with the environment's teacher (`assigned`, [`assign`]), in environment order;
-/// also the number of decisions where the student chose the teacher's level.
-#[allow(clippy::too_many_arguments)]
-fn label<P: Teacher + Clone + Send + Sync>(
-    teachers: &Teachers<P>,
-    assigned: &[usize],
-    student: Option<&AgnosticAbr>,
-    envs: &[Env],
-    sets: &[TraceSet],
-    videos: &[TrainVideo],
-    spec: &AgnosticSpec,
-    sim: &SimConfig,
+/// What labelling the training environments needs besides the student: the environments, who
+/// teaches each ([`assign`]) and whether targets are soft.
+struct Labelling<'a, P> {
+    teachers: &'a Teachers<P>,
+    /// Each environment's teacher: 0 its own ([`teacher_of`]), `1 + i` the rule `RULES[i]`.
+    assigned: Vec<usize>,
+    envs: &'a [Env],
+    sets: &'a [TraceSet],
+    videos: &'a [TrainVideo],
+    spec: &'a AgnosticSpec,
+    sim: &'a SimConfig,
     soft: bool,
-) -> Result<(Samples, usize), LearnError> {
-    let parts: Vec<(Samples, usize)> = envs
-        .par_iter()
-        .zip(assigned)
-        .map_init(SessionLog::default, |log, (env, &who)| {
-            let teacher: Box<dyn Teacher> = match who {
-                0 => Box::new(teacher_of(teachers, env, sets, videos).clone()),
-                r => {
-                    let name = RULES[r - 1];
-                    Box::new(RuleTeacher(neuralstream_abr::create(name).map_err(
-                        |e| LearnError::Invalid(format!("teacher rule {name}: {e}")),
-                    )?))
-                }
-            };
-            let mut data = Samples::new();
-            if soft {
-                data.soft = Some(Vec::new());
-            }
-            let mut labeller = Labeller {
-                teacher,
-                student: student.cloned(),
-                spec,
-                data,
-                buf: Vec::new(),
-                agreed: 0,
-            };
-            run_env(&mut labeller, env, videos, sim, log)?;
-            Ok((labeller.data, labeller.agreed))
-        })
-        .collect::<Result<_, LearnError>>()?;
-    let mut data = Samples::new();
-    if soft {
-        data.soft = Some(Vec::new());
+}
+
+impl<P: Teacher + Clone + Send + Sync> Labelling<'_, P> {
+    /// Plays every environment (the student, or the teacher when `student` is `None`) and labels
+    /// every decision with the environment's teacher, in environment order; also the number of
+    /// decisions where the student chose the teacher's level.
+    fn run(&self, student: Option<&AgnosticAbr>) -> Result<(Samples, usize), LearnError> {
+        let parts: Vec<(Samples, usize)> = self
+            .envs
+            .par_iter()
+            .zip(&self.assigned)
+            .map_init(SessionLog::default, |log, (env, &who)| {
+                let teacher: Box<dyn Teacher> = match who {
+                    0 => Box::new(teacher_of(self.teachers, env, self.sets, self.videos).clone()),
+                    r => {
+                        let name = RULES[r - 1];
+                        Box::new(RuleTeacher(neuralstream_abr::create(name).map_err(
+                            |e| LearnError::Invalid(format!("teacher rule {name}: {e}")),
+                        )?))
+                    }
+                };
+                let mut labeller = Labeller {
+                    teacher,
+                    student: student.cloned(),
+                    spec: self.spec,
+                    data: Samples::with_soft(self.soft),
+                    buf: Vec::new(),
+                    agreed: 0,
+                };
+                run_env(&mut labeller, env, self.videos, self.sim, log)?;
+                Ok((labeller.data, labeller.agreed))
+            })
+            .collect::<Result<_, LearnError>>()?;
+        let mut data = Samples::with_soft(self.soft);
+        let mut agreed = 0;
+        for (p, a) in parts {
+            data.extend(p);
+            agreed += a;
+        }
+        Ok((data, agreed))
     }
-    let mut agreed = 0;
-    for (p, a) in parts {
-        data.extend(p);
-        agreed += a;
-    }
-    Ok((data, agreed))
 }
 
 /// What [`distil_agnostic`] returns.
@@ -321,50 +303,27 @@ pub fn distil_agnostic<P: Teacher + Clone + Send + Sync>(
     }
     let spec = AgnosticSpec::default();
     let (train_envs, val_envs) = environments(sets, videos, cfg)?;
-    let assigned = assign(teachers, &train_envs, sets, videos, &sim, cfg.skip_chunks)?;
-    let (mut data, _) = label(
+    let labelling = Labelling {
         teachers,
-        &assigned,
-        None,
-        &train_envs,
+        assigned: assign(teachers, &train_envs, sets, videos, &sim, cfg.skip_chunks)?,
+        envs: &train_envs,
         sets,
         videos,
-        &spec,
-        &sim,
-        distil.soft,
-    )?;
-    ensure_sessions("distillation", &data, &train_envs, &val_envs)?;
-    let val_refs = references(&val_envs, videos, &sim, cfg)?;
-    let val = ValidationRun {
-        envs: &val_envs,
-        refs: &val_refs,
-        sets,
-        videos,
-        sim: &sim,
-        cfg,
         spec: &spec,
-        start,
+        sim: &sim,
+        soft: distil.soft,
     };
+    let (mut data, _) = labelling.run(None)?;
+    ensure_sessions("distillation", &data, &train_envs, &val_envs)?;
+    let mut val = ValidationRun::new(&val_envs, sets, videos, &sim, cfg, &spec, start)?;
     let mut actor = scoring_network(&spec, cfg);
     let mut adam = Adam::new(AdamConfig::with_lr(cfg.lr));
     let mut rng = SplitMix64::new(cfg.seed ^ 0xd157_1000);
-    let mut best = (f64::NEG_INFINITY, actor.clone());
-    let mut curve = Vec::new();
     let mut cut_short = false;
     let mut agreement = Vec::new();
-    let mut validate = |actor: &Mlp, stage, step, loss, curve: &mut Vec<AgnosticPoint>| {
-        let point = val.point(actor, stage, step, loss)?;
-        let score = point.val_score;
-        progress(&point);
-        curve.push(point);
-        if score > best.0 {
-            best = (score, actor.clone());
-        }
-        Ok::<_, LearnError>(())
-    };
     for epoch in 1..=cfg.epochs {
         let loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
-        validate(&actor, "distil-bc", epoch, loss, &mut curve)?;
+        val.record(&actor, "distil-bc", epoch, loss, progress)?;
         if start.elapsed().as_secs_f64() > cfg.max_wall_s {
             cut_short = epoch < cfg.epochs || distil.rounds > 0;
             break;
@@ -375,34 +334,24 @@ pub fn distil_agnostic<P: Teacher + Clone + Send + Sync>(
             break;
         }
         let student = AgnosticAbr::new(actor.clone(), spec.clone(), PolicyMeta::default());
-        let (labelled, agreed) = label(
-            teachers,
-            &assigned,
-            Some(&student),
-            &train_envs,
-            sets,
-            videos,
-            &spec,
-            &sim,
-            distil.soft,
-        )?;
+        let (labelled, agreed) = labelling.run(Some(&student))?;
         agreement.push(agreed as f64 / labelled.len().max(1) as f64);
         data.extend(labelled);
         let mut loss = 0.0;
         for _ in 0..distil.epochs_per_round {
             loss = train_epoch(&mut actor, &mut adam, &data, cfg.batch_size, &mut rng);
         }
-        validate(&actor, "distil", round, loss, &mut curve)?;
+        val.record(&actor, "distil", round, loss, progress)?;
         if start.elapsed().as_secs_f64() > cfg.max_wall_s && round < distil.rounds {
             cut_short = true;
         }
     }
     let mut taught_by = vec![0; 1 + RULES.len()];
-    for &who in &assigned {
+    for &who in &labelling.assigned {
         taught_by[who] += 1;
     }
     Ok(DistilReport {
-        report: val.report(best, meta, curve, data.len(), train_envs.len(), cut_short)?,
+        report: val.report(meta, data.len(), train_envs.len(), cut_short)?,
         agreement,
         taught_by,
     })
@@ -438,6 +387,25 @@ mod tests {
                 2.0,
             ),
         ]
+    }
+
+    /// [`distil_agnostic`] with default metadata and no progress.
+    fn run_distil<P: Teacher + Clone + Send + Sync>(
+        sets: &[TraceSet],
+        videos: &[TrainVideo],
+        cfg: &AgnosticConfig,
+        distil: &DistilConfig,
+        teachers: &Teachers<P>,
+    ) -> Result<DistilReport, LearnError> {
+        distil_agnostic(
+            sets,
+            videos,
+            cfg,
+            distil,
+            teachers,
+            PolicyMeta::default(),
+            &mut |_| {},
+        )
     }
 
     /// A slow network (0.2-0.6 Mbit/s) and a fast one (20-60 Mbit/s), six 400 s traces each; the
@@ -478,18 +446,7 @@ mod tests {
             home: Some(("slow".to_owned(), "v4".to_owned(), Always(0))),
             rules: false,
         };
-        let run = || {
-            distil_agnostic(
-                &sets,
-                &videos,
-                &cfg,
-                &distil,
-                &teachers,
-                PolicyMeta::default(),
-                &mut |_| {},
-            )
-            .unwrap()
-        };
+        let run = || run_distil(&sets, &videos, &cfg, &distil, &teachers).unwrap();
         let DistilReport {
             report, agreement, ..
         } = run();
@@ -566,16 +523,7 @@ mod tests {
                 home: None,
                 rules,
             };
-            distil_agnostic(
-                &sets,
-                &videos,
-                &cfg,
-                &distil,
-                &teachers,
-                PolicyMeta::default(),
-                &mut |_| {},
-            )
-            .unwrap()
+            run_distil(&sets, &videos, &cfg, &distil, &teachers).unwrap()
         };
         let without = run(false);
         let envs = without.taught_by.iter().sum::<usize>();
@@ -629,13 +577,19 @@ mod tests {
             home: None,
             rules: false,
         };
+        let labelling = |who: usize, soft: bool| Labelling {
+            teachers: &teachers,
+            assigned: vec![who; envs.len()],
+            envs: &envs,
+            sets: &sets,
+            videos: &videos,
+            spec: &spec,
+            sim: &sim,
+            soft,
+        };
         // Every environment's teacher, then a rule (bba0) on every environment.
         for who in [0, 1] {
-            let assigned = vec![who; envs.len()];
-            let (data, _) = label(
-                &teachers, &assigned, None, &envs, &sets, &videos, &spec, &sim, true,
-            )
-            .unwrap();
+            let (data, _) = labelling(who, true).run(None).unwrap();
             let soft = data.soft.as_ref().unwrap();
             assert_eq!(
                 soft.len(),
@@ -652,18 +606,7 @@ mod tests {
                 }
             }
         }
-        let (hard, _) = label(
-            &teachers,
-            &vec![0; envs.len()],
-            None,
-            &envs,
-            &sets,
-            &videos,
-            &spec,
-            &sim,
-            false,
-        )
-        .unwrap();
+        let (hard, _) = labelling(0, false).run(None).unwrap();
         assert!(hard.soft.is_none());
         // The student learns the teacher's most likely level from its probabilities.
         let distil = DistilConfig {
@@ -671,16 +614,7 @@ mod tests {
             epochs_per_round: 4,
             soft: true,
         };
-        let out = distil_agnostic(
-            &sets,
-            &videos,
-            &cfg,
-            &distil,
-            &teachers,
-            PolicyMeta::default(),
-            &mut |_| {},
-        )
-        .unwrap();
+        let out = run_distil(&sets, &videos, &cfg, &distil, &teachers).unwrap();
         assert!(out.agreement[0] >= 0.9, "{:?}", out.agreement);
     }
 
@@ -692,14 +626,12 @@ mod tests {
             home: Some(("pensieve".to_owned(), "v4".to_owned(), Always(0))),
             rules: false,
         };
-        let err = distil_agnostic(
+        let err = run_distil(
             &sets,
             &videos(),
             &tiny(),
             &DistilConfig::default(),
             &teachers,
-            PolicyMeta::default(),
-            &mut |_| {},
         )
         .unwrap_err()
         .to_string();
