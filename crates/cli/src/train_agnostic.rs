@@ -275,13 +275,7 @@ fn grid_and_pensieve_settings(
         w.is_finite() && w >= 0.0,
         "--agnostic-pensieve-weight {w}: must be a number at least 0 (0 weighs every validation group alike)"
     );
-    // Pensieve's set by name, and its video: the first (Pensieve's by default).
-    let pensieve = |flag: &str| -> Result<(String, String)> {
-        let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
-            format!("{flag}: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)")
-        })?;
-        Ok((set.name.clone(), videos[0].video.name.clone()))
-    };
+    let pensieve = |flag: &str| pensieve_pair(sets, videos, flag);
     if w > 0.0 {
         base.home_group = Some(pensieve("--agnostic-pensieve-weight")?);
         base.home_weight = w;
@@ -295,6 +289,15 @@ fn grid_and_pensieve_settings(
         });
     }
     Ok(())
+}
+
+/// Pensieve's trace set (by name) and its video (the first, Pensieve's by default), which
+/// `flag` singles out; the error names `flag` and how to provide the set.
+fn pensieve_pair(sets: &[TraceSet], videos: &[TrainVideo], flag: &str) -> Result<(String, String)> {
+    let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
+        format!("{flag}: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)")
+    })?;
+    Ok((set.name.clone(), videos[0].video.name.clone()))
 }
 
 /// Runs `neuralstream train --agnostic`.
@@ -430,15 +433,13 @@ fn distil(
     let home = match &args.agnostic_home_teacher {
         None => None,
         Some(path) => {
+            let flag = format!("--agnostic-home-teacher {}", path.display());
             let policy = load(path, "--agnostic-home-teacher")?;
-            let set = sets.iter().find(|s| s.name == "pensieve").with_context(|| {
-                format!("--agnostic-home-teacher {}: needs a trace set named 'pensieve' (the default distribution's, with ../shared present, or --agnostic-traces pensieve=PATH)", path.display())
-            })?;
-            let video = &videos[0].video;
+            let (set, video) = pensieve_pair(sets, videos, &flag)?;
             policy
-                .check_video(video)
-                .map_err(|e| anyhow::anyhow!("--agnostic-home-teacher {}: {e}", path.display()))?;
-            Some((set.name.clone(), video.name.clone(), policy))
+                .check_video(&videos[0].video)
+                .map_err(|e| anyhow::anyhow!("{flag}: {e}"))?;
+            Some((set, video, policy))
         }
     };
     let distil_cfg = DistilConfig {
@@ -449,9 +450,10 @@ fn distil(
     eprintln!(
         "train --agnostic: distilling {}{} into one network of {:?} over {} trace sets and {} videos; seed {}",
         teacher.display(),
-        home.as_ref()
-            .map(|(s, v, _)| format!(" (and {} on {s} x {v})", args.agnostic_home_teacher.as_deref().unwrap_or(teacher).display()))
-            .unwrap_or_default(),
+        match (&home, &args.agnostic_home_teacher) {
+            (Some((s, v, _)), Some(path)) => format!(" (and {} on {s} x {v})", path.display()),
+            _ => String::new(),
+        },
         cfg.hidden,
         sets.len(),
         train_videos.len(),
