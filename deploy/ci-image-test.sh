@@ -94,7 +94,7 @@ say "dockerd $(docker version --format '{{.Server.Version}}') up, PID $DOCKERD_P
 # 3. The Debian base image, from Debian's own packages (no registry is reachable).
 BASE_TAR="$CACHE/debian-bookworm-minbase.tar"
 if [ ! -s "$BASE_TAR" ]; then
-  MIRROR=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+  MIRROR=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
   MIRROR=${MIRROR:-http://deb.debian.org/debian}
   say "debootstrap --variant=minbase bookworm from $MIRROR"
   debootstrap --variant=minbase bookworm "$WORK/rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
@@ -143,12 +143,18 @@ label=$(docker image inspect --format '{{index .Config.Labels "org.opencontainer
 [ "$label" = "$COMMIT" ] || fail "label org.opencontainers.image.revision is '$label', expected $COMMIT"
 user=$(docker image inspect --format '{{.Config.User}}' "$TAG")
 [ "$user" = "10001:10001" ] || fail "image user is '$user', expected 10001:10001 (non-root)"
-docker image inspect --format '{{json .Config.Healthcheck}}' "$TAG" | grep -q NEURALSTREAM_HEALTH_URL \
+# Each output is captured whole before it is searched: with pipefail, `producer | grep -q` fails
+# whenever grep stops reading at its first match while the producer is still writing (curl: (23)).
+healthcheck=$(docker image inspect --format '{{json .Config.Healthcheck}}' "$TAG")
+grep -q NEURALSTREAM_HEALTH_URL <<<"$healthcheck" \
   || fail "image has no HEALTHCHECK asking \$NEURALSTREAM_HEALTH_URL"
-docker image inspect --format '{{json .Config.Env}}' "$TAG" | grep -q 'NEURALSTREAM_HEALTH_URL=https://127.0.0.1:8443/healthz' \
+env_json=$(docker image inspect --format '{{json .Config.Env}}' "$TAG")
+grep -q 'NEURALSTREAM_HEALTH_URL=https://127.0.0.1:8443/healthz' <<<"$env_json" \
   || fail "image's NEURALSTREAM_HEALTH_URL is not https://127.0.0.1:8443/healthz"
-docker run --rm --network host "$TAG" --version | grep -q neuralstream \
-  || fail "'docker run IMAGE --version' did not print the version"
+version=$(docker run --rm --network host "$TAG" --version) \
+  || fail "'docker run IMAGE --version' failed"
+grep -q neuralstream <<<"$version" \
+  || fail "'docker run IMAGE --version' did not print the version (it printed: $version)"
 
 # 5. Serve: read-only root filesystem, the fixture media read-only, a free port on loopback.
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
@@ -187,8 +193,10 @@ assert a["bitrate_kbps"] in (300, 1200, 4300), a
 ' || fail "unexpected decision answer: $answer"
 say "decision: $answer"
 
-curl -fsS --max-time 5 --cacert "$WORK/cert.pem" "$URL/metrics" | grep -q '^neuralstream_sessions_created_total 1$' \
-  || fail "/metrics does not count the session just created"
+curl -fsS --max-time 5 --cacert "$WORK/cert.pem" "$URL/metrics" >"$WORK/metrics" \
+  || fail "GET /metrics failed"
+grep -q '^neuralstream_sessions_created_total 1$' "$WORK/metrics" \
+  || fail "/metrics does not count the session just created ($(grep -c . "$WORK/metrics") lines; sessions: $(grep '^neuralstream_sessions_created_total' "$WORK/metrics" || echo none))"
 
 health=""
 for _ in $(seq 1 30); do
