@@ -6,11 +6,14 @@
 # B = A + 200 Pensieve windows: seeds 1, 2, 3; all on split 1), the fixed-ladder default trained on
 # split 1's Pensieve training traces only (the home teacher), then one 2 x 128 student distilled
 # from the ensemble of the five and the home teacher. Two trainings run at a time. Writes
-# OUT/student/policy.safetensors; every step's log beside it.
+# OUT/student/policy.safetensors; every step's log beside it. FLAGS (environment, empty by default)
+# is added to every ladder-agnostic training, teachers and student: FLAGS=--agnostic-rule-hints
+# makes the layout 3 recipe.
 set -eu
 out=$1
 S=${2:-../shared/data}
 NS=${NS:-target/release/neuralstream}
+FLAGS=${FLAGS:-}
 mkdir -p "$out"
 start=$(date +%s)
 # The split: which Pensieve traces the agnostic trainer holds out (split.csv), without training.
@@ -24,12 +27,12 @@ printf '%s\n' \
   "A1 --seed 1" "A2 --seed 2" \
   "B1 --seed 1 --agnostic-pensieve-windows 200" "B2 --seed 2 --agnostic-pensieve-windows 200" \
   "B3 --seed 3 --agnostic-pensieve-windows 200" "FT" |
-  NS=$NS out=$out S=$S xargs -P 2 -I{} sh -c '
+  NS=$NS out=$out S=$S FLAGS=$FLAGS xargs -P 2 -I{} sh -c '
     set -- {}; name=$1; shift
     if [ "$name" = FT ]; then
       $NS train --traces "$out/pens-train" --video "$S/pensieve/sim" --seed 1 --out "$out/FT" > "$out/FT.log" 2>&1
     else
-      $NS train --agnostic --agnostic-select grid --agnostic-split-seed 1 "$@" --out "$out/$name" > "$out/$name.log" 2>&1
+      $NS train --agnostic --agnostic-select grid --agnostic-split-seed 1 "$@" $FLAGS --out "$out/$name" > "$out/$name.log" 2>&1
     fi
     echo "$name done"'
 # Step 3: the student.
@@ -37,5 +40,5 @@ E=""
 for m in A1 A2 B1 B2 B3; do E="${E:+$E+}$out/$m/policy.safetensors"; done
 $NS train --agnostic --agnostic-select grid --seed 1 --agnostic-pensieve-windows 200 --hidden 128,128 \
   --agnostic-teacher "$E" --agnostic-home-teacher "$out/FT/policy.safetensors" \
-  --agnostic-distil-rounds 8 --out "$out/student" > "$out/student.log" 2>&1
+  --agnostic-distil-rounds 8 $FLAGS --out "$out/student" > "$out/student.log" 2>&1
 echo "student: $out/student/policy.safetensors ($(( $(date +%s) - start )) s wall)"

@@ -240,6 +240,11 @@ pub struct TrainArgs {
     /// of them there), so the student imitates the best causal player of each environment.
     #[arg(long, requires = "agnostic_teacher")]
     pub agnostic_teacher_rules: bool,
+    /// With --agnostic: feature layout 3, which adds to every level's inputs what RobustMPC and
+    /// BBA-0 would fetch now, so the network learns when to follow a strong rule and when to
+    /// leave it (about 5 us more a decision; the file says its layout).
+    #[arg(long, requires = "agnostic")]
+    pub agnostic_rule_hints: bool,
     /// With --agnostic-teacher: train on the teachers' probabilities of every level (soft
     /// targets; an ensemble's mean probability, a policy's softmax) instead of their chosen level.
     #[arg(long, requires = "agnostic_teacher")]

@@ -322,6 +322,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         },
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
+        rule_hints: args.agnostic_rule_hints,
         hidden: match &args.hidden {
             Some(h) => super::parse_hidden(h)?,
             None => base.hidden.clone(),
@@ -539,6 +540,12 @@ fn write_outputs(
         report.samples,
         report.train_envs
     );
+    if policy.spec().has_rule_hints() {
+        println!(
+            "feature layout {} (rule hints: what RobustMPC and BBA-0 would fetch, in every level's inputs)",
+            policy.spec().version
+        );
+    }
     if report.cut_short {
         println!("warning: --max-wall-s cut the run short; the policy is not reproducible");
     }

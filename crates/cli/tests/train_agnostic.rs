@@ -213,3 +213,60 @@ fn a_split_seed_gives_other_seeds_the_same_validation_sessions() {
     );
     assert_ne!(groups("2", None, "other"), one, "--seed alone moves them");
 }
+
+#[test]
+fn rule_hints_train_a_layout_3_policy_that_bench_plays_on_any_ladder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = TINY.to_vec();
+    args.push("--agnostic-rule-hints");
+    let trained = run(&args, &dir.path().join("train"));
+    assert_ok(&trained);
+    let stdout = String::from_utf8_lossy(&trained.stdout);
+    assert!(
+        stdout.contains("rule hints"),
+        "the run says its layout: {stdout}"
+    );
+    let path = dir.path().join("train/policy.safetensors");
+    let Ok(neuralstream_policy::Policy::Agnostic(p)) = neuralstream_policy::Policy::load(&path)
+    else {
+        panic!("{} is not a ladder-agnostic policy", path.display())
+    };
+    assert!(p.spec().has_rule_hints(), "{:?}", p.spec());
+    assert_eq!(
+        p.spec().version,
+        neuralstream_policy::AGNOSTIC_HINTS_VERSION
+    );
+    let grid = dir.path().join("grid");
+    let abr = format!("learned:{},robustmpc", path.display());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_neuralstream"))
+        .args([
+            "bench",
+            "--grid-traces",
+            "fast=synthetic-fast",
+            "--grid-videos",
+        ])
+        .args([
+            "ladder10,h264",
+            "--abr",
+            &abr,
+            "--synthetic-traces",
+            "2",
+            "--out",
+        ])
+        .arg(&grid)
+        .output()
+        .unwrap();
+    assert_ok(&o);
+    let csv = std::fs::read_to_string(grid.join("grid.csv")).unwrap();
+    let learned_rows = csv.lines().filter(|l| l.contains("learned:")).count();
+    assert_eq!(learned_rows, 2, "one row per video: {csv}");
+    // Without the flag the same run keeps layout 2.
+    let plain = run(&TINY, &dir.path().join("plain"));
+    assert_ok(&plain);
+    let Ok(neuralstream_policy::Policy::Agnostic(q)) =
+        neuralstream_policy::Policy::load(dir.path().join("plain/policy.safetensors"))
+    else {
+        panic!("the plain run is not a ladder-agnostic policy")
+    };
+    assert_eq!(q.spec().version, neuralstream_policy::AGNOSTIC_VERSION);
+}

@@ -191,6 +191,9 @@ pub struct AgnosticConfig {
     pub split_seed: Option<u64>,
     /// Stop after the epoch during which this much wall time has passed, seconds (a safety net).
     pub max_wall_s: f64,
+    /// Feature layout 3: every level's part also says what RobustMPC and BBA-0 would fetch now
+    /// ([`AgnosticSpec::with_rule_hints`]); off: layout 2.
+    pub rule_hints: bool,
 }
 
 impl Default for AgnosticConfig {
@@ -235,11 +238,21 @@ impl Default for AgnosticConfig {
             home: None,
             split_seed: None,
             max_wall_s: 3600.0,
+            rule_hints: false,
         }
     }
 }
 
 impl AgnosticConfig {
+    /// The featurisation these settings train: layout 2, or 3 with [`AgnosticConfig::rule_hints`].
+    pub fn spec(&self) -> AgnosticSpec {
+        if self.rule_hints {
+            AgnosticSpec::with_rule_hints()
+        } else {
+            AgnosticSpec::default()
+        }
+    }
+
     /// The default settings with `selection`; [`Selection::Bar`] validates on
     /// [`BAR_VAL_WINDOWS_PER_SET`] windows per set (as its measured runs did), [`Selection::Grid`]
     /// on [`GRID_VAL_WINDOWS_PER_SET`] taken from every validation trace and averages
@@ -461,7 +474,7 @@ pub fn train_agnostic(
     let start = Instant::now();
     cfg.pi.validate().map_err(|e| e.within("pi"))?;
     let sim = checked_sim(videos, cfg)?;
-    let spec = AgnosticSpec::default();
+    let spec = cfg.spec();
     let (train_envs, val_envs) = environments(sets, videos, cfg)?;
     let mut data = collect_demos(&train_envs, videos, &spec, &sim, cfg)?;
     ensure_sessions("the ladder-agnostic trainer", &data, &train_envs, &val_envs)?;

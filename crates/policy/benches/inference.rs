@@ -87,6 +87,18 @@ fn bench_agnostic_decision(c: &mut Criterion) {
     c.bench_function("agnostic_decision_10_levels_2x128", |b| {
         b.iter(|| black_box(wide.choose(&obs())))
     });
+    // Layout 3 (`--agnostic-rule-hints`): the same 2 x 64 network's inputs plus what RobustMPC and
+    // BBA-0 would fetch, both recomputed from the observation every decision.
+    let spec = AgnosticSpec::with_rule_hints();
+    let hinted = Mlp::new(
+        &[spec.row_len(), AGNOSTIC_HIDDEN[0], AGNOSTIC_HIDDEN[1], 1],
+        Activation::Relu,
+        1,
+    );
+    let mut hinted = AgnosticAbr::new(hinted, spec, PolicyMeta::default());
+    c.bench_function("agnostic_decision_10_levels_2x64_rule_hints", |b| {
+        b.iter(|| black_box(hinted.choose(&obs())))
+    });
     // Ensembles of three and five such networks (issue 17's ensemble: mean of the per-level
     // softmax probabilities), the same observation.
     for n in [3u64, 5] {

@@ -1,6 +1,7 @@
-//! The ladder-agnostic policy (feature layout version 2): one network scores every level of any
-//! ladder from that level's own inputs plus the shared session context, with the same weights for
-//! every level, and the choice is a softmax (greedy: argmax) over however many levels the video has.
+//! The ladder-agnostic policy (feature layout version 2, or 3 with rule hints): one network scores
+//! every level of any ladder from that level's own inputs plus the shared session context, with the
+//! same weights for every level, and the choice is a softmax (greedy: argmax) over however many
+//! levels the video has.
 //!
 //! This follows the recipe the issue cites for policies that generalise across ladders (Genet,
 //! SIGCOMM'22, and the "per-action scoring" of ladder-independent ABR): the state and action
@@ -45,6 +46,23 @@
 //! | 8 | the same download time at the lowest of the last `predict_chunks` throughputs, clamped to `[0, 10]` |
 //! | 9 | 1 for the last level, 0 otherwise |
 //!
+//! **Layout 3** ([`AGNOSTIC_HINTS_VERSION`], opt-in: `train --agnostic --agnostic-rule-hints`) is
+//! layout 2 plus [`HINTS_PER_LEVEL`] values at the end of every level's part: what two classic rules
+//! would fetch now, as seen from this level (residual-policy style: the network learns when to
+//! follow a strong rule and when to leave it):
+//!
+//! | offset in the level's part | level feature (layout 3 only) |
+//! |---|---|
+//! | 10 | 1 for RobustMPC's choice (`robustmpc`, as `bench` plays it), 0 otherwise |
+//! | 11 | signed distance to RobustMPC's choice in levels / 4, clamped to `[-3, 3]` |
+//! | 12 | 1 for BBA-0's choice (`bba0`), 0 otherwise |
+//! | 13 | signed distance to BBA-0's choice in levels / 4, clamped to `[-3, 3]` |
+//!
+//! Both rules are recomputed from the observation alone, so the features stay a pure function of
+//! it: BBA-0 has no state, and RobustMPC's state (its forecast errors) is a function of the last
+//! [`MPC_HINT_RECORDS`] downloads, which are replayed into a per-thread controller (the same
+//! decision as a controller that saw the whole session; a test checks it).
+//!
 //! The predicted throughput is the harmonic mean of the last `predict_chunks` measurements
 //! (RobustMPC's predictor without the error discount); before the first download it is taken to be
 //! the lowest level's bitrate, so the first estimate is conservative.
@@ -55,16 +73,30 @@
 //! fixed-ladder one with `"version": 2` in its feature spec.
 
 use crate::learned::{provenance_metadata, PolicyMeta, ACTOR};
+use neuralstream_abr::{bba0::Bba0, mpc::Mpc};
 use neuralstream_core::{Abr, Decision, Observation};
 use neuralstream_nn::{save_safetensors, Mlp, Scratch};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::path::Path;
 use thiserror::Error;
 
 /// Layout version of the ladder-agnostic features (the fixed-ladder layout is 1).
 pub const AGNOSTIC_VERSION: u32 = 2;
-/// Values per level in a row (the level's own part).
+/// Layout version of the ladder-agnostic features with rule hints (layout 2 + [`HINTS_PER_LEVEL`]).
+pub const AGNOSTIC_HINTS_VERSION: u32 = 3;
+/// Values per level in a row of layout 2 (the level's own part).
 pub const PER_LEVEL: usize = 10;
+/// Rule-hint values per level that layout 3 appends to the level's part.
+pub const HINTS_PER_LEVEL: usize = 4;
+/// Downloads RobustMPC's hint replays: its forecast (harmonic mean of 5) and its error window (5
+/// errors, each against the estimate one download earlier) depend on no older download.
+pub const MPC_HINT_RECORDS: usize = 11;
+
+thread_local! {
+    /// The RobustMPC controller that hints replay into (its search scratch is reused).
+    static MPC_HINT: RefCell<Mpc> = RefCell::new(Mpc::robust());
+}
 /// Hidden layer widths of the default ladder-agnostic network (what `train` builds and the
 /// inference benchmark measures).
 pub const AGNOSTIC_HIDDEN: [usize; 2] = [64, 64];
@@ -130,16 +162,38 @@ impl AgnosticSpec {
         5 * self.history_len + 9
     }
 
+    /// Layout 3: layout 2 with rule hints in every level's part.
+    pub fn with_rule_hints() -> Self {
+        AgnosticSpec {
+            version: AGNOSTIC_HINTS_VERSION,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the level parts carry rule hints (layout 3).
+    pub fn has_rule_hints(&self) -> bool {
+        self.version == AGNOSTIC_HINTS_VERSION
+    }
+
+    /// Length of a level's own part of a row.
+    pub fn per_level_len(&self) -> usize {
+        if self.has_rule_hints() {
+            PER_LEVEL + HINTS_PER_LEVEL
+        } else {
+            PER_LEVEL
+        }
+    }
+
     /// Length of one row (context + the level's part): the network's input width.
     pub fn row_len(&self) -> usize {
-        self.context_len() + PER_LEVEL
+        self.context_len() + self.per_level_len()
     }
 
     /// Checks a spec read from a file; returns what is wrong for the caller's error.
     pub fn validate(&self) -> Result<(), String> {
-        if self.version != AGNOSTIC_VERSION {
+        if self.version != AGNOSTIC_VERSION && self.version != AGNOSTIC_HINTS_VERSION {
             return Err(format!(
-                "ladder-agnostic layout version must be {AGNOSTIC_VERSION}, got {}",
+                "ladder-agnostic layout version must be {AGNOSTIC_VERSION} or {AGNOSTIC_HINTS_VERSION}, got {}",
                 self.version
             ));
         }
@@ -270,6 +324,17 @@ impl AgnosticSpec {
             row[8] = (megabits / low_mbps / chunk_s).clamp(0.0, 10.0) as f32;
             row[9] = if level == last { 1.0 } else { 0.0 };
         }
+        if self.has_rule_hints() {
+            let (mpc, bba) = rule_hints(obs);
+            for (level, row) in rows.chunks_exact_mut(row_len).enumerate() {
+                let row = &mut row[c + PER_LEVEL..];
+                let dist = |choice: usize| ((level as f64 - choice as f64) / 4.0).clamp(-3.0, 3.0);
+                row[0] = if level == mpc { 1.0 } else { 0.0 };
+                row[1] = dist(mpc) as f32;
+                row[2] = if level == bba { 1.0 } else { 0.0 };
+                row[3] = dist(bba) as f32;
+            }
+        }
         // Every row shares the first row's context.
         let (first_row, others) = rows.split_at_mut(row_len);
         for row in others.chunks_exact_mut(row_len) {
@@ -277,6 +342,23 @@ impl AgnosticSpec {
         }
         Ok(levels)
     }
+}
+
+/// The levels RobustMPC and BBA-0 would fetch now (layout 3's hints), from the observation alone.
+pub fn rule_hints(obs: &Observation<'_>) -> (usize, usize) {
+    let recent = &obs.history[obs.history.len().saturating_sub(MPC_HINT_RECORDS)..];
+    let replay = Observation {
+        history: recent,
+        ..*obs
+    };
+    let mpc = MPC_HINT.with(|m| {
+        let mut m = m.borrow_mut();
+        m.reset();
+        m.choose(&replay).level
+    });
+    let bba = Bba0::default().choose(obs).level;
+    let top = obs.video.num_levels().saturating_sub(1);
+    (mpc.min(top), bba.min(top))
 }
 
 fn finite(input: &str, value: f64) -> Result<(), FeatureError> {
@@ -363,7 +445,7 @@ impl AgnosticAbr {
     }
 
     /// Writes a policy file: the network as `"actor"` plus the metadata every policy carries, with
-    /// this layout's spec (version 2) under the feature-spec key.
+    /// this layout's spec (version 2 or 3) under the feature-spec key.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), crate::PolicyError> {
         let mut md = provenance_metadata(&self.meta);
         md.insert(

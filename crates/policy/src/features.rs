@@ -43,7 +43,9 @@ pub struct FeatureSpec {
 
 /// What is wrong with a fixed-ladder spec of layout `version` (not [`FEATURE_VERSION`]).
 pub(crate) fn wrong_version(version: u64) -> String {
-    if version == u64::from(crate::agnostic::AGNOSTIC_VERSION) {
+    if version == u64::from(crate::agnostic::AGNOSTIC_VERSION)
+        || version == u64::from(crate::agnostic::AGNOSTIC_HINTS_VERSION)
+    {
         format!("feature layout version {version} is the ladder-agnostic layout, not the fixed-ladder {FEATURE_VERSION}; load the file with Policy::load")
     } else {
         format!("feature layout version {version} is not the {FEATURE_VERSION} this build reads; use a NeuralStream of the version that trained it, or retrain")

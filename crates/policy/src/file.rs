@@ -7,7 +7,9 @@
 //! an unknown layout is refused with its path and version. A path `A+B+C` that is not a file loads
 //! the ladder-agnostic files `A`, `B` and `C` as one [`EnsembleAbr`] ([`crate::ensemble`]).
 
-use crate::agnostic::{AgnosticAbr, AgnosticSpec, AGNOSTIC_VERSION, MAX_LEVELS, MIN_LEVELS};
+use crate::agnostic::{
+    AgnosticAbr, AgnosticSpec, AGNOSTIC_HINTS_VERSION, AGNOSTIC_VERSION, MAX_LEVELS, MIN_LEVELS,
+};
 use crate::ensemble::EnsembleAbr;
 use crate::features::{FeatureSpec, FEATURE_VERSION};
 use crate::learned::{
@@ -51,7 +53,7 @@ impl Policy {
             Some(v) if v == u64::from(FEATURE_VERSION) => {
                 Ok(Policy::Fixed(LearnedAbr::from_parts(path, actor, &md)?))
             }
-            Some(v) if v == u64::from(AGNOSTIC_VERSION) => {
+            Some(v) if v == u64::from(AGNOSTIC_VERSION) || v == u64::from(AGNOSTIC_HINTS_VERSION) => {
                 let spec: AgnosticSpec =
                     serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
                 spec.validate().map_err(bad)?;
@@ -67,7 +69,7 @@ impl Policy {
                 Ok(Policy::Agnostic(AgnosticAbr::new(actor, spec, meta)))
             }
             other => Err(bad(format!(
-                "unknown feature layout version {}; this build reads {FEATURE_VERSION} (fixed ladder) and {AGNOSTIC_VERSION} (ladder-agnostic): use the NeuralStream that trained it, or retrain",
+                "unknown feature layout version {}; this build reads {FEATURE_VERSION} (fixed ladder), {AGNOSTIC_VERSION} (ladder-agnostic) and {AGNOSTIC_HINTS_VERSION} (ladder-agnostic with rule hints): use the NeuralStream that trained it, or retrain",
                 other.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
             ))),
         }

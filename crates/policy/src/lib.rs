@@ -29,7 +29,9 @@ pub mod features;
 pub mod file;
 pub mod learned;
 
-pub use agnostic::{AgnosticAbr, AgnosticSpec, FeatureError, AGNOSTIC_VERSION};
+pub use agnostic::{
+    AgnosticAbr, AgnosticSpec, FeatureError, AGNOSTIC_HINTS_VERSION, AGNOSTIC_VERSION,
+};
 pub use ensemble::EnsembleAbr;
 pub use features::{FeatureSpec, FEATURE_VERSION};
 pub use file::Policy;

@@ -1,13 +1,15 @@
-//! The ladder-agnostic policy (feature layout 2): it plays ladders of 2 to 16 levels with one
-//! network, its file says its layout, fixed-ladder files still load, and bad input (a ladder out of
-//! range, an unknown layout, NaN in an input) is an error that names it, never a panic.
+//! The ladder-agnostic policy (feature layout 2, and 3 with rule hints): it plays ladders of 2 to 16
+//! levels with one network, its file says its layout, fixed-ladder files still load, and bad input
+//! (a ladder out of range, an unknown layout, NaN in an input) is an error that names it, never a
+//! panic.
 
 mod support;
+use neuralstream_abr::{bba0::Bba0, mpc::Mpc};
 use neuralstream_core::video::Ladder;
 use neuralstream_core::{Abr, ChunkRecord, Observation, Video};
 use neuralstream_data::synthetic::synthetic_video;
 use neuralstream_nn::{Activation, Mlp};
-use neuralstream_policy::agnostic::PER_LEVEL;
+use neuralstream_policy::agnostic::{rule_hints, HINTS_PER_LEVEL, PER_LEVEL};
 use neuralstream_policy::{
     AgnosticAbr, AgnosticSpec, FeatureError, FeatureSpec, LearnedAbr, Policy, PolicyMeta,
 };
@@ -39,7 +41,10 @@ fn video(levels: usize, top_kbps: f64, chunk_s: f64) -> Video {
 }
 
 fn policy(seed: u64) -> AgnosticAbr {
-    let spec = AgnosticSpec::default();
+    policy_of(AgnosticSpec::default(), seed)
+}
+
+fn policy_of(spec: AgnosticSpec, seed: u64) -> AgnosticAbr {
     let actor = Mlp::new(&[spec.row_len(), 32, 32, 1], Activation::Relu, seed);
     AgnosticAbr::new(
         actor,
@@ -210,8 +215,8 @@ fn unknown_or_broken_layouts_are_refused_with_the_file_named() {
     let good = policy(1);
     let cases = [
         (
-            r#"{"version":3,"history_len":8}"#,
-            "unknown feature layout version 3",
+            r#"{"version":4,"history_len":8}"#,
+            "unknown feature layout version 4",
         ),
         (
             r#"{"history_len":8}"#,
@@ -270,5 +275,86 @@ proptest! {
         prop_assert!(rows.iter().all(|x| x.is_finite() && x.abs() <= 10.0), "{:?}", rows);
         let mut a = policy(9);
         prop_assert!(a.choose(&o).level < levels);
+        let n = AgnosticSpec::with_rule_hints().write(&o, &mut rows).unwrap();
+        prop_assert_eq!(n, levels);
+        prop_assert!(rows.iter().all(|x| x.is_finite() && x.abs() <= 10.0), "{:?}", rows);
+        let mut hinted = policy_of(AgnosticSpec::with_rule_hints(), 9);
+        prop_assert!(hinted.choose(&o).level < levels);
+    }
+
+    /// Layout 3's RobustMPC hint replays only the last downloads into a fresh controller: it is
+    /// the choice of a controller that saw the whole session, at any point of any session.
+    #[test]
+    fn the_rule_hints_are_the_rules_own_choices(
+        levels in 2usize..=12,
+        top_mbps in 0.5f64..40.0,
+        steps in proptest::collection::vec((0usize..12, 50.0f64..20_000.0, 0.0f64..60.0), 0..30),
+    ) {
+        let v = video(levels, top_mbps * 1000.0, 4.0);
+        let history: Vec<ChunkRecord> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, &(l, d, _))| rec(l.min(levels - 1), v.chunk_bytes[l.min(levels - 1)][i], d))
+            .collect();
+        let mut whole = Mpc::robust();
+        for n in 0..=history.len() {
+            let buffer_s = steps.get(n).map_or(10.0, |s| s.2);
+            let o = obs(&v, &history[..n], buffer_s);
+            // The controller bench plays sees every observation of the session in order.
+            let expected_mpc = whole.choose(&o).level;
+            let expected_bba = Bba0::default().choose(&o).level;
+            prop_assert_eq!(rule_hints(&o), (expected_mpc, expected_bba), "after {} downloads", n);
+        }
+    }
+}
+
+#[test]
+fn layout_3_marks_the_rules_choices_and_round_trips_through_its_file() {
+    let v = video(6, 6000.0, 4.0);
+    let spec = AgnosticSpec::with_rule_hints();
+    assert_eq!(spec.version, neuralstream_policy::AGNOSTIC_HINTS_VERSION);
+    // Six downloads at about 2 Mbit/s and a 30 s buffer: RobustMPC and BBA-0 both choose.
+    let history: Vec<ChunkRecord> = (0..6)
+        .map(|i| {
+            rec(
+                2,
+                v.chunk_bytes[2][i],
+                v.chunk_bytes[2][i] as f64 * 8.0 / 2000.0,
+            )
+        })
+        .collect();
+    let o = obs(&v, &history, 30.0);
+    let (mpc, bba) = rule_hints(&o);
+    let mut rows = Vec::new();
+    assert_eq!(spec.write(&o, &mut rows).unwrap(), 6);
+    let (c, r) = (spec.context_len(), spec.row_len());
+    assert_eq!(r, c + PER_LEVEL + HINTS_PER_LEVEL);
+    // Layout 2's part is unchanged by the hints.
+    let mut plain = Vec::new();
+    AgnosticSpec::default().write(&o, &mut plain).unwrap();
+    let r2 = AgnosticSpec::default().row_len();
+    for l in 0..6 {
+        assert_eq!(
+            rows[l * r..l * r + c + PER_LEVEL],
+            plain[l * r2..(l + 1) * r2]
+        );
+        let hint = &rows[l * r + c + PER_LEVEL..(l + 1) * r];
+        assert_eq!(hint[0], if l == mpc { 1.0 } else { 0.0 }, "level {l}");
+        assert_eq!(hint[1], (l as f32 - mpc as f32) / 4.0, "level {l}");
+        assert_eq!(hint[2], if l == bba { 1.0 } else { 0.0 }, "level {l}");
+        assert_eq!(hint[3], (l as f32 - bba as f32) / 4.0, "level {l}");
+    }
+    // The file says layout 3, loads as such and plays the same levels.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hinted.safetensors");
+    let mut a = policy_of(spec.clone(), 3);
+    a.save(&path).unwrap();
+    let Policy::Agnostic(mut b) = Policy::load(&path).unwrap() else {
+        panic!("a layout 3 file loads as a ladder-agnostic policy")
+    };
+    assert_eq!(b.spec(), &spec);
+    for levels in [2, 10, 16] {
+        let v = video(levels, 8000.0, 4.0);
+        assert_eq!(play(&mut a, &v, 3), play(&mut b, &v, 3), "{levels} levels");
     }
 }

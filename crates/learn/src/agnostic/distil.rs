@@ -301,7 +301,7 @@ pub fn distil_agnostic<P: Teacher + Clone + Send + Sync>(
             )));
         }
     }
-    let spec = AgnosticSpec::default();
+    let spec = cfg.spec();
     let (train_envs, val_envs) = environments(sets, videos, cfg)?;
     let labelling = Labelling {
         teachers,
