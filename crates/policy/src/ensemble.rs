@@ -18,18 +18,19 @@
 //! `argmax_l (1/M) * sum_m p_m[l]`
 //!
 //! (the first such level on a tie, as a single policy's argmax does). An ensemble of one therefore
-//! picks what its member picks. The members share one feature spec, so the observation is
-//! featurised once and each member adds one batched forward pass of its network (criterion:
-//! `ensemble3_decision_10_levels_2x64`, `ensemble5_decision_10_levels_2x64`).
+//! picks what its member picks. The observation is featurised once per distinct feature spec among
+//! the members (members of layout 2 and of layout 3, with rule hints, may be mixed), and each member
+//! adds one batched forward pass of its network (criterion: `ensemble3_decision_10_levels_2x64`,
+//! `ensemble5_decision_10_levels_2x64`).
 //!
 //! # Spelling
 //!
 //! `--abr learned:A+B+C` (and `--agnostic-validate A+B+C`, and every other place a policy file is
 //! named): [`Policy::load`](crate::Policy::load) reads a path that is not an existing file and
 //! contains [`SEPARATOR`] as the member files `A`, `B` and `C`. A file whose own name contains
-//! `+` still loads as itself. Every member must be a ladder-agnostic file (layout 2) with the same
-//! [`AgnosticSpec`] as the first; a fixed-ladder file, a file of another spec, a missing file or an
-//! empty member (`A++B`, `A+`) is refused with an error that names it.
+//! `+` still loads as itself. Every member must be a ladder-agnostic file (layout 2 or 3, any
+//! [`AgnosticSpec`]); a fixed-ladder file, a missing file or an empty member (`A++B`, `A+`) is
+//! refused with an error that names it.
 //!
 //! **Key design decision:** the ensemble is one more [`Policy`](crate::Policy) variant loaded from
 //! the spec string, so `bench` (grid mode included), `play`, `serve` and `train --agnostic
@@ -50,12 +51,16 @@ pub const SEPARATOR: char = '+';
 #[derive(Debug, Clone)]
 pub struct EnsembleAbr {
     members: Vec<AgnosticAbr>,
+    /// The distinct feature specs among the members, in order of first appearance.
+    specs: Vec<AgnosticSpec>,
+    /// Index into `specs` of each member's spec.
+    spec_of: Vec<usize>,
     /// The mean probability per level of the last observation scored.
     mean: Vec<f64>,
     /// One member's probabilities (scratch).
     probs: Vec<f64>,
-    /// The observation's feature rows, shared by every member.
-    rows: Vec<f32>,
+    /// The observation's feature rows under each of `specs`, shared by the members of that spec.
+    rows: Vec<Vec<f32>>,
     /// The networks' activations.
     scratch: Scratch,
 }
@@ -64,19 +69,26 @@ impl EnsembleAbr {
     /// Wraps `members`, which decide with equal weight.
     ///
     /// # Panics
-    /// If `members` is empty or their feature specs differ ([`EnsembleAbr::load`] checks both and
-    /// names the file instead).
+    /// If `members` is empty ([`EnsembleAbr::load`] refuses that with a message instead).
     pub fn new(members: Vec<AgnosticAbr>) -> Self {
         assert!(!members.is_empty(), "an ensemble needs at least one member");
-        assert!(
-            members.iter().all(|m| m.spec() == members[0].spec()),
-            "ensemble members must share one feature spec"
-        );
+        let mut specs: Vec<AgnosticSpec> = Vec::new();
+        let spec_of = members
+            .iter()
+            .map(|m| {
+                specs.iter().position(|s| s == m.spec()).unwrap_or_else(|| {
+                    specs.push(m.spec().clone());
+                    specs.len() - 1
+                })
+            })
+            .collect();
         EnsembleAbr {
             members,
+            rows: vec![Vec::new(); specs.len()],
+            specs,
+            spec_of,
             mean: Vec::with_capacity(crate::agnostic::MAX_LEVELS),
             probs: Vec::with_capacity(crate::agnostic::MAX_LEVELS),
-            rows: Vec::new(),
             scratch: Scratch::new(),
         }
     }
@@ -87,15 +99,13 @@ impl EnsembleAbr {
     }
 
     /// Loads the member files of `spec` (`A+B+C`); refuses an empty member, a missing or
-    /// unreadable file, a fixed-ladder file and a file whose feature spec differs from the first
-    /// member's, naming the member.
+    /// unreadable file and a fixed-ladder file, naming the member.
     pub fn load(spec: &str) -> Result<Self, PolicyError> {
         let bad = |message: String| PolicyError::Ensemble {
             spec: spec.to_owned(),
             message,
         };
         let mut members: Vec<AgnosticAbr> = Vec::new();
-        let mut first_path = "";
         for (i, part) in spec.split(SEPARATOR).enumerate() {
             let part = part.trim();
             if part.is_empty() {
@@ -108,21 +118,10 @@ impl EnsembleAbr {
                 crate::Policy::Agnostic(p) => p,
                 _ => {
                     return Err(bad(format!(
-                        "{part} is a fixed-ladder policy (layout 1); an ensemble averages ladder-agnostic policies (layout 2, train --agnostic)"
+                        "{part} is a fixed-ladder policy (layout 1); an ensemble averages ladder-agnostic policies (layout 2 or 3, train --agnostic)"
                     )))
                 }
             };
-            if let Some(first) = members.first() {
-                if member.spec() != first.spec() {
-                    return Err(bad(format!(
-                        "{part} has the feature spec {:?} but {first_path} has {:?}; every member must share one",
-                        member.spec(),
-                        first.spec()
-                    )));
-                }
-            } else {
-                first_path = part;
-            }
             members.push(member);
         }
         Ok(EnsembleAbr::new(members))
@@ -133,9 +132,9 @@ impl EnsembleAbr {
         &self.members
     }
 
-    /// The shared feature spec.
-    pub fn spec(&self) -> &AgnosticSpec {
-        self.members[0].spec()
+    /// The distinct feature specs among the members, in order of first appearance.
+    pub fn specs(&self) -> &[AgnosticSpec] {
+        &self.specs
     }
 
     /// Provenance metadata: the first member's.
@@ -147,12 +146,15 @@ impl EnsembleAbr {
     pub fn probabilities(&mut self, obs: &Observation<'_>) -> Result<&[f64], FeatureError> {
         self.mean.clear();
         let weight = 1.0 / self.members.len() as f64;
-        let levels = self.members[0].spec().write(obs, &mut self.rows)?;
-        for member in &self.members {
-            // What `member.scores(obs)` gives: the specs are equal, so are the rows.
+        let mut levels = 0;
+        for (spec, rows) in self.specs.iter().zip(&mut self.rows) {
+            levels = spec.write(obs, rows)?;
+        }
+        for (member, &s) in self.members.iter().zip(&self.spec_of) {
+            // What `member.scores(obs)` gives: the rows of its own spec.
             let scores = member
                 .actor()
-                .forward(&self.rows, levels, &mut self.scratch);
+                .forward(&self.rows[s], levels, &mut self.scratch);
             neuralstream_nn::loss::softmax_f64(scores, &mut self.probs);
             if self.mean.is_empty() {
                 self.mean.resize(self.probs.len(), 0.0);

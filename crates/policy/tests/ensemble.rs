@@ -1,7 +1,8 @@
 //! The ensemble of ladder-agnostic policies (`learned:A+B+C`): one member decides as itself, the
 //! decision is the argmax of the members' mean softmax probabilities (hand-made members whose
-//! probabilities are known), and bad specs (a missing file, a fixed-ladder member, another feature
-//! spec, an empty member) are errors that name the member, never a panic.
+//! probabilities are known), members of other feature specs (layout 3 among them) mix, and bad
+//! specs (a missing file, a fixed-ladder member, an empty member) are errors that name the member,
+//! never a panic.
 
 mod support;
 use neuralstream_core::video::Ladder;
@@ -161,26 +162,62 @@ fn bad_ensemble_specs_are_refused_naming_the_member() {
         "{e}"
     );
 
-    // A member of another feature spec (a longer history).
+    // Members of other feature specs (a shorter history; layout 3) join the ensemble: each spec's
+    // rows are written once, and the ensemble's probabilities are the mean of each member's own.
     let other = dir.path().join("other.safetensors");
-    let spec = AgnosticSpec {
-        history_len: 6,
-        ..AgnosticSpec::default()
+    let hinted = dir.path().join("hinted.safetensors");
+    for (path, spec, seed) in [
+        (
+            &other,
+            AgnosticSpec {
+                history_len: 6,
+                ..AgnosticSpec::default()
+            },
+            4,
+        ),
+        (&hinted, AgnosticSpec::with_rule_hints(), 5),
+    ] {
+        AgnosticAbr::new(
+            Mlp::new(&[spec.row_len(), 8, 1], Activation::Relu, seed),
+            spec,
+            PolicyMeta::default(),
+        )
+        .save(path)
+        .unwrap();
+    }
+    let mixed = format!("{g}+{}+{}+{g}", other.display(), hinted.display());
+    let Policy::Ensemble(mut e) = Policy::load(&mixed).unwrap() else {
+        panic!("{mixed} is an ensemble")
     };
-    AgnosticAbr::new(
-        Mlp::new(&[spec.row_len(), 8, 1], Activation::Relu, 4),
-        spec,
-        PolicyMeta::default(),
-    )
-    .save(&other)
-    .unwrap();
-    let e = load_err(&format!("{g}+{}", other.display()));
-    assert!(
-        e.contains("other.safetensors")
-            && e.contains("good.safetensors")
-            && e.contains("feature spec"),
-        "{e}"
-    );
+    assert_eq!(e.specs().len(), 3, "three distinct specs");
+    let v = synthetic_video("v", &Ladder::pensieve(), 10, 4.0, 3);
+    let history = [ChunkRecord {
+        level: 2,
+        size_bytes: 600_000,
+        delay_ms: 1500.0,
+        ..ChunkRecord::default()
+    }];
+    let o = Observation {
+        video: &v,
+        next_chunk: 1,
+        total_chunks: 10,
+        buffer_s: 6.0,
+        last_level: 2,
+        history: &history,
+    };
+    let mut expected = vec![0.0f64; 6];
+    let mut probs = Vec::new();
+    for m in e.members().to_vec() {
+        let mut m = m;
+        neuralstream_nn::loss::softmax_f64(m.scores(&o).unwrap(), &mut probs);
+        for (x, p) in expected.iter_mut().zip(&probs) {
+            *x += p / 4.0;
+        }
+    }
+    let mean = e.probabilities(&o).unwrap().to_vec();
+    for (a, b) in mean.iter().zip(&expected) {
+        assert!((a - b).abs() < 1e-12, "{mean:?} vs {expected:?}");
+    }
 
     // Empty members.
     for spec in [format!("{g}+"), format!("{g}++{g}"), format!("+{g}")] {
