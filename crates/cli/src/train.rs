@@ -242,7 +242,7 @@ pub struct TrainArgs {
     pub agnostic_teacher_rules: bool,
     /// With --agnostic: feature layout 3, which adds to every level's inputs what RobustMPC and
     /// BBA-0 would fetch now, so the network learns when to follow a strong rule and when to
-    /// leave it (about 5 us more a decision; the file says its layout).
+    /// leave it (about 2 us more a decision; the file says its layout).
     #[arg(long, requires = "agnostic")]
     pub agnostic_rule_hints: bool,
     /// With --agnostic-teacher: train on the teachers' probabilities of every level (soft

@@ -92,11 +92,6 @@ pub const HINTS_PER_LEVEL: usize = 4;
 /// Downloads RobustMPC's hint replays: its forecast (harmonic mean of 5) and its error window (5
 /// errors, each against the estimate one download earlier) depend on no older download.
 pub const MPC_HINT_RECORDS: usize = 11;
-
-thread_local! {
-    /// The RobustMPC controller that hints replay into (its search scratch is reused).
-    static MPC_HINT: RefCell<Mpc> = RefCell::new(Mpc::robust());
-}
 /// Hidden layer widths of the default ladder-agnostic network (what `train` builds and the
 /// inference benchmark measures).
 pub const AGNOSTIC_HIDDEN: [usize; 2] = [64, 64];
@@ -104,6 +99,11 @@ pub const AGNOSTIC_HIDDEN: [usize; 2] = [64, 64];
 pub const MIN_LEVELS: usize = 2;
 /// Most levels a ladder-agnostic policy chooses from.
 pub const MAX_LEVELS: usize = 16;
+
+thread_local! {
+    /// The RobustMPC controller that hints replay into (its search scratch is reused).
+    static MPC_HINT: RefCell<Mpc> = RefCell::new(Mpc::robust());
+}
 
 /// Why an observation could not be featurised. Names the offending input.
 #[derive(Debug, Clone, PartialEq, Error)]
