@@ -11,7 +11,7 @@
 # Environment (all optional):
 #   MIXED=1  the sixth pass's recipe: the five teachers in both feature layouts (2, and 3 with
 #            --agnostic-rule-hints: OUT/A1 ... and OUT/hA1 ...), a ten-member teacher, soft targets
-#            (--agnostic-distil-soft). About 28 minutes on 2 cores, against 11 without.
+#            (--agnostic-distil-soft).
 #   FLAGS    added to every ladder-agnostic training, teachers and student (FLAGS=--agnostic-rule-hints:
 #            the layout 3 recipe of five teachers).
 #   NS       the binary (target/release/neuralstream).
@@ -30,24 +30,28 @@ grep '^pensieve,.*,train$' "$out/split/split.csv" | cut -d, -f2 | while read -r 
   ln -sf "$(cd "$S/pensieve/sim/cooked_traces" && pwd)/$t" "$out/pens-train/$t"
 done
 # Step 1 and 2: the teachers, two at a time. A job is "NAME flags..."; hNAME adds the rule hints.
+# Every teacher of one kind (A, B) trains on the same environments, so their offline optimum is
+# solved once (the first A and the first B, side by side) and read from OUT/optimum by the others.
 teachers="A1 A2 B1 B2 B3"
-jobs="A1 --seed 1
-A2 --seed 2
+first="A1 --seed 1
 B1 --seed 1 --agnostic-pensieve-windows 200
+FT"
+jobs="A2 --seed 2
 B2 --seed 2 --agnostic-pensieve-windows 200
 B3 --seed 3 --agnostic-pensieve-windows 200"
 if [ "$MIXED" = 1 ]; then
   teachers="A1 hA1 A2 hA2 B1 hB1 B2 hB2 B3 hB3"
   jobs="$jobs
-$(printf '%s\n' "$jobs" | sed 's/^/h/; s/$/ --agnostic-rule-hints/')"
+$(printf '%s\n%s\n' "$first" "$jobs" | grep -v '^FT$' | sed 's/^/h/; s/$/ --agnostic-rule-hints/')"
 fi
-printf '%s\nFT\n' "$jobs" |
+printf '%s\n%s\n' "$first" "$jobs" |
   NS=$NS out=$out S=$S FLAGS=$FLAGS xargs -P 2 -I{} sh -c '
     set -- {}; name=$1; shift
     if [ "$name" = FT ]; then
       $NS train --traces "$out/pens-train" --video "$S/pensieve/sim" --seed 1 --out "$out/FT" > "$out/FT.log" 2>&1
     else
-      $NS train --agnostic --agnostic-select grid --agnostic-split-seed 1 "$@" $FLAGS --out "$out/$name" > "$out/$name.log" 2>&1
+      $NS train --agnostic --agnostic-select grid --agnostic-split-seed 1 "$@" $FLAGS \
+        --agnostic-optimum-cache "$out/optimum" --out "$out/$name" > "$out/$name.log" 2>&1
     fi
     echo "$name done"'
 # Step 3: the student.

@@ -245,6 +245,12 @@ pub struct TrainArgs {
     /// leave it (about 2 us more a decision; the file says its layout).
     #[arg(long, requires = "agnostic")]
     pub agnostic_rule_hints: bool,
+    /// With --agnostic: keep the offline optimum of every training environment in this folder
+    /// (created if missing) and reuse it: runs on the same split (seeds, layouts, teachers of a
+    /// recipe) then solve each plan once. Entries are keyed by the problem's content, so the
+    /// policy is the same with or without the cache; a damaged entry is an error naming the file.
+    #[arg(long, value_name = "DIR", requires = "agnostic")]
+    pub agnostic_optimum_cache: Option<PathBuf>,
     /// With --agnostic-teacher: train on the teachers' probabilities of every level (soft
     /// targets; an ensemble's mean probability, a policy's softmax) instead of their chosen level.
     #[arg(long, requires = "agnostic_teacher")]

@@ -323,6 +323,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         val_fraction: args.val_fraction,
         max_wall_s: args.max_wall_s,
         rule_hints: args.agnostic_rule_hints,
+        optimum_cache: args.agnostic_optimum_cache.clone(),
         hidden: match &args.hidden {
             Some(h) => super::parse_hidden(h)?,
             None => base.hidden.clone(),
@@ -345,6 +346,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.out.display()
         )
     })?;
+    if let Some(dir) = &args.agnostic_optimum_cache {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create the optimum cache folder --agnostic-optimum-cache {}",
+                dir.display()
+            )
+        })?;
+    }
     let split = write_split(args, &sets, &cfg)?;
     if args.agnostic_split_only {
         println!("wrote {}", split.display());

@@ -270,3 +270,41 @@ fn rule_hints_train_a_layout_3_policy_that_bench_plays_on_any_ladder() {
     };
     assert_eq!(q.spec().version, neuralstream_policy::AGNOSTIC_VERSION);
 }
+
+#[test]
+fn the_optimum_cache_is_filled_once_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("optimum");
+    let mut args = TINY.to_vec();
+    let plain = run(&args, &dir.path().join("plain"));
+    assert_ok(&plain);
+    args.extend(["--agnostic-optimum-cache", cache.to_str().unwrap()]);
+    // The tensors: the file after its JSON header (whose metadata keys come in no fixed order).
+    let tensors = |name: &str| {
+        let bytes = std::fs::read(dir.path().join(name).join("policy.safetensors")).unwrap();
+        let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        bytes[8 + header..].to_vec()
+    };
+    for name in ["first", "second"] {
+        assert_ok(&run(&args, &dir.path().join(name)));
+        assert!(
+            tensors(name) == tensors("plain"),
+            "the {name} run with the cache trained another network"
+        );
+    }
+    let entries = std::fs::read_dir(&cache).unwrap().count();
+    // 3 training traces and 1 validation trace of one window each, on one video: four plans (the
+    // default selection scores validation against the optimum too), written by the first run.
+    assert_eq!(entries, 4, "one entry per environment");
+    // A damaged entry is an error naming the file and the flag.
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        std::fs::write(entry.unwrap().path(), "garbage\n").unwrap();
+    }
+    let out = run(&args, &dir.path().join("third"));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--agnostic-optimum-cache") && stderr.contains(".plan"),
+        "{stderr}"
+    );
+}

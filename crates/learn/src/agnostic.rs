@@ -56,7 +56,7 @@ use crate::windows::windows;
 use neuralstream_core::qoe::CompiledQoe;
 use neuralstream_core::{Abr, Decision, Observation, Rng, Trace, Video};
 use neuralstream_nn::{loss, Activation, Adam, AdamConfig, Mlp, SplitMix64};
-use neuralstream_optimum::{solve, solve_from, OptimumParams};
+use neuralstream_optimum::{solve_from, OptimumParams};
 use neuralstream_policy::agnostic::AGNOSTIC_HIDDEN;
 use neuralstream_policy::{AgnosticAbr, AgnosticSpec, PolicyMeta};
 use neuralstream_sim::{run_session, Session, SessionLog, SimConfig, StartPosition};
@@ -67,6 +67,7 @@ use std::time::Instant;
 pub mod checkpoints;
 pub mod curriculum;
 pub mod distil;
+pub mod optimum_cache;
 pub mod pi;
 pub mod selection;
 pub mod validation_set;
@@ -194,6 +195,9 @@ pub struct AgnosticConfig {
     /// Feature layout 3: every level's part also says what RobustMPC and BBA-0 would fetch now
     /// ([`AgnosticSpec::with_rule_hints`]); off: layout 2.
     pub rule_hints: bool,
+    /// A folder of offline-optimum plans shared by trainings ([`optimum_cache`]; `None`: solve
+    /// every plan). Outputs are the same with or without it.
+    pub optimum_cache: Option<std::path::PathBuf>,
 }
 
 impl Default for AgnosticConfig {
@@ -239,6 +243,7 @@ impl Default for AgnosticConfig {
             split_seed: None,
             max_wall_s: 3600.0,
             rule_hints: false,
+            optimum_cache: None,
         }
     }
 }
@@ -906,16 +911,7 @@ fn collect_demos(
     let parts: Vec<Samples> = envs
         .par_iter()
         .map(|env| {
-            let v = &videos[env.video];
-            let plan = solve(
-                sim,
-                &env.trace,
-                &v.video,
-                &v.qoe,
-                cfg.skip_chunks,
-                &cfg.optimum,
-            )
-            .map_err(optimum_err(env))?;
+            let plan = optimum_plan(env, videos, sim, cfg)?;
             let mut rec = Recorder {
                 spec,
                 levels: plan.levels,
@@ -964,20 +960,27 @@ fn optimum_qoes(
     cfg: &AgnosticConfig,
 ) -> Result<Vec<f64>, LearnError> {
     envs.par_iter()
-        .map(|env| {
-            let v = &videos[env.video];
-            solve(
-                sim,
-                &env.trace,
-                &v.video,
-                &v.qoe,
-                cfg.skip_chunks,
-                &cfg.optimum,
-            )
-            .map(|p| p.qoe)
-            .map_err(optimum_err(env))
-        })
+        .map(|env| optimum_plan(env, videos, sim, cfg).map(|p| p.qoe))
         .collect()
+}
+
+/// The offline optimum of `env`, from [`AgnosticConfig::optimum_cache`] when it holds it.
+fn optimum_plan(
+    env: &Env,
+    videos: &[TrainVideo],
+    sim: &SimConfig,
+    cfg: &AgnosticConfig,
+) -> Result<neuralstream_optimum::Plan, LearnError> {
+    let v = &videos[env.video];
+    let problem = optimum_cache::Problem {
+        sim,
+        trace: &env.trace,
+        video: &v.video,
+        qoe: &v.qoe,
+        skip_chunks: cfg.skip_chunks,
+        params: &cfg.optimum,
+    };
+    optimum_cache::solve_cached(cfg.optimum_cache.as_deref(), &problem, optimum_err(env))
 }
 
 /// Plays `policy` on the validation environments and measures every (set, video) group: its
