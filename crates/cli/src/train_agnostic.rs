@@ -346,14 +346,6 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.out.display()
         )
     })?;
-    if let Some(dir) = &args.agnostic_optimum_cache {
-        std::fs::create_dir_all(dir).with_context(|| {
-            format!(
-                "cannot create the optimum cache folder --agnostic-optimum-cache {}",
-                dir.display()
-            )
-        })?;
-    }
     let split = write_split(args, &sets, &cfg)?;
     if args.agnostic_split_only {
         println!("wrote {}", split.display());

@@ -14,8 +14,9 @@
 //! issue 17's bar in more grid cells than any single policy, but costs one network per member per
 //! decision; the fixed-ladder policy trained on Pensieve's traces alone stays the best on Pensieve's
 //! test traces and plays only its own 6-level ladder. Distillation puts both into one network of
-//! [`crate::AgnosticConfig::hidden`] widths: the general teacher labels every environment, and an optional *home* teacher
-//! labels the environments of one (trace set, video) pair (Pensieve's traces on Pensieve's video).
+//! [`crate::AgnosticConfig::hidden`] widths: the general teacher labels every environment, and an
+//! optional *home* teacher labels the environments of one (trace set, video) pair (Pensieve's
+//! traces on Pensieve's video).
 //!
 //! Parameters (defaults, [`DistilConfig::default`]): 4 DAgger rounds after round 0, 4 epochs over
 //! the aggregated data per round (round 0: [`crate::AgnosticConfig::epochs`]), every decision of

@@ -13,8 +13,9 @@
 //! (`{:?}` of `f64` round-trips) and hashed twice (two 64-bit FNV-1a streams with different
 //! offsets). The file is named by the first hash and holds both, so a stale or foreign entry is
 //! never used, and a cached plan is the plan the solver returns: training outputs are
-//! byte-identical with or without the cache. Entries are written to a temporary file and renamed,
-//! so two trainings may share a folder; an entry that cannot be read is an error naming the file.
+//! byte-identical with or without the cache. The folder is created on the first write; entries are
+//! written to a temporary file and renamed, so two trainings may share a folder; an entry that
+//! cannot be read or written is an error naming the file.
 
 use crate::error::LearnError;
 use neuralstream_core::qoe::CompiledQoe;
@@ -112,13 +113,13 @@ fn read_entry(path: &Path, key: [u64; 2]) -> Result<Option<Plan>, LearnError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(cache_err(path, &e.to_string())),
+        Err(e) => return Err(damaged(path, &e.to_string())),
     };
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     let expected = format!("{MAGIC} {:016x} {:016x}", key[0], key[1]);
     if !header.starts_with(MAGIC) {
-        return Err(cache_err(path, "not an optimum plan (bad first line)"));
+        return Err(damaged(path, "not an optimum plan (bad first line)"));
     }
     if header != expected {
         return Ok(None);
@@ -136,10 +137,10 @@ fn read_entry(path: &Path, key: [u64; 2]) -> Result<Option<Plan>, LearnError> {
     parse()
         .filter(|p| !p.levels.is_empty())
         .map(Some)
-        .ok_or_else(|| cache_err(path, "truncated or unreadable plan"))
+        .ok_or_else(|| damaged(path, "truncated or unreadable plan"))
 }
 
-/// Writes the entry through a temporary file in the same folder and a rename.
+/// Writes the entry through a temporary file in the same folder (created if missing) and a rename.
 fn write_entry(dir: &Path, path: &Path, key: [u64; 2], plan: &Plan) -> Result<(), LearnError> {
     let levels: Vec<String> = plan.levels.iter().map(usize::to_string).collect();
     let text = format!(
@@ -155,12 +156,19 @@ fn write_entry(dir: &Path, path: &Path, key: [u64; 2], plan: &Plan) -> Result<()
         std::process::id(),
         std::thread::current().id()
     ));
-    std::fs::write(&tmp, text)
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&tmp, text))
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| cache_err(path, &e.to_string()))
+        .map_err(|e| {
+            LearnError::Invalid(format!(
+                "--agnostic-optimum-cache: cannot write {}: {e}",
+                path.display()
+            ))
+        })
 }
 
-fn cache_err(path: &Path, problem: &str) -> LearnError {
+/// An entry that is there but cannot be used.
+fn damaged(path: &Path, problem: &str) -> LearnError {
     LearnError::Invalid(format!(
         "--agnostic-optimum-cache: entry {}: {problem}; delete it (or the folder) and the plan is solved again",
         path.display()
@@ -202,23 +210,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (sim, mut trace, video, qoe, params) = problem_parts();
         let err = |e| LearnError::Invalid(format!("{e}"));
-        let p = |trace: &Trace| {
-            solve_cached(
-                Some(dir.path()),
-                &Problem {
-                    sim: &sim,
-                    trace,
-                    video: &video,
-                    qoe: &qoe,
-                    skip_chunks: 1,
-                    params: &params,
-                },
-                err,
-            )
-            .unwrap()
+        let solve_in_cache = |trace: &Trace| {
+            let problem = Problem {
+                sim: &sim,
+                trace,
+                video: &video,
+                qoe: &qoe,
+                skip_chunks: 1,
+                params: &params,
+            };
+            solve_cached(Some(&dir.path().join("plans")), &problem, err)
         };
+        let p = |trace: &Trace| solve_in_cache(trace).unwrap();
         let solved = p(&trace);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // The folder is made on the first write.
+        let entries = || std::fs::read_dir(dir.path().join("plans")).unwrap().count();
+        assert_eq!(entries(), 1);
         let cached = p(&trace);
         assert_eq!(cached, solved);
         assert_eq!(cached.qoe.to_bits(), solved.qoe.to_bits());
@@ -227,29 +234,16 @@ mod tests {
             *b = 0.3;
         }
         let other = p(&trace);
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+        assert_eq!(entries(), 2);
         assert_ne!(other.qoe, solved.qoe);
         // A corrupt entry is an error naming its file, not a wrong plan.
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
+        for entry in std::fs::read_dir(dir.path().join("plans")).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             let first = text.lines().next().unwrap().to_owned();
             std::fs::write(&path, format!("{first}\nzz\n")).unwrap();
         }
-        let e = solve_cached(
-            Some(dir.path()),
-            &Problem {
-                sim: &sim,
-                trace: &trace,
-                video: &video,
-                qoe: &qoe,
-                skip_chunks: 1,
-                params: &params,
-            },
-            err,
-        )
-        .unwrap_err()
-        .to_string();
+        let e = solve_in_cache(&trace).unwrap_err().to_string();
         assert!(e.contains(".plan") && e.contains("delete it"), "{e}");
     }
 }
