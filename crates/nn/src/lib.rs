@@ -21,6 +21,10 @@
 //! - **Inference** ([`Mlp::infer`]) takes `&self`, keeps no cache and allocates nothing after
 //!   warm-up (buffers live in a caller-owned [`Scratch`]); it uses a GEMV loop, which beats
 //!   sgemm's packing overhead at batch 1.
+//! - **A few rows** (2 to 16: one decision of a ladder-agnostic policy scores every level of the
+//!   ladder as one row) skip sgemm's packing too, through a direct AVX2/FMA product in `linear`
+//!   that sums in exactly sgemm's order, so its bits are sgemm's (a unit test compares them on
+//!   every shape); it runs only on CPUs where sgemm itself uses fused multiply-adds.
 //!
 //! Everything is deterministic: initialisation draws from a seeded [`SplitMix64`], and all
 //! computations are single-threaded, so the same seed and data give bit-identical parameters.

@@ -10,8 +10,9 @@ pub type ParamVisitor<'a> = dyn FnMut(&str, &mut [f32], &[f32]) + 'a;
 /// Dense layer `y = x W^T + b` with weights stored row-major as `[out, in]` and bias `[out]`.
 ///
 /// Gradients are accumulated in `grad_weight` / `grad_bias` by [`Linear::backward`] until
-/// [`Linear::zero_grad`] is called. Batched paths use `matrixmultiply::sgemm`; the single-sample
-/// path ([`Linear::forward_one`]) is a plain GEMV loop, which is much faster at batch 1.
+/// [`Linear::zero_grad`] is called. Batched paths use `matrixmultiply::sgemm`, except forward
+/// passes of 2-16 rows, which take a direct product with sgemm's bits (`few_rows`); the
+/// single-sample path ([`Linear::forward_one`]) is a plain GEMV loop, much faster at batch 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linear {
     in_dim: usize,
@@ -111,6 +112,10 @@ impl Linear {
             row.copy_from_slice(&self.bias);
         }
         if batch == 0 || self.in_dim == 0 || self.out_dim == 0 {
+            return;
+        }
+        if few_rows::applies(batch, self.in_dim) {
+            few_rows::forward(input, batch, self.in_dim, &self.weight, output);
             return;
         }
         // C[B, out] = 1 * A[B, in] * W^T[in, out] + 1 * C (C pre-filled with the bias).
@@ -257,8 +262,9 @@ fn gemm(
     sgemm_checked(m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
 }
 
-/// The crate's only `unsafe` code: `matrixmultiply::sgemm` is an `unsafe fn` taking raw
-/// pointers and strides. Callers go through [`gemm`], which checks every extent first.
+/// One of the crate's two `unsafe` places (the other: `few_rows`): `matrixmultiply::sgemm` is an
+/// `unsafe fn` taking raw pointers and strides. Callers go through [`gemm`], which checks every
+/// extent first.
 #[allow(clippy::too_many_arguments, unsafe_code)]
 #[inline]
 fn sgemm_checked(
@@ -297,6 +303,120 @@ fn sgemm_checked(
     }
 }
 
+/// The forward pass of a few rows (one decision of a ladder-agnostic policy: one row per level)
+/// without `matrixmultiply`, which packs both operands into fresh aligned buffers on every call:
+/// for a dozen rows that packing cost more than the product (over a third of policy iteration's
+/// time). Bit-identical to `matrixmultiply`'s fused kernels, which this path replaces only where
+/// they run: each output is `fma(a_k, w_k, acc)` over `k` in order from zero (within one `KC`
+/// block), then `acc + bias`, as their kernel and epilogue compute it with `alpha = beta = 1`.
+/// Where the CPU lacks FMA, `matrixmultiply` multiplies and adds separately, and so does every
+/// call there (this path is off), so a seed trains the same network as before on every machine.
+mod few_rows {
+    /// Most rows computed here (one 16-lane accumulator per output).
+    pub const MAX_ROWS: usize = 16;
+    /// Longest inner dimension: `matrixmultiply`'s `KC` (256), within which it sums in one pass.
+    pub const MAX_DEPTH: usize = 256;
+    /// Outputs accumulated side by side (independent chains hide the FMA latency).
+    const OUTPUTS_AT_ONCE: usize = 4;
+
+    /// Whether a `rows x depth` input takes this path: few rows, one pass, and a CPU on which
+    /// `matrixmultiply` uses a fused kernel (AVX-512F, or AVX2 with FMA).
+    pub fn applies(rows: usize, depth: usize) -> bool {
+        rows <= MAX_ROWS && depth <= MAX_DEPTH && fused()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn fused() -> bool {
+        std::is_x86_feature_detected!("avx512f")
+            || (std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2"))
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn fused() -> bool {
+        false
+    }
+
+    /// `output[r, o] = fma-sum_k input[r, k] * weight[o, k] + output[r, o]` (output holds the
+    /// bias), for `rows <= MAX_ROWS`, `depth <= MAX_DEPTH`, where [`applies`] said so.
+    #[cfg(target_arch = "x86_64")]
+    pub fn forward(input: &[f32], rows: usize, depth: usize, weight: &[f32], output: &mut [f32]) {
+        assert!(applies(rows, depth) && input.len() == rows * depth);
+        let out_dim = output.len() / rows;
+        assert!(weight.len() == out_dim * depth && output.len() == rows * out_dim);
+        // The input transposed: one 16-lane row per k (lanes past `rows` stay zero).
+        let mut at = vec![[0.0f32; MAX_ROWS]; depth];
+        for (r, row) in input.chunks_exact(depth).enumerate() {
+            for (k, &x) in row.iter().enumerate() {
+                at[k][r] = x;
+            }
+        }
+        let mut o = 0;
+        while o < out_dim {
+            let n = OUTPUTS_AT_ONCE.min(out_dim - o);
+            let mut sums = [[0.0f32; MAX_ROWS]; OUTPUTS_AT_ONCE];
+            let block = &weight[o * depth..(o + n) * depth];
+            // SAFETY: `applies` checked that the CPU has AVX2 and FMA (every AVX-512F CPU does).
+            #[allow(unsafe_code)]
+            unsafe {
+                match (n == OUTPUTS_AT_ONCE, rows <= 8) {
+                    (true, true) => sums_fma::<OUTPUTS_AT_ONCE, 1>(&at, block, &mut sums),
+                    (true, false) => sums_fma::<OUTPUTS_AT_ONCE, 2>(&at, block, &mut sums),
+                    (false, _) => {
+                        for t in 0..n {
+                            let w = &block[t * depth..(t + 1) * depth];
+                            sums_fma::<1, 2>(&at, w, std::slice::from_mut(&mut sums[t]));
+                        }
+                    }
+                }
+            }
+            for (t, sum) in sums.iter().enumerate().take(n) {
+                for (r, &a) in sum.iter().enumerate().take(rows) {
+                    output[r * out_dim + o + t] += a;
+                }
+            }
+            o += n;
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn forward(_: &[f32], _: usize, _: usize, _: &[f32], _: &mut [f32]) {
+        unreachable!("few_rows::applies is false off x86_64")
+    }
+
+    /// `sums[t][r] = fma(at[k][r], w[t][k], ...)` over `k` in order from zero, for `T` outputs
+    /// whose weights are the rows of `w` (`T x depth`), in `H` 8-lane registers per output (1:
+    /// the first 8 rows only).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(unsafe_code)]
+    unsafe fn sums_fma<const T: usize, const H: usize>(
+        at: &[[f32; MAX_ROWS]],
+        w: &[f32],
+        sums: &mut [[f32; MAX_ROWS]],
+    ) {
+        use std::arch::x86_64::*;
+        let depth = at.len();
+        let mut acc = [[_mm256_setzero_ps(); H]; T];
+        for (k, lanes) in at.iter().enumerate() {
+            let mut a = [_mm256_setzero_ps(); H];
+            for (h, a) in a.iter_mut().enumerate() {
+                *a = _mm256_loadu_ps(lanes[8 * h..].as_ptr());
+            }
+            for (t, acc) in acc.iter_mut().enumerate() {
+                let wk = _mm256_set1_ps(w[t * depth + k]);
+                for h in 0..H {
+                    acc[h] = _mm256_fmadd_ps(a[h], wk, acc[h]);
+                }
+            }
+        }
+        for (sum, acc) in sums.iter_mut().zip(&acc) {
+            for (h, &v) in acc.iter().enumerate() {
+                _mm256_storeu_ps(sum[8 * h..].as_mut_ptr(), v);
+            }
+        }
+    }
+}
+
 /// Dot product with 8 independent accumulators so the compiler can vectorise it.
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -314,4 +434,55 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
         s += x * y;
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The few-rows path gives `matrixmultiply`'s bits on every shape it takes (where it runs).
+    #[test]
+    fn few_rows_forward_is_bit_identical_to_sgemm() {
+        let mut rng = SplitMix64::new(17);
+        let mut checked = 0;
+        for case in 0..400 {
+            let rows = 2 + case % (few_rows::MAX_ROWS - 1);
+            let depth = [1, 3, 8, 17, 40, 64, 129, 256][case % 8];
+            let out = [1, 4, 5, 64, 67, 128][case % 6];
+            if !few_rows::applies(rows, depth) {
+                continue;
+            }
+            let mut draw = |n: usize, scale: f32| -> Vec<f32> {
+                (0..n)
+                    .map(|_| (rng.next_f64() as f32 * 2.0 - 1.0) * scale)
+                    .collect()
+            };
+            let input = draw(rows * depth, 3.0);
+            let weight = draw(out * depth, 0.5);
+            let bias = draw(out, 1.0);
+            let fill = || -> Vec<f32> { bias.iter().copied().cycle().take(rows * out).collect() };
+            let mut direct = fill();
+            few_rows::forward(&input, rows, depth, &weight, &mut direct);
+            let mut packed = fill();
+            gemm(
+                rows,
+                depth,
+                out,
+                &input,
+                (depth as isize, 1),
+                &weight,
+                (1, depth as isize),
+                1.0,
+                &mut packed,
+                (out as isize, 1),
+            );
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&direct), bits(&packed), "{rows} x {depth} -> {out}");
+            checked += 1;
+        }
+        // On a CPU without FMA the path is off and nothing is compared.
+        if few_rows::applies(2, 1) {
+            assert!(checked > 300, "{checked}");
+        }
+    }
 }
