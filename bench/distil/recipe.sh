@@ -6,7 +6,9 @@
 # 1, 2; B = A + 200 Pensieve windows: seeds 1, 2, 3; all on split 1), the fixed-ladder default
 # trained on split 1's Pensieve training traces only (the home teacher), then one 2 x 128 student
 # distilled from the ensemble of the teachers and the home teacher. Two trainings run at a time.
-# Writes OUT/student/policy.safetensors; every step's log beside it.
+# Writes OUT/student/policy.safetensors; every step's log beside it. With MIXED=1 this is what
+# `neuralstream train --agnostic` runs in one process (its default recipe, byte for byte); the
+# script remains for its variants (FLAGS, the layout 2 recipe) and to run steps by hand.
 #
 # Environment (all optional):
 #   MIXED=1  the sixth pass's recipe: the five teachers in both feature layouts (2, and 3 with
@@ -24,7 +26,7 @@ MIXED=${MIXED:-0}
 mkdir -p "$out"
 start=$(date +%s)
 # The split: which Pensieve traces the agnostic trainer holds out (split.csv), without training.
-$NS train --agnostic --agnostic-select grid --seed 1 --agnostic-split-only --out "$out/split" > "$out/split.log"
+$NS train --agnostic --agnostic-recipe single --agnostic-select grid --seed 1 --agnostic-split-only --out "$out/split" > "$out/split.log"
 mkdir -p "$out/pens-train"
 grep '^pensieve,.*,train$' "$out/split/split.csv" | cut -d, -f2 | while read -r t; do
   ln -sf "$(cd "$S/pensieve/sim/cooked_traces" && pwd)/$t" "$out/pens-train/$t"
@@ -50,7 +52,7 @@ printf '%s\n%s\n' "$first" "$jobs" |
     if [ "$name" = FT ]; then
       $NS train --traces "$out/pens-train" --video "$S/pensieve/sim" --seed 1 --out "$out/FT" > "$out/FT.log" 2>&1
     else
-      $NS train --agnostic --agnostic-select grid --agnostic-split-seed 1 "$@" $FLAGS \
+      $NS train --agnostic --agnostic-recipe single --agnostic-select grid --agnostic-split-seed 1 "$@" $FLAGS \
         --agnostic-optimum-cache "$out/optimum" --out "$out/$name" > "$out/$name.log" 2>&1
     fi
     echo "$name done"'
@@ -59,7 +61,7 @@ E=""
 for m in $teachers; do E="${E:+$E+}$out/$m/policy.safetensors"; done
 SOFT=""
 [ "$MIXED" = 1 ] && SOFT=--agnostic-distil-soft
-$NS train --agnostic --agnostic-select grid --seed 1 --agnostic-pensieve-windows 200 --hidden 128,128 \
+$NS train --agnostic --agnostic-recipe single --agnostic-select grid --seed 1 --agnostic-pensieve-windows 200 --hidden 128,128 \
   --agnostic-teacher "$E" --agnostic-home-teacher "$out/FT/policy.safetensors" \
   --agnostic-distil-rounds 8 $SOFT $FLAGS --out "$out/student" > "$out/student.log" 2>&1
 echo "student: $out/student/policy.safetensors ($(( $(date +%s) - start )) s wall)"

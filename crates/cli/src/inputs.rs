@@ -40,7 +40,7 @@ pub fn traces(
 }
 
 /// What `bench` and `train` play and how they score it: traces, video and QoE model.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Trace file or folder (every file in it is a trace; Pensieve cooked or Mahimahi format).
     /// Without it, synthetic traces are generated (see --synthetic-traces and --seed). `train`

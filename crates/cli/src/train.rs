@@ -22,7 +22,7 @@ const DEFAULT_HIDDEN: &str = "128,128";
 const DEFAULT_HISTORY: usize = 8;
 
 /// Arguments of `neuralstream train`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Training traces, video and the QoE model to optimise.
     #[command(flatten)]
@@ -162,12 +162,13 @@ pub struct TrainArgs {
     /// used for selection).
     #[arg(long, value_name = "PATH")]
     pub test_traces: Option<PathBuf>,
-    /// Train the ladder-agnostic policy (one network for ladders of 2 to 16 levels, feature
-    /// layout 2) by imitation of the optimum then policy iteration (--api-* flags) with a
-    /// curriculum over a distribution of trace sets and
-    /// videos (--agnostic-traces, --agnostic-videos; by default Pensieve's train traces, the ucc5g
-    /// and nyumets train splits of ../shared/data, 0.1-100 Mbit/s synthetic traces, and Pensieve's
-    /// video with synthetic ladders of 3 to 12 levels). --traces and --video are not used.
+    /// Train the ladder-agnostic policy (one network for ladders of 2 to 16 levels) over a
+    /// distribution of trace sets and videos (--agnostic-traces, --agnostic-videos; by default
+    /// Pensieve's train traces, the ucc5g and nyumets train splits of ../shared/data, 0.1-100
+    /// Mbit/s synthetic traces, and Pensieve's video with synthetic ladders of 3 to 12 levels), by
+    /// the recipe --agnostic-recipe names: by default eleven teachers distilled into one network;
+    /// each training imitates the optimum, then runs policy iteration (--api-* flags) with a
+    /// curriculum. --traces and --video are not used.
     #[arg(long)]
     pub agnostic: bool,
     /// With --agnostic: comma-separated trace sets `NAME=PATH` (folders) or `NAME=synthetic-wide`.
@@ -183,8 +184,23 @@ pub struct TrainArgs {
     /// terms. `A+B+C` measures the ensemble of those files (mean per-level probability).
     #[arg(long, value_name = "POLICY", requires = "agnostic")]
     pub agnostic_validate: Option<PathBuf>,
+    /// With --agnostic: how the policy is made. `distil` (the default): issue 17's recipe
+    /// (docs/benchmarks.md, the sixth pass): ten ladder-agnostic teachers (two seeds, and three
+    /// with 200 extra Pensieve windows, each in feature layouts 2 and 3) and the fixed-ladder policy
+    /// of Pensieve's training traces, trained two at a time and sharing one optimum cache, then one
+    /// 2 x 128 network (--hidden) distilled from them; 14 to 18 minutes on 2 cores (Pensieve test
+    /// 47.21, 11 of 16 grid cells at seed 1); --out/recipe.csv lists each step's flags, time and
+    /// score, and --out/recipe/ keeps each teacher. It needs Pensieve's training traces; the other
+    /// training flags (--epochs, --api-*, --qoe, ...) apply to every step. `single`: one network
+    /// (--hidden, default 64,64) by imitation of the optimum then policy iteration, about 2 minutes
+    /// (Pensieve test 45.14, 9 of 16 cells). A flag of one training (--agnostic-select,
+    /// --agnostic-split-seed, --agnostic-pensieve-windows, --agnostic-pensieve-weight,
+    /// --agnostic-rule-hints, --agnostic-teacher, --agnostic-validate, --agnostic-split-only), or
+    /// no Pensieve traces, means `single` unless `distil` is given.
+    #[arg(long, value_name = "RECIPE", value_parser = ["distil", "single"], requires = "agnostic")]
+    pub agnostic_recipe: Option<String>,
     /// With --agnostic: what selects the policy on validation and steers the curriculum.
-    /// `regret` (default): the mean normalised regret to the offline optimum per (trace set,
+    /// `regret` (default of one training): the mean normalised regret to the offline optimum per (trace set,
     /// video) group, the curriculum by each session's gap to its best rule (Pensieve test 45.14,
     /// 9 of 16 grid cells at seed 1). `bar` (opt-in): the margin to issue 17's bar per group,
     /// worst groups first, on 24 validation windows per set, the curriculum by the group's best
@@ -196,8 +212,11 @@ pub struct TrainArgs {
     /// kinds (10 levels; 6 levels to 30 Mbit/s; 5 levels of 4 s chunks), no optimum on
     /// validation, the best of 4 averaged checkpoints (its validation-chosen policy: 10 of 16 grid
     /// cells, Pensieve test 44.62; see docs/benchmarks.md, the fourth pass).
-    #[arg(long, default_value = "regret", value_name = "MODE", value_parser = ["regret", "bar", "grid"], requires = "agnostic")]
-    pub agnostic_select: String,
+    /// A flag of one training: given, `train --agnostic` trains one policy (--agnostic-recipe
+    /// single) unless --agnostic-recipe distil is given, whose trainings all select by `grid`.
+    /// [default: regret]
+    #[arg(long, value_name = "MODE", value_parser = ["regret", "bar", "grid"], requires = "agnostic")]
+    pub agnostic_select: Option<String>,
     /// With --agnostic: the trace set named `pensieve` gets up to N training windows (the others
     /// 100), each paired with the first video (Pensieve's by default) and one drawn at random
     /// (0: as every set, both videos drawn at random).
@@ -641,27 +660,59 @@ fn print_summary(
 
 #[path = "train_agnostic.rs"]
 mod agnostic;
+#[path = "train_recipe.rs"]
+mod recipe;
 
 /// Runs `neuralstream train`.
 pub fn run(args: TrainArgs) -> Result<()> {
     if args.agnostic {
         return agnostic::run(&args);
     }
+    let inputs = args.inputs.load(args.synthetic_traces, args.seed)?;
+    run_fixed(&args, inputs, Display::Own).map(drop)
+}
+
+/// What a training run measured, for a recipe's log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outcome {
+    /// The selected policy's validation score (QoE for the fixed-ladder policy, the selection's
+    /// score for a ladder-agnostic one).
+    pub val_score: f64,
+    /// `--max-wall-s` cut the run short: the policy depends on the machine.
+    pub cut_short: bool,
+}
+
+/// Where a training shows its progress: its own display (a bar, or lines in a log) with a summary
+/// on stdout, or one recipe job's status line (`train --agnostic`'s default recipe), silently.
+#[derive(Clone, Copy)]
+pub(crate) enum Display<'a> {
+    /// The command's own progress display and summary.
+    Own,
+    /// Each update goes to this status line; nothing is printed.
+    Job(&'a (dyn Fn(String) + Sync)),
+}
+
+/// Trains the fixed-ladder policy on `inputs` with `args`' settings into `--out`.
+pub(crate) fn run_fixed(
+    args: &TrainArgs,
+    inputs: inputs::Inputs,
+    display: Display,
+) -> Result<Outcome> {
     let inputs::Inputs {
         qoe,
         video,
         traces,
         source,
-    } = args.inputs.load(args.synthetic_traces, args.seed)?;
-    let mut cfg = config(&args, &qoe, &stages_of(&args)?)?;
+    } = inputs;
+    let mut cfg = config(args, &qoe, &stages_of(args)?)?;
     anyhow::ensure!(
         traces.len() >= 2,
         "train needs at least 2 traces (part of them is held out for validation), got {} from \
          {source}; pass a folder with more with --traces, or --synthetic-traces N",
         traces.len()
     );
-    let test = load_test_traces(&args)?;
-    let resume = load_resume(&args, &mut cfg, &video)?;
+    let test = load_test_traces(args)?;
+    let resume = load_resume(args, &mut cfg, &video)?;
     std::fs::create_dir_all(&args.out).with_context(|| {
         format!(
             "cannot create the output folder --out {}",
@@ -669,38 +720,57 @@ pub fn run(args: TrainArgs) -> Result<()> {
         )
     })?;
     let names: Vec<&str> = cfg.stages.iter().map(|s| s.name()).collect();
-    eprintln!(
-        "train: stages {} on {} traces ({source}), video '{}', budget {} s{}",
-        names.join(" -> "),
-        traces.len(),
-        video.name,
-        cfg.max_wall_s,
-        args.resume
-            .as_ref()
-            .map(|p| format!(", resuming {}", p.display()))
-            .unwrap_or_default()
-    );
-    let bar = progress_bar(&cfg, resume.is_some());
+    let own = matches!(display, Display::Own);
+    if own {
+        eprintln!(
+            "train: stages {} on {} traces ({source}), video '{}', budget {} s{}",
+            names.join(" -> "),
+            traces.len(),
+            video.name,
+            cfg.max_wall_s,
+            args.resume
+                .as_ref()
+                .map(|p| format!(", resuming {}", p.display()))
+                .unwrap_or_default()
+        );
+    }
+    let bar = own.then(|| progress_bar(&cfg, resume.is_some()));
     let started = std::time::Instant::now();
     let mut best = f64::NEG_INFINITY;
     let mut report = train_pipeline(&traces, &video, &cfg, resume, |p| {
         best = best.max(p.val_qoe);
-        bar.set_position(started.elapsed().as_secs());
-        bar.set_message(format!(
-            "{} #{}: validation QoE {:.2} (best {:.2}), {} samples, loss {:.3}",
-            p.stage, p.iteration, p.val_qoe, best, p.samples, p.loss
-        ));
+        match (&bar, display) {
+            (Some(bar), _) => {
+                bar.set_position(started.elapsed().as_secs());
+                bar.set_message(format!(
+                    "{} #{}: validation QoE {:.2} (best {:.2}), {} samples, loss {:.3}",
+                    p.stage, p.iteration, p.val_qoe, best, p.samples, p.loss
+                ));
+            }
+            (None, Display::Job(status)) => status(format!(
+                "{} #{} validation QoE {:.2} (best {:.2})",
+                p.stage, p.iteration, p.val_qoe, best
+            )),
+            (None, Display::Own) => {}
+        }
     })?;
-    bar.finish_and_clear();
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     report.stamp(&git_commit(), &source, &cfg.stages);
-    let test = test_scores(&args, &report, test.as_deref(), &video, &qoe);
-    let (bars, paths) = write_outputs(&args, &report, test.as_deref())?;
-    print_summary(
-        &cfg,
-        &report,
-        &bars,
-        &paths,
-        started.elapsed().as_secs_f64(),
-    );
-    Ok(())
+    let test = test_scores(args, &report, test.as_deref(), &video, &qoe);
+    let (bars, paths) = write_outputs(args, &report, test.as_deref())?;
+    if own {
+        print_summary(
+            &cfg,
+            &report,
+            &bars,
+            &paths,
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(Outcome {
+        val_score: report.best_val_qoe,
+        cut_short: report.wall_limited,
+    })
 }

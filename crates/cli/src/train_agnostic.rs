@@ -8,7 +8,7 @@
 //! H.264 ladder, and synthetic VBR ladders of 3 to 12 levels with 1 to 10 s chunks (none of them
 //! the grid's `ladder10`/`ladder35`, which are kept for reporting).
 
-use super::TrainArgs;
+use super::{Display, Outcome, TrainArgs};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
@@ -152,6 +152,18 @@ fn trace_sets(args: &TrainArgs) -> Result<Vec<TraceSet>> {
     }
     sets.push(synthetic());
     Ok(sets)
+}
+
+/// Whether the trace sets these flags name hold one called `pensieve` (the default distribution's
+/// when `../shared/data/pensieve/sim/cooked_traces` is found), without loading any.
+pub(crate) fn pensieve_available(args: &TrainArgs) -> bool {
+    match &args.agnostic_traces {
+        Some(list) => list.split(',').any(|e| {
+            e.split_once('=')
+                .is_some_and(|(name, _)| name.trim() == "pensieve")
+        }),
+        None => shared_data().is_some_and(|d| d.join("pensieve/sim/cooked_traces").is_dir()),
+    }
 }
 
 /// `../shared/data` when it can be found from the working directory.
@@ -300,14 +312,31 @@ fn pensieve_pair(sets: &[TraceSet], videos: &[TrainVideo], flag: &str) -> Result
     Ok((set.name.clone(), videos[0].video.name.clone()))
 }
 
-/// Runs `neuralstream train --agnostic`.
-pub fn run(args: &TrainArgs) -> Result<()> {
-    let mut sets = trace_sets(args)?;
-    let selection = match args.agnostic_select.as_str() {
-        "bar" => Selection::Bar,
-        "grid" => Selection::Grid,
+/// What [`prepare`] makes of the flags: the trace sets and videos one training plays, and its
+/// settings.
+pub(crate) struct Prepared {
+    /// The trace sets (with `--agnostic-select grid`, the validation-only fast set last).
+    pub sets: Vec<TraceSet>,
+    /// The videos with their QoE models (with `grid`, the validation-only ladders last).
+    pub videos: Vec<TrainVideo>,
+    /// The training's settings.
+    pub cfg: AgnosticConfig,
+}
+
+/// The selection `--agnostic-select` names (`regret` when not given).
+fn selection_of(args: &TrainArgs) -> Selection {
+    match args.agnostic_select.as_deref() {
+        Some("bar") => Selection::Bar,
+        Some("grid") => Selection::Grid,
         _ => Selection::Regret,
-    };
+    }
+}
+
+/// Loads the trace sets and videos, checks the flags into one training's settings, creates
+/// `--out` and writes its `split.csv` there.
+pub(crate) fn prepare(args: &TrainArgs) -> Result<Prepared> {
+    let mut sets = trace_sets(args)?;
+    let selection = selection_of(args);
     let videos = videos(args, selection == Selection::Grid)?;
     let mut base = AgnosticConfig::with_selection(selection);
     grid_and_pensieve_settings(args, &mut sets, &videos, &mut base)?;
@@ -346,45 +375,61 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             args.out.display()
         )
     })?;
-    let split = write_split(args, &sets, &cfg)?;
+    let prepared = Prepared { sets, videos, cfg };
+    write_split(args, &prepared)?;
+    Ok(prepared)
+}
+
+/// Runs `neuralstream train --agnostic`: the default recipe (`super::recipe`), or one training.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    if super::recipe::chosen(args)? {
+        return super::recipe::run(args);
+    }
+    let prepared = prepare(args)?;
     if args.agnostic_split_only {
-        println!("wrote {}", split.display());
+        println!("wrote {}", args.out.join("split.csv").display());
         return Ok(());
     }
     if let Some(path) = &args.agnostic_validate {
-        return validate_only(path, &sets, &videos, &cfg, args);
+        return validate_only(path, &prepared, args);
     }
+    train(args, &prepared, Display::Own).map(drop)
+}
+
+/// Trains one ladder-agnostic policy on `prepared` into `--out`: by imitation of the optimum and
+/// policy iteration, or (`--agnostic-teacher`) by distillation.
+pub(crate) fn train(args: &TrainArgs, prepared: &Prepared, display: Display) -> Result<Outcome> {
     if let Some(teacher) = &args.agnostic_teacher {
-        return distil(teacher, &sets, &videos, &cfg, args);
+        return distil(teacher, prepared, args, display);
     }
-    let set_names: Vec<String> = sets
-        .iter()
-        .map(|s| format!("{} ({} traces)", s.name, s.traces.len()))
-        .collect();
-    let video_names: Vec<String> = videos
-        .iter()
-        .map(|v| format!("{} ({} levels)", v.video.name, v.video.num_levels()))
-        .collect();
-    eprintln!(
-        "train --agnostic: trace sets {}; videos {}; seed {}",
-        set_names.join(", "),
-        video_names.join(", "),
-        args.seed
-    );
-    let bar = Progress::new(
-        "train",
+    let Prepared { sets, videos, cfg } = prepared;
+    let own = matches!(display, Display::Own);
+    if own {
+        let set_names: Vec<String> = sets
+            .iter()
+            .map(|s| format!("{} ({} traces)", s.name, s.traces.len()))
+            .collect();
+        let video_names: Vec<String> = videos
+            .iter()
+            .map(|v| format!("{} ({} levels)", v.video.name, v.video.num_levels()))
+            .collect();
+        eprintln!(
+            "train --agnostic: trace sets {}; videos {}; seed {}",
+            set_names.join(", "),
+            video_names.join(", "),
+            args.seed
+        );
+    }
+    let status = Status::new(
+        display,
         (cfg.epochs + cfg.dagger_rounds + cfg.pi.iterations + 2 * usize::from(cfg.average > 1))
             as u64,
-        "validations",
-        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+        cfg.selection,
     );
-    bar.set_message("solving the optimum of every training environment".to_string());
-    let mut best = f64::NEG_INFINITY;
-    let report = train_agnostic(&sets, &videos, &cfg, meta(args), &mut |p| {
-        show_point(&bar, p, &mut best, cfg.selection)
-    })?;
-    bar.finish_and_clear();
-    write_outputs(args, &report, cfg.selection)
+    status.note("solving the optimum of every training environment");
+    let report = train_agnostic(sets, videos, cfg, meta(args), &mut |p| status.point(p))?;
+    status.finish();
+    write_outputs(args, &report, cfg.selection, own)
 }
 
 /// The policy file's metadata: QoE model, seed, commit.
@@ -397,30 +442,84 @@ fn meta(args: &TrainArgs) -> PolicyMeta {
     }
 }
 
-/// Advances the progress bar by one validation and says what it measured.
-fn show_point(bar: &Progress, p: &AgnosticPoint, best: &mut f64, selection: Selection) {
-    *best = best.max(p.val_score);
-    bar.inc(1);
-    bar.set_message(format!(
-        "{} #{}: validation score {:.4} ({}; best {:.4}), loss {:.3}",
-        p.stage,
-        p.step,
-        p.val_score,
-        score_meaning(selection),
-        best,
-        p.loss
-    ));
+/// A training's progress: its own bar (or lines), or a recipe job's status line.
+struct Status<'a> {
+    bar: Option<Progress>,
+    display: Display<'a>,
+    selection: Selection,
+    best: std::cell::Cell<f64>,
+}
+
+impl<'a> Status<'a> {
+    fn new(display: Display<'a>, validations: u64, selection: Selection) -> Self {
+        let bar = matches!(display, Display::Own).then(|| {
+            Progress::new(
+                "train",
+                validations,
+                "validations",
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+            )
+        });
+        Status {
+            bar,
+            display,
+            selection,
+            best: std::cell::Cell::new(f64::NEG_INFINITY),
+        }
+    }
+
+    /// What the training is doing, between validations.
+    fn note(&self, msg: &str) {
+        match (&self.bar, self.display) {
+            (Some(bar), _) => bar.set_message(msg.to_owned()),
+            (None, Display::Job(status)) => status(msg.to_owned()),
+            (None, Display::Own) => {}
+        }
+    }
+
+    /// One validation: advances the bar and says what it measured (briefly on a job's line).
+    fn point(&self, p: &AgnosticPoint) {
+        self.best.set(self.best.get().max(p.val_score));
+        if self.bar.is_none() {
+            return self.note(&format!(
+                "{} #{} validation {:.4} (best {:.4})",
+                p.stage,
+                p.step,
+                p.val_score,
+                self.best.get()
+            ));
+        }
+        let msg = format!(
+            "{} #{}: validation score {:.4} ({}; best {:.4}), loss {:.3}",
+            p.stage,
+            p.step,
+            p.val_score,
+            score_meaning(self.selection),
+            self.best.get(),
+            p.loss
+        );
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        self.note(&msg);
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// `--agnostic-teacher`: distils the teacher (and `--agnostic-home-teacher` for Pensieve's traces
 /// on the first video) into one ladder-agnostic network.
 fn distil(
     teacher: &Path,
-    sets: &[TraceSet],
-    videos: &[TrainVideo],
-    cfg: &AgnosticConfig,
+    prepared: &Prepared,
     args: &TrainArgs,
-) -> Result<()> {
+    display: Display,
+) -> Result<Outcome> {
+    let Prepared { sets, videos, cfg } = prepared;
     let load = |path: &Path, flag: &str| {
         Policy::load(path).with_context(|| format!("in {flag} {}", path.display()))
     };
@@ -449,31 +548,32 @@ fn distil(
         epochs_per_round: args.agnostic_distil_epochs,
         soft: args.agnostic_distil_soft,
     };
-    eprintln!(
-        "train --agnostic: distilling {}{} into one network of {:?} over {} trace sets and {} videos; seed {}",
-        teacher.display(),
-        match (&home, &args.agnostic_home_teacher) {
-            (Some((s, v, _)), Some(path)) => format!(" (and {} on {s} x {v})", path.display()),
-            _ => String::new(),
-        },
-        cfg.hidden,
-        sets.len(),
-        train_videos.len(),
-        args.seed
-    );
-    let bar = Progress::new(
-        "train",
+    let own = matches!(display, Display::Own);
+    if own {
+        eprintln!(
+            "train --agnostic: distilling {}{} into one network of {:?} over {} trace sets and {} videos; seed {}",
+            teacher.display(),
+            match (&home, &args.agnostic_home_teacher) {
+                (Some((s, v, _)), Some(path)) => format!(" (and {} on {s} x {v})", path.display()),
+                _ => String::new(),
+            },
+            cfg.hidden,
+            sets.len(),
+            train_videos.len(),
+            args.seed
+        );
+    }
+    let status = Status::new(
+        display,
         (cfg.epochs + distil_cfg.rounds) as u64,
-        "validations",
-        "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} {msg}",
+        cfg.selection,
     );
-    bar.set_message("the teacher plays every training environment".to_string());
+    status.note("the teacher plays every training environment");
     let teachers = Teachers {
         general,
         home,
         rules: args.agnostic_teacher_rules,
     };
-    let mut best = f64::NEG_INFINITY;
     let out = distil_agnostic(
         sets,
         videos,
@@ -481,22 +581,22 @@ fn distil(
         &distil_cfg,
         &teachers,
         meta(args),
-        &mut |p| show_point(&bar, p, &mut best, cfg.selection),
+        &mut |p| status.point(p),
     )?;
-    bar.finish_and_clear();
+    status.finish();
     let rounds: Vec<String> = out
         .agreement
         .iter()
         .map(|a| format!("{:.1}%", 100.0 * a))
         .collect();
-    if !rounds.is_empty() {
+    if own && !rounds.is_empty() {
         println!(
             "the student chose its teacher's level in {} of its own decisions (DAgger rounds 1..{})",
             rounds.join(", "),
             rounds.len()
         );
     }
-    if teachers.rules {
+    if own && teachers.rules {
         let by: Vec<String> = std::iter::once("the teacher")
             .chain(neuralstream_learn::agnostic::selection::RULES)
             .zip(&out.taught_by)
@@ -504,15 +604,17 @@ fn distil(
             .collect();
         println!("training environments taught by: {}", by.join(", "));
     }
-    write_outputs(args, &out.report, cfg.selection)
+    write_outputs(args, &out.report, cfg.selection, own)
 }
 
-/// Writes the policy, the curve and the per-group validation table; prints the summary.
+/// Writes the policy, the curve and the per-group validation table; prints the summary when
+/// `say` (not for a recipe's job).
 fn write_outputs(
     args: &TrainArgs,
     report: &neuralstream_learn::AgnosticReport,
     selection: Selection,
-) -> Result<()> {
+    say: bool,
+) -> Result<Outcome> {
     let mut policy = report.policy.clone();
     policy
         .meta_mut()
@@ -534,6 +636,13 @@ fn write_outputs(
     std::fs::write(&curve_path, curve)
         .with_context(|| format!("cannot write {}", curve_path.display()))?;
     let groups_path = write_groups(args, &report.groups, &report.regret_groups)?;
+    let outcome = Outcome {
+        val_score: report.best_val_score,
+        cut_short: report.cut_short,
+    };
+    if !say {
+        return Ok(outcome);
+    }
     println!(
         "ladder-agnostic policy: validation score {:.4} ({} per top-bitrate chunk; {} decisions from {} environments)",
         report.best_val_score,
@@ -560,15 +669,15 @@ fn write_outputs(
         "evaluate it: neuralstream bench --grid-traces ... --grid-videos ... --abr learned:{},robustmpc,bola-e,bba0,dynamic,optimum",
         path.display()
     );
-    Ok(())
+    Ok(outcome)
 }
 
 /// Writes `--out/split.csv` and returns its path: every trace of every set, `train` or `validation` (whole traces; a
 /// set held out of training, such as `val-fast`, is all validation). Another model trained on a
 /// set's `train` rows only (e.g. a teacher) leaves this validation split unseen.
-fn write_split(args: &TrainArgs, sets: &[TraceSet], cfg: &AgnosticConfig) -> Result<PathBuf> {
+fn write_split(args: &TrainArgs, prepared: &Prepared) -> Result<PathBuf> {
     let mut csv = String::from("set,trace,role\n");
-    for (set, trace, held_out) in split_of(sets, cfg) {
+    for (set, trace, held_out) in split_of(&prepared.sets, &prepared.cfg) {
         let role = if held_out { "validation" } else { "train" };
         let _ = writeln!(csv, "{set},{trace},{role}");
     }
@@ -625,13 +734,8 @@ fn write_groups(
 }
 
 /// `--agnostic-validate POLICY`: measures a policy file on the validation split, trains nothing.
-fn validate_only(
-    path: &Path,
-    sets: &[TraceSet],
-    videos: &[TrainVideo],
-    cfg: &AgnosticConfig,
-    args: &TrainArgs,
-) -> Result<()> {
+fn validate_only(path: &Path, prepared: &Prepared, args: &TrainArgs) -> Result<()> {
+    let Prepared { sets, videos, cfg } = prepared;
     let policy =
         Policy::load(path).with_context(|| format!("in --agnostic-validate {}", path.display()))?;
     if let Policy::Fixed(_) = policy {
