@@ -144,7 +144,7 @@ fn teacher_jobs(args: &TrainArgs, dir: &Path, cache: &Path) -> Vec<Job> {
         .map(|&(name, seed, windows, hints)| Job {
             name: name.to_owned(),
             args: TrainArgs {
-                seed: args.seed + seed - 1,
+                seed: args.seed.wrapping_add(seed - 1),
                 agnostic_split_seed: Some(args.seed),
                 agnostic_pensieve_windows: windows,
                 agnostic_rule_hints: hints,
@@ -280,6 +280,11 @@ struct Done {
 pub fn run(args: &TrainArgs) -> Result<()> {
     let started = Instant::now();
     let dir = args.out.join("recipe");
+    anyhow::ensure!(
+        !dir.to_string_lossy().contains('+'),
+        "--out {}: the recipe hands its teachers to the student as one `A+B+...` ensemble path, so the folder's path may not contain '+'; choose another --out",
+        args.out.display()
+    );
     let cache = args
         .agnostic_optimum_cache
         .clone()

@@ -143,6 +143,10 @@ fn the_recipe_refuses_flags_of_one_training_and_needs_pensieve_traces() {
         e.contains("--agnostic-rule-hints") && e.contains("--agnostic-recipe single"),
         "{e}"
     );
+    let o = train_agnostic(&tiny(&traces), &dir.path().join("a+b"));
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("a+b") && e.contains("'+'"), "{e}");
     let mut args = TINY.to_vec();
     args.extend(["--agnostic-recipe", "distil"]);
     let e = refused(&args, "no-pensieve");
