@@ -200,9 +200,9 @@ pub struct TrainArgs {
     #[arg(long, value_name = "RECIPE", value_parser = ["distil", "single"], requires = "agnostic")]
     pub agnostic_recipe: Option<String>,
     /// With --agnostic: what selects the policy on validation and steers the curriculum.
-    /// `regret` (default of one training): the mean normalised regret to the offline optimum per (trace set,
-    /// video) group, the curriculum by each session's gap to its best rule (Pensieve test 45.14,
-    /// 9 of 16 grid cells at seed 1). `bar` (opt-in): the margin to issue 17's bar per group,
+    /// `regret` (default of one training): the mean normalised regret to the offline optimum per
+    /// (trace set, video) group, the curriculum by each session's gap to its best rule (Pensieve
+    /// test 45.14, 9 of 16 grid cells at seed 1). `bar` (opt-in): the margin to issue 17's bar per group,
     /// worst groups first, on 24 validation windows per set, the curriculum by the group's best
     /// rule plus a tail term (better on validation, worse on the test grid: Pensieve test 36.18 at seed 1;
     /// see docs/benchmarks.md).
