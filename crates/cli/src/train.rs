@@ -692,6 +692,40 @@ pub(crate) enum Display<'a> {
     Job(&'a (dyn Fn(String) + Sync)),
 }
 
+/// Where a training's progress goes, made from its [`Display`]: its own progress display, or
+/// the recipe job's status line.
+pub(crate) enum Sink<'a> {
+    /// [`Display::Own`]: the command's bar (or lines in a log).
+    Bar(Progress),
+    /// [`Display::Job`]: the job's status line.
+    Line(&'a (dyn Fn(String) + Sync)),
+}
+
+impl<'a> Sink<'a> {
+    /// The sink of `display`; `bar` makes the display of [`Display::Own`].
+    pub fn new(display: Display<'a>, bar: impl FnOnce() -> Progress) -> Self {
+        match display {
+            Display::Own => Sink::Bar(bar()),
+            Display::Job(line) => Sink::Line(line),
+        }
+    }
+
+    /// Shows `msg` after the bar, or as the job's status.
+    pub fn say(&self, msg: String) {
+        match self {
+            Sink::Bar(bar) => bar.set_message(msg),
+            Sink::Line(line) => line(msg),
+        }
+    }
+
+    /// The training ended: the bar disappears (a last line in a log).
+    pub fn finish(&self) {
+        if let Sink::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Trains the fixed-ladder policy on `inputs` with `args`' settings into `--out`.
 pub(crate) fn run_fixed(
     args: &TrainArgs,
@@ -734,29 +768,26 @@ pub(crate) fn run_fixed(
                 .unwrap_or_default()
         );
     }
-    let bar = own.then(|| progress_bar(&cfg, resume.is_some()));
+    let sink = Sink::new(display, || progress_bar(&cfg, resume.is_some()));
     let started = std::time::Instant::now();
     let mut best = f64::NEG_INFINITY;
     let mut report = train_pipeline(&traces, &video, &cfg, resume, |p| {
         best = best.max(p.val_qoe);
-        match (&bar, display) {
-            (Some(bar), _) => {
+        match &sink {
+            Sink::Bar(bar) => {
                 bar.set_position(started.elapsed().as_secs());
                 bar.set_message(format!(
                     "{} #{}: validation QoE {:.2} (best {:.2}), {} samples, loss {:.3}",
                     p.stage, p.iteration, p.val_qoe, best, p.samples, p.loss
                 ));
             }
-            (None, Display::Job(status)) => status(format!(
+            Sink::Line(_) => sink.say(format!(
                 "{} #{} validation QoE {:.2} (best {:.2})",
                 p.stage, p.iteration, p.val_qoe, best
             )),
-            (None, Display::Own) => {}
         }
     })?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    sink.finish();
     report.stamp(&git_commit(), &source, &cfg.stages);
     let test = test_scores(args, &report, test.as_deref(), &video, &qoe);
     let (bars, paths) = write_outputs(args, &report, test.as_deref())?;

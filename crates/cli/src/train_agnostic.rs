@@ -8,7 +8,7 @@
 //! H.264 ladder, and synthetic VBR ladders of 3 to 12 levels with 1 to 10 s chunks (none of them
 //! the grid's `ladder10`/`ladder35`, which are kept for reporting).
 
-use super::{Display, Outcome, TrainArgs};
+use super::{Display, Outcome, Sink, TrainArgs};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use neuralstream_core::{Ladder, QoeModel, Video};
@@ -444,15 +444,14 @@ fn meta(args: &TrainArgs) -> PolicyMeta {
 
 /// A training's progress: its own bar (or lines), or a recipe job's status line.
 struct Status<'a> {
-    bar: Option<Progress>,
-    display: Display<'a>,
+    sink: Sink<'a>,
     selection: Selection,
     best: std::cell::Cell<f64>,
 }
 
 impl<'a> Status<'a> {
     fn new(display: Display<'a>, validations: u64, selection: Selection) -> Self {
-        let bar = matches!(display, Display::Own).then(|| {
+        let sink = Sink::new(display, || {
             Progress::new(
                 "train",
                 validations,
@@ -461,8 +460,7 @@ impl<'a> Status<'a> {
             )
         });
         Status {
-            bar,
-            display,
+            sink,
             selection,
             best: std::cell::Cell::new(f64::NEG_INFINITY),
         }
@@ -470,17 +468,13 @@ impl<'a> Status<'a> {
 
     /// What the training is doing, between validations.
     fn note(&self, msg: &str) {
-        match (&self.bar, self.display) {
-            (Some(bar), _) => bar.set_message(msg.to_owned()),
-            (None, Display::Job(status)) => status(msg.to_owned()),
-            (None, Display::Own) => {}
-        }
+        self.sink.say(msg.to_owned());
     }
 
     /// One validation: advances the bar and says what it measured (briefly on a job's line).
     fn point(&self, p: &AgnosticPoint) {
         self.best.set(self.best.get().max(p.val_score));
-        if self.bar.is_none() {
+        let Sink::Bar(bar) = &self.sink else {
             return self.note(&format!(
                 "{} #{} validation {:.4} (best {:.4})",
                 p.stage,
@@ -488,8 +482,9 @@ impl<'a> Status<'a> {
                 p.val_score,
                 self.best.get()
             ));
-        }
-        let msg = format!(
+        };
+        bar.inc(1);
+        bar.set_message(format!(
             "{} #{}: validation score {:.4} ({}; best {:.4}), loss {:.3}",
             p.stage,
             p.step,
@@ -497,17 +492,11 @@ impl<'a> Status<'a> {
             score_meaning(self.selection),
             self.best.get(),
             p.loss
-        );
-        if let Some(bar) = &self.bar {
-            bar.inc(1);
-        }
-        self.note(&msg);
+        ));
     }
 
     fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
+        self.sink.finish();
     }
 }
 
@@ -665,11 +654,16 @@ fn write_outputs(
         curve_path.display(),
         groups_path.display()
     );
-    println!(
-        "evaluate it: neuralstream bench --grid-traces ... --grid-videos ... --abr learned:{},robustmpc,bola-e,bba0,dynamic,optimum",
-        path.display()
-    );
+    println!("{}", evaluate_it(&path));
     Ok(outcome)
+}
+
+/// The line that says how to play a trained policy against the rules on the grid.
+pub(crate) fn evaluate_it(policy: &Path) -> String {
+    format!(
+        "evaluate it: neuralstream bench --grid-traces ... --grid-videos ... --abr learned:{},robustmpc,bola-e,bba0,dynamic,optimum",
+        policy.display()
+    )
 }
 
 /// Writes `--out/split.csv` and returns its path: every trace of every set, `train` or `validation` (whole traces; a
@@ -687,7 +681,7 @@ fn write_split(args: &TrainArgs, prepared: &Prepared) -> Result<PathBuf> {
 }
 
 /// What a validation score measures, for messages.
-fn score_meaning(selection: Selection) -> &'static str {
+pub(crate) fn score_meaning(selection: Selection) -> &'static str {
     match selection {
         Selection::Regret => "minus the normalised regret to the optimum",
         Selection::Bar => "margin to the bar, worst groups first",

@@ -24,7 +24,7 @@ use super::{Display, Outcome, TrainArgs};
 use crate::progress::Progress;
 use anyhow::{Context, Result};
 use neuralstream_core::QoeModel;
-use neuralstream_learn::agnostic::split_of;
+use neuralstream_learn::agnostic::{split_of, Selection};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -373,9 +373,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let csv = write_recipe_csv(args, &done)?;
     let policy = args.out.join("policy.safetensors");
     say!(
-        "ladder-agnostic policy (recipe distil, {} teachers): validation score {:.4} (mean margin to the best rule plus half the p10 shortfall, per top-bitrate chunk); {:.0} s",
+        "ladder-agnostic policy (recipe distil, {} teachers): validation score {:.4} ({} per top-bitrate chunk); {:.0} s",
         done.len() - 1,
         outcome.val_score,
+        agnostic::score_meaning(Selection::Grid),
         started.elapsed().as_secs_f64()
     );
     if done.iter().any(|d| d.outcome.cut_short) {
@@ -392,10 +393,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         csv.display(),
         dir.display()
     );
-    say!(
-        "evaluate it: neuralstream bench --grid-traces ... --grid-videos ... --abr learned:{},robustmpc,bola-e,bba0,dynamic,optimum",
-        policy.display()
-    );
+    say!("{}", agnostic::evaluate_it(&policy));
     Ok(())
 }
 

@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use support::agnostic::{assert_ok, train_agnostic, TINY};
+use support::agnostic::{assert_ok, tensors, train_agnostic, TINY};
 
 /// A tiny `pensieve` set (4 synthetic traces of one window each) in `dir/pensieve`.
 fn pensieve_set(dir: &Path) -> String {
@@ -29,13 +29,6 @@ fn tiny(traces: &str) -> Vec<&str> {
     args[1] = traces;
     args.extend(["--dagger-rounds", "1", "--dagger-sessions", "2"]);
     args
-}
-
-/// A policy file's tensors: the bytes after its JSON header (whose metadata varies).
-fn tensors(path: &Path) -> Vec<u8> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    bytes[8 + header..].to_vec()
 }
 
 #[test]

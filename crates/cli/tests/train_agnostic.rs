@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::agnostic::{assert_ok, train_agnostic as run, TINY};
+use support::agnostic::{assert_ok, tensors, train_agnostic as run, TINY};
 
 fn refused(flag: &str, value: &str) -> String {
     let out_dir = tempfile::tempdir().unwrap();
@@ -279,12 +279,7 @@ fn the_optimum_cache_is_filled_once_and_changes_nothing() {
     let plain = run(&args, &dir.path().join("plain"));
     assert_ok(&plain);
     args.extend(["--agnostic-optimum-cache", cache.to_str().unwrap()]);
-    // The tensors: the file after its JSON header (whose metadata keys come in no fixed order).
-    let tensors = |name: &str| {
-        let bytes = std::fs::read(dir.path().join(name).join("policy.safetensors")).unwrap();
-        let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        bytes[8 + header..].to_vec()
-    };
+    let tensors = |name: &str| tensors(&dir.path().join(name).join("policy.safetensors"));
     for name in ["first", "second"] {
         assert_ok(&run(&args, &dir.path().join(name)));
         assert!(

@@ -56,3 +56,11 @@ pub fn tiny_policy(dir: &Path, seed: &str) -> String {
     ));
     out.join("policy.safetensors").to_str().unwrap().to_owned()
 }
+
+/// A policy file's tensors: the bytes after its JSON header (whose metadata keys come in no fixed
+/// order and name the run), to compare what two trainings learned.
+pub fn tensors(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + header..].to_vec()
+}
