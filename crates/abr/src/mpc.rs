@@ -370,6 +370,7 @@ impl Mpc {
                 &self.gain_free_kbps,
                 horizon,
                 chunk_s,
+                buffer_s,
                 rp,
                 sp,
                 ascending,
@@ -468,7 +469,8 @@ struct BufferGrid {
 
 impl BufferGrid {
     /// Fills `U` for depths `1..horizon` (see the type's doc) from the download times and the
-    /// stall-free table. False (the grid unusable) when a download time is not finite.
+    /// stall-free table. False (no grid) when a download time is not finite, or when no prefix
+    /// can stall after the first download (the grid would repeat the stall-free table).
     #[allow(clippy::too_many_arguments)]
     fn fill(
         &mut self,
@@ -477,6 +479,7 @@ impl BufferGrid {
         gain_free_kbps: &[f64],
         horizon: usize,
         chunk_s: f64,
+        root_buffer_s: f64,
         rp: f64,
         sp: f64,
         ascending: bool,
@@ -509,6 +512,12 @@ impl BufferGrid {
             } else {
                 0.0
             };
+        }
+        // Even the slowest first download leaves enough buffer that nothing after it can stall:
+        // the grid would give the stall-free table everywhere.
+        let slowest_first_s = download_s[..levels].iter().copied().fold(0.0, f64::max);
+        if (root_buffer_s - slowest_first_s).max(0.0) + chunk_s >= top_s {
+            return false;
         }
         for d in (1..horizon).rev() {
             for i in 0..GRID_POINTS {
