@@ -12,7 +12,8 @@ pub type ParamVisitor<'a> = dyn FnMut(&str, &mut [f32], &[f32]) + 'a;
 /// Gradients are accumulated in `grad_weight` / `grad_bias` by [`Linear::backward`] until
 /// [`Linear::zero_grad`] is called. Batched paths use `matrixmultiply::sgemm`, except forward
 /// passes of 2-16 rows, which take a direct product with sgemm's bits (`few_rows`); the
-/// single-sample path ([`Linear::forward_one`]) is a plain GEMV loop, much faster at batch 1.
+/// single-sample path ([`Linear::forward_one`]) is a GEMV loop (in AVX registers where the CPU has
+/// them, `one_row`, with the portable loop's bits), much faster at batch 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linear {
     in_dim: usize,
@@ -144,15 +145,20 @@ impl Linear {
             self.out_dim,
             "Linear::forward_one output size"
         );
+        if self.in_dim == 0 {
+            output.copy_from_slice(&self.bias);
+            return;
+        }
+        if one_row::applies() {
+            one_row::forward(input, &self.weight, &self.bias, output);
+            return;
+        }
         for ((o, row), b) in output
             .iter_mut()
-            .zip(self.weight.chunks_exact(self.in_dim.max(1)))
+            .zip(self.weight.chunks_exact(self.in_dim))
             .zip(&self.bias)
         {
             *o = b + dot(row, input);
-        }
-        if self.in_dim == 0 {
-            output.copy_from_slice(&self.bias);
         }
     }
 
@@ -262,7 +268,7 @@ fn gemm(
     sgemm_checked(m, k, n, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
 }
 
-/// One of the crate's two `unsafe` places (the other: `few_rows`): `matrixmultiply::sgemm` is an
+/// One of the crate's three `unsafe` places (the others: `few_rows`, `one_row`): `matrixmultiply::sgemm` is an
 /// `unsafe fn` taking raw pointers and strides. Callers go through [`gemm`], which checks every
 /// extent first.
 #[allow(clippy::too_many_arguments, unsafe_code)]
@@ -417,6 +423,99 @@ mod few_rows {
     }
 }
 
+/// [`Linear::forward_one`] in 8-lane AVX registers, four outputs at a time: for each output the
+/// same eight partial sums as [`dot`] (lane `i` adds `w[k] * x[k]` for `k = i mod 8`, a multiply
+/// then an add, from zero), reduced in its order, plus the tail and the bias as it adds them, so
+/// the bits are [`dot`]'s on every machine. The compiler vectorised [`dot`] into shuffles on
+/// every step (it pairs the lanes as the reduction does), which cost most of a fixed-ladder
+/// training's forward passes.
+mod one_row {
+    /// Outputs accumulated side by side (their loads of the input are shared).
+    const OUTPUTS_AT_ONCE: usize = 4;
+
+    /// Whether the CPU has AVX (detected once, then a cached test).
+    #[cfg(target_arch = "x86_64")]
+    pub fn applies() -> bool {
+        std::is_x86_feature_detected!("avx")
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn applies() -> bool {
+        false
+    }
+
+    /// `output[o] = bias[o] + dot(weight[o], input)`, bit for bit, where [`applies`] said so.
+    #[cfg(target_arch = "x86_64")]
+    pub fn forward(input: &[f32], weight: &[f32], bias: &[f32], output: &mut [f32]) {
+        let depth = input.len();
+        assert!(applies() && depth > 0);
+        assert!(weight.len() == output.len() * depth && bias.len() == output.len());
+        let body = depth - depth % 8;
+        let mut o = 0;
+        while o < output.len() {
+            let n = OUTPUTS_AT_ONCE.min(output.len() - o);
+            let mut lanes = [[0.0f32; 8]; OUTPUTS_AT_ONCE];
+            let block = &weight[o * depth..(o + n) * depth];
+            // SAFETY: `applies` checked that the CPU has AVX; every load is within `input` or
+            // `block` (`body` is a multiple of 8 no larger than `depth`).
+            #[allow(unsafe_code)]
+            unsafe {
+                if n == OUTPUTS_AT_ONCE {
+                    partial_sums::<OUTPUTS_AT_ONCE>(input, block, body, &mut lanes);
+                } else {
+                    for t in 0..n {
+                        let w = &block[t * depth..(t + 1) * depth];
+                        partial_sums::<1>(input, w, body, std::slice::from_mut(&mut lanes[t]));
+                    }
+                }
+            }
+            for (t, acc) in lanes.iter().enumerate().take(n) {
+                let w = &block[t * depth..(t + 1) * depth];
+                let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5]))
+                    + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+                for (x, y) in w[body..].iter().zip(&input[body..]) {
+                    s += x * y;
+                }
+                output[o + t] = bias[o + t] + s;
+            }
+            o += n;
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub fn forward(_: &[f32], _: &[f32], _: &[f32], _: &mut [f32]) {
+        unreachable!("one_row::applies is false off x86_64")
+    }
+
+    /// `lanes[t][i] = Σ w[t][k] * x[k]` over `k < body`, `k = i mod 8`, in order from zero, for
+    /// `T` outputs whose weights are the rows of `w` (`T x depth`).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx")]
+    #[allow(unsafe_code)]
+    unsafe fn partial_sums<const T: usize>(
+        x: &[f32],
+        w: &[f32],
+        body: usize,
+        lanes: &mut [[f32; 8]],
+    ) {
+        use std::arch::x86_64::*;
+        let depth = x.len();
+        let mut acc = [_mm256_setzero_ps(); T];
+        let mut k = 0;
+        while k < body {
+            let xk = _mm256_loadu_ps(x[k..k + 8].as_ptr());
+            for (t, acc) in acc.iter_mut().enumerate() {
+                let wk = _mm256_loadu_ps(w[t * depth + k..t * depth + k + 8].as_ptr());
+                *acc = _mm256_add_ps(*acc, _mm256_mul_ps(wk, xk));
+            }
+            k += 8;
+        }
+        for (lane, acc) in lanes.iter_mut().zip(&acc) {
+            _mm256_storeu_ps(lane.as_mut_ptr(), *acc);
+        }
+    }
+}
+
 /// Dot product with 8 independent accumulators so the compiler can vectorise it.
 #[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -483,6 +582,31 @@ mod tests {
         // On a CPU without FMA the path is off and nothing is compared.
         if few_rows::applies(2, 1) {
             assert!(checked > 300, "{checked}");
+        }
+    }
+
+    /// The AVX single-row path gives the portable loop's bits on every shape.
+    #[test]
+    fn one_row_forward_is_bit_identical_to_dot() {
+        if !one_row::applies() {
+            return; // Nothing to compare: forward_one is the portable loop itself.
+        }
+        let mut rng = SplitMix64::new(23);
+        for case in 0..300 {
+            let depth = [1, 5, 8, 9, 16, 23, 48, 64, 128, 131, 256][case % 11];
+            let out = [1, 3, 4, 5, 6, 64, 67, 128][case % 8];
+            let input: Vec<f32> = (0..depth).map(|_| rng.normal() as f32 * 3.0).collect();
+            let weight: Vec<f32> = (0..depth * out).map(|_| rng.normal() as f32).collect();
+            let bias: Vec<f32> = (0..out).map(|_| rng.normal() as f32).collect();
+            let mut fast = vec![0.0f32; out];
+            one_row::forward(&input, &weight, &bias, &mut fast);
+            let portable: Vec<f32> = weight
+                .chunks_exact(depth)
+                .zip(&bias)
+                .map(|(row, b)| b + dot(row, &input))
+                .collect();
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&portable), "{depth} -> {out}");
         }
     }
 }
