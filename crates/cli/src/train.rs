@@ -188,7 +188,7 @@ pub struct TrainArgs {
     /// (docs/benchmarks.md, the sixth pass): ten ladder-agnostic teachers (two seeds, and three
     /// with 200 extra Pensieve windows, each in feature layouts 2 and 3) and the fixed-ladder policy
     /// of Pensieve's training traces, trained two at a time and sharing one optimum cache, then one
-    /// 2 x 128 network (--hidden) distilled from them; 14 to 18 minutes on 2 cores (Pensieve test
+    /// 2 x 128 network (--hidden) distilled from them; 13 to 15 minutes on 2 cores (Pensieve test
     /// 47.21, 11 of 16 grid cells at seed 1); --out/recipe.csv lists each step's flags, time and
     /// score, and --out/recipe/ keeps each teacher. It needs Pensieve's training traces; the other
     /// training flags (--epochs, --api-*, --qoe, ...) apply to every step. `single`: one network

@@ -297,7 +297,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let jobs = teacher_jobs(args, &dir, &cache);
     eprintln!(
         "train --agnostic (recipe distil): {} teachers, {WORKERS} at a time ({}), then one {} student; \
-         14 to 18 minutes on 2 cores. Teachers in {}; one training alone: --agnostic-recipe single",
+         13 to 15 minutes on 2 cores. Teachers in {}; one training alone: --agnostic-recipe single",
         jobs.len(),
         jobs.iter().map(|j| j.name.as_str()).collect::<Vec<_>>().join(", "),
         student.hidden.as_deref().unwrap_or(STUDENT_HIDDEN),
