@@ -45,7 +45,7 @@
 //! unit tests check it against the flat enumeration.
 //!
 //! On ladders of 7 levels or more (12^5 = 248,832 sequences) the bounds also include a small dynamic
-//! program over a grid of buffer levels ([`BufferGrid`]) that follows every future stall, which
+//! program over a grid of buffer levels (`BufferGrid`) that follows every future stall, which
 //! leaves a few dozen prefixes of a 12-level tree to expand: on the RobustMPC decisions a layout 3
 //! ladder-agnostic teacher replays (rule hints), the search takes 54 % less time and 12-level
 //! decisions 61 % less, with every choice unchanged.
