@@ -425,7 +425,7 @@ mod few_rows {
 
 /// [`Linear::forward_one`] in 8-lane AVX registers, four outputs at a time: for each output the
 /// same eight partial sums as [`dot`] (lane `i` adds `w[k] * x[k]` for `k = i mod 8`, a multiply
-/// then an add, from zero), reduced in its order, plus the tail and the bias as it adds them, so
+/// then an add, from zero), finished by the same `finish_dot`, then the bias added as it is, so
 /// the bits are [`dot`]'s on every machine. The compiler vectorised [`dot`] into shuffles on
 /// every step (it pairs the lanes as the reduction does), which cost most of a fixed-ladder
 /// training's forward passes.
@@ -471,12 +471,7 @@ mod one_row {
             }
             for (t, acc) in lanes.iter().enumerate().take(n) {
                 let w = &block[t * depth..(t + 1) * depth];
-                let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5]))
-                    + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-                for (x, y) in w[body..].iter().zip(&input[body..]) {
-                    s += x * y;
-                }
-                output[o + t] = bias[o + t] + s;
+                output[o + t] = bias[o + t] + super::finish_dot(acc, &w[body..], &input[body..]);
             }
             o += n;
         }
@@ -528,8 +523,15 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[i] += x[i] * y[i];
         }
     }
+    finish_dot(&acc, ra, rb)
+}
+
+/// The end of [`dot`], shared with `one_row` so that both reduce in one order: the eight partial
+/// sums pairwise, then the tail (`a_tail[k] * b_tail[k]`, in order) added one by one.
+#[inline]
+fn finish_dot(acc: &[f32; 8], a_tail: &[f32], b_tail: &[f32]) -> f32 {
     let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in ra.iter().zip(rb) {
+    for (x, y) in a_tail.iter().zip(b_tail) {
         s += x * y;
     }
     s
